@@ -1,0 +1,77 @@
+/**
+ * chainrule: tensors with reverse-mode autodiff, layers, losses, optimizers and a training loop, in plain
+ * TypeScript with no runtime dependencies. Runs unchanged in Node and browsers.
+ *
+ * @packageDocumentation
+ */
+export {
+  Tensor,
+  tensor,
+  zeros,
+  ones,
+  full,
+  arange,
+  noGrad,
+  isGradEnabled,
+  type DType,
+  type NestedArray,
+  type TensorData,
+  type TensorOptions,
+  type GradNode,
+} from './tensor.js';
+export {
+  add,
+  sub,
+  mul,
+  div,
+  neg,
+  pow,
+  exp,
+  log,
+  sqrt,
+  abs,
+  maximum,
+  clamp,
+  matmul,
+  transpose,
+  reshape,
+  sum,
+  mean,
+  max,
+  sigmoid,
+  tanh,
+  relu,
+  leakyRelu,
+  gelu,
+  softplus,
+  elu,
+  softmax,
+  logSoftmax,
+  logSumExp,
+  pick,
+  cast,
+  type ReduceOptions,
+} from './ops.js';
+export * as nn from './nn/index.js';
+export * as losses from './losses.js';
+export * as optim from './optim/index.js';
+export * as random from './random.js';
+export { gradCheck, type GradCheckOptions, type GradCheckResult, type GradCheckInput } from './gradcheck.js';
+export {
+  fit,
+  evaluate,
+  predict,
+  TrainingDivergedError,
+  type Dataset,
+  type FitOptions,
+  type History,
+  type EpochLog,
+  type BatchLog,
+  type EarlyStopping,
+  type MetricName,
+  type StopReason,
+  type EvaluateOptions,
+} from './train.js';
+export { kernels, setKernels, referenceKernels } from './kernels/index.js';
+export type { Kernels, Storage, UnaryOp, BinaryOp, BroadcastPlan } from './kernels/types.js';
+export { erf, erfc } from './special.js';

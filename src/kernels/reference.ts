@@ -1,0 +1,511 @@
+/**
+ * The reference kernel set: plain TypeScript over typed arrays. It is the oracle faster kernel sets are
+ * tested against and the fallback where they cannot load. Loops take their fast path by layout first and
+ * never allocate per element.
+ */
+import { erf } from '../special.js';
+import type { BinaryOp, BroadcastPlan, Kernels, Storage, UnaryOp } from './types.js';
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 0.3989422804014327; // 1/√(2π)
+
+function unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): void {
+  const n = x.length;
+  switch (op) {
+    case 'neg':
+      for (let i = 0; i < n; i++) out[i] = -x[i];
+      return;
+    case 'exp':
+      for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]);
+      return;
+    case 'log':
+      for (let i = 0; i < n; i++) out[i] = Math.log(x[i]);
+      return;
+    case 'sqrt':
+      for (let i = 0; i < n; i++) out[i] = Math.sqrt(x[i]);
+      return;
+    case 'abs':
+      for (let i = 0; i < n; i++) out[i] = Math.abs(x[i]);
+      return;
+    case 'sigmoid':
+      for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-x[i]));
+      return;
+    case 'tanh':
+      for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]);
+      return;
+    case 'relu':
+      // NaN stays NaN, as PyTorch.
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        out[i] = v > 0 || v !== v ? v : 0;
+      }
+      return;
+    case 'leakyRelu':
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        out[i] = v > 0 ? v : v * p0;
+      }
+      return;
+    case 'gelu':
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        out[i] = v * 0.5 * (1 + erf(v * SQRT1_2));
+      }
+      return;
+    case 'softplus':
+      // max(x, 0) + log1p(exp(-|x|)): exact in both tails, where PyTorch switches to x above 20.
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        out[i] = v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v));
+      }
+      return;
+    case 'elu':
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        out[i] = v > 0 ? v : p0 * Math.expm1(v);
+      }
+      return;
+    case 'pow':
+      if (p0 === 2) for (let i = 0; i < n; i++) out[i] = x[i] * x[i];
+      else for (let i = 0; i < n; i++) out[i] = Math.pow(x[i], p0);
+      return;
+    case 'clamp':
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        out[i] = v < p0 ? p0 : v > p1 ? p1 : v;
+      }
+      return;
+    case 'addScalar':
+      for (let i = 0; i < n; i++) out[i] = x[i] + p0;
+      return;
+    case 'mulScalar':
+      for (let i = 0; i < n; i++) out[i] = x[i] * p0;
+      return;
+    case 'divScalar':
+      for (let i = 0; i < n; i++) out[i] = x[i] / p0;
+      return;
+    case 'rsubScalar':
+      for (let i = 0; i < n; i++) out[i] = p0 - x[i];
+      return;
+    case 'rdivScalar':
+      for (let i = 0; i < n; i++) out[i] = p0 / x[i];
+      return;
+    default:
+      op satisfies never;
+  }
+}
+
+function unaryGrad(
+  op: UnaryOp,
+  x: Storage,
+  y: Storage,
+  g: Storage,
+  out: Storage,
+  p0: number,
+  p1: number,
+): void {
+  const n = g.length;
+  switch (op) {
+    case 'neg':
+      for (let i = 0; i < n; i++) out[i] = -g[i];
+      return;
+    case 'exp':
+      for (let i = 0; i < n; i++) out[i] = g[i] * y[i];
+      return;
+    case 'log':
+      for (let i = 0; i < n; i++) out[i] = g[i] / x[i];
+      return;
+    case 'sqrt':
+      for (let i = 0; i < n; i++) out[i] = g[i] / (2 * y[i]);
+      return;
+    case 'abs':
+      // x = 0: subgradient 0, as PyTorch.
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        out[i] = v > 0 ? g[i] : v < 0 ? -g[i] : 0;
+      }
+      return;
+    case 'sigmoid':
+      for (let i = 0; i < n; i++) out[i] = g[i] * (1 - y[i]) * y[i];
+      return;
+    case 'tanh':
+      for (let i = 0; i < n; i++) out[i] = g[i] * (1 - y[i] * y[i]);
+      return;
+    case 'relu':
+      // x = 0: subgradient 0, as PyTorch.
+      for (let i = 0; i < n; i++) out[i] = y[i] > 0 ? g[i] : 0;
+      return;
+    case 'leakyRelu':
+      for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? g[i] : g[i] * p0;
+      return;
+    case 'gelu':
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        const cdf = 0.5 * (1 + erf(v * SQRT1_2));
+        const pdf = Math.exp(-0.5 * v * v) * INV_SQRT_2PI;
+        out[i] = g[i] * (cdf + v * pdf);
+      }
+      return;
+    case 'softplus':
+      // d/dx log(1 + eˣ) = σ(x), written so neither tail overflows.
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        if (v >= 0) out[i] = g[i] / (1 + Math.exp(-v));
+        else {
+          const e = Math.exp(v);
+          out[i] = (g[i] * e) / (1 + e);
+        }
+      }
+      return;
+    case 'elu':
+      // x = 0 takes the exponential branch (slope alpha), as PyTorch.
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        out[i] = v > 0 ? g[i] : g[i] * p0 * Math.exp(v);
+      }
+      return;
+    case 'pow':
+      if (p0 === 0) out.fill(0);
+      else if (p0 === 2) for (let i = 0; i < n; i++) out[i] = g[i] * 2 * x[i];
+      else for (let i = 0; i < n; i++) out[i] = g[i] * p0 * Math.pow(x[i], p0 - 1);
+      return;
+    case 'clamp':
+      // The bounds themselves pass the gradient, as PyTorch.
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        out[i] = v >= p0 && v <= p1 ? g[i] : 0;
+      }
+      return;
+    case 'addScalar':
+      out.set(g);
+      return;
+    case 'mulScalar':
+      for (let i = 0; i < n; i++) out[i] = g[i] * p0;
+      return;
+    case 'divScalar':
+      for (let i = 0; i < n; i++) out[i] = g[i] / p0;
+      return;
+    case 'rsubScalar':
+      for (let i = 0; i < n; i++) out[i] = -g[i];
+      return;
+    case 'rdivScalar':
+      for (let i = 0; i < n; i++) out[i] = (-g[i] * y[i]) / x[i];
+      return;
+    default:
+      op satisfies never;
+  }
+}
+
+function apply(op: BinaryOp, a: number, b: number): number {
+  switch (op) {
+    case 'add':
+      return a + b;
+    case 'sub':
+      return a - b;
+    case 'mul':
+      return a * b;
+    case 'div':
+      return a / b;
+    case 'maximum':
+      // NaN in either operand gives NaN, as PyTorch.
+      return a !== a || b !== b ? NaN : a > b ? a : b;
+    case 'maximumMaskA':
+      return a > b ? 1 : a === b ? 0.5 : 0;
+    case 'eqMask':
+      return a === b ? 1 : 0;
+    default:
+      return op satisfies never;
+  }
+}
+
+function binary(op: BinaryOp, a: Storage, b: Storage, out: Storage, plan: BroadcastPlan): void {
+  const n = plan.size;
+  switch (plan.kind) {
+    case 'same':
+      switch (op) {
+        case 'add':
+          for (let i = 0; i < n; i++) out[i] = a[i] + b[i];
+          return;
+        case 'sub':
+          for (let i = 0; i < n; i++) out[i] = a[i] - b[i];
+          return;
+        case 'mul':
+          for (let i = 0; i < n; i++) out[i] = a[i] * b[i];
+          return;
+        case 'div':
+          for (let i = 0; i < n; i++) out[i] = a[i] / b[i];
+          return;
+        default:
+          for (let i = 0; i < n; i++) out[i] = apply(op, a[i], b[i]);
+          return;
+      }
+    case 'scalarB': {
+      const s = b[0];
+      for (let i = 0; i < n; i++) out[i] = apply(op, a[i], s);
+      return;
+    }
+    case 'scalarA': {
+      const s = a[0];
+      for (let i = 0; i < n; i++) out[i] = apply(op, s, b[i]);
+      return;
+    }
+    case 'rowB': {
+      // a is [rows, cols], b is one row repeated: the bias add of every Linear layer.
+      const cols = b.length;
+      if (op === 'add') {
+        for (let o = 0; o < n; o += cols) for (let j = 0; j < cols; j++) out[o + j] = a[o + j] + b[j];
+      } else {
+        for (let o = 0; o < n; o += cols)
+          for (let j = 0; j < cols; j++) out[o + j] = apply(op, a[o + j], b[j]);
+      }
+      return;
+    }
+    case 'general':
+      binaryGeneral(op, a, b, out, plan);
+      return;
+    default:
+      plan.kind satisfies never;
+  }
+}
+
+function binaryGeneral(op: BinaryOp, a: Storage, b: Storage, out: Storage, plan: BroadcastPlan): void {
+  const { shape, aStrides: as, bStrides: bs } = plan;
+  const nd = shape.length;
+  if (plan.size === 0) return;
+  const inner = shape[nd - 1];
+  const ia = as[nd - 1];
+  const ib = bs[nd - 1];
+  const idx = new Int32Array(nd);
+  let ao = 0;
+  let bo = 0;
+  for (let o = 0; o < plan.size;) {
+    let pa = ao;
+    let pb = bo;
+    for (let j = 0; j < inner; j++, pa += ia, pb += ib) out[o++] = apply(op, a[pa], b[pb]);
+    for (let d = nd - 2; d >= 0; d--) {
+      ao += as[d];
+      bo += bs[d];
+      if (++idx[d] < shape[d]) break;
+      ao -= as[d] * shape[d];
+      bo -= bs[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+/** Row-major strides, with 0 wherever `shape` has size 1 (so the axis broadcasts). */
+function broadcastStrides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = shape[d] === 1 ? 0 : acc;
+    acc *= shape[d];
+  }
+  return s;
+}
+
+function reduce(
+  op: 'sum' | 'max',
+  x: Storage,
+  xShape: readonly number[],
+  out: Storage,
+  outShape: readonly number[],
+): void {
+  const isSum = op === 'sum';
+  out.fill(isSum ? 0 : -Infinity);
+  const n = x.length;
+  if (n === 0) return;
+  const nd = xShape.length;
+  if (out.length === 1) {
+    let acc = isSum ? 0 : -Infinity;
+    if (isSum) for (let i = 0; i < n; i++) acc += x[i];
+    else
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        if (v > acc || v !== v) acc = v;
+        if (acc !== acc) break;
+      }
+    out[0] = acc;
+    return;
+  }
+  const os = broadcastStrides(outShape);
+  const inner = xShape[nd - 1];
+  const io = os[nd - 1];
+  const idx = new Int32Array(nd);
+  let oo = 0;
+  for (let i = 0; i < n;) {
+    if (io === 0) {
+      // Reducing the last axis: accumulate a row in a double, store once.
+      let acc = out[oo];
+      if (isSum) for (let j = 0; j < inner; j++) acc += x[i++];
+      else
+        for (let j = 0; j < inner; j++) {
+          const v = x[i++];
+          if (v > acc || v !== v) acc = v;
+        }
+      out[oo] = acc;
+    } else if (isSum) {
+      for (let j = 0; j < inner; j++) out[oo + j] += x[i++];
+    } else {
+      for (let j = 0; j < inner; j++) {
+        const v = x[i++];
+        if (v > out[oo + j] || v !== v) out[oo + j] = v;
+      }
+    }
+    for (let d = nd - 2; d >= 0; d--) {
+      oo += os[d];
+      if (++idx[d] < xShape[d]) break;
+      oo -= os[d] * xShape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+function expand(x: Storage, xShape: readonly number[], out: Storage, outShape: readonly number[]): void {
+  const n = out.length;
+  if (n === 0) return;
+  if (x.length === 1) {
+    out.fill(x[0]);
+    return;
+  }
+  const nd = outShape.length;
+  const xs = broadcastStrides(xShape);
+  const inner = outShape[nd - 1];
+  const ix = xs[nd - 1];
+  const idx = new Int32Array(nd);
+  let xo = 0;
+  for (let o = 0; o < n;) {
+    if (ix === 0) {
+      const v = x[xo];
+      for (let j = 0; j < inner; j++) out[o++] = v;
+    } else for (let j = 0; j < inner; j++) out[o++] = x[xo + j];
+    for (let d = nd - 2; d >= 0; d--) {
+      xo += xs[d];
+      if (++idx[d] < outShape[d]) break;
+      xo -= xs[d] * outShape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+function permute(x: Storage, xShape: readonly number[], perm: readonly number[], out: Storage): void {
+  const nd = xShape.length;
+  const n = x.length;
+  if (n === 0) return;
+  const xStride = new Array<number>(nd);
+  let acc = 1;
+  for (let d = nd - 1; d >= 0; d--) {
+    xStride[d] = acc;
+    acc *= xShape[d];
+  }
+  const shape = perm.map((p) => xShape[p]);
+  const st = perm.map((p) => xStride[p]);
+  if (nd === 2) {
+    // The common case, a matrix transpose.
+    const [r, c] = shape;
+    const [s0, s1] = st;
+    let o = 0;
+    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[o++] = x[i * s0 + j * s1];
+    return;
+  }
+  const inner = shape[nd - 1];
+  const is = st[nd - 1];
+  const idx = new Int32Array(nd);
+  let xo = 0;
+  for (let o = 0; o < n;) {
+    for (let j = 0, p = xo; j < inner; j++, p += is) out[o++] = x[p];
+    for (let d = nd - 2; d >= 0; d--) {
+      xo += st[d];
+      if (++idx[d] < shape[d]) break;
+      xo -= st[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+function matmul(
+  a: Storage,
+  ao: number,
+  b: Storage,
+  bo: number,
+  c: Storage,
+  co: number,
+  m: number,
+  k: number,
+  n: number,
+  transA: boolean,
+  transB: boolean,
+): void {
+  if (!transB) {
+    // C[i,:] += A[i,p]·B[p,:] — the inner loop walks rows of B and C contiguously.
+    for (let i = 0; i < m; i++) {
+      const ci = co + i * n;
+      for (let j = 0; j < n; j++) c[ci + j] = 0;
+      for (let p = 0; p < k; p++) {
+        const av = transA ? a[ao + p * m + i] : a[ao + i * k + p];
+        if (av === 0) continue;
+        const bp = bo + p * n;
+        for (let j = 0; j < n; j++) c[ci + j] += av * b[bp + j];
+      }
+    }
+    return;
+  }
+  if (!transA) {
+    // C[i,j] = A[i,:]·B[j,:] — a dot product of two contiguous rows, four partial sums.
+    for (let i = 0; i < m; i++) {
+      const ai = ao + i * k;
+      const ci = co + i * n;
+      for (let j = 0; j < n; j++) {
+        const bj = bo + j * k;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        let p = 0;
+        for (; p + 3 < k; p += 4) {
+          s0 += a[ai + p] * b[bj + p];
+          s1 += a[ai + p + 1] * b[bj + p + 1];
+          s2 += a[ai + p + 2] * b[bj + p + 2];
+          s3 += a[ai + p + 3] * b[bj + p + 3];
+        }
+        for (; p < k; p++) s0 += a[ai + p] * b[bj + p];
+        c[ci + j] = s0 + s1 + (s2 + s3);
+      }
+    }
+    return;
+  }
+  // Both transposed: rare; plain triple loop.
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[ao + p * m + i] * b[bo + j * k + p];
+      c[co + i * n + j] = s;
+    }
+}
+
+function gather(x: Storage, cols: number, index: Int32Array, out: Storage): void {
+  for (let r = 0; r < index.length; r++) out[r] = x[r * cols + index[r]];
+}
+
+function scatterAdd(g: Storage, cols: number, index: Int32Array, out: Storage): void {
+  for (let r = 0; r < index.length; r++) out[r * cols + index[r]] += g[r];
+}
+
+function accumulate(acc: Storage, x: Storage): void {
+  for (let i = 0; i < acc.length; i++) acc[i] += x[i];
+}
+
+/** The reference kernel set. */
+export const referenceKernels: Kernels = {
+  name: 'reference',
+  unary,
+  unaryGrad,
+  binary,
+  reduce,
+  expand,
+  permute,
+  matmul,
+  gather,
+  scatterAdd,
+  accumulate,
+};

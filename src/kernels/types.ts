@@ -1,0 +1,108 @@
+/**
+ * The kernel interface: flat typed arrays and shapes in, flat typed arrays out.
+ *
+ * Kernels know nothing of tensors or autograd. A faster kernel set (WebAssembly, threads) is a drop-in
+ * replacement for the reference one behind this interface; `src/ops.ts` is the only caller.
+ */
+
+/** A tensor's flat storage. */
+export type Storage = Float32Array | Float64Array;
+
+/** Elementwise unary operations; `p0`/`p1` carry the scalar parameters named in the comments. */
+export type UnaryOp =
+  | 'neg'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'abs'
+  | 'sigmoid'
+  | 'tanh'
+  | 'relu'
+  | 'leakyRelu' // p0 = negative slope
+  | 'gelu'
+  | 'softplus'
+  | 'elu' // p0 = alpha
+  | 'pow' // p0 = exponent
+  | 'clamp' // p0 = min, p1 = max
+  | 'addScalar' // p0
+  | 'mulScalar' // p0
+  | 'divScalar' // x / p0 (not x · (1/p0), which rounds differently)
+  | 'rsubScalar' // p0 - x
+  | 'rdivScalar'; // p0 / x
+
+/** Elementwise binary operations, broadcast numpy-style. */
+export type BinaryOp =
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'maximum'
+  // Gradient mask of maximum(a, b) with respect to a: 1 where a > b, 0.5 on ties (as PyTorch), else 0.
+  | 'maximumMaskA'
+  // 1 where a === b, else 0: finds the arg-max positions for max's gradient.
+  | 'eqMask';
+
+/**
+ * How two operands map onto a broadcast output: strides are element strides into each operand with 0 on
+ * broadcast axes. `kind` names the fast paths a kernel may take.
+ */
+export interface BroadcastPlan {
+  readonly shape: readonly number[];
+  readonly size: number;
+  readonly aStrides: readonly number[];
+  readonly bStrides: readonly number[];
+  readonly kind: 'same' | 'scalarA' | 'scalarB' | 'rowB' | 'general';
+}
+
+/** The operations every kernel set provides. */
+export interface Kernels {
+  /** Name for benchmarks and error messages. */
+  readonly name: string;
+  /** out[i] = op(x[i]). */
+  unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): void;
+  /**
+   * out[i] = g[i] · op'(x[i]) given the input x and the forward output y (whichever the derivative is
+   * cheaper from).
+   */
+  unaryGrad(op: UnaryOp, x: Storage, y: Storage, g: Storage, out: Storage, p0: number, p1: number): void;
+  /** out = op(a, b) over the plan's broadcast shape. */
+  binary(op: BinaryOp, a: Storage, b: Storage, out: Storage, plan: BroadcastPlan): void;
+  /**
+   * Sum or max of `x` (shape `xShape`) down to `outShape`, which has the same rank with 1 on every reduced
+   * axis.
+   */
+  reduce(
+    op: 'sum' | 'max',
+    x: Storage,
+    xShape: readonly number[],
+    out: Storage,
+    outShape: readonly number[],
+  ): void;
+  /** Broadcast `x` (shape `xShape`, same rank as `outShape`, 1 on broadcast axes) to `outShape`. */
+  expand(x: Storage, xShape: readonly number[], out: Storage, outShape: readonly number[]): void;
+  /** Reorder the axes of `x`: out's axis i is x's axis perm[i]. */
+  permute(x: Storage, xShape: readonly number[], perm: readonly number[], out: Storage): void;
+  /**
+   * One matrix product C = op(A)·op(B) of m×k by k×n, where op transposes when asked (A stored k×m, B
+   * stored n×k). Offsets select one matrix of a batch. C is overwritten.
+   */
+  matmul(
+    a: Storage,
+    aOffset: number,
+    b: Storage,
+    bOffset: number,
+    out: Storage,
+    outOffset: number,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+  ): void;
+  /** out[r] = x[r·cols + index[r]] for each row r. */
+  gather(x: Storage, cols: number, index: Int32Array, out: Storage): void;
+  /** out[r·cols + index[r]] += g[r] for each row r. */
+  scatterAdd(g: Storage, cols: number, index: Int32Array, out: Storage): void;
+  /** acc[i] += x[i]: gradient accumulation. */
+  accumulate(acc: Storage, x: Storage): void;
+}

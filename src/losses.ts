@@ -1,0 +1,121 @@
+/**
+ * Loss functions, composed from primitives (their gradients come from the ops'). Names, reductions and
+ * numerics follow PyTorch's `torch.nn.functional`.
+ */
+import * as ops from './ops.js';
+import { fmt, sameShape } from './shape.js';
+import { Tensor } from './tensor.js';
+
+/** How per-element losses are combined. */
+export type Reduction = 'mean' | 'sum' | 'none';
+
+/** Options shared by the losses. */
+export interface LossOptions {
+  /** `'mean'` (default), `'sum'`, or `'none'` for the per-element losses. */
+  reduction?: Reduction;
+}
+
+function reduce(x: Tensor, reduction: Reduction | undefined, op: string): Tensor {
+  switch (reduction ?? 'mean') {
+    case 'mean':
+      return ops.mean(x);
+    case 'sum':
+      return ops.sum(x);
+    case 'none':
+      return x;
+    default:
+      throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`);
+  }
+}
+
+function sameShapes(pred: Tensor, target: Tensor, op: string): void {
+  if (!(pred instanceof Tensor) || !(target instanceof Tensor))
+    throw new TypeError(`${op}: expected two Tensors`);
+  if (!sameShape(pred.shape, target.shape))
+    throw new Error(`${op}: prediction ${fmt(pred.shape)} and target ${fmt(target.shape)} differ in shape`);
+}
+
+/** Squared error (pred − target)². The seed notebook's loss is `mse(o, y, { reduction: 'sum' }).mul(0.5)`. */
+export function mse(pred: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  sameShapes(pred, target, 'mse');
+  return reduce(ops.pow(ops.sub(pred, target), 2), options.reduction, 'mse');
+}
+
+/** Absolute error |pred − target| (L1). */
+export function mae(pred: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  sameShapes(pred, target, 'mae');
+  return reduce(ops.abs(ops.sub(pred, target)), options.reduction, 'mae');
+}
+
+/**
+ * Binary cross-entropy on probabilities: −(y·log p + (1−y)·log(1−p)), with each log clamped at −100 as
+ * PyTorch does so p = 0 or 1 gives a large finite loss instead of infinity.
+ */
+export function bce(prob: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  sameShapes(prob, target, 'bce');
+  const logP = ops.clamp(ops.log(prob), -100);
+  const log1mP = ops.clamp(ops.log(ops.sub(1, prob)), -100);
+  const ll = ops.add(ops.mul(target, logP), ops.mul(ops.sub(1, target), log1mP));
+  return reduce(ops.neg(ll), options.reduction, 'bce');
+}
+
+/**
+ * Binary cross-entropy on logits, stable for any logit: softplus(z) − y·z, whose gradient is exactly
+ * σ(z) − y.
+ */
+export function bceWithLogits(logits: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  sameShapes(logits, target, 'bceWithLogits');
+  return reduce(ops.sub(ops.softplus(logits), ops.mul(target, logits)), options.reduction, 'bceWithLogits');
+}
+
+/**
+ * Softmax cross-entropy on logits [N, C]. `target` is either the class index of each row (an array or
+ * tensor of N integers) or a probability distribution per row (a tensor [N, C]). Stable for large logits
+ * (it works through logSoftmax).
+ */
+export function crossEntropy(
+  logits: Tensor,
+  target: Tensor | ArrayLike<number>,
+  options: LossOptions = {},
+): Tensor {
+  if (!(logits instanceof Tensor)) throw new TypeError('crossEntropy: logits must be a Tensor');
+  if (logits.ndim < 1) throw new Error('crossEntropy: logits need a class axis');
+  const logp = ops.logSoftmax(logits, -1);
+  if (target instanceof Tensor && target.ndim === logits.ndim) {
+    sameShapes(logits, target, 'crossEntropy');
+    return reduce(ops.neg(ops.sum(ops.mul(target, logp), -1)), options.reduction, 'crossEntropy');
+  }
+  return reduce(ops.neg(ops.pick(logp, target)), options.reduction, 'crossEntropy');
+}
+
+/**
+ * Huber loss: ½d² where |d| < delta, else delta·(|d| − ½delta), d = pred − target (PyTorch's
+ * `huber_loss`, delta 1 by default).
+ */
+export function huber(pred: Tensor, target: Tensor, options: LossOptions & { delta?: number } = {}): Tensor {
+  sameShapes(pred, target, 'huber');
+  const delta = options.delta ?? 1;
+  if (!(delta > 0)) throw new RangeError(`huber: delta must be positive, got ${delta}`);
+  const a = ops.abs(ops.sub(pred, target));
+  // q = min(|d|, delta): ½q² + delta·(|d| − q) is both branches at once, with the right gradient in each.
+  const q = ops.clamp(a, undefined, delta);
+  const l = ops.add(ops.mul(ops.pow(q, 2), 0.5), ops.mul(ops.sub(a, q), delta));
+  return reduce(l, options.reduction, 'huber');
+}
+
+/** A loss by name, as the CLI and `fit` accept them. */
+export type LossName = 'mse' | 'mseHalfSum' | 'mae' | 'bce' | 'bceWithLogits' | 'crossEntropy' | 'huber';
+
+/** A loss function: prediction and target in, scalar tensor out. */
+export type LossFn = (pred: Tensor, target: Tensor) => Tensor;
+
+/** The losses by name. `mseHalfSum` is the seed notebook's ½·Σ(o − y)². */
+export const byName: { [K in LossName]: LossFn } = {
+  mse: (p, t) => mse(p, t),
+  mseHalfSum: (p, t) => ops.mul(mse(p, t, { reduction: 'sum' }), 0.5),
+  mae: (p, t) => mae(p, t),
+  bce: (p, t) => bce(p, t),
+  bceWithLogits: (p, t) => bceWithLogits(p, t),
+  crossEntropy: (p, t) => crossEntropy(p, t),
+  huber: (p, t) => huber(p, t),
+};

@@ -1,0 +1,198 @@
+/** Layers: Linear, the activations as modules, Dropout, Identity and Sequential. */
+import * as ops from '../ops.js';
+import { defaultStream, type RandomState } from '../random.js';
+import { allocStorage, Tensor, type DType } from '../tensor.js';
+import { initLinear, type Init } from './init.js';
+import { Module } from './module.js';
+
+/** Options of `Linear`. */
+export interface LinearOptions {
+  /** Add a bias (default true). */
+  bias?: boolean;
+  /** Initialisation scheme (default `'default'`, PyTorch's). */
+  init?: Init;
+  /** Element type of the parameters (default float32). */
+  dtype?: DType;
+  /** Stream to draw the initial values from (default: the library's default stream). */
+  rng?: RandomState;
+}
+
+/** y = x·W + b with `weight` of shape [in, out] (the seed notebook's layout) and `bias` of shape [out]. */
+export class Linear extends Module {
+  /** [inFeatures, outFeatures]. */
+  weight: Tensor;
+  /** [outFeatures], or null without bias. */
+  bias: Tensor | null;
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: LinearOptions = {},
+  ) {
+    super();
+    for (const [name, v] of [
+      ['inFeatures', inFeatures],
+      ['outFeatures', outFeatures],
+    ] as const)
+      if (!Number.isInteger(v) || v < 1)
+        throw new RangeError(`Linear: ${name} must be a positive integer, got ${v}`);
+    const dtype = options.dtype ?? 'float32';
+    const w = allocStorage(dtype, inFeatures * outFeatures);
+    const b = options.bias === false ? null : allocStorage(dtype, outFeatures);
+    initLinear(options.init ?? 'default', w, b, inFeatures, outFeatures, options.rng ?? defaultStream);
+    this.weight = new Tensor(w, [inFeatures, outFeatures], true);
+    this.bias = b ? new Tensor(b, [outFeatures], true) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.shape[x.ndim - 1] !== this.inFeatures)
+      throw new Error(
+        `Linear(${this.inFeatures} → ${this.outFeatures}): input has shape [${x.shape}], expected [..., ${this.inFeatures}]`,
+      );
+    const y = ops.matmul(x, this.weight);
+    return this.bias ? ops.add(y, this.bias) : y;
+  }
+
+  override describe(): string {
+    return `${this.inFeatures} → ${this.outFeatures}${this.bias ? '' : ', bias: false'}`;
+  }
+}
+
+/** Logistic sigmoid as a module. */
+export class Sigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    return ops.sigmoid(x);
+  }
+}
+
+/** tanh as a module. */
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor {
+    return ops.tanh(x);
+  }
+}
+
+/** ReLU as a module. */
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return ops.relu(x);
+  }
+}
+
+/** Leaky ReLU as a module, negative slope 0.01 by default (PyTorch's). */
+export class LeakyReLU extends Module {
+  constructor(readonly slope = 0.01) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return ops.leakyRelu(x, this.slope);
+  }
+  override describe(): string {
+    return `${this.slope}`;
+  }
+}
+
+/** Exact (erf) GELU as a module. */
+export class GELU extends Module {
+  forward(x: Tensor): Tensor {
+    return ops.gelu(x);
+  }
+}
+
+/** Softplus as a module. */
+export class Softplus extends Module {
+  forward(x: Tensor): Tensor {
+    return ops.softplus(x);
+  }
+}
+
+/** ELU as a module, alpha 1 by default. */
+export class ELU extends Module {
+  constructor(readonly alpha = 1) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return ops.elu(x, this.alpha);
+  }
+  override describe(): string {
+    return `${this.alpha}`;
+  }
+}
+
+/** Softmax along an axis (default the last) as a module. */
+export class Softmax extends Module {
+  constructor(readonly axis = -1) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return ops.softmax(x, this.axis);
+  }
+  override describe(): string {
+    return `axis: ${this.axis}`;
+  }
+}
+
+/** Passes its input through. */
+export class Identity extends Module {
+  forward(x: Tensor): Tensor {
+    return x;
+  }
+}
+
+/**
+ * Inverted dropout: in training, zeroes each element with probability `p` and scales the rest by
+ * 1/(1−p); in evaluation mode it is the identity. The mask draws from `rng` (default stream otherwise).
+ */
+export class Dropout extends Module {
+  private readonly _rng: RandomState | undefined;
+
+  constructor(
+    readonly p = 0.5,
+    options: { rng?: RandomState } = {},
+  ) {
+    super();
+    if (!(p >= 0 && p < 1)) throw new RangeError(`Dropout: p must be in [0, 1), got ${p}`);
+    this._rng = options.rng;
+  }
+
+  forward(x: Tensor): Tensor {
+    if (!this.training || this.p === 0) return x;
+    const rng = this._rng ?? defaultStream;
+    const mask = allocStorage(x.dtype, x.size);
+    const keep = 1 / (1 - this.p);
+    for (let i = 0; i < mask.length; i++) mask[i] = rng.random() < this.p ? 0 : keep;
+    return ops.mul(x, new Tensor(mask, x.shape));
+  }
+
+  override describe(): string {
+    return `p: ${this.p}`;
+  }
+}
+
+/** Modules applied in order; state keys are the indices (`'0.weight'`), as PyTorch's `nn.Sequential`. */
+export class Sequential extends Module {
+  readonly layers: Module[];
+
+  constructor(...layers: Module[]) {
+    super();
+    layers.forEach((m, i) => {
+      if (!(m instanceof Module)) throw new TypeError(`Sequential: argument ${i} is not a Module`);
+    });
+    this.layers = layers;
+  }
+
+  /** Add a module at the end. */
+  append(module: Module): this {
+    this.layers.push(module);
+    return this;
+  }
+
+  override namedChildren(): [string, Module][] {
+    return this.layers.map((m, i) => [String(i), m]);
+  }
+
+  forward(x: Tensor): Tensor {
+    for (const layer of this.layers) x = layer.forward(x);
+    return x;
+  }
+}

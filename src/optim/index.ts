@@ -1,0 +1,22 @@
+/** Optimizers and learning-rate schedulers with PyTorch's update rules. */
+export { Optimizer, type OptimizerState } from './optimizer.js';
+export {
+  SGD,
+  Adam,
+  AdamW,
+  RMSprop,
+  Adagrad,
+  type SGDOptions,
+  type AdamOptions,
+  type RMSpropOptions,
+  type AdagradOptions,
+} from './optimizers.js';
+export {
+  LRScheduler,
+  StepLR,
+  ExponentialLR,
+  CosineAnnealingLR,
+  ReduceLROnPlateau,
+  type ReduceLROnPlateauOptions,
+  type SchedulerState,
+} from './schedulers.js';

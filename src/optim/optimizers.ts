@@ -1,0 +1,226 @@
+/**
+ * SGD, Adam, AdamW, RMSprop and Adagrad. Each `update` follows the arithmetic of PyTorch's single-tensor
+ * implementation operation by operation (`add_(x, alpha=a)` is `p + a·x`), so float64 trajectories agree
+ * with PyTorch's to the last few ulps.
+ */
+import type { Storage } from '../kernels/types.js';
+import type { Tensor } from '../tensor.js';
+import { checkNonNegative, Optimizer } from './optimizer.js';
+
+/** Options of `SGD`. */
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+}
+
+/** Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and L2 weight decay. */
+export class SGD extends Optimizer {
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly nesterov: boolean;
+  readonly weightDecay: number;
+
+  constructor(params: Iterable<Tensor>, options: SGDOptions) {
+    super(params, options.lr);
+    this.momentum = options.momentum ?? 0;
+    this.dampening = options.dampening ?? 0;
+    this.nesterov = options.nesterov ?? false;
+    this.weightDecay = options.weightDecay ?? 0;
+    checkNonNegative('SGD', 'momentum', this.momentum);
+    checkNonNegative('SGD', 'weightDecay', this.weightDecay);
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0))
+      throw new RangeError('SGD: nesterov needs momentum > 0 and dampening 0');
+  }
+
+  protected update(i: number, p: Storage, g: Storage): void {
+    const { lr, momentum: mu, dampening, nesterov, weightDecay: wd } = this;
+    const n = p.length;
+    if (mu === 0) {
+      if (wd === 0) for (let j = 0; j < n; j++) p[j] = p[j] + -lr * g[j];
+      else
+        for (let j = 0; j < n; j++) {
+          const d = g[j] + wd * p[j];
+          p[j] = p[j] + -lr * d;
+        }
+      return;
+    }
+    const first = !this.hasBuffer('momentum_buffer', i);
+    const buf = this.buffer('momentum_buffer', i);
+    for (let j = 0; j < n; j++) {
+      let d = wd === 0 ? g[j] : g[j] + wd * p[j];
+      // The first step copies the gradient into the buffer (no dampening), as PyTorch.
+      const b = first ? d : buf[j] * mu + (1 - dampening) * d;
+      buf[j] = b;
+      d = nesterov ? d + mu * buf[j] : buf[j];
+      p[j] = p[j] + -lr * d;
+    }
+  }
+}
+
+/** Options of `Adam` and `AdamW`. */
+export interface AdamOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+  amsgrad?: boolean;
+}
+
+/** Adam (Kingma & Ba), with weight decay as an L2 term in the gradient (PyTorch's `Adam`). */
+export class Adam extends Optimizer {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly amsgrad: boolean;
+  /** AdamW applies weight decay to the parameter directly instead. */
+  protected readonly decoupled: boolean = false;
+
+  constructor(params: Iterable<Tensor>, options: AdamOptions = {}, defaultWeightDecay = 0) {
+    super(params, options.lr ?? 1e-3);
+    [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? defaultWeightDecay;
+    this.amsgrad = options.amsgrad ?? false;
+    const name = this.constructor.name;
+    for (const [k, v] of [
+      ['betas[0]', this.beta1],
+      ['betas[1]', this.beta2],
+    ] as const)
+      if (!(v >= 0 && v < 1)) throw new RangeError(`${name}: ${k} must be in [0, 1), got ${v}`);
+    checkNonNegative(name, 'eps', this.eps);
+    checkNonNegative(name, 'weightDecay', this.weightDecay);
+  }
+
+  protected update(i: number, p: Storage, g: Storage): void {
+    const { lr, beta1, beta2, eps, weightDecay: wd, amsgrad, decoupled } = this;
+    const m = this.buffer('exp_avg', i);
+    const v = this.buffer('exp_avg_sq', i);
+    const vmax = amsgrad ? this.buffer('max_exp_avg_sq', i) : null;
+    const step = this.stepCount;
+    const bc1 = 1 - Math.pow(beta1, step);
+    const bc2 = 1 - Math.pow(beta2, step);
+    const stepSize = lr / bc1;
+    const bc2Sqrt = Math.sqrt(bc2);
+    const n = p.length;
+    if (decoupled && wd !== 0) {
+      const f = 1 - lr * wd;
+      for (let j = 0; j < n; j++) p[j] = p[j] * f;
+    }
+    for (let j = 0; j < n; j++) {
+      const gj = !decoupled && wd !== 0 ? g[j] + wd * p[j] : g[j];
+      m[j] = m[j] * beta1 + (1 - beta1) * gj;
+      v[j] = v[j] * beta2 + (1 - beta2) * gj * gj;
+      let s = v[j];
+      if (vmax) {
+        if (s > vmax[j]) vmax[j] = s;
+        s = vmax[j];
+      }
+      const denom = Math.sqrt(s) / bc2Sqrt + eps;
+      p[j] = p[j] + -stepSize * (m[j] / denom);
+    }
+  }
+}
+
+/** AdamW (Loshchilov & Hutter): Adam with decoupled weight decay, default 0.01 as PyTorch. */
+export class AdamW extends Adam {
+  protected override readonly decoupled: boolean = true;
+
+  constructor(params: Iterable<Tensor>, options: AdamOptions = {}) {
+    super(params, options, 0.01);
+  }
+}
+
+/** Options of `RMSprop`. */
+export interface RMSpropOptions {
+  lr?: number;
+  alpha?: number;
+  eps?: number;
+  weightDecay?: number;
+  momentum?: number;
+  centered?: boolean;
+}
+
+/** RMSprop (PyTorch's: eps added outside the square root). */
+export class RMSprop extends Optimizer {
+  readonly alpha: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly momentum: number;
+  readonly centered: boolean;
+
+  constructor(params: Iterable<Tensor>, options: RMSpropOptions = {}) {
+    super(params, options.lr ?? 1e-2);
+    this.alpha = options.alpha ?? 0.99;
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.momentum = options.momentum ?? 0;
+    this.centered = options.centered ?? false;
+    for (const k of ['alpha', 'eps', 'weightDecay', 'momentum'] as const)
+      checkNonNegative('RMSprop', k, this[k]);
+  }
+
+  protected update(i: number, p: Storage, g: Storage): void {
+    const { lr, alpha, eps, weightDecay: wd, momentum, centered } = this;
+    const sq = this.buffer('square_avg', i);
+    const ga = centered ? this.buffer('grad_avg', i) : null;
+    const buf = momentum > 0 ? this.buffer('momentum_buffer', i) : null;
+    for (let j = 0; j < p.length; j++) {
+      const gj = wd !== 0 ? g[j] + wd * p[j] : g[j];
+      sq[j] = sq[j] * alpha + (1 - alpha) * gj * gj;
+      let avg: number;
+      if (ga) {
+        ga[j] = ga[j] * alpha + (1 - alpha) * gj;
+        avg = Math.sqrt(sq[j] + -1 * ga[j] * ga[j]) + eps;
+      } else avg = Math.sqrt(sq[j]) + eps;
+      if (buf) {
+        buf[j] = buf[j] * momentum + gj / avg;
+        p[j] = p[j] + -lr * buf[j];
+      } else p[j] = p[j] + -lr * (gj / avg);
+    }
+  }
+}
+
+/** Options of `Adagrad`. */
+export interface AdagradOptions {
+  lr?: number;
+  eps?: number;
+  weightDecay?: number;
+  lrDecay?: number;
+  initialAccumulatorValue?: number;
+}
+
+/** Adagrad (PyTorch's, eps added outside the square root). */
+export class Adagrad extends Optimizer {
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly lrDecay: number;
+  readonly initialAccumulatorValue: number;
+
+  constructor(params: Iterable<Tensor>, options: AdagradOptions = {}) {
+    super(params, options.lr ?? 1e-2);
+    this.eps = options.eps ?? 1e-10;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.lrDecay = options.lrDecay ?? 0;
+    this.initialAccumulatorValue = options.initialAccumulatorValue ?? 0;
+    for (const k of ['eps', 'weightDecay', 'lrDecay', 'initialAccumulatorValue'] as const)
+      checkNonNegative('Adagrad', k, this[k]);
+  }
+
+  protected update(i: number, p: Storage, g: Storage): void {
+    const { lr, eps, weightDecay: wd, lrDecay } = this;
+    const fresh = !this.hasBuffer('sum', i);
+    const sum = this.buffer('sum', i);
+    if (fresh && this.initialAccumulatorValue !== 0) sum.fill(this.initialAccumulatorValue);
+    const clr = lr / (1 + (this.stepCount - 1) * lrDecay);
+    for (let j = 0; j < p.length; j++) {
+      const gj = wd !== 0 ? g[j] + wd * p[j] : g[j];
+      sum[j] = sum[j] + gj * gj;
+      const std = Math.sqrt(sum[j]) + eps;
+      p[j] = p[j] + -clr * (gj / std);
+    }
+  }
+}

@@ -1,0 +1,525 @@
+/**
+ * Tensors: a flat typed array, a shape, a dtype, and — when gradients are wanted — the node of the
+ * define-by-run graph that made it. Memory is the garbage collector's; there is nothing to dispose.
+ */
+import type { Storage } from './kernels/types.js';
+import * as ops from './ops.js';
+import { fmt, sizeOf, type Shape } from './shape.js';
+
+/** Element type of a tensor. */
+export type DType = 'float32' | 'float64';
+
+/** A nested array of numbers, as `tensor()` accepts and `toArray()` returns. */
+export type NestedArray = number | NestedArray[];
+
+/** Anything `tensor()` turns into a tensor. */
+export type TensorData = number | NestedArray[] | ArrayLike<number> | Tensor;
+
+/** Options of `tensor()`, `zeros()` and friends. */
+export interface TensorOptions {
+  /** Element type; default `'float32'` (or `'float64'` for a Float64Array or a float64 tensor). */
+  dtype?: DType;
+  /** Track operations on this tensor so `backward()` fills its `.grad`. */
+  requiresGrad?: boolean;
+  /** Shape to give flat data (a typed array or flat list); default: as the data is nested. */
+  shape?: Shape;
+}
+
+/**
+ * The link from a result back to its inputs: `backward` maps the gradient of the result to one gradient
+ * (or null) per input. It is dropped once `backward()` has run, unless the graph is retained.
+ */
+export interface GradNode {
+  /** The op's name, for graph views and error messages. */
+  readonly op: string;
+  /** The inputs, in the order `backward` returns their gradients. */
+  inputs: readonly Tensor[];
+  /** Gradient of each input given the result's gradient; null once the graph is released. */
+  backward: ((g: Storage) => (Storage | null)[]) | null;
+}
+
+/** The typed-array constructor of a dtype. */
+export function storageCtor(dtype: DType): Float32ArrayConstructor | Float64ArrayConstructor {
+  return dtype === 'float64' ? Float64Array : Float32Array;
+}
+
+/** A zero-filled storage of `n` elements of `dtype`. */
+export function allocStorage(dtype: DType, n: number): Storage {
+  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+}
+
+let gradDisabled = 0;
+
+/** Whether operations currently record the graph (false inside `noGrad`). */
+export function isGradEnabled(): boolean {
+  return gradDisabled === 0;
+}
+
+/**
+ * Run `fn` without recording operations for autograd: for evaluation and for in-place parameter updates.
+ * Nesting is fine; the previous mode is restored even when `fn` throws.
+ */
+export function noGrad<T>(fn: () => T): T {
+  gradDisabled++;
+  try {
+    return fn();
+  } finally {
+    gradDisabled--;
+  }
+}
+
+/** An n-dimensional array of float32 or float64 numbers that can take part in reverse-mode autodiff. */
+export class Tensor {
+  /** Flat row-major elements. Shared with reshaped views of this tensor. */
+  readonly data: Storage;
+  /** Size of each axis. */
+  readonly shape: readonly number[];
+  /** Element type. */
+  readonly dtype: DType;
+  /** Whether `backward()` computes a gradient for this tensor. */
+  requiresGrad: boolean;
+  /** The accumulated gradient after `backward()`, for leaves and tensors marked with `retainGrad()`. */
+  grad: Tensor | null = null;
+  /** An optional label, shown by graph and teaching views. */
+  name: string | undefined;
+  /** @internal The graph node that made this tensor; null for leaves. */
+  _node: GradNode | null;
+  /** @internal Gradient being accumulated during one backward pass. */
+  _g: Storage | null = null;
+  /** @internal Whether `_g` may be shared with another tensor (copy before adding in place). */
+  _gShared = false;
+  /** @internal Keep `.grad` on this non-leaf tensor. */
+  _retain = false;
+
+  /** Low-level constructor over existing storage; use `tensor()`, `zeros()` etc. instead. */
+  constructor(data: Storage, shape: readonly number[], requiresGrad = false, node: GradNode | null = null) {
+    if (data.length !== sizeOf(shape))
+      throw new Error(
+        `Tensor: ${data.length} elements do not fill shape ${fmt(shape)} (${sizeOf(shape)} needed)`,
+      );
+    this.data = data;
+    this.shape = shape;
+    this.dtype = data instanceof Float64Array ? 'float64' : 'float32';
+    this.requiresGrad = requiresGrad;
+    this._node = node;
+    this.name = undefined;
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return this.data.length;
+  }
+
+  /** Number of axes. */
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** True for tensors made by the user rather than by an op (parameters, inputs). */
+  get isLeaf(): boolean {
+    return this._node === null;
+  }
+
+  /** The value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1)
+      throw new Error(`item: tensor of shape ${fmt(this.shape)} has ${this.size} elements, not 1`);
+    return this.data[0];
+  }
+
+  /** The elements as nested arrays (a number for a scalar). */
+  toArray(): NestedArray {
+    if (this.shape.length === 0) return this.data[0];
+    const build = (axis: number, offset: number): NestedArray[] => {
+      const n = this.shape[axis];
+      const out = new Array<NestedArray>(n);
+      if (axis === this.shape.length - 1) {
+        for (let i = 0; i < n; i++) out[i] = this.data[offset + i];
+        return out;
+      }
+      const step = sizeOf(this.shape.slice(axis + 1));
+      for (let i = 0; i < n; i++) out[i] = build(axis + 1, offset + i * step);
+      return out;
+    };
+    return build(0, 0);
+  }
+
+  /** A copy with the other dtype (or this tensor itself when it already has it); differentiable. */
+  to(dtype: DType): Tensor {
+    return ops.cast(this, dtype);
+  }
+
+  /** A tensor sharing this one's data but cut from the graph. */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape, false);
+  }
+
+  /** A copy of the data, cut from the graph. */
+  clone(): Tensor {
+    return new Tensor(this.data.slice(), this.shape, false);
+  }
+
+  /** Keep `.grad` on this intermediate result after `backward()` (leaves always keep theirs). */
+  retainGrad(): this {
+    this._retain = true;
+    return this;
+  }
+
+  /**
+   * Reverse-mode differentiation from this tensor: accumulates (`+=`) into `.grad` of every leaf that
+   * requires grad. A non-scalar needs the upstream `gradient`. The graph is released afterwards unless
+   * `retainGraph` is set.
+   */
+  backward(gradient?: Tensor | ArrayLike<number> | number, options: { retainGraph?: boolean } = {}): void {
+    backwardFrom(this, gradient, options.retainGraph ?? false);
+  }
+
+  /** Elementwise `this + other`, broadcasting. */
+  add(other: Tensor | number): Tensor {
+    return ops.add(this, other);
+  }
+  /** Elementwise `this - other`, broadcasting. */
+  sub(other: Tensor | number): Tensor {
+    return ops.sub(this, other);
+  }
+  /** Elementwise `this · other`, broadcasting. */
+  mul(other: Tensor | number): Tensor {
+    return ops.mul(this, other);
+  }
+  /** Elementwise `this / other`, broadcasting. */
+  div(other: Tensor | number): Tensor {
+    return ops.div(this, other);
+  }
+  /** Elementwise larger of `this` and `other` (ties split the gradient, as PyTorch). */
+  maximum(other: Tensor | number): Tensor {
+    return ops.maximum(this, other);
+  }
+  /** `-this`. */
+  neg(): Tensor {
+    return ops.neg(this);
+  }
+  /** `this ** exponent` for a scalar exponent. */
+  pow(exponent: number): Tensor {
+    return ops.pow(this, exponent);
+  }
+  /** eˣ. */
+  exp(): Tensor {
+    return ops.exp(this);
+  }
+  /** Natural logarithm. */
+  log(): Tensor {
+    return ops.log(this);
+  }
+  /** Square root. */
+  sqrt(): Tensor {
+    return ops.sqrt(this);
+  }
+  /** Absolute value. */
+  abs(): Tensor {
+    return ops.abs(this);
+  }
+  /** Limit to [min, max]; either bound may be omitted. */
+  clamp(min?: number, max?: number): Tensor {
+    return ops.clamp(this, min, max);
+  }
+  /** Logistic sigmoid 1 / (1 + e⁻ˣ). */
+  sigmoid(): Tensor {
+    return ops.sigmoid(this);
+  }
+  /** Hyperbolic tangent. */
+  tanh(): Tensor {
+    return ops.tanh(this);
+  }
+  /** max(x, 0). */
+  relu(): Tensor {
+    return ops.relu(this);
+  }
+  /** x for x > 0, else slope · x. */
+  leakyRelu(slope = 0.01): Tensor {
+    return ops.leakyRelu(this, slope);
+  }
+  /** Exact GELU, x · Φ(x) with the normal CDF through erf. */
+  gelu(): Tensor {
+    return ops.gelu(this);
+  }
+  /** log(1 + eˣ). */
+  softplus(): Tensor {
+    return ops.softplus(this);
+  }
+  /** x for x > 0, else alpha · (eˣ − 1). */
+  elu(alpha = 1): Tensor {
+    return ops.elu(this, alpha);
+  }
+  /** Matrix product; batched over leading axes with broadcasting. */
+  matmul(other: Tensor): Tensor {
+    return ops.matmul(this, other);
+  }
+  /** Reorder axes (default: reverse them, numpy's `transpose()`). */
+  transpose(axes?: readonly number[]): Tensor {
+    return ops.transpose(this, axes);
+  }
+  /** The transpose with all axes reversed. */
+  get T(): Tensor {
+    return ops.transpose(this);
+  }
+  /** Same data, new shape; one axis may be -1 to be inferred. */
+  reshape(...shape: number[] | [readonly number[]]): Tensor {
+    return ops.reshape(this, flatShapeArgs(shape));
+  }
+  /** Sum over `axis` (all axes when omitted). */
+  sum(axis?: number | readonly number[], options?: { keepDims?: boolean }): Tensor {
+    return ops.sum(this, axis, options);
+  }
+  /** Mean over `axis` (all axes when omitted). */
+  mean(axis?: number | readonly number[], options?: { keepDims?: boolean }): Tensor {
+    return ops.mean(this, axis, options);
+  }
+  /** Maximum over `axis` (all axes when omitted); ties share the gradient evenly, as PyTorch's amax. */
+  max(axis?: number | readonly number[], options?: { keepDims?: boolean }): Tensor {
+    return ops.max(this, axis, options);
+  }
+  /** Softmax along `axis` (default last). */
+  softmax(axis = -1): Tensor {
+    return ops.softmax(this, axis);
+  }
+  /** Log of softmax along `axis` (default last), computed stably. */
+  logSoftmax(axis = -1): Tensor {
+    return ops.logSoftmax(this, axis);
+  }
+  /** log Σ eˣ along `axis` (default last), computed stably. */
+  logSumExp(axis = -1, options?: { keepDims?: boolean }): Tensor {
+    return ops.logSumExp(this, axis, options);
+  }
+  /** For each row of the last axis, the element at the given class index (cross-entropy's pick). */
+  pick(index: ArrayLike<number> | Tensor): Tensor {
+    return ops.pick(this, index);
+  }
+
+  /** A short description with the values, for logs and the REPL. */
+  toString(): string {
+    const body = this.size <= 100 ? JSON.stringify(this.toArray()) : `<${this.size} elements>`;
+    return `Tensor(${this.dtype} ${fmt(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''}) ${body}`;
+  }
+}
+
+function flatShapeArgs(shape: number[] | [readonly number[]]): number[] {
+  return shape.length === 1 && Array.isArray(shape[0])
+    ? [...(shape[0] as readonly number[])]
+    : (shape as number[]);
+}
+
+/**
+ * Make a tensor from a number, nested arrays, a typed array or another tensor (copied).
+ * `tensor([[1, 2], [3, 4]])`, `tensor(new Float64Array(6), { shape: [2, 3] })`.
+ */
+export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
+  let dtype = options.dtype;
+  let flat: ArrayLike<number>;
+  let shape: number[];
+  if (data instanceof Tensor) {
+    dtype ??= data.dtype;
+    flat = data.data;
+    shape = [...data.shape];
+  } else if (typeof data === 'number') {
+    flat = [data];
+    shape = [];
+  } else if (Array.isArray(data)) {
+    shape = inferShape(data);
+    flat = (data as unknown[]).flat(Infinity as 1) as number[];
+    for (let i = 0; i < flat.length; i++)
+      if (typeof flat[i] !== 'number')
+        throw new TypeError(
+          `tensor: element ${i} is ${typeof flat[i]} (${String(flat[i])}), expected a number`,
+        );
+  } else if (ArrayBuffer.isView(data) || typeof (data as ArrayLike<number>).length === 'number') {
+    if (data instanceof Float64Array) dtype ??= 'float64';
+    flat = data as ArrayLike<number>;
+    shape = [flat.length];
+  } else {
+    throw new TypeError(`tensor: cannot make a tensor from ${typeof data}`);
+  }
+  dtype ??= 'float32';
+  if (dtype !== 'float32' && dtype !== 'float64')
+    throw new TypeError(`tensor: dtype must be 'float32' or 'float64', got ${JSON.stringify(dtype)}`);
+  if (options.shape) {
+    if (sizeOf(options.shape) !== flat.length)
+      throw new Error(`tensor: ${flat.length} elements do not fill shape ${fmt(options.shape)}`);
+    shape = [...options.shape];
+  }
+  const storage = allocStorage(dtype, flat.length);
+  for (let i = 0; i < flat.length; i++) storage[i] = flat[i];
+  return new Tensor(storage, shape, options.requiresGrad ?? false);
+}
+
+function inferShape(data: NestedArray[]): number[] {
+  const shape: number[] = [];
+  let level: NestedArray = data;
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    level = level[0];
+  }
+  // Walk every branch once to reject ragged input with the path to the offending row.
+  const check = (node: NestedArray, depth: number, path: string): void => {
+    if (depth === shape.length) {
+      if (Array.isArray(node))
+        throw new Error(`tensor: ragged nested array: ${path} is an array, expected a number`);
+      return;
+    }
+    if (!Array.isArray(node) || node.length !== shape[depth])
+      throw new Error(
+        `tensor: ragged nested array: ${path || 'the top level'} has ${Array.isArray(node) ? `${node.length} entries` : 'a number'}, expected ${shape[depth]} entries`,
+      );
+    for (let i = 0; i < node.length; i++) check(node[i], depth + 1, `${path}[${i}]`);
+  };
+  check(data, 0, '');
+  return shape;
+}
+
+function filled(shape: Shape, value: number, options: TensorOptions): Tensor {
+  for (const d of shape)
+    if (!Number.isInteger(d) || d < 0)
+      throw new RangeError(`shape ${fmt(shape)}: sizes must be non-negative integers`);
+  const s = allocStorage(options.dtype ?? 'float32', sizeOf(shape));
+  if (value !== 0) s.fill(value);
+  return new Tensor(s, [...shape], options.requiresGrad ?? false);
+}
+
+/** A tensor of zeros. */
+export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
+  return filled(shape, 0, options);
+}
+
+/** A tensor of ones. */
+export function ones(shape: Shape, options: TensorOptions = {}): Tensor {
+  return filled(shape, 1, options);
+}
+
+/** A tensor with every element `value`. */
+export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
+  return filled(shape, value, options);
+}
+
+/** Evenly spaced values in [start, stop) (numpy's `arange`). */
+export function arange(start: number, stop?: number, step = 1, options: TensorOptions = {}): Tensor {
+  if (stop === undefined) [start, stop] = [0, start];
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  const s = allocStorage(options.dtype ?? 'float32', n);
+  for (let i = 0; i < n; i++) s[i] = start + i * step;
+  return new Tensor(s, [n], options.requiresGrad ?? false);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The backward engine: a topological order, then one reversed loop.
+
+function backwardFrom(
+  root: Tensor,
+  gradient: Tensor | ArrayLike<number> | number | undefined,
+  retain: boolean,
+) {
+  if (!root.requiresGrad)
+    throw new Error(
+      'backward: this tensor does not require grad (no input had requiresGrad, or it was made in noGrad)',
+    );
+  if (root._node && root._node.backward === null)
+    throw new Error(
+      'backward: the graph was already released by an earlier backward(); pass { retainGraph: true } to it',
+    );
+  let seed: Storage;
+  if (gradient === undefined) {
+    if (root.size !== 1)
+      throw new Error(
+        `backward: called on a tensor of shape ${fmt(root.shape)}; reduce it to a scalar (e.g. .sum()) or pass the upstream gradient`,
+      );
+    seed = allocStorage(root.dtype, 1);
+    seed[0] = 1;
+  } else {
+    const g =
+      gradient instanceof Tensor ? gradient.data : typeof gradient === 'number' ? [gradient] : gradient;
+    if (g.length !== root.size)
+      throw new Error(
+        `backward: gradient has ${g.length} elements, the tensor ${fmt(root.shape)} has ${root.size}`,
+      );
+    seed = allocStorage(root.dtype, root.size);
+    for (let i = 0; i < g.length; i++) seed[i] = g[i];
+  }
+
+  const order = topoOrder(root);
+  root._g = seed;
+  root._gShared = false;
+  for (let i = order.length - 1; i >= 0; i--) {
+    const t = order[i];
+    const g = t._g;
+    if (g === null) continue;
+    const node = t._node;
+    if (node === null || t._retain) storeGrad(t, g, t._gShared);
+    if (node !== null) {
+      if (node.backward === null)
+        throw new Error(
+          `backward: the graph through '${node.op}' was already released; use { retainGraph: true }`,
+        );
+      const grads = node.backward(g);
+      const inputs = node.inputs;
+      for (let j = 0; j < inputs.length; j++) {
+        const x = inputs[j];
+        const gx = grads[j];
+        if (gx === null || !x.requiresGrad) continue;
+        addInto(x, gx, gx === g);
+      }
+    }
+    t._g = null;
+  }
+  if (!retain)
+    for (const t of order)
+      if (t._node) {
+        t._node.backward = null;
+        t._node.inputs = [];
+      }
+}
+
+/** Add a gradient contribution to a tensor's pending gradient, copying only when buffers are shared. */
+function addInto(x: Tensor, gx: Storage, shared: boolean): void {
+  if (x.dtype !== (gx instanceof Float64Array ? 'float64' : 'float32')) {
+    gx = storageCtor(x.dtype).from(gx);
+    shared = false;
+  }
+  if (x._g === null) {
+    x._g = gx;
+    x._gShared = shared;
+    return;
+  }
+  if (x._gShared) {
+    x._g = x._g.slice();
+    x._gShared = false;
+  }
+  ops.accumulateInto(x._g, gx);
+}
+
+function storeGrad(t: Tensor, g: Storage, shared: boolean): void {
+  if (t.grad === null) t.grad = new Tensor(shared ? g.slice() : g, t.shape);
+  else ops.accumulateInto(t.grad.data, g);
+}
+
+function topoOrder(root: Tensor): Tensor[] {
+  // Iterative depth-first search: deep graphs must not overflow the call stack.
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const [t, k] = top;
+    const inputs = t._node ? t._node.inputs : [];
+    if (k < inputs.length) {
+      top[1] = k + 1;
+      const x = inputs[k];
+      if (x.requiresGrad && !seen.has(x)) {
+        seen.add(x);
+        stack.push([x, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  return order;
+}
