@@ -75,3 +75,4 @@ export {
 export { kernels, setKernels, referenceKernels } from './kernels/index.js';
 export type { Kernels, Storage, UnaryOp, BinaryOp, BroadcastPlan } from './kernels/types.js';
 export { erf, erfc } from './special.js';
+export { seedNetwork, seedData, SEED_SETUP, NOTEBOOK_LOSSES } from './seed.js';

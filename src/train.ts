@@ -229,10 +229,10 @@ function divide(acc: Partial<Record<MetricName, number>>, n: number): Partial<Re
   return out;
 }
 
-const yieldToEventLoop: () => Promise<void> =
-  typeof setImmediate === 'function'
-    ? () => new Promise((resolve) => setImmediate(resolve))
-    : () => new Promise((resolve) => setTimeout(resolve, 0));
+// setImmediate where it exists (Node); a macrotask elsewhere. Not a microtask: those would starve timers.
+const immediate = (globalThis as { setImmediate?: (cb: () => void) => unknown }).setImmediate;
+const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
 
 /**
  * Train `model` on `data`. Each batch: forward, loss, backward, optimizer step. Returns the per-epoch

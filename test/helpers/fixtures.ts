@@ -1,0 +1,88 @@
+// Loading the reference fixtures in ../shared/fixtures (beside the repository, never edited).
+import { readFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { nn, type DType, type Tensor } from '../../src/index.js';
+
+/** Parse a fixture file from ../shared/fixtures. */
+export function fixture<T>(name: string): T {
+  return JSON.parse(readFileSync(new URL(`../../../shared/fixtures/${name}`, import.meta.url), 'utf8')) as T;
+}
+
+/** Assert two arrays agree elementwise within `rel` relative error (or `abs` absolute, for values near 0). */
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rel: number,
+  what: string,
+  abs = 0,
+): void {
+  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs ${expected.length}`);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    const err = Math.abs(a - e);
+    const scale = Math.max(Math.abs(a), Math.abs(e));
+    if (!(err <= rel * scale || err <= abs))
+      assert.fail(
+        `${what}[${i}]: got ${a}, expected ${e} (relative error ${(err / scale).toExponential(2)} > ${rel})`,
+      );
+  }
+}
+
+/** Flatten nested arrays of numbers. */
+export function flat(x: unknown): number[] {
+  return (x as unknown[]).flat(Infinity as 1) as number[];
+}
+
+/** An MLP case of mlp-gradients.json. */
+export interface MlpCase {
+  name: string;
+  sizes: number[];
+  activations: string[];
+  loss: 'mseHalfSum' | 'mse' | 'bce' | 'crossEntropy' | 'huber';
+  x: number[][];
+  y: number[][] | number[];
+  weights: number[][][];
+  biases: number[][];
+  output: number[][];
+  lossValue: number;
+  gradWeights: number[][][];
+  gradBiases: number[][];
+}
+
+const activation: Record<string, () => nn.Module> = {
+  identity: () => new nn.Identity(),
+  sigmoid: () => new nn.Sigmoid(),
+  tanh: () => new nn.Tanh(),
+  relu: () => new nn.ReLU(),
+  leakyRelu: () => new nn.LeakyReLU(0.01),
+  gelu: () => new nn.GELU(),
+  softplus: () => new nn.Softplus(),
+  elu: () => new nn.ELU(1),
+};
+
+/** Build the case's network as an nn.Sequential with its weights loaded. */
+export function buildMlp(
+  c: Pick<MlpCase, 'sizes' | 'activations' | 'weights' | 'biases'>,
+  dtype: DType,
+): nn.Sequential {
+  const layers: nn.Module[] = [];
+  const state: Record<string, number[] | number[][]> = {};
+  for (let i = 0; i + 1 < c.sizes.length; i++) {
+    state[`${layers.length}.weight`] = c.weights[i];
+    state[`${layers.length}.bias`] = c.biases[i];
+    layers.push(new nn.Linear(c.sizes[i], c.sizes[i + 1], { dtype }));
+    const make = activation[c.activations[i]];
+    assert.ok(make, `unknown activation ${c.activations[i]}`);
+    layers.push(make());
+  }
+  const model = new nn.Sequential(...layers);
+  model.loadStateDict(state);
+  return model;
+}
+
+/** The Linear layers' weights and biases, in order. */
+export function linearParams(model: nn.Sequential): { weights: Tensor[]; biases: Tensor[] } {
+  const lin = model.layers.filter((l): l is nn.Linear => l instanceof nn.Linear);
+  return { weights: lin.map((l) => l.weight), biases: lin.map((l) => l.bias as Tensor) };
+}

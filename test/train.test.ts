@@ -1,0 +1,351 @@
+// The training loop: learning, reproducibility, stopping rules, divergence, validation and callbacks.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { evaluate, fit, nn, optim, predict, random, tensor, TrainingDivergedError } from '../src/index.js';
+
+const X = () =>
+  tensor([
+    [0, 0],
+    [0, 1],
+    [1, 0],
+    [1, 1],
+  ]);
+const Y = () => tensor([[0], [1], [1], [0]]);
+
+function xorModel(seed: number) {
+  const rng = new random.RandomState(seed);
+  return new nn.Sequential(
+    new nn.Linear(2, 4, { rng }),
+    new nn.Tanh(),
+    new nn.Linear(4, 1, { rng }),
+    new nn.Sigmoid(),
+  );
+}
+
+function weights(m: nn.Module): number[][] {
+  return m.parameters().map((p) => Array.from(p.data));
+}
+
+/** A noisy linear regression problem: y = x·w + 0.1·noise. */
+function regression(n: number, seed: number) {
+  const rng = new random.RandomState(seed);
+  const x = rng.randn(n, 3);
+  const w = tensor([[1.5], [-2], [0.5]], { dtype: 'float64' });
+  const y = x.matmul(w).add(rng.randn(n, 1).mul(0.1));
+  return { x: x.to('float32'), y: y.to('float32') };
+}
+
+describe('fit', () => {
+  test('a seeded 2-4-1 network learns XOR to 100% accuracy', async () => {
+    const model = xorModel(0);
+    const optimizer = new optim.Adam(model.parameters(), { lr: 0.05 });
+    const h = await fit(
+      model,
+      { x: X(), y: Y() },
+      {
+        loss: 'bce',
+        optimizer,
+        epochs: 500,
+        batchSize: 4,
+        metrics: ['accuracy'],
+        rng: new random.RandomState(1),
+      },
+    );
+    assert.equal(h.epochs.length, 500);
+    assert.equal(h.stopReason, 'completed');
+    assert.equal(h.epochs.at(-1)!.metrics.accuracy, 1);
+    const out = predict(model, X()).data;
+    assert.deepEqual(
+      Array.from(out, (v) => (v > 0.5 ? 1 : 0)),
+      [0, 1, 1, 0],
+    );
+    assert.ok(h.epochs.at(-1)!.loss < h.epochs[0].loss / 10);
+  });
+
+  test('a seeded run repeated gives bit-identical weights (shuffling and init from seeded streams)', async () => {
+    const runOnce = async () => {
+      random.seed(7);
+      const model = new nn.Sequential(
+        new nn.Linear(2, 4),
+        new nn.Tanh(),
+        new nn.Linear(4, 1),
+        new nn.Sigmoid(),
+      );
+      const optimizer = new optim.SGD(model.parameters(), { lr: 0.5, momentum: 0.9 });
+      const data = { x: X(), y: Y() };
+      await fit(model, data, { loss: 'mse', optimizer, epochs: 50, batchSize: 2 });
+      return weights(model);
+    };
+    const a = await runOnce();
+    const b = await runOnce();
+    assert.deepEqual(a, b);
+    random.seed(8);
+    assert.notDeepEqual(weights(new nn.Linear(2, 4)), a.slice(0, 2));
+  });
+
+  test('until: stops once the epoch loss falls below the threshold (the seed\'s "until converged")', async () => {
+    const model = xorModel(0);
+    const optimizer = new optim.Adam(model.parameters(), { lr: 0.05 });
+    const h = await fit(
+      model,
+      { x: X(), y: Y() },
+      { loss: 'bce', optimizer, epochs: 10_000, batchSize: 4, until: { loss: 0.05 } },
+    );
+    assert.equal(h.stopReason, 'until');
+    assert.ok(h.epochs.at(-1)!.loss < 0.05);
+    assert.ok(h.epochs.at(-2)!.loss >= 0.05);
+    assert.ok(h.epochs.length < 10_000);
+  });
+
+  test('a NaN loss stops training with a helpful error and keeps the last finite weights', async () => {
+    const data = regression(64, 3);
+    const model = new nn.Sequential(
+      new nn.Linear(3, 8, { rng: new random.RandomState(0) }),
+      new nn.ReLU(),
+      new nn.Linear(8, 1, { rng: new random.RandomState(1) }),
+    );
+    const optimizer = new optim.SGD(model.parameters(), { lr: 50 });
+    const seen: number[][][] = [];
+    await assert.rejects(
+      fit(model, data, {
+        loss: 'mse',
+        optimizer,
+        epochs: 100,
+        batchSize: 64,
+        onBatchEnd: () => seen.push(weights(model)),
+      }),
+      (e: unknown) => {
+        assert.ok(e instanceof TrainingDivergedError);
+        assert.match(e.message, /loss became (NaN|Infinity|-Infinity) at epoch \d+, batch 1 of 1/);
+        assert.match(e.message, /smaller learning rate \(it is 50\)/);
+        assert.ok(e.history.epochs.length >= 1);
+        return true;
+      },
+    );
+    for (const w of weights(model)) for (const v of w) assert.ok(Number.isFinite(v));
+    // The weights left are those the last finite loss was computed with: the ones before the last step.
+    assert.deepEqual(weights(model), seen.at(-2));
+  });
+
+  test("early stopping with restoreBest puts back the best epoch's weights", async () => {
+    const data = regression(200, 4);
+    const val = regression(100, 5);
+    const model = new nn.Sequential(
+      new nn.Linear(3, 16, { rng: new random.RandomState(2) }),
+      new nn.ReLU(),
+      new nn.Linear(16, 1, { rng: new random.RandomState(3) }),
+    );
+    const optimizer = new optim.SGD(model.parameters(), { lr: 0.05 });
+    let best = Infinity;
+    let bestWeights: number[][] = [];
+    const h = await fit(model, data, {
+      loss: 'mse',
+      optimizer,
+      epochs: 300,
+      batchSize: 8,
+      validationData: val,
+      rng: new random.RandomState(0),
+      earlyStopping: { patience: 3, restoreBest: true, minDelta: 1e-4 },
+      onEpochEnd: (log) => {
+        if (log.valLoss! < best - 1e-4) {
+          best = log.valLoss!;
+          bestWeights = weights(model);
+        }
+      },
+    });
+    assert.equal(h.stopReason, 'earlyStopping');
+    assert.ok(h.bestEpoch! >= 1 && h.bestEpoch! <= h.epochs.length - 3);
+    assert.equal(h.epochs.length - h.bestEpoch!, 3);
+    assert.deepEqual(weights(model), bestWeights);
+    const r = evaluate(model, val, { loss: 'mse' });
+    assert.ok(Math.abs(r.loss - best) <= 1e-6 * best);
+  });
+
+  test('validationSplit holds out the last fraction and reports val loss and metrics', async () => {
+    const x = tensor(Array.from({ length: 10 }, (_, i) => [i / 10, 1 - i / 10]));
+    const labels = Array.from({ length: 10 }, (_, i) => i % 3);
+    const model = new nn.Sequential(new nn.Linear(2, 3, { rng: new random.RandomState(0) }));
+    const optimizer = new optim.SGD(model.parameters(), { lr: 0.1 });
+    const batchSizes: number[] = [];
+    const h = await fit(
+      model,
+      { x, y: labels },
+      {
+        loss: 'crossEntropy',
+        optimizer,
+        epochs: 2,
+        batchSize: 3,
+        validationSplit: 0.2,
+        metrics: ['accuracy'],
+        onBatchEnd: (b) => batchSizes.push(b.size),
+      },
+    );
+    // 8 training samples in batches of 3, 3, 2; 2 held out.
+    assert.deepEqual(batchSizes, [3, 3, 2, 3, 3, 2]);
+    const e = h.epochs[1];
+    assert.equal(typeof e.valLoss, 'number');
+    const holdOut = evaluate(
+      model,
+      {
+        x: tensor([
+          [0.8, 0.2],
+          [0.9, 0.1],
+        ]),
+        y: [2, 0],
+      },
+      { loss: 'crossEntropy', metrics: ['accuracy'] },
+    );
+    assert.ok(Math.abs(e.valLoss! - holdOut.loss) < 1e-6);
+    assert.equal(e.valMetrics!.accuracy, holdOut.metrics.accuracy);
+  });
+
+  test('an abort signal stops after the current batch and returns the history so far', async () => {
+    const model = xorModel(1);
+    const optimizer = new optim.SGD(model.parameters(), { lr: 0.1 });
+    const ac = new AbortController();
+    const h = await fit(
+      model,
+      { x: X(), y: Y() },
+      {
+        loss: 'mse',
+        optimizer,
+        epochs: 1000,
+        batchSize: 4,
+        signal: ac.signal,
+        onEpochEnd: (log) => {
+          if (log.epoch === 5) ac.abort();
+        },
+      },
+    );
+    assert.equal(h.stopReason, 'aborted');
+    assert.equal(h.epochs.length, 5);
+  });
+
+  test('schedulers step once per epoch and the log records the rate used', async () => {
+    const model = xorModel(2);
+    const optimizer = new optim.SGD(model.parameters(), { lr: 1 });
+    const scheduler = new optim.StepLR(optimizer, { stepSize: 2, gamma: 0.5 });
+    const h = await fit(
+      model,
+      { x: X(), y: Y() },
+      { loss: 'mse', optimizer, epochs: 5, batchSize: 4, scheduler },
+    );
+    assert.deepEqual(
+      h.epochs.map((e) => e.lr),
+      [1, 1, 0.5, 0.5, 0.25],
+    );
+    assert.equal(optimizer.lr, 0.25);
+  });
+
+  test('metrics: accuracy for labels and one-hot targets, mae and mse for regression', async () => {
+    const model = new nn.Sequential(new nn.Linear(2, 2, { rng: new random.RandomState(0) }));
+    const x = tensor([
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ]);
+    const out = predict(model, x);
+    const pred = Array.from({ length: 3 }, (_, r) => (out.data[2 * r] >= out.data[2 * r + 1] ? 0 : 1));
+    const labels = [0, 1, 1];
+    const acc = pred.filter((p, i) => p === labels[i]).length / 3;
+    const onehot = tensor(labels.map((l) => (l === 0 ? [1, 0] : [0, 1])));
+    assert.equal(
+      evaluate(model, { x, y: labels }, { loss: 'crossEntropy', metrics: ['accuracy'] }).metrics.accuracy,
+      acc,
+    );
+    assert.equal(
+      evaluate(model, { x, y: onehot }, { loss: 'crossEntropy', metrics: ['accuracy'] }).metrics.accuracy,
+      acc,
+    );
+    const target = tensor([
+      [0, 0],
+      [0, 0],
+      [0, 0],
+    ]);
+    const r = evaluate(model, { x, y: target }, { loss: 'mse', metrics: ['mae', 'mse'] });
+    const d = Array.from(out.data);
+    assert.ok(Math.abs(r.metrics.mse! - d.reduce((s, v) => s + v * v, 0) / 6) < 1e-6);
+    assert.ok(Math.abs(r.metrics.mae! - d.reduce((s, v) => s + Math.abs(v), 0) / 6) < 1e-6);
+    assert.ok(Math.abs(r.loss - r.metrics.mse!) < 1e-6);
+  });
+
+  test('predict batches large inputs and matches one forward pass; model mode is restored', () => {
+    const model = new nn.Sequential(
+      new nn.Linear(3, 2, { rng: new random.RandomState(0) }),
+      new nn.Dropout(0.5),
+    );
+    const x = new random.RandomState(1).randn(2500, 3).to('float32');
+    const whole = predict(model, x, { batchSize: 10_000 });
+    const parts = predict(model, x, { batchSize: 1000 });
+    assert.deepEqual(Array.from(parts.data), Array.from(whole.data));
+    assert.equal(model.training, true);
+  });
+
+  test('bad input is rejected with messages that say what was expected', async () => {
+    const model = xorModel(0);
+    const optimizer = new optim.SGD(model.parameters(), { lr: 0.1 });
+    await assert.rejects(
+      fit(model, { x: X(), y: tensor([[1], [0]]) }, { loss: 'mse', optimizer }),
+      /x has 4 samples but y has 2/,
+    );
+    await assert.rejects(
+      fit(model, { x: X(), y: Y() }, { loss: 'nope' as 'mse', optimizer }),
+      /unknown loss "nope"/,
+    );
+    await assert.rejects(
+      fit(model, { x: X(), y: Y() }, { loss: 'mse', optimizer, validationSplit: 1.5 }),
+      /validationSplit must be in \(0, 1\)/,
+    );
+    await assert.rejects(
+      fit(model, { x: X(), y: Y() }, { loss: 'mse', optimizer, epochs: -1 }),
+      /epochs must be a non-negative integer/,
+    );
+    await assert.rejects(
+      fit(
+        model,
+        { x: X(), y: Y() },
+        { loss: 'mse', optimizer, earlyStopping: { patience: 2, monitor: 'valLoss' } },
+      ),
+      /no validation data/,
+    );
+  });
+
+  test('initialEpoch continues the numbering (for resumed training)', async () => {
+    const model = xorModel(0);
+    const optimizer = new optim.SGD(model.parameters(), { lr: 0.1 });
+    const h = await fit(model, { x: X(), y: Y() }, { loss: 'mse', optimizer, epochs: 2, initialEpoch: 3 });
+    assert.deepEqual(
+      h.epochs.map((e) => e.epoch),
+      [4, 5],
+    );
+  });
+
+  test('2 epochs + 2 epochs equal 4 epochs when the shuffling stream and optimizer state carry over', async () => {
+    const make = () => {
+      const model = xorModel(3);
+      return {
+        model,
+        optimizer: new optim.Adam(model.parameters(), { lr: 0.01 }),
+        rng: new random.RandomState(9),
+      };
+    };
+    const a = make();
+    await fit(
+      a.model,
+      { x: X(), y: Y() },
+      { loss: 'bce', optimizer: a.optimizer, epochs: 4, batchSize: 2, rng: a.rng },
+    );
+    const b = make();
+    await fit(
+      b.model,
+      { x: X(), y: Y() },
+      { loss: 'bce', optimizer: b.optimizer, epochs: 2, batchSize: 2, rng: b.rng },
+    );
+    await fit(
+      b.model,
+      { x: X(), y: Y() },
+      { loss: 'bce', optimizer: b.optimizer, epochs: 2, batchSize: 2, rng: b.rng, initialEpoch: 2 },
+    );
+    assert.deepEqual(weights(b.model), weights(a.model));
+  });
+});
