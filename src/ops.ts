@@ -81,7 +81,7 @@ export const tanh = (x: Tensor): Tensor => unary(x, 'tanh');
 export const relu = (x: Tensor): Tensor => unary(x, 'relu');
 /** Leaky ReLU with the given negative slope (PyTorch's default 0.01). */
 export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => unary(x, 'leakyRelu', slope);
-/** Exact GELU, x · Φ(x), Φ the standard normal CDF (through erf, as PyTorch's default). */
+/** Exact GELU, x · Φ(x), Φ the standard normal CDF (PyTorch's default, not the tanh approximation). */
 export const gelu = (x: Tensor): Tensor => unary(x, 'gelu');
 /** Softplus log(1 + eˣ), exact in both tails. */
 export const softplus = (x: Tensor): Tensor => unary(x, 'softplus');
@@ -119,6 +119,7 @@ function binary(
   op: BinaryOp,
   backward: (g: Storage, shape: Shape) => (Storage | null)[],
 ) {
+  assertTensor(b, op);
   const plan = broadcastPlan(a.shape, b.shape, op);
   const out = allocStorage(promote(a.dtype, b.dtype), plan.size);
   kernels().binary(op, a.data, b.data, out, plan);
@@ -430,6 +431,7 @@ export function sum(x: Tensor, axis?: number | readonly number[], options: Reduc
 
 /** Mean over `axis` (all axes when omitted). */
 export function mean(x: Tensor, axis?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+  assertTensor(x, 'mean');
   const { count } = reducedShapes(x, axis, false, 'mean');
   return div(sum(x, axis, options), count);
 }

@@ -238,7 +238,7 @@ export class Tensor {
   leakyRelu(slope = 0.01): Tensor {
     return ops.leakyRelu(this, slope);
   }
-  /** Exact GELU, x · Φ(x) with the normal CDF through erf. */
+  /** Exact GELU, x · Φ(x), Φ the standard normal CDF. */
   gelu(): Tensor {
     return ops.gelu(this);
   }
@@ -325,15 +325,14 @@ export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
     shape = [];
   } else if (Array.isArray(data)) {
     shape = inferShape(data);
-    flat = (data as unknown[]).flat(Infinity as 1) as number[];
-    for (let i = 0; i < flat.length; i++)
-      if (typeof flat[i] !== 'number')
-        throw new TypeError(
-          `tensor: element ${i} is ${typeof flat[i]} (${String(flat[i])}), expected a number`,
-        );
-  } else if (ArrayBuffer.isView(data) || typeof (data as ArrayLike<number>).length === 'number') {
+    flat = checkNumbers((data as unknown[]).flat(Infinity as 1));
+  } else if (ArrayBuffer.isView(data)) {
     if (data instanceof Float64Array) dtype ??= 'float64';
-    flat = data as ArrayLike<number>;
+    flat = data as unknown as ArrayLike<number>;
+    shape = [flat.length];
+  } else if (typeof data === 'object' && data !== null && typeof data.length === 'number') {
+    // Checked like a nested array. `typeof 'object'` keeps strings out: they have a length too.
+    flat = checkNumbers(Array.from(data as ArrayLike<unknown>));
     shape = [flat.length];
   } else {
     throw new TypeError(`tensor: cannot make a tensor from ${typeof data}`);
@@ -342,6 +341,7 @@ export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
   if (dtype !== 'float32' && dtype !== 'float64')
     throw new TypeError(`tensor: dtype must be 'float32' or 'float64', got ${JSON.stringify(dtype)}`);
   if (options.shape) {
+    checkShape(options.shape, 'tensor');
     if (sizeOf(options.shape) !== flat.length)
       throw new Error(`tensor: ${flat.length} elements do not fill shape ${fmt(options.shape)}`);
     shape = [...options.shape];
@@ -349,6 +349,22 @@ export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
   const storage = allocStorage(dtype, flat.length);
   for (let i = 0; i < flat.length; i++) storage[i] = flat[i];
   return new Tensor(storage, shape, options.requiresGrad ?? false);
+}
+
+function checkNumbers(flat: unknown[]): number[] {
+  for (let i = 0; i < flat.length; i++)
+    if (typeof flat[i] !== 'number')
+      throw new TypeError(
+        `tensor: element ${i} is ${typeof flat[i]} (${String(flat[i])}), expected a number`,
+      );
+  return flat as number[];
+}
+
+/** Throws unless every size is a non-negative integer (a negative pair would still multiply out right). */
+function checkShape(shape: Shape, op: string): void {
+  for (const d of shape)
+    if (!Number.isInteger(d) || d < 0)
+      throw new RangeError(`${op}: shape ${fmt(shape)}: sizes must be non-negative integers`);
 }
 
 function inferShape(data: NestedArray[]): number[] {
@@ -375,10 +391,8 @@ function inferShape(data: NestedArray[]): number[] {
   return shape;
 }
 
-function filled(shape: Shape, value: number, options: TensorOptions): Tensor {
-  for (const d of shape)
-    if (!Number.isInteger(d) || d < 0)
-      throw new RangeError(`shape ${fmt(shape)}: sizes must be non-negative integers`);
+function filled(shape: Shape, value: number, options: TensorOptions, op: string): Tensor {
+  checkShape(shape, op);
   const s = allocStorage(options.dtype ?? 'float32', sizeOf(shape));
   if (value !== 0) s.fill(value);
   return new Tensor(s, [...shape], options.requiresGrad ?? false);
@@ -386,22 +400,27 @@ function filled(shape: Shape, value: number, options: TensorOptions): Tensor {
 
 /** A tensor of zeros. */
 export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
-  return filled(shape, 0, options);
+  return filled(shape, 0, options, 'zeros');
 }
 
 /** A tensor of ones. */
 export function ones(shape: Shape, options: TensorOptions = {}): Tensor {
-  return filled(shape, 1, options);
+  return filled(shape, 1, options, 'ones');
 }
 
 /** A tensor with every element `value`. */
 export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
-  return filled(shape, value, options);
+  return filled(shape, value, options, 'full');
 }
 
 /** Evenly spaced values in [start, stop) (numpy's `arange`). */
 export function arange(start: number, stop?: number, step = 1, options: TensorOptions = {}): Tensor {
   if (stop === undefined) [start, stop] = [0, start];
+  // Otherwise a zero step asks for an Infinity-long array and a NaN bound silently gives an empty one.
+  if (!Number.isFinite(start) || !Number.isFinite(stop) || !Number.isFinite(step) || step === 0)
+    throw new RangeError(
+      `arange: start ${start}, stop ${stop} and step ${step} must be finite, with step not 0`,
+    );
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const s = allocStorage(options.dtype ?? 'float32', n);
   for (let i = 0; i < n; i++) s[i] = start + i * step;
@@ -444,6 +463,12 @@ function backwardFrom(
   }
 
   const order = topoOrder(root);
+  // Check the whole graph before running any of it: failing halfway would leave some .grad updated.
+  for (const t of order)
+    if (t._node !== null && t._node.backward === null)
+      throw new Error(
+        `backward: the graph through '${t._node.op}' was already released; use { retainGraph: true }`,
+      );
   root._g = seed;
   root._gShared = false;
   for (let i = order.length - 1; i >= 0; i--) {
@@ -452,11 +477,7 @@ function backwardFrom(
     if (g === null) continue;
     const node = t._node;
     if (node === null || t._retain) storeGrad(t, g, t._gShared);
-    if (node !== null) {
-      if (node.backward === null)
-        throw new Error(
-          `backward: the graph through '${node.op}' was already released; use { retainGraph: true }`,
-        );
+    if (node !== null && node.backward !== null) {
       const grads = node.backward(g);
       const inputs = node.inputs;
       for (let j = 0; j < inputs.length; j++) {

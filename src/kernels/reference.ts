@@ -3,7 +3,7 @@
  * tested against and the fallback where they cannot load. Loops take their fast path by layout first and
  * never allocate per element.
  */
-import { erf } from '../special.js';
+import { erfc } from '../special.js';
 import type { BinaryOp, BroadcastPlan, Kernels, Storage, UnaryOp } from './types.js';
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -47,9 +47,11 @@ function unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): v
       }
       return;
     case 'gelu':
+      // Φ(x) = erfc(−x/√2)/2 rather than (1 + erf(x/√2))/2: the latter cancels to 0 for x below about −8
+      // (gelu(−10) ≈ −7.6e−23 would come out −0); the two agree to an ulp elsewhere.
       for (let i = 0; i < n; i++) {
         const v = x[i];
-        out[i] = v * 0.5 * (1 + erf(v * SQRT1_2));
+        out[i] = v * 0.5 * erfc(-v * SQRT1_2);
       }
       return;
     case 'softplus':
@@ -141,7 +143,8 @@ function unaryGrad(
     case 'gelu':
       for (let i = 0; i < n; i++) {
         const v = x[i];
-        const cdf = 0.5 * (1 + erf(v * SQRT1_2));
+        // erfc for the same reason as in the forward.
+        const cdf = 0.5 * erfc(-v * SQRT1_2);
         const pdf = Math.exp(-0.5 * v * v) * INV_SQRT_2PI;
         out[i] = g[i] * (cdf + v * pdf);
       }
@@ -392,6 +395,11 @@ function permute(x: Storage, xShape: readonly number[], perm: readonly number[],
   const nd = xShape.length;
   const n = x.length;
   if (n === 0) return;
+  if (nd === 0) {
+    // A scalar has no inner axis for the loop below to advance along.
+    out[0] = x[0];
+    return;
+  }
   const xStride = new Array<number>(nd);
   let acc = 1;
   for (let d = nd - 1; d >= 0; d--) {
@@ -423,6 +431,12 @@ function permute(x: Storage, xShape: readonly number[], perm: readonly number[],
   }
 }
 
+/** Whether x[o], …, x[o + n − 1] are all finite (v − v is NaN exactly for ±∞ and NaN). */
+function allFinite(x: Storage, o: number, n: number): boolean {
+  for (let i = o; i < o + n; i++) if (x[i] - x[i] !== 0) return false;
+  return true;
+}
+
 function matmul(
   a: Storage,
   ao: number,
@@ -437,13 +451,16 @@ function matmul(
   transB: boolean,
 ): void {
   if (!transB) {
+    // A zero in A skips its row of B (about 2× on ReLU activations), but only when B is finite:
+    // 0 · ∞ and 0 · NaN must still give NaN, as numpy, or a diverged weight would stay hidden.
+    const skipZeros = allFinite(b, bo, k * n);
     // C[i,:] += A[i,p]·B[p,:] — the inner loop walks rows of B and C contiguously.
     for (let i = 0; i < m; i++) {
       const ci = co + i * n;
       for (let j = 0; j < n; j++) c[ci + j] = 0;
       for (let p = 0; p < k; p++) {
         const av = transA ? a[ao + p * m + i] : a[ao + i * k + p];
-        if (av === 0) continue;
+        if (av === 0 && skipZeros) continue;
         const bp = bo + p * n;
         for (let j = 0; j < n; j++) c[ci + j] += av * b[bp + j];
       }
