@@ -4,7 +4,7 @@
  */
 import * as ops from './ops.js';
 import { fmt, sameShape } from './shape.js';
-import { Tensor } from './tensor.js';
+import { noGrad, Tensor } from './tensor.js';
 
 /** How per-element losses are combined. */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -48,24 +48,42 @@ export function mae(pred: Tensor, target: Tensor, options: LossOptions = {}): Te
 }
 
 /**
+ * log x clamped at −100, as PyTorch's BCE. At x = 0 (1 − σ(z) is 0 in float32 from z ≈ 17) the clamp
+ * zeroes the gradient, but the log's own backward would still compute 0/0 = NaN; so the log sees x floored
+ * at the smallest normal number, whose reciprocal is finite, and the gradient below it is 0.
+ */
+function clampedLog(x: Tensor): Tensor {
+  const floor = x.dtype === 'float64' ? 2 ** -1022 : 2 ** -126;
+  const safe = ops.clamp(ops.log(ops.clamp(x, floor)), -100);
+  // Below the floor the float32 value would be log 2⁻¹²⁶ = −87.3, not PyTorch's: add the difference as a
+  // constant (0 at or above the floor; exact below, by Sterbenz's lemma, both values being in [−100, −87]).
+  const fix = noGrad(() => ops.sub(ops.clamp(ops.log(x), -100), safe));
+  return ops.add(safe, fix);
+}
+
+/**
  * Binary cross-entropy on probabilities: −(y·log p + (1−y)·log(1−p)), with each log clamped at −100 as
- * PyTorch does so p = 0 or 1 gives a large finite loss instead of infinity.
+ * PyTorch does so p = 0 or 1 gives a large finite loss (and a finite gradient) instead of infinity.
  */
 export function bce(prob: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
   sameShapes(prob, target, 'bce');
-  const logP = ops.clamp(ops.log(prob), -100);
-  const log1mP = ops.clamp(ops.log(ops.sub(1, prob)), -100);
+  const logP = clampedLog(prob);
+  const log1mP = clampedLog(ops.sub(1, prob));
   const ll = ops.add(ops.mul(target, logP), ops.mul(ops.sub(1, target), log1mP));
   return reduce(ops.neg(ll), options.reduction, 'bce');
 }
 
 /**
- * Binary cross-entropy on logits, stable for any logit: softplus(z) − y·z, whose gradient is exactly
- * σ(z) − y.
+ * Binary cross-entropy on logits, stable and accurate for any logit: (1−y)·softplus(z) + y·softplus(−z),
+ * whose gradient is σ(z) − y.
  */
 export function bceWithLogits(logits: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
   sameShapes(logits, target, 'bceWithLogits');
-  return reduce(ops.sub(ops.softplus(logits), ops.mul(target, logits)), options.reduction, 'bceWithLogits');
+  // Equal to softplus(z) − y·z, but a sum of non-negative terms: the difference form cancels to 0 for
+  // y = 1 and large z, where the loss is e^−z (log_sigmoid-based PyTorch is accurate there too).
+  const pos = ops.mul(ops.sub(1, target), ops.softplus(logits));
+  const neg = ops.mul(target, ops.softplus(ops.neg(logits)));
+  return reduce(ops.add(pos, neg), options.reduction, 'bceWithLogits');
 }
 
 /**

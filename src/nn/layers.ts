@@ -1,6 +1,7 @@
 /** Layers: Linear, the activations as modules, Dropout, Identity and Sequential. */
 import * as ops from '../ops.js';
 import { defaultStream, type RandomState } from '../random.js';
+import { fmt } from '../shape.js';
 import { allocStorage, Tensor, type DType } from '../tensor.js';
 import { initLinear, type Init } from './init.js';
 import { Module } from './module.js';
@@ -47,7 +48,7 @@ export class Linear extends Module {
   forward(x: Tensor): Tensor {
     if (x.shape[x.ndim - 1] !== this.inFeatures)
       throw new Error(
-        `Linear(${this.inFeatures} → ${this.outFeatures}): input has shape [${x.shape}], expected [..., ${this.inFeatures}]`,
+        `Linear(${this.inFeatures} → ${this.outFeatures}): input has shape ${fmt(x.shape)}, expected [..., ${this.inFeatures}]`,
       );
     const y = ops.matmul(x, this.weight);
     return this.bias ? ops.add(y, this.bias) : y;
@@ -140,8 +141,9 @@ export class Identity extends Module {
 }
 
 /**
- * Inverted dropout: in training, zeroes each element with probability `p` and scales the rest by
- * 1/(1−p); in evaluation mode it is the identity. The mask draws from `rng` (default stream otherwise).
+ * Inverted dropout: in training, zeroes each element with probability `p` (in [0, 1], as PyTorch) and
+ * scales the rest by 1/(1−p); in evaluation mode it is the identity. The mask draws from `rng` (default
+ * stream otherwise).
  */
 export class Dropout extends Module {
   private readonly _rng: RandomState | undefined;
@@ -151,7 +153,8 @@ export class Dropout extends Module {
     options: { rng?: RandomState } = {},
   ) {
     super();
-    if (!(p >= 0 && p < 1)) throw new RangeError(`Dropout: p must be in [0, 1), got ${p}`);
+    // p = 1 is allowed, as PyTorch: every draw is below 1, so the mask is all zeros and 1/(1−p) unused.
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`Dropout: p must be in [0, 1], got ${p}`);
     this._rng = options.rng;
   }
 

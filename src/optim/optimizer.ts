@@ -10,6 +10,8 @@ export interface OptimizerState {
   type: string;
   lr: number;
   step: number;
+  /** Updates of each parameter (PyTorch's per-parameter `step`). */
+  paramSteps: number[];
   buffers: Record<string, (number[] | null)[]>;
 }
 
@@ -23,11 +25,17 @@ export abstract class Optimizer {
   readonly initialLr: number;
   /** Number of `step()` calls so far. */
   stepCount = 0;
+  /**
+   * Updates of each parameter so far, PyTorch's per-parameter `state['step']`: a parameter with no gradient
+   * at a step is skipped, and its bias corrections (Adam) and decay (Adagrad) must not count that step.
+   */
+  protected readonly paramSteps: number[];
   /** Per-parameter state buffers by name (e.g. `exp_avg`), created on first use. */
   protected readonly buffers: Record<string, (Storage | null)[]> = {};
 
   constructor(params: Iterable<Tensor>, lr: number) {
     this.params = [...params];
+    this.paramSteps = new Array<number>(this.params.length).fill(0);
     if (this.params.length === 0) throw new Error(`${this.constructor.name}: got an empty parameter list`);
     for (const [i, p] of this.params.entries())
       if (!p.isLeaf)
@@ -49,7 +57,10 @@ export abstract class Optimizer {
     this.stepCount++;
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i];
-      if (p.grad) this.update(i, p.data, p.grad.data);
+      if (p.grad) {
+        this.paramSteps[i]++;
+        this.update(i, p.data, p.grad.data);
+      }
     }
   }
 
@@ -77,7 +88,13 @@ export abstract class Optimizer {
     const buffers: Record<string, (number[] | null)[]> = {};
     for (const [name, list] of Object.entries(this.buffers))
       buffers[name] = list.map((b) => (b ? Array.from(b) : null));
-    return { type: this.constructor.name, lr: this.lr, step: this.stepCount, buffers };
+    return {
+      type: this.constructor.name,
+      lr: this.lr,
+      step: this.stepCount,
+      paramSteps: [...this.paramSteps],
+      buffers,
+    };
   }
 
   /** Restore `stateDict()` output: the next step continues exactly. */
@@ -85,6 +102,10 @@ export abstract class Optimizer {
     if (state.type !== this.constructor.name)
       throw new Error(
         `loadStateDict: state is for ${state.type}, this optimizer is ${this.constructor.name}`,
+      );
+    if (!Array.isArray(state.paramSteps) || state.paramSteps.length !== this.params.length)
+      throw new Error(
+        `loadStateDict: paramSteps should have ${this.params.length} entries, got ${JSON.stringify(state.paramSteps)?.slice(0, 40)}`,
       );
     for (const [name, list] of Object.entries(state.buffers)) {
       if (list.length !== this.params.length)
@@ -108,6 +129,7 @@ export abstract class Optimizer {
       });
     this.lr = state.lr;
     this.stepCount = state.step;
+    state.paramSteps.forEach((n, i) => (this.paramSteps[i] = n));
   }
 }
 

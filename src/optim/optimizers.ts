@@ -100,7 +100,7 @@ export class Adam extends Optimizer {
     const m = this.buffer('exp_avg', i);
     const v = this.buffer('exp_avg_sq', i);
     const vmax = amsgrad ? this.buffer('max_exp_avg_sq', i) : null;
-    const step = this.stepCount;
+    const step = this.paramSteps[i];
     const bc1 = 1 - Math.pow(beta1, step);
     const bc2 = 1 - Math.pow(beta2, step);
     const stepSize = lr / bc1;
@@ -215,7 +215,7 @@ export class Adagrad extends Optimizer {
     const fresh = !this.hasBuffer('sum', i);
     const sum = this.buffer('sum', i);
     if (fresh && this.initialAccumulatorValue !== 0) sum.fill(this.initialAccumulatorValue);
-    const clr = lr / (1 + (this.stepCount - 1) * lrDecay);
+    const clr = lr / (1 + (this.paramSteps[i] - 1) * lrDecay);
     for (let j = 0; j < p.length; j++) {
       const gj = wd !== 0 ? g[j] + wd * p[j] : g[j];
       sum[j] = sum[j] + gj * gj;

@@ -28,7 +28,9 @@ export abstract class LRScheduler {
 
   /** Serializable state. */
   stateDict(): SchedulerState {
-    return { lastEpoch: this.lastEpoch };
+    // The base rate too, as PyTorch's base_lrs: a scheduler made after the optimizer's state was loaded
+    // would otherwise take the loaded (already scheduled) rate as its base.
+    return { lastEpoch: this.lastEpoch, baseLr: this.baseLr };
   }
 
   /** Restore `stateDict()` output. */
@@ -171,10 +173,18 @@ export class ReduceLROnPlateau extends LRScheduler {
 
   override stateDict(): SchedulerState {
     return {
-      lastEpoch: this.lastEpoch,
+      ...super.stateDict(),
       best: this.best,
       numBadEpochs: this.numBadEpochs,
       cooldownCounter: this.cooldownCounter,
     };
+  }
+
+  /** Restore `stateDict()` output, also after a JSON round trip. */
+  override loadStateDict(state: SchedulerState): void {
+    // JSON has no infinity: the best before any metric (±∞) comes back as null.
+    const s = { ...state };
+    if ((s.best as number | null) === null) s.best = this.mode === 'min' ? Infinity : -Infinity;
+    super.loadStateDict(s);
   }
 }
