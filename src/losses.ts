@@ -103,7 +103,9 @@ export function crossEntropy(
     sameShapes(logits, target, 'crossEntropy');
     return reduce(ops.neg(ops.sum(ops.mul(target, logp), -1)), options.reduction, 'crossEntropy');
   }
-  return reduce(ops.neg(ops.pick(logp, target)), options.reduction, 'crossEntropy');
+  const classes = logits.shape[logits.ndim - 1];
+  const labels = ops.toIndex(target, logits.size / Math.max(classes, 1), classes, 'crossEntropy');
+  return reduce(ops.neg(ops.pick(logp, labels)), options.reduction, 'crossEntropy');
 }
 
 /**
