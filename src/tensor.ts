@@ -90,6 +90,8 @@ export class Tensor {
   _gShared = false;
   /** @internal Keep `.grad` on this non-leaf tensor. */
   _retain = false;
+  /** @internal Number of the backward pass that last visited this tensor (cheaper than a Set per pass). */
+  _visit = 0;
 
   /** Low-level constructor over existing storage; use `tensor()`, `zeros()` etc. instead. */
   constructor(data: Storage, shape: readonly number[], requiresGrad = false, node: GradNode | null = null) {
@@ -520,27 +522,36 @@ function storeGrad(t: Tensor, g: Storage, shared: boolean): void {
   else ops.accumulateInto(t.grad.data, g);
 }
 
+let visitCounter = 0;
+
 function topoOrder(root: Tensor): Tensor[] {
-  // Iterative depth-first search: deep graphs must not overflow the call stack.
+  // Iterative depth-first search (deep graphs must not overflow the call stack) with parallel stacks and
+  // a per-pass visit number on each tensor: no Set and no tuple per node on this hot path.
+  const visit = ++visitCounter;
   const order: Tensor[] = [];
-  const seen = new Set<Tensor>();
-  const stack: [Tensor, number][] = [[root, 0]];
-  seen.add(root);
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1];
-    const [t, k] = top;
-    const inputs = t._node ? t._node.inputs : [];
+  const nodes: Tensor[] = [root];
+  const next: number[] = [0];
+  root._visit = visit;
+  while (nodes.length > 0) {
+    const top = nodes.length - 1;
+    const t = nodes[top];
+    const k = next[top];
+    const inputs = t._node ? t._node.inputs : EMPTY;
     if (k < inputs.length) {
-      top[1] = k + 1;
+      next[top] = k + 1;
       const x = inputs[k];
-      if (x.requiresGrad && !seen.has(x)) {
-        seen.add(x);
-        stack.push([x, 0]);
+      if (x.requiresGrad && x._visit !== visit) {
+        x._visit = visit;
+        nodes.push(x);
+        next.push(0);
       }
     } else {
-      stack.pop();
+      nodes.pop();
+      next.pop();
       order.push(t);
     }
   }
   return order;
 }
+
+const EMPTY: readonly Tensor[] = [];

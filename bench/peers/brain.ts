@@ -1,0 +1,13 @@
+/** brain.js (CommonJS), loaded on demand. */
+import type { NeuralNetwork } from 'brain.js';
+import { createRequire } from 'node:module';
+
+type BrainModule = { NeuralNetwork: typeof NeuralNetwork };
+
+/** The brain.js module and its version. */
+export async function loadBrain(): Promise<{ brain: BrainModule; version: string }> {
+  const mod = (await import('brain.js')) as unknown as { default: BrainModule };
+  const require = createRequire(import.meta.url);
+  const { version } = require('brain.js/package.json') as { version: string };
+  return { brain: mod.default, version };
+}

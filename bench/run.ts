@@ -1,0 +1,246 @@
+/**
+ * The benchmark suite: chainrule against brain.js, tfjs (cpu) and tfjs (wasm) on the same workloads, in
+ * one process. Prints a table to stdout (progress to stderr) and writes the figures to a JSON file.
+ *
+ *   npx tsx bench/run.ts                 full run (~4 minutes on 2 cores), writes bench/results.json
+ *   npx tsx bench/run.ts --quick         smoke run: fewer runs, smaller sizes
+ *   npx tsx bench/run.ts --only seed     just some workloads (comma-separated: seed, mlp, matmul)
+ *   npx tsx bench/run.ts --out FILE      write the JSON elsewhere
+ *
+ * A run with --quick or --only writes bench/results.partial.json unless --out is given, so it never
+ * overwrites the full run's bench/results.json.
+ */
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { kernels } from '../src/index.js';
+import { median, progress, type Figure } from './harness.js';
+import { loadBrain } from './peers/brain.js';
+import { loadTf } from './peers/tfjs.js';
+import { ratio, renderTable } from './table.js';
+import { isFigure, PEERS, type BenchConfig, type Row } from './types.js';
+import { matmulWorkload } from './workloads/matmul.js';
+import { mlpWorkload } from './workloads/mlp.js';
+import { seedWorkload } from './workloads/seed.js';
+
+const WORKLOADS: Record<string, (cfg: BenchConfig) => Promise<Row[]>> = {
+  seed: seedWorkload,
+  mlp: mlpWorkload,
+  matmul: matmulWorkload,
+};
+
+/** The issue's bars for this baseline. */
+const SEED_BAR = 90_000;
+
+interface Args {
+  quick: boolean;
+  only: string[] | null;
+  out: string | null;
+}
+
+/** A bad command line: reported without a stack trace. */
+class UsageError extends Error {}
+
+function usage(): string {
+  return `usage: tsx bench/run.ts [--quick] [--only ${Object.keys(WORKLOADS).join(',')}] [--out FILE]`;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, only: null, out: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value\n${usage()}`);
+      return v;
+    };
+    if (a === '--quick') args.quick = true;
+    else if (a === '--only') args.only = value().split(',').filter(Boolean);
+    else if (a.startsWith('--only=')) args.only = a.slice(7).split(',').filter(Boolean);
+    else if (a === '--out') args.out = value();
+    else if (a.startsWith('--out=')) args.out = a.slice(6);
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(usage() + '\n');
+      process.exit(0);
+    } else throw new UsageError(`unknown argument ${JSON.stringify(a)}\n${usage()}`);
+  }
+  for (const name of args.only ?? [])
+    if (!(name in WORKLOADS))
+      throw new UsageError(
+        `--only: unknown workload ${JSON.stringify(name)}; expected ${Object.keys(WORKLOADS).join(', ')}`,
+      );
+  return args;
+}
+
+function figureJson(f: Figure) {
+  return { median: f.median, runs: f.runs, callsPerRun: f.callsPerRun, rates: f.rates, note: f.note };
+}
+
+interface Bar {
+  bar: string;
+  measured: string;
+  met: boolean;
+}
+
+function bars(rows: readonly Row[]): Bar[] {
+  const out: Bar[] = [];
+  for (const r of rows) {
+    if (r.workload === 'seed')
+      out.push({
+        bar: `${r.name}: ≥ ${SEED_BAR.toLocaleString('en-US')} steps/s`,
+        measured: `${Math.round(r.ours.median).toLocaleString('en-US')} steps/s`,
+        met: r.ours.median >= SEED_BAR,
+      });
+    if (r.workload === 'mlp') {
+      const q = ratio(r.ours, r.peers['tfjs-cpu']);
+      if (q !== null)
+        out.push({
+          bar: `${r.name}: at least as fast as tfjs cpu`,
+          measured: `${q.toFixed(2)}× tfjs cpu`,
+          met: q >= 1,
+        });
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const cfg: BenchConfig = { quick: args.quick, reps: args.quick ? 3 : 5, minReps: args.quick ? 1 : 3 };
+  const names = args.only ?? Object.keys(WORKLOADS);
+  const started = performance.now();
+  const loadBefore = os.loadavg()[0];
+  progress(`${args.quick ? 'quick' : 'full'} run: ${names.join(', ')}; ${cfg.reps} timed runs per figure`);
+
+  const rows: Row[] = [];
+  for (const name of names) rows.push(...(await WORKLOADS[name](cfg)));
+
+  const tf = await loadTf();
+  const { version: brainVersion } = await loadBrain();
+  const cpus = os.cpus();
+  const notes = [
+    `Figures are medians of ${cfg.reps} timed runs after warm-up; * marks a median of fewer runs ` +
+      `(at least ${cfg.minReps}) where a run of a slow backend is long (see "note" in the JSON).`,
+    `ours/peer above 1 means chainrule is faster. chainrule kernel set: '${kernels().name}'.`,
+    `tfjs ${tf.version}: cpu = pure-JS backend; wasm = WebAssembly backend, ` +
+      `SIMD ${tf.wasmSimd ? 'on' : 'off'}, ${tf.wasmThreads} thread` +
+      `${tf.wasmThreads === 1 ? '' : 's'} (tfjs never enables its multithreaded wasm build under Node).`,
+    `seed: tfjs has no float64, so its seed loop runs in float32, ${args.quick ? 200 : 2000} steps per run ` +
+      `(tf.train.sgd.minimize in tf.tidy); brain.js ${brainVersion} rejects momentum 0, so it runs with ` +
+      `momentum 1e-12 (same work) and errorThresh Number.MIN_VALUE (its rate counts the iterations it ` +
+      `reports running).`,
+    'mlp: tfjs uses dense(softmax) + categoricalCrossentropy on one-hot targets; chainrule uses ' +
+      "fit(..., { loss: 'crossEntropy' }) on logits and class indices. brain.js cannot express softmax " +
+      'cross-entropy or a matrix product: n/a.',
+    'matmul: 2·n³ flops per product; "(kernel)" rows call kernels().matmul directly, "(matmul op)" (n ≤ 512) goes ' +
+      'through the public matmul(a, b) (output allocation and graph node included) and is compared with ' +
+      "the peers' A·B.",
+  ];
+  if (args.quick) notes.push('--quick: smaller sizes and fewer runs; indicative only.');
+  const short = rows.flatMap((r) =>
+    [['chainrule', r.ours] as const, ...PEERS.map((p) => [p, r.peers[p]] as const)]
+      .filter(([, f]) => isFigure(f) && f.runs < cfg.reps)
+      .map(([who, f]) => `${r.name} / ${who}: ${(f as Figure).note}`),
+  );
+
+  const barList = bars(rows);
+  const out: string[] = [renderTable(rows, cfg.reps), ''];
+  for (const n of notes) out.push(`- ${n}`);
+  if (short.length > 0) {
+    out.push('- Fewer runs:');
+    for (const s of short) out.push(`    ${s}`);
+  }
+  if (barList.length > 0) {
+    out.push('', 'Bars:');
+    for (const b of barList)
+      out.push(`  ${b.met ? 'MET    ' : 'NOT MET'}  ${b.bar} (measured ${b.measured})`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const loadAfter = os.loadavg()[0];
+  out.push(
+    '',
+    `${cpus[0]?.model ?? 'unknown cpu'} ×${cpus.length}, Node ${process.version}, ${seconds.toFixed(0)} s, ` +
+      `1-minute load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after ` +
+      `(this process alone adds ~1; much more means other work competed for the cores).`,
+  );
+  process.stdout.write(out.join('\n') + '\n');
+
+  const json = {
+    date: new Date().toISOString(),
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    loadAverage: { before: loadBefore, after: loadAfter },
+    quick: args.quick,
+    workloadsRun: names,
+    seconds,
+    versions: { tfjs: tf.version, 'brain.js': brainVersion },
+    chainruleKernels: kernels().name,
+    tfjsWasm: {
+      simd: tf.wasmSimd,
+      threads: tf.wasmThreads,
+      multithreadSupported: tf.wasmMultithreadSupported,
+    },
+    workloads: rows.map((r) => ({
+      workload: r.workload,
+      name: r.name,
+      unit: r.unit,
+      ours: figureJson(r.ours),
+      peers: Object.fromEntries(
+        PEERS.map((p) => {
+          const f = r.peers[p];
+          return [p, isFigure(f) ? figureJson(f) : f];
+        }),
+      ),
+      ratios: Object.fromEntries(PEERS.map((p) => [p, ratio(r.ours, r.peers[p])])),
+      runs: Object.fromEntries([
+        ['chainrule', r.ours.runs],
+        ...PEERS.map((p) => {
+          const f = r.peers[p];
+          return [p, isFigure(f) ? f.runs : null];
+        }),
+      ]),
+    })),
+    bars: barList,
+    notes,
+  };
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const file = args.out ?? path.join(here, args.quick || args.only ? 'results.partial.json' : 'results.json');
+  writeFileSync(file, await formatJson(JSON.stringify(json, null, 2) + '\n', file));
+  progress(`wrote ${path.relative(process.cwd(), file)} (median spread check: ${spread(rows)})`);
+}
+
+/** Format as the repository's Prettier would (so `prettier --check` stays clean); as is without it. */
+async function formatJson(text: string, file: string): Promise<string> {
+  try {
+    const prettier = await import('prettier');
+    const options = (await prettier.resolveConfig(file)) ?? {};
+    return await prettier.format(text, { ...options, parser: 'json' });
+  } catch {
+    return text;
+  }
+}
+
+/** Largest (max − min) / median over all figures: a rough noise indicator for the log. */
+function spread(rows: readonly Row[]): string {
+  let worst = 0;
+  let where = '';
+  for (const r of rows)
+    for (const [who, f] of [['chainrule', r.ours] as const, ...PEERS.map((p) => [p, r.peers[p]] as const)]) {
+      if (!isFigure(f) || f.rates.length < 2) continue;
+      const s = (Math.max(...f.rates) - Math.min(...f.rates)) / median(f.rates);
+      if (s > worst) {
+        worst = s;
+        where = `${r.name} / ${who}`;
+      }
+    }
+  return worst > 0 ? `widest ${(worst * 100).toFixed(0)}% at ${where}` : 'n/a';
+}
+
+main().catch((e: unknown) => {
+  const text = e instanceof UsageError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e);
+  process.stderr.write(`${text}\n`);
+  process.exit(1);
+});
