@@ -76,3 +76,63 @@ export { kernels, setKernels, referenceKernels } from './kernels/index.js';
 export type { Kernels, Storage, UnaryOp, BinaryOp, BroadcastPlan } from './kernels/types.js';
 export { erf, erfc } from './special.js';
 export { seedNetwork, seedData, SEED_SETUP, NOTEBOOK_LOSSES } from './seed.js';
+export {
+  toSpec,
+  fromSpec,
+  mlpSpec,
+  validateSpec,
+  ACTIVATIONS,
+  ACTIVATION_NAMES,
+  type ModelSpec,
+  type LayerSpec,
+  type LayerType,
+  type ActivationSpec,
+  type ActivationName,
+  type FromSpecOptions,
+  type MlpSpecOptions,
+} from './nn/spec.js';
+export {
+  VERSION,
+  MODEL_FORMAT,
+  MODEL_FILE_VERSION,
+  SUPPORTED_VERSIONS,
+  ModelFileError,
+  serializeModel,
+  stringifyModelFile,
+  modelToJSON,
+  validateModelFile,
+  parseModelFile,
+  loadModel,
+  modelFromJSON,
+  serializeCheckpoint,
+  checkpointToJSON,
+  parseCheckpoint,
+  type ModelFile,
+  type CheckpointFile,
+  type CheckpointState,
+  type WeightEntry,
+  type ModelMeta,
+  type CheckpointOptions,
+  type LoadOptions,
+  type LoadedModel,
+  type LoadedCheckpoint,
+} from './io/modelfile.js';
+export { encodeFloats, decodeFloats } from './io/base64.js';
+export {
+  inferTask,
+  fitPreprocessing,
+  transformFeatures,
+  transformTarget,
+  inverseTarget,
+  checkPreprocessing,
+  PreprocessError,
+  type FeatureSpec,
+  type TargetSpec,
+  type Preprocessing,
+  type Task,
+  type FitPreprocessingOptions,
+  type TargetTensors,
+  type TargetPredictions,
+} from './data/preprocess.js';
+export { makeTable, selectRows, isNumeric, type Table, type Column } from './data/table.js';
+export * as datasets from './data/generators.js';

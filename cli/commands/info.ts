@@ -1,0 +1,95 @@
+// chainrule info: what a model file holds, readable by a person (or --json for programs).
+import type { Preprocessing } from '../../src/data/preprocess.js';
+import type { CommandSpec, Flags } from '../args.js';
+import { UserError } from '../errors.js';
+import { int, num, pct } from '../format.js';
+import type { IO } from '../io.js';
+import { readModel } from '../model.js';
+
+/** The info command's flags and help. */
+export const infoSpec: CommandSpec = {
+  name: 'info',
+  summary: 'Show a model file: architecture, parameter count, preprocessing and training metadata.',
+  usage: 'chainrule info <model.json> [--json]',
+  positionals: [{ name: 'model.json', description: 'Model file from chainrule train', required: true }],
+  flags: [{ name: 'json', type: 'boolean', description: 'Print as JSON (everything but the weights)' }],
+  examples: ['chainrule info iris.json'],
+};
+
+function describePreprocessing(pre: Preprocessing): string[] {
+  const lines = pre.features.map((f) =>
+    f.kind === 'numeric'
+      ? `  ${f.name}: numeric, standardized (mean ${num(f.mean)}, std ${num(f.std)})`
+      : `  ${f.name}: one-hot over ${f.categories.length} categories (${f.categories.slice(0, 6).join(', ')}${f.categories.length > 6 ? ', …' : ''})`,
+  );
+  const t = pre.target;
+  lines.push(
+    t.kind === 'classes'
+      ? `  target ${t.name}: ${t.classes.length} classes (${t.classes.slice(0, 10).join(', ')}${t.classes.length > 10 ? ', …' : ''})`
+      : `  target ${t.name}: numeric, standardized for training (mean ${num(t.mean)}, std ${num(t.std)})`,
+  );
+  return lines;
+}
+
+/** Run `chainrule info`; returns the exit code. */
+export async function infoCommand(flags: Flags, positionals: string[], io: IO): Promise<number> {
+  const path = positionals[0];
+  if (!path) throw new UserError('info: which model file? e.g. chainrule info model.json');
+  const { model, file, pre } = await readModel(path, io.cwd, 'info');
+  if (flags.json) {
+    const { weights: _weights, ...rest } = file;
+    io.out(JSON.stringify({ ...rest, parameters: model.numParameters() }, null, 2) + '\n');
+    return 0;
+  }
+  const training = (file.training ?? {}) as {
+    settings?: Record<string, unknown>;
+    data?: string;
+    epochs?: number;
+    date?: string;
+    seconds?: number;
+    stopReason?: string;
+    final?: {
+      loss: number;
+      valLoss?: number;
+      metrics?: { accuracy?: number };
+      valMetrics?: { accuracy?: number };
+    } | null;
+    test?: { accuracy?: number; loss: number; rows: number } | null;
+  };
+  const lines = [
+    `${path}: chainrule model (format version ${file.version}, written by chainrule ${file.chainrule} on ${file.created})`,
+    `task: ${file.task ?? 'unknown'}, dtype ${file.dtype}, ${int(model.numParameters())} parameters`,
+    'architecture:',
+    ...model
+      .toString()
+      .split('\n')
+      .map((l) => `  ${l}`),
+    'preprocessing:',
+    ...describePreprocessing(pre),
+  ];
+  const s = training.settings;
+  if (s) {
+    lines.push('training:');
+    lines.push(
+      `  data ${training.data}, seed ${s.seed}, ${training.epochs} epochs (${training.stopReason ?? 'completed'}), batch ${s.batchSize}, ${s.optimizer} lr ${s.lr}, loss ${s.loss}`,
+    );
+    const f = training.final;
+    if (f)
+      lines.push(
+        `  final: loss ${num(f.loss)}` +
+          (f.metrics?.accuracy !== undefined ? `, accuracy ${pct(f.metrics.accuracy)}` : '') +
+          (f.valLoss !== undefined ? `, val_loss ${num(f.valLoss)}` : '') +
+          (f.valMetrics?.accuracy !== undefined ? `, val_acc ${pct(f.valMetrics.accuracy)}` : ''),
+      );
+    if (training.test)
+      lines.push(
+        `  test: loss ${num(training.test.loss)}${training.test.accuracy !== undefined ? `, accuracy ${pct(training.test.accuracy)}` : ''} on ${int(training.test.rows)} rows`,
+      );
+    if (training.date)
+      lines.push(
+        `  trained ${training.date}${training.seconds ? ` in ${training.seconds.toFixed(1)}s` : ''}`,
+      );
+  }
+  io.out(lines.join('\n') + '\n');
+  return 0;
+}

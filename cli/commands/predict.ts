@@ -1,0 +1,76 @@
+// chainrule predict: raw rows in (like the training CSV, target optional), predictions out as CSV.
+import { resolve } from 'node:path';
+import { noGrad } from '../../src/index.js';
+import { inverseTarget, transformFeatures } from '../../src/data/preprocess.js';
+import { isNumeric } from '../../src/data/table.js';
+import type { CommandSpec, Flags } from '../args.js';
+import { writeCsv } from '../csv.js';
+import { loadData } from '../data.js';
+import { UserError } from '../errors.js';
+import { writeFileAtomic } from '../fsutil.js';
+import type { IO } from '../io.js';
+import { readModel } from '../model.js';
+
+/** The predict command's flags and help. */
+export const predictSpec: CommandSpec = {
+  name: 'predict',
+  summary: 'Predict with a trained model: a CSV with each row id, the prediction and class probabilities.',
+  usage: 'chainrule predict --model <model.json> --data <file.csv | built-in> [--out preds.csv]',
+  flags: [
+    {
+      name: 'model',
+      type: 'string',
+      placeholder: 'model.json',
+      description: 'Model file from chainrule train',
+    },
+    {
+      name: 'data',
+      type: 'string',
+      placeholder: 'file|name',
+      description: 'Rows like the training CSV; the target column may be absent',
+    },
+    {
+      name: 'out',
+      type: 'string',
+      placeholder: 'preds.csv',
+      description: 'Write the CSV here instead of stdout',
+    },
+  ],
+  details:
+    "Rows are identified by an 'id' column when the input has one, else by their row number (1 = first data row).",
+  examples: ['chainrule predict --model iris.json --data new-flowers.csv --out preds.csv'],
+};
+
+/** Run `chainrule predict`; returns the exit code. */
+export async function predictCommand(flags: Flags, io: IO): Promise<number> {
+  const { model, pre } = await readModel(flags.model as string | undefined, io.cwd, 'predict');
+  const dataName = flags.data as string | undefined;
+  if (!dataName)
+    throw new UserError('predict: --data is required', { hint: "see 'chainrule predict --help'" });
+  const data = await loadData(dataName, io.cwd);
+  const table = data.test ?? data.train;
+  const x = transformFeatures(pre, table, model.parameters()[0].dtype);
+  const out = noGrad(() => model.eval().forward(x));
+  const idColumn = table.columns.find((c) => c.name.toLowerCase() === 'id');
+  const id = (r: number): string =>
+    idColumn
+      ? String(isNumeric(idColumn) ? idColumn.values[r] : (idColumn.values as readonly string[])[r])
+      : String(r + 1);
+  const header: string[] = [idColumn ? idColumn.name : 'row', `predicted_${pre.target.name}`];
+  const rows: string[][] = [];
+  const r = inverseTarget(pre, out);
+  if (r.kind === 'classes') {
+    const classes = pre.target.kind === 'classes' ? pre.target.classes : [];
+    header.push(...classes.map((c) => `p_${c}`));
+    for (let i = 0; i < table.numRows; i++)
+      rows.push([id(i), r.className[i], ...Array.from(r.probabilities[i], (p) => String(p))]);
+  } else {
+    for (let i = 0; i < table.numRows; i++) rows.push([id(i), String(r.values[i])]);
+  }
+  const csv = writeCsv(rows, header);
+  if (flags.out) {
+    await writeFileAtomic(resolve(io.cwd, flags.out as string), csv);
+    io.err(`wrote ${rows.length} predictions to ${flags.out as string}\n`);
+  } else io.out(csv);
+  return 0;
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// The chainrule command line: dispatch, help, and the one place errors turn into messages and exit codes.
+import { pathToFileURL } from 'node:url';
+import { PreprocessError } from '../src/data/preprocess.js';
+import { ModelFileError, VERSION } from '../src/io/modelfile.js';
+import { helpText, parseCommand, suggest, type CommandSpec, type Flags } from './args.js';
+import { demoCommand, demoSpec } from './commands/demo.js';
+import { evalSpec, evaluateCommand } from './commands/evaluate.js';
+import { infoCommand, infoSpec } from './commands/info.js';
+import { predictCommand, predictSpec } from './commands/predict.js';
+import { train, trainSpec } from './commands/train.js';
+import { UserError } from './errors.js';
+import { processIO, type IO } from './io.js';
+
+type Run = (flags: Flags, positionals: string[], io: IO) => Promise<number>;
+
+const COMMANDS: { spec: CommandSpec; run: Run }[] = [
+  { spec: demoSpec, run: demoCommand },
+  { spec: trainSpec, run: (f, _p, io) => train(f, io) },
+  { spec: evalSpec, run: (f, _p, io) => evaluateCommand(f, io) },
+  { spec: predictSpec, run: (f, _p, io) => predictCommand(f, io) },
+  { spec: infoSpec, run: infoCommand },
+];
+
+function mainHelp(): string {
+  const lines = [
+    `chainrule ${VERSION}: train neural networks by backpropagation`,
+    '',
+    'Usage: chainrule <command> [flags]',
+    '',
+    'Commands:',
+    ...COMMANDS.map(({ spec }) => `  ${spec.name.padEnd(10)}${spec.summary}`),
+    '',
+    "Run 'chainrule <command> --help' for a command's flags. Data goes to stdout, messages to stderr;",
+    'exit status 0 on success, 1 when training fails, 2 on bad usage or input.',
+    '',
+    'Start with: chainrule demo        (the seed notebook, corrected)',
+    '            chainrule train --data iris',
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** Run the command line with `argv` (without node and the script); returns the exit code. */
+export async function main(argv: readonly string[], io: IO): Promise<number> {
+  try {
+    const [first, ...rest] = argv;
+    if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+      const topic = first === 'help' ? COMMANDS.find((c) => c.spec.name === rest[0]) : undefined;
+      io.out(topic ? helpText(topic.spec) : mainHelp());
+      return first === undefined ? 2 : 0;
+    }
+    if (first === '--version' || first === '-v') {
+      io.out(`${VERSION}\n`);
+      return 0;
+    }
+    const command = COMMANDS.find((c) => c.spec.name === first);
+    if (!command) {
+      const s = suggest(
+        first,
+        COMMANDS.map((c) => c.spec.name),
+      );
+      throw new UserError(`unknown command '${first}'${s ? ` (did you mean '${s}'?)` : ''}`, {
+        hint: "see 'chainrule --help'",
+      });
+    }
+    const parsed = parseCommand(command.spec, rest);
+    if (parsed.help) {
+      io.out(helpText(command.spec));
+      return 0;
+    }
+    return await command.run(parsed.flags, parsed.positionals, io);
+  } catch (e) {
+    if (e instanceof UserError) {
+      io.err(`chainrule: ${e.message}\n${e.hint ? `  ${e.hint}\n` : ''}`);
+      return e.exitCode;
+    }
+    // The library's own input errors (a model file, data that does not fit the model) are bad input too.
+    if (e instanceof ModelFileError || e instanceof PreprocessError) {
+      io.err(`chainrule: ${e.message}\n`);
+      return 2;
+    }
+    // A bug, not bad input: say so plainly; the stack only on request.
+    const err = e as Error;
+    io.err(
+      `chainrule: internal error: ${err.message}\n  please report it; set CHAINRULE_DEBUG=1 for details\n`,
+    );
+    if (process.env.CHAINRULE_DEBUG) io.err(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const controller = new AbortController();
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    // First Ctrl-C: finish the batch and save a checkpoint. Second: leave at once.
+    if (++interrupts > 1) process.exit(130);
+    controller.abort();
+  });
+  const code = await main(process.argv.slice(2), processIO(controller.signal));
+  process.exitCode = code;
+}
