@@ -131,6 +131,7 @@ export {
   type Preprocessing,
   type Task,
   type FitPreprocessingOptions,
+  type Scaling,
   type TargetTensors,
   type TargetPredictions,
 } from './data/preprocess.js';

@@ -92,6 +92,21 @@ describe('help and usage errors', () => {
   });
 });
 
+describe('demo', () => {
+  test('chainrule demo prints the seed notebook run, corrected; demo xor learns XOR', async () => {
+    const r = await cli(['demo']);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.trim().split('\n');
+    assert.equal(lines.length, 11);
+    assert.equal(lines[0], 'Epoch [10/100], Loss: 0.02485126664885399');
+    assert.match(lines[10], /the notebook printed 0\.024850926922809005/i);
+    const x = await cli(['demo', 'xor']);
+    assert.equal(x.code, 0, x.err);
+    assert.match(x.err, /epoch 300\/300 .*acc 100\.0%/);
+    assert.equal((await cli(['demo', 'spirl'])).code, 2);
+  });
+});
+
 describe('train, info, eval, predict on iris', () => {
   test('a new user gets a good model on iris without touching a flag', async () => {
     const r = await cli(['train', '--data', 'iris', '--out', 'iris.json']);

@@ -116,8 +116,8 @@ describe('fitPreprocessing', () => {
     );
   });
 
-  test('standardize: false keeps the raw numbers', () => {
-    const pre = fitPreprocessing(people(), { target: 'species', standardize: false });
+  test("scaling: 'none' keeps the raw numbers", () => {
+    const pre = fitPreprocessing(people(), { target: 'species', scaling: 'none' });
     assert.deepEqual(pre.features[0], { name: 'age', kind: 'numeric', mean: 0, std: 1 });
     assert.deepEqual(
       rows(transformFeatures(pre, people(), 'float64')).map((r) => r[0]),
@@ -353,7 +353,7 @@ describe('transformFeatures', () => {
     for (let r = 0; r < n; r++) labels[r] = r % 10;
     columns.push({ name: 'label', values: labels });
     const t = makeTable('mnist', columns);
-    const pre = fitPreprocessing(t, { target: 'label', standardize: false });
+    const pre = fitPreprocessing(t, { target: 'label', scaling: 'none' });
     assert.equal(pre.inputSize, d);
     const x = transformFeatures(pre, t);
     assert.deepEqual(x.shape, [n, d]);
@@ -490,4 +490,14 @@ describe('checkPreprocessing', () => {
     );
     assert.throws(() => checkPreprocessing(null), { message: 'preprocessing: expected an object, got null' });
   });
+});
+
+test("scaling: 'minmax' maps each numeric column to [0, 1] (constant columns to 0)", () => {
+  const t = makeTable('px', [
+    { name: 'a', values: Float64Array.from([2, 4, 6]) },
+    { name: 'b', values: Float64Array.from([5, 5, 5]) },
+    { name: 'label', values: ['x', 'y', 'x'] },
+  ]);
+  const pre = fitPreprocessing(t, { target: 'label', scaling: 'minmax' });
+  assert.deepEqual(Array.from(transformFeatures(pre, t, 'float64').data), [0, 0, 0.5, 0, 1, 0]);
 });

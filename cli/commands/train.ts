@@ -17,6 +17,7 @@ import {
   transformFeatures,
   transformTarget,
   type Preprocessing,
+  type Scaling,
 } from '../../src/data/preprocess.js';
 import { selectRows, type Table } from '../../src/data/table.js';
 import {
@@ -255,6 +256,7 @@ interface RunSettings {
   untilLoss?: number;
   seed: number;
   dtype: 'float32' | 'float64';
+  scale?: Scaling;
   size?: number;
   noise?: number;
 }
@@ -279,6 +281,7 @@ function settingsFrom(
   const patience = (flags.patience as number | undefined) ?? p?.patience;
   const untilLoss = (flags['until-loss'] as number | undefined) ?? p?.untilLoss;
   const target = (flags.target as string | undefined) ?? p?.target;
+  const scale = (flags.scale as Scaling | undefined) ?? p?.scale;
   const task = (flags.task as RunSettings['task'] | undefined) ?? p?.task;
   const lossFlag =
     (flags.loss as LossFlag | undefined) ??
@@ -294,6 +297,7 @@ function settingsFrom(
     val: (flags.val as number | undefined) ?? p?.val ?? 0.2,
     seed: (flags.seed as number | undefined) ?? p?.seed ?? 0,
     dtype: (flags.dtype as RunSettings['dtype'] | undefined) ?? p?.dtype ?? 'float32',
+    ...(scale !== undefined ? { scale } : {}),
     ...(size !== undefined ? { size } : {}),
     ...(noise !== undefined ? { noise } : {}),
     ...(patience !== undefined ? { patience } : {}),
@@ -369,7 +373,10 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   const inferred = inferTask(targetColumn);
   const task = s.task ?? inferred.task;
   const loss = lossName(task, s.lossFlag);
-  const settings: RunSettings = { ...s, target: target as string, task, loss };
+  // Pixels are bounded: min-max keeps them in [0, 1], where standardizing would blow rare pixels up.
+  const scale: Scaling =
+    s.scale ?? (data.builtin && ['mnist', 'digits'].includes(data.name) ? 'minmax' : 'standard');
+  const settings: RunSettings = { ...s, target: target as string, task, loss, scale };
 
   // One stream per run: the split is its first draw, then initialisation, shuffling and dropout. A resumed
   // run redoes the split from the seed and continues with the stream saved at the checkpoint.
@@ -380,14 +387,14 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   // still known; its means and deviations then include the validation rows (a mild, deliberate leak).
   const pre: Preprocessing = resumed
     ? checkPreprocessing(resumed.file.preprocessing, `${resumePath}: preprocessing`)
-    : fitPreprocessing(table, { target: settings.target, task });
+    : fitPreprocessing(table, { target: settings.target, task, scaling: scale });
   const trainData = dataset(pre, trainTable, settings.dtype);
   const valData = valTable ? dataset(pre, valTable, settings.dtype) : null;
   const outputs = pre.target.kind === 'classes' ? pre.target.classes.length : 1;
 
   say(
     `data: ${data.builtin ? `built-in '${data.name}'` : table.source}, ${int(table.numRows)} rows; ` +
-      `${task} (${s.task ? 'set by --task' : inferred.reason}); ` +
+      `${task} (${s.task ? 'set by --task' : inferred.reason}); numeric features ${scale === 'standard' ? 'standardized' : scale === 'minmax' ? 'scaled to [0, 1]' : 'not scaled'}; ` +
       `${int(trainTable.numRows)} for training${valTable ? `, ${int(valTable.numRows)} for validation` : ''}`,
   );
 

@@ -38,6 +38,9 @@ export interface Preprocessing {
 /** What is learnt: class names or a number. */
 export type Task = 'classification' | 'regression';
 
+/** How numeric features are scaled. */
+export type Scaling = 'standard' | 'minmax' | 'none';
+
 /** Options of {@link fitPreprocessing}. */
 export interface FitPreprocessingOptions {
   /** Name of the target column. */
@@ -46,8 +49,12 @@ export interface FitPreprocessingOptions {
   task?: Task;
   /** Input columns; default every column but the target, in table order. */
   features?: string[];
-  /** Standardize numeric features to mean 0, std 1 (default true); false stores mean 0, std 1. */
-  standardize?: boolean;
+  /**
+   * How numeric features are scaled, stored as (x − mean) / std either way: `'standard'` (default) to mean
+   * 0 and deviation 1; `'minmax'` to [0, 1] (mean = min, std = max − min), better for bounded
+   * values such as pixels, where standardizing blows rare pixels up to huge values; `'none'` keeps them.
+   */
+  scaling?: Scaling;
   /**
    * Standardize a regression target (default true): targets of any scale then train with the same
    * learning rates, and {@link inverseTarget} undoes it. Losses are then in standardized units.
@@ -170,11 +177,16 @@ export function fitPreprocessing(table: Table, options: FitPreprocessingOptions)
   if (featureNames.length === 0)
     throw new PreprocessError(`${source}: no feature columns besides the target '${options.target}'`, source);
 
-  const standardize = options.standardize ?? true;
+  const scaling = options.scaling ?? 'standard';
   const features = featureNames.map((name): FeatureSpec => {
     const column = byName.get(name)!;
     if (isNumeric(column)) {
-      const { mean, std } = standardize ? moments(table, column) : { mean: 0, std: 1 };
+      const { mean, std } =
+        scaling === 'standard'
+          ? moments(table, column)
+          : scaling === 'minmax'
+            ? range(table, column)
+            : { mean: 0, std: 1 };
       return { name, kind: 'numeric', mean, std };
     }
     const categories = distinctStrings(column.values as readonly string[]);
@@ -532,6 +544,20 @@ function moments(
   const std = Math.sqrt(ss / n);
   // A constant column carries no information; std 1 maps it to 0 instead of dividing by zero.
   return { mean, std: std > 0 ? std : 1 };
+}
+
+/** Min and max as (x − min) / (max − min); a constant column maps to 0. */
+function range(table: Table, column: Column & { values: ArrayLike<number> }): { mean: number; std: number } {
+  const v = column.values;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] - v[i] !== 0) throw badNumber(table, column.name, i, v[i]);
+    if (v[i] < lo) lo = v[i];
+    if (v[i] > hi) hi = v[i];
+  }
+  if (v.length === 0) return { mean: 0, std: 1 };
+  return { mean: lo, std: hi > lo ? hi - lo : 1 };
 }
 
 function badNumber(table: Table, name: string, row: number, v: number): PreprocessError {
