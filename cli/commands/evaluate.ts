@@ -1,12 +1,10 @@
 // chainrule eval: how good is a model on labelled data.
-import { noGrad, type Tensor } from '../../src/index.js';
-import { inverseTarget, transformFeatures, transformTarget } from '../../src/data/preprocess.js';
+import { inverseTarget, transformTarget } from '../../src/data/preprocess.js';
 import type { CommandSpec, Flags } from '../args.js';
-import { loadData } from '../data.js';
 import { UserError } from '../errors.js';
 import { int, num, pct } from '../format.js';
 import type { IO } from '../io.js';
-import { readModel } from '../model.js';
+import { runModelOnData } from '../model.js';
 
 /** The eval command's flags and help. */
 export const evalSpec: CommandSpec = {
@@ -58,18 +56,12 @@ function confusionText(matrix: number[][], classes: readonly string[]): string {
 
 /** Run `chainrule eval`; returns the exit code. */
 export async function evaluateCommand(flags: Flags, io: IO): Promise<number> {
-  const { model, pre, path } = await readModel(flags.model as string | undefined, io.cwd, 'eval');
-  const dataName = flags.data as string | undefined;
-  if (!dataName) throw new UserError('eval: --data is required', { hint: "see 'chainrule eval --help'" });
-  const data = await loadData(dataName, io.cwd);
-  const table = data.test ?? data.train;
+  const { model, pre, path, data, table, outputs: out } = await runModelOnData(flags, io.cwd, 'eval');
   if (!table.columns.some((c) => c.name === pre.target.name))
     throw new UserError(
       `eval: ${table.source} has no target column '${pre.target.name}' to compare with (use chainrule predict for unlabelled data)`,
     );
-  const x = transformFeatures(pre, table, model.parameters()[0].dtype);
   const target = transformTarget(pre, table, model.parameters()[0].dtype);
-  const out: Tensor = noGrad(() => model.eval().forward(x));
   const rows = table.numRows;
   const source = data.test ? `the test split of '${data.name}'` : table.source;
   if (pre.target.kind === 'classes') {

@@ -1,15 +1,12 @@
 // chainrule predict: raw rows in (like the training CSV, target optional), predictions out as CSV.
 import { resolve } from 'node:path';
-import { noGrad } from '../../src/index.js';
-import { inverseTarget, transformFeatures } from '../../src/data/preprocess.js';
+import { inverseTarget } from '../../src/data/preprocess.js';
 import { isNumeric } from '../../src/data/table.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { writeCsv } from '../csv.js';
-import { loadData } from '../data.js';
-import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
 import type { IO } from '../io.js';
-import { readModel } from '../model.js';
+import { runModelOnData } from '../model.js';
 
 /** The predict command's flags and help. */
 export const predictSpec: CommandSpec = {
@@ -43,14 +40,7 @@ export const predictSpec: CommandSpec = {
 
 /** Run `chainrule predict`; returns the exit code. */
 export async function predictCommand(flags: Flags, io: IO): Promise<number> {
-  const { model, pre } = await readModel(flags.model as string | undefined, io.cwd, 'predict');
-  const dataName = flags.data as string | undefined;
-  if (!dataName)
-    throw new UserError('predict: --data is required', { hint: "see 'chainrule predict --help'" });
-  const data = await loadData(dataName, io.cwd);
-  const table = data.test ?? data.train;
-  const x = transformFeatures(pre, table, model.parameters()[0].dtype);
-  const out = noGrad(() => model.eval().forward(x));
+  const { pre, table, outputs: out } = await runModelOnData(flags, io.cwd, 'predict');
   const idColumn = table.columns.find((c) => c.name.toLowerCase() === 'id');
   const id = (r: number): string =>
     idColumn
