@@ -124,7 +124,7 @@ describe('train, info, eval, predict on iris', () => {
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /task: classification, dtype float32/);
     assert.match(r.out, /Linear\(4 → 64\)/);
-    assert.match(r.out, /petal_length: numeric, standardized/);
+    assert.match(r.out, /petal_length: numeric, standardized: \(x − 3\.7\d*\) \/ 1\.7\d*/);
     assert.match(r.out, /target species: 3 classes \(setosa, versicolor, virginica\)/);
     assert.match(r.out, /seed 0/);
   });

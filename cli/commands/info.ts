@@ -16,12 +16,27 @@ export const infoSpec: CommandSpec = {
   examples: ['chainrule info iris.json'],
 };
 
-function describePreprocessing(pre: Preprocessing): string[] {
-  const lines = pre.features.map((f) =>
+function describePreprocessing(pre: Preprocessing, scale: string | undefined): string[] {
+  const how = scale === 'minmax' ? 'scaled to [0, 1]' : scale === 'none' ? 'as is' : 'standardized';
+  const one = (f: Preprocessing['features'][number]): string =>
     f.kind === 'numeric'
-      ? `  ${f.name}: numeric, standardized (mean ${num(f.mean)}, std ${num(f.std)})`
-      : `  ${f.name}: one-hot over ${f.categories.length} categories (${f.categories.slice(0, 6).join(', ')}${f.categories.length > 6 ? ', …' : ''})`,
-  );
+      ? `  ${f.name}: numeric, ${how}: (x − ${num(f.mean)}) / ${num(f.std)}`
+      : `  ${f.name}: one-hot over ${f.categories.length} categories (${f.categories.slice(0, 6).join(', ')}${f.categories.length > 6 ? ', …' : ''})`;
+  let lines: string[];
+  if (pre.features.length <= 12) lines = pre.features.map(one);
+  else {
+    // Hundreds of pixel columns: count them instead of listing each.
+    const numeric = pre.features.filter((f) => f.kind === 'numeric');
+    const categorical = pre.features.filter((f) => f.kind === 'categorical');
+    lines = [];
+    if (numeric.length)
+      lines.push(
+        `  ${numeric.length} numeric features (${numeric[0].name} … ${numeric[numeric.length - 1].name}), ${how} per column`,
+      );
+    lines.push(...categorical.slice(0, 12).map(one));
+    if (categorical.length > 12) lines.push(`  … and ${categorical.length - 12} more categorical features`);
+  }
+  lines.push(`  network input: ${pre.inputSize} values`);
   const t = pre.target;
   lines.push(
     t.kind === 'classes'
@@ -65,7 +80,7 @@ export async function infoCommand(flags: Flags, positionals: string[], io: IO): 
       .split('\n')
       .map((l) => `  ${l}`),
     'preprocessing:',
-    ...describePreprocessing(pre),
+    ...describePreprocessing(pre, training.settings?.scale as string | undefined),
   ];
   const s = training.settings;
   if (s) {
