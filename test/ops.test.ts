@@ -4,6 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import type { MlpCase } from './helpers/fixtures.js';
 import {
   Tensor,
   tensor,
@@ -906,20 +907,6 @@ describe('subgradients at kinks follow PyTorch', () => {
 
 // ---------------------------------------------------------------------------------------------------------
 // PyTorch float64 MLP gradients (../shared/fixtures), composed here from primitives only.
-
-interface MlpCase {
-  name: string;
-  activations: string[];
-  loss: string;
-  x: number[][];
-  y: number[][] | number[];
-  weights: number[][][];
-  biases: number[][];
-  output: number[][];
-  lossValue: number;
-  gradWeights: number[][][];
-  gradBiases: number[][];
-}
 
 const MLP_FIXTURE = new URL('../../shared/fixtures/mlp-gradients.json', import.meta.url);
 
