@@ -12,6 +12,7 @@ import { defaultStream, type RandomState } from './random.js';
 import { fmt } from './shape.js';
 import { allocStorage, noGrad, Tensor } from './tensor.js';
 import type { Storage } from './kernels/types.js';
+import { FusedStep } from './fused.js';
 
 /** Inputs and targets: `x` is [N, features]; `y` is [N, outputs] or N class indices. */
 export interface Dataset {
@@ -110,6 +111,11 @@ export interface FitOptions {
   signal?: AbortSignal;
   /** Epochs already done (when resuming a checkpoint): numbering continues from here. */
   initialEpoch?: number;
+  /**
+   * Take the fused step (no graph, preallocated buffers) when the model is a plain MLP and the loss a
+   * squared error (default true). Its results are bit-identical to the general path's.
+   */
+  fused?: boolean;
 }
 
 /** Thrown when the loss becomes NaN or infinite; the model keeps its last weights with a finite loss. */
@@ -290,6 +296,9 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   const backup = params.map((p) => allocStorage(p.dtype, p.size));
   let haveBackup = false;
 
+  const fused = options.fused === false ? null : FusedStep.plan(model, options.loss);
+  const useFused = fused !== null && fused.accepts(train.x, train.y);
+
   const history: History = { epochs: [], stopReason: 'completed' };
   const firstEpoch = (options.initialEpoch ?? 0) + 1;
   let lastYield = performance.now();
@@ -312,9 +321,15 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         const xb = rows(train.x, order, from, to);
         const yb = rows(train.y, order, from, to);
         optimizer.zeroGrad();
-        const pred = model.forward(xb);
-        const loss = lossFn(pred, yb);
-        const value = loss.item();
+        let pred: Tensor | null = null;
+        let loss: Tensor | null = null;
+        let value: number;
+        if (useFused) value = fused.run(xb, yb);
+        else {
+          pred = model.forward(xb);
+          loss = lossFn(pred, yb);
+          value = loss.item();
+        }
         if (!Number.isFinite(value)) {
           if (haveBackup) params.forEach((p, i) => p.data.set(backup[i]));
           throw new TrainingDivergedError(
@@ -323,15 +338,22 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
             history,
           );
         }
-        loss.backward();
+        loss?.backward();
         for (let i = 0; i < params.length; i++) backup[i].set(params[i].data);
         haveBackup = true;
         optimizer.step();
         lossSum += value * (to - from);
-        if (metrics.length > 0) addSums(sums, metricSums(metrics, pred, yb, train.labels, threshold));
+        if (metrics.length > 0)
+          addSums(sums, metricSums(metrics, pred ?? fused!.output(to - from), yb, train.labels, threshold));
         options.onBatchEnd?.({ epoch, batch: b, batches, size: to - from, loss: value });
       }
-      const log: EpochLog = { epoch, loss: lossSum / n, metrics: divide(sums, n), lr, seconds: 0 };
+      const log: EpochLog = {
+        epoch,
+        loss: lossSum / n,
+        metrics: metrics.length > 0 ? divide(sums, n) : {},
+        lr,
+        seconds: 0,
+      };
       if (val) {
         const r = evaluate(
           model,
