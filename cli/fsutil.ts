@@ -38,14 +38,23 @@ function fileError(
 }
 
 /**
- * Read a UTF-8 text file. Missing files, folders and permission problems become a `UserError` such as
+ * Read a UTF-8 text file (`shown` is the path as the user wrote it, for messages). Missing files, folders and permission problems become a `UserError` such as
  * `cannot read model file 'm.json': no such file`, which the CLI prints without a stack trace.
  */
-export async function readTextFile(path: string, what = 'file'): Promise<string> {
+export async function readTextFile(path: string, what = 'file', shown = path): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (e) {
-    throw fileError('read', what, path, reason(e), e);
+    throw fileError('read', what, shown, reason(e), e);
+  }
+}
+
+/** Read a whole binary file, with the same messages as `readTextFile`. */
+export async function readBinaryFile(path: string, what = 'file', shown = path): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    throw fileError('read', what, shown, reason(e), e);
   }
 }
 

@@ -6,6 +6,8 @@ import { ModelFileError, VERSION } from '../src/io/modelfile.js';
 import { helpText, parseCommand, suggest, type CommandSpec, type Flags } from './args.js';
 import { demoCommand, demoSpec } from './commands/demo.js';
 import { evalSpec, evaluateCommand } from './commands/evaluate.js';
+import { exportCommand, exportSpec } from './commands/export.js';
+import { importCommand, importSpec } from './commands/import.js';
 import { infoCommand, infoSpec } from './commands/info.js';
 import { predictCommand, predictSpec } from './commands/predict.js';
 import { train, trainSpec } from './commands/train.js';
@@ -20,6 +22,8 @@ const COMMANDS: { spec: CommandSpec; run: Run }[] = [
   { spec: evalSpec, run: (f, _p, io) => evaluateCommand(f, io) },
   { spec: predictSpec, run: (f, _p, io) => predictCommand(f, io) },
   { spec: infoSpec, run: infoCommand },
+  { spec: exportSpec, run: exportCommand },
+  { spec: importSpec, run: importCommand },
 ];
 
 function mainHelp(): string {

@@ -18,7 +18,24 @@ export interface LoadedModel {
   path: string;
 }
 
-/** Load and validate `--model`. */
+/** A model file's document and network, with preprocessing when it has any (imported weights have none). */
+export interface ModelDocument {
+  model: nn.Sequential;
+  file: ModelFile;
+  pre: Preprocessing | null;
+  path: string;
+}
+
+/** Load and validate a model file, with or without preprocessing. */
+export async function readModelFile(path: string, cwd: string): Promise<ModelDocument> {
+  const text = await readTextFile(resolve(cwd, path), 'model file', path);
+  const file = parseModelFile(text, path);
+  const { model } = loadModel(file, path);
+  const pre = file.preprocessing ? checkPreprocessing(file.preprocessing, `${path}: preprocessing`) : null;
+  return { model, file, pre, path };
+}
+
+/** Load and validate `--model` for a command that needs its preprocessing (eval, predict). */
 export async function readModel(
   path: string | undefined,
   cwd: string,
@@ -26,12 +43,12 @@ export async function readModel(
 ): Promise<LoadedModel> {
   if (!path)
     throw new UserError(`${command}: --model is required`, { hint: `see 'chainrule ${command} --help'` });
-  const text = await readTextFile(resolve(cwd, path), 'model file');
-  const file = parseModelFile(text, path);
-  const { model } = loadModel(file, path);
-  if (!file.preprocessing)
-    throw new UserError(`${path}: has no preprocessing section; it was not written by 'chainrule train'`);
-  return { model, file, pre: checkPreprocessing(file.preprocessing, `${path}: preprocessing`), path };
+  const doc = await readModelFile(path, cwd);
+  if (!doc.pre)
+    throw new UserError(
+      `${path}: has no preprocessing (imported weights?); ${command} needs a model from 'chainrule train'`,
+    );
+  return { ...doc, pre: doc.pre };
 }
 
 /** A model run on `--data`: the model, the data (its test split when it has one) and the raw outputs. */

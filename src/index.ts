@@ -137,3 +137,30 @@ export {
 } from './data/preprocess.js';
 export { makeTable, selectRows, isNumeric, type Table, type Column } from './data/table.js';
 export * as datasets from './data/generators.js';
+export {
+  toOnnx,
+  onnxSignature,
+  OnnxExportError,
+  ONNX_IR_VERSION,
+  ONNX_OPSET,
+  type OnnxOptions,
+  type OnnxSignature,
+  type OnnxValue,
+  type OnnxElementType,
+} from './io/onnx.js';
+export {
+  toSafetensors,
+  fromSafetensors,
+  loadSafetensors,
+  parseSafetensors,
+  encodeSafetensors,
+  SafetensorsError,
+  SAFETENSORS_MAX_HEADER_SIZE,
+  type SafetensorsFile,
+  type SafetensorsTensor,
+  type SafetensorsDType,
+  type SafetensorsInput,
+  type LoadSafetensorsOptions,
+  type FromSafetensorsOptions,
+  type ToSafetensorsOptions,
+} from './io/safetensors.js';

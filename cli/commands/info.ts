@@ -4,7 +4,7 @@ import type { CommandSpec, Flags } from '../args.js';
 import { UserError } from '../errors.js';
 import { int, num, pct } from '../format.js';
 import type { IO } from '../io.js';
-import { readModel } from '../model.js';
+import { readModelFile } from '../model.js';
 
 /** The info command's flags and help. */
 export const infoSpec: CommandSpec = {
@@ -50,7 +50,7 @@ function describePreprocessing(pre: Preprocessing, scale: string | undefined): s
 export async function infoCommand(flags: Flags, positionals: string[], io: IO): Promise<number> {
   const path = positionals[0];
   if (!path) throw new UserError('info: which model file? e.g. chainrule info model.json');
-  const { model, file, pre } = await readModel(path, io.cwd, 'info');
+  const { model, file, pre } = await readModelFile(path, io.cwd);
   if (flags.json) {
     const { weights: _weights, ...rest } = file;
     io.out(JSON.stringify({ ...rest, parameters: model.numParameters() }, null, 2) + '\n');
@@ -80,7 +80,9 @@ export async function infoCommand(flags: Flags, positionals: string[], io: IO): 
       .split('\n')
       .map((l) => `  ${l}`),
     'preprocessing:',
-    ...describePreprocessing(pre, training.settings?.scale as string | undefined),
+    ...(pre
+      ? describePreprocessing(pre, training.settings?.scale as string | undefined)
+      : ['  none: the network takes its inputs as they are (imported weights)']),
   ];
   const s = training.settings;
   if (s) {

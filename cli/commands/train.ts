@@ -344,7 +344,7 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   const resumePath = flags.resume as string | undefined;
   if (resumePath) {
     const abs = resolve(io.cwd, resumePath);
-    resumed = parseCheckpoint(await readTextFile(abs, 'checkpoint'), resumePath);
+    resumed = parseCheckpoint(await readTextFile(abs, 'checkpoint', resumePath), resumePath);
   }
   const previous = (resumed?.file.training as { settings?: RunSettings } | null)?.settings ?? null;
   if (resumed && !previous)

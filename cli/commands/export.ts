@@ -1,0 +1,184 @@
+// chainrule export: a model file as ONNX (raw columns in, answers out) and/or as PyTorch-compatible
+// safetensors weights. The library does the work; this file reads, writes and explains.
+import { resolve } from 'node:path';
+import { checkPreprocessing, type Preprocessing } from '../../src/data/preprocess.js';
+import { loadModel, parseModelFile } from '../../src/io/modelfile.js';
+import {
+  ONNX_IR_VERSION,
+  ONNX_OPSET,
+  OnnxExportError,
+  onnxSignature,
+  toOnnx,
+  type OnnxValue,
+} from '../../src/io/onnx.js';
+import { toSafetensors } from '../../src/io/safetensors.js';
+import type { DType, LayerSpec, ModelSpec } from '../../src/index.js';
+import type { CommandSpec, Flags } from '../args.js';
+import { UserError } from '../errors.js';
+import { int } from '../format.js';
+import { readTextFile, writeFileAtomic } from '../fsutil.js';
+import type { IO } from '../io.js';
+
+/** Metadata key under which `export --safetensors` records the architecture, for `chainrule import`. */
+export const ARCHITECTURE_KEY = 'chainrule.architecture';
+
+/** The export command's flags and help. */
+export const exportSpec: CommandSpec = {
+  name: 'export',
+  summary: 'Export a model file as ONNX, or its weights as PyTorch-compatible safetensors.',
+  usage: 'chainrule export <model.json> [--onnx <model.onnx>] [--safetensors <weights.safetensors>] [--bare]',
+  positionals: [
+    {
+      name: 'model.json',
+      description: 'Model file from chainrule train (or chainrule import)',
+      required: true,
+    },
+  ],
+  flags: [
+    {
+      name: 'onnx',
+      type: 'string',
+      placeholder: 'file',
+      description: 'Write an ONNX model (IR 8, opset 17) that onnxruntime and other runtimes load',
+    },
+    {
+      name: 'safetensors',
+      type: 'string',
+      placeholder: 'file',
+      description:
+        "Write the weights as safetensors with PyTorch's nn.Sequential names ('0.weight', [out, in])",
+    },
+    {
+      name: 'bare',
+      type: 'boolean',
+      description: 'ONNX: the network alone (input → output logits), leaving the preprocessing out',
+    },
+  ],
+  details: [
+    "ONNX inputs of a model from 'chainrule train' (the raw values 'chainrule predict' reads):",
+    '  features    [batch, N] float (double for float64 models): the N numeric columns, raw, in the',
+    "              model file's feature order; the graph subtracts the mean and divides by the std",
+    '  categories  [batch, M] int64: for each of the M text columns, in order, the 0-based index of the',
+    "              value in that column's category list (printed by this command and by 'chainrule info'); the",
+    '              graph one-hot encodes it (an index outside the list encodes as no category)',
+    'Each is present only if the model has such columns. Outputs: a classifier gives probabilities',
+    '[batch, classes] and label [batch] (int64, the most probable class); a regressor gives prediction',
+    "[batch, 1] in the target's units. Without preprocessing (or with --bare): input [batch, in] →",
+    'output [batch, out]. The command prints the names and shapes it wrote.',
+    '',
+    'safetensors: load in PyTorch with model.load_state_dict(safetensors.torch.load_file(path)) on the',
+    "nn.Sequential the command prints; 'chainrule import' reads the file back.",
+  ].join('\n'),
+  examples: [
+    'chainrule export iris.json --onnx iris.onnx',
+    'chainrule export iris.json --safetensors iris.safetensors',
+  ],
+};
+
+/** The PyTorch expression of one layer (what `nn.Sequential(...)` needs to match the state dict). */
+function torchLayer(l: LayerSpec): string {
+  switch (l.type) {
+    case 'linear':
+      return `nn.Linear(${l.in}, ${l.out}${l.bias ? '' : ', bias=False'})`;
+    case 'sigmoid':
+      return 'nn.Sigmoid()';
+    case 'tanh':
+      return 'nn.Tanh()';
+    case 'relu':
+      return 'nn.ReLU()';
+    case 'gelu':
+      return 'nn.GELU()';
+    case 'softplus':
+      return 'nn.Softplus()';
+    case 'identity':
+      return 'nn.Identity()';
+    case 'leakyRelu':
+      return `nn.LeakyReLU(${l.slope})`;
+    case 'elu':
+      return `nn.ELU(${l.alpha})`;
+    case 'softmax':
+      return `nn.Softmax(dim=${l.axis})`;
+    case 'dropout':
+      return `nn.Dropout(${l.p})`;
+    default: {
+      const unknown: never = l;
+      return String(unknown);
+    }
+  }
+}
+
+/** The matching PyTorch model, as one line of Python. */
+export function torchSequential(spec: ModelSpec, dtype: DType): string {
+  return `nn.Sequential(${spec.layers.map(torchLayer).join(', ')})${dtype === 'float64' ? '.double()' : ''}`;
+}
+
+/** Inputs and outputs as lines, aligned in columns. */
+function describeSignature(inputs: readonly OnnxValue[], outputs: readonly OnnxValue[]): string[] {
+  const all = [...inputs, ...outputs];
+  const shape = (v: OnnxValue) => `[${v.shape.join(', ')}]`;
+  const width = (f: (v: OnnxValue) => string) => Math.max(...all.map((v) => f(v).length));
+  const [name, type, dims] = [width((v) => v.name), width((v) => v.type), width(shape)];
+  const line = (v: OnnxValue) =>
+    `    ${v.name.padEnd(name)}  ${v.type.padEnd(type)}  ${shape(v).padEnd(dims)}  ${v.description}`;
+  return ['  inputs:', ...inputs.map(line), '  outputs:', ...outputs.map(line)];
+}
+
+function kilobytes(n: number): string {
+  return n < 10_000 ? `${int(n)} bytes` : `${(n / 1000).toFixed(1)} kB`;
+}
+
+/** Run `chainrule export`; returns the exit code. */
+export async function exportCommand(flags: Flags, positionals: string[], io: IO): Promise<number> {
+  const path = positionals[0];
+  if (!path)
+    throw new UserError('export: which model file? e.g. chainrule export model.json --onnx model.onnx', {
+      hint: "see 'chainrule export --help'",
+    });
+  const onnxPath = flags.onnx as string | undefined;
+  const safetensorsPath = flags.safetensors as string | undefined;
+  if (!onnxPath && !safetensorsPath)
+    throw new UserError('export: nothing to write: give --onnx <file>, --safetensors <file>, or both', {
+      hint: "see 'chainrule export --help'",
+    });
+  const text = await readTextFile(resolve(io.cwd, path), 'model file', path);
+  const file = parseModelFile(text, path);
+  const { model } = loadModel(file, path);
+  const lines: string[] = [];
+
+  if (onnxPath) {
+    let pre: Preprocessing | null = null;
+    if (file.preprocessing != null && !flags.bare)
+      pre = checkPreprocessing(file.preprocessing, `${path}: preprocessing`);
+    let bytes: Uint8Array;
+    try {
+      bytes = toOnnx(model, { preprocessing: pre, docString: `exported by chainrule from ${path}` });
+    } catch (e) {
+      if (e instanceof OnnxExportError)
+        throw new UserError(`${path}: cannot export to ONNX: ${e.message.replace(/^toOnnx: /, '')}`);
+      throw e;
+    }
+    const signature = onnxSignature(model, { preprocessing: pre });
+    await writeFileAtomic(resolve(io.cwd, onnxPath), bytes, { what: 'ONNX file' });
+    lines.push(
+      `wrote ${onnxPath}: ONNX (IR ${ONNX_IR_VERSION}, opset ${ONNX_OPSET}), ${kilobytes(bytes.length)}` +
+        (pre ? ', preprocessing included' : file.preprocessing != null ? ', network only (--bare)' : ''),
+      ...describeSignature(signature.inputs, signature.outputs),
+    );
+  }
+
+  if (safetensorsPath) {
+    const bytes = toSafetensors(model, {
+      metadata: { [ARCHITECTURE_KEY]: JSON.stringify(file.architecture) },
+    });
+    await writeFileAtomic(resolve(io.cwd, safetensorsPath), bytes, { what: 'safetensors file' });
+    const tensors = model.namedTensors().length;
+    lines.push(
+      `wrote ${safetensorsPath}: ${tensors} tensors (${file.dtype === 'float64' ? 'F64' : 'F32'}), ${kilobytes(bytes.length)}; ` +
+        'in PyTorch:',
+      `  model = ${torchSequential(file.architecture, file.dtype)}`,
+      `  model.load_state_dict(safetensors.torch.load_file(${JSON.stringify(safetensorsPath)}))`,
+    );
+  }
+  io.out(lines.join('\n') + '\n');
+  return 0;
+}

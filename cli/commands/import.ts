@@ -1,0 +1,143 @@
+// chainrule import: safetensors weights (from PyTorch, or from 'chainrule export') into a chainrule model
+// file. The architecture comes from the tensors' names and shapes, the flags, or the file's own record.
+import { resolve } from 'node:path';
+import { modelToJSON } from '../../src/io/modelfile.js';
+import { fromSafetensors, parseSafetensors } from '../../src/io/safetensors.js';
+import {
+  ACTIVATION_NAMES,
+  validateSpec,
+  type ActivationName,
+  type DType,
+  type ModelSpec,
+} from '../../src/index.js';
+import { suggest, type CommandSpec, type Flags } from '../args.js';
+import { UserError } from '../errors.js';
+import { int } from '../format.js';
+import { readBinaryFile, writeFileAtomic } from '../fsutil.js';
+import type { IO } from '../io.js';
+import { ARCHITECTURE_KEY } from './export.js';
+
+/** The import command's flags and help. */
+export const importSpec: CommandSpec = {
+  name: 'import',
+  summary: 'Import safetensors weights of a PyTorch nn.Sequential MLP into a chainrule model file.',
+  usage:
+    'chainrule import <weights.safetensors> --out <model.json> [--layers 16,8] [--activation relu] [--dtype float64]',
+  positionals: [
+    {
+      name: 'weights.safetensors',
+      description:
+        "safetensors file with nn.Sequential names ('0.weight' [out, in], '0.bias', '2.weight', ...)",
+      required: true,
+    },
+  ],
+  flags: [
+    { name: 'out', type: 'string', placeholder: 'model.json', description: 'Model file to write (required)' },
+    {
+      name: 'layers',
+      type: 'list',
+      placeholder: 'sizes',
+      description: 'Hidden layer sizes, checked against the tensors (input and output sizes come from them)',
+    },
+    {
+      name: 'activation',
+      type: 'string',
+      placeholder: 'names',
+      description: `Activation after the hidden layers: one name, or one per layer as relu,tanh (${ACTIVATION_NAMES.join(', ')})`,
+      defaultText: 'relu',
+    },
+    {
+      name: 'dtype',
+      type: 'string',
+      placeholder: 'type',
+      choices: ['float32', 'float64'],
+      description: 'Element type of the model',
+      defaultText: 'float64 if every tensor is F64, else float32',
+    },
+  ],
+  details: [
+    'The Linear layers are read from the tensors: <i>.weight [out, in] and <i>.bias, at indices 0, 2, 4, ...',
+    '(one activation module between each two, as nn.Sequential(nn.Linear, nn.ReLU, nn.Linear) numbers them).',
+    "Activations hold no tensors, so say which with --activation. A file written by 'chainrule export'",
+    'records its architecture, which is used when neither --layers nor --activation is given.',
+    "The model has no preprocessing: it takes the network's inputs as they are.",
+  ].join('\n'),
+  examples: [
+    'chainrule import mlp.safetensors --activation relu,tanh --out mlp.json',
+    'chainrule import mlp.safetensors --layers 16,8 --activation gelu --dtype float64 --out mlp.json',
+  ],
+};
+
+/** `relu` or `relu,tanh` → activation names, each checked, with a suggestion for a typo. */
+function parseActivations(raw: string): ActivationName[] {
+  return raw.split(',').map((part) => {
+    const name = part.trim();
+    if (!(ACTIVATION_NAMES as readonly string[]).includes(name)) {
+      const s = suggest(name, ACTIVATION_NAMES);
+      throw new UserError(
+        `import: --activation: expected one of ${ACTIVATION_NAMES.join(', ')}, got '${name}'` +
+          (s ? ` (did you mean '${s}'?)` : ''),
+      );
+    }
+    return name as ActivationName;
+  });
+}
+
+/** Run `chainrule import`; returns the exit code. */
+export async function importCommand(flags: Flags, positionals: string[], io: IO): Promise<number> {
+  const path = positionals[0];
+  if (!path)
+    throw new UserError(
+      'import: which safetensors file? e.g. chainrule import w.safetensors --out model.json',
+      {
+        hint: "see 'chainrule import --help'",
+      },
+    );
+  const out = flags.out as string | undefined;
+  if (!out) throw new UserError('import: --out is required', { hint: "see 'chainrule import --help'" });
+  const layers = flags.layers as number[] | undefined;
+  const activation =
+    flags.activation === undefined ? undefined : parseActivations(flags.activation as string);
+  const dtype = flags.dtype as DType | undefined;
+
+  const file = parseSafetensors(await readBinaryFile(resolve(io.cwd, path), 'safetensors file', path), path);
+  let spec: ModelSpec | undefined;
+  const recorded = file.metadata[ARCHITECTURE_KEY];
+  if (recorded !== undefined && layers === undefined && activation === undefined) {
+    try {
+      spec = validateSpec(JSON.parse(recorded), `__metadata__.${ARCHITECTURE_KEY}`);
+    } catch (e) {
+      throw new UserError(`${path}: the recorded architecture is unusable: ${(e as Error).message}`);
+    }
+  }
+  const model = fromSafetensors(file, {
+    source: path,
+    ...(spec ? { spec } : {}),
+    ...(layers ? { layers } : {}),
+    ...(activation ? { activation } : {}),
+    ...(dtype ? { dtype } : {}),
+  });
+  let json: string;
+  try {
+    json = modelToJSON(model, { task: null, preprocessing: null, training: { importedFrom: path } });
+  } catch (e) {
+    // A file may hold NaN or infinite weights, which a model file refuses.
+    throw new UserError(`${path}: ${(e as Error).message.replace(/^serializeModel: /, '')}`);
+  }
+  await writeFileAtomic(resolve(io.cwd, out), json, { what: 'model file' });
+  const dt = model.parameters()[0]?.dtype ?? 'float32';
+  const how = spec
+    ? 'the architecture recorded in the file'
+    : 'the tensors' + (activation ? '' : ' (activation relu, the default)');
+  io.out(
+    [
+      `read ${file.tensors.size} tensors from ${path}, architecture from ${how}:`,
+      ...model
+        .toString()
+        .split('\n')
+        .map((l) => `  ${l}`),
+      `wrote ${out}: ${dt}, ${int(model.numParameters())} parameters, no preprocessing`,
+    ].join('\n') + '\n',
+  );
+  return 0;
+}
