@@ -6,7 +6,9 @@ import { ModelFileError, VERSION } from '../src/io/modelfile.js';
 import { helpText, parseCommand, suggest, type CommandSpec, type Flags } from './args.js';
 import { demoCommand, demoSpec } from './commands/demo.js';
 import { evalSpec, evaluateCommand } from './commands/evaluate.js';
+import { explainCommand, explainSpec } from './commands/explain.js';
 import { exportCommand, exportSpec } from './commands/export.js';
+import { graphCommand, graphSpec } from './commands/graph.js';
 import { importCommand, importSpec } from './commands/import.js';
 import { infoCommand, infoSpec } from './commands/info.js';
 import { predictCommand, predictSpec } from './commands/predict.js';
@@ -22,6 +24,8 @@ const COMMANDS: { spec: CommandSpec; run: Run }[] = [
   { spec: evalSpec, run: (f, _p, io) => evaluateCommand(f, io) },
   { spec: predictSpec, run: (f, _p, io) => predictCommand(f, io) },
   { spec: infoSpec, run: infoCommand },
+  { spec: explainSpec, run: explainCommand },
+  { spec: graphSpec, run: graphCommand },
   { spec: exportSpec, run: exportCommand },
   { spec: importSpec, run: importCommand },
 ];

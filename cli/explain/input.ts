@@ -1,0 +1,141 @@
+// What explain and graph run on: the seed notebook's network and sample by default, or a trained model
+// file and one row of data (--model, --data, --row). Flags become typed values here; problems a user can
+// cause become UserErrors that name the flag.
+import { selectRows } from '../../src/data/table.js';
+import { transformFeatures, transformTarget, type Preprocessing } from '../../src/data/preprocess.js';
+import { seedData, seedNetwork, SEED_SETUP, type nn, type Tensor } from '../../src/index.js';
+import { TraceError, type TraceLoss } from '../../src/trace.js';
+import type { Flags } from '../args.js';
+import { loadData } from '../data.js';
+import { UserError } from '../errors.js';
+import { readModel } from '../model.js';
+
+/** The --loss choices, as the other commands spell losses, mapped to the library's names. */
+export const LOSS_FLAGS: Record<string, TraceLoss> = {
+  'mse-half-sum': 'mseHalfSum',
+  mse: 'mse',
+  'cross-entropy': 'crossEntropy',
+  bce: 'bce',
+};
+
+/** A loss's flag spelling, for messages and titles. */
+export function lossFlag(loss: TraceLoss): string {
+  return Object.entries(LOSS_FLAGS).find(([, v]) => v === loss)?.[0] ?? loss;
+}
+
+/** A model with one row (or the seed's sample) and the loss to explain it with. */
+export interface StepInput {
+  model: nn.Sequential;
+  x: Tensor;
+  /** Target values, or class indices for cross-entropy. */
+  y: Tensor | Int32Array;
+  loss: TraceLoss;
+  /** True for the seed notebook's network and sample. */
+  seed: boolean;
+  /** One sentence on where the model and row come from. */
+  source: string;
+  /** What each systematic input name stands for (`x_0` → `sepal_length, standardized`). */
+  legend: Map<string, string>;
+  /** The model's own dtype (the trace runs in float64 whatever it is). */
+  modelDType: string;
+}
+
+/** A TraceError (a model or loss a trace cannot explain) as the command line's bad-input error. */
+export function asUserError<T>(command: string, run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof TraceError) throw new UserError(`${command}: ${e.message.replace(/^\w+: /, '')}`);
+    throw e;
+  }
+}
+
+function legendOf(pre: Preprocessing): Map<string, string> {
+  const legend = new Map<string, string>();
+  let i = 0;
+  for (const f of pre.features) {
+    if (f.kind === 'numeric') legend.set(`x_${i++}`, `${f.name}, scaled`);
+    else for (const c of f.categories) legend.set(`x_${i++}`, `${f.name} = ${c} (one-hot)`);
+  }
+  return legend;
+}
+
+/** Resolve --model/--data/--row/--loss to a model, a row and a loss (the seed's without --model). */
+export async function loadStepInput(flags: Flags, cwd: string, command: string): Promise<StepInput> {
+  const modelPath = flags.model as string | undefined;
+  const dataName = flags.data as string | undefined;
+  const flagLoss = flags.loss === undefined ? undefined : LOSS_FLAGS[flags.loss as string];
+  if (modelPath === undefined && dataName === undefined) {
+    if (flags.row !== undefined)
+      throw new UserError(`${command}: --row picks a row of --data; it needs --model and --data`);
+    const { x, y } = seedData();
+    return {
+      model: seedNetwork(),
+      x,
+      y,
+      loss: flagLoss ?? 'mseHalfSum',
+      seed: true,
+      source:
+        `The seed notebook's network and sample: weights \`np.random.seed(${SEED_SETUP.seed}); rand(2, 2); ` +
+        'rand(2, 1)`, zero biases, `X = [[0.5, 0.6]]`, `y = [[0.8]]`.',
+      legend: new Map(),
+      modelDType: 'float64',
+    };
+  }
+  if (modelPath === undefined)
+    throw new UserError(`${command}: --data needs --model (the model file to explain on that data)`, {
+      hint: `see 'chainrule ${command} --help'`,
+    });
+  if (dataName === undefined)
+    throw new UserError(
+      `${command}: --model needs --data (a CSV with the target column, or a built-in dataset)`,
+      {
+        hint: `see 'chainrule ${command} --help'`,
+      },
+    );
+  const { model, file, pre } = await readModel(modelPath, cwd, command);
+  const data = await loadData(dataName, cwd);
+  const table = data.train;
+  const row = (flags.row as number | undefined) ?? 1;
+  if (row > table.numRows)
+    throw new UserError(`${command}: --row ${row}: ${table.source} has ${table.numRows} rows`);
+  if (!table.columns.some((c) => c.name === pre.target.name))
+    throw new UserError(
+      `${command}: ${table.source} has no target column '${pre.target.name}'; a training step needs the target`,
+    );
+  const one = selectRows(table, [row - 1]);
+  const x = transformFeatures(pre, one, 'float64');
+  const t = transformTarget(pre, one, 'float64');
+  const trained = (file.training as { settings?: { loss?: string } } | null)?.settings?.loss;
+  let loss: TraceLoss;
+  if (flagLoss) loss = flagLoss;
+  else if (trained === 'crossEntropy' || trained === 'mse') loss = trained;
+  else if (trained !== undefined)
+    throw new UserError(
+      `${command}: ${modelPath} was trained with the loss '${trained}', which explain does not cover; ` +
+        `pass --loss (${Object.keys(LOSS_FLAGS).join(', ')})`,
+    );
+  else loss = t.kind === 'classes' ? 'crossEntropy' : 'mse';
+  if (t.kind === 'classes' && loss !== 'crossEntropy')
+    throw new UserError(
+      `${command}: ${modelPath} is a classifier (its outputs are logits); explain it with --loss cross-entropy`,
+    );
+  if (t.kind === 'numeric' && loss === 'crossEntropy')
+    throw new UserError(`${command}: ${modelPath} predicts numbers; cross-entropy needs a classifier`);
+  const target = pre.target;
+  const raw = one.columns.find((c) => c.name === target.name)?.values[0];
+  const what =
+    target.kind === 'classes' && t.kind === 'classes'
+      ? `target ${target.name} = ${target.classes[t.labels[0]]}, class ${t.labels[0]}`
+      : `target ${target.name} = ${String(raw)}${t.kind === 'numeric' ? `, standardized ${t.y.data[0]}` : ''}`;
+  return {
+    model,
+    x,
+    y: t.kind === 'classes' ? t.labels : t.y,
+    loss,
+    seed: false,
+    source: `Model ${modelPath}, row ${row} of ${data.builtin ? `the built-in '${data.name}'` : table.source} (${what}).`,
+    legend: legendOf(pre),
+    modelDType: file.dtype,
+  };
+}
