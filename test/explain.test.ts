@@ -3,7 +3,7 @@
 // functions are called directly with a capturing IO, as cli/main.ts would call them.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NOTEBOOK_LOSSES, nn, serializeModel, stringifyModelFile } from '../src/index.js';
