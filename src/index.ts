@@ -73,6 +73,12 @@ export {
   type EvaluateOptions,
 } from './train.js';
 export { kernels, setKernels, referenceKernels } from './kernels/index.js';
+export {
+  useWasmKernels,
+  loadWasmKernels,
+  wasmKernelsAvailable,
+  type WasmKernelOptions,
+} from './kernels/wasm/index.js';
 export type { Kernels, Storage, UnaryOp, BinaryOp, BroadcastPlan } from './kernels/types.js';
 export { erf, erfc } from './special.js';
 export { seedNetwork, seedData, SEED_SETUP, NOTEBOOK_LOSSES } from './seed.js';

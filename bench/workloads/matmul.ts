@@ -1,12 +1,15 @@
 /**
- * Workload 3: float32 square matrix products in GFLOP/s (2·n³ flops each), in the three layouts backprop
- * uses: A·B (forward), A·Bᵀ (input gradient G·Wᵀ) and Aᵀ·B (weight gradient Xᵀ·G).
+ * Workload 3: square matrix products in GFLOP/s (2·n³ flops each), in the three layouts backprop uses:
+ * A·B (forward), A·Bᵀ (input gradient G·Wᵀ) and Aᵀ·B (weight gradient Xᵀ·G).
  *
- * chainrule is timed on the active kernel set (`kernels().matmul`, what every op calls) and once through
+ * chainrule is timed on the active kernel set (`kernels().matmul`, what every op calls), on the
+ * WebAssembly SIMD set ("wasm kernel" rows, copies in and out of wasm memory included), and once through
  * the public `matmul(a, b)` op, which adds the output allocation and graph bookkeeping. tfjs uses
  * tf.matMul(a, b, transposeA, transposeB) and reads the result back (dataSync) so nothing is pending.
+ * Float64 rows compare chainrule's two kernel sets only: tfjs has no float64.
  */
-import { kernels, matmul, random, tensor } from '../../src/index.js';
+import { kernels, matmul, random, tensor, type Kernels, type Storage } from '../../src/index.js';
+import { loadWasmKernels } from '../../src/kernels/wasm/index.js';
 import { measure, progress, type Figure } from '../harness.js';
 import { loadTf, type TfBackend } from '../peers/tfjs.js';
 import type { BenchConfig, NotApplicable, PeerName, Row } from '../types.js';
@@ -23,6 +26,33 @@ function randomMatrix(rng: random.RandomState, n: number): Float32Array {
   const m = new Float32Array(n * n);
   rng.mt.fillRandom(m);
   return m;
+}
+
+/** One figure per layout for kernel set `k` on a, b (n×n). */
+async function kernelFigures(
+  cfg: BenchConfig,
+  k: Kernels,
+  n: number,
+  a: Storage,
+  b: Storage,
+  gflop: number,
+  what: string,
+): Promise<Map<Layout, Figure>> {
+  const c = a instanceof Float32Array ? new Float32Array(n * n) : new Float64Array(n * n);
+  const out = new Map<Layout, Figure>();
+  for (const layout of LAYOUTS)
+    out.set(
+      layout,
+      await measure({
+        label: `chainrule ${what} n=${n} ${layout.name}`,
+        work: gflop,
+        call: () => k.matmul(a, 0, b, 0, c, 0, n, n, n, layout.transA, layout.transB),
+        reps: cfg.reps,
+        minReps: cfg.minReps,
+        maxSeconds: budget(cfg, n),
+      }),
+    );
+  return out;
 }
 
 /** Seconds the timed part of one figure may take: large products get fewer runs (at least minReps). */
@@ -69,25 +99,19 @@ export async function matmulWorkload(cfg: BenchConfig): Promise<Row[]> {
   const rng = new random.RandomState(99);
   const rows: Row[] = [];
   const k = kernels();
-  progress(`matmul float32, n = ${sizes.join(', ')}; chainrule kernel set '${k.name}'`);
+  const wasm = await loadWasmKernels();
+  progress(
+    `matmul float32 and float64, n = ${sizes.join(', ')}; chainrule kernel sets '${k.name}' and ` +
+      `'${wasm?.name ?? 'wasm unavailable'}'`,
+  );
+  const na: NotApplicable = { na: 'brain.js has no matrix product' };
+  const no64: NotApplicable = { na: 'no float64' };
   for (const n of sizes) {
     const a = randomMatrix(rng, n);
     const b = randomMatrix(rng, n);
-    const c = new Float32Array(n * n);
     const gflop = (2 * n ** 3) / 1e9;
-    const ours = new Map<Layout, Figure>();
-    for (const layout of LAYOUTS)
-      ours.set(
-        layout,
-        await measure({
-          label: `chainrule kernel n=${n} ${layout.name}`,
-          work: gflop,
-          call: () => k.matmul(a, 0, b, 0, c, 0, n, n, n, layout.transA, layout.transB),
-          reps: cfg.reps,
-          minReps: cfg.minReps,
-          maxSeconds: budget(cfg, n),
-        }),
-      );
+    const ours = await kernelFigures(cfg, k, n, a, b, gflop, `${k.name} kernel`);
+    const oursWasm = wasm ? await kernelFigures(cfg, wasm, n, a, b, gflop, `${wasm.name} kernel`) : null;
     // The op adds only an n² allocation and a graph node to the kernel's n³ work; the largest size is
     // left out to keep the run short.
     let viaOp: Figure | null = null;
@@ -104,34 +128,52 @@ export async function matmulWorkload(cfg: BenchConfig): Promise<Row[]> {
       });
     }
     const cpu = await tfFigures(cfg, 'cpu', n, a, b, gflop);
-    const wasm = await tfFigures(cfg, 'wasm', n, a, b, gflop);
-    const na: NotApplicable = { na: 'brain.js has no matrix product' };
-    for (const layout of LAYOUTS) {
-      const peers: Record<PeerName, Figure | NotApplicable> = {
-        'brain.js': na,
-        'tfjs-cpu': cpu.get(layout) as Figure,
-        'tfjs-wasm': wasm.get(layout) as Figure,
-      };
+    const tfWasm = await tfFigures(cfg, 'wasm', n, a, b, gflop);
+    const peersOf = (layout: Layout): Record<PeerName, Figure | NotApplicable> => ({
+      'brain.js': na,
+      'tfjs-cpu': cpu.get(layout) as Figure,
+      'tfjs-wasm': tfWasm.get(layout) as Figure,
+    });
+    for (const layout of LAYOUTS)
       rows.push({
         workload: 'matmul',
         name: `matmul n=${n} ${layout.name} (kernel)`,
         unit: 'GFLOP/s',
         ours: ours.get(layout) as Figure,
-        peers,
+        peers: peersOf(layout),
       });
-    }
+    if (oursWasm)
+      for (const layout of LAYOUTS)
+        rows.push({
+          workload: 'matmul',
+          name: `matmul n=${n} ${layout.name} (wasm kernel)`,
+          unit: 'GFLOP/s',
+          ours: oursWasm.get(layout) as Figure,
+          peers: peersOf(layout),
+        });
     if (viaOp)
       rows.push({
         workload: 'matmul',
         name: `matmul n=${n} A·B (matmul op)`,
         unit: 'GFLOP/s',
         ours: viaOp,
-        peers: {
-          'brain.js': na,
-          'tfjs-cpu': cpu.get(LAYOUTS[0]) as Figure,
-          'tfjs-wasm': wasm.get(LAYOUTS[0]) as Figure,
-        },
+        peers: peersOf(LAYOUTS[0]),
       });
+
+    const a64 = Float64Array.from(a);
+    const b64 = Float64Array.from(b);
+    const sets = wasm ? [k, wasm] : [k];
+    for (const set of sets) {
+      const figs = await kernelFigures(cfg, set, n, a64, b64, gflop, `${set.name} kernel float64`);
+      for (const layout of LAYOUTS)
+        rows.push({
+          workload: 'matmul',
+          name: `matmul float64 n=${n} ${layout.name} (${set === k ? '' : 'wasm '}kernel)`,
+          unit: 'GFLOP/s',
+          ours: figs.get(layout) as Figure,
+          peers: { 'brain.js': na, 'tfjs-cpu': no64, 'tfjs-wasm': no64 },
+        });
+    }
   }
   return rows;
 }

@@ -3,7 +3,8 @@
  * float32, on 10,000 synthetic samples (seeded uniform [0, 1) inputs, uniform labels 0..9), shuffled every
  * epoch. Reported in training samples per second over one epoch, after a warm-up epoch.
  */
-import { fit, nn, optim, random, Tensor } from '../../src/index.js';
+import { fit, kernels, nn, optim, random, setKernels, Tensor } from '../../src/index.js';
+import { loadWasmKernels } from '../../src/kernels/wasm/index.js';
 import { measure, progress, type Figure } from '../harness.js';
 import { loadTf, type TfBackend } from '../peers/tfjs.js';
 import type { BenchConfig, NotApplicable, PeerName, Row } from '../types.js';
@@ -48,7 +49,7 @@ async function ours(cfg: BenchConfig, data: Data): Promise<Figure> {
     if (!Number.isFinite(h.epochs[0]?.loss)) throw new Error('mlp: chainrule loss is not finite');
   };
   return measure({
-    label: 'chainrule fit',
+    label: `chainrule fit (${kernels().name} kernels)`,
     work: data.n,
     call: epoch,
     warmupSeconds: 0,
@@ -106,10 +107,32 @@ export async function mlpWorkload(cfg: BenchConfig): Promise<Row[]> {
   progress(`mlp 784-128-10: ${n} samples, batch ${BATCH}`);
   const data = syntheticData(n);
   const figure = await ours(cfg, data);
+  // The same run on the WebAssembly SIMD kernels, the previous set restored afterwards.
+  const wasm = await loadWasmKernels();
+  let wasmFigure: Figure | null = null;
+  if (wasm) {
+    const prev = setKernels(wasm);
+    try {
+      wasmFigure = await ours(cfg, data);
+    } finally {
+      setKernels(prev);
+    }
+  }
   const peers: Record<PeerName, Figure | NotApplicable> = {
     'brain.js': { na: 'brain.js has no softmax cross-entropy' },
     'tfjs-cpu': await tfjs(cfg, 'cpu', data),
     'tfjs-wasm': await tfjs(cfg, 'wasm', data),
   };
-  return [{ workload: 'mlp', name: 'MLP 784-128-10, batch 64', unit: 'samples/s', ours: figure, peers }];
+  const rows: Row[] = [
+    { workload: 'mlp', name: 'MLP 784-128-10, batch 64', unit: 'samples/s', ours: figure, peers },
+  ];
+  if (wasm && wasmFigure)
+    rows.push({
+      workload: 'mlp',
+      name: `MLP 784-128-10, batch 64 (${wasm.name} kernels)`,
+      unit: 'samples/s',
+      ours: wasmFigure,
+      peers,
+    });
+  return rows;
 }

@@ -1,0 +1,135 @@
+/**
+ * The WebAssembly SIMD kernel set. Operands live in JavaScript typed arrays, so every call copies its
+ * inputs into the module's memory and the result back out; that is O(n²) against a matrix product's
+ * O(n³), so the set runs in wasm only what wins after the copies and hands everything else (and products
+ * too small to pay for them) to the reference kernels, which stay the oracle.
+ */
+import { setKernels } from '../index.js';
+import { referenceKernels } from '../reference.js';
+import type { Kernels, Storage } from '../types.js';
+import { UNARY, UNARY_GRAD } from './elementwise.js';
+import type { WasmDType } from './gemm.js';
+import { relaxedSimdSupported, simdSupported } from './module.js';
+import { WasmRuntime } from './runtime.js';
+
+/** Options of {@link loadWasmKernels}. */
+export interface WasmKernelOptions {
+  /**
+   * Use relaxed SIMD's fused multiply-add where the runtime has it (default false: about 20% faster, but
+   * results then differ from plain SIMD's in the last bits and may differ between machines, and chainrule
+   * promises the same bits everywhere by default).
+   */
+  relaxed?: boolean;
+  /**
+   * Products of fewer multiply-adds (m·k·n) than this run in the reference kernel, where copying operands
+   * in and out costs more than SIMD saves (default 128, about where the two are equally fast).
+   */
+  minMatmulWork?: number;
+  /** Elementwise ops on fewer elements than this run in the reference kernels (default 64). */
+  minElements?: number;
+}
+
+/** Default of {@link WasmKernelOptions.minMatmulWork}: at 4×4×4 the reference is 3× faster, at 8×8×8 2× slower. */
+const MIN_MATMUL_WORK = 128;
+
+/** Default of {@link WasmKernelOptions.minElements}. */
+const MIN_ELEMENTS = 64;
+
+/** The element type shared by all the arrays, or null when they mix (the reference handles that). */
+function dtypeOf(a: Storage, b: Storage, c: Storage, d: Storage = c): WasmDType | null {
+  if (a instanceof Float32Array)
+    return b instanceof Float32Array && c instanceof Float32Array && d instanceof Float32Array ? 'f32' : null;
+  return b instanceof Float64Array && c instanceof Float64Array && d instanceof Float64Array ? 'f64' : null;
+}
+
+/**
+ * Whether this runtime can run the WebAssembly kernels (it has WebAssembly with fixed-width SIMD). Where
+ * it cannot, {@link loadWasmKernels} resolves to null and {@link useWasmKernels} to false.
+ */
+export function wasmKernelsAvailable(): boolean {
+  return simdSupported();
+}
+
+/**
+ * Compile the WebAssembly SIMD kernels: a kernel set to pass to `setKernels`, or null where the runtime
+ * has no WebAssembly SIMD (it rejects if the runtime refuses to compile the module). Each call makes its
+ * own module and memory.
+ */
+export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<Kernels | null> {
+  if (!simdSupported()) return null;
+  const relaxed = (options.relaxed ?? false) && relaxedSimdSupported();
+  const rt = await WasmRuntime.create({ relaxed });
+  const ref = referenceKernels;
+  // An empty product (k = 0 included) goes to the reference, which writes the zeros.
+  const minWork = Math.max(1, options.minMatmulWork ?? MIN_MATMUL_WORK);
+  const minElements = Math.max(1, options.minElements ?? MIN_ELEMENTS);
+  // Each method runs in wasm when the op has a wasm version, the arrays share an element type and are big
+  // enough, and the memory could grow to hold them; otherwise the reference does the work.
+  return {
+    ...ref,
+    name: relaxed ? 'wasm-simd-relaxed' : 'wasm-simd',
+    matmul(a, ao, b, bo, c, co, m, k, n, transA, transB) {
+      const dt = dtypeOf(a, b, c);
+      if (dt === null || m * k * n < minWork || !rt.matmul(dt, a, ao, b, bo, c, co, m, k, n, transA, transB))
+        ref.matmul(a, ao, b, bo, c, co, m, k, n, transA, transB);
+    },
+    unary(op, x, out, p0, p1) {
+      const rule = UNARY[op];
+      const dt = dtypeOf(x, out, out);
+      if (
+        rule === null ||
+        (rule.when && !rule.when(p0, p1)) ||
+        dt === null ||
+        x.length < minElements ||
+        !rt.unary(dt, op, x, out, p0, p1)
+      )
+        ref.unary(op, x, out, p0, p1);
+    },
+    unaryGrad(op, x, y, g, out, p0, p1) {
+      const rule = UNARY_GRAD[op];
+      const dt = dtypeOf(x, y, g, out);
+      if (
+        rule === null ||
+        (rule.when && !rule.when(p0, p1)) ||
+        dt === null ||
+        g.length < minElements ||
+        !rt.unaryGrad(dt, op, rule.inputs, x, y, g, out, p0, p1)
+      )
+        ref.unaryGrad(op, x, y, g, out, p0, p1);
+    },
+    binary(op, a, b, out, plan) {
+      const dt = dtypeOf(a, b, out);
+      const layout = plan.kind;
+      if (
+        layout === 'general' ||
+        dt === null ||
+        plan.size < minElements ||
+        !rt.binary(dt, op, layout, a, b, out, plan.size)
+      )
+        ref.binary(op, a, b, out, plan);
+    },
+    accumulate(acc, x) {
+      const dt = dtypeOf(acc, x, acc);
+      if (dt === null || acc.length < minElements || !rt.binary(dt, 'add', 'same', acc, x, acc, acc.length))
+        ref.accumulate(acc, x);
+    },
+  };
+}
+
+/** The set useWasmKernels made last and the options it was made with, so calling it again is cheap. */
+let current: { key: string; kernels: Promise<Kernels | null> } | null = null;
+
+/**
+ * Load the WebAssembly SIMD kernels and make them the active set. Resolves to whether they were enabled:
+ * false where the runtime lacks WebAssembly SIMD or refuses to compile (a page whose Content Security
+ * Policy lacks 'wasm-unsafe-eval'), and the reference kernels stay active. `setKernels(referenceKernels)`
+ * switches back; calling this again with the same options reuses the module already compiled.
+ */
+export async function useWasmKernels(options: WasmKernelOptions = {}): Promise<boolean> {
+  const key = JSON.stringify([options.relaxed ?? false, options.minMatmulWork, options.minElements]);
+  if (current?.key !== key) current = { key, kernels: loadWasmKernels(options).catch(() => null) };
+  const k = await current.kernels;
+  if (k === null) return false;
+  setKernels(k);
+  return true;
+}

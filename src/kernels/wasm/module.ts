@@ -1,0 +1,54 @@
+/**
+ * Building the kernels' WebAssembly module and finding out what the runtime supports. The module is
+ * assembled from the TypeScript in this folder on first use (a few kilobytes, well under a millisecond's
+ * work), so there is no binary in the repository and no build step.
+ */
+import { ModuleBuilder, type Func } from './asm.js';
+import { addElementwise } from './elementwise.js';
+import { addGemm } from './gemm.js';
+
+/** What the module is built to use. */
+export interface WasmFeatures {
+  /** Relaxed SIMD's fused multiply-add instead of a multiply and an add. */
+  relaxed: boolean;
+}
+
+/** Whether the runtime validates a one-function module built by `body` (false without WebAssembly). */
+function validates(body: (f: Func) => void): boolean {
+  if (typeof WebAssembly !== 'object' || typeof WebAssembly.validate !== 'function') return false;
+  const mod = new ModuleBuilder();
+  mod.func('probe', [], ['v128'], body);
+  try {
+    return WebAssembly.validate(mod.build());
+  } catch {
+    return false;
+  }
+}
+
+let simd: boolean | undefined;
+let relaxed: boolean | undefined;
+
+/** Whether fixed-width SIMD (v128) is available: every current browser and Node ≥ 16. */
+export function simdSupported(): boolean {
+  simd ??= validates((f) => f.zero128().zero128().op('f32x4.add'));
+  return simd;
+}
+
+/**
+ * Whether relaxed SIMD is available: Chrome ≥ 114, Node ≥ 22; Node 20 only with
+ * `--experimental-wasm-relaxed-simd`.
+ */
+export function relaxedSimdSupported(): boolean {
+  relaxed ??= simdSupported() && validates((f) => f.zero128().zero128().zero128().op('f32x4.relaxed_madd'));
+  return relaxed;
+}
+
+/** The kernels' module for the given features. */
+export function buildKernelModule(features: WasmFeatures): Uint8Array<ArrayBuffer> {
+  const mod = new ModuleBuilder();
+  addGemm(mod, 'f32', features);
+  addGemm(mod, 'f64', features);
+  addElementwise(mod, 'f32');
+  addElementwise(mod, 'f64');
+  return mod.build();
+}
