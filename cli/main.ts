@@ -15,6 +15,7 @@ import { predictCommand, predictSpec } from './commands/predict.js';
 import { train, trainSpec } from './commands/train.js';
 import { UserError } from './errors.js';
 import { processIO, type IO } from './io.js';
+import { useWasmKernels } from '../src/kernels/wasm/index.js';
 
 type Run = (flags: Flags, positionals: string[], io: IO) => Promise<number>;
 
@@ -41,6 +42,8 @@ function mainHelp(): string {
     '',
     "Run 'chainrule <command> --help' for a command's flags. Data goes to stdout, messages to stderr;",
     'exit status 0 on success, 1 when training fails, 2 on bad usage or input.',
+    'Math runs on WebAssembly SIMD kernels where available; CHAINRULE_KERNELS=reference selects the',
+    'pure TypeScript ones.',
     '',
     'Start with: chainrule demo        (the seed notebook, corrected)',
     '            chainrule train --data iris',
@@ -76,6 +79,9 @@ export async function main(argv: readonly string[], io: IO): Promise<number> {
       io.out(helpText(command.spec));
       return 0;
     }
+    // WebAssembly SIMD kernels where the runtime has them (plain SIMD: the same bits on every machine);
+    // CHAINRULE_KERNELS=reference keeps the pure TypeScript ones.
+    if (process.env.CHAINRULE_KERNELS !== 'reference') await useWasmKernels();
     return await command.run(parsed.flags, parsed.positionals, io);
   } catch (e) {
     if (e instanceof UserError) {
