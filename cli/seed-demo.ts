@@ -1,4 +1,4 @@
-// `npm start`: the seed notebook's training run, with correct backpropagation, printed in its format.
+// `chainrule demo` (and `npm start`): the seed notebook's training run, with correct backpropagation, printed in its format.
 import { fit, NOTEBOOK_LOSSES, optim, random, SEED_SETUP, seedData, seedNetwork } from '../src/index.js';
 
 /** Train the seed network and write the notebook-style log through `write`; returns the printed losses. */
@@ -30,8 +30,4 @@ export async function runSeedDemo(write: (line: string) => void): Promise<number
       'the weights of the forward pass.',
   );
   return printed;
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  await runSeedDemo((line) => console.log(line));
 }
