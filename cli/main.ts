@@ -11,6 +11,7 @@ import { exportCommand, exportSpec } from './commands/export.js';
 import { graphCommand, graphSpec } from './commands/graph.js';
 import { importCommand, importSpec } from './commands/import.js';
 import { infoCommand, infoSpec } from './commands/info.js';
+import { playgroundCommand, playgroundSpec } from './commands/playground.js';
 import { predictCommand, predictSpec } from './commands/predict.js';
 import { train, trainSpec } from './commands/train.js';
 import { UserError } from './errors.js';
@@ -29,6 +30,7 @@ const COMMANDS: { spec: CommandSpec; run: Run }[] = [
   { spec: graphSpec, run: graphCommand },
   { spec: exportSpec, run: exportCommand },
   { spec: importSpec, run: importCommand },
+  { spec: playgroundSpec, run: playgroundCommand },
 ];
 
 function mainHelp(): string {

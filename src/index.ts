@@ -195,3 +195,4 @@ export {
   type NotebookFirstStep,
   type NotebookLossRow,
 } from './trace.js';
+export * as playground from './playground/index.js';

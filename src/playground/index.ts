@@ -1,0 +1,52 @@
+/**
+ * The library side of the playground page: its configuration, data, features, penalties and runs. Pure and browser-safe;
+ * `web/` imports it, and so do the Node tests, which therefore check what the page's worker runs.
+ */
+export {
+  CHOICES,
+  DATASETS,
+  DATASET_NAMES,
+  DEFAULT_CONFIG,
+  FEATURE_LABELS,
+  FEATURE_NAMES,
+  LIMITS,
+  SEED_PRESET,
+  PlaygroundConfigError,
+  checkConfig,
+  outputKind,
+  type DatasetName,
+  type FeatureName,
+  type HiddenActivation,
+  type LossChoice,
+  type OptimizerChoice,
+  type OutputKind,
+  type PlaygroundConfig,
+  type ProblemType,
+  type RegularizationChoice,
+} from './config.js';
+export {
+  PlaygroundDataError,
+  generatePoints,
+  playgroundData,
+  pointsFromTable,
+  splitPoints,
+  type CsvColumns,
+  type GeneratedDataset,
+  type PlaygroundData,
+  type Points,
+  type TablePoints,
+} from './data.js';
+export { FEATURE_FUNCTIONS, featureMatrix } from './features.js';
+export { penalty } from './regularization.js';
+export {
+  DOMAIN,
+  PlaygroundRun,
+  buildModel,
+  createRun,
+  featureGrids,
+  gridPoints,
+  type EpochStats,
+  type Grids,
+  type LayerParameters,
+} from './run.js';
+export { explainStep, type PlaygroundExplanation } from './explain.js';
