@@ -83,7 +83,7 @@ export async function main(argv: readonly string[], io: IO): Promise<number> {
     }
     // WebAssembly SIMD kernels where the runtime has them (plain SIMD: the same bits on every machine);
     // CHAINRULE_KERNELS=reference keeps the pure TypeScript ones.
-    if (process.env.CHAINRULE_KERNELS !== 'reference') await useWasmKernels();
+    if (process.env.CHAINRULE_KERNELS !== 'reference') await useWasmKernels({ threads: 'auto' });
     return await command.run(parsed.flags, parsed.positionals, io);
   } catch (e) {
     if (e instanceof UserError) {

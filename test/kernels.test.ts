@@ -27,7 +27,11 @@ import { assertClose, buildMlp, fixture, flat, linearParams, type MlpCase } from
 
 const wasmPlain = await loadWasmKernels({ relaxed: false });
 const wasmRelaxed = relaxedSimdSupported() ? await loadWasmKernels({ relaxed: true }) : null;
-const SETS: Kernels[] = [referenceKernels, wasmPlain, wasmRelaxed].filter((k): k is Kernels => k !== null);
+// Two threads on every product, however small, so the whole suite (edges, offsets, NaN) runs split.
+const wasmThreads = await loadWasmKernels({ relaxed: false, threads: 2, minThreadWork: 1 });
+const SETS: Kernels[] = [referenceKernels, wasmPlain, wasmRelaxed, wasmThreads].filter(
+  (k): k is Kernels => k !== null,
+);
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 const DTYPES: { name: string; Array: Ctor; tol: number }[] = [

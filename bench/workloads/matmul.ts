@@ -3,7 +3,8 @@
  * A·B (forward), A·Bᵀ (input gradient G·Wᵀ) and Aᵀ·B (weight gradient Xᵀ·G).
  *
  * chainrule is timed on the active kernel set (`kernels().matmul`, what every op calls), on the
- * WebAssembly SIMD set ("wasm kernel" rows, copies in and out of wasm memory included), and once through
+ * WebAssembly SIMD set ("wasm kernel" rows, copies in and out of wasm memory included), on the same set
+ * with a thread per core (`threads: 'auto'`; "wasm-simd-threadsN kernel" rows, where N > 1), and once through
  * the public `matmul(a, b)` op, which adds the output allocation and graph bookkeeping. tfjs uses
  * tf.matMul(a, b, transposeA, transposeB) and reads the result back (dataSync) so nothing is pending.
  * Float64 rows compare chainrule's two kernel sets only: tfjs has no float64.
@@ -100,9 +101,12 @@ export async function matmulWorkload(cfg: BenchConfig): Promise<Row[]> {
   const rows: Row[] = [];
   const k = kernels();
   const wasm = await loadWasmKernels();
+  const auto = await loadWasmKernels({ threads: 'auto' });
+  // The threaded set only where it has more than one thread (else it is the plain set again).
+  const threaded = auto && auto.name !== wasm?.name ? auto : null;
   progress(
-    `matmul float32 and float64, n = ${sizes.join(', ')}; chainrule kernel sets '${k.name}' and ` +
-      `'${wasm?.name ?? 'wasm unavailable'}'`,
+    `matmul float32 and float64, n = ${sizes.join(', ')}; chainrule kernel sets '${k.name}', ` +
+      `'${wasm?.name ?? 'wasm unavailable'}'${threaded ? ` and '${threaded.name}'` : ''}`,
   );
   const na: NotApplicable = { na: 'brain.js has no matrix product' };
   const no64: NotApplicable = { na: 'no float64' };
@@ -112,6 +116,9 @@ export async function matmulWorkload(cfg: BenchConfig): Promise<Row[]> {
     const gflop = (2 * n ** 3) / 1e9;
     const ours = await kernelFigures(cfg, k, n, a, b, gflop, `${k.name} kernel`);
     const oursWasm = wasm ? await kernelFigures(cfg, wasm, n, a, b, gflop, `${wasm.name} kernel`) : null;
+    const oursThreads = threaded
+      ? await kernelFigures(cfg, threaded, n, a, b, gflop, `${threaded.name} kernel`)
+      : null;
     // The op adds only an n² allocation and a graph node to the kernel's n³ work; the largest size is
     // left out to keep the run short.
     let viaOp: Figure | null = null;
@@ -151,6 +158,15 @@ export async function matmulWorkload(cfg: BenchConfig): Promise<Row[]> {
           ours: oursWasm.get(layout) as Figure,
           peers: peersOf(layout),
         });
+    if (threaded && oursThreads)
+      for (const layout of LAYOUTS)
+        rows.push({
+          workload: 'matmul',
+          name: `matmul n=${n} ${layout.name} (${threaded.name} kernel)`,
+          unit: 'GFLOP/s',
+          ours: oursThreads.get(layout) as Figure,
+          peers: peersOf(layout),
+        });
     if (viaOp)
       rows.push({
         workload: 'matmul',
@@ -162,13 +178,14 @@ export async function matmulWorkload(cfg: BenchConfig): Promise<Row[]> {
 
     const a64 = Float64Array.from(a);
     const b64 = Float64Array.from(b);
-    const sets = wasm ? [k, wasm] : [k];
+    const sets = [k, wasm, threaded].filter((s): s is Kernels => s !== null);
     for (const set of sets) {
       const figs = await kernelFigures(cfg, set, n, a64, b64, gflop, `${set.name} kernel float64`);
+      const which = set === k ? '' : set === wasm ? 'wasm ' : `${set.name} `;
       for (const layout of LAYOUTS)
         rows.push({
           workload: 'matmul',
-          name: `matmul float64 n=${n} ${layout.name} (${set === k ? '' : 'wasm '}kernel)`,
+          name: `matmul float64 n=${n} ${layout.name} (${which}kernel)`,
           unit: 'GFLOP/s',
           ours: figs.get(layout) as Figure,
           peers: { 'brain.js': na, 'tfjs-cpu': no64, 'tfjs-wasm': no64 },

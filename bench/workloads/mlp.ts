@@ -2,6 +2,10 @@
  * Workload 2: MLP 784 → 128 (ReLU) → 10, softmax cross-entropy, SGD lr 0.01 without momentum, batch 64,
  * float32, on 10,000 synthetic samples (seeded uniform [0, 1) inputs, uniform labels 0..9), shuffled every
  * epoch. Reported in training samples per second over one epoch, after a warm-up epoch.
+ *
+ * Workload 2b: the same with a wider, deeper net, 784 → 512 → 512 → 10 (ReLU), batch 256, on 2,560
+ * samples (an epoch of the reference kernels stays a few seconds): here the products are large enough for
+ * the WebAssembly kernels' threads, so it also has a row for the threaded set.
  */
 import { fit, kernels, nn, optim, random, setKernels, Tensor } from '../../src/index.js';
 import { loadWasmKernels } from '../../src/kernels/wasm/index.js';
@@ -10,18 +14,35 @@ import { loadTf, type TfBackend } from '../peers/tfjs.js';
 import type { BenchConfig, NotApplicable, PeerName, Row } from '../types.js';
 
 const IN = 784;
-const HIDDEN = 128;
 const CLASSES = 10;
-const BATCH = 64;
 const LR = 0.01;
 
-interface Data {
+/** One network and run size of this workload. */
+interface Arch {
+  /** Widths of the hidden ReLU layers. */
+  hidden: number[];
+  batch: number;
+  /** Samples per epoch (full run, quick run). */
+  samples: number;
+  quickSamples: number;
+}
+
+const SMALL: Arch = { hidden: [128], batch: 64, samples: 10_000, quickSamples: 2_000 };
+const WIDE: Arch = { hidden: [512, 512], batch: 256, samples: 2_560, quickSamples: 512 };
+
+/** "784-128-10" */
+function archName(arch: Arch): string {
+  return [IN, ...arch.hidden, CLASSES].join('-');
+}
+
+export interface Data {
   n: number;
   x: Float32Array;
   labels: Int32Array;
 }
 
-function syntheticData(n: number): Data {
+/** Seeded synthetic inputs and labels (the same for every library). */
+export function syntheticData(n: number): Data {
   const rng = new random.RandomState(1234);
   const x = new Float32Array(n * IN);
   rng.mt.fillRandom(x);
@@ -30,14 +51,23 @@ function syntheticData(n: number): Data {
   return { n, x, labels };
 }
 
+/** The chainrule model: Linear + ReLU per hidden width, then the output Linear. */
+export function chainruleMlp(hidden: readonly number[], rng: random.RandomState): nn.Sequential {
+  const layers: nn.Module[] = [];
+  let width = IN;
+  for (const h of hidden) {
+    layers.push(new nn.Linear(width, h, { rng }), new nn.ReLU());
+    width = h;
+  }
+  layers.push(new nn.Linear(width, CLASSES, { rng }));
+  return new nn.Sequential(...layers);
+}
+
 /** chainrule: `fit` with the 'crossEntropy' loss (logSoftmax + pick on the logits). */
-async function ours(cfg: BenchConfig, data: Data): Promise<Figure> {
+async function ours(cfg: BenchConfig, arch: Arch, data: Data): Promise<Figure> {
   const rng = new random.RandomState(7);
-  const model = new nn.Sequential(
-    new nn.Linear(IN, HIDDEN, { rng }),
-    new nn.ReLU(),
-    new nn.Linear(HIDDEN, CLASSES, { rng }),
-  );
+  const model = chainruleMlp(arch.hidden, rng);
+  const BATCH = arch.batch;
   const optimizer = new optim.SGD(model.parameters(), { lr: LR });
   const x = new Tensor(data.x, [data.n, IN]);
   const epoch = async () => {
@@ -65,14 +95,17 @@ async function ours(cfg: BenchConfig, data: Data): Promise<Figure> {
  * the usual tfjs formulation; its softmax + log in the loss is the same order of work as chainrule's
  * logSoftmax + pick (both negligible next to the two matmuls per layer and direction).
  */
-async function tfjs(cfg: BenchConfig, backend: TfBackend, data: Data): Promise<Figure> {
+async function tfjs(cfg: BenchConfig, arch: Arch, backend: TfBackend, data: Data): Promise<Figure> {
   const peer = await loadTf();
   await peer.use(backend);
   const { tf } = peer;
+  const BATCH = arch.batch;
   const tensorsBefore = tf.memory().numTensors;
   const model = tf.sequential({
     layers: [
-      tf.layers.dense({ inputShape: [IN], units: HIDDEN, activation: 'relu' }),
+      ...arch.hidden.map((units, i) =>
+        tf.layers.dense({ ...(i === 0 ? { inputShape: [IN] } : {}), units, activation: 'relu' }),
+      ),
       tf.layers.dense({ units: CLASSES, activation: 'softmax' }),
     ],
   });
@@ -102,37 +135,45 @@ async function tfjs(cfg: BenchConfig, backend: TfBackend, data: Data): Promise<F
   return figure;
 }
 
-export async function mlpWorkload(cfg: BenchConfig): Promise<Row[]> {
-  const n = cfg.quick ? 2_000 : 10_000;
-  progress(`mlp 784-128-10: ${n} samples, batch ${BATCH}`);
+/** The rows of one architecture: reference (active) kernels, wasm, threaded wasm where it differs, tfjs. */
+async function archRows(cfg: BenchConfig, arch: Arch): Promise<Row[]> {
+  const n = cfg.quick ? arch.quickSamples : arch.samples;
+  const title = `MLP ${archName(arch)}, batch ${arch.batch}`;
+  progress(`mlp ${archName(arch)}: ${n} samples, batch ${arch.batch}`);
   const data = syntheticData(n);
-  const figure = await ours(cfg, data);
-  // The same run on the WebAssembly SIMD kernels, the previous set restored afterwards.
-  const wasm = await loadWasmKernels();
-  let wasmFigure: Figure | null = null;
-  if (wasm) {
+  const figure = await ours(cfg, arch, data);
+  // The same run on the WebAssembly SIMD kernels (one thread, then all cores where that differs), the
+  // previous set restored afterwards.
+  const sets = [await loadWasmKernels()];
+  // Threads only take products of 2²³ multiply-adds and up (minThreadWork): the small net has none.
+  if (arch.hidden.some((h) => h >= 512)) sets.push(await loadWasmKernels({ threads: 'auto' }));
+  const wasmFigures: { name: string; figure: Figure }[] = [];
+  for (const wasm of sets) {
+    if (!wasm || wasmFigures.some((f) => f.name === wasm.name)) continue;
     const prev = setKernels(wasm);
     try {
-      wasmFigure = await ours(cfg, data);
+      wasmFigures.push({ name: wasm.name, figure: await ours(cfg, arch, data) });
     } finally {
       setKernels(prev);
     }
   }
   const peers: Record<PeerName, Figure | NotApplicable> = {
     'brain.js': { na: 'brain.js has no softmax cross-entropy' },
-    'tfjs-cpu': await tfjs(cfg, 'cpu', data),
-    'tfjs-wasm': await tfjs(cfg, 'wasm', data),
+    'tfjs-cpu': await tfjs(cfg, arch, 'cpu', data),
+    'tfjs-wasm': await tfjs(cfg, arch, 'wasm', data),
   };
-  const rows: Row[] = [
-    { workload: 'mlp', name: 'MLP 784-128-10, batch 64', unit: 'samples/s', ours: figure, peers },
-  ];
-  if (wasm && wasmFigure)
+  const rows: Row[] = [{ workload: 'mlp', name: title, unit: 'samples/s', ours: figure, peers }];
+  for (const w of wasmFigures)
     rows.push({
       workload: 'mlp',
-      name: `MLP 784-128-10, batch 64 (${wasm.name} kernels)`,
+      name: `${title} (${w.name} kernels)`,
       unit: 'samples/s',
-      ours: wasmFigure,
+      ours: w.figure,
       peers,
     });
   return rows;
+}
+
+export async function mlpWorkload(cfg: BenchConfig): Promise<Row[]> {
+  return [...(await archRows(cfg, SMALL)), ...(await archRows(cfg, WIDE))];
 }

@@ -6,7 +6,7 @@
  * block of A against one packed block of B, and `micro` keeps an MR×NR tile of C in SIMD registers over
  * the whole depth of the block. Transposes cost only a different packing, so no layout is a slow path.
  */
-import type { Func, Local, MemOp, ModuleBuilder, Op } from './asm.js';
+import type { Func, Local, MemOp, ModuleBuilder, Op, ValType } from './asm.js';
 
 /** Element type of a kernel set's matrices. */
 export type WasmDType = 'f32' | 'f64';
@@ -44,8 +44,35 @@ export const GEMM_SHAPES: Record<WasmDType, GemmShape> = {
   f64: { mr: 4, nr: 4, kc: 512, mc: 96, nc: 256 },
 };
 
-/** Bytes of the scratch tile the macro-kernel computes edge tiles into, at address 0. */
+/** Bytes of the scratch tile the macro-kernel computes edge tiles into (one per thread). */
 export const SCRATCH_BYTES = 1024;
+
+/** Round up to a multiple of 64 bytes: buffers and operands start on a cache line. */
+export function align64(bytes: number): number {
+  return Math.ceil(bytes / 64) * 64;
+}
+
+/** Byte offset of the packed-A buffer inside a thread's work area (the scratch tile comes first). */
+export const PACK_A_OFFSET = SCRATCH_BYTES;
+
+/** Byte offset of the packed-B buffer inside a thread's work area. */
+export const PACK_B_OFFSET = align64(
+  PACK_A_OFFSET +
+    Math.max(
+      ...(['f32', 'f64'] as const).map((d) => GEMM_SHAPES[d].mc * GEMM_SHAPES[d].kc * ELEMENT_BYTES[d]),
+    ),
+);
+
+/**
+ * Bytes of one thread's work area: scratch tile, packed A, packed B. Every thread of a pool has its own, so
+ * threads share only the operands, and those they only read (A, B) or write disjointly (C).
+ */
+export const WORK_BYTES = align64(
+  PACK_B_OFFSET +
+    Math.max(
+      ...(['f32', 'f64'] as const).map((d) => GEMM_SHAPES[d].kc * GEMM_SHAPES[d].nc * ELEMENT_BYTES[d]),
+    ),
+);
 
 interface DTypeOps {
   size: number;
@@ -96,13 +123,18 @@ export interface GemmOptions {
 }
 
 /**
- * Add `${dt}_packA`, `${dt}_packB` and `${dt}_macro` for one element type to the module. The
- * exports' signatures:
+ * Add `${dt}_packA`, `${dt}_packB`, `${dt}_macro` and `${dt}_gemm` for one element type to the module.
+ * The exports' signatures:
  *
  *   pack(src, sw, sk, len, kc, dst): `len` rows (or columns) of width-`w` micro-panels, element (q, p) at
  *     src + (q·sw + p·sk)·size bytes, padded with zeros to a multiple of w.
- *   macro(aPack, bPack, c, ldc, mc, nc, kc, accumulate): C[mc×nc] (row stride ldc elements) = (or +=)
- *     packed A · packed B.
+ *   macro(aPack, bPack, c, ldc, mc, nc, kc, accumulate, scratch): C[mc×nc] (row stride ldc elements) =
+ *     (or +=) packed A · packed B; edge tiles go through the scratch tile at `scratch`.
+ *   gemm(a, b, c, aI, aP, bJ, bP, ldc, k, i0, i1, j0, j1, work): rows i0..i1 and columns j0..j1 of
+ *     C = op(A)·op(B), op(A)(i, p) at a + (i·aI + p·aP)·size, op(B)(p, j) at b + (j·bJ + p·bP)·size, C's
+ *     row stride ldc; `work` is the caller's work area ({@link WORK_BYTES}). Every element of C gets the
+ *     same sequence of operations whatever rectangle it falls in (the depth blocks do not depend on it), so
+ *     cutting C into rectangles for threads gives the same bits as one call over all of C.
  */
 export function addGemm(
   mod: ModuleBuilder,
@@ -111,15 +143,72 @@ export function addGemm(
   shape: GemmShape = GEMM_SHAPES[dt],
 ): void {
   const t = DTYPES[dt];
-  addPack(mod, `${dt}_packA`, t, shape.mr);
-  addPack(mod, `${dt}_packB`, t, shape.nr);
+  const packA = addPack(mod, `${dt}_packA`, t, shape.mr);
+  const packB = addPack(mod, `${dt}_packB`, t, shape.nr);
   const micro = addMicro(mod, dt, t, shape, opts);
-  addMacro(mod, dt, t, shape, micro);
+  const macro = addMacro(mod, dt, t, shape, micro);
+  addDriver(mod, dt, t, shape, packA, packB, macro);
 }
 
-function addPack(mod: ModuleBuilder, name: string, t: DTypeOps, w: number): void {
+/**
+ * The BLIS loop nest over one rectangle of C. It lives in wasm rather than in JavaScript so the calling
+ * thread and the pool's workers run literally the same code: a worker only reads its arguments from shared
+ * memory and calls this.
+ */
+function addDriver(
+  mod: ModuleBuilder,
+  dt: WasmDType,
+  t: DTypeOps,
+  s: GemmShape,
+  packA: number,
+  packB: number,
+  macro: number,
+): void {
   const S = t.size;
-  mod.func(name, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
+  const params: ValType[] = new Array<ValType>(14).fill('i32');
+  mod.func(`${dt}_gemm`, params, [], (f) => {
+    const [a, b, c, aI, aP, bJ, bP, ldc, k, i0, i1, j0, j1, work] = f.params;
+    const jc = f.local('i32');
+    const pc = f.local('i32');
+    const ic = f.local('i32');
+    const nc = f.local('i32');
+    const kc = f.local('i32');
+    const mc = f.local('i32');
+    const pa = f.local('i32');
+    const pb = f.local('i32');
+    /** dst = min(cap, hi − lo) */
+    const clamp = (dst: Local, cap: number, hi: Local, lo: Local) => {
+      f.get(hi).get(lo).op('i32.sub').set(dst);
+      f.i32(cap).get(dst).get(dst).i32(cap).op('i32.gt_s', 'select').set(dst);
+    };
+    f.get(work).i32(PACK_A_OFFSET).op('i32.add').set(pa);
+    f.get(work).i32(PACK_B_OFFSET).op('i32.add').set(pb);
+    // BLIS's loop order: a kc×nc block of B is packed once per depth block and reused by every mc-row
+    // block of A; the first depth block writes C, later ones add to it.
+    f.for(jc, j0, j1, s.nc, () => {
+      clamp(nc, s.nc, j1, jc);
+      f.for(pc, 0, k, s.kc, () => {
+        clamp(kc, s.kc, k, pc);
+        // packB(b + (jc·bJ + pc·bP)·S, bJ, bP, nc, kc, pb)
+        f.get(jc).get(bJ).op('i32.mul').get(pc).get(bP).op('i32.mul', 'i32.add').i32(S).op('i32.mul');
+        f.get(b).op('i32.add').get(bJ).get(bP).get(nc).get(kc).get(pb).call(packB);
+        f.for(ic, i0, i1, s.mc, () => {
+          clamp(mc, s.mc, i1, ic);
+          f.get(ic).get(aI).op('i32.mul').get(pc).get(aP).op('i32.mul', 'i32.add').i32(S).op('i32.mul');
+          f.get(a).op('i32.add').get(aI).get(aP).get(mc).get(kc).get(pa).call(packA);
+          // macro(pa, pb, c + (ic·ldc + jc)·S, ldc, mc, nc, kc, pc > 0, work)
+          f.get(pa).get(pb);
+          f.get(ic).get(ldc).op('i32.mul').get(jc).op('i32.add').i32(S).op('i32.mul').get(c).op('i32.add');
+          f.get(ldc).get(mc).get(nc).get(kc).get(pc).i32(0).op('i32.gt_s').get(work).call(macro);
+        });
+      });
+    });
+  });
+}
+
+function addPack(mod: ModuleBuilder, name: string, t: DTypeOps, w: number): number {
+  const S = t.size;
+  return mod.func(name, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
     const [src, sw, sk, len, kc, dst] = f.params;
     const q = f.local('i32');
     const p = f.local('i32');
@@ -272,10 +361,11 @@ function addMicro(mod: ModuleBuilder, dt: WasmDType, t: DTypeOps, s: GemmShape, 
   });
 }
 
-function addMacro(mod: ModuleBuilder, dt: WasmDType, t: DTypeOps, s: GemmShape, micro: number): void {
+function addMacro(mod: ModuleBuilder, dt: WasmDType, t: DTypeOps, s: GemmShape, micro: number): number {
   const S = t.size;
-  mod.func(`${dt}_macro`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
-    const [aPack, bPack, c, ldc, mc, nc, kc, accumulate] = f.params;
+  const params: ValType[] = new Array<ValType>(9).fill('i32');
+  return mod.func(`${dt}_macro`, params, [], (f) => {
+    const [aPack, bPack, c, ldc, mc, nc, kc, accumulate, scratch] = f.params;
     const jr = f.local('i32');
     const ir = f.local('i32');
     const ap = f.local('i32');
@@ -318,7 +408,7 @@ function addMacro(mod: ModuleBuilder, dt: WasmDType, t: DTypeOps, s: GemmShape, 
             // An edge tile: compute the whole tile into scratch, then copy the part inside C.
             f.get(ap)
               .get(bp)
-              .i32(0)
+              .get(scratch)
               .i32(s.nr * S)
               .get(kc)
               .i32(0)
@@ -328,6 +418,8 @@ function addMacro(mod: ModuleBuilder, dt: WasmDType, t: DTypeOps, s: GemmShape, 
               f.get(r)
                 .i32(s.nr * S)
                 .op('i32.mul')
+                .get(scratch)
+                .op('i32.add')
                 .set(src);
               f.for(j, 0, cols, 1, () => {
                 f.get(src).mem(t.load).set(val);

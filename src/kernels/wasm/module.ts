@@ -43,12 +43,18 @@ export function relaxedSimdSupported(): boolean {
   return relaxed;
 }
 
-/** The kernels' module for the given features. */
-export function buildKernelModule(features: WasmFeatures): Uint8Array<ArrayBuffer> {
+/**
+ * The kernels' module for the given features. `memory` describes the imported memory: a pool of threads
+ * needs a shared one, which must declare its maximum (the default is a plain memory of at least one page).
+ */
+export function buildKernelModule(
+  features: WasmFeatures,
+  memory?: { minPages: number; maxPages: number; shared: true },
+): Uint8Array<ArrayBuffer> {
   const mod = new ModuleBuilder();
   addGemm(mod, 'f32', features);
   addGemm(mod, 'f64', features);
   addElementwise(mod, 'f32');
   addElementwise(mod, 'f64');
-  return mod.build();
+  return mod.build(memory);
 }

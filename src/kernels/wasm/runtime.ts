@@ -5,61 +5,74 @@
  */
 import type { BinaryOp, Storage, UnaryOp } from '../types.js';
 import { BINARY, names, UNARY, UNARY_GRAD, type BinaryLayout, type GradInput } from './elementwise.js';
-import { ELEMENT_BYTES, GEMM_SHAPES, SCRATCH_BYTES, type WasmDType } from './gemm.js';
+import { ELEMENT_BYTES, GEMM_SHAPES, WORK_BYTES, type WasmDType } from './gemm.js';
 import { buildKernelModule, type WasmFeatures } from './module.js';
+import { controlBytes, GemmPool, threadSupport } from './pool.js';
 
 type Fn = (...args: number[]) => void;
 
 const PAGE = 65536;
-const DTYPES: readonly WasmDType[] = ['f32', 'f64'];
 
 /** Round up to a multiple of 64 bytes: operands start on a cache line. */
 function align(bytes: number): number {
   return Math.ceil(bytes / 64) * 64;
 }
 
+/** Pages a shared memory may grow to (it must declare a maximum); tried in order, largest first. */
+const SHARED_MAX_PAGES = [65535, 32768, 16384];
+
 /** Bytes for an n-element operand of an elementwise op: its loops may run up to 3 elements past the end. */
 function region(n: number, size: number): number {
   return align((n + 4) * size);
 }
 
-/** Memory layout: the scratch tile, the two packing buffers, then the operands of the current call. */
-const PACK_A = SCRATCH_BYTES;
-const PACK_B = align(
-  PACK_A + Math.max(...DTYPES.map((d) => GEMM_SHAPES[d].mc * GEMM_SHAPES[d].kc * ELEMENT_BYTES[d])),
-);
-const OPERANDS = align(
-  PACK_B + Math.max(...DTYPES.map((d) => GEMM_SHAPES[d].kc * GEMM_SHAPES[d].nc * ELEMENT_BYTES[d])),
-);
+/**
+ * Memory layout: one work area per thread (scratch tile and packing buffers, `WORK_BYTES` each; the calling
+ * thread's first), the pool's control block, then the operands of the current call.
+ */
+function operandsAt(threads: number): number {
+  return align(threads * WORK_BYTES + (threads > 1 ? controlBytes(threads) : 0));
+}
 
 /** wasm32 addresses stop at 4 GiB; a call needing more is left to the reference. */
 const MAX_BYTES = 2 ** 32 - PAGE;
 
+/** Options of {@link WasmRuntime.create}. */
+export interface RuntimeOptions extends WasmFeatures {
+  /** Threads for large products, the caller included (1: no pool, a plain memory). */
+  threads: number;
+  /** Products of fewer multiply-adds than this stay on the calling thread. */
+  minThreadWork: number;
+}
+
 /** The exported functions of one element type, looked up once so calls build no strings. */
 interface DTypeFns {
-  packA: Fn;
-  packB: Fn;
-  macro: Fn;
+  gemm: Fn;
   unary: Partial<Record<UnaryOp, Fn>>;
   grad: Partial<Record<UnaryOp, Fn>>;
   binary: Record<BinaryLayout, Partial<Record<BinaryOp, Fn>>>;
 }
 
+/** One instantiated kernel module and, with threads, the pool that shares its memory. */
 export class WasmRuntime {
   private f32 = new Float32Array(0);
   private f64 = new Float64Array(0);
   private readonly fns: Record<WasmDType, DTypeFns>;
 
+  private readonly operands: number;
+
   private constructor(
     private readonly memory: WebAssembly.Memory,
     exports: WebAssembly.Exports,
+    /** The pool for large products, or null for a single thread. */
+    private readonly pool: GemmPool | null,
+    private readonly minThreadWork: number,
   ) {
+    this.operands = operandsAt(pool?.threads ?? 1);
     const fn = (name: string) => exports[name] as Fn;
     const table = (dt: WasmDType): DTypeFns => {
       const t: DTypeFns = {
-        packA: fn(`${dt}_packA`),
-        packB: fn(`${dt}_packB`),
-        macro: fn(`${dt}_macro`),
+        gemm: fn(`${dt}_gemm`),
         unary: {},
         grad: {},
         binary: { same: {}, scalarA: {}, scalarB: {}, rowB: {} },
@@ -76,11 +89,49 @@ export class WasmRuntime {
     this.refreshViews();
   }
 
-  /** Compile and instantiate (asynchronously: browsers refuse large synchronous compiles). */
-  static async create(features: WasmFeatures): Promise<WasmRuntime> {
-    const memory = new WebAssembly.Memory({ initial: Math.ceil(OPERANDS / PAGE) + 1 });
+  /**
+   * Compile and instantiate (asynchronously: browsers refuse large synchronous compiles). With more than
+   * one thread the memory is shared and a pool is prepared (its workers start on the first large product);
+   * where this runtime cannot run one (see `threadSupport`), the runtime is single-threaded.
+   */
+  static async create(options: RuntimeOptions): Promise<WasmRuntime> {
+    const features: WasmFeatures = { relaxed: options.relaxed };
+    const spawner = options.threads > 1 ? await threadSupport() : null;
+    if (spawner) {
+      const threads = options.threads;
+      const minPages = Math.ceil(operandsAt(threads) / PAGE) + 1;
+      for (const maxPages of SHARED_MAX_PAGES) {
+        let memory: WebAssembly.Memory;
+        try {
+          memory = new WebAssembly.Memory({ initial: minPages, maximum: maxPages, shared: true });
+        } catch {
+          // The engine could not reserve that much address space: try a smaller maximum.
+          continue;
+        }
+        const module = await WebAssembly.compile(
+          buildKernelModule(features, { minPages, maxPages, shared: true }),
+        );
+        const instance = await WebAssembly.instantiate(module, { env: { memory } });
+        // The control block sits right after the work areas (see operandsAt).
+        const pool = new GemmPool(
+          spawner,
+          module,
+          memory,
+          threads * WORK_BYTES,
+          threads,
+          (t) => t * WORK_BYTES,
+        );
+        return new WasmRuntime(memory, instance.exports, pool, options.minThreadWork);
+      }
+    }
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(operandsAt(1) / PAGE) + 1 });
     const { instance } = await WebAssembly.instantiate(buildKernelModule(features), { env: { memory } });
-    return new WasmRuntime(memory, instance.exports);
+    return new WasmRuntime(memory, instance.exports, null, options.minThreadWork);
+  }
+
+  /** Threads large products run on (1 without a pool). */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
   }
 
   /**
@@ -138,8 +189,8 @@ export class WasmRuntime {
   ): boolean {
     const size = ELEMENT_BYTES[dt];
     const s = GEMM_SHAPES[dt];
-    const { packA, packB, macro } = this.fns[dt];
-    const aPtr = OPERANDS;
+    const { gemm } = this.fns[dt];
+    const aPtr = this.operands;
     const bPtr = align(aPtr + m * k * size);
     const cPtr = align(bPtr + k * n * size);
     if (!this.reserve(cPtr + m * n * size)) return false;
@@ -151,20 +202,13 @@ export class WasmRuntime {
     const aP = transA ? m : 1;
     const bJ = transB ? k : 1;
     const bP = transB ? 1 : n;
-    // BLIS's loop order: a kc×nc block of B is packed once per depth block and reused by every mc-row
-    // block of A; the first depth block writes C, later ones add to it.
-    for (let jc = 0; jc < n; jc += s.nc) {
-      const nc = Math.min(s.nc, n - jc);
-      for (let pc = 0; pc < k; pc += s.kc) {
-        const kc = Math.min(s.kc, k - pc);
-        packB(bPtr + (jc * bJ + pc * bP) * size, bJ, bP, nc, kc, PACK_B);
-        for (let ic = 0; ic < m; ic += s.mc) {
-          const mc = Math.min(s.mc, m - ic);
-          packA(aPtr + (ic * aI + pc * aP) * size, aI, aP, mc, kc, PACK_A);
-          macro(PACK_A, PACK_B, cPtr + (ic * n + jc) * size, n, mc, nc, kc, pc > 0 ? 1 : 0);
-        }
-      }
-    }
+    // The blocked loops run in wasm (`gemm`), over all of C here or over one rectangle per thread.
+    if (this.pool && m * k * n >= this.minThreadWork) {
+      const args = [aPtr, bPtr, cPtr, aI, aP, bJ, bP, n, k];
+      this.pool.run(dt === 'f32' ? 0 : 1, args, m, n, s.mr, s.nr, (i0, i1, j0, j1, work) =>
+        gemm(aPtr, bPtr, cPtr, aI, aP, bJ, bP, n, k, i0, i1, j0, j1, work),
+      );
+    } else gemm(aPtr, bPtr, cPtr, aI, aP, bJ, bP, n, k, 0, m, 0, n, 0);
     this.take(dt, cPtr, m * n, c, co);
     return true;
   }
@@ -173,7 +217,7 @@ export class WasmRuntime {
   unary(dt: WasmDType, op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): boolean {
     const n = x.length;
     const size = ELEMENT_BYTES[dt];
-    const xPtr = OPERANDS;
+    const xPtr = this.operands;
     const oPtr = xPtr + region(n, size);
     if (!this.reserve(oPtr + region(n, size))) return false;
     this.put(dt, x, 0, n, xPtr);
@@ -197,16 +241,16 @@ export class WasmRuntime {
     const n = g.length;
     const size = ELEMENT_BYTES[dt];
     const r = region(n, size);
-    if (!this.reserve(OPERANDS + (inputs.length + 1) * r)) return false;
+    if (!this.reserve(this.operands + (inputs.length + 1) * r)) return false;
     for (let i = 0; i < inputs.length; i++) {
       const name = inputs[i];
-      this.put(dt, name === 'x' ? x : name === 'y' ? y : g, 0, n, OPERANDS + i * r);
+      this.put(dt, name === 'x' ? x : name === 'y' ? y : g, 0, n, this.operands + i * r);
     }
     const fn = this.fns[dt].grad[op] as Fn;
-    const o = OPERANDS + inputs.length * r;
-    if (inputs.length === 1) fn(OPERANDS, o, n, p0, p1);
-    else if (inputs.length === 2) fn(OPERANDS, OPERANDS + r, o, n, p0, p1);
-    else fn(OPERANDS, OPERANDS + r, OPERANDS + 2 * r, o, n, p0, p1);
+    const o = this.operands + inputs.length * r;
+    if (inputs.length === 1) fn(this.operands, o, n, p0, p1);
+    else if (inputs.length === 2) fn(this.operands, this.operands + r, o, n, p0, p1);
+    else fn(this.operands, this.operands + r, this.operands + 2 * r, o, n, p0, p1);
     this.take(dt, o, n, out, 0);
     return true;
   }
@@ -223,7 +267,7 @@ export class WasmRuntime {
   ): boolean {
     const size = ELEMENT_BYTES[dt];
     const fn = this.fns[dt].binary[layout][op] as Fn;
-    const p1 = OPERANDS;
+    const p1 = this.operands;
     if (layout === 'scalarA' || layout === 'scalarB') {
       const arr = layout === 'scalarA' ? b : a;
       const s = layout === 'scalarA' ? a[0] : b[0];

@@ -1,0 +1,337 @@
+/**
+ * A persistent pool of worker threads that share the kernels' `WebAssembly.Memory` and split large matrix
+ * products with the calling thread. Each worker instantiates the same compiled module on the same shared
+ * memory and owns a work area there (packing buffers and scratch tile) that no other thread touches.
+ *
+ * The `Kernels` interface is synchronous, so the calling thread hands out parts of C through a control
+ * block in shared memory, computes its own part, and blocks in `Atomics.wait` until the workers are done.
+ * That needs a thread allowed to block: Node's main thread and workers are; a browser's main thread is not,
+ * so there (and where `SharedArrayBuffer` is missing, i.e. a page that is not cross-origin isolated)
+ * {@link threadSupport} answers null and the kernels stay single-threaded.
+ *
+ * Nothing here imports Node modules statically: Node's `worker_threads` is loaded with a dynamic import
+ * only when the runtime is Node, so browsers and bundlers never see it. Workers run generated JavaScript
+ * (an eval worker in Node, a Blob URL in browsers), so no worker file has to be found next to this one,
+ * whether it runs from TypeScript sources under tsx or from the built `dist/`.
+ */
+
+/** Int32 slots of the control block's header: the job generation, the finished-part count, then one ready flag per worker. */
+const GEN = 0;
+const DONE = 1;
+const READY = 2;
+/** Int32s per worker slot: the generation it is assigned to, the element type, the 14 arguments of `gemm`. */
+const SLOT_INTS = 16;
+/** Header size in int32s; also bounds the number of threads (ready flags live in the header). */
+const HEADER_INTS = 64;
+
+/** Most threads a pool may have (the caller included). */
+export const MAX_THREADS = HEADER_INTS - READY;
+
+/** Bytes of the control block for a pool of `threads` threads. */
+export function controlBytes(threads: number): number {
+  return (HEADER_INTS + Math.max(0, threads - 1) * SLOT_INTS) * 4;
+}
+
+/**
+ * Polls of a shared flag before a thread sleeps in `Atomics.wait`: a worker after its part (tens of
+ * microseconds: the next product often follows at once), the caller waiting for the workers' parts.
+ */
+const WORKER_SPIN = 20000;
+const CALLER_SPIN = 20000;
+
+/** How long the first large product waits for Node workers to start before it runs without them. */
+const NODE_START_TIMEOUT_MS = 3000;
+
+/** A started worker, reduced to what the pool uses of Node's and the browser's `Worker`. */
+interface PoolWorker {
+  postMessage(message: unknown): void;
+}
+
+/** Starts workers running the given JavaScript source. */
+interface Spawner {
+  /** Start one worker; it must not keep a Node process alive. */
+  spawn(source: string): PoolWorker;
+  /** Whether the calling thread may block until workers start (Node: yes; browsers: they may need our event loop). */
+  waitForStart: boolean;
+}
+
+/** The part of Node's `worker_threads` the pool uses (declared here: the library builds without Node's types). */
+interface NodeWorkerThreads {
+  Worker: new (
+    source: string,
+    options: { eval: true },
+  ) => PoolWorker & { unref(): void; on(event: 'error', f: (e: unknown) => void): unknown };
+}
+
+/** The part of Node's `os` used for `threads: 'auto'`. */
+interface NodeOs {
+  availableParallelism?: () => number;
+  cpus(): unknown[];
+}
+
+/** The globals feature detection reads; all optional, since any may be missing. */
+interface MaybeGlobals {
+  process?: { versions?: { node?: string } };
+  navigator?: { hardwareConcurrency?: number };
+  crossOriginIsolated?: boolean;
+  Worker?: new (url: string) => PoolWorker;
+  Blob?: typeof Blob;
+  URL?: { createObjectURL?: (blob: Blob) => string };
+}
+
+const g = globalThis as unknown as MaybeGlobals;
+
+function isNode(): boolean {
+  return typeof g.process?.versions?.node === 'string';
+}
+
+/**
+ * A dynamic import that bundlers leave alone: the specifier is a variable (so neither TypeScript nor a
+ * bundler tries to resolve it) and the comments tell webpack and Vite not to.
+ */
+async function importNode<T>(specifier: string): Promise<T> {
+  return (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as T;
+}
+
+/** Whether this thread may block in `Atomics.wait` (false on a browser's main thread, where it throws). */
+function canBlock(): boolean {
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return false;
+  try {
+    // Waiting for a value the cell does not hold returns at once where waiting is allowed.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * How to start workers on this runtime, or null where a pool cannot work: no shared memory, no blocking
+ * wait on this thread, or no workers.
+ */
+export async function threadSupport(): Promise<Spawner | null> {
+  if (!canBlock() || g.crossOriginIsolated === false) return null;
+  if (isNode()) {
+    let wt: NodeWorkerThreads;
+    try {
+      wt = await importNode<NodeWorkerThreads>('node:worker_threads');
+    } catch {
+      return null;
+    }
+    return {
+      waitForStart: true,
+      spawn(source) {
+        const w = new wt.Worker(source, { eval: true });
+        // A worker spends its life blocked in Atomics.wait; unref lets the process exit around it.
+        w.unref();
+        // A worker that fails to start never reports ready and simply gets no work.
+        w.on('error', () => {});
+        return w;
+      },
+    };
+  }
+  const { Worker, Blob: BlobCtor, URL: Url } = g;
+  if (
+    typeof Worker !== 'function' ||
+    typeof BlobCtor !== 'function' ||
+    typeof Url?.createObjectURL !== 'function'
+  )
+    return null;
+  const createUrl = Url.createObjectURL;
+  return {
+    waitForStart: false,
+    spawn(source) {
+      return new Worker(createUrl(new BlobCtor([source], { type: 'text/javascript' })));
+    },
+  };
+}
+
+/** The thread count `threads: 'auto'` means: the cores this process may use. */
+export async function autoThreads(): Promise<number> {
+  if (isNode()) {
+    try {
+      const os = await importNode<NodeOs>('node:os');
+      return os.availableParallelism?.() ?? os.cpus().length;
+    } catch {
+      return 1;
+    }
+  }
+  return g.navigator?.hardwareConcurrency ?? 1;
+}
+
+/**
+ * The worker's program. It instantiates the module on the shared memory, raises its ready flag, then
+ * loops: sleep until the generation changes, and if its slot is assigned to that generation, run `gemm`
+ * with the slot's arguments and count itself done. The slot's generation is written after its arguments
+ * and before the generation is bumped, so a worker never runs a half-written job or one meant for later.
+ */
+function workerSource(node: boolean): string {
+  const body = `
+const start = (d) => {
+  const x = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports;
+  const fns = [x.f32_gemm, x.f64_gemm];
+  const I = new Int32Array(d.memory.buffer, d.control, ${HEADER_INTS} + d.slots * ${SLOT_INTS});
+  const s = ${HEADER_INTS} + (d.index - 1) * ${SLOT_INTS};
+  let gen = Atomics.load(I, ${GEN});
+  Atomics.store(I, ${READY} + d.index, 1);
+  Atomics.notify(I, ${READY} + d.index);
+  for (;;) {
+    // Spin a little before sleeping: products come in runs (a training step has several), and waking a
+    // sleeping thread costs tens of microseconds.
+    for (let i = 0; i < ${WORKER_SPIN} && Atomics.load(I, ${GEN}) === gen; i++);
+    Atomics.wait(I, ${GEN}, gen);
+    gen = Atomics.load(I, ${GEN});
+    if (Atomics.load(I, s) !== gen) continue;
+    fns[I[s + 1]](I[s + 2], I[s + 3], I[s + 4], I[s + 5], I[s + 6], I[s + 7], I[s + 8], I[s + 9],
+      I[s + 10], I[s + 11], I[s + 12], I[s + 13], I[s + 14], I[s + 15]);
+    Atomics.add(I, ${DONE}, 1);
+    Atomics.notify(I, ${DONE});
+  }
+};
+`;
+  return node
+    ? `${body}require('node:worker_threads').parentPort.once('message', start);\n`
+    : `${body}self.onmessage = (e) => start(e.data);\n`;
+}
+
+/** One rectangle of C: rows i0..i1, columns j0..j1. */
+export interface Part {
+  i0: number;
+  i1: number;
+  j0: number;
+  j1: number;
+}
+
+/**
+ * Cut an m×n product into at most `parts` rectangles along the axis with more register tiles (rows in
+ * steps of mr, columns in steps of nr), as evenly as whole tiles allow; never an empty one.
+ */
+export function splitProduct(m: number, n: number, mr: number, nr: number, parts: number): Part[] {
+  const rowTiles = Math.ceil(m / mr);
+  const colTiles = Math.ceil(n / nr);
+  const byCols = colTiles >= rowTiles;
+  const tiles = byCols ? colTiles : rowTiles;
+  const step = byCols ? nr : mr;
+  const end = byCols ? n : m;
+  const count = Math.max(1, Math.min(parts, tiles));
+  const out: Part[] = [];
+  for (let t = 0; t < count; t++) {
+    const lo = Math.min(end, Math.round((t * tiles) / count) * step);
+    const hi = Math.min(end, Math.round(((t + 1) * tiles) / count) * step);
+    out.push(byCols ? { i0: 0, i1: m, j0: lo, j1: hi } : { i0: lo, i1: hi, j0: 0, j1: n });
+  }
+  return out;
+}
+
+/** Products run on workers so far in this process (for tests that check the pool did the work). */
+export const poolStats = { jobs: 0, workerParts: 0 };
+
+/**
+ * The workers of one kernel set, started on first use. `run` splits a product among the calling thread
+ * and every worker that has started; since every element of C is computed the same way whichever thread
+ * computes it, the result does not depend on how many took part.
+ */
+export class GemmPool {
+  private control: Int32Array | null = null;
+
+  constructor(
+    private readonly spawner: Spawner,
+    private readonly module: WebAssembly.Module,
+    private readonly memory: WebAssembly.Memory,
+    /** Byte address of the control block ({@link controlBytes}). */
+    private readonly controlPtr: number,
+    /** Threads including the caller. */
+    readonly threads: number,
+    /** Byte address of thread t's work area. */
+    private readonly workArea: (t: number) => number,
+  ) {}
+
+  /**
+   * Start the workers (on the first product large enough to need them); in Node, wait a bounded time for
+   * them to be ready so the first product already uses them.
+   */
+  private start(): Int32Array {
+    if (this.control) return this.control;
+    const slots = this.threads - 1;
+    // A view of a shared buffer stays valid when the memory grows (only its length is fixed).
+    const I = new Int32Array(this.memory.buffer, this.controlPtr, HEADER_INTS + slots * SLOT_INTS);
+    this.control = I;
+    const source = workerSource(isNode());
+    const spawned: number[] = [];
+    for (let w = 1; w <= slots; w++) {
+      try {
+        const worker = this.spawner.spawn(source);
+        worker.postMessage({
+          module: this.module,
+          memory: this.memory,
+          control: this.controlPtr,
+          slots,
+          index: w,
+          work: this.workArea(w),
+        });
+        spawned.push(w);
+      } catch {
+        // A worker that cannot start (a permission model, a strict Content Security Policy) leaves its
+        // share to the others.
+      }
+    }
+    if (this.spawner.waitForStart) {
+      const deadline = Date.now() + NODE_START_TIMEOUT_MS;
+      for (const w of spawned) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        Atomics.wait(I, READY + w, 0, left);
+      }
+    }
+    return I;
+  }
+
+  /**
+   * Compute C = op(A)·op(B) (`args`: the 9 leading arguments of `gemm`, up to the rectangle and work area) with
+   * the pool: `local(i0, i1, j0, j1, work)` runs one rectangle on the calling thread.
+   */
+  run(
+    dt: 0 | 1,
+    args: readonly number[],
+    m: number,
+    n: number,
+    mr: number,
+    nr: number,
+    local: (i0: number, i1: number, j0: number, j1: number, work: number) => void,
+  ): void {
+    const I = this.start();
+    const ready: number[] = [];
+    for (let w = 1; w < this.threads; w++) if (Atomics.load(I, READY + w) === 1) ready.push(w);
+    const parts = splitProduct(m, n, mr, nr, ready.length + 1);
+    const helpers = parts.length - 1;
+    if (helpers > 0) {
+      const gen = (Atomics.load(I, GEN) + 1) | 0;
+      Atomics.store(I, DONE, 0);
+      for (let h = 0; h < helpers; h++) {
+        const w = ready[h];
+        const p = parts[h + 1];
+        const s = HEADER_INTS + (w - 1) * SLOT_INTS;
+        I[s + 1] = dt;
+        for (let i = 0; i < 9; i++) I[s + 2 + i] = args[i];
+        I[s + 11] = p.i0;
+        I[s + 12] = p.i1;
+        I[s + 13] = p.j0;
+        I[s + 14] = p.j1;
+        I[s + 15] = this.workArea(w);
+        Atomics.store(I, s, gen);
+      }
+      Atomics.store(I, GEN, gen);
+      Atomics.notify(I, GEN);
+      poolStats.jobs++;
+      poolStats.workerParts += helpers;
+    }
+    const p = parts[0];
+    local(p.i0, p.i1, p.j0, p.j1, this.workArea(0));
+    for (let i = 0; i < CALLER_SPIN && Atomics.load(I, DONE) < helpers; i++);
+    for (;;) {
+      const done = Atomics.load(I, DONE);
+      if (done >= helpers) break;
+      Atomics.wait(I, DONE, done);
+    }
+  }
+}

@@ -1,0 +1,147 @@
+// The threaded matrix product: a pool of workers on one shared WebAssembly memory must give the same bits
+// as one thread, for every thread count, layout, element type and shape (edges and blocks included).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { random, type Kernels, type Storage } from '../src/index.js';
+import { loadWasmKernels } from '../src/kernels/wasm/index.js';
+import { relaxedSimdSupported } from '../src/kernels/wasm/module.js';
+import { poolStats, splitProduct } from '../src/kernels/wasm/pool.js';
+
+type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
+
+const LAYOUTS = [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+] as const;
+
+/** m × k × n: tiny, ragged, wider than tall and taller than wide, and across every f32 and f64 block. */
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [3, 17, 5],
+  [17, 257, 255],
+  [257, 300, 17],
+  [130, 520, 1100],
+  [1, 600, 2100],
+  [700, 64, 3],
+];
+
+function randomArray(rng: random.RandomState, Array: Ctor, n: number): Storage {
+  const x = new Array(n);
+  for (let i = 0; i < n; i++) x[i] = rng.random() * 2 - 1;
+  return x;
+}
+
+/** Index of the first element whose bits differ (NaNs compared by value), or −1. */
+function firstDifference(a: Storage, b: Storage): number {
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return a.length === b.length ? -1 : a.length;
+}
+
+async function load(threads: number, relaxed = false): Promise<Kernels> {
+  const k = await loadWasmKernels({ relaxed, threads, minThreadWork: 1 });
+  assert.ok(k, 'the wasm kernels load');
+  return k;
+}
+
+test('splitProduct covers every element of C exactly once, in whole register tiles', () => {
+  for (const [m, n] of [
+    [1, 1],
+    [5, 3],
+    [64, 1024],
+    [1024, 10],
+    [33, 33],
+    [1000, 7],
+  ])
+    for (const parts of [1, 2, 3, 4, 7, 16]) {
+      const owner = new Int32Array(m * n);
+      const rects = splitProduct(m, n, 4, 8, parts);
+      assert.ok(rects.length >= 1 && rects.length <= parts);
+      for (const r of rects) {
+        assert.ok(r.i0 < r.i1 && r.j0 < r.j1, 'no empty part');
+        assert.ok((r.i0 % 4 === 0 || r.i0 === m) && (r.j0 % 8 === 0 || r.j0 === n), 'tile-aligned');
+        for (let i = r.i0; i < r.i1; i++) for (let j = r.j0; j < r.j1; j++) owner[i * n + j]++;
+      }
+      assert.ok(
+        owner.every((c) => c === 1),
+        `m=${m} n=${n} parts=${parts}`,
+      );
+    }
+});
+
+test('the threaded product gives the same bits for 1, 2, 3 and 4 threads in every layout', async () => {
+  const sets = [await load(1), await load(2), await load(3), await load(4)];
+  assert.deepEqual(
+    sets.map((k) => k.name),
+    ['wasm-simd', 'wasm-simd-threads2', 'wasm-simd-threads3', 'wasm-simd-threads4'],
+  );
+  const before = poolStats.workerParts;
+  const rng = new random.RandomState(7);
+  for (const Array of [Float32Array, Float64Array])
+    for (const [m, k, n] of SHAPES) {
+      // A batch offset on every operand: the threads must use the same addresses as one thread.
+      const a = randomArray(rng, Array, 3 + m * k);
+      const b = randomArray(rng, Array, 5 + k * n);
+      for (const [transA, transB] of LAYOUTS) {
+        const outs = sets.map((set) => {
+          const c = new Array(2 + m * n).fill(-7);
+          set.matmul(a, 3, b, 5, c, 2, m, k, n, transA, transB);
+          return c;
+        });
+        for (let t = 1; t < outs.length; t++) {
+          const at = firstDifference(outs[0], outs[t]);
+          assert.equal(
+            at,
+            -1,
+            `${Array.name} ${m}×${k}×${n} tA=${transA} tB=${transB}: ${t + 1} threads differ`,
+          );
+        }
+      }
+    }
+  assert.ok(poolStats.workerParts > before, 'the workers took part');
+});
+
+test(
+  'relaxed SIMD: threads give the same bits as one thread',
+  { skip: !relaxedSimdSupported() },
+  async () => {
+    const one = await load(1, true);
+    const two = await load(2, true);
+    const rng = new random.RandomState(8);
+    const [m, k, n] = [130, 520, 300];
+    const a = randomArray(rng, Float32Array, m * k);
+    const b = randomArray(rng, Float32Array, k * n);
+    const c1 = new Float32Array(m * n);
+    const c2 = new Float32Array(m * n);
+    one.matmul(a, 0, b, 0, c1, 0, m, k, n, false, true);
+    two.matmul(a, 0, b, 0, c2, 0, m, k, n, false, true);
+    assert.equal(firstDifference(c1, c2), -1);
+  },
+);
+
+test('small products stay on the calling thread by default', async () => {
+  const k = await loadWasmKernels({ threads: 2 });
+  assert.ok(k);
+  const before = poolStats.jobs;
+  const a = new Float32Array(64 * 64).fill(1);
+  const c = new Float32Array(64 * 64);
+  k.matmul(a, 0, a, 0, c, 0, 64, 64, 64, false, false);
+  assert.equal(c[0], 64);
+  assert.equal(poolStats.jobs, before);
+});
+
+test("threads: 'auto' loads a set and results still match one thread", async () => {
+  const auto = await loadWasmKernels({ threads: 'auto', minThreadWork: 1 });
+  assert.ok(auto);
+  assert.match(auto.name, /^wasm-simd(-threads\d+)?$/);
+  const one = await load(1);
+  const rng = new random.RandomState(9);
+  const a = randomArray(rng, Float32Array, 200 * 300);
+  const b = randomArray(rng, Float32Array, 300 * 100);
+  const c1 = new Float32Array(200 * 100);
+  const c2 = new Float32Array(200 * 100);
+  one.matmul(a, 0, b, 0, c1, 0, 200, 300, 100, false, false);
+  auto.matmul(a, 0, b, 0, c2, 0, 200, 300, 100, false, false);
+  assert.equal(firstDifference(c1, c2), -1);
+});
