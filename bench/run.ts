@@ -136,8 +136,8 @@ async function main(): Promise<void> {
     'matmul: 2·n³ flops per product; "(kernel)" rows call kernels().matmul directly, "(matmul op)" (n ≤ 512) goes ' +
       'through the public matmul(a, b) (output allocation and graph node included) and is compared with ' +
       "the peers' A·B.",
-    '"wasm" rows run chainrule on its WebAssembly SIMD kernel set (loadWasmKernels: relaxed-SIMD FMA where ' +
-      'the runtime validates it, e.g. Node 20 with --experimental-wasm-relaxed-simd, else plain SIMD), ' +
+    '"wasm" rows run chainrule on its WebAssembly SIMD kernel set (loadWasmKernels: plain SIMD, the default; ' +
+      '"threads2" rows split large matmuls over 2 worker threads), ' +
       'copies of the operands into and out of wasm memory included; float64 rows have no peer (tfjs has no float64).',
   ];
   if (args.quick) notes.push('--quick: smaller sizes and fewer runs; indicative only.');
