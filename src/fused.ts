@@ -8,18 +8,8 @@
  */
 import { kernels } from './kernels/index.js';
 import type { BroadcastPlan, Storage, UnaryOp } from './kernels/types.js';
-import {
-  Linear,
-  Sequential,
-  Sigmoid,
-  Tanh,
-  ReLU,
-  LeakyReLU,
-  GELU,
-  Softplus,
-  ELU,
-  Identity,
-} from './nn/layers.js';
+import { Identity, Linear, Sequential } from './nn/layers.js';
+import { describeLayer } from './nn/spec.js';
 import type { Module } from './nn/module.js';
 import { broadcastPlan } from './shape.js';
 import { allocStorage, Tensor, type DType } from './tensor.js';
@@ -44,15 +34,23 @@ interface Buffers {
   weightGrad: Storage[];
 }
 
+/** The fused step's view of an activation module, or null when it cannot take it. */
 function activationOf(m: Module): Layer | null {
-  if (m instanceof Sigmoid) return { kind: 'act', op: 'sigmoid', p0: 0 };
-  if (m instanceof Tanh) return { kind: 'act', op: 'tanh', p0: 0 };
-  if (m instanceof ReLU) return { kind: 'act', op: 'relu', p0: 0 };
-  if (m instanceof LeakyReLU) return { kind: 'act', op: 'leakyRelu', p0: m.slope };
-  if (m instanceof GELU) return { kind: 'act', op: 'gelu', p0: 0 };
-  if (m instanceof Softplus) return { kind: 'act', op: 'softplus', p0: 0 };
-  if (m instanceof ELU) return { kind: 'act', op: 'elu', p0: m.alpha };
-  return null;
+  const spec = describeLayer(m);
+  switch (spec?.type) {
+    case 'sigmoid':
+    case 'tanh':
+    case 'relu':
+    case 'gelu':
+    case 'softplus':
+      return { kind: 'act', op: spec.type, p0: 0 };
+    case 'leakyRelu':
+      return { kind: 'act', op: 'leakyRelu', p0: spec.slope };
+    case 'elu':
+      return { kind: 'act', op: 'elu', p0: spec.alpha };
+    default:
+      return null;
+  }
 }
 
 /** A planned fused step for one model; `null` from `planFusedStep` when the model or loss is not plain. */
@@ -87,7 +85,7 @@ export class FusedStep {
         layers.push({ kind: 'linear', layer: m });
         continue;
       }
-      const act = m.constructor === Object.getPrototypeOf(m).constructor ? activationOf(m) : null;
+      const act = activationOf(m);
       if (!act) return null;
       layers.push(act);
     }

@@ -222,52 +222,65 @@ export function fromSpec(spec: ModelSpec, options: FromSpecOptions = {}): Sequen
 }
 
 /**
- * Describe a `Sequential` as a spec. Only the layer classes a spec can name are accepted, by their exact
- * class: a subclass may add fields or change `forward`, and describing it as its parent would save a
- * model that loads as a different one. Anything else throws, naming the layer.
+ * The spec of one module of a Sequential, or null for a module no spec can describe. Exact classes only: a
+ * subclass may change `forward`, and describing it as its parent would be wrong. The fused step, the
+ * trace and `toSpec` all read modules through this one table.
  */
+export function describeLayer(m: Module): LayerSpec | null {
+  switch (m.constructor) {
+    case Linear: {
+      const l = m as Linear;
+      // Someone may have replaced the weight tensor; the spec would then build a different shape.
+      const ws = l.weight.shape;
+      if (ws.length !== 2 || ws[0] !== l.inFeatures || ws[1] !== l.outFeatures)
+        throw new Error(
+          `Linear: weight has shape [${ws.join(', ')}], not [${l.inFeatures}, ${l.outFeatures}]`,
+        );
+      return { type: 'linear', in: l.inFeatures, out: l.outFeatures, bias: l.bias !== null };
+    }
+    case Sigmoid:
+      return { type: 'sigmoid' };
+    case Tanh:
+      return { type: 'tanh' };
+    case ReLU:
+      return { type: 'relu' };
+    case GELU:
+      return { type: 'gelu' };
+    case Softplus:
+      return { type: 'softplus' };
+    case Identity:
+      return { type: 'identity' };
+    case LeakyReLU:
+      return { type: 'leakyRelu', slope: (m as LeakyReLU).slope };
+    case ELU:
+      return { type: 'elu', alpha: (m as ELU).alpha };
+    case Softmax:
+      return { type: 'softmax', axis: (m as Softmax).axis };
+    case Dropout:
+      return { type: 'dropout', p: (m as Dropout).p };
+    default:
+      return null;
+  }
+}
+
+/** The spec of a Sequential; throws, naming the layer, for a module no spec can describe. */
 export function toSpec(model: Sequential): ModelSpec {
   if (!(model instanceof Sequential))
     throw new Error(`toSpec: expected a Sequential, got ${describeValue(model)}`);
   const layers = model.layers.map((m, i): LayerSpec => {
     const where = `toSpec: layer ${i} (${m.constructor.name})`;
-    switch (m.constructor) {
-      case Linear: {
-        const l = m as Linear;
-        // Someone may have replaced the weight tensor; the spec would then build a different shape.
-        const ws = l.weight.shape;
-        if (ws.length !== 2 || ws[0] !== l.inFeatures || ws[1] !== l.outFeatures)
-          throw new Error(
-            `${where}: weight has shape [${ws.join(', ')}], not [${l.inFeatures}, ${l.outFeatures}]`,
-          );
-        return { type: 'linear', in: l.inFeatures, out: l.outFeatures, bias: l.bias !== null };
-      }
-      case Sigmoid:
-        return { type: 'sigmoid' };
-      case Tanh:
-        return { type: 'tanh' };
-      case ReLU:
-        return { type: 'relu' };
-      case GELU:
-        return { type: 'gelu' };
-      case Softplus:
-        return { type: 'softplus' };
-      case Identity:
-        return { type: 'identity' };
-      case LeakyReLU:
-        return { type: 'leakyRelu', slope: (m as LeakyReLU).slope };
-      case ELU:
-        return { type: 'elu', alpha: (m as ELU).alpha };
-      case Softmax:
-        return { type: 'softmax', axis: (m as Softmax).axis };
-      case Dropout:
-        return { type: 'dropout', p: (m as Dropout).p };
-      default:
-        throw new Error(
-          `${where} cannot be described in a model spec; supported layers: Linear, Sigmoid, Tanh, ReLU, ` +
-            'LeakyReLU, GELU, Softplus, ELU, Softmax, Identity, Dropout',
-        );
+    let spec: LayerSpec | null;
+    try {
+      spec = describeLayer(m);
+    } catch (e) {
+      throw new Error(`${where}: ${(e as Error).message.replace(/^Linear: /, '')}`, { cause: e });
     }
+    if (!spec)
+      throw new Error(
+        `${where} cannot be described in a model spec; supported layers: Linear, Sigmoid, Tanh, ReLU, ` +
+          'LeakyReLU, GELU, Softplus, ELU, Softmax, Identity, Dropout',
+      );
+    return spec;
   });
   const spec: ModelSpec = { type: 'sequential', layers };
   // A hand-built model can chain mismatched Linear sizes; it would fail at its first forward anyway.

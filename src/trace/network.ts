@@ -7,20 +7,8 @@
  * model's own `.grad` or the default random stream.
  */
 import * as losses from '../losses.js';
-import {
-  Dropout,
-  ELU,
-  GELU,
-  Identity,
-  LeakyReLU,
-  Linear,
-  ReLU,
-  Sequential,
-  Sigmoid,
-  Softmax,
-  Softplus,
-  Tanh,
-} from '../nn/layers.js';
+import { Dropout, Linear, Sequential, Softmax } from '../nn/layers.js';
+import { describeLayer } from '../nn/spec.js';
 import type { Module } from '../nn/module.js';
 import { RandomState } from '../random.js';
 import { fmt } from '../shape.js';
@@ -64,15 +52,22 @@ export interface Dense {
 
 /** The activation a module stands for, or null when a trace cannot explain it. */
 function activationOf(m: Module): { name: TraceActivation; param: number } | null {
-  if (m instanceof Sigmoid) return { name: 'sigmoid', param: 0 };
-  if (m instanceof Tanh) return { name: 'tanh', param: 0 };
-  if (m instanceof ReLU) return { name: 'relu', param: 0 };
-  if (m instanceof LeakyReLU) return { name: 'leakyRelu', param: m.slope };
-  if (m instanceof GELU) return { name: 'gelu', param: 0 };
-  if (m instanceof Softplus) return { name: 'softplus', param: 0 };
-  if (m instanceof ELU) return { name: 'elu', param: m.alpha };
-  if (m instanceof Identity) return { name: 'identity', param: 0 };
-  return null;
+  const spec = describeLayer(m);
+  switch (spec?.type) {
+    case 'sigmoid':
+    case 'tanh':
+    case 'relu':
+    case 'gelu':
+    case 'softplus':
+    case 'identity':
+      return { name: spec.type, param: 0 };
+    case 'leakyRelu':
+      return { name: 'leakyRelu', param: spec.slope };
+    case 'elu':
+      return { name: 'elu', param: spec.alpha };
+    default:
+      return null;
+  }
 }
 
 function refusal(m: Module, i: number): string {
