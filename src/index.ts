@@ -84,6 +84,7 @@ export { erf, erfc } from './special.js';
 export { seedNetwork, seedData, SEED_SETUP, NOTEBOOK_LOSSES } from './seed.js';
 export {
   toSpec,
+  describeLayer,
   fromSpec,
   mlpSpec,
   validateSpec,
