@@ -34,13 +34,14 @@ const COMMANDS: { spec: CommandSpec; run: Run }[] = [
 ];
 
 function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 2;
   const lines = [
     `chainrule ${VERSION}: train neural networks by backpropagation`,
     '',
     'Usage: chainrule <command> [flags]',
     '',
     'Commands:',
-    ...COMMANDS.map(({ spec }) => `  ${spec.name.padEnd(10)}${spec.summary}`),
+    ...COMMANDS.map(({ spec }) => `  ${spec.name.padEnd(width)}${spec.summary}`),
     '',
     "Run 'chainrule <command> --help' for a command's flags. Data goes to stdout, messages to stderr;",
     'exit status 0 on success, 1 when training fails, 2 on bad usage or input.',
