@@ -32,16 +32,17 @@ function fail(file: string, line: number | undefined, detail: string): CsvError 
 
 /**
  * Read a UTF-8 CSV file into a table (see {@link parseCsv} for the rules). A file that is missing,
- * unreadable, or not UTF-8 gives a `CsvError` such as `cannot read CSV 'x.csv': no such file`.
+ * unreadable, or not UTF-8 gives a `CsvError` such as `cannot read CSV 'x.csv': no such file`; messages
+ * name the file as `shown` (the path as the user wrote it).
  */
-export async function readCsv(path: string): Promise<Table> {
+export async function readCsv(path: string, shown = path): Promise<Table> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new CsvError(`cannot read CSV '${path}': ${describeReadError(e)}`, path);
+    throw new CsvError(`cannot read CSV '${shown}': ${describeReadError(e)}`, shown);
   }
-  return parseCsv(decodeUtf8(bytes, path), path);
+  return parseCsv(decodeUtf8(bytes, shown), shown);
 }
 
 function describeReadError(e: unknown): string {

@@ -33,7 +33,7 @@ export async function loadData(
 ): Promise<LoadedData> {
   const path = resolve(cwd, name);
   if (existsSync(path) && statSync(path).isFile())
-    return { train: await readCsv(path), name, builtin: false };
+    return { train: await readCsv(path, name), name, builtin: false };
   const builtins = Object.keys(BUILTIN_NAMES);
   if (builtins.includes(name)) {
     try {
