@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { log } from './libm.js';
 
 const N = 624;
 const M = 397;
@@ -143,7 +144,7 @@ export class MT19937 {
       r2 = x1 * x1 + x2 * x2;
     } while (r2 >= 1 || r2 === 0);
     // Same operation order as numpy's legacy_gauss, so rounding agrees as far as Math.log allows.
-    const f = Math.sqrt((-2 * Math.log(r2)) / r2);
+    const f = Math.sqrt((-2 * log(r2)) / r2);
     this.cachedGauss = f * x1;
     this.hasGauss = true;
     return f * x2;

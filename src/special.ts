@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { exp } from './libm.js';
 
 /** 2/√π rounded to float64. */
 const TWO_OVER_SQRT_PI = 1.1283791670955126;
@@ -45,7 +46,7 @@ function expNegSquare(x: number): number {
   const xh = t - (t - x);
   const xl = x - xh;
   const lo = xh * xh - hi + 2 * xh * xl + xl * xl;
-  const e = Math.exp(-hi);
+  const e = exp(-hi);
   // e − e·lo rather than e·(1 − lo): rounding 1 − lo would cost half an ulp of 1 on its own.
   return e - e * lo;
 }
@@ -71,7 +72,7 @@ function erfSeries(x: number): number {
   // S = x·g(x²) with dS/dx = 2xS + 1, so x·g'(x²) = S + (1 − g)/(2x): the slope in x² for the lo fix.
   // The guard keeps x = 0 (and x² underflowing to 0) away from 0/0.
   if (lo !== 0) s += lo * (s + (1 - r) / (2 * x));
-  const e = Math.exp(-hi);
+  const e = exp(-hi);
   return TWO_OVER_SQRT_PI * (s * (e - e * lo));
 }
 
@@ -92,7 +93,7 @@ function erfcFraction(x: number): number {
 
 const ERFC_AT_SWITCH = erfcFraction(SWITCH);
 const SCALE_AT_SWITCH = TWO_OVER_SQRT_PI * expNegSquare(SWITCH);
-const TAIL_BOUND_SQ = CRAMER * CRAMER * Math.exp(SWITCH * SWITCH);
+const TAIL_BOUND_SQ = CRAMER * CRAMER * exp(SWITCH * SWITCH);
 
 /**
  * erfc(x) for MID_LOW ≤ x < SWITCH as erfc(c) + (2/√π)·∫ₓᶜ e^(−t²) dt with c = SWITCH: a sum of two
@@ -127,7 +128,7 @@ function erfcMid(x: number): number {
     h = hNext;
   }
   // d/du of the integral is the integrand at s = u, e^(c² − x²) after taking out e^(−c²).
-  sum += compensation + uError * Math.exp((c - x) * (c + x));
+  sum += compensation + uError * exp((c - x) * (c + x));
   return ERFC_AT_SWITCH + SCALE_AT_SWITCH * sum;
 }
 

@@ -10,6 +10,7 @@
 import { RandomState } from '../random.js';
 import { SEED_SETUP } from '../seed.js';
 import { makeTable, type Table } from './table.js';
+import { cos, sin } from '../libm.js';
 
 /** Options of the random generators. */
 export interface GeneratorOptions {
@@ -63,7 +64,10 @@ function uniform(rng: RandomState, low: number, high: number): number {
 }
 
 function distance(x: number, y: number, cx: number, cy: number): number {
-  return Math.hypot(x - cx, y - cy);
+  // Not Math.hypot: its last bit is the engine's choice; these are IEEE operations, the same everywhere.
+  const dx = x - cx;
+  const dy = y - cy;
+  return Math.sqrt(dx * dx + dy * dy);
 }
 
 /**
@@ -141,8 +145,8 @@ export function circle(options: GeneratorOptions = {}): Table {
   for (let i = 0; i < size; i++) {
     const r = i < inner ? uniform(rng, 0, radius * 0.5) : uniform(rng, radius * 0.7, radius);
     const angle = uniform(rng, 0, 2 * Math.PI);
-    const x = r * Math.sin(angle);
-    const y = r * Math.cos(angle);
+    const x = r * sin(angle);
+    const y = r * cos(angle);
     const noiseX = uniform(rng, -radius, radius) * noise;
     const noiseY = uniform(rng, -radius, radius) * noise;
     xs.push(x);
@@ -215,8 +219,8 @@ export function spiral(options: GeneratorOptions = {}): Table {
     for (let i = 0; i < n; i++) {
       const r = (i / n) * 5;
       const t = ((1.75 * i) / n) * 2 * Math.PI + deltaT;
-      xs.push(r * Math.sin(t) + uniform(rng, -1, 1) * noise);
-      ys.push(r * Math.cos(t) + uniform(rng, -1, 1) * noise);
+      xs.push(r * sin(t) + uniform(rng, -1, 1) * noise);
+      ys.push(r * cos(t) + uniform(rng, -1, 1) * noise);
       labels.push(classOf(sign));
     }
   }

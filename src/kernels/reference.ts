@@ -5,6 +5,9 @@
  */
 import { erfc } from '../special.js';
 import type { BinaryOp, BroadcastPlan, Kernels, Storage, UnaryOp } from './types.js';
+// Portable elementary functions: the same bits in every JavaScript engine, so a run in a browser equals
+// the same run in Node (Math.exp and friends differ in the last bit between engines).
+import { exp, expm1, log, log1p, pow, tanh } from '../libm.js';
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 0.3989422804014327; // 1/√(2π)
@@ -16,10 +19,10 @@ function unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): v
       for (let i = 0; i < n; i++) out[i] = -x[i];
       return;
     case 'exp':
-      for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]);
+      for (let i = 0; i < n; i++) out[i] = exp(x[i]);
       return;
     case 'log':
-      for (let i = 0; i < n; i++) out[i] = Math.log(x[i]);
+      for (let i = 0; i < n; i++) out[i] = log(x[i]);
       return;
     case 'sqrt':
       for (let i = 0; i < n; i++) out[i] = Math.sqrt(x[i]);
@@ -28,10 +31,10 @@ function unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): v
       for (let i = 0; i < n; i++) out[i] = Math.abs(x[i]);
       return;
     case 'sigmoid':
-      for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-x[i]));
+      for (let i = 0; i < n; i++) out[i] = 1 / (1 + exp(-x[i]));
       return;
     case 'tanh':
-      for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]);
+      for (let i = 0; i < n; i++) out[i] = tanh(x[i]);
       return;
     case 'relu':
       // NaN stays NaN, as PyTorch.
@@ -58,18 +61,18 @@ function unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): v
       // max(x, 0) + log1p(exp(-|x|)): exact in both tails, where PyTorch switches to x above 20.
       for (let i = 0; i < n; i++) {
         const v = x[i];
-        out[i] = v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v));
+        out[i] = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
       }
       return;
     case 'elu':
       for (let i = 0; i < n; i++) {
         const v = x[i];
-        out[i] = v > 0 ? v : p0 * Math.expm1(v);
+        out[i] = v > 0 ? v : p0 * expm1(v);
       }
       return;
     case 'pow':
       if (p0 === 2) for (let i = 0; i < n; i++) out[i] = x[i] * x[i];
-      else for (let i = 0; i < n; i++) out[i] = Math.pow(x[i], p0);
+      else for (let i = 0; i < n; i++) out[i] = pow(x[i], p0);
       return;
     case 'clamp':
       for (let i = 0; i < n; i++) {
@@ -145,7 +148,7 @@ function unaryGrad(
         const v = x[i];
         // erfc for the same reason as in the forward.
         const cdf = 0.5 * erfc(-v * SQRT1_2);
-        const pdf = Math.exp(-0.5 * v * v) * INV_SQRT_2PI;
+        const pdf = exp(-0.5 * v * v) * INV_SQRT_2PI;
         out[i] = g[i] * (cdf + v * pdf);
       }
       return;
@@ -153,9 +156,9 @@ function unaryGrad(
       // d/dx log(1 + eˣ) = σ(x), written so neither tail overflows.
       for (let i = 0; i < n; i++) {
         const v = x[i];
-        if (v >= 0) out[i] = g[i] / (1 + Math.exp(-v));
+        if (v >= 0) out[i] = g[i] / (1 + exp(-v));
         else {
-          const e = Math.exp(v);
+          const e = exp(v);
           out[i] = (g[i] * e) / (1 + e);
         }
       }
@@ -164,13 +167,13 @@ function unaryGrad(
       // x = 0 takes the exponential branch (slope alpha), as PyTorch.
       for (let i = 0; i < n; i++) {
         const v = x[i];
-        out[i] = v > 0 ? g[i] : g[i] * p0 * Math.exp(v);
+        out[i] = v > 0 ? g[i] : g[i] * p0 * exp(v);
       }
       return;
     case 'pow':
       if (p0 === 0) out.fill(0);
       else if (p0 === 2) for (let i = 0; i < n; i++) out[i] = g[i] * 2 * x[i];
-      else for (let i = 0; i < n; i++) out[i] = g[i] * p0 * Math.pow(x[i], p0 - 1);
+      else for (let i = 0; i < n; i++) out[i] = g[i] * p0 * pow(x[i], p0 - 1);
       return;
     case 'clamp':
       // The bounds themselves pass the gradient, as PyTorch.

@@ -6,6 +6,7 @@
 import type { Storage } from '../kernels/types.js';
 import type { Tensor } from '../tensor.js';
 import { checkNonNegative, Optimizer } from './optimizer.js';
+import { pow } from '../libm.js';
 
 /** Options of `SGD`. */
 export interface SGDOptions {
@@ -101,8 +102,8 @@ export class Adam extends Optimizer {
     const v = this.buffer('exp_avg_sq', i);
     const vmax = amsgrad ? this.buffer('max_exp_avg_sq', i) : null;
     const step = this.paramSteps[i];
-    const bc1 = 1 - Math.pow(beta1, step);
-    const bc2 = 1 - Math.pow(beta2, step);
+    const bc1 = 1 - pow(beta1, step);
+    const bc2 = 1 - pow(beta2, step);
     const stepSize = lr / bc1;
     const bc2Sqrt = Math.sqrt(bc2);
     const n = p.length;

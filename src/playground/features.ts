@@ -4,6 +4,7 @@
  */
 import { Tensor } from '../tensor.js';
 import type { FeatureName } from './config.js';
+import { sin } from '../libm.js';
 
 /** Each feature as a function of the point. */
 export const FEATURE_FUNCTIONS: { readonly [F in FeatureName]: (x1: number, x2: number) => number } = {
@@ -12,8 +13,8 @@ export const FEATURE_FUNCTIONS: { readonly [F in FeatureName]: (x1: number, x2: 
   x1Squared: (x1) => x1 * x1,
   x2Squared: (_x1, x2) => x2 * x2,
   x1x2: (x1, x2) => x1 * x2,
-  sinX1: (x1) => Math.sin(x1),
-  sinX2: (_x1, x2) => Math.sin(x2),
+  sinX1: (x1) => sin(x1),
+  sinX2: (_x1, x2) => sin(x2),
 };
 
 /** The network's input for the points (x1[i], x2[i]): a float64 tensor [points, features]. */
