@@ -7,7 +7,7 @@ import { UserError } from '../errors.js';
 import type { IO } from '../io.js';
 import { renderMarkdown, renderText, type Block } from '../explain/doc.js';
 import { describeSetup, notebookBlocks, stepBlocks, stepsSummaryBlocks } from '../explain/format.js';
-import { asUserError, LOSS_FLAGS, loadStepInput } from '../explain/input.js';
+import { asUserError, loadStepInput, stepInputFlags } from '../explain/input.js';
 
 const DEFAULT_LIMIT = 8;
 const DEFAULT_LR = 0.1;
@@ -18,26 +18,7 @@ export const explainSpec: CommandSpec = {
   summary: 'Walk through one training step: every partial derivative, chain product, check and update.',
   usage: 'chainrule explain [--model <model.json> --data <file|name> [--row N]] [--steps K] [flags]',
   flags: [
-    {
-      name: 'model',
-      type: 'string',
-      placeholder: 'model.json',
-      description: 'Model file from chainrule train',
-    },
-    {
-      name: 'data',
-      type: 'string',
-      placeholder: 'file|name',
-      description: 'Labelled CSV or built-in dataset to take the row from',
-    },
-    {
-      name: 'row',
-      type: 'integer',
-      placeholder: 'N',
-      min: 1,
-      description: 'Row of --data to explain (1 = first data row)',
-      defaultText: '1',
-    },
+    ...stepInputFlags('Loss to explain'),
     {
       name: 'steps',
       type: 'integer',
@@ -55,13 +36,6 @@ export const explainSpec: CommandSpec = {
       exclusiveMin: true,
       description: 'SGD learning rate of the update',
       defaultText: String(DEFAULT_LR),
-    },
-    {
-      name: 'loss',
-      type: 'string',
-      placeholder: 'name',
-      choices: Object.keys(LOSS_FLAGS),
-      description: 'Loss to explain',
     },
     {
       name: 'limit',

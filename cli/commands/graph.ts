@@ -5,7 +5,7 @@ import { extname, resolve } from 'node:path';
 import { stepGraph, toDot } from '../../src/trace.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { UserError } from '../errors.js';
-import { asUserError, LOSS_FLAGS, loadStepInput } from '../explain/input.js';
+import { asUserError, loadStepInput, stepInputFlags } from '../explain/input.js';
 import { writeFileAtomic } from '../fsutil.js';
 import type { IO } from '../io.js';
 
@@ -15,33 +15,7 @@ export const graphSpec: CommandSpec = {
   summary: 'Draw the computation graph of one training step (Graphviz DOT or SVG), values and gradients.',
   usage: 'chainrule graph [--model <model.json> --data <file|name> [--row N]] [--out <file>]',
   flags: [
-    {
-      name: 'model',
-      type: 'string',
-      placeholder: 'model.json',
-      description: 'Model file from chainrule train',
-    },
-    {
-      name: 'data',
-      type: 'string',
-      placeholder: 'file|name',
-      description: 'Labelled CSV or built-in dataset to take the row from',
-    },
-    {
-      name: 'row',
-      type: 'integer',
-      placeholder: 'N',
-      min: 1,
-      description: 'Row of --data (1 = first data row)',
-      defaultText: '1',
-    },
-    {
-      name: 'loss',
-      type: 'string',
-      placeholder: 'name',
-      choices: Object.keys(LOSS_FLAGS),
-      description: 'Loss of the step',
-    },
+    ...stepInputFlags('Loss of the step'),
     {
       name: 'out',
       type: 'string',

@@ -5,7 +5,7 @@ import { selectRows } from '../../src/data/table.js';
 import { transformFeatures, transformTarget, type Preprocessing } from '../../src/data/preprocess.js';
 import { seedData, seedNetwork, SEED_SETUP, type nn, type Tensor } from '../../src/index.js';
 import { TraceError, type TraceLoss } from '../../src/trace.js';
-import type { Flags } from '../args.js';
+import type { Flags, FlagSpec } from '../args.js';
 import { loadData } from '../data.js';
 import { UserError } from '../errors.js';
 import { readModel } from '../model.js';
@@ -138,4 +138,37 @@ export async function loadStepInput(flags: Flags, cwd: string, command: string):
     legend: legendOf(pre),
     modelDType: file.dtype,
   };
+}
+
+/** The flags that choose a step's model, row and loss; explain and graph both take them. */
+export function stepInputFlags(lossDescription: string): FlagSpec[] {
+  return [
+    {
+      name: 'model',
+      type: 'string',
+      placeholder: 'model.json',
+      description: 'Model file from chainrule train',
+    },
+    {
+      name: 'data',
+      type: 'string',
+      placeholder: 'file|name',
+      description: 'Labelled CSV or built-in dataset to take the row from',
+    },
+    {
+      name: 'row',
+      type: 'integer',
+      placeholder: 'N',
+      min: 1,
+      description: 'Row of --data (1 = first data row)',
+      defaultText: '1',
+    },
+    {
+      name: 'loss',
+      type: 'string',
+      placeholder: 'name',
+      choices: Object.keys(LOSS_FLAGS),
+      description: lossDescription,
+    },
+  ];
 }
