@@ -2,6 +2,7 @@
 // `fit`, the seed preset, explanations, CSV points, the URL state table, and the static server's rules.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { changedState } from './helpers/playground.js';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -11,14 +12,7 @@ import * as pg from '../src/playground/index.js';
 import { playgroundCommand, servePlayground } from '../cli/commands/playground.js';
 import { UserError } from '../cli/errors.js';
 import type { IO } from '../cli/io.js';
-import {
-  DEFAULT_STATE,
-  configOf,
-  normalize,
-  stateFromHash,
-  stateToHash,
-  type PageState,
-} from '../web/state.js';
+import { DEFAULT_STATE, configOf, normalize, stateFromHash, stateToHash } from '../web/state.js';
 
 const weights = (run: pg.PlaygroundRun) => run.model.parameters().map((p) => Array.from(p.data));
 
@@ -278,25 +272,7 @@ describe('a playground run', () => {
 
 describe('the URL state', () => {
   test('round-trips every field, the seed included', () => {
-    const state: PageState = {
-      ...DEFAULT_STATE,
-      dataset: 'xor',
-      noise: 15,
-      trainRatio: 70,
-      batchSize: 7,
-      features: ['x1', 'x2', 'x1x2', 'sinX1'],
-      hidden: [3, 5, 2],
-      activation: 'relu',
-      learningRate: 0.01,
-      regularization: 'L2',
-      regularizationRate: 0.003,
-      optimizer: 'momentum',
-      loss: 'crossEntropy',
-      seed: 4294967295,
-      discretize: true,
-      showTestData: true,
-      showGradients: true,
-    };
+    const state = changedState(4294967295);
     const hash = stateToHash(state);
     const back = stateFromHash(hash);
     assert.deepEqual(back, { state, ignored: [] });

@@ -2,6 +2,7 @@
 // into a temporary folder and served by `chainrule playground`'s server on a free port.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { changedState } from './helpers/playground.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,25 +135,7 @@ describe('the playground page in Chromium', { skip }, () => {
   });
 
   test('a reload from the URL restores every control', async () => {
-    const wanted: PageState = {
-      ...DEFAULT_STATE,
-      dataset: 'xor',
-      noise: 15,
-      trainRatio: 70,
-      batchSize: 7,
-      features: ['x1', 'x2', 'x1x2', 'sinX1'],
-      hidden: [3, 5, 2],
-      activation: 'relu',
-      learningRate: 0.01,
-      regularization: 'L2',
-      regularizationRate: 0.003,
-      optimizer: 'momentum',
-      loss: 'crossEntropy',
-      seed: 12345,
-      discretize: true,
-      showTestData: true,
-      showGradients: true,
-    };
+    const wanted = changedState(12345);
     await open(wanted);
     await page.reload();
     await waitForEpoch((e) => e === 0);
