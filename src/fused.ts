@@ -53,7 +53,7 @@ function activationOf(m: Module): Layer | null {
   }
 }
 
-/** A planned fused step for one model; `null` from `planFusedStep` when the model or loss is not plain. */
+/** A planned fused step for one model; `null` from `FusedStep.plan` when the model or loss is not plain. */
 export class FusedStep {
   private readonly cache = new Map<number, Buffers>();
 
@@ -216,9 +216,4 @@ export class FusedStep {
 function accumulateGrad(p: Tensor, g: Storage): void {
   if (p.grad === null) p.grad = new Tensor(g.slice(), p.shape);
   else kernels().accumulate(p.grad.data, g);
-}
-
-/** Plan a fused step, or null when `fit` must take the general path. */
-export function planFusedStep(model: Module, loss: unknown): FusedStep | null {
-  return FusedStep.plan(model, loss);
 }
