@@ -36,6 +36,8 @@ async function train(
   const data = new random.RandomState(5);
   const x = data.randn(10, 3).to(dtype);
   const y = data.rand(10, 2).to(dtype);
+  // The comparison means something only if fit really takes the fused path for this model and data.
+  assert.ok(FusedStep.plan(model, loss)?.accepts(x, y), 'fit would take the fused step');
   const optimizer =
     opt === 'sgd'
       ? new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 })
@@ -64,6 +66,7 @@ describe('fused MLP step', () => {
   test('the seed network through fit: identical to the general path after 1000 steps', async () => {
     const run = async (fused: boolean) => {
       const model = seedNetwork();
+      assert.ok(FusedStep.plan(model, 'mseHalfSum')?.accepts(seedData().x, seedData().y));
       const optimizer = new optim.SGD(model.parameters(), { lr: 0.1 });
       const h = await fit(model, seedData(), {
         loss: 'mseHalfSum',
