@@ -1,7 +1,7 @@
 /**
- * A fused training step for plain MLPs (Linear layers and elementwise activations, squared-error loss):
- * forward, loss and backward over preallocated buffers, with no tensors, no graph and no allocation per
- * step. It issues exactly the kernel calls the general autograd path issues, in the same arithmetic
+ * A fused training step for plain MLPs (Linear layers and elementwise activations; squared-error or
+ * softmax cross-entropy loss on class labels): forward, loss and backward over preallocated buffers, with
+ * no tensors, no graph and no allocation per step. It issues exactly the kernel calls the general autograd path issues, in the same arithmetic
  * order, so its gradients — and the weights after any number of steps — are bit-identical to the
  * general path's (test/fused.test.ts). The general path stays the reference; `fit` uses this one when the
  * model and loss allow it.
@@ -11,11 +11,17 @@ import type { BroadcastPlan, Storage, UnaryOp } from './kernels/types.js';
 import { Identity, Linear, Sequential } from './nn/layers.js';
 import { describeLayer } from './nn/spec.js';
 import type { Module } from './nn/module.js';
+import { toIndex } from './ops.js';
 import { broadcastPlan } from './shape.js';
 import { allocStorage, Tensor, type DType } from './tensor.js';
 
-/** Losses the fused step computes: ½·Σ(o − y)² (the seed's) and the mean squared error. */
-export type FusedLoss = 'mseHalfSum' | 'mse';
+/**
+ * Losses the fused step computes: ½·Σ(o − y)² (the seed's), the mean squared error, and softmax
+ * cross-entropy with one class index per row (mean over rows).
+ */
+export type FusedLoss = 'mseHalfSum' | 'mse' | 'crossEntropy';
+
+const FUSED_LOSSES: readonly unknown[] = ['mseHalfSum', 'mse', 'crossEntropy'];
 
 type Layer = { kind: 'linear'; layer: Linear } | { kind: 'act'; op: UnaryOp; p0: number };
 
@@ -23,15 +29,54 @@ type Layer = { kind: 'linear'; layer: Linear } | { kind: 'act'; op: UnaryOp; p0:
 interface Buffers {
   out: Storage[];
   grad: Storage[];
+  /** Broadcast plans for each Linear's bias add. */
+  biasPlan: BroadcastPlan[];
+  biasGrad: (Storage | null)[];
+  weightGrad: Storage[];
+  /** The loss's intermediate values, one per op of the general path's loss. */
+  loss: SquaredErrorBuffers | CrossEntropyBuffers;
+}
+
+/** The squared-error loss: d = o − y, d², Σ, then ×½ or ÷count. */
+interface SquaredErrorBuffers {
+  kind: 'squared';
   diff: Storage;
   sq: Storage;
   /** The loss, rounded to the dtype at each op as the general path's one-element tensors round it. */
   scalar: Storage;
-  /** Broadcast plans for each Linear's bias add, and for the loss's elementwise ops. */
-  biasPlan: BroadcastPlan[];
-  lossPlan: BroadcastPlan;
-  biasGrad: (Storage | null)[];
-  weightGrad: Storage[];
+  plan: BroadcastPlan;
+}
+
+/**
+ * Cross-entropy as `losses.crossEntropy` composes it: row max m (non-finite → 0), s = z − m, e = eˢ,
+ * S = Σe, lse = log S + m, logp = z − lse, the labels' entries picked, negated, summed, ÷ rows.
+ */
+interface CrossEntropyBuffers {
+  kind: 'crossEntropy';
+  labels: Int32Array;
+  max: Storage;
+  shifted: Storage;
+  exps: Storage;
+  sums: Storage;
+  logs: Storage;
+  lse: Storage;
+  logp: Storage;
+  picked: Storage;
+  negated: Storage;
+  total: Storage;
+  value: Storage;
+  /** Gradients: of the mean, of the negated picks, of the picks, of lse (negated rows), of S, of e. */
+  gValue: Storage;
+  gNegated: Storage;
+  gPicked: Storage;
+  gNegLogp: Storage;
+  gLse: Storage;
+  gSums: Storage;
+  gExps: Storage;
+  gShifted: Storage;
+  /** [rows, classes] against [rows, 1], and [rows, 1] against itself. */
+  rowPlan: BroadcastPlan;
+  colPlan: BroadcastPlan;
 }
 
 /** The fused step's view of an activation module, or null when it cannot take it. */
@@ -66,10 +111,10 @@ export class FusedStep {
 
   /**
    * A fused step for `model` and `loss`, or null when the model is not a Sequential of Linear layers and
-   * elementwise activations sharing one dtype, or the loss is not a squared error.
+   * elementwise activations sharing one dtype, or the loss is not one of {@link FusedLoss}.
    */
   static plan(model: Module, loss: unknown): FusedStep | null {
-    if (loss !== 'mseHalfSum' && loss !== 'mse') return null;
+    if (!FUSED_LOSSES.includes(loss)) return null;
     if (!(model instanceof Sequential)) return null;
     const layers: Layer[] = [];
     let dtype: DType | null = null;
@@ -90,7 +135,7 @@ export class FusedStep {
       layers.push(act);
     }
     if (dtype === null || layers[0]?.kind !== 'linear') return null;
-    return new FusedStep(layers, loss, dtype, width);
+    return new FusedStep(layers, loss as FusedLoss, dtype, width);
   }
 
   private buffers(m: number): Buffers {
@@ -110,35 +155,66 @@ export class FusedStep {
         weightGrad.push(allocStorage(this.dtype, l.layer.inFeatures * width));
       }
     }
-    const n = m * this.outFeatures;
     b = {
       out,
       grad,
-      diff: allocStorage(this.dtype, n),
-      sq: allocStorage(this.dtype, n),
-      scalar: allocStorage(this.dtype, 1),
       biasPlan: this.layers.flatMap((l) =>
         l.kind === 'linear' ? [broadcastPlan([m, l.layer.outFeatures], [l.layer.outFeatures], 'add')] : [],
       ),
-      lossPlan: broadcastPlan([n], [n], 'sub'),
       biasGrad,
       weightGrad,
+      loss: this.loss === 'crossEntropy' ? this.crossEntropyBuffers(m) : this.squaredBuffers(m),
     };
     this.cache.set(m, b);
     return b;
   }
 
-  /** Whether `x` and `y` fit this step: matching dtype, input width and output width. */
+  private squaredBuffers(m: number): SquaredErrorBuffers {
+    const n = m * this.outFeatures;
+    const a = (size: number) => allocStorage(this.dtype, size);
+    return { kind: 'squared', diff: a(n), sq: a(n), scalar: a(1), plan: broadcastPlan([n], [n], 'sub') };
+  }
+
+  private crossEntropyBuffers(m: number): CrossEntropyBuffers {
+    const c = this.outFeatures;
+    const a = (size: number) => allocStorage(this.dtype, size);
+    return {
+      kind: 'crossEntropy',
+      labels: new Int32Array(m),
+      max: a(m),
+      shifted: a(m * c),
+      exps: a(m * c),
+      sums: a(m),
+      logs: a(m),
+      lse: a(m),
+      logp: a(m * c),
+      picked: a(m),
+      negated: a(m),
+      total: a(1),
+      value: a(1),
+      gValue: a(1),
+      gNegated: a(m),
+      gPicked: a(m),
+      gNegLogp: a(m * c),
+      gLse: a(m),
+      gSums: a(m),
+      gExps: a(m * c),
+      gShifted: a(m * c),
+      rowPlan: broadcastPlan([m, c], [m, 1], 'sub'),
+      colPlan: broadcastPlan([m, 1], [m, 1], 'add'),
+    };
+  }
+
+  /**
+   * Whether `x` and `y` fit this step: matching dtype and input width, and targets of the output's shape
+   * (squared errors) or one class index per row (cross-entropy; the indices are checked when it runs).
+   */
   accepts(x: Tensor, y: Tensor): boolean {
     const first = this.layers[0] as { kind: 'linear'; layer: Linear };
+    if (x.dtype !== this.dtype || x.ndim !== 2 || x.shape[1] !== first.layer.inFeatures) return false;
+    if (this.loss === 'crossEntropy') return y.ndim === 1 && y.shape[0] === x.shape[0];
     return (
-      x.dtype === this.dtype &&
-      y.dtype === this.dtype &&
-      x.ndim === 2 &&
-      x.shape[1] === first.layer.inFeatures &&
-      y.ndim === 2 &&
-      y.shape[0] === x.shape[0] &&
-      y.shape[1] === this.outFeatures
+      y.dtype === this.dtype && y.ndim === 2 && y.shape[0] === x.shape[0] && y.shape[1] === this.outFeatures
     );
   }
 
@@ -165,23 +241,11 @@ export class FusedStep {
       } else K.unary(l.op, input, out, l.p0, 0);
       input = out;
     }
-    // Loss: d = o − y, d², Σ, then ×½ (mseHalfSum) or ÷count (mse); the gradient seeds below follow the
-    // backward of each of those ops in turn.
-    const n = b.diff.length;
-    K.binary('sub', input, y.data, b.diff, b.lossPlan);
-    K.unary('pow', b.diff, b.sq, 2, 0);
-    let total = 0;
-    const sq = b.sq;
-    for (let i = 0; i < n; i++) total += sq[i];
-    const scalar = b.scalar;
-    scalar[0] = total;
-    scalar[0] = this.loss === 'mseHalfSum' ? scalar[0] * 0.5 : scalar[0] / n;
-    const value = scalar[0];
-    const seed = this.loss === 'mseHalfSum' ? 1 * 0.5 : 1 / n;
     const last = this.layers.length - 1;
-    const g = b.grad[last];
-    g.fill(seed);
-    K.unaryGrad('pow', b.diff, b.sq, g, g, 2, 0);
+    const value =
+      b.loss.kind === 'squared'
+        ? this.squaredError(b.loss, input, y.data, b.grad[last])
+        : this.crossEntropy(b.loss, input, y.data, m, b.grad[last]);
     // Backward through the layers in reverse.
     let lin = b.weightGrad.length - 1;
     for (let i = last; i >= 0; i--) {
@@ -203,6 +267,67 @@ export class FusedStep {
       lin--;
     }
     return value;
+  }
+
+  /**
+   * The squared-error loss of `o` against `t`, and its gradient with respect to `o` into `g`: d = o − t,
+   * d², Σ, then ×½ (mseHalfSum) or ÷count (mse); the gradient follows the backward of each op in turn.
+   */
+  private squaredError(l: SquaredErrorBuffers, o: Storage, t: Storage, g: Storage): number {
+    const K = kernels();
+    const n = l.diff.length;
+    K.binary('sub', o, t, l.diff, l.plan);
+    K.unary('pow', l.diff, l.sq, 2, 0);
+    let total = 0;
+    const sq = l.sq;
+    for (let i = 0; i < n; i++) total += sq[i];
+    const scalar = l.scalar;
+    scalar[0] = total;
+    scalar[0] = this.loss === 'mseHalfSum' ? scalar[0] * 0.5 : scalar[0] / n;
+    const value = scalar[0];
+    g.fill(this.loss === 'mseHalfSum' ? 1 * 0.5 : 1 / n);
+    K.unaryGrad('pow', l.diff, l.sq, g, g, 2, 0);
+    return value;
+  }
+
+  /**
+   * Mean softmax cross-entropy of logits `z` [m, c] against the class indices `t`, and its gradient with
+   * respect to `z` into `g`: every op of `losses.crossEntropy` (through logSoftmax, logSumExp, pick and
+   * mean) and of their backwards, with the same kernels in the same order, so the bits are the general
+   * path's. `z` takes two gradients (through z − lse and through z − m); as in the graph, they are added.
+   */
+  private crossEntropy(l: CrossEntropyBuffers, z: Storage, t: Storage, m: number, g: Storage): number {
+    const K = kernels();
+    const c = this.outFeatures;
+    toIndex(t, m, c, 'crossEntropy', l.labels);
+    // Forward.
+    K.reduce('max', z, [m, c], l.max, [m, 1]);
+    const mx = l.max;
+    for (let i = 0; i < m; i++) if (!Number.isFinite(mx[i])) mx[i] = 0;
+    K.binary('sub', z, mx, l.shifted, l.rowPlan);
+    K.unary('exp', l.shifted, l.exps, 0, 0);
+    K.reduce('sum', l.exps, [m, c], l.sums, [m, 1]);
+    K.unary('log', l.sums, l.logs, 0, 0);
+    K.binary('add', l.logs, mx, l.lse, l.colPlan);
+    K.binary('sub', z, l.lse, l.logp, l.rowPlan);
+    K.gather(l.logp, c, l.labels, l.picked);
+    K.unary('neg', l.picked, l.negated, 0, 0);
+    K.reduce('sum', l.negated, [m], l.total, [1]);
+    K.unary('divScalar', l.total, l.value, m, 0);
+    // Backward, from the seed 1 of the mean.
+    l.gValue[0] = 1;
+    K.unaryGrad('divScalar', l.total, l.value, l.gValue, l.gValue, m, 0);
+    K.expand(l.gValue, [1], l.gNegated, [m]);
+    K.unaryGrad('neg', l.picked, l.negated, l.gNegated, l.gPicked, 0, 0);
+    g.fill(0);
+    K.scatterAdd(l.gPicked, c, l.labels, g);
+    K.unary('neg', g, l.gNegLogp, 0, 0);
+    K.reduce('sum', l.gNegLogp, [m, c], l.gLse, [m, 1]);
+    K.unaryGrad('log', l.sums, l.logs, l.gLse, l.gSums, 0, 0);
+    K.expand(l.gSums, [m, 1], l.gExps, [m, c]);
+    K.unaryGrad('exp', l.shifted, l.exps, l.gExps, l.gShifted, 0, 0);
+    K.accumulate(g, l.gShifted);
+    return l.value[0];
   }
 
   /** The last batch's predictions (valid until the next `run`), as a tensor over the step's buffer. */

@@ -488,16 +488,16 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 // ---------------------------------------------------------------------------------------------------------
 // Indexing.
 
-/** Class indices as an Int32Array, checked against the number of classes. */
+/** Class indices as an Int32Array (`out` when given, else a new one), checked against the number of classes. */
 export function toIndex(
   index: ArrayLike<number> | Tensor,
   rows: number,
   classes: number,
   op: string,
+  out: Int32Array = new Int32Array(rows),
 ): Int32Array {
   const src = index instanceof Tensor ? index.data : index;
   if (src.length !== rows) throw new Error(`${op}: ${src.length} indices for ${rows} rows`);
-  const out = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {
     const v = src[r];
     if (!Number.isInteger(v) || v < 0 || v >= classes)

@@ -113,7 +113,8 @@ export interface FitOptions {
   initialEpoch?: number;
   /**
    * Take the fused step (no graph, preallocated buffers) when the model is a plain MLP and the loss a
-   * squared error (default true). Its results are bit-identical to the general path's.
+   * squared error or cross-entropy on class labels (default true). Its results are bit-identical to the
+   * general path's.
    */
   fused?: boolean;
 }
@@ -153,19 +154,34 @@ function isIntegral(a: Storage): boolean {
   return true;
 }
 
-/** Rows `idx[from..to)` of `t` as a new tensor (or `t` itself when that is every row in order). */
-function rows(t: Tensor, idx: Int32Array | null, from: number, to: number): Tensor {
+/**
+ * Rows `idx[from..to)` of `t` as a new tensor (or `t` itself when that is every row in order). With
+ * `reuse`, the rows go into a tensor kept there per row count, overwritten by the next call: the fused
+ * path, which holds no reference to its inputs, takes its batches that way without allocating.
+ */
+function rows(
+  t: Tensor,
+  idx: Int32Array | null,
+  from: number,
+  to: number,
+  reuse?: Map<number, Tensor>,
+): Tensor {
   const n = t.shape[0];
   if (from === 0 && to === n && (idx === null || isIdentity(idx))) return t;
   const width = t.size / Math.max(n, 1);
-  const out = allocStorage(t.dtype, (to - from) * width);
+  let kept = reuse?.get(to - from);
+  if (reuse && !kept) {
+    kept = new Tensor(allocStorage(t.dtype, (to - from) * width), [to - from, ...t.shape.slice(1)]);
+    reuse.set(to - from, kept);
+  }
+  const out = kept ? kept.data : allocStorage(t.dtype, (to - from) * width);
   if (idx === null) out.set(t.data.subarray(from * width, to * width));
   else
     for (let r = from; r < to; r++) {
       const src = idx[r] * width;
       out.set(t.data.subarray(src, src + width), (r - from) * width);
     }
-  return new Tensor(out, [to - from, ...t.shape.slice(1)]);
+  return kept ?? new Tensor(out, [to - from, ...t.shape.slice(1)]);
 }
 
 function isIdentity(idx: Int32Array): boolean {
@@ -298,6 +314,8 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
 
   const fused = options.fused === false ? null : FusedStep.plan(model, options.loss);
   const useFused = fused !== null && fused.accepts(train.x, train.y);
+  const batchX = useFused ? new Map<number, Tensor>() : undefined;
+  const batchY = useFused ? new Map<number, Tensor>() : undefined;
 
   const history: History = { epochs: [], stopReason: 'completed' };
   const firstEpoch = (options.initialEpoch ?? 0) + 1;
@@ -318,8 +336,8 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         }
         const from = b * batchSize;
         const to = Math.min(n, from + batchSize);
-        const xb = rows(train.x, order, from, to);
-        const yb = rows(train.y, order, from, to);
+        const xb = rows(train.x, order, from, to, batchX);
+        const yb = rows(train.y, order, from, to, batchY);
         optimizer.zeroGrad();
         let pred: Tensor | null = null;
         let loss: Tensor | null = null;

@@ -1,8 +1,9 @@
 // The fused MLP step against the general autograd path: bit-identical weights and losses, every
-// activation, both squared-error losses, both dtypes, uneven batches; and fit takes it only when it can.
+// activation, both squared-error losses and cross-entropy, both dtypes, uneven batches; and fit takes it
+// only when it can.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fit, nn, optim, random, seedData, seedNetwork, type DType } from '../src/index.js';
+import { fit, nn, optim, random, seedData, seedNetwork, tensor, type DType } from '../src/index.js';
 import { FusedStep } from '../src/fused.js';
 
 const ACTS: [string, () => nn.Module][] = [
@@ -50,6 +51,43 @@ async function train(
   return { weights: bits(model), losses: h.epochs.map((e) => [e.loss, e.metrics.mae]) };
 }
 
+/** A 3-class classifier trained with cross-entropy on labels; `scale` multiplies the initial weights. */
+async function classify(fused: boolean, act: () => nn.Module, dtype: DType, opt: 'sgd' | 'adam', scale = 1) {
+  const rng = new random.RandomState(13);
+  const model = new nn.Sequential(
+    new nn.Linear(4, 6, { dtype, rng }),
+    act(),
+    new nn.Linear(6, 3, { dtype, rng }),
+  );
+  for (const p of model.parameters()) for (let i = 0; i < p.size; i++) p.data[i] *= scale;
+  const data = new random.RandomState(8);
+  const x = data.randn(11, 4).to(dtype);
+  const y = Array.from({ length: 11 }, (_, i) => (i * 7) % 3);
+  assert.ok(FusedStep.plan(model, 'crossEntropy')?.accepts(x, tensorOf(y)), 'fit would take the fused step');
+  const optimizer =
+    opt === 'sgd'
+      ? new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 })
+      : new optim.Adam(model.parameters(), { lr: 0.01 });
+  const h = await fit(
+    model,
+    { x, y },
+    {
+      loss: 'crossEntropy',
+      optimizer,
+      epochs: 6,
+      batchSize: 4,
+      rng: new random.RandomState(3),
+      fused,
+      metrics: ['accuracy'],
+    },
+  );
+  return { weights: bits(model), losses: h.epochs.map((e) => [e.loss, e.metrics.accuracy]) };
+}
+
+function tensorOf(y: number[]) {
+  return tensor(y, { dtype: 'float64' });
+}
+
 describe('fused MLP step', () => {
   for (const [name, act] of ACTS)
     for (const loss of ['mse', 'mseHalfSum'] as const)
@@ -81,10 +119,46 @@ describe('fused MLP step', () => {
     assert.deepEqual(await run(true), await run(false));
   });
 
-  test('only plain MLPs with squared-error losses are planned', () => {
+  for (const [name, act] of ACTS)
+    for (const dtype of ['float32', 'float64'] as const)
+      test(`${name}, crossEntropy on labels, ${dtype}: bit-identical to the general path`, async () => {
+        for (const opt of ['sgd', 'adam'] as const) {
+          const general = await classify(false, act, dtype, opt);
+          const fused = await classify(true, act, dtype, opt);
+          assert.deepEqual(fused.weights, general.weights);
+          assert.deepEqual(fused.losses, general.losses);
+        }
+      });
+
+  test('crossEntropy: huge logits (where the row-max shift matters) match the general path bit for bit', async () => {
+    // Weights scaled up so some logits overflow exp without the max shift.
+    const a = await classify(false, () => new nn.ReLU(), 'float32', 'sgd', 300);
+    const b = await classify(true, () => new nn.ReLU(), 'float32', 'sgd', 300);
+    assert.deepEqual(b.weights, a.weights);
+    assert.deepEqual(b.losses, a.losses);
+  });
+
+  test('crossEntropy: a label out of range is the same error as on the general path', async () => {
+    const model = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.Linear(4, 3));
+    const x = new random.RandomState(1).randn(5, 3);
+    const y = [0, 1, 2, 3, 1];
+    const errors: string[] = [];
+    for (const fused of [true, false]) {
+      const optimizer = new optim.SGD(model.parameters(), { lr: 0.1 });
+      await assert.rejects(
+        fit(model, { x, y }, { loss: 'crossEntropy', optimizer, batchSize: 5, shuffle: false, fused }),
+        (e: Error) => (errors.push(e.message), true),
+      );
+    }
+    assert.equal(errors[0], errors[1]);
+    assert.match(errors[0], /crossEntropy: index 3 at row 3 is not a class in 0…2/);
+  });
+
+  test('only plain MLPs with squared-error or cross-entropy losses are planned', () => {
     const mlp = new nn.Sequential(new nn.Linear(2, 3), new nn.Tanh(), new nn.Linear(3, 1));
     assert.ok(FusedStep.plan(mlp, 'mse'));
-    assert.equal(FusedStep.plan(mlp, 'crossEntropy'), null);
+    assert.ok(FusedStep.plan(mlp, 'crossEntropy'));
+    assert.equal(FusedStep.plan(mlp, 'bce'), null);
     assert.equal(
       FusedStep.plan(mlp, (a: unknown) => a),
       null,
