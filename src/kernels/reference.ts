@@ -576,6 +576,66 @@ function accumulate(acc: Storage, x: Storage): void {
   for (let i = 0; i < acc.length; i++) acc[i] += x[i];
 }
 
+function sgd(
+  p: Storage,
+  g: Storage,
+  buf: Storage | null,
+  lr: number,
+  mu: number,
+  dampening: number,
+  wd: number,
+  nesterov: boolean,
+  first: boolean,
+): void {
+  const n = p.length;
+  if (buf === null) {
+    if (wd === 0) for (let j = 0; j < n; j++) p[j] = p[j] + -lr * g[j];
+    else
+      for (let j = 0; j < n; j++) {
+        const d = g[j] + wd * p[j];
+        p[j] = p[j] + -lr * d;
+      }
+    return;
+  }
+  for (let j = 0; j < n; j++) {
+    let d = wd === 0 ? g[j] : g[j] + wd * p[j];
+    // The first step copies the gradient into the buffer (no dampening), as PyTorch.
+    buf[j] = first ? d : buf[j] * mu + (1 - dampening) * d;
+    d = nesterov ? d + mu * buf[j] : buf[j];
+    p[j] = p[j] + -lr * d;
+  }
+}
+
+function adam(
+  p: Storage,
+  g: Storage,
+  m: Storage,
+  v: Storage,
+  vmax: Storage | null,
+  stepSize: number,
+  beta1: number,
+  beta2: number,
+  bc2Sqrt: number,
+  eps: number,
+  wd: number,
+  decay: number,
+): void {
+  const n = p.length;
+  if (decay !== 1) for (let j = 0; j < n; j++) p[j] = p[j] * decay;
+  for (let j = 0; j < n; j++) {
+    const gj = wd !== 0 ? g[j] + wd * p[j] : g[j];
+    m[j] = m[j] * beta1 + (1 - beta1) * gj;
+    v[j] = v[j] * beta2 + (1 - beta2) * gj * gj;
+    let s = v[j];
+    if (vmax) {
+      if (s > vmax[j]) vmax[j] = s;
+      s = vmax[j];
+    }
+    const denom = Math.sqrt(s) / bc2Sqrt + eps;
+    p[j] = p[j] + -stepSize * (m[j] / denom);
+  }
+}
+
 /** The reference kernel set. */
 export const referenceKernels: Kernels = {
   name: 'reference',
@@ -589,4 +649,6 @@ export const referenceKernels: Kernels = {
   gather,
   scatterAdd,
   accumulate,
+  sgd,
+  adam,
 };

@@ -105,4 +105,40 @@ export interface Kernels {
   scatterAdd(g: Storage, cols: number, index: Int32Array, out: Storage): void;
   /** acc[i] += x[i]: gradient accumulation. */
   accumulate(acc: Storage, x: Storage): void;
+  /**
+   * One SGD update of `p` in place, in PyTorch's arithmetic: d = g (+ weightDecay·p when weightDecay ≠ 0);
+   * with momentum, buf = d on the `first` step, else buf·momentum + (1 − dampening)·d, and d = buf (or
+   * d + momentum·buf with `nesterov`); then p = p + (−lr)·d. `buf` is null when momentum is 0.
+   */
+  sgd(
+    p: Storage,
+    g: Storage,
+    buf: Storage | null,
+    lr: number,
+    momentum: number,
+    dampening: number,
+    weightDecay: number,
+    nesterov: boolean,
+    first: boolean,
+  ): void;
+  /**
+   * One Adam update of `p` in place, in PyTorch's arithmetic: p = p·decay first (AdamW's decoupled decay;
+   * 1 for none); g' = g (+ weightDecay·p when weightDecay ≠ 0, Adam's L2 term); m = m·β1 + (1 − β1)·g';
+   * v = v·β2 + (1 − β2)·g'·g'; s = v (or the running max `vmax` of v with AMSGrad); then
+   * p = p + (−stepSize)·(m / (√s / bc2Sqrt + eps)).
+   */
+  adam(
+    p: Storage,
+    g: Storage,
+    m: Storage,
+    v: Storage,
+    vmax: Storage | null,
+    stepSize: number,
+    beta1: number,
+    beta2: number,
+    bc2Sqrt: number,
+    eps: number,
+    weightDecay: number,
+    decay: number,
+  ): void;
 }

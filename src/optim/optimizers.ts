@@ -1,12 +1,14 @@
 /**
- * SGD, Adam, AdamW, RMSprop and Adagrad. Each `update` follows the arithmetic of PyTorch's single-tensor
+ * SGD, Adam, AdamW, RMSprop and Adagrad. Each update follows the arithmetic of PyTorch's single-tensor
  * implementation operation by operation (`add_(x, alpha=a)` is `p + a·x`), so float64 trajectories agree
- * with PyTorch's to the last few ulps.
+ * with PyTorch's to the last few ulps. SGD's and Adam's elementwise loops are kernels (`Kernels.sgd`,
+ * `Kernels.adam`), so the WebAssembly set runs them; RMSprop's and Adagrad's loops are here.
  */
 import type { Storage } from '../kernels/types.js';
 import type { Tensor } from '../tensor.js';
 import { checkNonNegative, Optimizer } from './optimizer.js';
 import { pow } from '../libm.js';
+import { kernels } from '../kernels/index.js';
 
 /** Options of `SGD`. */
 export interface SGDOptions {
@@ -38,26 +40,9 @@ export class SGD extends Optimizer {
 
   protected update(i: number, p: Storage, g: Storage): void {
     const { lr, momentum: mu, dampening, nesterov, weightDecay: wd } = this;
-    const n = p.length;
-    if (mu === 0) {
-      if (wd === 0) for (let j = 0; j < n; j++) p[j] = p[j] + -lr * g[j];
-      else
-        for (let j = 0; j < n; j++) {
-          const d = g[j] + wd * p[j];
-          p[j] = p[j] + -lr * d;
-        }
-      return;
-    }
-    const first = !this.hasBuffer('momentum_buffer', i);
-    const buf = this.buffer('momentum_buffer', i);
-    for (let j = 0; j < n; j++) {
-      let d = wd === 0 ? g[j] : g[j] + wd * p[j];
-      // The first step copies the gradient into the buffer (no dampening), as PyTorch.
-      const b = first ? d : buf[j] * mu + (1 - dampening) * d;
-      buf[j] = b;
-      d = nesterov ? d + mu * buf[j] : buf[j];
-      p[j] = p[j] + -lr * d;
-    }
+    const first = mu !== 0 && !this.hasBuffer('momentum_buffer', i);
+    const buf = mu === 0 ? null : this.buffer('momentum_buffer', i);
+    kernels().sgd(p, g, buf, lr, mu, dampening, wd, nesterov, first);
   }
 }
 
@@ -106,23 +91,8 @@ export class Adam extends Optimizer {
     const bc2 = 1 - pow(beta2, step);
     const stepSize = lr / bc1;
     const bc2Sqrt = Math.sqrt(bc2);
-    const n = p.length;
-    if (decoupled && wd !== 0) {
-      const f = 1 - lr * wd;
-      for (let j = 0; j < n; j++) p[j] = p[j] * f;
-    }
-    for (let j = 0; j < n; j++) {
-      const gj = !decoupled && wd !== 0 ? g[j] + wd * p[j] : g[j];
-      m[j] = m[j] * beta1 + (1 - beta1) * gj;
-      v[j] = v[j] * beta2 + (1 - beta2) * gj * gj;
-      let s = v[j];
-      if (vmax) {
-        if (s > vmax[j]) vmax[j] = s;
-        s = vmax[j];
-      }
-      const denom = Math.sqrt(s) / bc2Sqrt + eps;
-      p[j] = p[j] + -stepSize * (m[j] / denom);
-    }
+    const decay = decoupled && wd !== 0 ? 1 - lr * wd : 1;
+    kernels().adam(p, g, m, v, vmax, stepSize, beta1, beta2, bc2Sqrt, eps, decoupled ? 0 : wd, decay);
   }
 }
 

@@ -135,6 +135,25 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
       )
         ref.binary(op, a, b, out, plan);
     },
+    sgd(p, g, buf, lr, mu, dampening, wd, nesterov, first) {
+      const dt = dtypeOf(p, g, buf ?? p);
+      if (
+        dt === null ||
+        p.length < minElements ||
+        !rt.sgd(dt, p, g, buf, lr, mu, dampening, wd, nesterov, first)
+      )
+        ref.sgd(p, g, buf, lr, mu, dampening, wd, nesterov, first);
+    },
+    adam(p, g, m, v, vmax, stepSize, beta1, beta2, bc2Sqrt, eps, wd, decay) {
+      const dt = dtypeOf(p, g, m, v);
+      if (
+        dt === null ||
+        (vmax !== null && dtypeOf(p, vmax, vmax) === null) ||
+        p.length < minElements ||
+        !rt.adam(dt, p, g, m, v, vmax, stepSize, beta1, beta2, bc2Sqrt, eps, wd, decay)
+      )
+        ref.adam(p, g, m, v, vmax, stepSize, beta1, beta2, bc2Sqrt, eps, wd, decay);
+    },
     accumulate(acc, x) {
       const dt = dtypeOf(acc, x, acc);
       if (dt === null || acc.length < minElements || !rt.binary(dt, 'add', 'same', acc, x, acc, acc.length))

@@ -6,6 +6,7 @@
 import { ModuleBuilder, type Func } from './asm.js';
 import { addElementwise } from './elementwise.js';
 import { addGemm } from './gemm.js';
+import { addOptim } from './optim.js';
 
 /** What the module is built to use. */
 export interface WasmFeatures {
@@ -56,5 +57,7 @@ export function buildKernelModule(
   addGemm(mod, 'f64', features);
   addElementwise(mod, 'f32');
   addElementwise(mod, 'f64');
+  addOptim(mod, 'f32');
+  addOptim(mod, 'f64');
   return mod.build(memory);
 }

@@ -7,6 +7,7 @@ import type { BinaryOp, Storage, UnaryOp } from '../types.js';
 import { BINARY, names, UNARY, UNARY_GRAD, type BinaryLayout, type GradInput } from './elementwise.js';
 import { ELEMENT_BYTES, GEMM_SHAPES, WORK_BYTES, type WasmDType } from './gemm.js';
 import { buildKernelModule, type WasmFeatures } from './module.js';
+import { optimNames, type AdamVariant, type SgdVariant } from './optim.js';
 import { controlBytes, GemmPool, threadSupport } from './pool.js';
 
 type Fn = (...args: number[]) => void;
@@ -63,7 +64,7 @@ export class WasmRuntime {
 
   private constructor(
     private readonly memory: WebAssembly.Memory,
-    exports: WebAssembly.Exports,
+    private readonly exports: WebAssembly.Exports,
     /** The pool for large products, or null for a single thread. */
     private readonly pool: GemmPool | null,
     private readonly minThreadWork: number,
@@ -253,6 +254,92 @@ export class WasmRuntime {
     else fn(this.operands, this.operands + r, this.operands + 2 * r, o, n, p0, p1);
     this.take(dt, o, n, out, 0);
     return true;
+  }
+
+  /**
+   * Copy `arrays` (n elements each) into consecutive padded regions, run `call` with their addresses, and
+   * copy back the ones in `written`; false if they did not fit.
+   */
+  private inPlace(
+    dt: WasmDType,
+    arrays: readonly Storage[],
+    written: number,
+    call: (ptrs: number[]) => void,
+  ): boolean {
+    const n = arrays[0].length;
+    const r = region(n, ELEMENT_BYTES[dt]);
+    if (!this.reserve(this.operands + arrays.length * r)) return false;
+    const ptrs = arrays.map((a, i) => {
+      const ptr = this.operands + i * r;
+      this.put(dt, a, 0, n, ptr);
+      return ptr;
+    });
+    call(ptrs);
+    for (let i = 0; i < arrays.length; i++) if (written & (1 << i)) this.take(dt, ptrs[i], n, arrays[i], 0);
+    return true;
+  }
+
+  /** `Kernels.sgd` in wasm; false if it did not fit. */
+  sgd(
+    dt: WasmDType,
+    p: Storage,
+    g: Storage,
+    buf: Storage | null,
+    lr: number,
+    mu: number,
+    dampening: number,
+    wd: number,
+    nesterov: boolean,
+    first: boolean,
+  ): boolean {
+    const v: SgdVariant = { momentum: buf !== null, weightDecay: wd !== 0, nesterov, first };
+    if (!v.momentum) v.nesterov = v.first = false;
+    const fn = this.exports[optimNames.sgd(dt, v)] as Fn;
+    const arrays = buf ? [p, g, buf] : [p, g];
+    return this.inPlace(dt, arrays, buf ? 0b101 : 0b001, ([pp, gp, bp]) =>
+      fn(pp, gp, bp ?? 0, p.length, -lr, mu, 1 - dampening, wd),
+    );
+  }
+
+  /** `Kernels.adam` in wasm; false if it did not fit. */
+  adam(
+    dt: WasmDType,
+    p: Storage,
+    g: Storage,
+    m: Storage,
+    v: Storage,
+    vmax: Storage | null,
+    stepSize: number,
+    beta1: number,
+    beta2: number,
+    bc2Sqrt: number,
+    eps: number,
+    wd: number,
+    decay: number,
+  ): boolean {
+    const variant: AdamVariant = { decay: decay !== 1, weightDecay: wd !== 0, amsgrad: vmax !== null };
+    if (variant.decay && variant.weightDecay) return false;
+    const fn = this.exports[optimNames.adam(dt, variant)] as Fn;
+    const arrays = vmax ? [p, g, m, v, vmax] : [p, g, m, v];
+    return this.inPlace(dt, arrays, vmax ? 0b11101 : 0b1101, ([pp, gp, mp, vp, xp]) =>
+      fn(
+        pp,
+        gp,
+        mp,
+        vp,
+        xp ?? 0,
+        p.length,
+        -stepSize,
+        beta1,
+        1 - beta1,
+        beta2,
+        1 - beta2,
+        bc2Sqrt,
+        eps,
+        wd,
+        decay,
+      ),
+    );
   }
 
   /** out = op(a, b) for the four layouts elementwise.ts generates. */

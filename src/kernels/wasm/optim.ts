@@ -1,0 +1,179 @@
+/**
+ * The optimizer updates in WebAssembly SIMD: SGD (plain, weight decay, momentum with dampening and
+ * Nesterov) and Adam/AdamW (L2 or decoupled decay, AMSGrad), in place over the parameter, its gradient
+ * and the optimizer's state.
+ *
+ * Like the elementwise kernels, they compute in float64 lanes (float32 data promoted on load and rounded
+ * once per store) and perform the reference's operations in its order, re-reading every stored state
+ * value at its stored precision as the reference does; so they give the reference's bits. Each variant of
+ * the flags (momentum, weight decay, first step, …) is a function of its own, so no lane tests a flag.
+ * Loops take two elements a trip and may read and write one element past the end: the caller pads.
+ */
+import type { Func, Local, ModuleBuilder } from './asm.js';
+import { ELEMENT_BYTES, type WasmDType } from './gemm.js';
+
+/** The flags that pick an SGD function. */
+export interface SgdVariant {
+  momentum: boolean;
+  weightDecay: boolean;
+  nesterov: boolean;
+  first: boolean;
+}
+
+/** The flags that pick an Adam function. */
+export interface AdamVariant {
+  /** Decoupled decay (AdamW): p·decay before the update. */
+  decay: boolean;
+  /** Adam's L2 term: g + weightDecay·p. */
+  weightDecay: boolean;
+  amsgrad: boolean;
+}
+
+const bit = (b: boolean) => (b ? '1' : '0');
+
+/** Export names, shared with the runtime that calls them. */
+export const optimNames = {
+  sgd: (dt: WasmDType, v: SgdVariant) =>
+    `${dt}_sgd_${bit(v.momentum)}${bit(v.weightDecay)}${bit(v.nesterov)}${bit(v.first)}`,
+  adam: (dt: WasmDType, v: AdamVariant) => `${dt}_adam_${bit(v.decay)}${bit(v.weightDecay)}${bit(v.amsgrad)}`,
+};
+
+/** Every SGD variant: without momentum, Nesterov and the first step mean nothing. */
+export const SGD_VARIANTS: readonly SgdVariant[] = [false, true].flatMap((momentum) =>
+  [false, true].flatMap((weightDecay) =>
+    (momentum ? [false, true] : [false]).flatMap((nesterov) =>
+      (momentum ? [false, true] : [false]).map((first) => ({ momentum, weightDecay, nesterov, first })),
+    ),
+  ),
+);
+
+/** Every Adam variant (AdamW's decoupled decay and Adam's L2 term never come together). */
+export const ADAM_VARIANTS: readonly AdamVariant[] = [
+  [false, false],
+  [true, false],
+  [false, true],
+].flatMap(([decay, weightDecay]) => [false, true].map((amsgrad) => ({ decay, weightDecay, amsgrad })));
+
+/** Push the two elements at ptr as f64x2 (float32 promoted exactly). */
+function load(f: Func, dt: WasmDType, ptr: Local): void {
+  if (dt === 'f64') f.get(ptr).mem('v128.load');
+  else f.get(ptr).mem('v128.load64_zero').op('f64x2.promote_low_f32x4');
+}
+
+/** Store the f64x2 in `value` at ptr (float32: rounded to nearest). */
+function store(f: Func, dt: WasmDType, ptr: Local, value: Local): void {
+  f.get(ptr).get(value);
+  if (dt === 'f64') f.mem('v128.store');
+  else f.op('f32x4.demote_f64x2_zero').store64Lane(0);
+}
+
+/** Replace the f64x2 in `value` by what storing and re-reading it gives (float32: rounded). */
+function stored(f: Func, dt: WasmDType, value: Local): void {
+  if (dt === 'f32') f.get(value).op('f32x4.demote_f64x2_zero', 'f64x2.promote_low_f32x4').set(value);
+}
+
+/** Splat f64 parameters into v128 locals. */
+function splats(f: Func, params: readonly Local[]): Local[] {
+  return params.map((p) => {
+    const l = f.local('v128');
+    f.get(p).op('f64x2.splat').set(l);
+    return l;
+  });
+}
+
+/** A loop over n elements two at a time, advancing each pointer by two elements per trip. */
+function pairs(f: Func, dt: WasmDType, n: Local, ptrs: readonly Local[], body: () => void): void {
+  const i = f.local('i32');
+  f.for(i, 0, n, 2, () => {
+    body();
+    for (const p of ptrs) f.inc(p, 2 * ELEMENT_BYTES[dt]);
+  });
+}
+
+/** `sgd(p, g, buf, n, −lr, momentum, 1 − dampening, weightDecay)`. */
+function addSgd(mod: ModuleBuilder, dt: WasmDType, v: SgdVariant): void {
+  const params = ['i32', 'i32', 'i32', 'i32', 'f64', 'f64', 'f64', 'f64'] as const;
+  mod.func(optimNames.sgd(dt, v), [...params], [], (f) => {
+    const [p, g, buf, n] = f.params;
+    const [negLr, mu, keep, wd] = splats(f, f.params.slice(4));
+    const P = f.local('v128');
+    const D = f.local('v128');
+    const B = f.local('v128');
+    pairs(f, dt, n, v.momentum ? [p, g, buf] : [p, g], () => {
+      load(f, dt, p);
+      f.set(P);
+      // d = g (+ wd·p)
+      load(f, dt, g);
+      if (v.weightDecay) f.get(wd).get(P).op('f64x2.mul', 'f64x2.add');
+      f.set(D);
+      if (v.momentum) {
+        // buf = d on the first step, else buf·μ + (1 − dampening)·d; then d = buf or d + μ·buf.
+        if (v.first) f.get(D).set(B);
+        else {
+          load(f, dt, buf);
+          f.get(mu).op('f64x2.mul').get(keep).get(D).op('f64x2.mul', 'f64x2.add').set(B);
+        }
+        store(f, dt, buf, B);
+        stored(f, dt, B);
+        if (v.nesterov) f.get(D).get(mu).get(B).op('f64x2.mul', 'f64x2.add').set(D);
+        else f.get(B).set(D);
+      }
+      // p = p + (−lr)·d
+      f.get(P).get(negLr).get(D).op('f64x2.mul', 'f64x2.add').set(P);
+      store(f, dt, p, P);
+    });
+  });
+}
+
+/** `adam(p, g, m, v, vmax, n, −stepSize, β1, 1 − β1, β2, 1 − β2, bc2Sqrt, eps, weightDecay, decay)`. */
+function addAdam(mod: ModuleBuilder, dt: WasmDType, v: AdamVariant): void {
+  const params = ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', ...new Array<'f64'>(9).fill('f64')] as const;
+  mod.func(optimNames.adam(dt, v), [...params], [], (f) => {
+    const [p, g, m, vs, vmax, n] = f.params;
+    const [negStep, b1, c1, b2, c2, bc2, eps, wd, decay] = splats(f, f.params.slice(6));
+    const P = f.local('v128');
+    const G = f.local('v128');
+    const M = f.local('v128');
+    const S = f.local('v128');
+    const X = f.local('v128');
+    pairs(f, dt, n, v.amsgrad ? [p, g, m, vs, vmax] : [p, g, m, vs], () => {
+      load(f, dt, p);
+      f.set(P);
+      if (v.decay) {
+        f.get(P).get(decay).op('f64x2.mul').set(P);
+        stored(f, dt, P);
+      }
+      load(f, dt, g);
+      if (v.weightDecay) f.get(wd).get(P).op('f64x2.mul', 'f64x2.add');
+      f.set(G);
+      // m = m·β1 + (1 − β1)·g
+      load(f, dt, m);
+      f.get(b1).op('f64x2.mul').get(c1).get(G).op('f64x2.mul', 'f64x2.add').set(M);
+      store(f, dt, m, M);
+      stored(f, dt, M);
+      // v = v·β2 + (1 − β2)·g·g
+      load(f, dt, vs);
+      f.get(b2).op('f64x2.mul').get(c2).get(G).op('f64x2.mul').get(G).op('f64x2.mul', 'f64x2.add').set(S);
+      store(f, dt, vs, S);
+      stored(f, dt, S);
+      if (v.amsgrad) {
+        // vmax = s > vmax ? s : vmax (NaN keeps vmax); s = vmax
+        load(f, dt, vmax);
+        f.set(X);
+        f.get(S).get(X).get(S).get(X).op('f64x2.gt', 'v128.bitselect').set(S);
+        store(f, dt, vmax, S);
+      }
+      // p = p + (−stepSize)·(m / (√s / bc2Sqrt + eps))
+      f.get(P).get(negStep).get(M);
+      f.get(S).op('f64x2.sqrt').get(bc2).op('f64x2.div').get(eps).op('f64x2.add');
+      f.op('f64x2.div', 'f64x2.mul', 'f64x2.add').set(P);
+      store(f, dt, p, P);
+    });
+  });
+}
+
+/** Add every optimizer function for one element type. */
+export function addOptim(mod: ModuleBuilder, dt: WasmDType): void {
+  for (const v of SGD_VARIANTS) addSgd(mod, dt, v);
+  for (const v of ADAM_VARIANTS) addAdam(mod, dt, v);
+}

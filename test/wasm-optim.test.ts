@@ -1,0 +1,104 @@
+// The optimizer updates on the WebAssembly kernels against the reference kernels: the same bits for every
+// SGD and Adam variant, both dtypes, awkward lengths and special values (NaN, ±Infinity, −0, subnormals),
+// over several steps so the state they store and re-read is exercised too.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { referenceKernels } from '../src/kernels/reference.js';
+import type { Kernels, Storage } from '../src/kernels/types.js';
+import { loadWasmKernels } from '../src/kernels/wasm/index.js';
+import { RandomState } from '../src/random.js';
+
+const LENGTHS = [1, 3, 17, 64, 255, 257];
+const SPECIAL = [NaN, Infinity, -Infinity, -0, 0, 5e-324, -1e-310, 1e-40, 3.4e38, -3.4e38, 1e300];
+
+type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
+
+function randomArray(C: Ctor, n: number, rng: RandomState, special: boolean): Storage {
+  const a = new C(n);
+  for (let i = 0; i < n; i++) a[i] = rng.randn() * 2;
+  if (special) for (let i = 0; i < n; i += 7) a[i] = SPECIAL[(i / 7) % SPECIAL.length];
+  return a;
+}
+
+/** Bit patterns, so −0 and 0 differ and every NaN is one value. */
+function bits(a: Storage): string[] {
+  return Array.from(a, (x) => (Number.isNaN(x) ? 'NaN' : Object.is(x, -0) ? '-0' : String(x)));
+}
+
+function same(wasm: Storage[], ref: Storage[], what: string) {
+  wasm.forEach((w, i) => assert.deepEqual(bits(w), bits(ref[i]), `${what}: array ${i}`));
+}
+
+describe('optimizer updates on the WebAssembly kernels', async () => {
+  // minElements 1: every length runs in wasm.
+  const wasm = (await loadWasmKernels({ minElements: 1 })) as Kernels;
+
+  for (const C of [Float32Array, Float64Array])
+    test(`${C.name}: SGD, every variant, the reference's bits`, () => {
+      const rng = new RandomState(1);
+      for (const n of LENGTHS)
+        for (const special of [false, true])
+          for (const [mu, dampening, wd, nesterov] of [
+            [0, 0, 0, false],
+            [0, 0, 0.01, false],
+            [0.9, 0, 0, false],
+            [0.9, 0.1, 0.05, false],
+            [0.9, 0, 0.05, true],
+            [0.5, 0, 0, true],
+          ] as const) {
+            const p = randomArray(C, n, rng, special);
+            const buf = mu === 0 ? null : new C(n);
+            const state = [p, buf].filter((a): a is Storage => a !== null);
+            const copies = state.map((a) => a.slice());
+            for (let step = 0; step < 3; step++) {
+              const g = randomArray(C, n, rng, special);
+              referenceKernels.sgd(
+                state[0],
+                g,
+                state[1] ?? null,
+                0.1,
+                mu,
+                dampening,
+                wd,
+                nesterov,
+                step === 0,
+              );
+              wasm.sgd(copies[0], g, copies[1] ?? null, 0.1, mu, dampening, wd, nesterov, step === 0);
+              same(copies, state, `n=${n} mu=${mu} wd=${wd} nesterov=${nesterov} step ${step}`);
+            }
+          }
+    });
+
+  for (const C of [Float32Array, Float64Array])
+    test(`${C.name}: Adam and AdamW, with and without AMSGrad, the reference's bits`, () => {
+      const rng = new RandomState(2);
+      for (const n of LENGTHS)
+        for (const special of [false, true])
+          for (const [wd, decay, amsgrad] of [
+            [0, 1, false],
+            [0, 1, true],
+            [0.01, 1, false],
+            [0.01, 1, true],
+            [0, 1 - 0.001 * 0.01, false],
+            [0, 1 - 0.001 * 0.01, true],
+          ] as const) {
+            const state = [
+              randomArray(C, n, rng, special),
+              new C(n),
+              new C(n),
+              ...(amsgrad ? [new C(n)] : []),
+            ];
+            const copies = state.map((a) => a.slice());
+            for (let step = 1; step <= 3; step++) {
+              const g = randomArray(C, n, rng, special);
+              const bc1 = 1 - 0.9 ** step;
+              const args = [0.001 / bc1, 0.9, 0.999, Math.sqrt(1 - 0.999 ** step), 1e-8, wd, decay] as const;
+              const [p, m, v, vmax] = state;
+              referenceKernels.adam(p, g, m, v, vmax ?? null, ...args);
+              const [cp, cm, cv, cvmax] = copies;
+              wasm.adam(cp, g, cm, cv, cvmax ?? null, ...args);
+              same(copies, state, `n=${n} wd=${wd} decay=${decay} amsgrad=${amsgrad} step ${step}`);
+            }
+          }
+    });
+});
