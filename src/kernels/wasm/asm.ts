@@ -94,6 +94,25 @@ const OPS = {
   'f64x2.sub': simd(0xf1),
   'f64x2.mul': simd(0xf2),
   'f64x2.div': simd(0xf3),
+  'v128.xor': simd(0x51),
+  'v128.any_true': simd(0x53),
+  'f64x2.ceil': simd(0x74),
+  'f64x2.floor': simd(0x75),
+  'f64x2.trunc': simd(0x7a),
+  'f64x2.nearest': simd(0x94),
+  'f64x2.pmin': simd(0xf6),
+  'f64x2.pmax': simd(0xf7),
+  'i64x2.shl': simd(0xcb),
+  'i64x2.shr_s': simd(0xcc),
+  'i64x2.shr_u': simd(0xcd),
+  'i64x2.add': simd(0xce),
+  'i64x2.sub': simd(0xd1),
+  'i64x2.eq': simd(0xd6),
+  'i64x2.ne': simd(0xd7),
+  'i64x2.lt_s': simd(0xd8),
+  'i64x2.gt_s': simd(0xd9),
+  'i64x2.le_s': simd(0xda),
+  'i64x2.ge_s': simd(0xdb),
   // Relaxed SIMD: a·b + c, fused or not as the hardware prefers.
   'f32x4.relaxed_madd': simd(0x105),
   'f64x2.relaxed_madd': simd(0x107),
@@ -129,6 +148,11 @@ export interface Local {
 /** A branch target: the block or loop it was made by, known by its nesting depth. */
 export interface Label {
   readonly depth: number;
+}
+
+/** Append `bytes` to `out` (a loop: spreading a large array into push would overflow the stack). */
+function append(out: number[], bytes: ArrayLike<number>): void {
+  for (let i = 0; i < bytes.length; i++) out.push(bytes[i]);
 }
 
 /** A name: its UTF-8 length, then the bytes. */
@@ -339,10 +363,11 @@ export class Func {
       uleb(body, count);
       body.push(VALTYPE[t]);
     }
-    body.push(...this.code, 0x0b);
+    append(body, this.code);
+    body.push(0x0b);
     const out: number[] = [];
     uleb(out, body.length);
-    out.push(...body);
+    append(out, body);
     return out;
   }
 }
@@ -379,7 +404,7 @@ export class ModuleBuilder {
     const section = (id: number, content: number[]) => {
       out.push(id);
       uleb(out, content.length);
-      out.push(...content);
+      append(out, content);
     };
 
     const typeSec: number[] = [];
@@ -420,7 +445,7 @@ export class ModuleBuilder {
 
     const codeSec: number[] = [];
     uleb(codeSec, this.funcs.length);
-    for (const f of this.funcs) codeSec.push(...f.encode());
+    for (const f of this.funcs) append(codeSec, f.encode());
     section(10, codeSec);
     return new Uint8Array(out);
   }

@@ -64,6 +64,17 @@ function dtypeOf(a: Storage, b: Storage, c: Storage, d: Storage = c): WasmDType 
 }
 
 /**
+ * Whether a reduction of `xShape` to `outShape` keeps trailing axes whole and reduces only leading ones
+ * (outShape is 1, …, 1, then xShape's own sizes), so out[j] combines x[r·cols + j] over rows r.
+ */
+function keepsTrailing(xShape: readonly number[], outShape: readonly number[]): boolean {
+  let d = outShape.length - 1;
+  while (d >= 0 && outShape[d] === xShape[d]) d--;
+  for (; d >= 0; d--) if (outShape[d] !== 1) return false;
+  return true;
+}
+
+/**
  * Whether this runtime can run the WebAssembly kernels (it has WebAssembly with fixed-width SIMD). Where
  * it cannot, {@link loadWasmKernels} resolves to null and {@link useWasmKernels} to false.
  */
@@ -134,6 +145,18 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
         !rt.binary(dt, op, layout, a, b, out, plan.size)
       )
         ref.binary(op, a, b, out, plan);
+    },
+    reduce(op, x, xShape, out, outShape) {
+      const dt = dtypeOf(x, out, out);
+      const cols = out.length;
+      if (
+        dt === null ||
+        x.length < minElements ||
+        cols < 2 ||
+        !keepsTrailing(xShape, outShape) ||
+        !rt.reduceCols(dt, op, x, out, x.length / cols, cols)
+      )
+        ref.reduce(op, x, xShape, out, outShape);
     },
     sgd(p, g, buf, lr, mu, dampening, wd, nesterov, first) {
       const dt = dtypeOf(p, g, buf ?? p);

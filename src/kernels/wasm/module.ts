@@ -7,6 +7,7 @@ import { ModuleBuilder, type Func } from './asm.js';
 import { addElementwise } from './elementwise.js';
 import { addGemm } from './gemm.js';
 import { addOptim } from './optim.js';
+import { addReduce } from './reduce.js';
 
 /** What the module is built to use. */
 export interface WasmFeatures {
@@ -59,5 +60,7 @@ export function buildKernelModule(
   addElementwise(mod, 'f64');
   addOptim(mod, 'f32');
   addOptim(mod, 'f64');
+  addReduce(mod, 'f32');
+  addReduce(mod, 'f64');
   return mod.build(memory);
 }

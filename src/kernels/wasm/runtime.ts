@@ -7,6 +7,7 @@ import type { BinaryOp, Storage, UnaryOp } from '../types.js';
 import { BINARY, names, UNARY, UNARY_GRAD, type BinaryLayout, type GradInput } from './elementwise.js';
 import { ELEMENT_BYTES, GEMM_SHAPES, WORK_BYTES, type WasmDType } from './gemm.js';
 import { buildKernelModule, type WasmFeatures } from './module.js';
+import { reduceNames } from './reduce.js';
 import { optimNames, type AdamVariant, type SgdVariant } from './optim.js';
 import { controlBytes, GemmPool, threadSupport } from './pool.js';
 
@@ -276,6 +277,31 @@ export class WasmRuntime {
     });
     call(ptrs);
     for (let i = 0; i < arrays.length; i++) if (written & (1 << i)) this.take(dt, ptrs[i], n, arrays[i], 0);
+    return true;
+  }
+
+  /**
+   * `Kernels.reduce` over leading axes: out[j] = op over r of x[r·cols + j], out starting at 0 (sum) or
+   * −∞ (max); false if it did not fit.
+   */
+  reduceCols(
+    dt: WasmDType,
+    op: 'sum' | 'max',
+    x: Storage,
+    out: Storage,
+    rows: number,
+    cols: number,
+  ): boolean {
+    const size = ELEMENT_BYTES[dt];
+    const xPtr = this.operands;
+    const oPtr = xPtr + region(x.length, size);
+    if (!this.reserve(oPtr + region(cols, size))) return false;
+    this.put(dt, x, 0, x.length, xPtr);
+    const view = dt === 'f32' ? this.f32 : this.f64;
+    const at = oPtr / size;
+    view.fill(op === 'sum' ? 0 : -Infinity, at, at + cols);
+    (this.exports[reduceNames.cols(dt, op)] as Fn)(xPtr, oPtr, rows, cols);
+    this.take(dt, oPtr, cols, out, 0);
     return true;
   }
 

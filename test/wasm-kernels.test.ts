@@ -1,6 +1,7 @@
-// The optimizer updates on the WebAssembly kernels against the reference kernels: the same bits for every
-// SGD and Adam variant, both dtypes, awkward lengths and special values (NaN, ±Infinity, −0, subnormals),
-// over several steps so the state they store and re-read is exercised too.
+// The optimizer updates and reductions on the WebAssembly kernels against the reference kernels: the same
+// bits for every SGD and Adam variant and every leading-axis reduction, both dtypes, awkward lengths and
+// special values (NaN, ±Infinity, −0, subnormals); the updates over several steps, so the state they store
+// and re-read is exercised too.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { referenceKernels } from '../src/kernels/reference.js';
@@ -15,7 +16,7 @@ type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 
 function randomArray(C: Ctor, n: number, rng: RandomState, special: boolean): Storage {
   const a = new C(n);
-  for (let i = 0; i < n; i++) a[i] = rng.randn() * 2;
+  rng.fillNormal(a, 0, 2);
   if (special) for (let i = 0; i < n; i += 7) a[i] = SPECIAL[(i / 7) % SPECIAL.length];
   return a;
 }
@@ -99,6 +100,61 @@ describe('optimizer updates on the WebAssembly kernels', async () => {
               wasm.adam(cp, g, cm, cv, cvmax ?? null, ...args);
               same(copies, state, `n=${n} wd=${wd} decay=${decay} amsgrad=${amsgrad} step ${step}`);
             }
+          }
+    });
+
+  for (const C of [Float32Array, Float64Array])
+    test(`${C.name}: sums and maxima over leading axes, the reference's bits; other axes still right`, () => {
+      const rng = new RandomState(3);
+      const cases: [number[], number[]][] = [
+        [
+          [64, 128],
+          [1, 128],
+        ],
+        [
+          [3, 17],
+          [1, 17],
+        ],
+        [
+          [257, 3],
+          [1, 3],
+        ],
+        [
+          [1, 255],
+          [1, 255],
+        ],
+        [
+          [4, 5, 6],
+          [1, 5, 6],
+        ],
+        [
+          [4, 5, 6],
+          [1, 1, 6],
+        ],
+        [
+          [5, 7],
+          [5, 1],
+        ],
+        [
+          [4, 5, 6],
+          [4, 1, 6],
+        ],
+        [[33], [1]],
+      ];
+      for (const [xs, os] of cases)
+        for (const special of [false, true])
+          for (const op of ['sum', 'max'] as const) {
+            const x = randomArray(
+              C,
+              xs.reduce((a, b) => a * b),
+              rng,
+              special,
+            );
+            const want = new C(os.reduce((a, b) => a * b));
+            const got = new C(want.length).fill(7);
+            referenceKernels.reduce(op, x, xs, want, os);
+            wasm.reduce(op, x, xs, got, os);
+            assert.deepEqual(bits(got), bits(want), `${op} ${xs} → ${os} special=${special}`);
           }
     });
 });
