@@ -32,6 +32,8 @@ let frame: Frame | null = null;
 let data: { train: playground.Points; test: playground.Points } | null = null;
 let csv: { choice: CsvChoice; points: playground.TablePoints } | null = null;
 let drawQueued = false;
+/** The kernel set the worker trains on, once it says (`kernels().name` there). */
+let kernelSet: string | null = null;
 
 function status(text: string): void {
   byId('status').textContent = text;
@@ -248,8 +250,20 @@ function exportModel(format: ExportFormat): void {
   post({ type: 'export', format });
 }
 
+/** Show the worker's kernel set in the footer: its name, and what it means on hover. */
+function showKernels(name: string): void {
+  kernelSet = name;
+  const el = byId('kernels');
+  el.textContent = `Kernels: ${name}`;
+  const threads = /-threads(\d+)$/.exec(name)?.[1];
+  el.title = name.startsWith('wasm-simd')
+    ? `WebAssembly SIMD${threads ? `, up to ${threads} threads for large products` : ''}: the same bits as the reference kernels for this page's float64 networks.`
+    : 'The reference TypeScript kernels (WebAssembly SIMD is unavailable here).';
+}
+
 worker.onmessage = (event: MessageEvent<FromWorker>) => {
   const m = event.data;
+  if (m.type === 'kernels') return showKernels(m.name);
   if (m.run !== runId) return;
   switch (m.type) {
     case 'ready':
@@ -294,6 +308,7 @@ Object.assign(window, {
     epoch: () => frame?.epoch ?? null,
     playing: () => playing,
     run: () => runId,
+    kernels: () => kernelSet,
   },
 });
 

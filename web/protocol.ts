@@ -35,6 +35,8 @@ export interface Frame {
 
 /** What the worker tells the page. */
 export type FromWorker =
+  /** Sent once, before anything else: the kernel set the worker trains on (`kernels().name`). */
+  | { type: 'kernels'; name: string }
   /** A run was built: its points (drawn on the heatmap) and its first frame. */
   | {
       type: 'ready';
@@ -49,6 +51,23 @@ export type FromWorker =
   | { type: 'exported'; run: number; format: ExportFormat; filename: string; data: string | Uint8Array }
   /** Something failed; training is paused. `fatal`: there is no run to show (a bad configuration). */
   | { type: 'error'; run: number; message: string; fatal: boolean };
+
+/**
+ * Most threads the training worker asks the WebAssembly kernels for. The playground's products (at most
+ * 6400×8 by 8×8) stay far below the 2²³ multiply-adds that wake the pool, so its workers never start for
+ * them; the cap only bounds the shared memory reserved up front (a work area of about 1.4 MiB per thread).
+ */
+export const MAX_KERNEL_THREADS = 4;
+
+/**
+ * The `threads` option the training worker loads the WebAssembly kernels with: the cores the browser
+ * reports, up to {@link MAX_KERNEL_THREADS}, where the page is cross-origin isolated (threads share a
+ * `SharedArrayBuffer`, and a worker may block in `Atomics.wait`); one thread elsewhere.
+ */
+export function kernelThreads(hardwareConcurrency: number | undefined, crossOriginIsolated: boolean): number {
+  if (!crossOriginIsolated) return 1;
+  return Math.max(1, Math.min(MAX_KERNEL_THREADS, Math.floor(hardwareConcurrency ?? 1) || 1));
+}
 
 /** How often a playing worker sends a frame, at most (ms), and how long it trains between frames. */
 export const FRAME_INTERVAL_MS = 40;

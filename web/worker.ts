@@ -1,8 +1,10 @@
 // The training worker: holds the run, trains in slices of about FRAME_INTERVAL_MS so it can hear 'pause'
-// between them, and sends a frame after each slice. All the math is the library's `createRun`.
-import { playground } from './lib.js';
+// between them, and sends a frame after each slice. All the math is the library's `createRun`, on the
+// WebAssembly SIMD kernels where the browser has them (the reference kernels elsewhere).
+import { kernels, playground, useWasmKernels } from './lib.js';
 import {
   FRAME_INTERVAL_MS,
+  kernelThreads,
   OUTPUT_DENSITY,
   UNIT_DENSITY,
   frameBuffers,
@@ -13,6 +15,7 @@ import {
 
 /** The part of a dedicated worker's global scope this file uses (the DOM lib does not describe it). */
 interface WorkerScope {
+  crossOriginIsolated?: boolean;
   onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
   postMessage(message: FromWorker, transfer?: Transferable[]): void;
 }
@@ -154,4 +157,31 @@ function handle(msg: ToWorker): void {
   }
 }
 
-scope.onmessage = (event) => handle(event.data);
+/**
+ * Switch to the WebAssembly SIMD kernels, then tell the page which set runs. The promise "same URL, same
+ * weights as in Node" holds on them: the playground trains in float64, the wasm elementwise ops are the
+ * reference's IEEE operations, and a float64 product whose depth fits one of the wasm matmul's depth blocks
+ * (512) adds its terms from zero in the reference's order, so it rounds the same; the playground's depths
+ * are at most 30 (a batch, for weight gradients), 7 features or 8 neurons. Products under 128
+ * multiply-adds and everything else (exp, tanh, reductions, …) run in the reference kernels anyway. A
+ * float32 product would round differently, but nothing here is float32. test/playground.test.ts trains
+ * URLs here and in Node (reference kernels) and compares the weights bit for bit.
+ *
+ * Threads (where the page is cross-origin isolated; a worker may block in Atomics.wait) split only products
+ * of 2²³ multiply-adds or more, which the playground never reaches, and give the same bits for any count.
+ * Where WebAssembly SIMD is missing or refused, `useWasmKernels` resolves false and the reference stays.
+ */
+async function loadKernels(): Promise<void> {
+  try {
+    const threads = kernelThreads(navigator.hardwareConcurrency, scope.crossOriginIsolated === true);
+    await useWasmKernels({ threads });
+  } catch {
+    // The reference kernels stay active: nothing to report but their name.
+  }
+  post({ type: 'kernels', name: kernels().name });
+}
+
+const kernelsReady = loadKernels();
+
+// Messages wait for the kernels (a few milliseconds, once); promise callbacks keep their order.
+scope.onmessage = (event) => void kernelsReady.then(() => handle(event.data));
