@@ -219,10 +219,23 @@ export class FusedStep {
   }
 
   /**
-   * Forward, loss and backward for one batch; accumulates into each parameter's `.grad` as `backward()`
-   * would (creating it on first use). Returns the loss value; `output()` then holds the predictions.
+   * Whether `params` are all among the parameters this step computes gradients for (so with `overwrite`
+   * it leaves no stale gradient behind).
    */
-  run(x: Tensor, y: Tensor): number {
+  covers(params: readonly Tensor[]): boolean {
+    const mine = new Set<Tensor>();
+    for (const l of this.layers)
+      if (l.kind === 'linear') mine.add(l.layer.weight).add(l.layer.bias as Tensor);
+    return params.every((p) => mine.has(p));
+  }
+
+  /**
+   * Forward, loss and backward for one batch; accumulates into each parameter's `.grad` as `backward()`
+   * would (creating it on first use), or with `overwrite` sets `.grad` to what zeroing it and then
+   * accumulating would give (0 + g, so −0 becomes +0). Returns the loss value; `output()` then holds the
+   * predictions.
+   */
+  run(x: Tensor, y: Tensor, overwrite = false): number {
     const K = kernels();
     const m = x.shape[0];
     const b = this.buffers(m);
@@ -259,10 +272,10 @@ export class FusedStep {
       const { weight, bias, inFeatures, outFeatures } = l.layer;
       const bg = b.biasGrad[lin];
       if (bg) K.reduce('sum', gi, [m, outFeatures], bg, [1, outFeatures]);
-      accumulateGrad(bias as Tensor, bg ?? gi);
+      accumulateGrad(bias as Tensor, bg ?? gi, overwrite);
       const wg = b.weightGrad[lin];
       K.matmul(below, 0, gi, 0, wg, 0, inFeatures, m, outFeatures, true, false);
-      accumulateGrad(weight, wg);
+      accumulateGrad(weight, wg, overwrite);
       if (i > 0) K.matmul(gi, 0, weight.data, 0, b.grad[i - 1], 0, m, outFeatures, inFeatures, false, true);
       lin--;
     }
@@ -337,8 +350,15 @@ export class FusedStep {
   }
 }
 
-/** `.grad += g`, creating `.grad` as a copy on first use: what `backward()` does for a leaf. */
-function accumulateGrad(p: Tensor, g: Storage): void {
+/**
+ * `.grad += g`, creating `.grad` as a copy on first use: what `backward()` does for a leaf. With
+ * `overwrite`, `.grad = 0 + g` (what zeroing and accumulating give) without reading the old gradient.
+ */
+function accumulateGrad(p: Tensor, g: Storage, overwrite: boolean): void {
   if (p.grad === null) p.grad = new Tensor(g.slice(), p.shape);
-  else kernels().accumulate(p.grad.data, g);
+  else if (!overwrite) kernels().accumulate(p.grad.data, g);
+  else {
+    const d = p.grad.data;
+    for (let i = 0; i < d.length; i++) d[i] = 0 + g[i];
+  }
 }

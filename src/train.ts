@@ -184,6 +184,13 @@ function rows(
   return kept ?? new Tensor(out, [to - from, ...t.shape.slice(1)]);
 }
 
+/** dst.set(src), by hand for short arrays, where `set`'s call costs more than the copy. */
+function copyInto(dst: Storage, src: Storage): void {
+  const n = src.length;
+  if (n > 16) dst.set(src);
+  else for (let i = 0; i < n; i++) dst[i] = src[i];
+}
+
 function isIdentity(idx: Int32Array): boolean {
   for (let i = 0; i < idx.length; i++) if (idx[i] !== i) return false;
   return true;
@@ -314,17 +321,22 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
 
   const fused = options.fused === false ? null : FusedStep.plan(model, options.loss);
   const useFused = fused !== null && fused.accepts(train.x, train.y);
+  // When the fused step computes the gradient of every parameter the optimizer holds, it writes them
+  // directly instead of fit zeroing them first.
+  const fusedOwnsGrads = useFused && fused.covers(params);
   const batchX = useFused ? new Map<number, Tensor>() : undefined;
   const batchY = useFused ? new Map<number, Tensor>() : undefined;
 
   const history: History = { epochs: [], stopReason: 'completed' };
   const firstEpoch = (options.initialEpoch ?? 0) + 1;
-  let lastYield = performance.now();
+  // One clock reading per epoch: an epoch starts when the previous one ended.
+  let clock = performance.now();
+  let lastYield = clock;
   const wasTraining = model.training;
   model.train();
   try {
     for (let epoch = firstEpoch; epoch < firstEpoch + epochs; epoch++) {
-      const started = performance.now();
+      const started = clock;
       const order = shuffle ? rng.permutation(n) : null;
       const lr = optimizer.lr;
       let lossSum = 0;
@@ -338,11 +350,12 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         const to = Math.min(n, from + batchSize);
         const xb = rows(train.x, order, from, to, batchX);
         const yb = rows(train.y, order, from, to, batchY);
-        optimizer.zeroGrad();
+        // The fused step overwrites the gradients (as zeroing and accumulating would leave them).
+        if (!fusedOwnsGrads) optimizer.zeroGrad();
         let pred: Tensor | null = null;
         let loss: Tensor | null = null;
         let value: number;
-        if (useFused) value = fused.run(xb, yb);
+        if (useFused) value = fused.run(xb, yb, fusedOwnsGrads);
         else {
           pred = model.forward(xb);
           loss = lossFn(pred, yb);
@@ -357,7 +370,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
           );
         }
         loss?.backward();
-        for (let i = 0; i < params.length; i++) backup[i].set(params[i].data);
+        for (let i = 0; i < params.length; i++) copyInto(backup[i], params[i].data);
         haveBackup = true;
         optimizer.step();
         lossSum += value * (to - from);
@@ -381,7 +394,8 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         log.valLoss = r.loss;
         log.valMetrics = r.metrics;
       }
-      log.seconds = (performance.now() - started) / 1000;
+      clock = performance.now();
+      log.seconds = (clock - started) / 1000;
       history.epochs.push(log);
 
       const watched = monitor === 'valLoss' ? (log.valLoss as number) : log.loss;
@@ -405,9 +419,9 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         }
       }
       // Let timers, I/O and abort handlers run now and then without paying for it on every tiny epoch.
-      if (performance.now() - lastYield > 20) {
+      if (clock - lastYield > 20) {
         await yieldToEventLoop();
-        lastYield = performance.now();
+        clock = lastYield = performance.now();
       }
     }
   } finally {
