@@ -1,11 +1,13 @@
 // The threaded matrix product: a pool of workers on one shared WebAssembly memory must give the same bits
-// as one thread, for every thread count, layout, element type and shape (edges and blocks included).
+// as one thread, for every thread count, layout, element type and shape (edges and blocks included); a
+// lost worker costs a wait, not a wrong result or a hang; dispose stops the workers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { random, type Kernels, type Storage } from '../src/index.js';
 import { loadWasmKernels } from '../src/kernels/wasm/index.js';
 import { relaxedSimdSupported } from '../src/kernels/wasm/module.js';
-import { poolStats, splitProduct } from '../src/kernels/wasm/pool.js';
+import { poolStats, splitProduct, type GemmPool } from '../src/kernels/wasm/pool.js';
+import { WasmRuntime } from '../src/kernels/wasm/runtime.js';
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 
@@ -144,4 +146,61 @@ test("threads: 'auto' loads a set and results still match one thread", async () 
   one.matmul(a, 0, b, 0, c1, 0, 200, 300, 100, false, false);
   auto.matmul(a, 0, b, 0, c2, 0, 200, 300, 100, false, false);
   assert.equal(firstDifference(c1, c2), -1);
+});
+
+/** A runtime with 3 threads (2 workers), every product split, and a short wait for lost workers. */
+async function runtimeWithPool() {
+  const rt = await WasmRuntime.create({ relaxed: false, threads: 3, minThreadWork: 1, workerTimeoutMs: 300 });
+  // Test-only access to the pool inside (private in TypeScript only).
+  const pool = (rt as unknown as { pool: GemmPool }).pool;
+  const workers = (pool as unknown as { workers: ({ terminate(): Promise<number> } | null)[] }).workers;
+  return { rt, pool, workers };
+}
+
+function product(rt: WasmRuntime, a: Storage, b: Storage, m: number, k: number, n: number): Float32Array {
+  const c = new Float32Array(m * n);
+  assert.ok(rt.matmul('f32', a, 0, b, 0, c, 0, m, k, n, false, false));
+  return c;
+}
+
+test('a worker that dies is taken for lost: its part is redone, the bits are the same, later products go on', async () => {
+  const rng = new random.RandomState(5);
+  const [m, k, n] = [96, 200, 300];
+  const a = randomArray(rng, Float32Array, m * k);
+  const b = randomArray(rng, Float32Array, k * n);
+  const one = await load(1);
+  const want = new Float32Array(m * n);
+  one.matmul(a, 0, b, 0, want, 0, m, k, n, false, false);
+
+  const { rt, pool, workers } = await runtimeWithPool();
+  assert.equal(firstDifference(product(rt, a, b, m, k, n), want), -1, 'all three threads');
+  assert.equal(pool.liveWorkers, 2);
+  // Kill one worker from outside, as a crash would.
+  await workers[1]?.terminate();
+  const redone = poolStats.redoneParts;
+  assert.equal(firstDifference(product(rt, a, b, m, k, n), want), -1, 'with a dead worker');
+  assert.equal(poolStats.redoneParts, redone + 1, 'the lost part was redone by the caller');
+  assert.equal(pool.liveWorkers, 1);
+  const before = poolStats.workerParts;
+  const started = Date.now();
+  assert.equal(firstDifference(product(rt, a, b, m, k, n), want), -1, 'after');
+  assert.ok(Date.now() - started < 300, 'no more waiting for the dead worker');
+  assert.equal(poolStats.workerParts, before + 1, 'the live worker still takes its part');
+  rt.dispose();
+});
+
+test('dispose stops the workers; the set keeps working on the calling thread', async () => {
+  const rng = new random.RandomState(6);
+  const [m, k, n] = [64, 128, 256];
+  const a = randomArray(rng, Float32Array, m * k);
+  const b = randomArray(rng, Float32Array, k * n);
+  const k3 = await load(3);
+  const first = new Float32Array(m * n);
+  k3.matmul(a, 0, b, 0, first, 0, m, k, n, false, false);
+  k3.dispose?.();
+  const before = poolStats.workerParts;
+  const after = new Float32Array(m * n);
+  k3.matmul(a, 0, b, 0, after, 0, m, k, n, false, false);
+  assert.equal(firstDifference(after, first), -1);
+  assert.equal(poolStats.workerParts, before, 'no worker took part');
 });

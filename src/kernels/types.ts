@@ -58,6 +58,11 @@ export interface BroadcastPlan {
 export interface Kernels {
   /** Name for benchmarks and error messages. */
   readonly name: string;
+  /**
+   * Release what the set holds beyond memory (the WebAssembly set's worker threads). The set keeps
+   * working afterwards, on the calling thread. Optional: the reference set holds nothing.
+   */
+  dispose?(): void;
   /** out[i] = op(x[i]). */
   unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): void;
   /**

@@ -39,6 +39,11 @@ export interface WasmKernelOptions {
    */
   threads?: number | 'auto';
   /**
+   * How long (ms, at least) a product waits for a worker's part before taking that worker for lost and
+   * computing the part itself (default 10 000). A worker that fails or is lost gets no more work.
+   */
+  workerTimeoutMs?: number;
+  /**
    * Products of fewer multiply-adds (m·k·n) than this stay on the calling thread even with `threads` > 1
    * (default 2²³). Waking a sleeping worker costs tens of microseconds: on 2 cores (Node 20, x64) a
    * 64×784×128 product (2²²·⁶) ran 1.35× faster split when products came back to back, but fitting the
@@ -96,6 +101,7 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
     relaxed,
     threads,
     minThreadWork: Math.max(1, options.minThreadWork ?? MIN_THREAD_WORK),
+    workerTimeoutMs: options.workerTimeoutMs,
   });
   const ref = referenceKernels;
   // An empty product (k = 0 included) goes to the reference, which writes the zeros.
@@ -106,6 +112,9 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
   return {
     ...ref,
     name: (relaxed ? 'wasm-simd-relaxed' : 'wasm-simd') + (rt.threads > 1 ? `-threads${rt.threads}` : ''),
+    dispose() {
+      rt.dispose();
+    },
     matmul(a, ao, b, bo, c, co, m, k, n, transA, transB) {
       const dt = dtypeOf(a, b, c);
       if (dt === null || m * k * n < minWork || !rt.matmul(dt, a, ao, b, bo, c, co, m, k, n, transA, transB))

@@ -15,12 +15,20 @@
  * whether it runs from TypeScript sources under tsx or from the built `dist/`.
  */
 
-/** Int32 slots of the control block's header: the job generation, the finished-part count, then one ready flag per worker. */
+/**
+ * Int32 slots of the control block's header: the job generation, a counter bumped (and notified) by each
+ * finished part, then one ready flag per worker.
+ */
 const GEN = 0;
 const DONE = 1;
 const READY = 2;
-/** Int32s per worker slot: the generation it is assigned to, the element type, the 14 arguments of `gemm`. */
-const SLOT_INTS = 16;
+/**
+ * Int32s per worker slot: the generation it is assigned to, the element type, the 14 arguments of `gemm`,
+ * then the generation it last finished and that part's outcome (0: done; 1: `gemm` threw).
+ */
+const SLOT_INTS = 18;
+const FINISHED = 16;
+const FAILED = 17;
 /** Header size in int32s; also bounds the number of threads (ready flags live in the header). */
 const HEADER_INTS = 64;
 
@@ -42,9 +50,17 @@ const CALLER_SPIN = 20000;
 /** How long the first large product waits for Node workers to start before it runs without them. */
 const NODE_START_TIMEOUT_MS = 3000;
 
+/**
+ * How long the caller waits for a worker's part beyond the time its own part took, at least: a worker
+ * that misses this is taken for dead (killed, or stuck), its part is computed by the caller and it gets no
+ * more work.
+ */
+const WORKER_TIMEOUT_MS = 10_000;
+
 /** A started worker, reduced to what the pool uses of Node's and the browser's `Worker`. */
 interface PoolWorker {
   postMessage(message: unknown): void;
+  terminate(): unknown;
 }
 
 /** Starts workers running the given JavaScript source. */
@@ -182,8 +198,15 @@ const start = (d) => {
     Atomics.wait(I, ${GEN}, gen);
     gen = Atomics.load(I, ${GEN});
     if (Atomics.load(I, s) !== gen) continue;
-    fns[I[s + 1]](I[s + 2], I[s + 3], I[s + 4], I[s + 5], I[s + 6], I[s + 7], I[s + 8], I[s + 9],
-      I[s + 10], I[s + 11], I[s + 12], I[s + 13], I[s + 14], I[s + 15]);
+    let failed = 0;
+    try {
+      fns[I[s + 1]](I[s + 2], I[s + 3], I[s + 4], I[s + 5], I[s + 6], I[s + 7], I[s + 8], I[s + 9],
+        I[s + 10], I[s + 11], I[s + 12], I[s + 13], I[s + 14], I[s + 15]);
+    } catch {
+      failed = 1;
+    }
+    Atomics.store(I, s + ${FAILED}, failed);
+    Atomics.store(I, s + ${FINISHED}, gen);
     Atomics.add(I, ${DONE}, 1);
     Atomics.notify(I, ${DONE});
   }
@@ -223,8 +246,11 @@ export function splitProduct(m: number, n: number, mr: number, nr: number, parts
   return out;
 }
 
-/** Products run on workers so far in this process (for tests that check the pool did the work). */
-export const poolStats = { jobs: 0, workerParts: 0 };
+/**
+ * Products run on workers so far in this process, and parts the caller had to redo because a worker
+ * failed or timed out (for tests that check the pool did the work, or survived a lost worker).
+ */
+export const poolStats = { jobs: 0, workerParts: 0, redoneParts: 0 };
 
 /**
  * The workers of one kernel set, started on first use. `run` splits a product among the calling thread
@@ -233,6 +259,9 @@ export const poolStats = { jobs: 0, workerParts: 0 };
  */
 export class GemmPool {
   private control: Int32Array | null = null;
+  private readonly workers: (PoolWorker | null)[] = [];
+  /** Workers taken out of service (failed, timed out, or the pool disposed). */
+  private readonly retired = new Set<number>();
 
   constructor(
     private readonly spawner: Spawner,
@@ -244,7 +273,19 @@ export class GemmPool {
     readonly threads: number,
     /** Byte address of thread t's work area. */
     private readonly workArea: (t: number) => number,
+    /**
+     * Called when a worker timed out and may still be running its part: the caller must stop using the
+     * memory that part reads and writes (the operands), since a late worker could still write there.
+     */
+    private readonly onLostWorker: () => void,
+    /** Least time to wait for a worker's part (ms); tests shorten it. */
+    private readonly timeoutMs = WORKER_TIMEOUT_MS,
   ) {}
+
+  /** Workers still in service. */
+  get liveWorkers(): number {
+    return this.control ? this.threads - 1 - this.retired.size : this.threads - 1;
+  }
 
   /**
    * Start the workers (on the first product large enough to need them); in Node, wait a bounded time for
@@ -258,6 +299,7 @@ export class GemmPool {
     this.control = I;
     const source = workerSource(isNode());
     const spawned: number[] = [];
+    this.workers.push(null);
     for (let w = 1; w <= slots; w++) {
       try {
         const worker = this.spawner.spawn(source);
@@ -269,10 +311,12 @@ export class GemmPool {
           index: w,
           work: this.workArea(w),
         });
+        this.workers.push(worker);
         spawned.push(w);
       } catch {
         // A worker that cannot start (a permission model, a strict Content Security Policy) leaves its
         // share to the others.
+        this.workers.push(null);
       }
     }
     if (this.spawner.waitForStart) {
@@ -286,9 +330,27 @@ export class GemmPool {
     return I;
   }
 
+  /** Take worker w out of service and stop it. */
+  private retire(w: number): void {
+    this.retired.add(w);
+    try {
+      this.workers[w]?.terminate();
+    } catch {
+      // Already gone.
+    }
+    this.workers[w] = null;
+  }
+
+  /** Stop every worker; later products run on the calling thread alone. */
+  dispose(): void {
+    this.start();
+    for (let w = 1; w < this.threads; w++) this.retire(w);
+  }
+
   /**
    * Compute C = op(A)·op(B) (`args`: the 9 leading arguments of `gemm`, up to the rectangle and work area) with
-   * the pool: `local(i0, i1, j0, j1, work)` runs one rectangle on the calling thread.
+   * the pool: `local(i0, i1, j0, j1, work)` runs one rectangle on the calling thread. A part whose worker
+   * fails or does not finish in time is computed by the caller: the result is the same bits either way.
    */
   run(
     dt: 0 | 1,
@@ -301,12 +363,12 @@ export class GemmPool {
   ): void {
     const I = this.start();
     const ready: number[] = [];
-    for (let w = 1; w < this.threads; w++) if (Atomics.load(I, READY + w) === 1) ready.push(w);
+    for (let w = 1; w < this.threads; w++)
+      if (!this.retired.has(w) && Atomics.load(I, READY + w) === 1) ready.push(w);
     const parts = splitProduct(m, n, mr, nr, ready.length + 1);
     const helpers = parts.length - 1;
+    const gen = (Atomics.load(I, GEN) + 1) | 0;
     if (helpers > 0) {
-      const gen = (Atomics.load(I, GEN) + 1) | 0;
-      Atomics.store(I, DONE, 0);
       for (let h = 0; h < helpers; h++) {
         const w = ready[h];
         const p = parts[h + 1];
@@ -325,13 +387,39 @@ export class GemmPool {
       poolStats.jobs++;
       poolStats.workerParts += helpers;
     }
+    const started = Date.now();
     const p = parts[0];
     local(p.i0, p.i1, p.j0, p.j1, this.workArea(0));
-    for (let i = 0; i < CALLER_SPIN && Atomics.load(I, DONE) < helpers; i++);
-    for (;;) {
-      const done = Atomics.load(I, DONE);
-      if (done >= helpers) break;
-      Atomics.wait(I, DONE, done);
+    if (helpers === 0) return;
+    const finished = (h: number) =>
+      Atomics.load(I, HEADER_INTS + (ready[h] - 1) * SLOT_INTS + FINISHED) === gen;
+    const allFinished = () => {
+      for (let h = 0; h < helpers; h++) if (!finished(h)) return false;
+      return true;
+    };
+    for (let i = 0; i < CALLER_SPIN && !allFinished(); i++);
+    // Wait on the counter each finished part bumps, with a deadline: parts are about equal, so a worker
+    // far slower than the caller's own part (and at least timeoutMs) is taken for lost.
+    const deadline = Date.now() + Math.max(this.timeoutMs, 20 * (Date.now() - started));
+    let lost = false;
+    while (!allFinished()) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        lost = true;
+        break;
+      }
+      Atomics.wait(I, DONE, Atomics.load(I, DONE), Math.min(left, 100));
     }
+    for (let h = 0; h < helpers; h++) {
+      const w = ready[h];
+      const ok = finished(h) && Atomics.load(I, HEADER_INTS + (w - 1) * SLOT_INTS + FAILED) === 0;
+      if (ok) continue;
+      // Failed or lost: redo its part here, and give it no more work.
+      this.retire(w);
+      poolStats.redoneParts++;
+      const q = parts[h + 1];
+      local(q.i0, q.i1, q.j0, q.j1, this.workArea(0));
+    }
+    if (lost) this.onLostWorker();
   }
 }

@@ -45,6 +45,8 @@ export interface RuntimeOptions extends WasmFeatures {
   threads: number;
   /** Products of fewer multiply-adds than this stay on the calling thread. */
   minThreadWork: number;
+  /** Least time to wait for a worker's part before taking it for lost (ms; tests shorten it). */
+  workerTimeoutMs?: number;
 }
 
 /** The exported functions of one element type, looked up once so calls build no strings. */
@@ -61,16 +63,18 @@ export class WasmRuntime {
   private f64 = new Float64Array(0);
   private readonly fns: Record<WasmDType, DTypeFns>;
 
-  private readonly operands: number;
+  /** Where the operands of a call start; moved past everything used so far if a worker is lost. */
+  private operands: number;
+  /** The pool for large products, or null for a single thread (or once disposed). */
+  private pool: GemmPool | null = null;
 
   private constructor(
     private readonly memory: WebAssembly.Memory,
     private readonly exports: WebAssembly.Exports,
-    /** The pool for large products, or null for a single thread. */
-    private readonly pool: GemmPool | null,
+    threads: number,
     private readonly minThreadWork: number,
   ) {
-    this.operands = operandsAt(pool?.threads ?? 1);
+    this.operands = operandsAt(threads);
     const fn = (name: string) => exports[name] as Fn;
     const table = (dt: WasmDType): DTypeFns => {
       const t: DTypeFns = {
@@ -114,26 +118,43 @@ export class WasmRuntime {
           buildKernelModule(features, { minPages, maxPages, shared: true }),
         );
         const instance = await WebAssembly.instantiate(module, { env: { memory } });
+        const rt = new WasmRuntime(memory, instance.exports, threads, options.minThreadWork);
         // The control block sits right after the work areas (see operandsAt).
-        const pool = new GemmPool(
+        rt.pool = new GemmPool(
           spawner,
           module,
           memory,
           threads * WORK_BYTES,
           threads,
           (t) => t * WORK_BYTES,
+          () => rt.abandonOperands(),
+          options.workerTimeoutMs,
         );
-        return new WasmRuntime(memory, instance.exports, pool, options.minThreadWork);
+        return rt;
       }
     }
     const memory = new WebAssembly.Memory({ initial: Math.ceil(operandsAt(1) / PAGE) + 1 });
     const { instance } = await WebAssembly.instantiate(buildKernelModule(features), { env: { memory } });
-    return new WasmRuntime(memory, instance.exports, null, options.minThreadWork);
+    return new WasmRuntime(memory, instance.exports, 1, options.minThreadWork);
   }
 
   /** Threads large products run on (1 without a pool). */
   get threads(): number {
     return this.pool?.threads ?? 1;
+  }
+
+  /**
+   * A worker that timed out may still write into the operands of the call it was given: later calls put
+   * their operands past all the memory used so far, which that worker never touches.
+   */
+  private abandonOperands(): void {
+    this.operands = align(this.memory.buffer.byteLength);
+  }
+
+  /** Stop the pool's workers; products then run on the calling thread. */
+  dispose(): void {
+    this.pool?.dispose();
+    this.pool = null;
   }
 
   /**
