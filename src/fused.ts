@@ -33,6 +33,8 @@ interface Buffers {
   biasPlan: BroadcastPlan[];
   biasGrad: (Storage | null)[];
   weightGrad: Storage[];
+  /** The most multiply-adds of any one product of the step (m·in·out of the widest layer). */
+  largestProduct: number;
   /** The loss's intermediate values, one per op of the general path's loss. */
   loss: SquaredErrorBuffers | CrossEntropyBuffers;
 }
@@ -163,6 +165,9 @@ export class FusedStep {
       ),
       biasGrad,
       weightGrad,
+      largestProduct: Math.max(
+        ...this.layers.map((l) => (l.kind === 'linear' ? m * l.layer.inFeatures * l.layer.outFeatures : 0)),
+      ),
       loss: this.loss === 'crossEntropy' ? this.crossEntropyBuffers(m) : this.squaredBuffers(m),
     };
     this.cache.set(m, b);
@@ -239,6 +244,10 @@ export class FusedStep {
     const K = kernels();
     const m = x.shape[0];
     const b = this.buffers(m);
+    // Products too small for the kernel set to take anywhere but its reference path are computed here,
+    // by the same loops (saving the calls, which cost more than the arithmetic in a network this small).
+    const small = b.largestProduct < (K.referenceMatmulBelow ?? 0);
+    const matmul = small ? naiveMatmul : K.matmul;
     // Forward: y = x·W, z = y + b, a = f(z), as matmul, add and the activation op compute them.
     let input = x.data;
     let width = x.shape[1];
@@ -248,8 +257,10 @@ export class FusedStep {
       const out = b.out[i];
       if (l.kind === 'linear') {
         const { weight, bias, outFeatures } = l.layer;
-        K.matmul(input, 0, weight.data, 0, out, 0, m, width, outFeatures, false, false);
-        K.binary('add', out, (bias as Tensor).data, out, b.biasPlan[linear++]);
+        matmul(input, 0, weight.data, 0, out, 0, m, width, outFeatures, false, false);
+        if (small) addRows(out, (bias as Tensor).data);
+        else K.binary('add', out, (bias as Tensor).data, out, b.biasPlan[linear]);
+        linear++;
         width = outFeatures;
       } else K.unary(l.op, input, out, l.p0, 0);
       input = out;
@@ -274,9 +285,9 @@ export class FusedStep {
       if (bg) K.reduce('sum', gi, [m, outFeatures], bg, [1, outFeatures]);
       accumulateGrad(bias as Tensor, bg ?? gi, overwrite);
       const wg = b.weightGrad[lin];
-      K.matmul(below, 0, gi, 0, wg, 0, inFeatures, m, outFeatures, true, false);
+      matmul(below, 0, gi, 0, wg, 0, inFeatures, m, outFeatures, true, false);
       accumulateGrad(weight, wg, overwrite);
-      if (i > 0) K.matmul(gi, 0, weight.data, 0, b.grad[i - 1], 0, m, outFeatures, inFeatures, false, true);
+      if (i > 0) matmul(gi, 0, weight.data, 0, b.grad[i - 1], 0, m, outFeatures, inFeatures, false, true);
       lin--;
     }
     return value;
@@ -348,6 +359,41 @@ export class FusedStep {
     const b = this.buffers(m);
     return new Tensor(b.out[b.out.length - 1], [m, this.outFeatures]);
   }
+}
+
+/**
+ * C = op(A)·op(B) as the reference kernel computes it, element by element: a sum from 0 in order of the
+ * inner index, rounded once on store (its tiled loops add in the same order, so the bits are the same).
+ */
+function naiveMatmul(
+  a: Storage,
+  ao: number,
+  b: Storage,
+  bo: number,
+  c: Storage,
+  co: number,
+  m: number,
+  k: number,
+  n: number,
+  transA: boolean,
+  transB: boolean,
+): void {
+  const ai = transA ? 1 : k;
+  const ap = transA ? m : 1;
+  const bp = transB ? 1 : n;
+  const bj = transB ? k : 1;
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[ao + i * ai + p * ap] * b[bo + j * bj + p * bp];
+      c[co + i * n + j] = s;
+    }
+}
+
+/** out[r, j] += bias[j]: the reference's broadcast add of a bias row. */
+function addRows(out: Storage, bias: Storage): void {
+  const n = bias.length;
+  for (let o = 0; o < out.length; o += n) for (let j = 0; j < n; j++) out[o + j] += bias[j];
 }
 
 /**

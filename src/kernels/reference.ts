@@ -639,6 +639,7 @@ function adam(
 /** The reference kernel set. */
 export const referenceKernels: Kernels = {
   name: 'reference',
+  referenceMatmulBelow: Infinity,
   unary,
   unaryGrad,
   binary,

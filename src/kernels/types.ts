@@ -63,6 +63,11 @@ export interface Kernels {
    * working afterwards, on the calling thread. Optional: the reference set holds nothing.
    */
   dispose?(): void;
+  /**
+   * Products of fewer multiply-adds (m·k·n) than this give exactly the reference kernel's bits (the set
+   * hands them to it), so a caller may compute them with the reference's loops itself. Absent: no promise.
+   */
+  readonly referenceMatmulBelow?: number;
   /** out[i] = op(x[i]). */
   unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): void;
   /**

@@ -115,6 +115,7 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
     dispose() {
       rt.dispose();
     },
+    referenceMatmulBelow: minWork,
     matmul(a, ao, b, bo, c, co, m, k, n, transA, transB) {
       const dt = dtypeOf(a, b, c);
       if (dt === null || m * k * n < minWork || !rt.matmul(dt, a, ao, b, bo, c, co, m, k, n, transA, transB))
