@@ -1,21 +1,44 @@
 /**
- * Elementwise kernels in WebAssembly SIMD: the unary ops, their derivatives and the binary ops whose
- * reference versions are plain IEEE arithmetic and comparisons. Ops built on exp, log1p or erfc (exp, log,
- * sigmoid's forward, tanh, gelu, softplus, elu, general powers) stay in the reference kernels: wasm has no
- * transcendental functions, and our own would not round as Math's do.
+ * Elementwise kernels in WebAssembly SIMD: the unary ops, their derivatives and the binary ops. The ops
+ * built on transcendental functions (exp, log, sigmoid, tanh, elu, softplus, gelu and the derivatives that
+ * need exp or erfc) run our own libm (`src/libm.ts`, `src/special.ts`), which is IEEE basic operations
+ * only; `libm.ts` in this folder emits the same operations in the same order over f64x2 lanes, branches
+ * turned into lane masks, so they too match the reference bit for bit (test/wasm-libm.test.ts). Only
+ * general powers (`pow` with an exponent other than 2) stay in the reference: libm's pow branches on its
+ * exponent into a data-dependent squaring loop and a double-double log, which has not been mirrored yet.
  *
  * Every op computes in float64 lanes, float32 data included (promoted on load, rounded once on store),
  * exactly as the reference computes `out[i] = f(x[i])` in doubles and stores into a Float32Array; so the
- * results are bit-for-bit the reference's. Loops take four elements a trip and may read and write up to
- * three elements past the end: the caller pads every region.
+ * results are bit-for-bit the reference's. Loops take four elements a trip (two for the long
+ * transcendental bodies) and may read and write up to three elements past the end: the caller pads every
+ * region.
  */
 import type { BinaryOp, UnaryOp } from '../types.js';
 import type { Func, Local, ModuleBuilder } from './asm.js';
 import { ELEMENT_BYTES, type WasmDType } from './gemm.js';
+import { pushErfc, pushExp, pushExpm1, pushLog, pushLog1p, pushTanh } from './libm.js';
 
 /** Operand values in f64x2 locals; a body pushes its result (one f64x2). */
 type Env = Record<string, Local>;
-type Body = (f: Func, e: Env) => void;
+type Body = (f: Func, e: Env, lib: Helpers) => void;
+
+/** Functions of the module that bodies call (indices for `Func.call`), added once per module. */
+interface Helpers {
+  /** (v128) → v128: erfc of both f64 lanes (gelu's forward and derivative share one copy of it). */
+  erfc: number;
+}
+
+const helpers = new WeakMap<ModuleBuilder, Helpers>();
+
+/** The module's helper functions, added on first use. */
+function helpersOf(mod: ModuleBuilder): Helpers {
+  let h = helpers.get(mod);
+  if (!h) {
+    h = { erfc: mod.func('libm_erfc', ['v128'], ['v128'], (f) => pushErfc(f, f.params[0])) };
+    helpers.set(mod, h);
+  }
+  return h;
+}
 
 /** Pushes the f64x2 `c`, `c`. */
 const splat = (f: Func, c: number) => f.f64x2(c, c);
@@ -28,11 +51,34 @@ function select(f: Func, then: () => void, otherwise: () => void, mask: () => vo
   f.op('v128.bitselect');
 }
 
+/** Run `push` (which pushes one f64x2) and keep its value in a new local. */
+function temp(f: Func, push: () => void): Local {
+  const l = f.local('v128');
+  push();
+  f.set(l);
+  return l;
+}
+
+/** −x into a new local. */
+const negated = (f: Func, x: Local) => temp(f, () => f.get(x).op('f64x2.neg'));
+
+/** Mask of x > 0. */
+const positive = (f: Func, x: Local) => splat(f.get(x), 0).op('f64x2.gt');
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 0.3989422804014327; // 1/√(2π), as the reference
+
+/** erfc(−x/√2) into a new local: 2Φ(x), gelu's CDF term. */
+const erfcOfMinusXOverSqrt2 = (f: Func, x: Local, lib: Helpers) =>
+  temp(f, () => f.get(x).op('f64x2.neg').f64x2(SQRT1_2, SQRT1_2).op('f64x2.mul').call(lib.erfc));
+
 /** A unary op in wasm: its body over `x` (and the splatted parameters `p0`, `p1`). */
 interface UnaryRule {
   body: Body;
   /** Parameters this version handles (the rest go to the reference): pow runs in wasm only as a square. */
   when?: (p0: number, p1: number) => boolean;
+  /** One f64x2 per loop trip instead of two: the body is long, and a second copy would only add code. */
+  long?: boolean;
 }
 
 /**
@@ -41,12 +87,22 @@ interface UnaryRule {
  */
 export const UNARY: { [K in UnaryOp]: UnaryRule | null } = {
   neg: { body: (f, e) => f.get(e.x).op('f64x2.neg') },
-  exp: null,
-  log: null,
+  exp: { body: (f, e) => pushExp(f, e.x), long: true },
+  log: { body: (f, e) => pushLog(f, e.x), long: true },
   sqrt: { body: (f, e) => f.get(e.x).op('f64x2.sqrt') },
   abs: { body: (f, e) => f.get(e.x).op('f64x2.abs') },
-  sigmoid: null,
-  tanh: null,
+  sigmoid: {
+    // 1 / (1 + exp(−x))
+    long: true,
+    body: (f, e) => {
+      const t = negated(f, e.x);
+      splat(f, 1);
+      splat(f, 1);
+      pushExp(f, t);
+      f.op('f64x2.add', 'f64x2.div');
+    },
+  },
+  tanh: { body: (f, e) => pushTanh(f, e.x), long: true },
   relu: {
     body: (f, e) =>
       select(
@@ -69,9 +125,51 @@ export const UNARY: { [K in UnaryOp]: UnaryRule | null } = {
         () => splat(f.get(e.x), 0).op('f64x2.gt'),
       ),
   },
-  gelu: null,
-  softplus: null,
-  elu: null,
+  gelu: {
+    // x · 0.5 · erfc(−x/√2)
+    long: true,
+    body: (f, e, lib) => {
+      const c = erfcOfMinusXOverSqrt2(f, e.x, lib);
+      f.get(e.x);
+      splat(f, 0.5).op('f64x2.mul').get(c).op('f64x2.mul');
+    },
+  },
+  softplus: {
+    // x > 0 ? x + log1p(exp(−x)) : log1p(exp(x)): one exp and one log1p of the lane's argument
+    long: true,
+    body: (f, e) => {
+      const pos = temp(f, () => positive(f, e.x));
+      const w = temp(f, () =>
+        select(
+          f,
+          () => f.get(e.x).op('f64x2.neg'),
+          () => f.get(e.x),
+          () => f.get(pos),
+        ),
+      );
+      const ex = temp(f, () => pushExp(f, w));
+      const t = temp(f, () => pushLog1p(f, ex));
+      select(
+        f,
+        () => f.get(e.x).get(t).op('f64x2.add'),
+        () => f.get(t),
+        () => f.get(pos),
+      );
+    },
+  },
+  elu: {
+    // x > 0 ? x : p0 · expm1(x); expm1's x > 40 arm is never selected
+    long: true,
+    body: (f, e) => {
+      const m = temp(f, () => pushExpm1(f, e.x, false));
+      select(
+        f,
+        () => f.get(e.x),
+        () => f.get(e.p0).get(m).op('f64x2.mul'),
+        () => positive(f, e.x),
+      );
+    },
+  },
   pow: { body: (f, e) => f.get(e.x).get(e.x).op('f64x2.mul'), when: (p0) => p0 === 2 },
   clamp: {
     // v < p0 ? p0 : v > p1 ? p1 : v
@@ -167,9 +265,65 @@ export const UNARY_GRAD: { [K in UnaryOp]: GradRule | null } = {
         () => splat(f.get(e.x), 0).op('f64x2.gt'),
       ),
   },
-  gelu: null,
-  softplus: null,
-  elu: null,
+  gelu: {
+    // g · (cdf + x · pdf), cdf = 0.5 · erfc(−x/√2), pdf = exp(−0.5 · x · x) · 1/√(2π)
+    long: true,
+    inputs: ['g', 'x'],
+    body: (f, e, lib) => {
+      const c = erfcOfMinusXOverSqrt2(f, e.x, lib);
+      const sq = temp(f, () => {
+        splat(f, -0.5).get(e.x).op('f64x2.mul').get(e.x).op('f64x2.mul');
+      });
+      const ex = temp(f, () => pushExp(f, sq));
+      f.get(e.g);
+      splat(f, 0.5).get(c).op('f64x2.mul');
+      f.get(e.x).get(ex);
+      splat(f, INV_SQRT_2PI).op('f64x2.mul', 'f64x2.mul', 'f64x2.add', 'f64x2.mul');
+    },
+  },
+  softplus: {
+    // x ≥ 0 ? g / (1 + exp(−x)) : (g · e) / (1 + e) with e = exp(x)
+    long: true,
+    inputs: ['g', 'x'],
+    body: (f, e) => {
+      const nonNeg = temp(f, () => splat(f.get(e.x), 0).op('f64x2.ge'));
+      const w = temp(f, () =>
+        select(
+          f,
+          () => f.get(e.x).op('f64x2.neg'),
+          () => f.get(e.x),
+          () => f.get(nonNeg),
+        ),
+      );
+      const ex = temp(f, () => pushExp(f, w));
+      select(
+        f,
+        () => {
+          f.get(e.g);
+          splat(f, 1).get(ex).op('f64x2.add', 'f64x2.div');
+        },
+        () => {
+          f.get(e.g).get(ex).op('f64x2.mul');
+          splat(f, 1).get(ex).op('f64x2.add', 'f64x2.div');
+        },
+        () => f.get(nonNeg),
+      );
+    },
+  },
+  elu: {
+    // x > 0 ? g : g · p0 · exp(x)
+    long: true,
+    inputs: ['g', 'x'],
+    body: (f, e) => {
+      const ex = temp(f, () => pushExp(f, e.x));
+      select(
+        f,
+        () => f.get(e.g),
+        () => f.get(e.g).get(e.p0).op('f64x2.mul').get(ex).op('f64x2.mul'),
+        () => positive(f, e.x),
+      );
+    },
+  },
   pow: {
     // g · 2 · x, for the square only
     inputs: ['g', 'x'],
@@ -251,6 +405,8 @@ function addMap(
   arrays: readonly string[],
   scalars: readonly string[],
   body: Body,
+  lib: Helpers,
+  pairs: 1 | 2 = 2,
 ): void {
   const S = ELEMENT_BYTES[dt];
   const params: ('i32' | 'f64')[] = [...arrays.map(() => 'i32' as const), 'i32', 'i32'];
@@ -267,17 +423,17 @@ function addMap(
     });
     for (const a of arrays) env[a] = f.local('v128');
     const i = f.local('i32');
-    f.for(i, 0, n, 4, () => {
-      for (let half = 0; half < 2; half++) {
+    f.for(i, 0, n, 2 * pairs, () => {
+      for (let half = 0; half < pairs; half++) {
         arrays.forEach((a, j) => {
           loadPair(f, dt, ptrs[j], half * 2 * S);
           f.set(env[a]);
         });
         f.get(out);
-        body(f, env);
+        body(f, env, lib);
         storePair(f, dt, half * 2 * S);
       }
-      for (const p of [...ptrs, out]) f.inc(p, 4 * S);
+      for (const p of [...ptrs, out]) f.inc(p, 2 * pairs * S);
     });
   });
 }
@@ -298,7 +454,7 @@ function storePair(f: Func, dt: WasmDType, offset: number): void {
  * rowB: out[r·cols + j] = op(a[r·cols + j], b[j]), the bias add of every Linear layer. A row's last trip
  * may spill up to three elements into the next row; that row then overwrites them.
  */
-function addRowB(mod: ModuleBuilder, name: string, dt: WasmDType, body: Body): void {
+function addRowB(mod: ModuleBuilder, name: string, dt: WasmDType, body: Body, lib: Helpers): void {
   const S = ELEMENT_BYTES[dt];
   mod.func(name, ['i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
     const [a, b, out, rows, cols] = f.params;
@@ -321,7 +477,7 @@ function addRowB(mod: ModuleBuilder, name: string, dt: WasmDType, body: Body): v
           loadPair(f, dt, bp, half * 2 * S);
           f.set(env.b);
           f.get(op);
-          body(f, env);
+          body(f, env, lib);
           storePair(f, dt, half * 2 * S);
         }
         for (const p of [ap, bp, op]) f.inc(p, 4 * S);
@@ -332,19 +488,21 @@ function addRowB(mod: ModuleBuilder, name: string, dt: WasmDType, body: Body): v
 
 /** Add every elementwise function for one element type. */
 export function addElementwise(mod: ModuleBuilder, dt: WasmDType): void {
+  const lib = helpersOf(mod);
   for (const op of Object.keys(UNARY) as UnaryOp[]) {
     const rule = UNARY[op];
-    if (rule) addMap(mod, names.unary(dt, op), dt, ['x'], ['p0', 'p1'], rule.body);
+    if (rule) addMap(mod, names.unary(dt, op), dt, ['x'], ['p0', 'p1'], rule.body, lib, rule.long ? 1 : 2);
   }
   for (const op of Object.keys(UNARY_GRAD) as UnaryOp[]) {
     const rule = UNARY_GRAD[op];
-    if (rule) addMap(mod, names.grad(dt, op), dt, rule.inputs, ['p0', 'p1'], rule.body);
+    if (rule)
+      addMap(mod, names.grad(dt, op), dt, rule.inputs, ['p0', 'p1'], rule.body, lib, rule.long ? 1 : 2);
   }
   for (const op of Object.keys(BINARY) as BinaryOp[]) {
     const body = BINARY[op];
-    addMap(mod, names.binary(dt, op, 'same'), dt, ['a', 'b'], [], body);
-    addMap(mod, names.binary(dt, op, 'scalarA'), dt, ['b'], ['a'], body);
-    addMap(mod, names.binary(dt, op, 'scalarB'), dt, ['a'], ['b'], body);
-    addRowB(mod, names.binary(dt, op, 'rowB'), dt, body);
+    addMap(mod, names.binary(dt, op, 'same'), dt, ['a', 'b'], [], body, lib);
+    addMap(mod, names.binary(dt, op, 'scalarA'), dt, ['b'], ['a'], body, lib);
+    addMap(mod, names.binary(dt, op, 'scalarB'), dt, ['a'], ['b'], body, lib);
+    addRowB(mod, names.binary(dt, op, 'rowB'), dt, body, lib);
   }
 }
