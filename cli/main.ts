@@ -45,13 +45,23 @@ function mainHelp(): string {
     '',
     "Run 'chainrule <command> --help' for a command's flags. Data goes to stdout, messages to stderr;",
     'exit status 0 on success, 1 when training fails, 2 on bad usage or input.',
-    'Math runs on WebAssembly SIMD kernels where available; CHAINRULE_KERNELS=reference selects the',
-    'pure TypeScript ones.',
+    'Math runs on WebAssembly SIMD kernels where available, large products on every core;',
+    'CHAINRULE_THREADS=n limits the threads, CHAINRULE_KERNELS=reference selects the pure TypeScript kernels.',
     '',
     'Start with: chainrule demo        (the seed notebook, corrected)',
     '            chainrule train --data iris',
   ];
   return lines.join('\n') + '\n';
+}
+
+/** CHAINRULE_THREADS: a positive integer, or 'auto' (the default: every core this process may use). */
+function threadsFromEnv(): number | 'auto' {
+  const v = process.env.CHAINRULE_THREADS;
+  if (v === undefined || v === '' || v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UserError(`CHAINRULE_THREADS must be a positive integer or 'auto', got '${v}'`);
+  return n;
 }
 
 /** Run the command line with `argv` (without node and the script); returns the exit code. */
@@ -82,9 +92,12 @@ export async function main(argv: readonly string[], io: IO): Promise<number> {
       io.out(helpText(command.spec));
       return 0;
     }
-    // WebAssembly SIMD kernels where the runtime has them (plain SIMD: the same bits on every machine);
-    // CHAINRULE_KERNELS=reference keeps the pure TypeScript ones.
-    if (process.env.CHAINRULE_KERNELS !== 'reference') await useWasmKernels({ threads: 'auto' });
+    // WebAssembly SIMD kernels where the runtime has them (plain SIMD: the same bits on every machine, for
+    // any thread count); CHAINRULE_KERNELS=reference keeps the pure TypeScript ones.
+    const kernelChoice = process.env.CHAINRULE_KERNELS;
+    if (kernelChoice !== undefined && kernelChoice !== 'reference' && kernelChoice !== 'wasm')
+      throw new UserError(`CHAINRULE_KERNELS must be 'wasm' or 'reference', got '${kernelChoice}'`);
+    if (kernelChoice !== 'reference') await useWasmKernels({ threads: threadsFromEnv() });
     return await command.run(parsed.flags, parsed.positionals, io);
   } catch (e) {
     if (e instanceof UserError) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { main } from '../cli/main.js';
 import type { IO } from '../cli/io.js';
+import { modelFromJSON } from '../src/io/modelfile.js';
 
 const run = promisify(execFile);
 
@@ -241,6 +242,27 @@ describe('checkpoints and resume', () => {
     assert.deepEqual(weightsOf('split.json'), weightsOf('straight.json'));
   });
 
+  test("--lr given with --resume replaces the checkpoint's learning rate", async () => {
+    const common = ['--data', 'iris', '--layers', '8', '--seed', '3', '--quiet'];
+    const a = await cli(['train', ...common, '--epochs', '2', '--checkpoint-every', '2', '--out', 'lr.json']);
+    assert.equal(a.code, 0, a.err);
+    const params = () =>
+      modelFromJSON(readFileSync(join(dir, 'lr.json'), 'utf8'))
+        .model.parameters()
+        .map((p) => Array.from(p.data));
+    const before = params();
+    // With a learning rate of 1e-12 two more epochs leave the weights where the checkpoint had them.
+    const b = await cli(['train', '--resume', 'lr.ckpt.json', '--epochs', '4', '--lr', '1e-12', '--quiet']);
+    assert.equal(b.code, 0, b.err);
+    const after = params();
+    before.forEach((w, k) =>
+      w.forEach((v, i) => assert.ok(Math.abs(after[k][i] - v) < 1e-6, `${k}[${i}] moved`)),
+    );
+    const doc = JSON.parse(readFileSync(join(dir, 'lr.json'), 'utf8'));
+    assert.equal(doc.training.settings.lr, 1e-12);
+    assert.match(doc.training.kernels, /^(wasm-simd|reference)/);
+  });
+
   test('an interrupted run saves a checkpoint, exits 130, and resumes', async () => {
     const ac = new AbortController();
     let seen = 0;
@@ -266,6 +288,25 @@ describe('checkpoints and resume', () => {
 });
 
 describe('kind errors', () => {
+  test('a bad CHAINRULE_THREADS or CHAINRULE_KERNELS names the variable and exits 2', async () => {
+    for (const [name, value] of [
+      ['CHAINRULE_THREADS', '0'],
+      ['CHAINRULE_THREADS', 'many'],
+      ['CHAINRULE_KERNELS', 'gpu'],
+    ]) {
+      const saved = process.env[name];
+      process.env[name] = value;
+      try {
+        const r = await cli(['train', '--data', 'xor', '--epochs', '1', '--quiet']);
+        assert.equal(r.code, 2);
+        assert.match(r.err, new RegExp(`${name} must be .*got '${value}'`));
+      } finally {
+        if (saved === undefined) delete process.env[name];
+        else process.env[name] = saved;
+      }
+    }
+  });
+
   test('a ragged CSV names file and line, exits 2, prints no stack trace', async () => {
     writeFileSync(join(dir, 'bad.csv'), 'a,b,label\n1,2,x\n3,4\n5,6,y\n');
     const r = await spawnCli(['train', '--data', 'bad.csv']);

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import {
   evaluate,
   fit,
+  kernels,
   optim,
   random,
   TrainingDivergedError,
@@ -113,6 +114,13 @@ export const trainSpec: CommandSpec = {
       exclusiveMin: true,
       description: 'Learning rate',
       defaultText: 'adam 0.005, sgd 0.05, momentum 0.01, rmsprop 0.001, adagrad 0.05',
+    },
+    {
+      name: 'scale',
+      type: 'string',
+      choices: ['standard', 'minmax', 'none'],
+      description: 'How numeric features are scaled (saved in the model file)',
+      defaultText: 'standard; minmax for mnist and digits',
     },
     {
       name: 'epochs',
@@ -414,6 +422,8 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     } catch (e) {
       throw new UserError(`${resumePath}: ${(e as Error).message}`);
     }
+    // The checkpoint's optimizer state carries its learning rate; an --lr given now replaces it.
+    if (flags.lr !== undefined) optimizer.lr = settings.lr;
     initialEpoch = c.epoch;
     history.push(...((c.history as EpochLog[] | null) ?? []));
   }
@@ -425,7 +435,7 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   say(
     `model: ${[pre.inputSize, ...settings.layers, outputs].join('-')} ${settings.activation}, ${int(model.numParameters())} parameters, ` +
       `${loss === 'crossEntropy' ? 'cross-entropy' : loss} loss, ${settings.optimizer} lr ${settings.lr}, ` +
-      `${settings.epochs} epochs${resumed ? ` (resuming after epoch ${initialEpoch})` : ''}, batch ${settings.batchSize}, seed ${settings.seed}`,
+      `${settings.epochs} epochs${resumed ? ` (resuming after epoch ${initialEpoch})` : ''}, batch ${settings.batchSize}, seed ${settings.seed}; ${kernels().name} kernels`,
   );
 
   const metrics: MetricName[] = task === 'classification' ? ['accuracy'] : ['mae'];
@@ -436,6 +446,8 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
       settings,
       data: data.name,
       epochs: epochsDone,
+      // float32 sums round differently on different kernel sets: part of what a rerun must match.
+      kernels: kernels().name,
       date: new Date().toISOString(),
       final: history.at(-1) ?? null,
       ...extra,
