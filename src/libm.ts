@@ -205,8 +205,19 @@ export function exp(x: number): number {
   if (!(x <= EXP_OVERFLOW)) return x !== x ? x : Infinity;
   if (x < EXP_UNDERFLOW) return 0;
   if (Math.abs(x) < 5.551115123125783e-17) return 1 + x;
-  expKernel(x, 0);
-  return scale(ddHi + ddLo, redK);
+  // expKernel(x, 0) and reduceLn2 written out over locals (the same operations in the same order, so
+  // the same bits): the hot path of every sigmoid, softmax and exp, and module-level state is slower.
+  const k = Math.round(x * LOG2E);
+  const hi = x - k * LN2_HI;
+  const klo = k * LN2_LO;
+  const r = hi - klo;
+  const c = hi - r - klo + 0;
+  const e0 = r * r * expTail(r);
+  const q = e0 + c * (1 + r + e0);
+  const s = 1 + r;
+  const err = r - (s - 1);
+  const v = s + (err + q);
+  return k >= -1022 && k <= 1023 ? v * pow2(k) : scale(v, k);
 }
 
 /**
