@@ -224,6 +224,9 @@ function predictedClasses(pred: Tensor, threshold: number): Int32Array {
   return out;
 }
 
+/** The metrics of an epoch without metrics: one shared frozen object, not one per epoch. */
+const NO_METRICS: Partial<Record<MetricName, number>> = Object.freeze({});
+
 /** Sums of each metric over a batch (divided by the sample count later). */
 function metricSums(names: MetricName[], pred: Tensor, y: Tensor, labels: boolean, threshold: number) {
   const sums: Partial<Record<MetricName, number>> = {};
@@ -381,7 +384,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
       const log: EpochLog = {
         epoch,
         loss: lossSum / n,
-        metrics: metrics.length > 0 ? divide(sums, n) : {},
+        metrics: metrics.length > 0 ? divide(sums, n) : NO_METRICS,
         lr,
         seconds: 0,
       };
