@@ -281,12 +281,15 @@ export class FusedStep {
         continue;
       }
       const { weight, bias, inFeatures, outFeatures } = l.layer;
+      // Overwriting, the sums go straight into .grad: a sum that starts from +0 is never −0, so it
+      // already equals 0 + sum, what zeroing and accumulating would leave.
       const bg = b.biasGrad[lin];
-      if (bg) K.reduce('sum', gi, [m, outFeatures], bg, [1, outFeatures]);
-      accumulateGrad(bias as Tensor, bg ?? gi, overwrite);
-      const wg = b.weightGrad[lin];
-      matmul(below, 0, gi, 0, wg, 0, inFeatures, m, outFeatures, true, false);
-      accumulateGrad(weight, wg, overwrite);
+      const bTarget = overwrite && bg && bias?.grad ? bias.grad.data : bg;
+      if (bTarget) K.reduce('sum', gi, [m, outFeatures], bTarget, [1, outFeatures]);
+      if (bTarget !== bias?.grad?.data) accumulateGrad(bias as Tensor, bg ?? gi, overwrite);
+      const wTarget = overwrite && weight.grad ? weight.grad.data : b.weightGrad[lin];
+      matmul(below, 0, gi, 0, wTarget, 0, inFeatures, m, outFeatures, true, false);
+      if (wTarget !== weight.grad?.data) accumulateGrad(weight, wTarget, overwrite);
       if (i > 0) matmul(gi, 0, weight.data, 0, b.grad[i - 1], 0, m, outFeatures, inFeatures, false, true);
       lin--;
     }
@@ -403,8 +406,6 @@ function addRows(out: Storage, bias: Storage): void {
 function accumulateGrad(p: Tensor, g: Storage, overwrite: boolean): void {
   if (p.grad === null) p.grad = new Tensor(g.slice(), p.shape);
   else if (!overwrite) kernels().accumulate(p.grad.data, g);
-  else {
-    const d = p.grad.data;
-    for (let i = 0; i < d.length; i++) d[i] = 0 + g[i];
-  }
+  // g + 0 is 0 + g bit for bit (IEEE addition commutes, signed zeros included).
+  else kernels().unary('addScalar', g, p.grad.data, 0, 0);
 }
