@@ -6,8 +6,8 @@
  * general path's (test/fused.test.ts). The general path stays the reference; `fit` uses this one when the
  * model and loss allow it.
  */
-import { kernels } from './kernels/index.js';
-import type { BroadcastPlan, Storage, UnaryOp } from './kernels/types.js';
+import { kernels, kernelStorage } from './kernels/index.js';
+import type { BroadcastPlan, Kernels, Storage, UnaryOp } from './kernels/types.js';
 import { Identity, Linear, Sequential } from './nn/layers.js';
 import { describeLayer } from './nn/spec.js';
 import type { Module } from './nn/module.js';
@@ -140,6 +140,26 @@ export class FusedStep {
     return new FusedStep(layers, loss as FusedLoss, dtype, width);
   }
 
+  /** Every buffer this step made, and the kernel set that made them (to give them back to). */
+  private readonly made: Storage[] = [];
+  private maker: Kernels | null = null;
+
+  /** A buffer the active kernel set works on in place where it can (see `Kernels.alloc`). */
+  private alloc(n: number): Storage {
+    this.maker ??= kernels();
+    const s = this.maker.alloc?.(this.dtype, n) ?? allocStorage(this.dtype, n);
+    this.made.push(s);
+    return s;
+  }
+
+  /** Give the step's buffers back to the kernel set now (the step can still run: it makes new ones). */
+  release(): void {
+    for (const s of this.made) this.maker?.free?.(s);
+    this.made.length = 0;
+    this.maker = null;
+    this.cache.clear();
+  }
+
   private buffers(m: number): Buffers {
     let b = this.cache.get(m);
     if (b) return b;
@@ -149,12 +169,12 @@ export class FusedStep {
     const weightGrad: Storage[] = [];
     for (const l of this.layers) {
       const width = l.kind === 'linear' ? l.layer.outFeatures : out[out.length - 1].length / m;
-      out.push(allocStorage(this.dtype, m * width));
-      grad.push(allocStorage(this.dtype, m * width));
+      out.push(this.alloc(m * width));
+      grad.push(this.alloc(m * width));
       if (l.kind === 'linear') {
         // A one-row batch's bias gradient is the arriving gradient itself (no sum), as in sumTo.
-        biasGrad.push(m > 1 ? allocStorage(this.dtype, width) : null);
-        weightGrad.push(allocStorage(this.dtype, l.layer.inFeatures * width));
+        biasGrad.push(m > 1 ? this.alloc(width) : null);
+        weightGrad.push(this.alloc(l.layer.inFeatures * width));
       }
     }
     b = {
@@ -176,13 +196,13 @@ export class FusedStep {
 
   private squaredBuffers(m: number): SquaredErrorBuffers {
     const n = m * this.outFeatures;
-    const a = (size: number) => allocStorage(this.dtype, size);
+    const a = (size: number) => this.alloc(size);
     return { kind: 'squared', diff: a(n), sq: a(n), scalar: a(1), plan: broadcastPlan([n], [n], 'sub') };
   }
 
   private crossEntropyBuffers(m: number): CrossEntropyBuffers {
     const c = this.outFeatures;
-    const a = (size: number) => allocStorage(this.dtype, size);
+    const a = (size: number) => this.alloc(size);
     return {
       kind: 'crossEntropy',
       labels: new Int32Array(m),
@@ -404,8 +424,11 @@ function addRows(out: Storage, bias: Storage): void {
  * `overwrite`, `.grad = 0 + g` (what zeroing and accumulating give) without reading the old gradient.
  */
 function accumulateGrad(p: Tensor, g: Storage, overwrite: boolean): void {
-  if (p.grad === null) p.grad = new Tensor(g.slice(), p.shape);
-  else if (!overwrite) kernels().accumulate(p.grad.data, g);
+  if (p.grad === null) {
+    const d = kernelStorage(p.dtype, g.length);
+    d.set(g);
+    p.grad = new Tensor(d, p.shape);
+  } else if (!overwrite) kernels().accumulate(p.grad.data, g);
   // g + 0 is 0 + g bit for bit (IEEE addition commutes, signed zeros included).
   else kernels().unary('addScalar', g, p.grad.data, 0, 0);
 }

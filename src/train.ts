@@ -13,6 +13,7 @@ import { fmt } from './shape.js';
 import { allocStorage, noGrad, Tensor } from './tensor.js';
 import type { Storage } from './kernels/types.js';
 import { FusedStep } from './fused.js';
+import { kernels, kernelStorage } from './kernels/index.js';
 
 /** Inputs and targets: `x` is [N, features]; `y` is [N, outputs] or N class indices. */
 export interface Dataset {
@@ -171,7 +172,7 @@ function rows(
   const width = t.size / Math.max(n, 1);
   let kept = reuse?.get(to - from);
   if (reuse && !kept) {
-    kept = new Tensor(allocStorage(t.dtype, (to - from) * width), [to - from, ...t.shape.slice(1)]);
+    kept = new Tensor(kernelStorage(t.dtype, (to - from) * width), [to - from, ...t.shape.slice(1)]);
     reuse.set(to - from, kept);
   }
   const out = kept ? kept.data : allocStorage(t.dtype, (to - from) * width);
@@ -327,6 +328,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   // When the fused step computes the gradient of every parameter the optimizer holds, it writes them
   // directly instead of fit zeroing them first.
   const fusedOwnsGrads = useFused && fused.covers(params);
+  const batchOwner = kernels();
   const batchX = useFused ? new Map<number, Tensor>() : undefined;
   const batchY = useFused ? new Map<number, Tensor>() : undefined;
 
@@ -429,6 +431,9 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     }
   } finally {
     model.train(wasTraining);
+    // The fused step's buffers and the batch buffers go back to the kernel set that made them.
+    fused?.release();
+    for (const t of [...(batchX?.values() ?? []), ...(batchY?.values() ?? [])]) batchOwner.free?.(t.data);
   }
   if (es) {
     history.bestEpoch = bestEpoch;

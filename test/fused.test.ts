@@ -5,6 +5,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fit, nn, optim, random, seedData, seedNetwork, tensor, type DType } from '../src/index.js';
 import { FusedStep } from '../src/fused.js';
+import { kernels, setKernels } from '../src/kernels/index.js';
+import { loadWasmKernels } from '../src/kernels/wasm/index.js';
 
 const ACTS: [string, () => nn.Module][] = [
   ['sigmoid', () => new nn.Sigmoid()],
@@ -177,4 +179,29 @@ describe('fused MLP step', () => {
       null,
     );
   });
+});
+
+describe('fused MLP step on the WebAssembly kernels (buffers in wasm memory, 2 threads)', async () => {
+  // Every op in wasm, every product split between two threads: the fused step's buffers, the gradients
+  // and the optimizer state live in the kernels' memory, and must change nothing.
+  const wasm = await loadWasmKernels({ threads: 2, minElements: 1, minMatmulWork: 1, minThreadWork: 1 });
+  assert.ok(wasm);
+  for (const [name, act] of ACTS.filter(([n]) => ['relu', 'tanh', 'gelu'].includes(n)))
+    for (const dtype of ['float32', 'float64'] as const)
+      test(`${name}, ${dtype}: mse and cross-entropy, SGD and Adam, bit-identical to the general path`, async () => {
+        const before = setKernels(wasm);
+        try {
+          assert.ok(kernels().alloc?.(dtype, 4), 'the set hands out resident storage');
+          for (const opt of ['sgd', 'adam'] as const) {
+            const g1 = await train(false, act, 'mse', dtype, opt);
+            const f1 = await train(true, act, 'mse', dtype, opt);
+            assert.deepEqual(f1, g1);
+            const g2 = await classify(false, act, dtype, opt);
+            const f2 = await classify(true, act, dtype, opt);
+            assert.deepEqual(f2, g2);
+          }
+        } finally {
+          setKernels(before);
+        }
+      });
 });

@@ -33,6 +33,13 @@ function same(wasm: Storage[], ref: Storage[], what: string) {
 describe('optimizer updates on the WebAssembly kernels', async () => {
   // minElements 1: every length runs in wasm.
   const wasm = (await loadWasmKernels({ minElements: 1 })) as Kernels;
+  /** A copy of `a` in the kernels' own memory (used in place, not copied in and out). */
+  const resident = (a: Storage): Storage => {
+    const r = wasm.alloc?.(a instanceof Float32Array ? 'float32' : 'float64', a.length);
+    assert.ok(r, 'the wasm set hands out resident storage here');
+    r.set(a);
+    return r;
+  };
 
   for (const C of [Float32Array, Float64Array])
     test(`${C.name}: SGD, every variant, the reference's bits`, () => {
@@ -90,6 +97,7 @@ describe('optimizer updates on the WebAssembly kernels', async () => {
               ...(amsgrad ? [new C(n)] : []),
             ];
             const copies = state.map((a) => a.slice());
+            const homed = state.map((a) => resident(a));
             for (let step = 1; step <= 3; step++) {
               const g = randomArray(C, n, rng, special);
               const bc1 = 1 - 0.9 ** step;
@@ -99,6 +107,9 @@ describe('optimizer updates on the WebAssembly kernels', async () => {
               const [cp, cm, cv, cvmax] = copies;
               wasm.adam(cp, g, cm, cv, cvmax ?? null, ...args);
               same(copies, state, `n=${n} wd=${wd} decay=${decay} amsgrad=${amsgrad} step ${step}`);
+              const [hp, hm, hv, hvmax] = homed;
+              wasm.adam(hp, resident(g), hm, hv, hvmax ?? null, ...args);
+              same(homed, state, `resident: n=${n} wd=${wd} decay=${decay} amsgrad=${amsgrad} step ${step}`);
             }
           }
     });

@@ -3,7 +3,7 @@
  * effect at once without touching tensors already made.
  */
 import { referenceKernels } from './reference.js';
-import type { Kernels } from './types.js';
+import type { Kernels, Storage } from './types.js';
 
 let active: Kernels = referenceKernels;
 
@@ -17,6 +17,15 @@ export function setKernels(k: Kernels): Kernels {
   const prev = active;
   active = k;
   return prev;
+}
+
+/**
+ * Zeroed storage for `n` elements that the active kernel set works on where it lies when it can
+ * (`Kernels.alloc`: the WebAssembly set on a shared memory), else a plain typed array. For buffers that
+ * kernels read and write on every step: gradients, optimizer state, the fused step's activations.
+ */
+export function kernelStorage(dtype: 'float32' | 'float64', n: number): Storage {
+  return active.alloc?.(dtype, n) ?? (dtype === 'float32' ? new Float32Array(n) : new Float64Array(n));
 }
 
 export { referenceKernels };

@@ -68,6 +68,14 @@ export interface Kernels {
    * hands them to it), so a caller may compute them with the reference's loops itself. Absent: no promise.
    */
   readonly referenceMatmulBelow?: number;
+  /**
+   * Zeroed storage for `n` elements that this set works on where it lies, without copying it in and out
+   * (the WebAssembly set on a shared memory), or null where it has none: then any typed array will do.
+   * It goes back to the set on `free`, or once garbage-collected.
+   */
+  alloc?(dtype: 'float32' | 'float64', n: number): Storage | null;
+  /** Give back storage from `alloc` now (it must not be used again); anything else is ignored. */
+  free?(storage: Storage): void;
   /** out[i] = op(x[i]). */
   unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): void;
   /**

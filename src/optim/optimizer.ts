@@ -2,8 +2,9 @@
  * Optimizers with PyTorch's exact update rules (torch.optim, single-tensor path), updating parameters in
  * place over their typed arrays: no tensors, no graph, no allocation after the first step.
  */
+import { kernelStorage } from '../kernels/index.js';
 import type { Storage } from '../kernels/types.js';
-import { allocStorage, type Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 
 /** Serializable optimizer state: hyperparameters, step count and per-parameter buffers as plain arrays. */
 export interface OptimizerState {
@@ -72,7 +73,8 @@ export abstract class Optimizer {
     const list = (this.buffers[name] ??= new Array<Storage | null>(this.params.length).fill(null));
     let b = list[i];
     if (b === null) {
-      b = init ? init.slice() : allocStorage(this.params[i].dtype, this.params[i].size);
+      b = kernelStorage(this.params[i].dtype, this.params[i].size);
+      if (init) b.set(init);
       list[i] = b;
     }
     return b;
@@ -123,7 +125,7 @@ export abstract class Optimizer {
     for (const [name, list] of Object.entries(state.buffers))
       this.buffers[name] = list.map((b, i) => {
         if (!b) return null;
-        const s = allocStorage(this.params[i].dtype, b.length);
+        const s = kernelStorage(this.params[i].dtype, b.length);
         s.set(b);
         return s;
       });

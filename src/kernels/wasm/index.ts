@@ -1,8 +1,9 @@
 /**
- * The WebAssembly SIMD kernel set. Operands live in JavaScript typed arrays, so every call copies its
- * inputs into the module's memory and the result back out; that is O(n²) against a matrix product's
- * O(n³), so the set runs in wasm only what wins after the copies and hands everything else (and products
- * too small to pay for them) to the reference kernels, which stay the oracle.
+ * The WebAssembly SIMD kernel set. Operands in ordinary typed arrays are copied into the module's memory
+ * and the result back out, O(n²) against a matrix product's O(n³); arrays the set handed out itself
+ * (`alloc`: on a shared memory, where views survive growth) are used where they lie. The set runs in
+ * wasm what wins after the copies and hands everything else (and products too small to pay for them) to
+ * the reference kernels, which stay the oracle.
  */
 import { setKernels } from '../index.js';
 import { referenceKernels } from '../reference.js';
@@ -116,6 +117,12 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
       rt.dispose();
     },
     referenceMatmulBelow: minWork,
+    alloc(dtype, n) {
+      return rt.alloc(dtype === 'float32' ? 'f32' : 'f64', n);
+    },
+    free(storage) {
+      rt.free(storage);
+    },
     matmul(a, ao, b, bo, c, co, m, k, n, transA, transB) {
       const dt = dtypeOf(a, b, c);
       if (dt === null || m * k * n < minWork || !rt.matmul(dt, a, ao, b, bo, c, co, m, k, n, transA, transB))

@@ -9,6 +9,7 @@ import { ELEMENT_BYTES, GEMM_SHAPES, WORK_BYTES, type WasmDType } from './gemm.j
 import { buildKernelModule, type WasmFeatures } from './module.js';
 import { reduceNames } from './reduce.js';
 import { optimNames, type AdamVariant, type SgdVariant } from './optim.js';
+import { Heap } from './heap.js';
 import { controlBytes, GemmPool, threadSupport } from './pool.js';
 
 type Fn = (...args: number[]) => void;
@@ -30,10 +31,19 @@ function region(n: number, size: number): number {
 
 /**
  * Memory layout: one work area per thread (scratch tile and packing buffers, `WORK_BYTES` each; the calling
- * thread's first), the pool's control block, then the operands of the current call.
+ * thread's first), the pool's control block, the heap of resident arrays, then the operands of the current
+ * call (which move up as the heap grows).
  */
 function operandsAt(threads: number): number {
   return align(threads * WORK_BYTES + (threads > 1 ? controlBytes(threads) : 0));
+}
+
+/** Whether this runtime may make a shared memory (Node; browser pages that are cross-origin isolated). */
+function sharedMemorySupported(): boolean {
+  return (
+    typeof SharedArrayBuffer === 'function' &&
+    (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false
+  );
 }
 
 /** wasm32 addresses stop at 4 GiB; a call needing more is left to the reference. */
@@ -63,18 +73,32 @@ export class WasmRuntime {
   private f64 = new Float64Array(0);
   private readonly fns: Record<WasmDType, DTypeFns>;
 
-  /** Where the operands of a call start; moved past everything used so far if a worker is lost. */
+  /** Where the operands of a call start: above the heap, and above all memory used so far if a worker is lost. */
   private operands: number;
+  /** Lowest address the operands may use (raised when a worker is lost). */
+  private operandsFloor: number;
   /** The pool for large products, or null for a single thread (or once disposed). */
   private pool: GemmPool | null = null;
+  /** Resident arrays (shared memory only: views of a plain memory would detach when it grows). */
+  private readonly heap: Heap | null;
+  /** Byte address of each resident array's first element. */
+  private readonly resident = new WeakMap<Storage, number>();
+  /** Frees a resident array's block once its view is garbage-collected (unless freed before). */
+  private readonly reclaim: FinalizationRegistry<number> | null;
 
   private constructor(
     private readonly memory: WebAssembly.Memory,
     private readonly exports: WebAssembly.Exports,
     threads: number,
     private readonly minThreadWork: number,
+    shared: boolean,
   ) {
-    this.operands = operandsAt(threads);
+    this.operands = this.operandsFloor = operandsAt(threads);
+    this.heap = shared ? new Heap(this.operands) : null;
+    this.reclaim =
+      shared && typeof FinalizationRegistry === 'function'
+        ? new FinalizationRegistry((at: number) => this.releaseBlock(at))
+        : null;
     const fn = (name: string) => exports[name] as Fn;
     const table = (dt: WasmDType): DTypeFns => {
       const t: DTypeFns = {
@@ -103,8 +127,10 @@ export class WasmRuntime {
   static async create(options: RuntimeOptions): Promise<WasmRuntime> {
     const features: WasmFeatures = { relaxed: options.relaxed };
     const spawner = options.threads > 1 ? await threadSupport() : null;
-    if (spawner) {
-      const threads = options.threads;
+    // A shared memory (where the runtime allows one: Node, cross-origin isolated pages) never detaches its
+    // views when it grows, so arrays can live in it; a pool needs one anyway.
+    if (spawner || sharedMemorySupported()) {
+      const threads = spawner ? options.threads : 1;
       const minPages = Math.ceil(operandsAt(threads) / PAGE) + 1;
       for (const maxPages of SHARED_MAX_PAGES) {
         let memory: WebAssembly.Memory;
@@ -118,7 +144,8 @@ export class WasmRuntime {
           buildKernelModule(features, { minPages, maxPages, shared: true }),
         );
         const instance = await WebAssembly.instantiate(module, { env: { memory } });
-        const rt = new WasmRuntime(memory, instance.exports, threads, options.minThreadWork);
+        const rt = new WasmRuntime(memory, instance.exports, threads, options.minThreadWork, true);
+        if (!spawner) return rt;
         // The control block sits right after the work areas (see operandsAt).
         rt.pool = new GemmPool(
           spawner,
@@ -135,7 +162,7 @@ export class WasmRuntime {
     }
     const memory = new WebAssembly.Memory({ initial: Math.ceil(operandsAt(1) / PAGE) + 1 });
     const { instance } = await WebAssembly.instantiate(buildKernelModule(features), { env: { memory } });
-    return new WasmRuntime(memory, instance.exports, 1, options.minThreadWork);
+    return new WasmRuntime(memory, instance.exports, 1, options.minThreadWork, false);
   }
 
   /** Threads large products run on (1 without a pool). */
@@ -148,7 +175,59 @@ export class WasmRuntime {
    * their operands past all the memory used so far, which that worker never touches.
    */
   private abandonOperands(): void {
-    this.operands = align(this.memory.buffer.byteLength);
+    this.operandsFloor = align(this.memory.buffer.byteLength);
+    this.heap?.skipTo(this.operandsFloor);
+    this.placeOperands();
+  }
+
+  /** Operands go above the heap and the floor. */
+  private placeOperands(): void {
+    this.operands = Math.max(this.operandsFloor, align(this.heap?.end ?? 0));
+  }
+
+  /**
+   * An array of `n` elements that lives in this runtime's memory, so kernel calls use it in place instead
+   * of copying it in and out; null where the memory is not shared (its views would detach as it grows) or
+   * cannot grow. Its block returns to the heap on `free` or once the array is garbage-collected.
+   */
+  alloc(dt: WasmDType, n: number): Storage | null {
+    if (!this.heap) return null;
+    const size = ELEMENT_BYTES[dt];
+    // Padded like every operand: the loops may write up to three elements past the end.
+    const at = this.heap.alloc(region(n, size));
+    this.placeOperands();
+    if (!this.reserve(this.operands)) {
+      this.heap.release(at);
+      this.placeOperands();
+      return null;
+    }
+    const view =
+      dt === 'f32'
+        ? new Float32Array(this.memory.buffer, at, n)
+        : new Float64Array(this.memory.buffer, at, n);
+    view.fill(0);
+    this.resident.set(view, at);
+    this.reclaim?.register(view, at, view);
+    return view;
+  }
+
+  /** Give back a resident array's block now (the array must not be used again); others are ignored. */
+  free(view: Storage): void {
+    const at = this.resident.get(view);
+    if (at === undefined) return;
+    this.resident.delete(view);
+    this.reclaim?.unregister(view);
+    this.releaseBlock(at);
+  }
+
+  private releaseBlock(at: number): void {
+    this.heap?.release(at);
+    this.placeOperands();
+  }
+
+  /** Whether `view` is a resident array of this runtime. */
+  owns(view: Storage): boolean {
+    return this.resident.has(view);
   }
 
   /** Stop the pool's workers; products then run on the calling thread. */
@@ -180,16 +259,29 @@ export class WasmRuntime {
     this.f64 = new Float64Array(this.memory.buffer);
   }
 
-  /** Copy `len` elements of `src` from `offset` to byte address `ptr`. */
-  private put(dt: WasmDType, src: Storage, offset: number, len: number, ptr: number): void {
+  /**
+   * The address of `len` elements of `src` from `offset`: where they are if `src` is resident, else at
+   * `ptr`, copied there.
+   */
+  private put(dt: WasmDType, src: Storage, offset: number, len: number, ptr: number): number {
+    const home = this.resident.get(src);
+    if (home !== undefined) return home + offset * ELEMENT_BYTES[dt];
     const view = dt === 'f32' ? this.f32 : this.f64;
     const at = ptr / ELEMENT_BYTES[dt];
     if (offset === 0 && src.length === len) view.set(src, at);
     else view.set(src.subarray(offset, offset + len), at);
+    return ptr;
   }
 
-  /** Copy `len` elements from byte address `ptr` into `dst` at `offset`. */
+  /** Where a result for `dst` from `offset` is written: in place if `dst` is resident, else at `ptr`. */
+  private target(dt: WasmDType, dst: Storage, offset: number, ptr: number): number {
+    const home = this.resident.get(dst);
+    return home !== undefined ? home + offset * ELEMENT_BYTES[dt] : ptr;
+  }
+
+  /** Copy `len` elements from byte address `ptr` into `dst` at `offset`, unless `ptr` is already there. */
   private take(dt: WasmDType, ptr: number, len: number, dst: Storage, offset: number): void {
+    if (this.target(dt, dst, offset, -1) === ptr) return;
     const view = dt === 'f32' ? this.f32 : this.f64;
     const at = ptr / ELEMENT_BYTES[dt];
     dst.set(view.subarray(at, at + len), offset);
@@ -213,12 +305,14 @@ export class WasmRuntime {
     const size = ELEMENT_BYTES[dt];
     const s = GEMM_SHAPES[dt];
     const { gemm } = this.fns[dt];
-    const aPtr = this.operands;
-    const bPtr = align(aPtr + m * k * size);
-    const cPtr = align(bPtr + k * n * size);
-    if (!this.reserve(cPtr + m * n * size)) return false;
-    this.put(dt, a, ao, m * k, aPtr);
-    this.put(dt, b, bo, k * n, bPtr);
+    const aAt = this.operands;
+    const bAt = align(aAt + m * k * size);
+    const cAt = align(bAt + k * n * size);
+    if (!this.reserve(cAt + m * n * size)) return false;
+    const aPtr = this.put(dt, a, ao, m * k, aAt);
+    const bPtr = this.put(dt, b, bo, k * n, bAt);
+    // C in place when resident, unless it is also an operand.
+    const cPtr = c === a || c === b ? cAt : this.target(dt, c, co, cAt);
     // Element strides of op(A)(i, p) along i and p, and of op(B)(p, j) along j and p: a transposed
     // operand is only packed differently.
     const aI = transA ? 1 : k;
@@ -240,10 +334,11 @@ export class WasmRuntime {
   unary(dt: WasmDType, op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): boolean {
     const n = x.length;
     const size = ELEMENT_BYTES[dt];
-    const xPtr = this.operands;
-    const oPtr = xPtr + region(n, size);
-    if (!this.reserve(oPtr + region(n, size))) return false;
-    this.put(dt, x, 0, n, xPtr);
+    const xAt = this.operands;
+    const oAt = xAt + region(n, size);
+    if (!this.reserve(oAt + region(n, size))) return false;
+    const xPtr = this.put(dt, x, 0, n, xAt);
+    const oPtr = this.target(dt, out, 0, oAt);
     (this.fns[dt].unary[op] as Fn)(xPtr, oPtr, n, p0, p1);
     this.take(dt, oPtr, n, out, 0);
     return true;
@@ -265,15 +360,14 @@ export class WasmRuntime {
     const size = ELEMENT_BYTES[dt];
     const r = region(n, size);
     if (!this.reserve(this.operands + (inputs.length + 1) * r)) return false;
-    for (let i = 0; i < inputs.length; i++) {
-      const name = inputs[i];
-      this.put(dt, name === 'x' ? x : name === 'y' ? y : g, 0, n, this.operands + i * r);
-    }
+    const ptrs = inputs.map((name, i) =>
+      this.put(dt, name === 'x' ? x : name === 'y' ? y : g, 0, n, this.operands + i * r),
+    );
     const fn = this.fns[dt].grad[op] as Fn;
-    const o = this.operands + inputs.length * r;
-    if (inputs.length === 1) fn(this.operands, o, n, p0, p1);
-    else if (inputs.length === 2) fn(this.operands, this.operands + r, o, n, p0, p1);
-    else fn(this.operands, this.operands + r, this.operands + 2 * r, o, n, p0, p1);
+    const o = this.target(dt, out, 0, this.operands + inputs.length * r);
+    if (inputs.length === 1) fn(ptrs[0], o, n, p0, p1);
+    else if (inputs.length === 2) fn(ptrs[0], ptrs[1], o, n, p0, p1);
+    else fn(ptrs[0], ptrs[1], ptrs[2], o, n, p0, p1);
     this.take(dt, o, n, out, 0);
     return true;
   }
@@ -291,11 +385,7 @@ export class WasmRuntime {
     const n = arrays[0].length;
     const r = region(n, ELEMENT_BYTES[dt]);
     if (!this.reserve(this.operands + arrays.length * r)) return false;
-    const ptrs = arrays.map((a, i) => {
-      const ptr = this.operands + i * r;
-      this.put(dt, a, 0, n, ptr);
-      return ptr;
-    });
+    const ptrs = arrays.map((a, i) => this.put(dt, a, 0, n, this.operands + i * r));
     call(ptrs);
     for (let i = 0; i < arrays.length; i++) if (written & (1 << i)) this.take(dt, ptrs[i], n, arrays[i], 0);
     return true;
@@ -314,10 +404,11 @@ export class WasmRuntime {
     cols: number,
   ): boolean {
     const size = ELEMENT_BYTES[dt];
-    const xPtr = this.operands;
-    const oPtr = xPtr + region(x.length, size);
-    if (!this.reserve(oPtr + region(cols, size))) return false;
-    this.put(dt, x, 0, x.length, xPtr);
+    const xAt = this.operands;
+    const oAt = xAt + region(x.length, size);
+    if (!this.reserve(oAt + region(cols, size))) return false;
+    const xPtr = this.put(dt, x, 0, x.length, xAt);
+    const oPtr = this.target(dt, out, 0, oAt);
     const view = dt === 'f32' ? this.f32 : this.f64;
     const at = oPtr / size;
     view.fill(op === 'sum' ? 0 : -Infinity, at, at + cols);
@@ -405,20 +496,23 @@ export class WasmRuntime {
     if (layout === 'scalarA' || layout === 'scalarB') {
       const arr = layout === 'scalarA' ? b : a;
       const s = layout === 'scalarA' ? a[0] : b[0];
-      const o = p1 + region(n, size);
-      if (!this.reserve(o + region(n, size))) return false;
-      this.put(dt, arr, 0, n, p1);
-      fn(p1, o, n, s);
+      const oAt = p1 + region(n, size);
+      if (!this.reserve(oAt + region(n, size))) return false;
+      const x = this.put(dt, arr, 0, n, p1);
+      const o = this.target(dt, out, 0, oAt);
+      fn(x, o, n, s);
       this.take(dt, o, n, out, 0);
       return true;
     }
     const p2 = p1 + region(n, size);
-    const o = p2 + region(n, size);
-    if (!this.reserve(o + region(n, size))) return false;
-    this.put(dt, a, 0, n, p1);
-    this.put(dt, b, 0, b.length, p2);
-    if (layout === 'same') fn(p1, p2, o, n);
-    else fn(p1, p2, o, n / b.length, b.length);
+    const oAt = p2 + region(n, size);
+    if (!this.reserve(oAt + region(n, size))) return false;
+    const x = this.put(dt, a, 0, n, p1);
+    const y = this.put(dt, b, 0, b.length, p2);
+    // rowB's last trip of a row spills into the next row, which must not be the input still to be read.
+    const o = layout === 'rowB' && out === a ? oAt : this.target(dt, out, 0, oAt);
+    if (layout === 'same') fn(x, y, o, n);
+    else fn(x, y, o, n / b.length, b.length);
     this.take(dt, o, n, out, 0);
     return true;
   }
