@@ -23,6 +23,13 @@ export type FusedLoss = 'mseHalfSum' | 'mse' | 'crossEntropy';
 
 const FUSED_LOSSES: readonly unknown[] = ['mseHalfSum', 'mse', 'crossEntropy'];
 
+/**
+ * Products of fewer multiply-adds than this (in every layer) are computed inline, when the kernel set
+ * would hand them to the reference anyway: there a call costs more than the arithmetic, while larger
+ * products need the reference's register-tiled loops (the plain loop is 3× slower at 64×784×128).
+ */
+const INLINE_PRODUCTS = 256;
+
 type Layer = { kind: 'linear'; layer: Linear } | { kind: 'act'; op: UnaryOp; p0: number };
 
 /** Per-batch-size buffers: each layer's output and the gradient arriving at it. */
@@ -266,7 +273,7 @@ export class FusedStep {
     const b = this.buffers(m);
     // Products too small for the kernel set to take anywhere but its reference path are computed here,
     // by the same loops (saving the calls, which cost more than the arithmetic in a network this small).
-    const small = b.largestProduct < (K.referenceMatmulBelow ?? 0);
+    const small = b.largestProduct < Math.min(INLINE_PRODUCTS, K.referenceMatmulBelow ?? 0);
     const matmul = small ? naiveMatmul : K.matmul;
     // Forward: y = x·W, z = y + b, a = f(z), as matmul, add and the activation op compute them.
     let input = x.data;

@@ -140,6 +140,15 @@ describe('fused MLP step', () => {
     assert.deepEqual(b.losses, a.losses);
   });
 
+  test('products above the inline size go through the kernels, still bit-identical', async () => {
+    // 4 rows × 4 inputs × 64 hidden = 1024 multiply-adds: past INLINE_PRODUCTS.
+    for (const dtype of ['float32', 'float64'] as const) {
+      const a = await classify(false, () => new nn.Tanh(), dtype, 'adam', 1, 64);
+      const b = await classify(true, () => new nn.Tanh(), dtype, 'adam', 1, 64);
+      assert.deepEqual(b, a);
+    }
+  });
+
   test('crossEntropy: a label out of range is the same error as on the general path', async () => {
     const model = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.Linear(4, 3));
     const x = new random.RandomState(1).randn(5, 3);
