@@ -53,13 +53,23 @@ async function train(
   return { weights: bits(model), losses: h.epochs.map((e) => [e.loss, e.metrics.mae]) };
 }
 
-/** A 3-class classifier trained with cross-entropy on labels; `scale` multiplies the initial weights. */
-async function classify(fused: boolean, act: () => nn.Module, dtype: DType, opt: 'sgd' | 'adam', scale = 1) {
+/**
+ * A 3-class classifier (4 → hidden → 3) trained with cross-entropy on labels; `scale` multiplies the
+ * initial weights.
+ */
+async function classify(
+  fused: boolean,
+  act: () => nn.Module,
+  dtype: DType,
+  opt: 'sgd' | 'adam',
+  scale = 1,
+  hidden = 6,
+) {
   const rng = new random.RandomState(13);
   const model = new nn.Sequential(
-    new nn.Linear(4, 6, { dtype, rng }),
+    new nn.Linear(4, hidden, { dtype, rng }),
     act(),
-    new nn.Linear(6, 3, { dtype, rng }),
+    new nn.Linear(hidden, 3, { dtype, rng }),
   );
   for (const p of model.parameters()) for (let i = 0; i < p.size; i++) p.data[i] *= scale;
   const data = new random.RandomState(8);

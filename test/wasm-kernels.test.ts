@@ -1,5 +1,5 @@
 // The optimizer updates and reductions on the WebAssembly kernels against the reference kernels: the same
-// bits for every SGD and Adam variant and every leading-axis reduction, both dtypes, awkward lengths and
+// bits for every SGD and Adam variant and every leading-axis and last-axis reduction, both dtypes, awkward lengths and
 // special values (NaN, ±Infinity, −0, subnormals); the updates over several steps, so the state they store
 // and re-read is exercised too.
 import { describe, test } from 'node:test';
@@ -115,7 +115,7 @@ describe('optimizer updates on the WebAssembly kernels', async () => {
     });
 
   for (const C of [Float32Array, Float64Array])
-    test(`${C.name}: sums and maxima over leading axes, the reference's bits; other axes still right`, () => {
+    test(`${C.name}: sums and maxima over leading axes and along the last, the reference's bits; other axes still right`, () => {
       const rng = new RandomState(3);
       const cases: [number[], number[]][] = [
         [

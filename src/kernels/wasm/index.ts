@@ -80,6 +80,14 @@ function keepsTrailing(xShape: readonly number[], outShape: readonly number[]): 
   return true;
 }
 
+/** Whether a reduction of `xShape` to `outShape` reduces the last axis alone (softmax's row max and sum). */
+function reducesLast(xShape: readonly number[], outShape: readonly number[]): boolean {
+  const d = xShape.length - 1;
+  if (d < 0 || outShape[d] !== 1) return false;
+  for (let i = 0; i < d; i++) if (outShape[i] !== xShape[i]) return false;
+  return true;
+}
+
 /**
  * Whether this runtime can run the WebAssembly kernels (it has WebAssembly with fixed-width SIMD). Where
  * it cannot, {@link loadWasmKernels} resolves to null and {@link useWasmKernels} to false.
@@ -165,15 +173,14 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
     },
     reduce(op, x, xShape, out, outShape) {
       const dt = dtypeOf(x, out, out);
-      const cols = out.length;
-      if (
-        dt === null ||
-        x.length < minElements ||
-        cols < 2 ||
-        !keepsTrailing(xShape, outShape) ||
-        !rt.reduceCols(dt, op, x, out, x.length / cols, cols)
-      )
-        ref.reduce(op, x, xShape, out, outShape);
+      const done =
+        dt !== null &&
+        x.length >= minElements &&
+        (out.length >= 2 && keepsTrailing(xShape, outShape)
+          ? rt.reduceCols(dt, op, x, out, x.length / out.length, out.length)
+          : reducesLast(xShape, outShape) &&
+            rt.reduceRows(dt, op, x, out, out.length, x.length / out.length));
+      if (!done) ref.reduce(op, x, xShape, out, outShape);
     },
     sgd(p, g, buf, lr, mu, dampening, wd, nesterov, first) {
       const dt = dtypeOf(p, g, buf ?? p);

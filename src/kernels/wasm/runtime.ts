@@ -417,6 +417,26 @@ export class WasmRuntime {
     return true;
   }
 
+  /** `Kernels.reduce` along the last axis: out[r] = op over j of x[r·cols + j]; false if it did not fit. */
+  reduceRows(
+    dt: WasmDType,
+    op: 'sum' | 'max',
+    x: Storage,
+    out: Storage,
+    rows: number,
+    cols: number,
+  ): boolean {
+    const size = ELEMENT_BYTES[dt];
+    const xAt = this.operands;
+    const oAt = xAt + region(x.length, size);
+    if (!this.reserve(oAt + region(rows, size))) return false;
+    const xPtr = this.put(dt, x, 0, x.length, xAt);
+    const oPtr = this.target(dt, out, 0, oAt);
+    (this.exports[reduceNames.rows(dt, op)] as Fn)(xPtr, oPtr, rows, cols);
+    this.take(dt, oPtr, rows, out, 0);
+    return true;
+  }
+
   /** `Kernels.sgd` in wasm; false if it did not fit. */
   sgd(
     dt: WasmDType,
