@@ -92,8 +92,9 @@ export async function main(argv: readonly string[], io: IO): Promise<number> {
       io.out(helpText(command.spec));
       return 0;
     }
-    // WebAssembly SIMD kernels where the runtime has them (plain SIMD: the same bits on every machine, for
-    // any thread count); CHAINRULE_KERNELS=reference keeps the pure TypeScript ones.
+    // WebAssembly SIMD kernels where the runtime has them (the same bits for any thread count; float32
+    // products use relaxed SIMD's fused multiply-add where the runtime has it, Node ≥ 22, so the model file
+    // records the set); CHAINRULE_KERNELS=reference keeps the pure TypeScript ones.
     const kernelChoice = process.env.CHAINRULE_KERNELS;
     if (kernelChoice !== undefined && kernelChoice !== 'reference' && kernelChoice !== 'wasm')
       throw new UserError(`CHAINRULE_KERNELS must be 'wasm' or 'reference', got '${kernelChoice}'`);

@@ -68,7 +68,11 @@ describe('the WebAssembly kernels in Chromium', { skip: chromiumSkip }, () => {
     assert.equal(isolated, true, 'the playground server makes the page cross-origin isolated');
     // The worker asks for one thread per core up to a cap; where that is one, the name has no thread count.
     const threads = kernelThreads(cores, isolated);
-    const name = threads > 1 ? `wasm-simd-threads${threads}` : 'wasm-simd';
+    // Chromium has relaxed SIMD: float32 products use its fused multiply-add by default ('relaxed32').
+    const base = (await page.evaluate<boolean>("import('./kernel-check.js').then((m) => m.relaxedHere())"))
+      ? 'wasm-simd-relaxed32'
+      : 'wasm-simd';
+    const name = threads > 1 ? `${base}-threads${threads}` : base;
     assert.equal(shown, `Kernels: ${name}`);
     assert.equal(hook, name);
     // The worker loads the kernels before it builds a run: the first frame comes from them.
@@ -84,11 +88,8 @@ describe('the WebAssembly kernels in Chromium', { skip: chromiumSkip }, () => {
     const r = await page.evaluate<PageReport>("import('./kernel-check.js').then((m) => m.checkInPage())");
     assert.equal(r.isolated, true);
     // The main thread may not block in Atomics.wait: asked for two threads, the set runs on one.
-    assert.deepEqual(r.names, {
-      defaults: 'wasm-simd',
-      forced: 'wasm-simd',
-      threadsOnMainThread: 'wasm-simd',
-    });
+    const base = r.relaxed ? 'wasm-simd-relaxed32' : 'wasm-simd';
+    assert.deepEqual(r.names, { defaults: base, forced: base, threadsOnMainThread: base });
     const tooFar = (checks: MatmulCheck[]) =>
       checks.filter((c) => !(c.error <= c.tol)).map((c) => `${c.what}: error ${c.error} > ${c.tol}`);
     assert.equal(r.matmul.length, 2 * 13 * 3);
@@ -115,7 +116,8 @@ describe('the WebAssembly kernels in Chromium', { skip: chromiumSkip }, () => {
       "import('./kernel-check.js').then((m) => m.checkThreadsInWorker())",
     );
     assert.equal(r.isolated, true);
-    assert.deepEqual(r.names, { threaded: 'wasm-simd-threads2', single: 'wasm-simd' });
+    assert.match(r.names.threaded, /^wasm-simd(-relaxed32)?-threads2$/);
+    assert.equal(r.names.single, r.names.threaded.replace('-threads2', ''));
     assert.equal(r.products.length, 2 * 3 * 3);
     for (const p of r.products) {
       assert.ok(p.workerParts > 0, `${p.what}: the pool's worker took no part`);

@@ -3,6 +3,7 @@
 // starts it again as a module worker for the threaded checks (a browser's main thread may not block in
 // Atomics.wait, so threads only work in a worker). Both return plain reports; the test asserts on them.
 import { loadWasmKernels, random, referenceKernels, type Kernels, type Storage } from '../../src/index.js';
+import { relaxedSimdSupported } from '../../src/kernels/wasm/module.js';
 import type { BinaryOp, UnaryOp } from '../../src/kernels/types.js';
 import { poolStats } from '../../src/kernels/wasm/pool.js';
 import { broadcastPlan } from '../../src/shape.js';
@@ -83,6 +84,8 @@ export interface MatmulCheck {
 export interface PageReport {
   /** `crossOriginIsolated` of the page. */
   isolated: boolean;
+  /** Whether this browser has relaxed SIMD (then float32 products use its fused multiply-add by default). */
+  relaxed: boolean;
   /** Names of the sets loaded: with default options, with every call forced into wasm, and with threads: 2. */
   names: { defaults: string; forced: string; threadsOnMainThread: string };
   /** Every shape and layout, both element types, on the set that runs every product in wasm. */
@@ -331,6 +334,11 @@ function checkElementwise(k: Kernels): { cases: number; mismatches: string[] } {
   return { cases, mismatches };
 }
 
+/** Whether this browser has relaxed SIMD: the kernels' names say `relaxed32` then. */
+export function relaxedHere(): boolean {
+  return relaxedSimdSupported();
+}
+
 function mustLoad(k: Kernels | null, what: string): Kernels {
   if (!k) throw new Error(`${what}: loadWasmKernels resolved null (no WebAssembly SIMD here)`);
   return k;
@@ -354,6 +362,7 @@ export async function checkInPage(): Promise<PageReport> {
   const elementwise = [checkElementwise(defaults), checkElementwise(forced)];
   return {
     isolated: globalThis.crossOriginIsolated === true,
+    relaxed: relaxedSimdSupported(),
     names: { defaults: defaults.name, forced: forced.name, threadsOnMainThread: onMain.name },
     matmul,
     offsets: checkOffsets(forced),

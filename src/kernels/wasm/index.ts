@@ -17,11 +17,15 @@ import { WasmRuntime } from './runtime.js';
 /** Options of {@link loadWasmKernels}. */
 export interface WasmKernelOptions {
   /**
-   * Use relaxed SIMD's fused multiply-add where the runtime has it (default false: about 20% faster, but
-   * results then differ from plain SIMD's in the last bits and may differ between machines, and chainrule
-   * promises the same bits everywhere by default).
+   * Relaxed SIMD's fused multiply-add in matrix products, where the runtime has it (Chromium, Node ≥ 22;
+   * Node 20 only with `--experimental-wasm-relaxed-simd`). `'auto'` (the default): in float32 products,
+   * about 20% faster; float64 products stay plain SIMD, exact to the bit everywhere (the dtype of the
+   * fixtures, the teaching views and the playground). `true`: in both. `false`: nowhere, so float32 results
+   * too are the same bits in every runtime. A fused multiply-add rounds once where a multiply and an add
+   * round twice: results differ from plain SIMD's in the last bits, between runtimes that have relaxed SIMD
+   * and those that do not; on one runtime they are the same for every run and thread count.
    */
-  relaxed?: boolean;
+  relaxed?: boolean | 'auto';
   /**
    * Products of fewer multiply-adds (m·k·n) than this run in the reference kernel, where copying operands
    * in and out costs more than SIMD saves (default 128, about where the two are equally fast).
@@ -103,11 +107,14 @@ export function wasmKernelsAvailable(): boolean {
  */
 export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<Kernels | null> {
   if (!simdSupported()) return null;
-  const relaxed = (options.relaxed ?? false) && relaxedSimdSupported();
+  const wants = options.relaxed ?? 'auto';
+  const relaxed = wants !== false && relaxedSimdSupported();
+  const relaxed64 = wants === true && relaxed;
   const wanted = options.threads === 'auto' ? await autoThreads() : (options.threads ?? 1);
   const threads = Math.max(1, Math.min(MAX_THREADS, Math.floor(wanted) || 1));
   const rt = await WasmRuntime.create({
     relaxed,
+    relaxed64,
     threads,
     minThreadWork: Math.max(1, options.minThreadWork ?? MIN_THREAD_WORK),
     workerTimeoutMs: options.workerTimeoutMs,
@@ -120,7 +127,9 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
   // enough, and the memory could grow to hold them; otherwise the reference does the work.
   return {
     ...ref,
-    name: (relaxed ? 'wasm-simd-relaxed' : 'wasm-simd') + (rt.threads > 1 ? `-threads${rt.threads}` : ''),
+    name:
+      (relaxed64 ? 'wasm-simd-relaxed' : relaxed ? 'wasm-simd-relaxed32' : 'wasm-simd') +
+      (rt.threads > 1 ? `-threads${rt.threads}` : ''),
     dispose() {
       rt.dispose();
     },
@@ -220,7 +229,7 @@ let current: { key: string; kernels: Promise<Kernels | null> } | null = null;
  */
 export async function useWasmKernels(options: WasmKernelOptions = {}): Promise<boolean> {
   const key = JSON.stringify([
-    options.relaxed ?? false,
+    options.relaxed ?? 'auto',
     options.minMatmulWork,
     options.minElements,
     options.threads ?? 1,

@@ -11,8 +11,10 @@ import { addReduce } from './reduce.js';
 
 /** What the module is built to use. */
 export interface WasmFeatures {
-  /** Relaxed SIMD's fused multiply-add instead of a multiply and an add. */
+  /** Relaxed SIMD's fused multiply-add instead of a multiply and an add, in float32 products. */
   relaxed: boolean;
+  /** The same in float64 products. */
+  relaxed64?: boolean;
 }
 
 /** Whether the runtime validates a one-function module built by `body` (false without WebAssembly). */
@@ -54,8 +56,8 @@ export function buildKernelModule(
   memory?: { minPages: number; maxPages: number; shared: true },
 ): Uint8Array<ArrayBuffer> {
   const mod = new ModuleBuilder();
-  addGemm(mod, 'f32', features);
-  addGemm(mod, 'f64', features);
+  addGemm(mod, 'f32', { relaxed: features.relaxed });
+  addGemm(mod, 'f64', { relaxed: features.relaxed64 ?? false });
   addElementwise(mod, 'f32');
   addElementwise(mod, 'f64');
   addOptim(mod, 'f32');

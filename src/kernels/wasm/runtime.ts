@@ -125,7 +125,7 @@ export class WasmRuntime {
    * where this runtime cannot run one (see `threadSupport`), the runtime is single-threaded.
    */
   static async create(options: RuntimeOptions): Promise<WasmRuntime> {
-    const features: WasmFeatures = { relaxed: options.relaxed };
+    const features: WasmFeatures = { relaxed: options.relaxed, relaxed64: options.relaxed64 ?? false };
     const spawner = options.threads > 1 ? await threadSupport() : null;
     // A shared memory (where the runtime allows one: Node, cross-origin isolated pages) never detaches its
     // views when it grows, so arrays can live in it; a pool needs one anyway.
