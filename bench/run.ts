@@ -172,7 +172,7 @@ async function main(): Promise<void> {
     'matmul: 2·n³ flops per product; "(kernel)" rows call kernels().matmul directly, "(matmul op)" (n ≤ 512) goes ' +
       'through the public matmul(a, b) (output allocation and graph node included) and is compared with ' +
       "the peers' A·B.",
-    '"wasm" rows run chainrule on its WebAssembly SIMD kernel set (loadWasmKernels: plain SIMD, the default; ' +
+    '"wasm" rows run chainrule on its WebAssembly SIMD kernel set (loadWasmKernels with its defaults: relaxed-SIMD FMA in float32 products where the runtime has it, which Node 20 does not; ' +
       '"threads2" rows split large matmuls over 2 worker threads), ' +
       'copies of the operands into and out of wasm memory included; float64 rows have no peer (tfjs has no float64).',
   ];
