@@ -11,7 +11,7 @@ import { ReduceLROnPlateau } from './optim/schedulers.js';
 import { defaultStream, type RandomState } from './random.js';
 import { fmt } from './shape.js';
 import { allocStorage, noGrad, Tensor } from './tensor.js';
-import type { Storage } from './kernels/types.js';
+import type { Kernels, Storage } from './kernels/types.js';
 import { FusedStep } from './fused.js';
 import { kernels, kernelStorage } from './kernels/index.js';
 
@@ -115,7 +115,9 @@ export interface FitOptions {
   /**
    * Take the fused step (no graph, preallocated buffers) when the model is a plain MLP and the loss a
    * squared error or cross-entropy on class labels (default true). Its results are bit-identical to the
-   * general path's.
+   * general path's. On a kernel set with its own memory (the WebAssembly set) the parameters' values live
+   * there during the run: `param.data` is then another array until `fit` returns, when the original
+   * arrays hold the trained values again (read parameters through the tensor, not a saved array).
    */
   fused?: boolean;
 }
@@ -183,6 +185,28 @@ function rows(
       out.set(t.data.subarray(src, src + width), (r - from) * width);
     }
   return kept ?? new Tensor(out, [to - from, ...t.shape.slice(1)]);
+}
+
+/** A parameter's storage as `fit` found it, while its values live in kernel storage. */
+type Moved = Storage | null;
+
+/** Give `p` a copy of its values in `k`'s own storage; returns its original array (null: left as it was). */
+function moveIn(p: Tensor, k: Kernels): Moved {
+  const home = k.alloc?.(p.dtype, p.size) ?? null;
+  if (!home) return null;
+  home.set(p.data);
+  const original = p.data;
+  (p as { data: Storage }).data = home;
+  return original;
+}
+
+/** Copy `p`'s values back into its original array, give that back to `p`, and free the kernel storage. */
+function moveOut(p: Tensor, original: Moved, k: Kernels): void {
+  if (!original) return;
+  const home = p.data;
+  original.set(home);
+  (p as { data: Storage }).data = original;
+  k.free?.(home);
 }
 
 /** dst.set(src), by hand for short arrays, where `set`'s call costs more than the copy. */
@@ -329,6 +353,12 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   // directly instead of fit zeroing them first.
   const fusedOwnsGrads = useFused && fused.covers(params);
   const batchOwner = kernels();
+  // On the fused path each parameter's values move into storage the kernel set works on in place (its
+  // own memory, where it has one), for the length of the run: the products and the optimizer then read
+  // and write them without copies. The original arrays get the final values back when fit returns.
+  const moved = useFused
+    ? params.map((p, i) => (params.indexOf(p) === i ? moveIn(p, batchOwner) : null))
+    : [];
   const batchX = useFused ? new Map<number, Tensor>() : undefined;
   const batchY = useFused ? new Map<number, Tensor>() : undefined;
 
@@ -433,6 +463,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     model.train(wasTraining);
     // The fused step's buffers and the batch buffers go back to the kernel set that made them.
     fused?.release();
+    params.forEach((p, i) => moveOut(p, moved[i] ?? null, batchOwner));
     for (const t of [...(batchX?.values() ?? []), ...(batchY?.values() ?? [])]) batchOwner.free?.(t.data);
   }
   if (es) {

@@ -111,7 +111,7 @@ describe('the WebAssembly kernels in Chromium', { skip: chromiumSkip }, () => {
     assert.deepEqual(r.elementwiseMismatches, []);
   });
 
-  test('in a worker: two threads give the same bits as one on products of 2²³ multiply-adds or more', async () => {
+  test('in a worker: two threads give the same bits as one on products of 2²² multiply-adds or more', async () => {
     const r = await page.evaluate<WorkerReport>(
       "import('./kernel-check.js').then((m) => m.checkThreadsInWorker())",
     );

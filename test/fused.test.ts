@@ -223,4 +223,40 @@ describe('fused MLP step on the WebAssembly kernels (buffers in wasm memory, 2 t
           setKernels(before);
         }
       });
+
+  test('fit moves the parameters into wasm memory for the run and back: same arrays, trained values', async () => {
+    const before = setKernels(wasm);
+    try {
+      const rng = new random.RandomState(4);
+      const model = new nn.Sequential(
+        new nn.Linear(3, 8, { rng }),
+        new nn.ReLU(),
+        new nn.Linear(8, 2, { rng }),
+      );
+      const arrays = model.parameters().map((p) => p.data);
+      const start = arrays.map((a) => a.slice());
+      const seen: boolean[] = [];
+      const x = new random.RandomState(5).randn(16, 3).to('float32');
+      const optimizer = new optim.SGD(model.parameters(), { lr: 0.1 });
+      await fit(
+        model,
+        { x, y: Array.from({ length: 16 }, (_, i) => i % 2) },
+        {
+          loss: 'crossEntropy',
+          optimizer,
+          epochs: 2,
+          batchSize: 8,
+          // During the run the parameters' values live elsewhere (kernel storage).
+          onEpochEnd: () => seen.push(model.parameters().every((p, i) => p.data !== arrays[i])),
+        },
+      );
+      assert.deepEqual(seen, [true, true]);
+      model.parameters().forEach((p, i) => {
+        assert.equal(p.data, arrays[i], 'the original array is back');
+        assert.notDeepEqual(Array.from(p.data), Array.from(start[i]), 'holding the trained values');
+      });
+    } finally {
+      setKernels(before);
+    }
+  });
 });

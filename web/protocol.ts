@@ -54,7 +54,7 @@ export type FromWorker =
 
 /**
  * Most threads the training worker asks the WebAssembly kernels for. The playground's products (at most
- * 6400×8 by 8×8) stay far below the 2²³ multiply-adds that wake the pool, so its workers never start for
+ * 6400×8 by 8×8) stay far below the 2²² multiply-adds that wake the pool, so its workers never start for
  * them; the cap only bounds the shared memory reserved up front (a work area of about 1.4 MiB per thread).
  */
 export const MAX_KERNEL_THREADS = 4;

@@ -168,7 +168,7 @@ function handle(msg: ToWorker): void {
  * URLs here and in Node (reference kernels) and compares the weights bit for bit.
  *
  * Threads (where the page is cross-origin isolated; a worker may block in Atomics.wait) split only products
- * of 2²³ multiply-adds or more, which the playground never reaches, and give the same bits for any count.
+ * of 2²² multiply-adds or more, which the playground never reaches, and give the same bits for any count.
  * Where WebAssembly SIMD is missing or refused, `useWasmKernels` resolves false and the reference stays.
  */
 async function loadKernels(): Promise<void> {

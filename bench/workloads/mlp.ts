@@ -4,8 +4,8 @@
  * epoch. Reported in training samples per second over one epoch, after a warm-up epoch.
  *
  * Workload 2b: the same with a wider, deeper net, 784 → 512 → 512 → 10 (ReLU), batch 256, on 2,560
- * samples (an epoch of the reference kernels stays a few seconds): here the products are large enough for
- * the WebAssembly kernels' threads, so it also has a row for the threaded set.
+ * samples (an epoch of the reference kernels stays a few seconds). Both have a row for the WebAssembly
+ * kernels on one thread and on all cores.
  */
 import { fit, kernels, nn, optim, random, setKernels, Tensor } from '../../src/index.js';
 import { loadWasmKernels } from '../../src/kernels/wasm/index.js';
@@ -145,8 +145,7 @@ async function archRows(cfg: BenchConfig, arch: Arch): Promise<Row[]> {
   // The same run on the WebAssembly SIMD kernels (one thread, then all cores where that differs), the
   // previous set restored afterwards.
   const sets = [await loadWasmKernels()];
-  // Threads only take products of 2²³ multiply-adds and up (minThreadWork): the small net has none.
-  if (arch.hidden.some((h) => h >= 512)) sets.push(await loadWasmKernels({ threads: 'auto' }));
+  sets.push(await loadWasmKernels({ threads: 'auto' }));
   const wasmFigures: { name: string; figure: Figure }[] = [];
   for (const wasm of sets) {
     if (!wasm || wasmFigures.some((f) => f.name === wasm.name)) continue;

@@ -61,7 +61,7 @@ const PLAYGROUND_SHAPES: [number, number, number][] = [
   [6400, 8, 1],
 ];
 
-/** m × k × n of at least 2²³ multiply-adds (the default minThreadWork), ragged, across the depth blocks. */
+/** m × k × n of at least 2²² multiply-adds (the default minThreadWork), ragged, across the depth blocks. */
 const THREAD_SHAPES: [number, number, number][] = [
   [257, 255, 129],
   [67, 1031, 131],
@@ -375,7 +375,7 @@ export async function checkInPage(): Promise<PageReport> {
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
 /**
- * The checks in a worker: two threads (the default minThreadWork, 2²³ multiply-adds) against one on
+ * The checks in a worker: two threads (the default minThreadWork, 2²² multiply-adds) against one on
  * products large enough to be split, every layout and element type. A browser's pool starts its workers
  * in the background, so the first products may run on the calling thread alone: wait until the workers
  * take part, then check that they took part in every product.

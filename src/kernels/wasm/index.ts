@@ -50,15 +50,16 @@ export interface WasmKernelOptions {
   workerTimeoutMs?: number;
   /**
    * Products of fewer multiply-adds (m·k·n) than this stay on the calling thread even with `threads` > 1
-   * (default 2²³). Waking a sleeping worker costs tens of microseconds: on 2 cores (Node 20, x64) a
-   * 64×784×128 product (2²²·⁶) ran 1.35× faster split when products came back to back, but fitting the
-   * 784-128-10 MLP at batch 64, where other work separates them, was 10% slower with it split.
+   * (default 2²²). Waking a sleeping worker costs tens of microseconds: on 2 cores (Node 20, x64), fitting
+   * the 784-128-10 MLP at batch 64 (two 64×784×128 products a step, 2²²·⁶ each) ran at 80–85k samples/s
+   * with them split against 65k on one thread (with the fused step's buffers in wasm memory; before
+   * that, when copies dominated, splitting them was 10% slower).
    */
   minThreadWork?: number;
 }
 
 /** Default of {@link WasmKernelOptions.minThreadWork}. */
-const MIN_THREAD_WORK = 2 ** 23;
+const MIN_THREAD_WORK = 2 ** 22;
 
 /** Default of {@link WasmKernelOptions.minMatmulWork}: at 4×4×4 the reference is 3× faster, at 8×8×8 2× slower. */
 const MIN_MATMUL_WORK = 128;
