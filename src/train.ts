@@ -209,6 +209,73 @@ function moveOut(p: Tensor, original: Moved, k: Kernels): void {
   k.free?.(home);
 }
 
+/**
+ * Per-epoch losses, learning rates and times as numbers, for a run whose records have nothing else: its
+ * `history.epochs` is built from them on first read (and is a plain array from then on).
+ */
+class EpochColumns {
+  private loss = new Float64Array(64);
+  private lr = new Float64Array(64);
+  private seconds = new Float64Array(64);
+  private count = 0;
+  private built: EpochLog[] | null = null;
+  readonly history: History;
+
+  constructor(private readonly first: number) {
+    const history = {} as History;
+    Object.defineProperty(history, 'epochs', {
+      enumerable: true,
+      configurable: true,
+      get: () => this.build(),
+    });
+    history.stopReason = 'completed';
+    this.history = history;
+  }
+
+  push(loss: number, lr: number, seconds: number): void {
+    if (this.built) {
+      this.built.push({ epoch: this.first + this.count++, loss, metrics: NO_METRICS, lr, seconds });
+      return;
+    }
+    if (this.count === this.loss.length) {
+      const grow = (a: Float64Array) => {
+        const b = new Float64Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.loss = grow(this.loss);
+      this.lr = grow(this.lr);
+      this.seconds = grow(this.seconds);
+    }
+    const i = this.count++;
+    this.loss[i] = loss;
+    this.lr[i] = lr;
+    this.seconds[i] = seconds;
+  }
+
+  private build(): EpochLog[] {
+    if (!this.built) {
+      const logs: EpochLog[] = new Array<EpochLog>(this.count);
+      for (let i = 0; i < this.count; i++)
+        logs[i] = {
+          epoch: this.first + i,
+          loss: this.loss[i],
+          metrics: NO_METRICS,
+          lr: this.lr[i],
+          seconds: this.seconds[i],
+        };
+      this.built = logs;
+      Object.defineProperty(this.history, 'epochs', {
+        value: logs,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    }
+    return this.built;
+  }
+}
+
 /** dst.set(src), by hand for short arrays, where `set`'s call costs more than the copy. */
 function copyInto(dst: Storage, src: Storage): void {
   const n = src.length;
@@ -362,8 +429,12 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   const batchX = useFused ? new Map<number, Tensor>() : undefined;
   const batchY = useFused ? new Map<number, Tensor>() : undefined;
 
-  const history: History = { epochs: [], stopReason: 'completed' };
   const firstEpoch = (options.initialEpoch ?? 0) + 1;
+  // Epochs with nothing but a loss, and no callback to hand a record to, are kept as numbers and become
+  // EpochLog objects when the history is read: a tiny network's epoch is one step, and a kept object per
+  // step costs more (garbage-collector work) than the step.
+  const columns = !val && metrics.length === 0 && !options.onEpochEnd ? new EpochColumns(firstEpoch) : null;
+  const history: History = columns ? columns.history : { epochs: [], stopReason: 'completed' };
   // One clock reading per epoch: an epoch starts when the previous one ended.
   let clock = performance.now();
   let lastYield = clock;
@@ -413,32 +484,40 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
           addSums(sums, metricSums(metrics, pred ?? fused!.output(to - from), yb, train.labels, threshold));
         options.onBatchEnd?.({ epoch, batch: b, batches, size: to - from, loss: value });
       }
-      const log: EpochLog = {
-        epoch,
-        loss: lossSum / n,
-        metrics: metrics.length > 0 ? divide(sums, n) : NO_METRICS,
-        lr,
-        seconds: 0,
-      };
-      if (val) {
-        const r = evaluate(
-          model,
-          { x: val.x, y: val.y },
-          { loss: lossFn, metrics, batchSize: Math.max(batchSize, 256), threshold },
-        );
-        log.valLoss = r.loss;
-        log.valMetrics = r.metrics;
+      const epochLoss = lossSum / n;
+      let watched = epochLoss;
+      let log: EpochLog | null = null;
+      if (columns) {
+        clock = performance.now();
+        columns.push(epochLoss, lr, (clock - started) / 1000);
+      } else {
+        log = {
+          epoch,
+          loss: epochLoss,
+          metrics: metrics.length > 0 ? divide(sums, n) : NO_METRICS,
+          lr,
+          seconds: 0,
+        };
+        if (val) {
+          const r = evaluate(
+            model,
+            { x: val.x, y: val.y },
+            { loss: lossFn, metrics, batchSize: Math.max(batchSize, 256), threshold },
+          );
+          log.valLoss = r.loss;
+          log.valMetrics = r.metrics;
+        }
+        clock = performance.now();
+        log.seconds = (clock - started) / 1000;
+        history.epochs.push(log);
+        if (monitor === 'valLoss') watched = log.valLoss as number;
       }
-      clock = performance.now();
-      log.seconds = (clock - started) / 1000;
-      history.epochs.push(log);
 
-      const watched = monitor === 'valLoss' ? (log.valLoss as number) : log.loss;
       if (scheduler instanceof ReduceLROnPlateau) scheduler.step(watched);
       else scheduler?.step();
-      options.onEpochEnd?.(log);
+      if (log) options.onEpochEnd?.(log);
 
-      if (options.until && log.loss < options.until.loss) {
+      if (options.until && epochLoss < options.until.loss) {
         history.stopReason = 'until';
         break;
       }

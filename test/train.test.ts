@@ -36,6 +36,40 @@ function regression(n: number, seed: number) {
 }
 
 describe('fit', () => {
+  test('a history kept as numbers (no metrics, validation or callback) reads like one kept as records', async () => {
+    const run = async (withCallback: boolean) => {
+      const model = xorModel(3);
+      const optimizer = new optim.SGD(model.parameters(), { lr: 0.5 });
+      const seen: number[] = [];
+      const h = await fit(
+        model,
+        { x: X(), y: Y() },
+        {
+          loss: 'mse',
+          optimizer,
+          epochs: 150,
+          batchSize: 4,
+          shuffle: false,
+          initialEpoch: 10,
+          ...(withCallback ? { onEpochEnd: (log: { epoch: number }) => void seen.push(log.epoch) } : {}),
+        },
+      );
+      return h;
+    };
+    const compact = await run(false);
+    const records = await run(true);
+    const strip = (h: typeof compact) =>
+      h.epochs.map(({ seconds, ...rest }) => (assert.ok(seconds >= 0), rest));
+    assert.equal(compact.epochs.length, 150);
+    assert.equal(compact.epochs[0].epoch, 11);
+    assert.deepEqual(strip(compact), strip(records));
+    assert.equal(compact.epochs, compact.epochs, 'built once, then a plain array');
+    const json = JSON.parse(JSON.stringify(compact)) as { epochs: unknown[]; stopReason: string };
+    assert.equal(json.epochs.length, 150);
+    assert.equal(json.stopReason, 'completed');
+    assert.deepEqual(Object.keys(compact), ['epochs', 'stopReason']);
+  });
+
   test('a seeded 2-4-1 network learns XOR to 100% accuracy', async () => {
     const model = xorModel(0);
     const optimizer = new optim.Adam(model.parameters(), { lr: 0.05 });
