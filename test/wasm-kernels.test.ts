@@ -1,5 +1,5 @@
 // The optimizer updates and reductions on the WebAssembly kernels against the reference kernels: the same
-// bits for every SGD and Adam variant and every leading-axis and last-axis reduction, both dtypes, awkward lengths and
+// bits for every SGD, Adam, RMSprop and Adagrad variant and every leading-axis and last-axis reduction, both dtypes, awkward lengths and
 // special values (NaN, ±Infinity, −0, subnormals); the updates over several steps, so the state they store
 // and re-read is exercised too.
 import { describe, test } from 'node:test';
@@ -112,6 +112,62 @@ describe('optimizer updates on the WebAssembly kernels', async () => {
               same(homed, state, `resident: n=${n} wd=${wd} decay=${decay} amsgrad=${amsgrad} step ${step}`);
             }
           }
+    });
+
+  for (const C of [Float32Array, Float64Array])
+    test(`${C.name}: RMSprop (centered, momentum, weight decay) and Adagrad, the reference's bits`, () => {
+      const rng = new RandomState(4);
+      for (const n of LENGTHS)
+        for (const special of [false, true]) {
+          for (const [wd, centered, momentum] of [
+            [0, false, 0],
+            [0.01, false, 0],
+            [0, true, 0],
+            [0, false, 0.9],
+            [0.01, true, 0.9],
+          ] as const) {
+            const state = [
+              randomArray(C, n, rng, special),
+              new C(n),
+              ...(centered ? [new C(n)] : []),
+              ...(momentum ? [new C(n)] : []),
+            ];
+            const copies = state.map((a) => a.slice());
+            const homed = state.map((a) => resident(a));
+            const run = (k: Kernels, arrays: Storage[], g: Storage) => {
+              const [p, sq, ...rest] = arrays;
+              const ga = centered ? rest[0] : null;
+              const buf = momentum ? rest[centered ? 1 : 0] : null;
+              k.rmsprop(p, g, sq, ga, buf, 0.01, 0.99, 1e-8, wd, momentum);
+            };
+            for (let step = 0; step < 3; step++) {
+              const g = randomArray(C, n, rng, special);
+              run(referenceKernels, state, g);
+              run(wasm, copies, g);
+              run(wasm, homed, resident(g));
+              same(copies, state, `rmsprop n=${n} wd=${wd} centered=${centered} momentum=${momentum}`);
+              same(
+                homed,
+                state,
+                `rmsprop resident n=${n} wd=${wd} centered=${centered} momentum=${momentum}`,
+              );
+            }
+          }
+          for (const wd of [0, 0.01]) {
+            const state = [randomArray(C, n, rng, special), new C(n).fill(0.1)];
+            const copies = state.map((a) => a.slice());
+            const homed = state.map((a) => resident(a));
+            for (let step = 1; step <= 3; step++) {
+              const g = randomArray(C, n, rng, special);
+              const clr = 0.01 / (1 + (step - 1) * 0.001);
+              referenceKernels.adagrad(state[0], g, state[1], clr, 1e-10, wd);
+              wasm.adagrad(copies[0], g, copies[1], clr, 1e-10, wd);
+              wasm.adagrad(homed[0], resident(g), homed[1], clr, 1e-10, wd);
+              same(copies, state, `adagrad n=${n} wd=${wd} step ${step}`);
+              same(homed, state, `adagrad resident n=${n} wd=${wd} step ${step}`);
+            }
+          }
+        }
     });
 
   for (const C of [Float32Array, Float64Array])

@@ -636,6 +636,42 @@ function adam(
   }
 }
 
+function rmsprop(
+  p: Storage,
+  g: Storage,
+  sq: Storage,
+  ga: Storage | null,
+  buf: Storage | null,
+  lr: number,
+  alpha: number,
+  eps: number,
+  wd: number,
+  momentum: number,
+): void {
+  for (let j = 0; j < p.length; j++) {
+    const gj = wd !== 0 ? g[j] + wd * p[j] : g[j];
+    sq[j] = sq[j] * alpha + (1 - alpha) * gj * gj;
+    let avg: number;
+    if (ga) {
+      ga[j] = ga[j] * alpha + (1 - alpha) * gj;
+      avg = Math.sqrt(sq[j] + -1 * ga[j] * ga[j]) + eps;
+    } else avg = Math.sqrt(sq[j]) + eps;
+    if (buf) {
+      buf[j] = buf[j] * momentum + gj / avg;
+      p[j] = p[j] + -lr * buf[j];
+    } else p[j] = p[j] + -lr * (gj / avg);
+  }
+}
+
+function adagrad(p: Storage, g: Storage, sum: Storage, clr: number, eps: number, wd: number): void {
+  for (let j = 0; j < p.length; j++) {
+    const gj = wd !== 0 ? g[j] + wd * p[j] : g[j];
+    sum[j] = sum[j] + gj * gj;
+    const std = Math.sqrt(sum[j]) + eps;
+    p[j] = p[j] + -clr * (gj / std);
+  }
+}
+
 /** The reference kernel set. */
 export const referenceKernels: Kernels = {
   name: 'reference',
@@ -652,4 +688,6 @@ export const referenceKernels: Kernels = {
   accumulate,
   sgd,
   adam,
+  rmsprop,
+  adagrad,
 };

@@ -159,4 +159,27 @@ export interface Kernels {
     weightDecay: number,
     decay: number,
   ): void;
+  /**
+   * One RMSprop update of `p` in place, in PyTorch's arithmetic: g' = g (+ weightDecay·p);
+   * sq = sq·α + (1 − α)·g'·g'; centered: ga = ga·α + (1 − α)·g' and avg = √(sq − ga·ga) + eps, else
+   * avg = √sq + eps; with momentum, buf = buf·momentum + g'/avg and p = p + (−lr)·buf, else
+   * p = p + (−lr)·(g'/avg). `ga` is null unless centered, `buf` null without momentum.
+   */
+  rmsprop(
+    p: Storage,
+    g: Storage,
+    sq: Storage,
+    ga: Storage | null,
+    buf: Storage | null,
+    lr: number,
+    alpha: number,
+    eps: number,
+    weightDecay: number,
+    momentum: number,
+  ): void;
+  /**
+   * One Adagrad update of `p` in place, in PyTorch's arithmetic: g' = g (+ weightDecay·p);
+   * sum = sum + g'·g'; p = p + (−clr)·(g' / (√sum + eps)), `clr` the decayed learning rate.
+   */
+  adagrad(p: Storage, g: Storage, sum: Storage, clr: number, eps: number, weightDecay: number): void;
 }

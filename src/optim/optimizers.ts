@@ -1,8 +1,9 @@
 /**
  * SGD, Adam, AdamW, RMSprop and Adagrad. Each update follows the arithmetic of PyTorch's single-tensor
  * implementation operation by operation (`add_(x, alpha=a)` is `p + a·x`), so float64 trajectories agree
- * with PyTorch's to the last few ulps. SGD's and Adam's elementwise loops are kernels (`Kernels.sgd`,
- * `Kernels.adam`), so the WebAssembly set runs them; RMSprop's and Adagrad's loops are here.
+ * with PyTorch's to the last few ulps. The elementwise loops are kernels (`Kernels.sgd`, `adam`, `rmsprop`,
+ * `adagrad`), so the WebAssembly set runs them; what is per parameter (bias corrections, decayed rates,
+ * buffers) is here.
  */
 import type { Storage } from '../kernels/types.js';
 import type { Tensor } from '../tensor.js';
@@ -139,19 +140,7 @@ export class RMSprop extends Optimizer {
     const sq = this.buffer('square_avg', i);
     const ga = centered ? this.buffer('grad_avg', i) : null;
     const buf = momentum > 0 ? this.buffer('momentum_buffer', i) : null;
-    for (let j = 0; j < p.length; j++) {
-      const gj = wd !== 0 ? g[j] + wd * p[j] : g[j];
-      sq[j] = sq[j] * alpha + (1 - alpha) * gj * gj;
-      let avg: number;
-      if (ga) {
-        ga[j] = ga[j] * alpha + (1 - alpha) * gj;
-        avg = Math.sqrt(sq[j] + -1 * ga[j] * ga[j]) + eps;
-      } else avg = Math.sqrt(sq[j]) + eps;
-      if (buf) {
-        buf[j] = buf[j] * momentum + gj / avg;
-        p[j] = p[j] + -lr * buf[j];
-      } else p[j] = p[j] + -lr * (gj / avg);
-    }
+    kernels().rmsprop(p, g, sq, ga, buf, lr, alpha, eps, wd, momentum);
   }
 }
 
@@ -187,11 +176,6 @@ export class Adagrad extends Optimizer {
     const sum = this.buffer('sum', i);
     if (fresh && this.initialAccumulatorValue !== 0) sum.fill(this.initialAccumulatorValue);
     const clr = lr / (1 + (this.paramSteps[i] - 1) * lrDecay);
-    for (let j = 0; j < p.length; j++) {
-      const gj = wd !== 0 ? g[j] + wd * p[j] : g[j];
-      sum[j] = sum[j] + gj * gj;
-      const std = Math.sqrt(sum[j]) + eps;
-      p[j] = p[j] + -clr * (gj / std);
-    }
+    kernels().adagrad(p, g, sum, clr, eps, wd);
   }
 }

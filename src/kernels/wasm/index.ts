@@ -211,6 +211,21 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
       )
         ref.adam(p, g, m, v, vmax, stepSize, beta1, beta2, bc2Sqrt, eps, wd, decay);
     },
+    rmsprop(p, g, sq, ga, buf, lr, alpha, eps, wd, momentum) {
+      const dt = dtypeOf(p, g, sq, ga ?? sq);
+      if (
+        dt === null ||
+        (buf !== null && dtypeOf(p, buf, buf) === null) ||
+        p.length < minElements ||
+        !rt.rmsprop(dt, p, g, sq, ga, buf, lr, alpha, eps, wd, momentum)
+      )
+        ref.rmsprop(p, g, sq, ga, buf, lr, alpha, eps, wd, momentum);
+    },
+    adagrad(p, g, sum, clr, eps, wd) {
+      const dt = dtypeOf(p, g, sum);
+      if (dt === null || p.length < minElements || !rt.adagrad(dt, p, g, sum, clr, eps, wd))
+        ref.adagrad(p, g, sum, clr, eps, wd);
+    },
     accumulate(acc, x) {
       const dt = dtypeOf(acc, x, acc);
       if (dt === null || acc.length < minElements || !rt.binary(dt, 'add', 'same', acc, x, acc, acc.length))

@@ -1,7 +1,7 @@
 /**
  * The optimizer updates in WebAssembly SIMD: SGD (plain, weight decay, momentum with dampening and
- * Nesterov) and Adam/AdamW (L2 or decoupled decay, AMSGrad), in place over the parameter, its gradient
- * and the optimizer's state.
+ * Nesterov), Adam/AdamW (L2 or decoupled decay, AMSGrad), RMSprop (centered, momentum) and Adagrad, in
+ * place over the parameter, its gradient and the optimizer's state.
  *
  * Like the elementwise kernels, they compute in float64 lanes (float32 data promoted on load and rounded
  * once per store) and perform the reference's operations in its order, re-reading every stored state
@@ -29,6 +29,13 @@ export interface AdamVariant {
   amsgrad: boolean;
 }
 
+/** The flags that pick an RMSprop function. */
+export interface RmspropVariant {
+  weightDecay: boolean;
+  centered: boolean;
+  momentum: boolean;
+}
+
 const bit = (b: boolean) => (b ? '1' : '0');
 
 /** Export names, shared with the runtime that calls them. */
@@ -36,7 +43,15 @@ export const optimNames = {
   sgd: (dt: WasmDType, v: SgdVariant) =>
     `${dt}_sgd_${bit(v.momentum)}${bit(v.weightDecay)}${bit(v.nesterov)}${bit(v.first)}`,
   adam: (dt: WasmDType, v: AdamVariant) => `${dt}_adam_${bit(v.decay)}${bit(v.weightDecay)}${bit(v.amsgrad)}`,
+  rmsprop: (dt: WasmDType, v: RmspropVariant) =>
+    `${dt}_rmsprop_${bit(v.weightDecay)}${bit(v.centered)}${bit(v.momentum)}`,
+  adagrad: (dt: WasmDType, weightDecay: boolean) => `${dt}_adagrad_${bit(weightDecay)}`,
 };
+
+/** Every RMSprop variant. */
+export const RMSPROP_VARIANTS: readonly RmspropVariant[] = [false, true].flatMap((weightDecay) =>
+  [false, true].flatMap((centered) => [false, true].map((momentum) => ({ weightDecay, centered, momentum }))),
+);
 
 /** Every SGD variant: without momentum, Nesterov and the first step mean nothing. */
 export const SGD_VARIANTS: readonly SgdVariant[] = [false, true].flatMap((momentum) =>
@@ -172,8 +187,89 @@ function addAdam(mod: ModuleBuilder, dt: WasmDType, v: AdamVariant): void {
   });
 }
 
+/** `rmsprop(p, g, sq, ga, buf, n, −lr, α, 1 − α, eps, weightDecay, momentum)`. */
+function addRmsprop(mod: ModuleBuilder, dt: WasmDType, v: RmspropVariant): void {
+  const params = ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', ...new Array<'f64'>(6).fill('f64')] as const;
+  mod.func(optimNames.rmsprop(dt, v), [...params], [], (f) => {
+    const [p, g, sq, ga, buf, n] = f.params;
+    const [negLr, alpha, keep, eps, wd, mu] = splats(f, f.params.slice(6));
+    const P = f.local('v128');
+    const G = f.local('v128');
+    const S = f.local('v128');
+    const A = f.local('v128');
+    const B = f.local('v128');
+    const ptrs = [p, g, sq, ...(v.centered ? [ga] : []), ...(v.momentum ? [buf] : [])];
+    pairs(f, dt, n, ptrs, () => {
+      load(f, dt, p);
+      f.set(P);
+      load(f, dt, g);
+      if (v.weightDecay) f.get(wd).get(P).op('f64x2.mul', 'f64x2.add');
+      f.set(G);
+      // sq = sq·α + (1 − α)·g·g
+      load(f, dt, sq);
+      f.get(alpha)
+        .op('f64x2.mul')
+        .get(keep)
+        .get(G)
+        .op('f64x2.mul')
+        .get(G)
+        .op('f64x2.mul', 'f64x2.add')
+        .set(S);
+      store(f, dt, sq, S);
+      stored(f, dt, S);
+      if (v.centered) {
+        // ga = ga·α + (1 − α)·g; avg = √(sq + (−1·ga)·ga) + eps
+        load(f, dt, ga);
+        f.get(alpha).op('f64x2.mul').get(keep).get(G).op('f64x2.mul', 'f64x2.add').set(A);
+        store(f, dt, ga, A);
+        stored(f, dt, A);
+        f.get(S).f64x2(-1, -1).get(A).op('f64x2.mul').get(A).op('f64x2.mul', 'f64x2.add');
+      } else f.get(S);
+      f.op('f64x2.sqrt').get(eps).op('f64x2.add').set(A);
+      if (v.momentum) {
+        // buf = buf·momentum + g/avg; p = p + (−lr)·buf
+        load(f, dt, buf);
+        f.get(mu).op('f64x2.mul').get(G).get(A).op('f64x2.div', 'f64x2.add').set(B);
+        store(f, dt, buf, B);
+        stored(f, dt, B);
+        f.get(P).get(negLr).get(B).op('f64x2.mul', 'f64x2.add').set(P);
+      } else f.get(P).get(negLr).get(G).get(A).op('f64x2.div', 'f64x2.mul', 'f64x2.add').set(P);
+      store(f, dt, p, P);
+    });
+  });
+}
+
+/** `adagrad(p, g, sum, n, −clr, eps, weightDecay)`. */
+function addAdagrad(mod: ModuleBuilder, dt: WasmDType, weightDecay: boolean): void {
+  const params = ['i32', 'i32', 'i32', 'i32', 'f64', 'f64', 'f64'] as const;
+  mod.func(optimNames.adagrad(dt, weightDecay), [...params], [], (f) => {
+    const [p, g, sum, n] = f.params;
+    const [negLr, eps, wd] = splats(f, f.params.slice(4));
+    const P = f.local('v128');
+    const G = f.local('v128');
+    const S = f.local('v128');
+    pairs(f, dt, n, [p, g, sum], () => {
+      load(f, dt, p);
+      f.set(P);
+      load(f, dt, g);
+      if (weightDecay) f.get(wd).get(P).op('f64x2.mul', 'f64x2.add');
+      f.set(G);
+      // sum = sum + g·g; p = p + (−clr)·(g / (√sum + eps))
+      load(f, dt, sum);
+      f.get(G).get(G).op('f64x2.mul', 'f64x2.add').set(S);
+      store(f, dt, sum, S);
+      stored(f, dt, S);
+      f.get(P).get(negLr).get(G);
+      f.get(S).op('f64x2.sqrt').get(eps).op('f64x2.add', 'f64x2.div', 'f64x2.mul', 'f64x2.add').set(P);
+      store(f, dt, p, P);
+    });
+  });
+}
+
 /** Add every optimizer function for one element type. */
 export function addOptim(mod: ModuleBuilder, dt: WasmDType): void {
   for (const v of SGD_VARIANTS) addSgd(mod, dt, v);
   for (const v of ADAM_VARIANTS) addAdam(mod, dt, v);
+  for (const v of RMSPROP_VARIANTS) addRmsprop(mod, dt, v);
+  for (const wd of [false, true]) addAdagrad(mod, dt, wd);
 }

@@ -8,7 +8,7 @@ import { BINARY, names, UNARY, UNARY_GRAD, type BinaryLayout, type GradInput } f
 import { ELEMENT_BYTES, GEMM_SHAPES, WORK_BYTES, type WasmDType } from './gemm.js';
 import { buildKernelModule, type WasmFeatures } from './module.js';
 import { reduceNames } from './reduce.js';
-import { optimNames, type AdamVariant, type SgdVariant } from './optim.js';
+import { optimNames, type AdamVariant, type RmspropVariant, type SgdVariant } from './optim.js';
 import { Heap } from './heap.js';
 import { controlBytes, GemmPool, threadSupport } from './pool.js';
 
@@ -498,6 +498,44 @@ export class WasmRuntime {
         decay,
       ),
     );
+  }
+
+  /** `Kernels.rmsprop` in wasm; false if it did not fit. */
+  rmsprop(
+    dt: WasmDType,
+    p: Storage,
+    g: Storage,
+    sq: Storage,
+    ga: Storage | null,
+    buf: Storage | null,
+    lr: number,
+    alpha: number,
+    eps: number,
+    wd: number,
+    momentum: number,
+  ): boolean {
+    const v: RmspropVariant = { weightDecay: wd !== 0, centered: ga !== null, momentum: buf !== null };
+    const fn = this.exports[optimNames.rmsprop(dt, v)] as Fn;
+    const arrays = [p, g, sq, ga ?? sq, buf ?? sq];
+    // p, sq and (when there) ga and buf are written back.
+    const written = 0b101 | (ga ? 0b1000 : 0) | (buf ? 0b10000 : 0);
+    return this.inPlace(dt, arrays, written, ([pp, gp, sp, ap, bp]) =>
+      fn(pp, gp, sp, ap, bp, p.length, -lr, alpha, 1 - alpha, eps, wd, momentum),
+    );
+  }
+
+  /** `Kernels.adagrad` in wasm; false if it did not fit. */
+  adagrad(
+    dt: WasmDType,
+    p: Storage,
+    g: Storage,
+    sum: Storage,
+    clr: number,
+    eps: number,
+    wd: number,
+  ): boolean {
+    const fn = this.exports[optimNames.adagrad(dt, wd !== 0)] as Fn;
+    return this.inPlace(dt, [p, g, sum], 0b101, ([pp, gp, sp]) => fn(pp, gp, sp, p.length, -clr, eps, wd));
   }
 
   /** out = op(a, b) for the four layouts elementwise.ts generates. */
