@@ -17,11 +17,11 @@ import {
   type Storage,
   type Tensor,
 } from '../src/index.js';
-import type { BinaryOp, UnaryOp } from '../src/kernels/types.js';
 import { ModuleBuilder } from '../src/kernels/wasm/asm.js';
 import { GEMM_SHAPES } from '../src/kernels/wasm/gemm.js';
 import { broadcastPlan } from '../src/shape.js';
 import { relaxedSimdSupported } from '../src/kernels/wasm/module.js';
+import { BINARY_OPS, DTYPES, PLANS, randomArray, specialArray, UNARY_CASES } from './helpers/kernel-cases.js';
 import { loadWasmKernels, useWasmKernels, wasmKernelsAvailable } from '../src/kernels/wasm/index.js';
 import { assertClose, buildMlp, fixture, flat, linearParams, type MlpCase } from './helpers/fixtures.js';
 
@@ -32,12 +32,6 @@ const wasmThreads = await loadWasmKernels({ relaxed: false, threads: 2, minThrea
 const SETS: Kernels[] = [referenceKernels, wasmPlain, wasmRelaxed, wasmThreads].filter(
   (k): k is Kernels => k !== null,
 );
-
-type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
-const DTYPES: { name: string; Array: Ctor; tol: number }[] = [
-  { name: 'float32', Array: Float32Array, tol: 1e-6 },
-  { name: 'float64', Array: Float64Array, tol: 1e-12 },
-];
 
 const LAYOUTS = [
   { name: 'A·B', transA: false, transB: false },
@@ -65,13 +59,6 @@ const SHAPES: [number, number, number][] = [
   [2, 3, 1100],
   [5, 600, 7],
 ];
-
-/** Uniform in [−1, 1): signed, so sums cancel as they do in real products. */
-function randomArray(rng: random.RandomState, Array: Ctor, n: number): Storage {
-  const x = new Array(n);
-  for (let i = 0; i < n; i++) x[i] = rng.random() * 2 - 1;
-  return x;
-}
 
 /**
  * The oracle: C = op(A)·op(B) by naive float64 sums, and Σₚ|a||b| per element, the scale a sum's rounding
@@ -237,49 +224,6 @@ function assertSame(got: ArrayLike<number>, want: ArrayLike<number>, what: strin
 }
 
 /** Special values first (NaN, ±∞, ±0, the clamp bounds, ties), then signed randoms; odd lengths. */
-function specialArray(rng: random.RandomState, Array: Ctor, n: number): Storage {
-  const x = randomArray(rng, Array, n);
-  const special = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 0.5, -0.5, 2, 1e-30, -3.5];
-  for (let i = 0; i < special.length && i < n; i++) x[i] = special[i];
-  for (let i = special.length; i < n; i += 7) x[i] *= 40; // past the ±20 where softplus and friends switch
-  return x;
-}
-
-const UNARY_CASES: { op: UnaryOp; p0: number; p1: number }[] = [
-  { op: 'neg', p0: 0, p1: 0 },
-  { op: 'exp', p0: 0, p1: 0 },
-  { op: 'log', p0: 0, p1: 0 },
-  { op: 'sqrt', p0: 0, p1: 0 },
-  { op: 'abs', p0: 0, p1: 0 },
-  { op: 'sigmoid', p0: 0, p1: 0 },
-  { op: 'tanh', p0: 0, p1: 0 },
-  { op: 'relu', p0: 0, p1: 0 },
-  { op: 'leakyRelu', p0: 0.01, p1: 0 },
-  { op: 'gelu', p0: 0, p1: 0 },
-  { op: 'softplus', p0: 0, p1: 0 },
-  { op: 'elu', p0: 1.5, p1: 0 },
-  { op: 'pow', p0: 2, p1: 0 },
-  { op: 'pow', p0: 3, p1: 0 },
-  { op: 'pow', p0: 0, p1: 0 },
-  { op: 'clamp', p0: -0.5, p1: 0.5 },
-  { op: 'addScalar', p0: 0.1, p1: 0 },
-  { op: 'mulScalar', p0: 0.1, p1: 0 },
-  { op: 'divScalar', p0: 3, p1: 0 },
-  { op: 'rsubScalar', p0: 0.3, p1: 0 },
-  { op: 'rdivScalar', p0: -0.7, p1: 0 },
-];
-
-const BINARY_OPS: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'maximumMaskA', 'eqMask'];
-
-/** Shapes of a and b for each broadcast plan kind, with rows of an odd width. */
-const PLANS: { kind: string; a: number[]; b: number[] }[] = [
-  { kind: 'same', a: [37, 27], b: [37, 27] },
-  { kind: 'scalarA', a: [1], b: [37, 27] },
-  { kind: 'scalarB', a: [37, 27], b: [1, 1] },
-  { kind: 'rowB', a: [37, 27], b: [27] },
-  { kind: 'general', a: [5, 1, 27], b: [6, 1] },
-];
-
 for (const k of SETS) {
   describe(`elementwise kernels: ${k.name}`, () => {
     for (const dt of DTYPES) {

@@ -4,17 +4,9 @@
 // Atomics.wait, so threads only work in a worker). Both return plain reports; the test asserts on them.
 import { loadWasmKernels, random, referenceKernels, type Kernels, type Storage } from '../../src/index.js';
 import { relaxedSimdSupported } from '../../src/kernels/wasm/module.js';
-import type { BinaryOp, UnaryOp } from '../../src/kernels/types.js';
+import { BINARY_OPS, DTYPES, PLANS, randomArray, specialArray, UNARY_CASES } from './kernel-cases.js';
 import { poolStats } from '../../src/kernels/wasm/pool.js';
 import { broadcastPlan } from '../../src/shape.js';
-
-type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
-
-/** The two element types and the error allowed against the reference, relative to a product's scale. */
-const DTYPES: { name: 'float32' | 'float64'; Array: Ctor; tol: number }[] = [
-  { name: 'float32', Array: Float32Array, tol: 1e-6 },
-  { name: 'float64', Array: Float64Array, tol: 1e-12 },
-];
 
 /** The three layouts backprop uses: forward A·B, the input gradient A·Bᵀ, the weight gradient Aᵀ·B. */
 const LAYOUTS = [
@@ -123,12 +115,6 @@ export interface WorkerReport {
 }
 
 /** Uniform in [−1, 1): signed, so sums cancel as in real products. */
-function randomArray(rng: random.RandomState, Array: Ctor, n: number): Storage {
-  const x = new Array(n);
-  for (let i = 0; i < n; i++) x[i] = rng.random() * 2 - 1;
-  return x;
-}
-
 /** Σₚ |op(A)(i, p)·op(B)(p, j)| for every element of C: the scale a dot product's rounding error is relative to. */
 function productScale(
   a: Storage,
@@ -237,49 +223,6 @@ function checkOffsets(k: Kernels): string[] {
 }
 
 /** Special values first (NaN, ±∞, ±0, ties, the clamp bounds), then signed randoms, some past ±20. */
-function specialArray(rng: random.RandomState, Array: Ctor, n: number): Storage {
-  const x = randomArray(rng, Array, n);
-  const special = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 0.5, -0.5, 2, 1e-30, -3.5, 5e-324, -1e300];
-  for (let i = 0; i < special.length && i < n; i++) x[i] = special[i];
-  for (let i = special.length; i < n; i += 7) x[i] *= 40;
-  return x;
-}
-
-/** Every unary op, with the parameters the wasm versions handle and some they leave to the reference. */
-const UNARY_CASES: { op: UnaryOp; p0: number; p1: number }[] = [
-  { op: 'neg', p0: 0, p1: 0 },
-  { op: 'exp', p0: 0, p1: 0 },
-  { op: 'log', p0: 0, p1: 0 },
-  { op: 'sqrt', p0: 0, p1: 0 },
-  { op: 'abs', p0: 0, p1: 0 },
-  { op: 'sigmoid', p0: 0, p1: 0 },
-  { op: 'tanh', p0: 0, p1: 0 },
-  { op: 'relu', p0: 0, p1: 0 },
-  { op: 'leakyRelu', p0: 0.01, p1: 0 },
-  { op: 'gelu', p0: 0, p1: 0 },
-  { op: 'softplus', p0: 0, p1: 0 },
-  { op: 'elu', p0: 1.5, p1: 0 },
-  { op: 'pow', p0: 2, p1: 0 },
-  { op: 'pow', p0: 3, p1: 0 },
-  { op: 'clamp', p0: -0.5, p1: 0.5 },
-  { op: 'addScalar', p0: 0.1, p1: 0 },
-  { op: 'mulScalar', p0: 0.1, p1: 0 },
-  { op: 'divScalar', p0: 3, p1: 0 },
-  { op: 'rsubScalar', p0: 0.3, p1: 0 },
-  { op: 'rdivScalar', p0: -0.7, p1: 0 },
-];
-
-const BINARY_OPS: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'maximumMaskA', 'eqMask'];
-
-/** Shapes of a and b for each broadcast plan kind, with rows of an odd width. */
-const PLANS: { kind: string; a: number[]; b: number[] }[] = [
-  { kind: 'same', a: [37, 27], b: [37, 27] },
-  { kind: 'scalarA', a: [1], b: [37, 27] },
-  { kind: 'scalarB', a: [37, 27], b: [1, 1] },
-  { kind: 'rowB', a: [37, 27], b: [27] },
-  { kind: 'general', a: [5, 1, 27], b: [6, 1] },
-];
-
 /** Unary ops, their derivatives, binary ops under every plan and accumulate, against the reference. */
 function checkElementwise(k: Kernels): { cases: number; mismatches: string[] } {
   const mismatches: string[] = [];

@@ -1,0 +1,67 @@
+// Inputs shared by the kernel tests in Node (test/kernels.test.ts) and in Chromium
+// (test/helpers/kernel-check.ts, bundled for the page): element types, random and special arrays, and the
+// elementwise cases every kernel set must match the reference on. No Node modules here.
+import type { random, Storage } from '../../src/index.js';
+import type { BinaryOp, UnaryOp } from '../../src/kernels/types.js';
+
+/** A typed-array constructor of either element type. */
+export type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
+
+/** The two element types and the error allowed against the reference, relative to a product's scale. */
+export const DTYPES: { name: 'float32' | 'float64'; Array: Ctor; tol: number }[] = [
+  { name: 'float32', Array: Float32Array, tol: 1e-6 },
+  { name: 'float64', Array: Float64Array, tol: 1e-12 },
+];
+
+/** Uniform in [−1, 1): signed, so sums cancel as they do in real products. */
+export function randomArray(rng: random.RandomState, Array: Ctor, n: number): Storage {
+  const x = new Array(n);
+  for (let i = 0; i < n; i++) x[i] = rng.random() * 2 - 1;
+  return x;
+}
+
+/** Random values led by NaN, ±Infinity, ±0, subnormal and huge ones, with every 7th scaled past ±20. */
+export function specialArray(rng: random.RandomState, Array: Ctor, n: number): Storage {
+  const x = randomArray(rng, Array, n);
+  const special = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 0.5, -0.5, 2, 1e-30, -3.5, 5e-324, -1e300];
+  for (let i = 0; i < special.length && i < n; i++) x[i] = special[i];
+  for (let i = special.length; i < n; i += 7) x[i] *= 40; // past the ±20 where softplus and friends switch
+  return x;
+}
+
+/** Every unary op, with the parameters the wasm versions handle and some they leave to the reference. */
+export const UNARY_CASES: { op: UnaryOp; p0: number; p1: number }[] = [
+  { op: 'neg', p0: 0, p1: 0 },
+  { op: 'exp', p0: 0, p1: 0 },
+  { op: 'log', p0: 0, p1: 0 },
+  { op: 'sqrt', p0: 0, p1: 0 },
+  { op: 'abs', p0: 0, p1: 0 },
+  { op: 'sigmoid', p0: 0, p1: 0 },
+  { op: 'tanh', p0: 0, p1: 0 },
+  { op: 'relu', p0: 0, p1: 0 },
+  { op: 'leakyRelu', p0: 0.01, p1: 0 },
+  { op: 'gelu', p0: 0, p1: 0 },
+  { op: 'softplus', p0: 0, p1: 0 },
+  { op: 'elu', p0: 1.5, p1: 0 },
+  { op: 'pow', p0: 2, p1: 0 },
+  { op: 'pow', p0: 3, p1: 0 },
+  { op: 'pow', p0: 0, p1: 0 },
+  { op: 'clamp', p0: -0.5, p1: 0.5 },
+  { op: 'addScalar', p0: 0.1, p1: 0 },
+  { op: 'mulScalar', p0: 0.1, p1: 0 },
+  { op: 'divScalar', p0: 3, p1: 0 },
+  { op: 'rsubScalar', p0: 0.3, p1: 0 },
+  { op: 'rdivScalar', p0: -0.7, p1: 0 },
+];
+
+/** Every binary op. */
+export const BINARY_OPS: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'maximumMaskA', 'eqMask'];
+
+/** Shapes of a and b for each broadcast plan kind, with rows of an odd width. */
+export const PLANS: { kind: string; a: number[]; b: number[] }[] = [
+  { kind: 'same', a: [37, 27], b: [37, 27] },
+  { kind: 'scalarA', a: [1], b: [37, 27] },
+  { kind: 'scalarB', a: [37, 27], b: [1, 1] },
+  { kind: 'rowB', a: [37, 27], b: [27] },
+  { kind: 'general', a: [5, 1, 27], b: [6, 1] },
+];
