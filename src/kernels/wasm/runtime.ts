@@ -516,12 +516,15 @@ export class WasmRuntime {
   ): boolean {
     const v: RmspropVariant = { weightDecay: wd !== 0, centered: ga !== null, momentum: buf !== null };
     const fn = this.exports[optimNames.rmsprop(dt, v)] as Fn;
-    const arrays = [p, g, sq, ga ?? sq, buf ?? sq];
-    // p, sq and (when there) ga and buf are written back.
-    const written = 0b101 | (ga ? 0b1000 : 0) | (buf ? 0b10000 : 0);
-    return this.inPlace(dt, arrays, written, ([pp, gp, sp, ap, bp]) =>
-      fn(pp, gp, sp, ap, bp, p.length, -lr, alpha, 1 - alpha, eps, wd, momentum),
-    );
+    const arrays = [p, g, sq, ...(ga ? [ga] : []), ...(buf ? [buf] : [])];
+    // Everything but g is written back.
+    const written = ((1 << arrays.length) - 1) & ~0b10;
+    return this.inPlace(dt, arrays, written, (ptrs) => {
+      const [pp, gp, sp] = ptrs;
+      const ap = ga ? ptrs[3] : 0;
+      const bp = buf ? ptrs[ga ? 4 : 3] : 0;
+      fn(pp, gp, sp, ap, bp, p.length, -lr, alpha, 1 - alpha, eps, wd, momentum);
+    });
   }
 
   /** `Kernels.adagrad` in wasm; false if it did not fit. */
