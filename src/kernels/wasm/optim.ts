@@ -53,6 +53,21 @@ export const RMSPROP_VARIANTS: readonly RmspropVariant[] = [false, true].flatMap
   [false, true].flatMap((centered) => [false, true].map((momentum) => ({ weightDecay, centered, momentum }))),
 );
 
+/** Where an SGD variant's function sits in a table of 16 (its flags as bits), so calls build no names. */
+export function sgdIndex(momentum: boolean, weightDecay: boolean, nesterov: boolean, first: boolean): number {
+  return (momentum ? 8 : 0) | (weightDecay ? 4 : 0) | (nesterov ? 2 : 0) | (first ? 1 : 0);
+}
+
+/** Where an Adam variant's function sits in a table of 8. */
+export function adamIndex(decay: boolean, weightDecay: boolean, amsgrad: boolean): number {
+  return (decay ? 4 : 0) | (weightDecay ? 2 : 0) | (amsgrad ? 1 : 0);
+}
+
+/** Where an RMSprop variant's function sits in a table of 8. */
+export function rmspropIndex(weightDecay: boolean, centered: boolean, momentum: boolean): number {
+  return (weightDecay ? 4 : 0) | (centered ? 2 : 0) | (momentum ? 1 : 0);
+}
+
 /** Every SGD variant: without momentum, Nesterov and the first step mean nothing. */
 export const SGD_VARIANTS: readonly SgdVariant[] = [false, true].flatMap((momentum) =>
   [false, true].flatMap((weightDecay) =>

@@ -8,7 +8,15 @@ import { BINARY, names, UNARY, UNARY_GRAD, type BinaryLayout, type GradInput } f
 import { ELEMENT_BYTES, GEMM_SHAPES, WORK_BYTES, type WasmDType } from './gemm.js';
 import { buildKernelModule, type WasmFeatures } from './module.js';
 import { reduceNames } from './reduce.js';
-import { optimNames, type AdamVariant, type RmspropVariant, type SgdVariant } from './optim.js';
+import {
+  ADAM_VARIANTS,
+  adamIndex,
+  optimNames,
+  RMSPROP_VARIANTS,
+  rmspropIndex,
+  SGD_VARIANTS,
+  sgdIndex,
+} from './optim.js';
 import { Heap } from './heap.js';
 import { controlBytes, GemmPool, threadSupport } from './pool.js';
 
@@ -46,6 +54,11 @@ function sharedMemorySupported(): boolean {
   );
 }
 
+/** The array a derivative's rule names. */
+function gradArray(name: GradInput, x: Storage, y: Storage, g: Storage): Storage {
+  return name === 'x' ? x : name === 'y' ? y : g;
+}
+
 /** wasm32 addresses stop at 4 GiB; a call needing more is left to the reference. */
 const MAX_BYTES = 2 ** 32 - PAGE;
 
@@ -65,6 +78,13 @@ interface DTypeFns {
   unary: Partial<Record<UnaryOp, Fn>>;
   grad: Partial<Record<UnaryOp, Fn>>;
   binary: Record<BinaryLayout, Partial<Record<BinaryOp, Fn>>>;
+  reduceCols: Record<'sum' | 'max', Fn>;
+  reduceRows: Record<'sum' | 'max', Fn>;
+  /** The optimizer variants by `sgdIndex`, `adamIndex`, `rmspropIndex`, and weight decay (Adagrad). */
+  sgd: Fn[];
+  adam: Fn[];
+  rmsprop: Fn[];
+  adagrad: Fn[];
 }
 
 /** One instantiated kernel module and, with threads, the pool that shares its memory. */
@@ -73,9 +93,7 @@ export class WasmRuntime {
   private f64 = new Float64Array(0);
   private readonly fns: Record<WasmDType, DTypeFns>;
 
-  /** Where the operands of a call start: above the heap, and above all memory used so far if a worker is lost. */
-  private operands: number;
-  /** Lowest address the operands may use (raised when a worker is lost). */
+  /** Lowest address the operands may use: past the work areas, raised when a worker is lost. */
   private operandsFloor: number;
   /** The pool for large products, or null for a single thread (or once disposed). */
   private pool: GemmPool | null = null;
@@ -93,11 +111,11 @@ export class WasmRuntime {
     private readonly minThreadWork: number,
     shared: boolean,
   ) {
-    this.operands = this.operandsFloor = operandsAt(threads);
-    this.heap = shared ? new Heap(this.operands) : null;
+    this.operandsFloor = operandsAt(threads);
+    this.heap = shared ? new Heap(this.operandsFloor) : null;
     this.reclaim =
       shared && typeof FinalizationRegistry === 'function'
-        ? new FinalizationRegistry((at: number) => this.releaseBlock(at))
+        ? new FinalizationRegistry((at: number) => this.heap?.release(at))
         : null;
     const fn = (name: string) => exports[name] as Fn;
     const table = (dt: WasmDType): DTypeFns => {
@@ -106,7 +124,19 @@ export class WasmRuntime {
         unary: {},
         grad: {},
         binary: { same: {}, scalarA: {}, scalarB: {}, rowB: {} },
+        reduceCols: { sum: fn(reduceNames.cols(dt, 'sum')), max: fn(reduceNames.cols(dt, 'max')) },
+        reduceRows: { sum: fn(reduceNames.rows(dt, 'sum')), max: fn(reduceNames.rows(dt, 'max')) },
+        sgd: [],
+        adam: [],
+        rmsprop: [],
+        adagrad: [fn(optimNames.adagrad(dt, false)), fn(optimNames.adagrad(dt, true))],
       };
+      for (const v of SGD_VARIANTS)
+        t.sgd[sgdIndex(v.momentum, v.weightDecay, v.nesterov, v.first)] = fn(optimNames.sgd(dt, v));
+      for (const v of ADAM_VARIANTS)
+        t.adam[adamIndex(v.decay, v.weightDecay, v.amsgrad)] = fn(optimNames.adam(dt, v));
+      for (const v of RMSPROP_VARIANTS)
+        t.rmsprop[rmspropIndex(v.weightDecay, v.centered, v.momentum)] = fn(optimNames.rmsprop(dt, v));
       for (const op of Object.keys(UNARY) as UnaryOp[]) if (UNARY[op]) t.unary[op] = fn(names.unary(dt, op));
       for (const op of Object.keys(UNARY_GRAD) as UnaryOp[])
         if (UNARY_GRAD[op]) t.grad[op] = fn(names.grad(dt, op));
@@ -177,12 +207,11 @@ export class WasmRuntime {
   private abandonOperands(): void {
     this.operandsFloor = align(this.memory.buffer.byteLength);
     this.heap?.skipTo(this.operandsFloor);
-    this.placeOperands();
   }
 
-  /** Operands go above the heap and the floor. */
-  private placeOperands(): void {
-    this.operands = Math.max(this.operandsFloor, align(this.heap?.end ?? 0));
+  /** Where the operands of a call start: above the heap of resident arrays and the floor. */
+  private get operands(): number {
+    return this.heap ? Math.max(this.operandsFloor, align(this.heap.end)) : this.operandsFloor;
   }
 
   /**
@@ -195,10 +224,8 @@ export class WasmRuntime {
     const size = ELEMENT_BYTES[dt];
     // Padded like every operand: the loops may write up to three elements past the end.
     const at = this.heap.alloc(region(n, size));
-    this.placeOperands();
     if (!this.reserve(this.operands)) {
       this.heap.release(at);
-      this.placeOperands();
       return null;
     }
     const view =
@@ -217,17 +244,7 @@ export class WasmRuntime {
     if (at === undefined) return;
     this.resident.delete(view);
     this.reclaim?.unregister(view);
-    this.releaseBlock(at);
-  }
-
-  private releaseBlock(at: number): void {
     this.heap?.release(at);
-    this.placeOperands();
-  }
-
-  /** Whether `view` is a resident array of this runtime. */
-  owns(view: Storage): boolean {
-    return this.resident.has(view);
   }
 
   /** Stop the pool's workers; products then run on the calling thread. */
@@ -360,35 +377,26 @@ export class WasmRuntime {
     const size = ELEMENT_BYTES[dt];
     const r = region(n, size);
     if (!this.reserve(this.operands + (inputs.length + 1) * r)) return false;
-    const ptrs = inputs.map((name, i) =>
-      this.put(dt, name === 'x' ? x : name === 'y' ? y : g, 0, n, this.operands + i * r),
-    );
+    const at = this.operands;
+    const a0 = this.put(dt, gradArray(inputs[0], x, y, g), 0, n, at);
+    const a1 = inputs.length > 1 ? this.put(dt, gradArray(inputs[1], x, y, g), 0, n, at + r) : 0;
+    const a2 = inputs.length > 2 ? this.put(dt, gradArray(inputs[2], x, y, g), 0, n, at + 2 * r) : 0;
     const fn = this.fns[dt].grad[op] as Fn;
-    const o = this.target(dt, out, 0, this.operands + inputs.length * r);
-    if (inputs.length === 1) fn(ptrs[0], o, n, p0, p1);
-    else if (inputs.length === 2) fn(ptrs[0], ptrs[1], o, n, p0, p1);
-    else fn(ptrs[0], ptrs[1], ptrs[2], o, n, p0, p1);
+    const o = this.target(dt, out, 0, at + inputs.length * r);
+    if (inputs.length === 1) fn(a0, o, n, p0, p1);
+    else if (inputs.length === 2) fn(a0, a1, o, n, p0, p1);
+    else fn(a0, a1, a2, o, n, p0, p1);
     this.take(dt, o, n, out, 0);
     return true;
   }
 
   /**
-   * Copy `arrays` (n elements each) into consecutive padded regions, run `call` with their addresses, and
-   * copy back the ones in `written`; false if they did not fit.
+   * Room for `count` padded regions of `n` elements above the operands' start: the region size in bytes,
+   * or −1 if the memory cannot grow that far. Region i starts at operands + i·size.
    */
-  private inPlace(
-    dt: WasmDType,
-    arrays: readonly Storage[],
-    written: number,
-    call: (ptrs: number[]) => void,
-  ): boolean {
-    const n = arrays[0].length;
+  private regions(dt: WasmDType, n: number, count: number): number {
     const r = region(n, ELEMENT_BYTES[dt]);
-    if (!this.reserve(this.operands + arrays.length * r)) return false;
-    const ptrs = arrays.map((a, i) => this.put(dt, a, 0, n, this.operands + i * r));
-    call(ptrs);
-    for (let i = 0; i < arrays.length; i++) if (written & (1 << i)) this.take(dt, ptrs[i], n, arrays[i], 0);
-    return true;
+    return this.reserve(this.operands + count * r) ? r : -1;
   }
 
   /**
@@ -412,7 +420,7 @@ export class WasmRuntime {
     const view = dt === 'f32' ? this.f32 : this.f64;
     const at = oPtr / size;
     view.fill(op === 'sum' ? 0 : -Infinity, at, at + cols);
-    (this.exports[reduceNames.cols(dt, op)] as Fn)(xPtr, oPtr, rows, cols);
+    this.fns[dt].reduceCols[op](xPtr, oPtr, rows, cols);
     this.take(dt, oPtr, cols, out, 0);
     return true;
   }
@@ -432,10 +440,13 @@ export class WasmRuntime {
     if (!this.reserve(oAt + region(rows, size))) return false;
     const xPtr = this.put(dt, x, 0, x.length, xAt);
     const oPtr = this.target(dt, out, 0, oAt);
-    (this.exports[reduceNames.rows(dt, op)] as Fn)(xPtr, oPtr, rows, cols);
+    this.fns[dt].reduceRows[op](xPtr, oPtr, rows, cols);
     this.take(dt, oPtr, rows, out, 0);
     return true;
   }
+
+  // The optimizer updates: state copied in (unless resident), updated in place, copied back (unless
+  // resident); the gradient is only read.
 
   /** `Kernels.sgd` in wasm; false if it did not fit. */
   sgd(
@@ -450,16 +461,21 @@ export class WasmRuntime {
     nesterov: boolean,
     first: boolean,
   ): boolean {
-    const v: SgdVariant = { momentum: buf !== null, weightDecay: wd !== 0, nesterov, first };
-    if (!v.momentum) v.nesterov = v.first = false;
-    const fn = this.exports[optimNames.sgd(dt, v)] as Fn;
-    const arrays = buf ? [p, g, buf] : [p, g];
-    return this.inPlace(dt, arrays, buf ? 0b101 : 0b001, ([pp, gp, bp]) =>
-      fn(pp, gp, bp ?? 0, p.length, -lr, mu, 1 - dampening, wd),
-    );
+    const n = p.length;
+    const r = this.regions(dt, n, 3);
+    if (r < 0) return false;
+    const at = this.operands;
+    const pp = this.put(dt, p, 0, n, at);
+    const gp = this.put(dt, g, 0, n, at + r);
+    const bp = buf ? this.put(dt, buf, 0, n, at + 2 * r) : 0;
+    const i = buf ? sgdIndex(true, wd !== 0, nesterov, first) : sgdIndex(false, wd !== 0, false, false);
+    this.fns[dt].sgd[i](pp, gp, bp, n, -lr, mu, 1 - dampening, wd);
+    this.take(dt, pp, n, p, 0);
+    if (buf) this.take(dt, bp, n, buf, 0);
+    return true;
   }
 
-  /** `Kernels.adam` in wasm; false if it did not fit. */
+  /** `Kernels.adam` in wasm; false if it did not fit (or asked for both kinds of weight decay). */
   adam(
     dt: WasmDType,
     p: Storage,
@@ -475,29 +491,23 @@ export class WasmRuntime {
     wd: number,
     decay: number,
   ): boolean {
-    const variant: AdamVariant = { decay: decay !== 1, weightDecay: wd !== 0, amsgrad: vmax !== null };
-    if (variant.decay && variant.weightDecay) return false;
-    const fn = this.exports[optimNames.adam(dt, variant)] as Fn;
-    const arrays = vmax ? [p, g, m, v, vmax] : [p, g, m, v];
-    return this.inPlace(dt, arrays, vmax ? 0b11101 : 0b1101, ([pp, gp, mp, vp, xp]) =>
-      fn(
-        pp,
-        gp,
-        mp,
-        vp,
-        xp ?? 0,
-        p.length,
-        -stepSize,
-        beta1,
-        1 - beta1,
-        beta2,
-        1 - beta2,
-        bc2Sqrt,
-        eps,
-        wd,
-        decay,
-      ),
-    );
+    if (decay !== 1 && wd !== 0) return false;
+    const n = p.length;
+    const r = this.regions(dt, n, 5);
+    if (r < 0) return false;
+    const at = this.operands;
+    const pp = this.put(dt, p, 0, n, at);
+    const gp = this.put(dt, g, 0, n, at + r);
+    const mp = this.put(dt, m, 0, n, at + 2 * r);
+    const vp = this.put(dt, v, 0, n, at + 3 * r);
+    const xp = vmax ? this.put(dt, vmax, 0, n, at + 4 * r) : 0;
+    const fn = this.fns[dt].adam[adamIndex(decay !== 1, wd !== 0, vmax !== null)];
+    fn(pp, gp, mp, vp, xp, n, -stepSize, beta1, 1 - beta1, beta2, 1 - beta2, bc2Sqrt, eps, wd, decay);
+    this.take(dt, pp, n, p, 0);
+    this.take(dt, mp, n, m, 0);
+    this.take(dt, vp, n, v, 0);
+    if (vmax) this.take(dt, xp, n, vmax, 0);
+    return true;
   }
 
   /** `Kernels.rmsprop` in wasm; false if it did not fit. */
@@ -514,17 +524,22 @@ export class WasmRuntime {
     wd: number,
     momentum: number,
   ): boolean {
-    const v: RmspropVariant = { weightDecay: wd !== 0, centered: ga !== null, momentum: buf !== null };
-    const fn = this.exports[optimNames.rmsprop(dt, v)] as Fn;
-    const arrays = [p, g, sq, ...(ga ? [ga] : []), ...(buf ? [buf] : [])];
-    // Everything but g is written back.
-    const written = ((1 << arrays.length) - 1) & ~0b10;
-    return this.inPlace(dt, arrays, written, (ptrs) => {
-      const [pp, gp, sp] = ptrs;
-      const ap = ga ? ptrs[3] : 0;
-      const bp = buf ? ptrs[ga ? 4 : 3] : 0;
-      fn(pp, gp, sp, ap, bp, p.length, -lr, alpha, 1 - alpha, eps, wd, momentum);
-    });
+    const n = p.length;
+    const r = this.regions(dt, n, 5);
+    if (r < 0) return false;
+    const at = this.operands;
+    const pp = this.put(dt, p, 0, n, at);
+    const gp = this.put(dt, g, 0, n, at + r);
+    const sp = this.put(dt, sq, 0, n, at + 2 * r);
+    const ap = ga ? this.put(dt, ga, 0, n, at + 3 * r) : 0;
+    const bp = buf ? this.put(dt, buf, 0, n, at + 4 * r) : 0;
+    const fn = this.fns[dt].rmsprop[rmspropIndex(wd !== 0, ga !== null, buf !== null)];
+    fn(pp, gp, sp, ap, bp, n, -lr, alpha, 1 - alpha, eps, wd, momentum);
+    this.take(dt, pp, n, p, 0);
+    this.take(dt, sp, n, sq, 0);
+    if (ga) this.take(dt, ap, n, ga, 0);
+    if (buf) this.take(dt, bp, n, buf, 0);
+    return true;
   }
 
   /** `Kernels.adagrad` in wasm; false if it did not fit. */
@@ -537,8 +552,17 @@ export class WasmRuntime {
     eps: number,
     wd: number,
   ): boolean {
-    const fn = this.exports[optimNames.adagrad(dt, wd !== 0)] as Fn;
-    return this.inPlace(dt, [p, g, sum], 0b101, ([pp, gp, sp]) => fn(pp, gp, sp, p.length, -clr, eps, wd));
+    const n = p.length;
+    const r = this.regions(dt, n, 3);
+    if (r < 0) return false;
+    const at = this.operands;
+    const pp = this.put(dt, p, 0, n, at);
+    const gp = this.put(dt, g, 0, n, at + r);
+    const sp = this.put(dt, sum, 0, n, at + 2 * r);
+    this.fns[dt].adagrad[wd !== 0 ? 1 : 0](pp, gp, sp, n, -clr, eps, wd);
+    this.take(dt, pp, n, p, 0);
+    this.take(dt, sp, n, sum, 0);
+    return true;
   }
 
   /** out = op(a, b) for the four layouts elementwise.ts generates. */
