@@ -16,6 +16,7 @@ import { buildWeb } from '../web/build.js';
 import { kernelThreads } from '../web/protocol.js';
 import { chromiumSkip, launchChromium } from './helpers/browser.js';
 import type { MatmulCheck, PageReport, WorkerReport } from './helpers/kernel-check.js';
+import { LAYOUTS, SHAPES } from './helpers/kernel-cases.js';
 
 const CHECK_SOURCE = fileURLToPath(new URL('./helpers/kernel-check.ts', import.meta.url));
 
@@ -92,7 +93,7 @@ describe('the WebAssembly kernels in Chromium', { skip: chromiumSkip }, () => {
     assert.deepEqual(r.names, { defaults: base, forced: base, threadsOnMainThread: base });
     const tooFar = (checks: MatmulCheck[]) =>
       checks.filter((c) => !(c.error <= c.tol)).map((c) => `${c.what}: error ${c.error} > ${c.tol}`);
-    assert.equal(r.matmul.length, 2 * 13 * 3);
+    assert.equal(r.matmul.length, 2 * SHAPES.length * LAYOUTS.length);
     assert.deepEqual(tooFar(r.matmul), []);
     // Float32 sums round in float32 lanes, the reference's in doubles: some bits differ, which also shows
     // the products really ran in wasm rather than falling back to the reference.

@@ -21,7 +21,16 @@ import { ModuleBuilder } from '../src/kernels/wasm/asm.js';
 import { GEMM_SHAPES } from '../src/kernels/wasm/gemm.js';
 import { broadcastPlan } from '../src/shape.js';
 import { relaxedSimdSupported } from '../src/kernels/wasm/module.js';
-import { BINARY_OPS, DTYPES, PLANS, randomArray, specialArray, UNARY_CASES } from './helpers/kernel-cases.js';
+import {
+  BINARY_OPS,
+  DTYPES,
+  LAYOUTS,
+  PLANS,
+  randomArray,
+  SHAPES,
+  specialArray,
+  UNARY_CASES,
+} from './helpers/kernel-cases.js';
 import { loadWasmKernels, useWasmKernels, wasmKernelsAvailable } from '../src/kernels/wasm/index.js';
 import { assertClose, buildMlp, fixture, flat, linearParams, type MlpCase } from './helpers/fixtures.js';
 
@@ -33,32 +42,8 @@ const SETS: Kernels[] = [referenceKernels, wasmPlain, wasmRelaxed, wasmThreads].
   (k): k is Kernels => k !== null,
 );
 
-const LAYOUTS = [
-  { name: 'A·B', transA: false, transB: false },
-  { name: 'A·Bᵀ', transA: false, transB: true },
-  { name: 'Aᵀ·B', transA: true, transB: false },
-  { name: 'Aᵀ·Bᵀ', transA: true, transB: true },
-] as const;
-
-/**
- * m × k × n. Each of 1, 3, 17, 255, 257 appears on every axis, and no size but 1 is a multiple of a
- * register tile, so every edge path runs; some products cross the wasm kernels' blocks on every axis
- * (checked below, so retuning the blocks cannot quietly drop that).
- */
-const SHAPES: [number, number, number][] = [
-  [1, 1, 1],
-  [1, 3, 17],
-  [3, 1, 17],
-  [17, 17, 17],
-  [1, 257, 255],
-  [255, 257, 3],
-  [3, 255, 257],
-  [257, 17, 255],
-  [17, 257, 1],
-  [129, 300, 70],
-  [2, 3, 1100],
-  [5, 600, 7],
-];
+/** The backprop layouts, and both operands transposed (batched matmul's backward can ask for it). */
+const ALL_LAYOUTS = [...LAYOUTS, { name: 'Aᵀ·Bᵀ', transA: true, transB: true }] as const;
 
 /**
  * The oracle: C = op(A)·op(B) by naive float64 sums, and Σₚ|a||b| per element, the scale a sum's rounding
@@ -131,7 +116,7 @@ for (const k of SETS) {
         for (const [m, kk, n] of SHAPES) {
           const a = randomArray(rng, dt.Array, m * kk);
           const b = randomArray(rng, dt.Array, kk * n);
-          for (const l of LAYOUTS) {
+          for (const l of ALL_LAYOUTS) {
             const what = `${m}×${kk}×${n} ${l.name}`;
             const out = new dt.Array(m * n).fill(NaN); // C is overwritten, never accumulated into
             k.matmul(a, 0, b, 0, out, 0, m, kk, n, l.transA, l.transB);
@@ -150,7 +135,7 @@ for (const k of SETS) {
         const [ao, bo, co] = [3 * m * kk + 1, 2 * kk * n + 5, m * n + 7];
         const a = randomArray(rng, dt.Array, ao + m * kk + 9);
         const b = randomArray(rng, dt.Array, bo + kk * n + 2);
-        for (const l of LAYOUTS) {
+        for (const l of ALL_LAYOUTS) {
           const out = new dt.Array(co + m * n + 11).fill(-7);
           k.matmul(a, ao, b, bo, out, co, m, kk, n, l.transA, l.transB);
           const want = oracle(a, ao, b, bo, m, kk, n, l.transA, l.transB);
@@ -179,7 +164,7 @@ for (const k of SETS) {
           a[5 * kk + 4] = -Infinity; // … or NaN where ∞ − ∞ meets
           a[7 * kk + 6] = 0;
           b[6 * n + 4] = Infinity; // B(6, 4) with A(7, 6) = 0: C(7, 4) is 0·∞ = NaN
-          for (const l of LAYOUTS) {
+          for (const l of ALL_LAYOUTS) {
             const out = new dt.Array(m * n);
             k.matmul(a, 0, b, 0, out, 0, m, kk, n, l.transA, l.transB);
             const want = oracle(a, 0, b, 0, m, kk, n, l.transA, l.transB);

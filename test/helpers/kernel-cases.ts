@@ -13,6 +13,35 @@ export const DTYPES: { name: 'float32' | 'float64'; Array: Ctor; tol: number }[]
   { name: 'float64', Array: Float64Array, tol: 1e-12 },
 ];
 
+/** The three layouts backprop uses: forward A·B, the input gradient A·Bᵀ, the weight gradient Aᵀ·B. */
+export const LAYOUTS = [
+  { name: 'A·B', transA: false, transB: false },
+  { name: 'A·Bᵀ', transA: false, transB: true },
+  { name: 'Aᵀ·B', transA: true, transB: false },
+] as const;
+
+/**
+ * m × k × n. Each of 1, 3, 17, 255, 257 appears on every axis (batch 1 included), and no size but 1 is a
+ * multiple of a register tile, so every edge path runs; some products cross the wasm kernels' blocks on
+ * every axis (test/kernels.test.ts checks that, so retuning the blocks cannot quietly drop it).
+ */
+export const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [1, 3, 17],
+  [3, 1, 17],
+  [3, 17, 1],
+  [17, 17, 17],
+  [1, 257, 255],
+  [255, 1, 257],
+  [255, 257, 3],
+  [3, 255, 257],
+  [257, 17, 255],
+  [17, 257, 1],
+  [129, 300, 70],
+  [2, 3, 1100],
+  [5, 600, 7],
+];
+
 /** Uniform in [−1, 1): signed, so sums cancel as they do in real products. */
 export function randomArray(rng: random.RandomState, Array: Ctor, n: number): Storage {
   const x = new Array(n);

@@ -4,37 +4,18 @@
 // Atomics.wait, so threads only work in a worker). Both return plain reports; the test asserts on them.
 import { loadWasmKernels, random, referenceKernels, type Kernels, type Storage } from '../../src/index.js';
 import { relaxedSimdSupported } from '../../src/kernels/wasm/module.js';
-import { BINARY_OPS, DTYPES, PLANS, randomArray, specialArray, UNARY_CASES } from './kernel-cases.js';
+import {
+  BINARY_OPS,
+  DTYPES,
+  LAYOUTS,
+  PLANS,
+  randomArray,
+  SHAPES,
+  specialArray,
+  UNARY_CASES,
+} from './kernel-cases.js';
 import { poolStats } from '../../src/kernels/wasm/pool.js';
 import { broadcastPlan } from '../../src/shape.js';
-
-/** The three layouts backprop uses: forward A·B, the input gradient A·Bᵀ, the weight gradient Aᵀ·B. */
-const LAYOUTS = [
-  { name: 'A·B', transA: false, transB: false },
-  { name: 'A·Bᵀ', transA: false, transB: true },
-  { name: 'Aᵀ·B', transA: true, transB: false },
-] as const;
-
-/**
- * m × k × n: 1, 3, 17, 255 and 257 on every axis (batch 1 included), nothing but 1 a multiple of a
- * register tile, and products past the wasm kernels' blocks: k > 256 (float32's depth block) and > 512
- * (float64's), m > 128 rows, n > 1024 columns.
- */
-const SHAPES: [number, number, number][] = [
-  [1, 1, 1],
-  [1, 3, 17],
-  [3, 17, 1],
-  [17, 17, 17],
-  [1, 257, 255],
-  [255, 1, 257],
-  [255, 257, 3],
-  [3, 255, 257],
-  [257, 17, 255],
-  [17, 257, 1],
-  [129, 300, 70],
-  [5, 600, 7],
-  [2, 3, 1100],
-];
 
 /**
  * The playground's products (float64): batches of up to 30 rows, 7 features, 8 neurons, and the 80×80
