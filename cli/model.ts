@@ -1,10 +1,17 @@
 // Reading a model file for eval, predict and info: every problem becomes a message naming the file.
 import { resolve } from 'node:path';
-import { checkPreprocessing, type Preprocessing } from '../src/data/preprocess.js';
-import { loadModel, parseModelFile, type ModelFile } from '../src/io/modelfile.js';
-import { noGrad, type nn, type Tensor } from '../src/index.js';
-import { transformFeatures } from '../src/data/preprocess.js';
-import type { Table } from '../src/data/table.js';
+import {
+  checkPreprocessing,
+  loadModel,
+  noGrad,
+  parseModelFile,
+  transformFeatures,
+  type ModelFile,
+  type nn,
+  type Preprocessing,
+  type Table,
+  type Tensor,
+} from '../src/index.js';
 import type { Flags } from './args.js';
 import { loadData, type LoadedData } from './data.js';
 import { UserError } from './errors.js';

@@ -1,5 +1,5 @@
 // chainrule eval: how good is a model on labelled data.
-import { inverseTarget, transformTarget } from '../../src/data/preprocess.js';
+import { inverseTarget, transformTarget } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { UserError } from '../errors.js';
 import { int, num, pct } from '../format.js';

@@ -1,7 +1,7 @@
 // chainrule explain: one training step with every chain-rule term, in the seed notebook's notation by
 // default, or for a trained model and one row of data; --notebook sets the notebook's update order beside
 // backpropagation.
-import { compareNotebookOrder, trace, type StepTrace } from '../../src/trace.js';
+import { compareNotebookOrder, trace, type StepTrace } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { UserError } from '../errors.js';
 import type { IO } from '../io.js';

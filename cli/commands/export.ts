@@ -1,18 +1,22 @@
 // chainrule export: a model file as ONNX (raw columns in, answers out) and/or as PyTorch-compatible
 // safetensors weights. The library does the work; this file reads, writes and explains.
 import { resolve } from 'node:path';
-import { checkPreprocessing, type Preprocessing } from '../../src/data/preprocess.js';
-import { loadModel, parseModelFile } from '../../src/io/modelfile.js';
 import {
+  checkPreprocessing,
+  loadModel,
   ONNX_IR_VERSION,
   ONNX_OPSET,
   OnnxExportError,
   onnxSignature,
+  parseModelFile,
   toOnnx,
+  toSafetensors,
+  type DType,
+  type LayerSpec,
+  type ModelSpec,
   type OnnxValue,
-} from '../../src/io/onnx.js';
-import { toSafetensors } from '../../src/io/safetensors.js';
-import type { DType, LayerSpec, ModelSpec } from '../../src/index.js';
+  type Preprocessing,
+} from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { UserError } from '../errors.js';
 import { int } from '../format.js';

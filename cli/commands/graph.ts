@@ -2,7 +2,7 @@
 // and gradient; as SVG when Graphviz's `dot` is installed.
 import { spawnSync } from 'node:child_process';
 import { extname, resolve } from 'node:path';
-import { stepGraph, toDot } from '../../src/trace.js';
+import { stepGraph, toDot } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { UserError } from '../errors.js';
 import { asUserError, loadStepInput, stepInputFlags } from '../explain/input.js';

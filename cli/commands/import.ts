@@ -1,10 +1,11 @@
 // chainrule import: safetensors weights (from PyTorch, or from 'chainrule export') into a chainrule model
 // file. The architecture comes from the tensors' names and shapes, the flags, or the file's own record.
 import { resolve } from 'node:path';
-import { modelToJSON } from '../../src/io/modelfile.js';
-import { fromSafetensors, parseSafetensors } from '../../src/io/safetensors.js';
 import {
   ACTIVATION_NAMES,
+  fromSafetensors,
+  modelToJSON,
+  parseSafetensors,
   validateSpec,
   type ActivationName,
   type DType,

@@ -1,5 +1,5 @@
 // chainrule info: what a model file holds, readable by a person (or --json for programs).
-import type { Preprocessing } from '../../src/data/preprocess.js';
+import type { Preprocessing } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { UserError } from '../errors.js';
 import { int, num, pct } from '../format.js';

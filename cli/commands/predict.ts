@@ -1,7 +1,6 @@
 // chainrule predict: raw rows in (like the training CSV, target optional), predictions out as CSV.
 import { resolve } from 'node:path';
-import { inverseTarget } from '../../src/data/preprocess.js';
-import { isNumeric } from '../../src/data/table.js';
+import { inverseTarget, isNumeric } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { writeCsv } from '../csv.js';
 import { writeFileAtomic } from '../fsutil.js';

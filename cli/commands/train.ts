@@ -1,34 +1,32 @@
 // chainrule train: data in, a trained model file out, with progress, checkpoints and resume.
 import { resolve } from 'node:path';
 import {
+  checkPreprocessing,
   evaluate,
   fit,
-  kernels,
-  optim,
-  random,
-  TrainingDivergedError,
-  type EpochLog,
-  type MetricName,
-  type Tensor,
-} from '../../src/index.js';
-import {
-  checkPreprocessing,
   fitPreprocessing,
+  fromSpec,
   inferTask,
-  transformFeatures,
-  transformTarget,
-  type Preprocessing,
-  type Scaling,
-} from '../../src/data/preprocess.js';
-import { selectRows, type Table } from '../../src/data/table.js';
-import {
+  kernels,
+  mlpSpec,
+  optim,
   parseCheckpoint,
+  random,
+  selectRows,
   serializeCheckpoint,
   serializeModel,
   stringifyModelFile,
+  TrainingDivergedError,
+  transformFeatures,
+  transformTarget,
+  type EpochLog,
+  type MetricName,
   type ModelFile,
-} from '../../src/io/modelfile.js';
-import { fromSpec, mlpSpec } from '../../src/nn/spec.js';
+  type Preprocessing,
+  type Scaling,
+  type Table,
+  type Tensor,
+} from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { loadData } from '../data.js';
 import { TrainingFailure, UserError } from '../errors.js';

@@ -1,7 +1,7 @@
 // The teaching views as documents: a traced training step, a run of steps, and the seed notebook's update
 // order beside backpropagation. No math here: every number and formula comes from the trace record;
 // this file only arranges them for a reader, top to bottom like the notebook's derivation.
-import type { NotebookComparison, ParameterTrace, StepTrace } from '../../src/trace.js';
+import type { NotebookComparison, ParameterTrace, StepTrace } from '../../src/index.js';
 import { columns, equation, LINE_WIDTH, type Block } from './doc.js';
 
 /** A number at full precision (shortest round-trip form), as it is compared. */

@@ -1,10 +1,19 @@
 // What explain and graph run on: the seed notebook's network and sample by default, or a trained model
 // file and one row of data (--model, --data, --row). Flags become typed values here; problems a user can
 // cause become UserErrors that name the flag.
-import { selectRows } from '../../src/data/table.js';
-import { transformFeatures, transformTarget, type Preprocessing } from '../../src/data/preprocess.js';
-import { seedData, seedNetwork, SEED_SETUP, type nn, type Tensor } from '../../src/index.js';
-import { TraceError, type TraceLoss } from '../../src/trace.js';
+import {
+  SEED_SETUP,
+  seedData,
+  seedNetwork,
+  selectRows,
+  TraceError,
+  transformFeatures,
+  transformTarget,
+  type nn,
+  type Preprocessing,
+  type Tensor,
+  type TraceLoss,
+} from '../../src/index.js';
 import type { Flags, FlagSpec } from '../args.js';
 import { loadData } from '../data.js';
 import { UserError } from '../errors.js';
