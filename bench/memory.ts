@@ -8,8 +8,7 @@
  *   npx tsx bench/memory.ts --kernels wasm        the WebAssembly kernels (--kernels wasm-threads: all cores)
  *   npx tsx bench/memory.ts --epochs 5 --samples 2000
  */
-import { fit, kernels, optim, random, setKernels, Tensor } from '../src/index.js';
-import { loadWasmKernels } from '../src/kernels/wasm/index.js';
+import { fit, kernels, loadWasmKernels, optim, random, setKernels, Tensor } from '../src/index.js';
 import { chainruleMlp, syntheticData } from './workloads/mlp.js';
 
 function flag(name: string, fallback: string): string {

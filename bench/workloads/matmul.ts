@@ -9,8 +9,15 @@
  * tf.matMul(a, b, transposeA, transposeB) and reads the result back (dataSync) so nothing is pending.
  * Float64 rows compare chainrule's two kernel sets only: tfjs has no float64.
  */
-import { kernels, matmul, random, tensor, type Kernels, type Storage } from '../../src/index.js';
-import { loadWasmKernels } from '../../src/kernels/wasm/index.js';
+import {
+  kernels,
+  loadWasmKernels,
+  matmul,
+  random,
+  tensor,
+  type Kernels,
+  type Storage,
+} from '../../src/index.js';
 import { measure, progress, type Figure } from '../harness.js';
 import { loadTf, type TfBackend } from '../peers/tfjs.js';
 import type { BenchConfig, NotApplicable, PeerName, Row } from '../types.js';

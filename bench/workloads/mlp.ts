@@ -7,8 +7,7 @@
  * samples (an epoch of the reference kernels stays a few seconds). Both have a row for the WebAssembly
  * kernels on one thread and on all cores.
  */
-import { fit, kernels, nn, optim, random, setKernels, Tensor } from '../../src/index.js';
-import { loadWasmKernels } from '../../src/kernels/wasm/index.js';
+import { fit, kernels, loadWasmKernels, nn, optim, random, setKernels, Tensor } from '../../src/index.js';
 import { measure, progress, type Figure } from '../harness.js';
 import { loadTf, type TfBackend } from '../peers/tfjs.js';
 import type { BenchConfig, NotApplicable, PeerName, Row } from '../types.js';
