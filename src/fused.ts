@@ -9,7 +9,7 @@
 import { kernels, kernelStorage } from './kernels/index.js';
 import type { BroadcastPlan, Kernels, Storage, UnaryOp } from './kernels/types.js';
 import { Identity, Linear, Sequential } from './nn/layers.js';
-import { describeLayer } from './nn/spec.js';
+import { describeLayer, elementwiseOf } from './nn/spec.js';
 import type { Module } from './nn/module.js';
 import { toIndex } from './ops.js';
 import { broadcastPlan } from './shape.js';
@@ -89,23 +89,11 @@ interface CrossEntropyBuffers {
   colPlan: BroadcastPlan;
 }
 
-/** The fused step's view of an activation module, or null when it cannot take it. */
+/** The fused step's view of an activation module (every elementwise op of the table), or null. */
 function activationOf(m: Module): Layer | null {
   const spec = describeLayer(m);
-  switch (spec?.type) {
-    case 'sigmoid':
-    case 'tanh':
-    case 'relu':
-    case 'gelu':
-    case 'softplus':
-      return { kind: 'act', op: spec.type, p0: 0 };
-    case 'leakyRelu':
-      return { kind: 'act', op: 'leakyRelu', p0: spec.slope };
-    case 'elu':
-      return { kind: 'act', op: 'elu', p0: spec.alpha };
-    default:
-      return null;
-  }
+  const act = spec && elementwiseOf(spec);
+  return act ? { kind: 'act', op: act.op, p0: act.param } : null;
 }
 
 /** A planned fused step for one model; `null` from `FusedStep.plan` when the model or loss is not plain. */

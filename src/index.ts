@@ -45,6 +45,7 @@ export {
   gelu,
   softplus,
   elu,
+  silu,
   softmax,
   logSoftmax,
   logSumExp,
@@ -80,6 +81,20 @@ export {
   type WasmKernelOptions,
 } from './kernels/wasm/index.js';
 export type { Kernels, Storage, UnaryOp, BinaryOp, BroadcastPlan } from './kernels/types.js';
+export {
+  UNARY,
+  ACTIVATION_OPS,
+  activationInfo,
+  defaultParam,
+  type ActivationOp,
+  type ActivationParams,
+  type ActivationInfo,
+  type ParamOf,
+  type OnnxNodes,
+  type UnaryEntry,
+  type UnaryForward,
+  type UnaryGrad,
+} from './kernels/unary.js';
 export { erf, erfc } from './special.js';
 export { seedNetwork, seedData, SEED_SETUP, NOTEBOOK_LOSSES } from './seed.js';
 export {
@@ -88,6 +103,9 @@ export {
   fromSpec,
   mlpSpec,
   validateSpec,
+  elementwiseOf,
+  elementwiseSpec,
+  SPEC_MODULES,
   ACTIVATIONS,
   ACTIVATION_NAMES,
   type ModelSpec,
@@ -95,6 +113,7 @@ export {
   type LayerType,
   type ActivationSpec,
   type ActivationName,
+  type ElementwiseSpec,
   type FromSpecOptions,
   type MlpSpecOptions,
 } from './nn/spec.js';

@@ -5,6 +5,7 @@
  */
 import { kernels } from './kernels/index.js';
 import type { BinaryOp, Storage, UnaryOp } from './kernels/types.js';
+import type { ActivationOp } from './kernels/unary.js';
 import { broadcastPlan, fmt, normAxis, padShape, sameShape, sizeOf, type Shape } from './shape.js';
 import { allocStorage, isGradEnabled, noGrad, Tensor, type DType } from './tensor.js';
 
@@ -87,6 +88,14 @@ export const gelu = (x: Tensor): Tensor => unary(x, 'gelu');
 export const softplus = (x: Tensor): Tensor => unary(x, 'softplus');
 /** ELU: x for x > 0, else alpha · (eˣ − 1). */
 export const elu = (x: Tensor, alpha = 1): Tensor => unary(x, 'elu', alpha);
+/** SiLU (swish), x · σ(x), as PyTorch's `silu`. */
+export const silu = (x: Tensor): Tensor => unary(x, 'silu');
+
+/**
+ * An elementwise activation by its op name, with its parameter (LeakyReLU's slope, ELU's alpha; 0 for
+ * the others): what the activation modules call.
+ */
+export const activation = (x: Tensor, op: ActivationOp, p = 0): Tensor => unary(x, op, p);
 
 /** `x ** exponent` for a scalar exponent. */
 export function pow(x: Tensor, exponent: number): Tensor {

@@ -252,6 +252,10 @@ export class Tensor {
   elu(alpha = 1): Tensor {
     return ops.elu(this, alpha);
   }
+  /** SiLU (swish), x · σ(x). */
+  silu(): Tensor {
+    return ops.silu(this);
+  }
   /** Matrix product; batched over leading axes with broadcasting. */
   matmul(other: Tensor): Tensor {
     return ops.matmul(this, other);

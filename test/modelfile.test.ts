@@ -27,30 +27,51 @@ import {
   VERSION,
   type ModelFile,
 } from '../src/io/modelfile.js';
-import { ACTIVATION_NAMES, fromSpec, mlpSpec, toSpec, validateSpec, type ModelSpec } from '../src/nn/spec.js';
+import {
+  ACTIVATION_NAMES,
+  fromSpec,
+  mlpSpec,
+  toSpec,
+  validateSpec,
+  type LayerSpec,
+  type LayerType,
+  type ModelSpec,
+} from '../src/nn/spec.js';
 
-/** A spec with every layer type, each activation followed by a linear layer so it shapes the output. */
+/**
+ * One spec of each layer type, typed over every type: a new layer type does not compile until it has a
+ * case here (and so a round trip through files and modules below).
+ */
+const ONE_OF_EACH: { [T in LayerType]: Extract<LayerSpec, { type: T }> } = {
+  linear: { type: 'linear', in: 5, out: 5, bias: false },
+  sigmoid: { type: 'sigmoid' },
+  tanh: { type: 'tanh' },
+  relu: { type: 'relu' },
+  leakyRelu: { type: 'leakyRelu', slope: 0.2 },
+  gelu: { type: 'gelu' },
+  softplus: { type: 'softplus' },
+  elu: { type: 'elu', alpha: 0.7 },
+  silu: { type: 'silu' },
+  identity: { type: 'identity' },
+  softmax: { type: 'softmax', axis: -1 },
+  dropout: { type: 'dropout', p: 0.25 },
+};
+
+/**
+ * A spec with every layer type: each activation (and dropout, identity) after a linear layer of its own,
+ * so each shapes the output; softmax last.
+ */
 const EVERY_LAYER: ModelSpec = {
   type: 'sequential',
   layers: [
     { type: 'linear', in: 3, out: 5, bias: true },
-    { type: 'sigmoid' },
-    { type: 'linear', in: 5, out: 5, bias: false },
-    { type: 'tanh' },
-    { type: 'linear', in: 5, out: 5, bias: true },
-    { type: 'relu' },
-    { type: 'dropout', p: 0.25 },
-    { type: 'linear', in: 5, out: 5, bias: true },
-    { type: 'gelu' },
-    { type: 'linear', in: 5, out: 5, bias: true },
-    { type: 'softplus' },
-    { type: 'linear', in: 5, out: 5, bias: true },
-    { type: 'leakyRelu', slope: 0.2 },
-    { type: 'linear', in: 5, out: 5, bias: true },
-    { type: 'elu', alpha: 0.7 },
-    { type: 'identity' },
+    ...Object.values(ONE_OF_EACH)
+      .filter((l) => l.type !== 'softmax')
+      .flatMap((l): LayerSpec[] =>
+        l.type === 'linear' ? [l] : [l, { type: 'linear', in: 5, out: 5, bias: true }],
+      ),
     { type: 'linear', in: 5, out: 4, bias: true },
-    { type: 'softmax', axis: -1 },
+    ONE_OF_EACH.softmax,
   ],
 };
 
@@ -131,6 +152,7 @@ describe('model specs', () => {
       'leakyRelu',
       'relu',
       'sigmoid',
+      'silu',
       'softmax',
       'softplus',
       'tanh',
@@ -180,7 +202,7 @@ describe('model specs', () => {
       [spec([{ type: 'linear', in: 2, out: 3 }]), 'layers[0].bias: expected true or false, got nothing'],
       [
         spec([{ type: 'conv', size: 3 }]),
-        'layers[0].type: expected one of linear, sigmoid, tanh, relu, gelu, softplus, identity, leakyRelu, elu, softmax, dropout, got "conv"',
+        'layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, got "conv"',
       ],
       [spec(['relu']), 'layers[0]: expected an object with a "type", got "relu"'],
       [
@@ -206,7 +228,7 @@ describe('model specs', () => {
     });
     assert.throws(() => validateSpec({ type: 'sequential', layers: [{}] }, 'architecture'), {
       message:
-        'architecture.layers[0].type: expected one of linear, sigmoid, tanh, relu, gelu, softplus, identity, leakyRelu, elu, softmax, dropout, got nothing',
+        'architecture.layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, got nothing',
     });
   });
 

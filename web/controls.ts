@@ -17,10 +17,7 @@ export interface ControlEvents {
 }
 
 const LABELS: Record<string, string> = {
-  tanh: 'Tanh',
-  relu: 'ReLU',
-  sigmoid: 'Sigmoid',
-  linear: 'Linear',
+  ...playground.ACTIVATION_LABELS,
   none: 'None',
   L1: 'L1',
   L2: 'L2',

@@ -2,7 +2,9 @@
 // safetensors weights. The library does the work; this file reads, writes and explains.
 import { resolve } from 'node:path';
 import {
+  activationInfo,
   checkPreprocessing,
+  elementwiseOf,
   loadModel,
   ONNX_IR_VERSION,
   ONNX_OPSET,
@@ -12,6 +14,7 @@ import {
   toOnnx,
   toSafetensors,
   type DType,
+  type ElementwiseSpec,
   type LayerSpec,
   type ModelSpec,
   type OnnxValue,
@@ -81,32 +84,24 @@ export const exportSpec: CommandSpec = {
 
 /** The PyTorch expression of one layer (what `nn.Sequential(...)` needs to match the state dict). */
 function torchLayer(l: LayerSpec): string {
+  const act = elementwiseOf(l);
+  if (act) {
+    const info = activationInfo(act.op);
+    return `nn.${info.module}(${info.param ? act.param : ''})`;
+  }
   switch (l.type) {
     case 'linear':
       return `nn.Linear(${l.in}, ${l.out}${l.bias ? '' : ', bias=False'})`;
-    case 'sigmoid':
-      return 'nn.Sigmoid()';
-    case 'tanh':
-      return 'nn.Tanh()';
-    case 'relu':
-      return 'nn.ReLU()';
-    case 'gelu':
-      return 'nn.GELU()';
-    case 'softplus':
-      return 'nn.Softplus()';
     case 'identity':
       return 'nn.Identity()';
-    case 'leakyRelu':
-      return `nn.LeakyReLU(${l.slope})`;
-    case 'elu':
-      return `nn.ELU(${l.alpha})`;
     case 'softmax':
       return `nn.Softmax(dim=${l.axis})`;
     case 'dropout':
       return `nn.Dropout(${l.p})`;
     default: {
-      const unknown: never = l;
-      return String(unknown);
+      // Only activations are left, and those were written above through the op table.
+      const activation: ElementwiseSpec = l;
+      throw new Error(`torchLayer: no PyTorch module for '${activation.type}'`);
     }
   }
 }

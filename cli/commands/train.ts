@@ -1,6 +1,7 @@
 // chainrule train: data in, a trained model file out, with progress, checkpoints and resume.
 import { resolve } from 'node:path';
 import {
+  ACTIVATION_OPS,
   checkPreprocessing,
   evaluate,
   fit,
@@ -19,6 +20,7 @@ import {
   TrainingDivergedError,
   transformFeatures,
   transformTarget,
+  type ActivationOp,
   type EpochLog,
   type MetricName,
   type ModelFile,
@@ -38,7 +40,6 @@ import { Progress, type ProgressMode } from '../progress.js';
 
 const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw', 'rmsprop', 'adagrad'] as const;
 type OptimizerName = (typeof OPTIMIZERS)[number];
-const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'gelu', 'leakyRelu', 'elu', 'softplus'] as const;
 const LOSSES = ['cross-entropy', 'mse', 'mae', 'huber'] as const;
 type LossFlag = (typeof LOSSES)[number];
 
@@ -87,7 +88,7 @@ export const trainSpec: CommandSpec = {
     {
       name: 'activation',
       type: 'string',
-      choices: ACTIVATIONS,
+      choices: ACTIVATION_OPS,
       description: 'Hidden activation',
       defaultText: 'relu',
     },
@@ -251,7 +252,7 @@ interface RunSettings {
   target: string;
   task: 'classification' | 'regression';
   layers: number[];
-  activation: (typeof ACTIVATIONS)[number];
+  activation: ActivationOp;
   loss: 'crossEntropy' | 'mse' | 'mae' | 'huber';
   optimizer: OptimizerName;
   lr: number;

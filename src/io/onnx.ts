@@ -8,20 +8,9 @@
  * TensorProto, ValueInfoProto, TypeProto, TensorShapeProto, OperatorSetIdProto).
  */
 import { checkPreprocessing, type Preprocessing } from '../data/preprocess.js';
-import {
-  Dropout,
-  ELU,
-  GELU,
-  Identity,
-  LeakyReLU,
-  Linear,
-  ReLU,
-  Sequential,
-  Sigmoid,
-  Softmax,
-  Softplus,
-  Tanh,
-} from '../nn/layers.js';
+import { activationInfo, type OnnxNodes } from '../kernels/unary.js';
+import { Activation, Dropout, Identity, Linear, Sequential, Softmax } from '../nn/layers.js';
+import { describeLayer, elementwiseOf, SPEC_MODULES } from '../nn/spec.js';
 import type { Module } from '../nn/module.js';
 import type { DType, Tensor } from '../tensor.js';
 import { floatsToBytes } from './base64.js';
@@ -210,8 +199,7 @@ class Graph {
 // The network.
 
 /** The layer classes ONNX export knows, for the message that refuses the others. */
-const SUPPORTED =
-  'Linear, Sigmoid, Tanh, ReLU, LeakyReLU, GELU, Softplus, ELU, Softmax, Identity, Dropout, Sequential';
+const SUPPORTED = `${SPEC_MODULES}, Sequential`;
 
 /** A module with its dotted path in the model ('' for the root, '2' for layer 2, '1.0' nested). */
 function where(path: string, m: Module): string {
@@ -229,6 +217,9 @@ function emitModule(g: Graph, m: Module, path: string, at: Walk): Walk {
   const base = path === '' ? '/network' : `/${path.replace(/\./g, '/')}`;
   const prefix = path === '' ? '' : `${path}.`;
   // Exact classes, as toSpec: a subclass may change forward, and exporting it as its parent would be wrong.
+  const act = m instanceof Activation ? elementwiseOfModule(m) : null;
+  if (act)
+    return { value: activationInfo(act.op).onnx(scoped(g, base), at.value, act.param), width: at.width };
   switch (m.constructor) {
     case Sequential: {
       const s = m as Sequential;
@@ -255,20 +246,6 @@ function emitModule(g: Graph, m: Module, path: string, at: Walk): Walk {
       } else value = g.node('MatMul', [at.value, w], base);
       return { value, width: l.outFeatures };
     }
-    case Sigmoid:
-      return { value: g.node('Sigmoid', [at.value], base), width: at.width };
-    case Tanh:
-      return { value: g.node('Tanh', [at.value], base), width: at.width };
-    case ReLU:
-      return { value: g.node('Relu', [at.value], base), width: at.width };
-    case LeakyReLU:
-      return { value: leakyRelu(g, at.value, (m as LeakyReLU).slope, base), width: at.width };
-    case ELU:
-      return { value: elu(g, at.value, (m as ELU).alpha, base), width: at.width };
-    case Softplus:
-      return { value: softplus(g, at.value, base), width: at.width };
-    case GELU:
-      return { value: gelu(g, at.value, base), width: at.width };
     case Softmax: {
       const axis = (m as Softmax).axis;
       // The graph's values are [batch, features]; chainrule's softmax would fail on another axis too.
@@ -298,54 +275,20 @@ function checkDType(g: Graph, t: Tensor, name: string): void {
     );
 }
 
-/** LeakyReLU(x) = x for x > 0, slope·x otherwise. */
-function leakyRelu(g: Graph, x: string, slope: number, base: string): string {
-  if (g.dtype === 'float32') return g.node('LeakyRelu', [x], base, [{ name: 'alpha', float: slope }]);
-  // onnxruntime has no double LeakyRelu, and its alpha attribute is a float32: compose it in double,
-  // Relu(x) − slope·Relu(−x), which is x or slope·x exactly as the library computes it.
-  const pos = g.node('Relu', [x], base);
-  const neg = g.node('Relu', [g.node('Neg', [x], base)], base);
-  const scaled = g.node('Mul', [neg, g.scalar(slope)], base);
-  return g.node('Sub', [pos, scaled], base);
+/** The op and parameter of an elementwise activation module (exactly its class), or null. */
+function elementwiseOfModule(m: Module): ReturnType<typeof elementwiseOf> {
+  const spec = describeLayer(m);
+  return spec ? elementwiseOf(spec) : null;
 }
 
-/** ELU(x) = x for x > 0, alpha·(exp(x) − 1) otherwise. */
-function elu(g: Graph, x: string, alpha: number, base: string): string {
-  if (g.dtype === 'float32') return g.node('Elu', [x], base, [{ name: 'alpha', float: alpha }]);
-  // In double: Relu(x) + alpha·(exp(min(x, 0)) − 1); min keeps exp from overflowing for large x.
-  const pos = g.node('Relu', [x], base);
-  const neg = g.node('Min', [x, g.scalar(0)], base);
-  const em1 = g.node('Sub', [g.node('Exp', [neg], base), g.scalar(1)], base);
-  const scaled = g.node('Mul', [em1, g.scalar(alpha)], base);
-  return g.node('Add', [pos, scaled], base);
-}
-
-/** Softplus(x) = log(1 + exp(x)). */
-function softplus(g: Graph, x: string, base: string): string {
-  if (g.dtype === 'float32') return g.node('Softplus', [x], base);
-  // In double, the library's stable form: max(x, 0) + log(1 + exp(−|x|)).
-  const pos = g.node('Relu', [x], base);
-  const negAbs = g.node('Neg', [g.node('Abs', [x], base)], base);
-  const onePlus = g.node('Add', [g.node('Exp', [negAbs], base), g.scalar(1)], base);
-  return g.node('Add', [pos, g.node('Log', [onePlus], base)], base);
-}
-
-/**
- * GELU(x) = 0.5·x·(1 + erf(x/√2)): opset 17 has Erf but not Gelu (opset 20). onnxruntime has no double
- * Erf, so a float64 model computes erf in float32 (relative error about 1e-7 in that term).
- */
-function gelu(g: Graph, x: string, base: string): string {
-  const scaled = g.node('Mul', [x, g.scalar(Math.SQRT1_2)], base);
-  let erf: string;
-  if (g.dtype === 'float32') erf = g.node('Erf', [scaled], base);
-  else {
-    const single = g.node('Cast', [scaled], base, [{ name: 'to', int: ELEM.float32 }]);
-    const e = g.node('Erf', [single], base);
-    erf = g.node('Cast', [e], base, [{ name: 'to', int: ELEM.float64 }]);
-  }
-  const onePlus = g.node('Add', [erf, g.scalar(1)], base);
-  const half = g.node('Mul', [x, g.scalar(0.5)], base);
-  return g.node('Mul', [half, onePlus], base);
+/** The graph as an activation's table entry sees it: nodes named under the layer's scope. */
+function scoped(g: Graph, base: string): OnnxNodes {
+  return {
+    dtype: g.dtype,
+    node: (op, inputs, attributes = []) => g.node(op, inputs, base, attributes),
+    scalar: (value) => g.scalar(value),
+    cast: (x, to) => g.node('Cast', [x], base, [{ name: 'to', int: ELEM[to] }]),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------

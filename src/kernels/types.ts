@@ -5,30 +5,12 @@
  * replacement for the reference one behind this interface; `src/ops.ts` is the only caller.
  */
 
+import type { UnaryOp } from './unary.js';
+
+export type { UnaryOp };
+
 /** A tensor's flat storage. */
 export type Storage = Float32Array | Float64Array;
-
-/** Elementwise unary operations; `p0`/`p1` carry the scalar parameters named in the comments. */
-export type UnaryOp =
-  | 'neg'
-  | 'exp'
-  | 'log'
-  | 'sqrt'
-  | 'abs'
-  | 'sigmoid'
-  | 'tanh'
-  | 'relu'
-  | 'leakyRelu' // p0 = negative slope
-  | 'gelu'
-  | 'softplus'
-  | 'elu' // p0 = alpha
-  | 'pow' // p0 = exponent
-  | 'clamp' // p0 = min, p1 = max
-  | 'addScalar' // p0
-  | 'mulScalar' // p0
-  | 'divScalar' // x / p0 (not x · (1/p0), which rounds differently)
-  | 'rsubScalar' // p0 - x
-  | 'rdivScalar'; // p0 / x
 
 /** Elementwise binary operations, broadcast numpy-style. */
 export type BinaryOp =

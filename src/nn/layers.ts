@@ -1,4 +1,5 @@
 /** Layers: Linear, the activations as modules, Dropout, Identity and Sequential. */
+import { activationInfo, defaultParam, type ActivationOp } from '../kernels/unary.js';
 import * as ops from '../ops.js';
 import { defaultStream, type RandomState } from '../random.js';
 import { fmt } from '../shape.js';
@@ -59,66 +60,94 @@ export class Linear extends Module {
   }
 }
 
-/** Logistic sigmoid as a module. */
-export class Sigmoid extends Module {
-  forward(x: Tensor): Tensor {
-    return ops.sigmoid(x);
+/**
+ * An elementwise activation as a module: its op and parameter come from the unary op table
+ * (`src/kernels/unary.ts`), which also tells specs, ONNX export, the fused step and the trace about it.
+ */
+export abstract class Activation extends Module {
+  /** The op in the unary op table. */
+  abstract readonly op: ActivationOp;
+
+  /** The parameter passed to the op (LeakyReLU's slope, ELU's alpha); 0 for an activation without one. */
+  get param(): number {
+    return 0;
   }
+
+  forward(x: Tensor): Tensor {
+    return ops.activation(x, this.op, this.param);
+  }
+
+  override describe(): string {
+    return activationInfo(this.op).param ? `${this.param}` : '';
+  }
+}
+
+/** Logistic sigmoid, 1 / (1 + e⁻ˣ), as a module. */
+export class Sigmoid extends Activation {
+  readonly op = 'sigmoid';
 }
 
 /** tanh as a module. */
-export class Tanh extends Module {
-  forward(x: Tensor): Tensor {
-    return ops.tanh(x);
-  }
+export class Tanh extends Activation {
+  readonly op = 'tanh';
 }
 
-/** ReLU as a module. */
-export class ReLU extends Module {
-  forward(x: Tensor): Tensor {
-    return ops.relu(x);
-  }
+/** ReLU, max(x, 0), as a module. */
+export class ReLU extends Activation {
+  readonly op = 'relu';
 }
 
 /** Leaky ReLU as a module, negative slope 0.01 by default (PyTorch's). */
-export class LeakyReLU extends Module {
-  constructor(readonly slope = 0.01) {
+export class LeakyReLU extends Activation {
+  readonly op = 'leakyRelu';
+  constructor(readonly slope = defaultParam('leakyRelu')) {
     super();
   }
-  forward(x: Tensor): Tensor {
-    return ops.leakyRelu(x, this.slope);
-  }
-  override describe(): string {
-    return `${this.slope}`;
+  override get param(): number {
+    return this.slope;
   }
 }
 
-/** Exact (erf) GELU as a module. */
-export class GELU extends Module {
-  forward(x: Tensor): Tensor {
-    return ops.gelu(x);
-  }
+/** Exact (erf) GELU, x · Φ(x), as a module. */
+export class GELU extends Activation {
+  readonly op = 'gelu';
 }
 
-/** Softplus as a module. */
-export class Softplus extends Module {
-  forward(x: Tensor): Tensor {
-    return ops.softplus(x);
-  }
+/** Softplus, log(1 + eˣ), as a module. */
+export class Softplus extends Activation {
+  readonly op = 'softplus';
 }
 
 /** ELU as a module, alpha 1 by default. */
-export class ELU extends Module {
-  constructor(readonly alpha = 1) {
+export class ELU extends Activation {
+  readonly op = 'elu';
+  constructor(readonly alpha = defaultParam('elu')) {
     super();
   }
-  forward(x: Tensor): Tensor {
-    return ops.elu(x, this.alpha);
-  }
-  override describe(): string {
-    return `${this.alpha}`;
+  override get param(): number {
+    return this.alpha;
   }
 }
+
+/** SiLU (swish), x · σ(x), as a module (PyTorch's `nn.SiLU`). */
+export class SiLU extends Activation {
+  readonly op = 'silu';
+}
+
+/**
+ * The module class of each activation, typed over the op table's activations so none can be missed;
+ * constructed with its parameter (PyTorch's default when omitted).
+ */
+export const ACTIVATION_MODULES: { readonly [K in ActivationOp]: new (param?: number) => Activation } = {
+  sigmoid: Sigmoid,
+  tanh: Tanh,
+  relu: ReLU,
+  leakyRelu: LeakyReLU,
+  gelu: GELU,
+  softplus: Softplus,
+  elu: ELU,
+  silu: SiLU,
+};
 
 /** Softmax along an axis (default the last) as a module. */
 export class Softmax extends Module {

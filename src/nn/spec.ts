@@ -7,27 +7,30 @@ import { type RandomState } from '../random.js';
 import { type DType } from '../tensor.js';
 import { INITS, type Init } from './init.js';
 import {
-  Dropout,
-  ELU,
-  GELU,
-  Identity,
-  LeakyReLU,
-  Linear,
-  ReLU,
-  Sequential,
-  Sigmoid,
-  Softmax,
-  Softplus,
-  Tanh,
-} from './layers.js';
+  ACTIVATION_OPS,
+  activationInfo,
+  defaultParam,
+  type ActivationOp,
+  type ActivationParams,
+} from '../kernels/unary.js';
+import { Activation, ACTIVATION_MODULES, Dropout, Identity, Linear, Sequential, Softmax } from './layers.js';
 import type { Module } from './module.js';
+
+/**
+ * An elementwise activation layer as JSON: its op from the unary op table and, for the ones that take one,
+ * its parameter under the table's name (`{ type: 'leakyRelu', slope: 0.01 }`, `{ type: 'elu', alpha: 1 }`).
+ */
+export type ElementwiseSpec = {
+  [K in ActivationOp]: { type: K } & (ActivationParams[K] extends string
+    ? { [P in ActivationParams[K]]: number }
+    : unknown);
+}[ActivationOp];
 
 /** One layer of a `Sequential`, as JSON. Each variant maps to exactly one layer class. */
 export type LayerSpec =
   | { type: 'linear'; in: number; out: number; bias: boolean }
-  | { type: 'sigmoid' | 'tanh' | 'relu' | 'gelu' | 'softplus' | 'identity' }
-  | { type: 'leakyRelu'; slope: number }
-  | { type: 'elu'; alpha: number }
+  | ElementwiseSpec
+  | { type: 'identity' }
   | { type: 'softmax'; axis: number }
   | { type: 'dropout'; p: number };
 
@@ -46,22 +49,34 @@ export type ActivationSpec = Exclude<LayerSpec, { type: 'linear' } | { type: 'dr
 /** An activation by name, as a command-line flag gives it. */
 export type ActivationName = ActivationSpec['type'];
 
+/** The spec of an activation op with the given parameter (ignored by an op without one). */
+export function elementwiseSpec(op: ActivationOp, param: number): ElementwiseSpec {
+  const p = activationInfo(op).param;
+  return (p ? { type: op, [p.name]: param } : { type: op }) as ElementwiseSpec;
+}
+
+/** The op and parameter of an elementwise activation spec, or null for any other layer. */
+export function elementwiseOf(spec: LayerSpec): { op: ActivationOp; param: number } | null {
+  if (!isActivationOp(spec.type)) return null;
+  const p = activationInfo(spec.type).param;
+  return { op: spec.type, param: p ? (spec as unknown as Record<string, number>)[p.name] : 0 };
+}
+
+function isActivationOp(type: string): type is ActivationOp {
+  return (ACTIVATION_OPS as readonly string[]).includes(type);
+}
+
 /**
  * Each activation name with the spec it stands for: parameters get PyTorch's defaults (leaky slope 0.01,
  * ELU alpha 1, softmax over the last axis). The one table that maps names to activations, so the CLI and
- * `mlpSpec` cannot disagree.
+ * `mlpSpec` cannot disagree; the elementwise ones come from the unary op table.
  */
-export const ACTIVATIONS: { readonly [N in ActivationName]: ActivationSpec & { type: N } } = {
-  sigmoid: { type: 'sigmoid' },
-  tanh: { type: 'tanh' },
-  relu: { type: 'relu' },
-  gelu: { type: 'gelu' },
-  softplus: { type: 'softplus' },
+export const ACTIVATIONS = {
+  ...Object.fromEntries(ACTIVATION_OPS.map((op) => [op, elementwiseSpec(op, defaultParam(op))])),
   identity: { type: 'identity' },
-  leakyRelu: { type: 'leakyRelu', slope: 0.01 },
-  elu: { type: 'elu', alpha: 1 },
   softmax: { type: 'softmax', axis: -1 },
-};
+  // Built from the op table, so the compiler cannot see that every name has its spec: it has.
+} as unknown as { readonly [N in ActivationName]: ActivationSpec & { type: N } };
 
 /** Every activation name, for validating user input and listing choices. */
 export const ACTIVATION_NAMES = Object.keys(ACTIVATIONS) as readonly ActivationName[];
@@ -77,22 +92,22 @@ const integer: FieldCheck = (v) => (typeof v === 'number' && Number.isInteger(v)
 const probability: FieldCheck = (v) =>
   typeof v === 'number' && v >= 0 && v <= 1 ? null : 'a number in [0, 1]';
 
-/** The fields each layer type has besides `type`; typed over every layer type, so none can be missed. */
-const FIELDS: { readonly [T in LayerType]: Readonly<Record<string, FieldCheck>> } = {
+/** The fields of each layer type besides `type`, the activations' aside (their table names theirs). */
+const FIELDS: { readonly [T in Exclude<LayerType, ActivationOp>]: Readonly<Record<string, FieldCheck>> } = {
   linear: { in: positiveInt, out: positiveInt, bias: boolean },
-  sigmoid: {},
-  tanh: {},
-  relu: {},
-  gelu: {},
-  softplus: {},
   identity: {},
-  leakyRelu: { slope: finite },
-  elu: { alpha: finite },
   softmax: { axis: integer },
   dropout: { p: probability },
 };
 
-const LAYER_TYPES = Object.keys(FIELDS) as LayerType[];
+/** The fields a layer type has besides `type`. */
+function fieldsOf(type: LayerType): Readonly<Record<string, FieldCheck>> {
+  if (!isActivationOp(type)) return FIELDS[type];
+  const p = activationInfo(type).param;
+  return p ? { [p.name]: finite } : {};
+}
+
+const LAYER_TYPES: readonly LayerType[] = ['linear', ...ACTIVATION_OPS, 'identity', 'softmax', 'dropout'];
 
 /** A value as an error message shows it: JSON where possible, short. */
 function show(v: unknown): string {
@@ -148,9 +163,9 @@ export function validateSpec(value: unknown, path = ''): ModelSpec {
 /** Check one layer spec; `lp` is its path for messages. */
 function validateLayer(layer: unknown, lp: string): LayerSpec {
   if (!isRecord(layer)) throw new Error(`${lp}: expected an object with a "type", got ${show(layer)}`);
-  if (typeof layer.type !== 'string' || !Object.hasOwn(FIELDS, layer.type))
+  if (typeof layer.type !== 'string' || !(LAYER_TYPES as readonly string[]).includes(layer.type))
     throw new Error(`${lp}.type: expected one of ${LAYER_TYPES.join(', ')}, got ${show(layer.type)}`);
-  const fields = FIELDS[layer.type as LayerType];
+  const fields = fieldsOf(layer.type as LayerType);
   for (const [name, check] of Object.entries(fields)) {
     const expected = check(layer[name]);
     if (expected) throw new Error(`${lp}.${name}: expected ${expected}, got ${show(layer[name])}`);
@@ -174,6 +189,8 @@ export interface FromSpecOptions {
 /** Build the layer of one (already validated) spec: a switch the compiler checks for completeness. */
 function buildLayer(l: LayerSpec, options: FromSpecOptions): Module {
   const rng = options.rng ? { rng: options.rng } : {};
+  const act = elementwiseOf(l);
+  if (act) return new ACTIVATION_MODULES[act.op](act.param);
   switch (l.type) {
     case 'linear':
       return new Linear(l.in, l.out, {
@@ -182,30 +199,14 @@ function buildLayer(l: LayerSpec, options: FromSpecOptions): Module {
         init: options.init,
         ...rng,
       });
-    case 'sigmoid':
-      return new Sigmoid();
-    case 'tanh':
-      return new Tanh();
-    case 'relu':
-      return new ReLU();
-    case 'gelu':
-      return new GELU();
-    case 'softplus':
-      return new Softplus();
     case 'identity':
       return new Identity();
-    case 'leakyRelu':
-      return new LeakyReLU(l.slope);
-    case 'elu':
-      return new ELU(l.alpha);
     case 'softmax':
       return new Softmax(l.axis);
     case 'dropout':
       return new Dropout(l.p, rng);
-    default: {
-      const unknown: never = l;
-      throw new Error(`fromSpec: unknown layer ${show(unknown)}`);
-    }
+    default:
+      throw new Error(`fromSpec: unknown layer ${show(l)}`);
   }
 }
 
@@ -227,6 +228,8 @@ export function fromSpec(spec: ModelSpec, options: FromSpecOptions = {}): Sequen
  * trace and `toSpec` all read modules through this one table.
  */
 export function describeLayer(m: Module): LayerSpec | null {
+  if (m instanceof Activation)
+    return m.constructor === ACTIVATION_MODULES[m.op] ? elementwiseSpec(m.op, m.param) : null;
   switch (m.constructor) {
     case Linear: {
       const l = m as Linear;
@@ -238,22 +241,8 @@ export function describeLayer(m: Module): LayerSpec | null {
         );
       return { type: 'linear', in: l.inFeatures, out: l.outFeatures, bias: l.bias !== null };
     }
-    case Sigmoid:
-      return { type: 'sigmoid' };
-    case Tanh:
-      return { type: 'tanh' };
-    case ReLU:
-      return { type: 'relu' };
-    case GELU:
-      return { type: 'gelu' };
-    case Softplus:
-      return { type: 'softplus' };
     case Identity:
       return { type: 'identity' };
-    case LeakyReLU:
-      return { type: 'leakyRelu', slope: (m as LeakyReLU).slope };
-    case ELU:
-      return { type: 'elu', alpha: (m as ELU).alpha };
     case Softmax:
       return { type: 'softmax', axis: (m as Softmax).axis };
     case Dropout:
@@ -262,6 +251,15 @@ export function describeLayer(m: Module): LayerSpec | null {
       return null;
   }
 }
+
+/** The module classes a spec can describe, for messages. */
+export const SPEC_MODULES = [
+  'Linear',
+  ...ACTIVATION_OPS.map((op) => activationInfo(op).module),
+  'Softmax',
+  'Identity',
+  'Dropout',
+].join(', ');
 
 /** The spec of a Sequential; throws, naming the layer, for a module no spec can describe. */
 export function toSpec(model: Sequential): ModelSpec {
@@ -276,10 +274,7 @@ export function toSpec(model: Sequential): ModelSpec {
       throw new Error(`${where}: ${(e as Error).message.replace(/^Linear: /, '')}`, { cause: e });
     }
     if (!spec)
-      throw new Error(
-        `${where} cannot be described in a model spec; supported layers: Linear, Sigmoid, Tanh, ReLU, ` +
-          'LeakyReLU, GELU, Softplus, ELU, Softmax, Identity, Dropout',
-      );
+      throw new Error(`${where} cannot be described in a model spec; supported layers: ${SPEC_MODULES}`);
     return spec;
   });
   const spec: ModelSpec = { type: 'sequential', layers };

@@ -3,6 +3,7 @@
  * the training settings and the seed. The page keeps it in its URL; `createRun` builds exactly the same
  * model, data and optimizer from it in a browser worker and in Node.
  */
+import { ACTIVATION_OPS, activationInfo, type ActivationOp } from '../kernels/unary.js';
 
 /** The datasets: TensorFlow Playground's six, the seed notebook's one sample, and an uploaded CSV. */
 export type DatasetName = 'circle' | 'xor' | 'gauss' | 'spiral' | 'plane' | 'multi-gaussian' | 'seed' | 'csv';
@@ -13,8 +14,11 @@ export type ProblemType = 'classification' | 'regression';
 /** The input features a network can be given, computed from the point (x1, x2). */
 export type FeatureName = 'x1' | 'x2' | 'x1Squared' | 'x2Squared' | 'x1x2' | 'sinX1' | 'sinX2';
 
-/** The activation of the hidden layers (TensorFlow Playground's four). */
-export type HiddenActivation = 'tanh' | 'relu' | 'sigmoid' | 'linear';
+/**
+ * The activation of the hidden layers: TensorFlow Playground's four (its `linear` is no activation) and
+ * every other activation of the library's op table.
+ */
+export type HiddenActivation = 'linear' | ActivationOp;
 
 /** The optimizer: plain SGD, SGD with momentum 0.9, or Adam. */
 export type OptimizerChoice = 'sgd' | 'momentum' | 'adam';
@@ -85,9 +89,23 @@ export const DATASETS: {
 /** The dataset names, in the order the page shows them. */
 export const DATASET_NAMES = Object.keys(DATASETS) as readonly DatasetName[];
 
+/** TensorFlow Playground's activations, in its order: the page lists them first. */
+const TF_PLAYGROUND_ACTIVATIONS: readonly HiddenActivation[] = ['tanh', 'relu', 'sigmoid', 'linear'];
+
+/** How the page names each hidden activation: the module's name (`SiLU`), `Linear` for none. */
+export const ACTIVATION_LABELS: { readonly [A in HiddenActivation]: string } = {
+  linear: 'Linear',
+  ...(Object.fromEntries(ACTIVATION_OPS.map((op) => [op, activationInfo(op).module])) as {
+    [A in ActivationOp]: string;
+  }),
+};
+
 /** The choices the page offers for each setting (TensorFlow Playground's lists, plus ours). */
 export const CHOICES = {
-  activation: ['tanh', 'relu', 'sigmoid', 'linear'] as readonly HiddenActivation[],
+  activation: [
+    ...TF_PLAYGROUND_ACTIVATIONS,
+    ...ACTIVATION_OPS.filter((op) => !TF_PLAYGROUND_ACTIVATIONS.includes(op)),
+  ] as readonly HiddenActivation[],
   optimizer: ['sgd', 'momentum', 'adam'] as readonly OptimizerChoice[],
   loss: ['squared', 'crossEntropy'] as readonly LossChoice[],
   regularization: ['none', 'L1', 'L2'] as readonly RegularizationChoice[],

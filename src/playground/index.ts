@@ -3,6 +3,7 @@
  * `web/` imports it, and so do the Node tests, which therefore check what the page's worker runs.
  */
 export {
+  ACTIVATION_LABELS,
   CHOICES,
   DATASETS,
   DATASET_NAMES,

@@ -12,7 +12,7 @@
 import * as losses from '../losses.js';
 import { modelToJSON } from '../io/modelfile.js';
 import { toOnnx } from '../io/onnx.js';
-import { Identity, Linear, ReLU, Sequential, Sigmoid, Tanh } from '../nn/layers.js';
+import { ACTIVATION_MODULES, Identity, Linear, Sequential, Sigmoid, Tanh } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import * as ops from '../ops.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -24,6 +24,7 @@ import {
   checkConfig,
   outputKind,
   type FeatureName,
+  type HiddenActivation,
   type OutputKind,
   type PlaygroundConfig,
 } from './config.js';
@@ -99,12 +100,10 @@ export function featureGrids(density: number, features: readonly FeatureName[]):
   return out;
 }
 
-const HIDDEN: { readonly [A in PlaygroundConfig['activation']]: () => Module } = {
-  tanh: () => new Tanh(),
-  relu: () => new ReLU(),
-  sigmoid: () => new Sigmoid(),
-  linear: () => new Identity(),
-};
+/** A hidden activation's module: TensorFlow Playground's `linear` is Identity, the rest the table's. */
+function hiddenActivation(a: HiddenActivation): Module {
+  return a === 'linear' ? new Identity() : new ACTIVATION_MODULES[a]();
+}
 
 const OUTPUT: { readonly [K in OutputKind]: (() => Module) | null } = {
   tanh: () => new Tanh(),
@@ -123,7 +122,8 @@ export function buildModel(config: PlaygroundConfig, rng: RandomState): Sequenti
   const layers: Module[] = [];
   for (let i = 0; i + 1 < sizes.length; i++) {
     layers.push(new Linear(sizes[i], sizes[i + 1], { dtype: 'float64', init, rng }));
-    const activation = i + 2 < sizes.length ? HIDDEN[config.activation]() : OUTPUT[outputKind(config)]?.();
+    const activation =
+      i + 2 < sizes.length ? hiddenActivation(config.activation) : OUTPUT[outputKind(config)]?.();
     if (activation) layers.push(activation);
   }
   return new Sequential(...layers);

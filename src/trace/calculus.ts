@@ -1,73 +1,27 @@
 /**
- * The closed forms a learner derives by hand: each activation's local derivative and each loss's
- * derivative with respect to the output, as a value computed from the forward pass and as the formula
- * that says how. The trace multiplies these along the chain and compares the products with autograd,
- * so they are written independently of the ops' backward code on purpose.
+ * The closed forms a learner derives by hand: each activation's local derivative (its entry in the unary
+ * op table, `kernels/unary.ts`, holds it beside the kernels) and each loss's derivative with respect to
+ * the output, as a value computed from the forward pass and as the formula that says how. The trace
+ * multiplies these along the chain and compares the products with autograd, so they are written
+ * independently of the ops' backward code on purpose.
  */
-import { erfc } from '../special.js';
+import { activationInfo } from '../kernels/unary.js';
 import type { Notation, TraceActivation, TraceLoss } from './network.js';
-
-const SQRT1_2 = Math.SQRT1_2;
-const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /** dσ/dz at pre-activation `z` with activation value `a` (the derivative PyTorch uses at kinks). */
 export function localDerivative(act: TraceActivation, param: number, z: number, a: number): number {
-  switch (act) {
-    case 'identity':
-      return 1;
-    case 'sigmoid':
-      return a * (1 - a);
-    case 'tanh':
-      return 1 - a * a;
-    case 'relu':
-      // z = 0: subgradient 0, as PyTorch.
-      return z > 0 ? 1 : 0;
-    case 'leakyRelu':
-      return z > 0 ? 1 : param;
-    case 'gelu':
-      // Φ(z) + z·φ(z); erfc keeps Φ accurate far into the negative tail.
-      return 0.5 * erfc(-z * SQRT1_2) + z * Math.exp(-0.5 * z * z) * INV_SQRT_2PI;
-    case 'softplus':
-      // σ(z), in the form that cannot overflow on either side.
-      return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-    case 'elu':
-      // z = 0 takes the exponential branch (slope alpha), as PyTorch.
-      return z > 0 ? 1 : param * Math.exp(z);
-    default:
-      return act satisfies never;
-  }
+  return act === 'identity' ? 1 : activationInfo(act).trace.derivative(z, a, param);
 }
 
 /** How the local derivative is computed, in the names of the unit (`h1 * (1 - h1)`). */
 export function localFormula(act: TraceActivation, param: number, z: string, a: string): string {
-  switch (act) {
-    case 'identity':
-      return '1';
-    case 'sigmoid':
-      return `${a} * (1 - ${a})`;
-    case 'tanh':
-      return `1 - ${a}^2`;
-    case 'relu':
-      return `1 if ${z} > 0, else 0`;
-    case 'leakyRelu':
-      return `1 if ${z} > 0, else ${param}`;
-    case 'gelu':
-      return `Φ(${z}) + ${z} * φ(${z})`;
-    case 'softplus':
-      return `sigmoid(${z})`;
-    case 'elu':
-      return `1 if ${z} > 0, else ${param} * exp(${z})`;
-    default:
-      return act satisfies never;
-  }
+  return act === 'identity' ? '1' : activationInfo(act).trace.formula(z, a, param);
 }
 
-/** The activation applied to `z`, as a formula (`sigmoid(z_h1)`; just `z` for identity). */
+/** The activation applied to `z`, as a formula (`sigmoid(z_h1)`, `leakyRelu(z, 0.01)`; just `z` for identity). */
 export function activationFormula(act: TraceActivation, param: number, z: string): string {
   if (act === 'identity') return z;
-  if (act === 'leakyRelu') return `leakyRelu(${z}, ${param})`;
-  if (act === 'elu') return `elu(${z}, ${param})`;
-  return `${act}(${z})`;
+  return activationInfo(act).param ? `${act}(${z}, ${param})` : `${act}(${z})`;
 }
 
 /** What the loss function is, in the names of the output and target units (Σ_rows: over the batch). */

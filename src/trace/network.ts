@@ -8,7 +8,8 @@
  */
 import * as losses from '../losses.js';
 import { Dropout, Linear, Sequential, Softmax } from '../nn/layers.js';
-import { describeLayer } from '../nn/spec.js';
+import { ACTIVATION_OPS, activationInfo, type ActivationOp } from '../kernels/unary.js';
+import { describeLayer, elementwiseOf } from '../nn/spec.js';
 import type { Module } from '../nn/module.js';
 import { RandomState } from '../random.js';
 import { fmt } from '../shape.js';
@@ -20,9 +21,11 @@ export type TraceLoss = 'mseHalfSum' | 'mse' | 'crossEntropy' | 'bce';
 /** Every loss `trace` accepts, for validating input and listing choices. */
 export const TRACE_LOSSES: readonly TraceLoss[] = ['mseHalfSum', 'mse', 'crossEntropy', 'bce'];
 
-/** The elementwise activations a trace can explain (a Linear layer without one has `'identity'`). */
-export type TraceActivation =
-  'identity' | 'sigmoid' | 'tanh' | 'relu' | 'leakyRelu' | 'gelu' | 'softplus' | 'elu';
+/**
+ * The elementwise activations a trace can explain: every activation of the unary op table (a Linear
+ * layer without one has `'identity'`).
+ */
+export type TraceActivation = 'identity' | ActivationOp;
 
 /** Which names a trace uses: the seed notebook's (its 2‑2‑1 sigmoid network only) or systematic ones. */
 export type Notation = 'seed' | 'systematic';
@@ -53,21 +56,9 @@ export interface Dense {
 /** The activation a module stands for, or null when a trace cannot explain it. */
 function activationOf(m: Module): { name: TraceActivation; param: number } | null {
   const spec = describeLayer(m);
-  switch (spec?.type) {
-    case 'sigmoid':
-    case 'tanh':
-    case 'relu':
-    case 'gelu':
-    case 'softplus':
-    case 'identity':
-      return { name: spec.type, param: 0 };
-    case 'leakyRelu':
-      return { name: 'leakyRelu', param: spec.slope };
-    case 'elu':
-      return { name: 'elu', param: spec.alpha };
-    default:
-      return null;
-  }
+  if (spec?.type === 'identity') return { name: 'identity', param: 0 };
+  const act = spec && elementwiseOf(spec);
+  return act ? { name: act.op, param: act.param } : null;
 }
 
 function refusal(m: Module, i: number): string {
@@ -83,7 +74,7 @@ function refusal(m: Module, i: number): string {
     );
   return (
     `trace: layer ${i} (${m.constructor.name}) is not supported; a trace takes Linear layers and the ` +
-    'activations Sigmoid, Tanh, ReLU, LeakyReLU, GELU, Softplus, ELU and Identity'
+    `activations ${ACTIVATION_OPS.map((op) => activationInfo(op).module).join(', ')} and Identity`
   );
 }
 

@@ -72,6 +72,7 @@ export const UNARY_CASES: { op: UnaryOp; p0: number; p1: number }[] = [
   { op: 'gelu', p0: 0, p1: 0 },
   { op: 'softplus', p0: 0, p1: 0 },
   { op: 'elu', p0: 1.5, p1: 0 },
+  { op: 'silu', p0: 0, p1: 0 },
   { op: 'pow', p0: 2, p1: 0 },
   { op: 'pow', p0: 3, p1: 0 },
   { op: 'pow', p0: 0, p1: 0 },

@@ -81,119 +81,6 @@ interface UnaryRule {
   long?: boolean;
 }
 
-/**
- * Forward ops. Each mirrors the reference's expression, comparisons included, so NaN and −0 come out the
- * same (relu keeps NaN, sends −0 to +0).
- */
-export const UNARY: { [K in UnaryOp]: UnaryRule | null } = {
-  neg: { body: (f, e) => f.get(e.x).op('f64x2.neg') },
-  exp: { body: (f, e) => pushExp(f, e.x), long: true },
-  log: { body: (f, e) => pushLog(f, e.x), long: true },
-  sqrt: { body: (f, e) => f.get(e.x).op('f64x2.sqrt') },
-  abs: { body: (f, e) => f.get(e.x).op('f64x2.abs') },
-  sigmoid: {
-    // 1 / (1 + exp(−x))
-    long: true,
-    body: (f, e) => {
-      const t = negated(f, e.x);
-      splat(f, 1);
-      splat(f, 1);
-      pushExp(f, t);
-      f.op('f64x2.add', 'f64x2.div');
-    },
-  },
-  tanh: { body: (f, e) => pushTanh(f, e.x), long: true },
-  relu: {
-    body: (f, e) =>
-      select(
-        f,
-        () => f.get(e.x),
-        () => splat(f, 0),
-        () => {
-          f.get(e.x);
-          splat(f, 0).op('f64x2.gt');
-          f.get(e.x).get(e.x).op('f64x2.ne', 'v128.or');
-        },
-      ),
-  },
-  leakyRelu: {
-    body: (f, e) =>
-      select(
-        f,
-        () => f.get(e.x),
-        () => f.get(e.x).get(e.p0).op('f64x2.mul'),
-        () => splat(f.get(e.x), 0).op('f64x2.gt'),
-      ),
-  },
-  gelu: {
-    // x · 0.5 · erfc(−x/√2)
-    long: true,
-    body: (f, e, lib) => {
-      const c = erfcOfMinusXOverSqrt2(f, e.x, lib);
-      f.get(e.x);
-      splat(f, 0.5).op('f64x2.mul').get(c).op('f64x2.mul');
-    },
-  },
-  softplus: {
-    // x > 0 ? x + log1p(exp(−x)) : log1p(exp(x)): one exp and one log1p of the lane's argument
-    long: true,
-    body: (f, e) => {
-      const pos = temp(f, () => positive(f, e.x));
-      const w = temp(f, () =>
-        select(
-          f,
-          () => f.get(e.x).op('f64x2.neg'),
-          () => f.get(e.x),
-          () => f.get(pos),
-        ),
-      );
-      const ex = temp(f, () => pushExp(f, w));
-      const t = temp(f, () => pushLog1p(f, ex));
-      select(
-        f,
-        () => f.get(e.x).get(t).op('f64x2.add'),
-        () => f.get(t),
-        () => f.get(pos),
-      );
-    },
-  },
-  elu: {
-    // x > 0 ? x : p0 · expm1(x); expm1's x > 40 arm is never selected
-    long: true,
-    body: (f, e) => {
-      const m = temp(f, () => pushExpm1(f, e.x, false));
-      select(
-        f,
-        () => f.get(e.x),
-        () => f.get(e.p0).get(m).op('f64x2.mul'),
-        () => positive(f, e.x),
-      );
-    },
-  },
-  pow: { body: (f, e) => f.get(e.x).get(e.x).op('f64x2.mul'), when: (p0) => p0 === 2 },
-  clamp: {
-    // v < p0 ? p0 : v > p1 ? p1 : v
-    body: (f, e) =>
-      select(
-        f,
-        () => f.get(e.p0),
-        () =>
-          select(
-            f,
-            () => f.get(e.p1),
-            () => f.get(e.x),
-            () => f.get(e.x).get(e.p1).op('f64x2.gt'),
-          ),
-        () => f.get(e.x).get(e.p0).op('f64x2.lt'),
-      ),
-  },
-  addScalar: { body: (f, e) => f.get(e.x).get(e.p0).op('f64x2.add') },
-  mulScalar: { body: (f, e) => f.get(e.x).get(e.p0).op('f64x2.mul') },
-  divScalar: { body: (f, e) => f.get(e.x).get(e.p0).op('f64x2.div') },
-  rsubScalar: { body: (f, e) => f.get(e.p0).get(e.x).op('f64x2.sub') },
-  rdivScalar: { body: (f, e) => f.get(e.p0).get(e.x).op('f64x2.div') },
-};
-
 /** Which of x (input), y (forward output) and g (incoming gradient) a derivative reads. */
 export type GradInput = 'x' | 'y' | 'g';
 
@@ -202,154 +89,332 @@ interface GradRule extends UnaryRule {
   inputs: readonly GradInput[];
 }
 
-/** Derivatives, each the reference's expression in the same order of operations. */
-export const UNARY_GRAD: { [K in UnaryOp]: GradRule | null } = {
-  neg: { inputs: ['g'], body: (f, e) => f.get(e.g).op('f64x2.neg') },
-  exp: { inputs: ['g', 'y'], body: (f, e) => f.get(e.g).get(e.y).op('f64x2.mul') },
-  log: { inputs: ['g', 'x'], body: (f, e) => f.get(e.g).get(e.x).op('f64x2.div') },
+/**
+ * Every unary op in wasm: the forward and, right below it, the derivative, each mirroring the reference's
+ * expression (`../unary.ts`) in the same order of operations, comparisons included, so NaN and −0 come out
+ * the same (relu keeps NaN, sends −0 to +0). null: that direction stays in the reference.
+ */
+export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRule | null } } = {
+  neg: {
+    forward: { body: (f, e) => f.get(e.x).op('f64x2.neg') },
+    grad: { inputs: ['g'], body: (f, e) => f.get(e.g).op('f64x2.neg') },
+  },
+  exp: {
+    forward: { body: (f, e) => pushExp(f, e.x), long: true },
+    grad: { inputs: ['g', 'y'], body: (f, e) => f.get(e.g).get(e.y).op('f64x2.mul') },
+  },
+  log: {
+    forward: { body: (f, e) => pushLog(f, e.x), long: true },
+    grad: { inputs: ['g', 'x'], body: (f, e) => f.get(e.g).get(e.x).op('f64x2.div') },
+  },
   sqrt: {
-    inputs: ['g', 'y'],
-    body: (f, e) => {
-      f.get(e.g);
-      splat(f, 2).get(e.y).op('f64x2.mul', 'f64x2.div');
+    forward: { body: (f, e) => f.get(e.x).op('f64x2.sqrt') },
+    grad: {
+      inputs: ['g', 'y'],
+      body: (f, e) => {
+        f.get(e.g);
+        splat(f, 2).get(e.y).op('f64x2.mul', 'f64x2.div');
+      },
     },
   },
   abs: {
-    // x > 0 ? g : x < 0 ? −g : 0
-    inputs: ['g', 'x'],
-    body: (f, e) =>
-      select(
-        f,
-        () => f.get(e.g),
-        () =>
-          select(
-            f,
-            () => f.get(e.g).op('f64x2.neg'),
-            () => splat(f, 0),
-            () => splat(f.get(e.x), 0).op('f64x2.lt'),
-          ),
-        () => splat(f.get(e.x), 0).op('f64x2.gt'),
-      ),
+    forward: { body: (f, e) => f.get(e.x).op('f64x2.abs') },
+    grad: {
+      // x > 0 ? g : x < 0 ? −g : 0
+      inputs: ['g', 'x'],
+      body: (f, e) =>
+        select(
+          f,
+          () => f.get(e.g),
+          () =>
+            select(
+              f,
+              () => f.get(e.g).op('f64x2.neg'),
+              () => splat(f, 0),
+              () => splat(f.get(e.x), 0).op('f64x2.lt'),
+            ),
+          () => splat(f.get(e.x), 0).op('f64x2.gt'),
+        ),
+    },
   },
   sigmoid: {
-    // g · (1 − y) · y
-    inputs: ['g', 'y'],
-    body: (f, e) => {
-      f.get(e.g);
-      splat(f, 1).get(e.y).op('f64x2.sub', 'f64x2.mul').get(e.y).op('f64x2.mul');
+    forward: {
+      // 1 / (1 + exp(−x))
+      long: true,
+      body: (f, e) => {
+        const t = negated(f, e.x);
+        splat(f, 1);
+        splat(f, 1);
+        pushExp(f, t);
+        f.op('f64x2.add', 'f64x2.div');
+      },
+    },
+    grad: {
+      // g · (1 − y) · y
+      inputs: ['g', 'y'],
+      body: (f, e) => {
+        f.get(e.g);
+        splat(f, 1).get(e.y).op('f64x2.sub', 'f64x2.mul').get(e.y).op('f64x2.mul');
+      },
     },
   },
   tanh: {
-    // g · (1 − y·y)
-    inputs: ['g', 'y'],
-    body: (f, e) => {
-      f.get(e.g);
-      splat(f, 1).get(e.y).get(e.y).op('f64x2.mul', 'f64x2.sub', 'f64x2.mul');
+    forward: { body: (f, e) => pushTanh(f, e.x), long: true },
+    grad: {
+      // g · (1 − y·y)
+      inputs: ['g', 'y'],
+      body: (f, e) => {
+        f.get(e.g);
+        splat(f, 1).get(e.y).get(e.y).op('f64x2.mul', 'f64x2.sub', 'f64x2.mul');
+      },
     },
   },
   relu: {
-    // y > 0 ? g : 0, as a mask
-    inputs: ['g', 'y'],
-    body: (f, e) => {
-      f.get(e.g).get(e.y);
-      splat(f, 0).op('f64x2.gt', 'v128.and');
+    forward: {
+      body: (f, e) =>
+        select(
+          f,
+          () => f.get(e.x),
+          () => splat(f, 0),
+          () => {
+            f.get(e.x);
+            splat(f, 0).op('f64x2.gt');
+            f.get(e.x).get(e.x).op('f64x2.ne', 'v128.or');
+          },
+        ),
+    },
+    grad: {
+      // y > 0 ? g : 0, as a mask
+      inputs: ['g', 'y'],
+      body: (f, e) => {
+        f.get(e.g).get(e.y);
+        splat(f, 0).op('f64x2.gt', 'v128.and');
+      },
     },
   },
   leakyRelu: {
-    inputs: ['g', 'x'],
-    body: (f, e) =>
-      select(
-        f,
-        () => f.get(e.g),
-        () => f.get(e.g).get(e.p0).op('f64x2.mul'),
-        () => splat(f.get(e.x), 0).op('f64x2.gt'),
-      ),
+    forward: {
+      body: (f, e) =>
+        select(
+          f,
+          () => f.get(e.x),
+          () => f.get(e.x).get(e.p0).op('f64x2.mul'),
+          () => splat(f.get(e.x), 0).op('f64x2.gt'),
+        ),
+    },
+    grad: {
+      inputs: ['g', 'x'],
+      body: (f, e) =>
+        select(
+          f,
+          () => f.get(e.g),
+          () => f.get(e.g).get(e.p0).op('f64x2.mul'),
+          () => splat(f.get(e.x), 0).op('f64x2.gt'),
+        ),
+    },
   },
   gelu: {
-    // g · (cdf + x · pdf), cdf = 0.5 · erfc(−x/√2), pdf = exp(−0.5 · x · x) · 1/√(2π)
-    long: true,
-    inputs: ['g', 'x'],
-    body: (f, e, lib) => {
-      const c = erfcOfMinusXOverSqrt2(f, e.x, lib);
-      const sq = temp(f, () => {
-        splat(f, -0.5).get(e.x).op('f64x2.mul').get(e.x).op('f64x2.mul');
-      });
-      const ex = temp(f, () => pushExp(f, sq));
-      f.get(e.g);
-      splat(f, 0.5).get(c).op('f64x2.mul');
-      f.get(e.x).get(ex);
-      splat(f, INV_SQRT_2PI).op('f64x2.mul', 'f64x2.mul', 'f64x2.add', 'f64x2.mul');
+    forward: {
+      // x · 0.5 · erfc(−x/√2)
+      long: true,
+      body: (f, e, lib) => {
+        const c = erfcOfMinusXOverSqrt2(f, e.x, lib);
+        f.get(e.x);
+        splat(f, 0.5).op('f64x2.mul').get(c).op('f64x2.mul');
+      },
+    },
+    grad: {
+      // g · (cdf + x · pdf), cdf = 0.5 · erfc(−x/√2), pdf = exp(−0.5 · x · x) · 1/√(2π)
+      long: true,
+      inputs: ['g', 'x'],
+      body: (f, e, lib) => {
+        const c = erfcOfMinusXOverSqrt2(f, e.x, lib);
+        const sq = temp(f, () => {
+          splat(f, -0.5).get(e.x).op('f64x2.mul').get(e.x).op('f64x2.mul');
+        });
+        const ex = temp(f, () => pushExp(f, sq));
+        f.get(e.g);
+        splat(f, 0.5).get(c).op('f64x2.mul');
+        f.get(e.x).get(ex);
+        splat(f, INV_SQRT_2PI).op('f64x2.mul', 'f64x2.mul', 'f64x2.add', 'f64x2.mul');
+      },
     },
   },
   softplus: {
-    // x ≥ 0 ? g / (1 + exp(−x)) : (g · e) / (1 + e) with e = exp(x)
-    long: true,
-    inputs: ['g', 'x'],
-    body: (f, e) => {
-      const nonNeg = temp(f, () => splat(f.get(e.x), 0).op('f64x2.ge'));
-      const w = temp(f, () =>
+    forward: {
+      // x > 0 ? x + log1p(exp(−x)) : log1p(exp(x)): one exp and one log1p of the lane's argument
+      long: true,
+      body: (f, e) => {
+        const pos = temp(f, () => positive(f, e.x));
+        const w = temp(f, () =>
+          select(
+            f,
+            () => f.get(e.x).op('f64x2.neg'),
+            () => f.get(e.x),
+            () => f.get(pos),
+          ),
+        );
+        const ex = temp(f, () => pushExp(f, w));
+        const t = temp(f, () => pushLog1p(f, ex));
         select(
           f,
-          () => f.get(e.x).op('f64x2.neg'),
-          () => f.get(e.x),
+          () => f.get(e.x).get(t).op('f64x2.add'),
+          () => f.get(t),
+          () => f.get(pos),
+        );
+      },
+    },
+    grad: {
+      // x ≥ 0 ? g / (1 + exp(−x)) : (g · e) / (1 + e) with e = exp(x)
+      long: true,
+      inputs: ['g', 'x'],
+      body: (f, e) => {
+        const nonNeg = temp(f, () => splat(f.get(e.x), 0).op('f64x2.ge'));
+        const w = temp(f, () =>
+          select(
+            f,
+            () => f.get(e.x).op('f64x2.neg'),
+            () => f.get(e.x),
+            () => f.get(nonNeg),
+          ),
+        );
+        const ex = temp(f, () => pushExp(f, w));
+        select(
+          f,
+          () => {
+            f.get(e.g);
+            splat(f, 1).get(ex).op('f64x2.add', 'f64x2.div');
+          },
+          () => {
+            f.get(e.g).get(ex).op('f64x2.mul');
+            splat(f, 1).get(ex).op('f64x2.add', 'f64x2.div');
+          },
           () => f.get(nonNeg),
-        ),
-      );
-      const ex = temp(f, () => pushExp(f, w));
-      select(
-        f,
-        () => {
-          f.get(e.g);
-          splat(f, 1).get(ex).op('f64x2.add', 'f64x2.div');
-        },
-        () => {
-          f.get(e.g).get(ex).op('f64x2.mul');
-          splat(f, 1).get(ex).op('f64x2.add', 'f64x2.div');
-        },
-        () => f.get(nonNeg),
-      );
+        );
+      },
     },
   },
   elu: {
-    // x > 0 ? g : g · p0 · exp(x)
-    long: true,
-    inputs: ['g', 'x'],
-    body: (f, e) => {
-      const ex = temp(f, () => pushExp(f, e.x));
-      select(
-        f,
-        () => f.get(e.g),
-        () => f.get(e.g).get(e.p0).op('f64x2.mul').get(ex).op('f64x2.mul'),
-        () => positive(f, e.x),
-      );
+    forward: {
+      // x > 0 ? x : p0 · expm1(x); expm1's x > 40 arm is never selected
+      long: true,
+      body: (f, e) => {
+        const m = temp(f, () => pushExpm1(f, e.x, false));
+        select(
+          f,
+          () => f.get(e.x),
+          () => f.get(e.p0).get(m).op('f64x2.mul'),
+          () => positive(f, e.x),
+        );
+      },
+    },
+    grad: {
+      // x > 0 ? g : g · p0 · exp(x)
+      long: true,
+      inputs: ['g', 'x'],
+      body: (f, e) => {
+        const ex = temp(f, () => pushExp(f, e.x));
+        select(
+          f,
+          () => f.get(e.g),
+          () => f.get(e.g).get(e.p0).op('f64x2.mul').get(ex).op('f64x2.mul'),
+          () => positive(f, e.x),
+        );
+      },
+    },
+  },
+  silu: {
+    forward: {
+      // x / (1 + exp(−x))
+      long: true,
+      body: (f, e) => {
+        const t = negated(f, e.x);
+        f.get(e.x);
+        splat(f, 1);
+        pushExp(f, t);
+        f.op('f64x2.add', 'f64x2.div');
+      },
+    },
+    grad: {
+      // g · s · (1 + x · (1 − s)), s = 1 / (1 + exp(−x))
+      long: true,
+      inputs: ['g', 'x'],
+      body: (f, e) => {
+        const t = negated(f, e.x);
+        const s = temp(f, () => {
+          splat(f, 1);
+          splat(f, 1);
+          pushExp(f, t);
+          f.op('f64x2.add', 'f64x2.div');
+        });
+        f.get(e.g).get(s).op('f64x2.mul');
+        splat(f, 1).get(e.x);
+        splat(f, 1).get(s).op('f64x2.sub', 'f64x2.mul', 'f64x2.add', 'f64x2.mul');
+      },
     },
   },
   pow: {
-    // g · 2 · x, for the square only
-    inputs: ['g', 'x'],
-    body: (f, e) => {
-      f.get(e.g);
-      splat(f, 2).op('f64x2.mul').get(e.x).op('f64x2.mul');
+    forward: { body: (f, e) => f.get(e.x).get(e.x).op('f64x2.mul'), when: (p0) => p0 === 2 },
+    grad: {
+      // g · 2 · x, for the square only
+      inputs: ['g', 'x'],
+      body: (f, e) => {
+        f.get(e.g);
+        splat(f, 2).op('f64x2.mul').get(e.x).op('f64x2.mul');
+      },
+      when: (p0) => p0 === 2,
     },
-    when: (p0) => p0 === 2,
   },
   clamp: {
-    // p0 ≤ x ≤ p1 ? g : 0, as a mask
-    inputs: ['g', 'x'],
-    body: (f, e) => {
-      f.get(e.g);
-      f.get(e.x).get(e.p0).op('f64x2.ge');
-      f.get(e.x).get(e.p1).op('f64x2.le', 'v128.and', 'v128.and');
+    forward: {
+      // v < p0 ? p0 : v > p1 ? p1 : v
+      body: (f, e) =>
+        select(
+          f,
+          () => f.get(e.p0),
+          () =>
+            select(
+              f,
+              () => f.get(e.p1),
+              () => f.get(e.x),
+              () => f.get(e.x).get(e.p1).op('f64x2.gt'),
+            ),
+          () => f.get(e.x).get(e.p0).op('f64x2.lt'),
+        ),
+    },
+    grad: {
+      // p0 ≤ x ≤ p1 ? g : 0, as a mask
+      inputs: ['g', 'x'],
+      body: (f, e) => {
+        f.get(e.g);
+        f.get(e.x).get(e.p0).op('f64x2.ge');
+        f.get(e.x).get(e.p1).op('f64x2.le', 'v128.and', 'v128.and');
+      },
     },
   },
-  addScalar: null, // a copy of g: the reference's `set` is already a memcpy
-  mulScalar: { inputs: ['g'], body: (f, e) => f.get(e.g).get(e.p0).op('f64x2.mul') },
-  divScalar: { inputs: ['g'], body: (f, e) => f.get(e.g).get(e.p0).op('f64x2.div') },
-  rsubScalar: { inputs: ['g'], body: (f, e) => f.get(e.g).op('f64x2.neg') },
+  addScalar: {
+    forward: { body: (f, e) => f.get(e.x).get(e.p0).op('f64x2.add') },
+    grad: null, // a copy of g: the reference's `set` is already a memcpy
+  },
+  mulScalar: {
+    forward: { body: (f, e) => f.get(e.x).get(e.p0).op('f64x2.mul') },
+    grad: { inputs: ['g'], body: (f, e) => f.get(e.g).get(e.p0).op('f64x2.mul') },
+  },
+  divScalar: {
+    forward: { body: (f, e) => f.get(e.x).get(e.p0).op('f64x2.div') },
+    grad: { inputs: ['g'], body: (f, e) => f.get(e.g).get(e.p0).op('f64x2.div') },
+  },
+  rsubScalar: {
+    forward: { body: (f, e) => f.get(e.p0).get(e.x).op('f64x2.sub') },
+    grad: { inputs: ['g'], body: (f, e) => f.get(e.g).op('f64x2.neg') },
+  },
   rdivScalar: {
-    // (−g · y) / x
-    inputs: ['g', 'y', 'x'],
-    body: (f, e) => f.get(e.g).op('f64x2.neg').get(e.y).op('f64x2.mul').get(e.x).op('f64x2.div'),
+    forward: { body: (f, e) => f.get(e.p0).get(e.x).op('f64x2.div') },
+    grad: {
+      // (−g · y) / x
+      inputs: ['g', 'y', 'x'],
+      body: (f, e) => f.get(e.g).op('f64x2.neg').get(e.y).op('f64x2.mul').get(e.x).op('f64x2.div'),
+    },
   },
 };
 
@@ -490,13 +555,11 @@ function addRowB(mod: ModuleBuilder, name: string, dt: WasmDType, body: Body, li
 export function addElementwise(mod: ModuleBuilder, dt: WasmDType): void {
   const lib = helpersOf(mod);
   for (const op of Object.keys(UNARY) as UnaryOp[]) {
-    const rule = UNARY[op];
-    if (rule) addMap(mod, names.unary(dt, op), dt, ['x'], ['p0', 'p1'], rule.body, lib, rule.long ? 1 : 2);
-  }
-  for (const op of Object.keys(UNARY_GRAD) as UnaryOp[]) {
-    const rule = UNARY_GRAD[op];
-    if (rule)
-      addMap(mod, names.grad(dt, op), dt, rule.inputs, ['p0', 'p1'], rule.body, lib, rule.long ? 1 : 2);
+    const { forward, grad } = UNARY[op];
+    if (forward)
+      addMap(mod, names.unary(dt, op), dt, ['x'], ['p0', 'p1'], forward.body, lib, forward.long ? 1 : 2);
+    if (grad)
+      addMap(mod, names.grad(dt, op), dt, grad.inputs, ['p0', 'p1'], grad.body, lib, grad.long ? 1 : 2);
   }
   for (const op of Object.keys(BINARY) as BinaryOp[]) {
     const body = BINARY[op];

@@ -8,7 +8,7 @@
 import { setKernels } from '../index.js';
 import { referenceKernels } from '../reference.js';
 import type { Kernels, Storage } from '../types.js';
-import { UNARY, UNARY_GRAD } from './elementwise.js';
+import { UNARY } from './elementwise.js';
 import type { WasmDType } from './gemm.js';
 import { relaxedSimdSupported, simdSupported } from './module.js';
 import { autoThreads, MAX_THREADS } from './pool.js';
@@ -147,7 +147,7 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
         ref.matmul(a, ao, b, bo, c, co, m, k, n, transA, transB);
     },
     unary(op, x, out, p0, p1) {
-      const rule = UNARY[op];
+      const rule = UNARY[op].forward;
       const dt = dtypeOf(x, out, out);
       if (
         rule === null ||
@@ -159,7 +159,7 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
         ref.unary(op, x, out, p0, p1);
     },
     unaryGrad(op, x, y, g, out, p0, p1) {
-      const rule = UNARY_GRAD[op];
+      const rule = UNARY[op].grad;
       const dt = dtypeOf(x, y, g, out);
       if (
         rule === null ||

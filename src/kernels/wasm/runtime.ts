@@ -4,7 +4,7 @@
  * between wasm and the reference kernels is `index.ts`'s job.
  */
 import type { BinaryOp, Storage, UnaryOp } from '../types.js';
-import { BINARY, names, UNARY, UNARY_GRAD, type BinaryLayout, type GradInput } from './elementwise.js';
+import { BINARY, names, UNARY, type BinaryLayout, type GradInput } from './elementwise.js';
 import { ELEMENT_BYTES, GEMM_SHAPES, WORK_BYTES, type WasmDType } from './gemm.js';
 import { buildKernelModule, type WasmFeatures } from './module.js';
 import { reduceNames } from './reduce.js';
@@ -137,9 +137,10 @@ export class WasmRuntime {
         t.adam[adamIndex(v.decay, v.weightDecay, v.amsgrad)] = fn(optimNames.adam(dt, v));
       for (const v of RMSPROP_VARIANTS)
         t.rmsprop[rmspropIndex(v.weightDecay, v.centered, v.momentum)] = fn(optimNames.rmsprop(dt, v));
-      for (const op of Object.keys(UNARY) as UnaryOp[]) if (UNARY[op]) t.unary[op] = fn(names.unary(dt, op));
-      for (const op of Object.keys(UNARY_GRAD) as UnaryOp[])
-        if (UNARY_GRAD[op]) t.grad[op] = fn(names.grad(dt, op));
+      for (const op of Object.keys(UNARY) as UnaryOp[]) {
+        if (UNARY[op].forward) t.unary[op] = fn(names.unary(dt, op));
+        if (UNARY[op].grad) t.grad[op] = fn(names.grad(dt, op));
+      }
       for (const op of Object.keys(BINARY) as BinaryOp[])
         for (const layout of Object.keys(t.binary) as BinaryLayout[])
           t.binary[layout][op] = fn(names.binary(dt, op, layout));
@@ -361,7 +362,7 @@ export class WasmRuntime {
     return true;
   }
 
-  /** out = g · op'(x) where UNARY_GRAD has the op; `inputs` are its rule's arrays, in order. */
+  /** out = g · op'(x) where UNARY has its derivative; `inputs` are its rule's arrays, in order. */
   unaryGrad(
     dt: WasmDType,
     op: UnaryOp,
