@@ -62,17 +62,32 @@ export {
   fit,
   evaluate,
   predict,
+  Trainer,
   TrainingDivergedError,
   type Dataset,
   type FitOptions,
+  type TrainerOptions,
+  type EpochResult,
   type History,
   type EpochLog,
   type BatchLog,
   type EarlyStopping,
-  type MetricName,
   type StopReason,
   type EvaluateOptions,
-} from './train.js';
+} from './train/index.js';
+export {
+  MetricSums,
+  METRIC_NAMES,
+  confusionMatrix,
+  classificationReport,
+  regressionReport,
+  predictedClass,
+  predictedClasses,
+  type MetricName,
+  type Metrics,
+  type ClassScores,
+  type ClassificationReport,
+} from './metrics.js';
 export { kernels, setKernels, referenceKernels } from './kernels/index.js';
 export {
   useWasmKernels,

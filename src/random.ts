@@ -73,6 +73,14 @@ export class RandomState {
     return this.mt.permutation(n);
   }
 
+  /**
+   * Shuffle `a` in place, as numpy's `shuffle`: `permutation(n)` is `arange(n)` shuffled, so shuffling an
+   * array that holds 0…n−1 gives the same order with the same draws, without a new array.
+   */
+  shuffle(a: Int32Array | number[]): void {
+    this.mt.shuffle(a);
+  }
+
   /** One uniform float64 in [0, 1). */
   random(): number {
     return this.mt.random();

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fit, nn, optim, random, seedData, seedNetwork, tensor, type DType } from '../src/index.js';
-import { FusedStep } from '../src/fused.js';
+import { FusedStep } from '../src/train/fused.js';
 import { kernels, setKernels } from '../src/kernels/index.js';
 import { loadWasmKernels } from '../src/kernels/wasm/index.js';
 

@@ -20,3 +20,10 @@ export {
   type ReduceLROnPlateauOptions,
   type SchedulerState,
 } from './schedulers.js';
+export {
+  OPTIMIZERS,
+  OPTIMIZER_NAMES,
+  makeOptimizer,
+  type OptimizerName,
+  type NamedOptimizer,
+} from './byname.js';

@@ -19,7 +19,7 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { Adam, SGD } from '../optim/optimizers.js';
 import { RandomState } from '../random.js';
 import { noGrad, Tensor } from '../tensor.js';
-import { TrainingDivergedError } from '../train.js';
+import { TrainingDivergedError } from '../train/index.js';
 import {
   checkConfig,
   outputKind,

@@ -6,14 +6,14 @@
  * general path's (test/fused.test.ts). The general path stays the reference; `fit` uses this one when the
  * model and loss allow it.
  */
-import { kernels, kernelStorage } from './kernels/index.js';
-import type { BroadcastPlan, Kernels, Storage, UnaryOp } from './kernels/types.js';
-import { Identity, Linear, Sequential } from './nn/layers.js';
-import { describeLayer, elementwiseOf } from './nn/spec.js';
-import type { Module } from './nn/module.js';
-import { toIndex } from './ops.js';
-import { broadcastPlan } from './shape.js';
-import { allocStorage, Tensor, type DType } from './tensor.js';
+import { kernels, kernelStorage } from '../kernels/index.js';
+import type { BroadcastPlan, Kernels, Storage, UnaryOp } from '../kernels/types.js';
+import { Identity, Linear, Sequential } from '../nn/layers.js';
+import { describeLayer, elementwiseOf } from '../nn/spec.js';
+import type { Module } from '../nn/module.js';
+import { toIndex } from '../ops.js';
+import { broadcastPlan } from '../shape.js';
+import { allocStorage, Tensor, type DType } from '../tensor.js';
 
 /**
  * Losses the fused step computes: ½·Σ(o − y)² (the seed's), the mean squared error, and softmax

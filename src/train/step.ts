@@ -1,0 +1,242 @@
+/**
+ * The one training step, and epochs of it: every batch zeroes the gradients, runs forward and the loss,
+ * checks the loss is finite, runs backward and lets the optimizer step. `fit`, the playground's epochs and
+ * the command line (through `fit`) all train through a `Trainer`, so they cannot drift apart.
+ *
+ * For a plain MLP with a loss the fused step knows, the forward, loss and backward are the fused step's
+ * (same bits, no graph, buffers kept between batches, parameters in the kernels' own memory); otherwise
+ * autograd's.
+ */
+import { kernels } from '../kernels/index.js';
+import type { Kernels, Storage } from '../kernels/types.js';
+import { byName, type LossFn, type LossName } from '../losses.js';
+import { MetricSums, type MetricName, type Metrics } from '../metrics.js';
+import type { Module } from '../nn/module.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import type { RandomState } from '../random.js';
+import { allocStorage, type Tensor } from '../tensor.js';
+import { rows, type Split } from './data.js';
+import { FusedStep } from './fused.js';
+import type { BatchLog, History } from './history.js';
+
+/** Thrown when the loss becomes NaN or infinite; the model keeps its last weights with a finite loss. */
+export class TrainingDivergedError extends Error {
+  constructor(
+    message: string,
+    /** The epochs completed before it happened. */
+    readonly history: History,
+  ) {
+    super(message);
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+/** A loss given by name or as a function, as a function; `op` names the caller in the message. */
+export function resolveLoss(loss: LossFn | LossName, op: string): LossFn {
+  if (typeof loss === 'function') return loss;
+  const fn = (byName as Record<string, LossFn | undefined>)[loss];
+  if (!fn)
+    throw new Error(
+      `${op}: unknown loss ${JSON.stringify(loss)}; expected one of ${Object.keys(byName).join(', ')}`,
+    );
+  return fn;
+}
+
+/** How a {@link Trainer} trains. */
+export interface TrainerOptions {
+  /** Loss function or its name (a name lets a plain MLP take the fused step). */
+  loss: LossFn | LossName;
+  optimizer: Optimizer;
+  /** Samples per step (the whole set when it is smaller). */
+  batchSize: number;
+  /** Shuffle the samples every epoch (from `rng`), or take them in order. */
+  shuffle: boolean;
+  rng: RandomState;
+  /** Metrics to sum over each epoch's batches. */
+  metrics: readonly MetricName[];
+  /** Decision threshold of a single output for accuracy (0.5 for probabilities, 0 for logits). */
+  threshold: number;
+  /** Allow the fused step where the model and loss permit it. */
+  fused: boolean;
+}
+
+/** What one epoch gives: the mean loss over its samples and its metrics (null when it was aborted). */
+export interface EpochResult {
+  loss: number;
+  metrics: Metrics;
+}
+
+/** A parameter's storage as the trainer found it, while its values live in kernel storage. */
+type Moved = Storage | null;
+
+/** dst.set(src), by hand for short arrays, where `set`'s call costs more than the copy. */
+function copyInto(dst: Storage, src: Storage): void {
+  const n = src.length;
+  if (n > 16) dst.set(src);
+  else for (let i = 0; i < n; i++) dst[i] = src[i];
+}
+
+/**
+ * Training of one model on one split, an epoch at a time. Make it, call `epoch` as often as wanted, then
+ * `release` (which gives the parameters back their own arrays, with the trained values).
+ */
+export class Trainer {
+  readonly batches: number;
+  private readonly lossFn: LossFn;
+  private readonly params: Tensor[];
+  /** Last weights that gave a finite loss, restored if the loss blows up. */
+  private readonly backup: Storage[];
+  private haveBackup = false;
+  private readonly fused: FusedStep | null;
+  /** Whether the fused step writes every parameter's gradient (so nothing needs zeroing first). */
+  private readonly fusedOwnsGrads: boolean;
+  private readonly owner: Kernels;
+  private readonly moved: Moved[];
+  private readonly batchX: Map<number, Tensor> | undefined;
+  private readonly batchY: Map<number, Tensor> | undefined;
+  /** The epoch's sample order, shuffled in place (a permutation without a new array each epoch). */
+  private readonly order: Int32Array | null;
+  private readonly sums: MetricSums;
+  private readonly batchSize: number;
+
+  constructor(
+    private readonly model: Module,
+    private readonly data: Split,
+    private readonly options: TrainerOptions,
+  ) {
+    const n = data.x.shape[0];
+    if (n === 0) throw new Error('fit: no training samples');
+    const batchSize = Math.min(options.batchSize, n);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`fit: batchSize must be a positive integer, got ${options.batchSize}`);
+    this.batchSize = batchSize;
+    this.batches = Math.ceil(n / batchSize);
+    this.lossFn = resolveLoss(options.loss, 'fit');
+    this.params = options.optimizer.params;
+    this.backup = this.params.map((p) => allocStorage(p.dtype, p.size));
+    this.sums = new MetricSums(options.metrics, options.threshold);
+    this.order = options.shuffle ? new Int32Array(n) : null;
+
+    const fused = options.fused ? FusedStep.plan(model, options.loss) : null;
+    this.fused = fused !== null && fused.accepts(data.x, data.y) ? fused : null;
+    this.fusedOwnsGrads = this.fused !== null && this.fused.covers(this.params);
+    this.owner = kernels();
+    // On the fused path each parameter's values move into storage the kernel set works on in place (its
+    // own memory, where it has one), for as long as the trainer lives: the products and the optimizer
+    // then read and write them without copies. `release` gives the original arrays the values back.
+    this.moved = this.fused
+      ? this.params.map((p, i) => (this.params.indexOf(p) === i ? moveIn(p, this.owner) : null))
+      : [];
+    this.batchX = this.fused ? new Map() : undefined;
+    this.batchY = this.fused ? new Map() : undefined;
+  }
+
+  /**
+   * One pass over the data. Returns the epoch's mean loss and metrics, or null when `signal` was aborted
+   * before a batch (the batches before it stay trained). A NaN or infinite loss puts back the last weights
+   * that gave a finite loss and throws a {@link TrainingDivergedError} carrying `history`.
+   */
+  epoch(
+    epoch: number,
+    hooks: { signal?: AbortSignal; onBatchEnd?: (log: BatchLog) => void; history?: History } = {},
+  ): EpochResult | null {
+    const { x, y, labels } = this.data;
+    const n = x.shape[0];
+    const { optimizer } = this.options;
+    const order = this.order;
+    if (order) {
+      for (let i = 0; i < n; i++) order[i] = i;
+      this.options.rng.shuffle(order);
+    }
+    const metrics = this.sums;
+    metrics.reset();
+    const batches = this.batches;
+    let lossSum = 0;
+    for (let b = 0; b < batches; b++) {
+      if (hooks.signal?.aborted) return null;
+      const from = b * this.batchSize;
+      const to = Math.min(n, from + this.batchSize);
+      const xb = rows(x, order, from, to, this.batchX);
+      const yb = rows(y, order, from, to, this.batchY);
+      const value = this.step(xb, yb);
+      if (!Number.isFinite(value)) {
+        this.restore();
+        throw new TrainingDivergedError(
+          `training diverged: the loss became ${value} at epoch ${epoch}, batch ${b + 1} of ${batches}. ` +
+            `The model keeps its last weights that gave a finite loss. Try a smaller learning rate (it is ${optimizer.lr}).`,
+          hooks.history ?? { epochs: [], stopReason: 'completed' },
+        );
+      }
+      lossSum += value * (to - from);
+      if (metrics.names.length > 0) {
+        const pred = this.lastOutput ?? (this.fused as FusedStep).output(to - from);
+        metrics.add(pred.data, yb.data, to - from, labels);
+      }
+      hooks.onBatchEnd?.({ epoch, batch: b, batches, size: to - from, loss: value });
+    }
+    return { loss: lossSum / n, metrics: metrics.result() };
+  }
+
+  /** The general path's predictions for the last batch (null on the fused path: ask the fused step). */
+  private lastOutput: Tensor | null = null;
+
+  /**
+   * One step on one batch; returns the loss, leaving the weights untouched when it is not finite. The
+   * fused step overwrites the gradients (as zeroing and accumulating would leave them).
+   */
+  private step(xb: Tensor, yb: Tensor): number {
+    const { optimizer } = this.options;
+    if (!this.fusedOwnsGrads) optimizer.zeroGrad();
+    let value: number;
+    if (this.fused) value = this.fused.run(xb, yb, this.fusedOwnsGrads);
+    else {
+      const pred = this.model.forward(xb);
+      const loss = this.lossFn(pred, yb);
+      value = loss.item();
+      if (!Number.isFinite(value)) return value;
+      if (this.sums.names.length > 0) this.lastOutput = pred;
+      loss.backward();
+    }
+    if (!Number.isFinite(value)) return value;
+    const params = this.params;
+    for (let i = 0; i < params.length; i++) copyInto(this.backup[i], params[i].data);
+    this.haveBackup = true;
+    optimizer.step();
+    return value;
+  }
+
+  /** Put back the last weights that gave a finite loss (none yet: leave them). */
+  private restore(): void {
+    if (this.haveBackup) this.params.forEach((p, i) => p.data.set(this.backup[i]));
+  }
+
+  /**
+   * Give the kernel set back what the trainer took: the fused step's and the batches' buffers, and the
+   * parameters' original arrays (holding the trained values). The trainer must not be used afterwards.
+   */
+  release(): void {
+    this.fused?.release();
+    this.params.forEach((p, i) => moveOut(p, this.moved[i] ?? null, this.owner));
+    for (const t of [...(this.batchX?.values() ?? []), ...(this.batchY?.values() ?? [])])
+      this.owner.free?.(t.data);
+  }
+}
+
+/** Give `p` a copy of its values in `k`'s own storage; returns its original array (null: left as it was). */
+function moveIn(p: Tensor, k: Kernels): Moved {
+  const home = k.alloc?.(p.dtype, p.size) ?? null;
+  if (!home) return null;
+  home.set(p.data);
+  const original = p.data;
+  (p as { data: Storage }).data = home;
+  return original;
+}
+
+/** Copy `p`'s values back into its original array, give that back to `p`, and free the kernel storage. */
+function moveOut(p: Tensor, original: Moved, k: Kernels): void {
+  if (!original) return;
+  const home = p.data;
+  original.set(home);
+  (p as { data: Storage }).data = original;
+  k.free?.(home);
+}
