@@ -16,7 +16,7 @@ import { main } from '../cli/main.js';
 import { PreprocessError, type Preprocessing } from '../src/data/preprocess.js';
 import { ModelFileError, modelFromJSON, parseModelFile } from '../src/io/modelfile.js';
 import { noGrad, tensor } from '../src/index.js';
-import { assertClose, fixture, flat } from './helpers/fixtures.js';
+import { assertClose, fixture, fixtureBytes, flat } from './helpers/fixtures.js';
 
 interface Captured {
   code: number;
@@ -286,7 +286,7 @@ describe('chainrule export --safetensors and chainrule import', () => {
   test("PyTorch's torch-mlp.safetensors imports and reproduces PyTorch's outputs", async () => {
     const torch = fixture<{ inputs: number[][]; logits: number[][] }>('torch-mlp.json');
     const src = join(dir, 'torch-mlp.safetensors');
-    writeFileSync(src, readFileSync(new URL('../../shared/fixtures/torch-mlp.safetensors', import.meta.url)));
+    writeFileSync(src, fixtureBytes('torch-mlp.safetensors'));
     const r = await importCli(
       'torch-mlp.safetensors',
       '--layers',

@@ -3,8 +3,7 @@
 // primitives, and float32 against float64.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import type { MlpCase } from './helpers/fixtures.js';
+import { fixture, type MlpCase } from './helpers/fixtures.js';
 import {
   Tensor,
   tensor,
@@ -906,64 +905,56 @@ describe('subgradients at kinks follow PyTorch', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------
-// PyTorch float64 MLP gradients (../shared/fixtures), composed here from primitives only.
+// PyTorch float64 MLP gradients (test/fixtures/mlp-gradients.json), composed here from primitives only.
 
-const MLP_FIXTURE = new URL('../../shared/fixtures/mlp-gradients.json', import.meta.url);
-
-describe(
-  'MLPs composed from ops match PyTorch float64',
-  { skip: !existsSync(MLP_FIXTURE) && 'no shared fixtures' },
-  () => {
-    const act: Record<string, (t: Tensor) => Tensor> = {
-      identity: (t) => t,
-      sigmoid,
-      tanh,
-      relu,
-      leakyRelu: (t) => leakyRelu(t, 0.01),
-      gelu,
-      softplus,
-      elu: (t) => elu(t, 1),
-    };
-    const lossOf: Record<string, (o: Tensor, y: MlpCase['y']) => Tensor> = {
-      mseHalfSum: (o, y) => o.sub(f64(y)).pow(2).sum().mul(0.5),
-      mse: (o, y) => o.sub(f64(y)).pow(2).mean(),
-      bce: (o, y) => {
-        const t = f64(y);
-        return t
-          .mul(o.log())
-          .add(sub(1, t).mul(sub(1, o).log()))
-          .mean()
-          .neg();
-      },
-      crossEntropy: (o, y) =>
-        logSoftmax(o)
-          .pick(y as number[])
-          .mean()
-          .neg(),
-      huber: (o, y) => {
-        const d = o.sub(f64(y)).abs();
-        const c = d.clamp(undefined, 1);
-        return c.pow(2).mul(0.5).add(d.sub(c)).mean();
-      },
-    };
-    const cases = existsSync(MLP_FIXTURE)
-      ? (JSON.parse(readFileSync(MLP_FIXTURE, 'utf8')) as { cases: MlpCase[] }).cases
-      : [];
-    for (const c of cases)
-      test(c.name, () => {
-        const ws = c.weights.map((w) => f64(w, true));
-        const bs = c.biases.map((b) => f64(b, true));
-        let h = f64(c.x);
-        for (let l = 0; l < ws.length; l++) h = act[c.activations[l]](h.matmul(ws[l]).add(bs[l]));
-        assertClose(h, c.output, 1e-12, 'output');
-        const loss = lossOf[c.loss](h, c.y);
-        assertClose(loss, c.lossValue, 1e-12, 'loss');
-        loss.backward();
-        ws.forEach((w, l) => assertClose(w.grad!, c.gradWeights[l], 1e-10, `dW${l}`));
-        bs.forEach((b, l) => assertClose(b.grad!, c.gradBiases[l], 1e-10, `db${l}`));
-      });
-  },
-);
+describe('MLPs composed from ops match PyTorch float64', () => {
+  const act: Record<string, (t: Tensor) => Tensor> = {
+    identity: (t) => t,
+    sigmoid,
+    tanh,
+    relu,
+    leakyRelu: (t) => leakyRelu(t, 0.01),
+    gelu,
+    softplus,
+    elu: (t) => elu(t, 1),
+  };
+  const lossOf: Record<string, (o: Tensor, y: MlpCase['y']) => Tensor> = {
+    mseHalfSum: (o, y) => o.sub(f64(y)).pow(2).sum().mul(0.5),
+    mse: (o, y) => o.sub(f64(y)).pow(2).mean(),
+    bce: (o, y) => {
+      const t = f64(y);
+      return t
+        .mul(o.log())
+        .add(sub(1, t).mul(sub(1, o).log()))
+        .mean()
+        .neg();
+    },
+    crossEntropy: (o, y) =>
+      logSoftmax(o)
+        .pick(y as number[])
+        .mean()
+        .neg(),
+    huber: (o, y) => {
+      const d = o.sub(f64(y)).abs();
+      const c = d.clamp(undefined, 1);
+      return c.pow(2).mul(0.5).add(d.sub(c)).mean();
+    },
+  };
+  const cases = fixture<{ cases: MlpCase[] }>('mlp-gradients.json').cases;
+  for (const c of cases)
+    test(c.name, () => {
+      const ws = c.weights.map((w) => f64(w, true));
+      const bs = c.biases.map((b) => f64(b, true));
+      let h = f64(c.x);
+      for (let l = 0; l < ws.length; l++) h = act[c.activations[l]](h.matmul(ws[l]).add(bs[l]));
+      assertClose(h, c.output, 1e-12, 'output');
+      const loss = lossOf[c.loss](h, c.y);
+      assertClose(loss, c.lossValue, 1e-12, 'loss');
+      loss.backward();
+      ws.forEach((w, l) => assertClose(w.grad!, c.gradWeights[l], 1e-10, `dW${l}`));
+      bs.forEach((b, l) => assertClose(b.grad!, c.gradBiases[l], 1e-10, `db${l}`));
+    });
+});
 
 // ---------------------------------------------------------------------------------------------------------
 // float32 against float64.

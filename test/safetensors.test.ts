@@ -3,7 +3,6 @@
 // and every malformed file is refused with a message naming the tensor.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import {
   encodeSafetensors,
   fromSafetensors,
@@ -25,7 +24,7 @@ import {
   type ModelSpec,
   type Tensor,
 } from '../src/index.js';
-import { assertClose, fixture, flat } from './helpers/fixtures.js';
+import { assertClose, fixture, fixtureBytes, flat } from './helpers/fixtures.js';
 
 interface TorchMlp {
   layers: (string | number)[][];
@@ -36,9 +35,7 @@ interface TorchMlp {
 }
 
 const torch = fixture<TorchMlp>('torch-mlp.json');
-const torchBytes = new Uint8Array(
-  readFileSync(new URL('../../shared/fixtures/torch-mlp.safetensors', import.meta.url)),
-);
+const torchBytes = fixtureBytes('torch-mlp.safetensors');
 
 /** The fixture's architecture: nn.Sequential(Linear(4,16), ReLU, Linear(16,8), Tanh, Linear(8,3)). */
 const torchSpec: ModelSpec = {

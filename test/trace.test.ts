@@ -3,7 +3,6 @@
 // every gradient agrees with its finite difference within 1e-7; the notebook's order reproduces its print.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { NOTEBOOK_LOSSES, nn, random, seedData, seedNetwork, tensor } from '../src/index.js';
 import {
   compareNotebookOrder,
@@ -16,7 +15,7 @@ import {
   type TraceLoss,
 } from '../src/trace.js';
 import { runSeedDemo } from '../cli/seed-demo.js';
-import { assertClose, buildMlp, fixture, type MlpCase } from './helpers/fixtures.js';
+import { assertClose, buildMlp, fixture, fixtureText, type MlpCase } from './helpers/fixtures.js';
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 const cases = fixture<{ cases: MlpCase[] }>('mlp-gradients.json').cases;
@@ -124,10 +123,7 @@ describe("trace of the seed network, in the notebook's notation", () => {
     assert.deepEqual([...factors.keys()].sort(), Object.keys(ref.d).sort());
     for (const [name, value] of Object.entries(ref.d)) close(factors.get(name)!.value, value, 1e-14, name);
     // The notebook's own lines, '- d_output/d_w5 = h1 * output * (1 - output)', are the formulas used.
-    const notebook = readFileSync(
-      new URL('../../shared/seed/backpropagation-notebook.txt', import.meta.url),
-      'utf8',
-    );
+    const notebook = fixtureText('backpropagation-notebook.txt');
     const lines = [...notebook.matchAll(/^ {3}- (d_\w+\/d_\w+) = (.+)$/gm)];
     assert.equal(lines.length, 9);
     for (const [, name, formula] of lines) assert.equal(factors.get(name)?.formula, formula.trim(), name);
