@@ -26,27 +26,6 @@ export function fixtureBytes(name: string): Uint8Array {
   return new Uint8Array(readFileSync(fixtureUrl(name)));
 }
 
-/** Assert two arrays agree elementwise within `rel` relative error (or `abs` absolute, for values near 0). */
-export function assertClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  rel: number,
-  what: string,
-  abs = 0,
-): void {
-  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs ${expected.length}`);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i];
-    const e = expected[i];
-    const err = Math.abs(a - e);
-    const scale = Math.max(Math.abs(a), Math.abs(e));
-    if (!(err <= rel * scale || err <= abs))
-      assert.fail(
-        `${what}[${i}]: got ${a}, expected ${e} (relative error ${(err / scale).toExponential(2)} > ${rel})`,
-      );
-  }
-}
-
 /** Flatten nested arrays of numbers. */
 export function flat(x: unknown): number[] {
   return (x as unknown[]).flat(Infinity as 1) as number[];
