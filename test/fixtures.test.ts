@@ -3,7 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { losses, optim, tensor, type DType, type Tensor } from '../src/index.js';
-import { assertClose, buildMlp, fixture, flat, linearParams, type MlpCase } from './helpers/fixtures.js';
+import { assertClose } from './helpers/close.js';
+import { buildMlp, fixture, flat, linearParams, type MlpCase } from './helpers/fixtures.js';
 
 const mlp = fixture<{ cases: MlpCase[] }>('mlp-gradients.json');
 
@@ -39,10 +40,14 @@ describe('MLP losses and gradients match PyTorch (mlp-gradients.json)', () => {
   for (const c of mlp.cases) {
     test(`float64: ${c.name}`, () => {
       const r = run(c, 'float64');
-      assertClose(r.out.data, flat(c.output), 1e-10, 'output');
-      assertClose([r.loss], [c.lossValue], 1e-10, 'loss');
-      c.gradWeights.forEach((g, i) => assertClose(r.gw[i], flat(g), 1e-10, `dW${i + 1}`, 1e-15));
-      c.gradBiases.forEach((g, i) => assertClose(r.gb[i], flat(g), 1e-10, `db${i + 1}`, 1e-15));
+      assertClose(r.out.data, flat(c.output), { rel: 1e-10, what: 'output' });
+      assertClose(r.loss, c.lossValue, { rel: 1e-10, what: 'loss' });
+      c.gradWeights.forEach((g, i) =>
+        assertClose(r.gw[i], flat(g), { rel: 1e-10, abs: 1e-15, what: `dW${i + 1}` }),
+      );
+      c.gradBiases.forEach((g, i) =>
+        assertClose(r.gb[i], flat(g), { rel: 1e-10, abs: 1e-15, what: `db${i + 1}` }),
+      );
     });
 
     test(`float32 agrees with float64 within 1e-5: ${c.name}`, () => {
@@ -50,14 +55,15 @@ describe('MLP losses and gradients match PyTorch (mlp-gradients.json)', () => {
       const r64 = run(c, 'float64');
       // Relative to each tensor's largest entry: a gradient that is a tiny difference of large terms has no
       // meaningful float32 digits of its own.
-      const near = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
-        const scale = Math.max(...Array.from(b, Math.abs));
-        assertClose(a, b, 1e-5, what, 1e-5 * scale);
-      };
-      near(r32.out.data, r64.out.data, 'output');
-      near([r32.loss], [r64.loss], 'loss');
-      r64.gw.forEach((g, i) => near(r32.gw[i], g, `dW${i + 1}`));
-      r64.gb.forEach((g, i) => near(r32.gb[i], g, `db${i + 1}`));
+      const scaled = (hi: ArrayLike<number>, what: string) => ({
+        rel: 1e-5,
+        abs: 1e-5 * Math.max(...Array.from(hi, Math.abs)),
+        what,
+      });
+      assertClose(r32.out.data, r64.out.data, scaled(r64.out.data, 'output'));
+      assertClose(r32.loss, r64.loss, scaled([r64.loss], 'loss'));
+      r64.gw.forEach((g, i) => assertClose(r32.gw[i], g, scaled(g, `dW${i + 1}`)));
+      r64.gb.forEach((g, i) => assertClose(r32.gb[i], g, scaled(g, `db${i + 1}`)));
     });
   }
 });
@@ -135,12 +141,12 @@ describe('optimizer trajectories match PyTorch (optimizer-trajectories.json)', (
           const loss = losses.mse(model.forward(x), y);
           loss.backward();
           opt.step();
-          assertClose([loss.item()], [step.loss], tol, `step ${k + 1} loss`);
+          assertClose(loss.item(), step.loss, { rel: tol, what: `step ${k + 1} loss` });
           // float32: measured against each tensor's scale, as above.
           step.params.forEach((p, i) => {
             const ref = flat(p);
             const abs = dtype === 'float64' ? 1e-15 : 1e-5 * Math.max(...ref.map(Math.abs));
-            assertClose(params[i].data, ref, tol, `step ${k + 1} param ${i}`, abs);
+            assertClose(params[i].data, ref, { rel: tol, abs, what: `step ${k + 1} param ${i}` });
           });
         });
       });

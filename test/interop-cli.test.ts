@@ -16,7 +16,8 @@ import { main } from '../cli/main.js';
 import { PreprocessError, type Preprocessing } from '../src/data/preprocess.js';
 import { ModelFileError, modelFromJSON, parseModelFile } from '../src/io/modelfile.js';
 import { noGrad, tensor } from '../src/index.js';
-import { assertClose, fixture, flat } from './helpers/fixtures.js';
+import { assertClose } from './helpers/close.js';
+import { fixture, fixtureBytes, flat } from './helpers/fixtures.js';
 
 interface Captured {
   code: number;
@@ -171,7 +172,11 @@ describe('chainrule export --onnx', () => {
       const out = await s.run(feeds(pre, rows, dtype));
       const classes = ['cat', 'dog', 'emu'];
       const expected = predicted.flatMap((row) => classes.map((c) => Number(row[`p_${c}`])));
-      assertClose(out.probabilities.data as Float32Array, expected, 1e-5, 'probabilities', 1e-7);
+      assertClose(out.probabilities.data as Float32Array, expected, {
+        rel: 1e-5,
+        abs: 1e-7,
+        what: 'probabilities',
+      });
       assert.deepEqual(
         Array.from(out.label.data as BigInt64Array, (i) => classes[Number(i)]),
         predicted.map((row) => row.predicted_kind),
@@ -206,7 +211,7 @@ describe('chainrule export --onnx', () => {
     const s = await ort.InferenceSession.create(readFileSync(join(dir, 'prices.onnx')));
     const out = await s.run(feeds(pre, readCsv(readFileSync(join(dir, 'prices.csv'), 'utf8')), 'float32'));
     const expected = readCsv(p.out).map((row) => Number(row.predicted_price));
-    assertClose(out.prediction.data as Float32Array, expected, 1e-5, 'prediction', 1e-4);
+    assertClose(out.prediction.data as Float32Array, expected, { rel: 1e-5, abs: 1e-4, what: 'prediction' });
   });
 
   test('--bare exports the network alone: input → output', async () => {
@@ -286,7 +291,7 @@ describe('chainrule export --safetensors and chainrule import', () => {
   test("PyTorch's torch-mlp.safetensors imports and reproduces PyTorch's outputs", async () => {
     const torch = fixture<{ inputs: number[][]; logits: number[][] }>('torch-mlp.json');
     const src = join(dir, 'torch-mlp.safetensors');
-    writeFileSync(src, readFileSync(new URL('../../shared/fixtures/torch-mlp.safetensors', import.meta.url)));
+    writeFileSync(src, fixtureBytes('torch-mlp.safetensors'));
     const r = await importCli(
       'torch-mlp.safetensors',
       '--layers',
@@ -303,7 +308,7 @@ describe('chainrule export --safetensors and chainrule import', () => {
     assert.match(r.out, /\(0\): Linear\(4 → 16\)/);
     const { model } = modelFromJSON(readFileSync(join(dir, 'torch.json'), 'utf8'), 'torch.json');
     const logits = noGrad(() => model.forward(tensor(torch.inputs, { dtype: 'float64' })));
-    assertClose(logits.data, flat(torch.logits), 1e-12, 'logits');
+    assertClose(logits.data, flat(torch.logits), { rel: 1e-12, what: 'logits' });
   });
 
   test('bad input exits 2 with a message naming the file, and writes nothing', async () => {

@@ -32,7 +32,8 @@ import {
   UNARY_CASES,
 } from './helpers/kernel-cases.js';
 import { loadWasmKernels, useWasmKernels, wasmKernelsAvailable } from '../src/kernels/wasm/index.js';
-import { assertClose, buildMlp, fixture, flat, linearParams, type MlpCase } from './helpers/fixtures.js';
+import { assertClose } from './helpers/close.js';
+import { buildMlp, fixture, flat, linearParams, type MlpCase } from './helpers/fixtures.js';
 
 const wasmPlain = await loadWasmKernels({ relaxed: false });
 const wasmRelaxed = relaxedSimdSupported() ? await loadWasmKernels({ relaxed: true }) : null;
@@ -78,26 +79,9 @@ function oracle(
   return { c, scale };
 }
 
-/** |got − want| ≤ tol · max(|want|, scale); NaN and ±Infinity must match exactly. */
-function assertAgree(
-  got: ArrayLike<number>,
-  want: ArrayLike<number>,
-  scale: ArrayLike<number>,
-  tol: number,
-  what: string,
-): void {
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i];
-    const w = want[i];
-    if (!Number.isFinite(w) || !Number.isFinite(g)) {
-      if (!Object.is(g, w) && !(Number.isNaN(g) && Number.isNaN(w)))
-        assert.fail(`${what}[${i}]: got ${g}, expected ${w}`);
-      continue;
-    }
-    const bound = tol * Math.max(Math.abs(w), scale[i]);
-    if (!(Math.abs(g - w) <= bound))
-      assert.fail(`${what}[${i}]: got ${g}, expected ${w} (error ${Math.abs(g - w)} > ${bound})`);
-  }
+/** A product's tolerance: `tol` relative to |want| or to the oracle's scale, whichever is larger. */
+function productTol(scale: Float64Array, tol: number, what: string) {
+  return { rel: tol, abs: scale.map((t) => tol * t), what };
 }
 
 test('the matmul shapes cross every block boundary of the wasm kernels', () => {
@@ -121,10 +105,10 @@ for (const k of SETS) {
             const out = new dt.Array(m * n).fill(NaN); // C is overwritten, never accumulated into
             k.matmul(a, 0, b, 0, out, 0, m, kk, n, l.transA, l.transB);
             const want = oracle(a, 0, b, 0, m, kk, n, l.transA, l.transB);
-            assertAgree(out, want.c, want.scale, dt.tol, `${what} vs oracle`);
+            assertClose(out, want.c, productTol(want.scale, dt.tol, `${what} vs oracle`));
             const ref = new dt.Array(m * n);
             referenceKernels.matmul(a, 0, b, 0, ref, 0, m, kk, n, l.transA, l.transB);
-            assertAgree(out, ref, want.scale, dt.tol, `${what} vs reference`);
+            assertClose(out, ref, productTol(want.scale, dt.tol, `${what} vs reference`));
           }
         }
       });
@@ -139,7 +123,7 @@ for (const k of SETS) {
           const out = new dt.Array(co + m * n + 11).fill(-7);
           k.matmul(a, ao, b, bo, out, co, m, kk, n, l.transA, l.transB);
           const want = oracle(a, ao, b, bo, m, kk, n, l.transA, l.transB);
-          assertAgree(out.subarray(co, co + m * n), want.c, want.scale, dt.tol, l.name);
+          assertClose(out.subarray(co, co + m * n), want.c, productTol(want.scale, dt.tol, l.name));
           assert.ok(
             out.subarray(0, co).every((v) => v === -7),
             `${l.name}: wrote before outOffset`,
@@ -171,7 +155,7 @@ for (const k of SETS) {
             assert.ok(
               want.c.some((v) => Number.isNaN(v)) && want.c.some((v) => v === Infinity || v === -Infinity),
             );
-            assertAgree(out, want.c, want.scale, dt.tol, `${m}×${kk}×${n} ${l.name}`);
+            assertClose(out, want.c, productTol(want.scale, dt.tol, `${m}×${kk}×${n} ${l.name}`));
           }
         }
       });
@@ -191,7 +175,7 @@ for (const k of SETS) {
       const out = new Float64Array(200);
       k.matmul(a, 0, b, 0, out, 0, 20, 30, 10, false, false);
       const want = oracle(a, 0, b, 0, 20, 30, 10, false, false);
-      assertAgree(out, want.c, want.scale, 1e-12, 'mixed');
+      assertClose(out, want.c, productTol(want.scale, 1e-12, 'mixed'));
     });
   });
 }
@@ -341,13 +325,13 @@ describe('ops on WebAssembly kernels', async () => {
             : losses.byName[c.loss](out, tensor(c.y as number[][], { dtype: 'float64' }));
         loss.backward();
         const { weights, biases } = linearParams(model);
-        assertClose(out.data, flat(c.output), 1e-10, 'output');
-        assertClose([loss.item()], [c.lossValue], 1e-10, 'loss');
+        assertClose(out.data, flat(c.output), { rel: 1e-10, what: 'output' });
+        assertClose(loss.item(), c.lossValue, { rel: 1e-10, what: 'loss' });
         c.gradWeights.forEach((g, i) =>
-          assertClose(weights[i].grad!.data, flat(g), 1e-10, `dW${i + 1}`, 1e-15),
+          assertClose(weights[i].grad!.data, flat(g), { rel: 1e-10, abs: 1e-15, what: `dW${i + 1}` }),
         );
         c.gradBiases.forEach((g, i) =>
-          assertClose(biases[i].grad!.data, flat(g), 1e-10, `db${i + 1}`, 1e-15),
+          assertClose(biases[i].grad!.data, flat(g), { rel: 1e-10, abs: 1e-15, what: `db${i + 1}` }),
         );
       });
     });

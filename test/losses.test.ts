@@ -3,19 +3,17 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gradCheck, losses, random, sigmoid, tensor, Tensor, type NestedArray } from '../src/index.js';
-import { assertClose } from './helpers/fixtures.js';
+import { assertClose } from './helpers/close.js';
 
 const f64 = (x: NestedArray[]) => tensor(x, { dtype: 'float64' });
-const close = (actual: Tensor | number, expected: number, rel = 1e-15, what = 'loss') =>
-  assertClose([typeof actual === 'number' ? actual : actual.item()], [expected], rel, what);
 
 describe('values', () => {
   const p = f64([1, 2, 3]);
   const t = f64([0, 2, 5]);
 
   test('mse: mean, sum and none', () => {
-    close(losses.mse(p, t), 5 / 3);
-    close(losses.mse(p, t, { reduction: 'sum' }), 5);
+    assertClose(losses.mse(p, t), 5 / 3, { rel: 1e-15, what: 'mse' });
+    assertClose(losses.mse(p, t, { reduction: 'sum' }), 5, { rel: 1e-15, what: 'mse sum' });
     const none = losses.mse(p, t, { reduction: 'none' });
     assert.deepEqual(none.shape, [3]);
     assert.deepEqual(Array.from(none.data), [1, 0, 4]);
@@ -29,8 +27,8 @@ describe('values', () => {
   });
 
   test('mae', () => {
-    close(losses.mae(p, t), 1);
-    close(losses.mae(p, t, { reduction: 'sum' }), 3);
+    assertClose(losses.mae(p, t), 1, { rel: 1e-15, what: 'mae' });
+    assertClose(losses.mae(p, t, { reduction: 'sum' }), 3, { rel: 1e-15, what: 'mae sum' });
     assert.deepEqual(Array.from(losses.mae(p, t, { reduction: 'none' }).data), [1, 0, 2]);
   });
 
@@ -38,8 +36,8 @@ describe('values', () => {
     const prob = f64([0.8, 0.3, 0.5]);
     const y = f64([1, 0, 0.25]);
     const each = [-Math.log(0.8), -Math.log(0.7), -(0.25 * Math.log(0.5) + 0.75 * Math.log(0.5))];
-    assertClose(losses.bce(prob, y, { reduction: 'none' }).data, each, 1e-15, 'bce');
-    close(losses.bce(prob, y), (each[0] + each[1] + each[2]) / 3);
+    assertClose(losses.bce(prob, y, { reduction: 'none' }).data, each, { rel: 1e-15, what: 'bce' });
+    assertClose(losses.bce(prob, y), (each[0] + each[1] + each[2]) / 3, { rel: 1e-15, what: 'bce' });
   });
 
   test('bce clamps each log at −100: p = 0 or 1 gives 100, not infinity', () => {
@@ -75,7 +73,7 @@ describe('values', () => {
   test('bce: p below e^−100 clamps to 100 in float64, with finite gradients', () => {
     const prob = tensor([1e-50, 1e-300, 5e-324, 1e-40], { dtype: 'float64', requiresGrad: true });
     const l = losses.bce(prob, tensor([1, 1, 1, 1], { dtype: 'float64' }), { reduction: 'none' });
-    assertClose(l.data, [100, 100, 100, -Math.log(1e-40)], 1e-15, 'bce');
+    assertClose(l.data, [100, 100, 100, -Math.log(1e-40)], { rel: 1e-15, what: 'bce' });
     l.sum().backward();
     assert.ok(prob.grad!.data.every(Number.isFinite), `gradient ${prob.grad!.data}`);
   });
@@ -94,8 +92,11 @@ describe('values', () => {
     const y = f64([0, 1, 0.3, 1, 0, 1, 0.9]);
     const a = losses.bceWithLogits(z, y, { reduction: 'none' });
     const b = losses.bce(sigmoid(z), y, { reduction: 'none' });
-    assertClose(a.data, b.data, 1e-13, 'bceWithLogits');
-    close(losses.bceWithLogits(z, y), losses.bce(sigmoid(z), y).item(), 1e-13);
+    assertClose(a.data, b.data, { rel: 1e-13, what: 'bceWithLogits' });
+    assertClose(losses.bceWithLogits(z, y), losses.bce(sigmoid(z), y).item(), {
+      rel: 1e-13,
+      what: 'bceWithLogits',
+    });
   });
 
   test('bceWithLogits stays finite and accurate at z = ±50', () => {
@@ -103,9 +104,9 @@ describe('values', () => {
     const y = f64([1, 0, 1, 0]);
     const l = losses.bceWithLogits(z, y, { reduction: 'none' });
     // log(1 + e^−50) = e^−50 to double precision; bce on σ(50) = 1.0 would give 0 and 100 instead.
-    assertClose(l.data, [Math.exp(-50), 50, 50, Math.exp(-50)], 1e-14, 'bceWithLogits');
+    assertClose(l.data, [Math.exp(-50), 50, 50, Math.exp(-50)], { rel: 1e-14, what: 'bceWithLogits' });
     l.sum().backward();
-    assertClose(z.grad!.data, [0, 1, -1, 0], 1e-15, 'gradient σ(z) − y', 1e-21);
+    assertClose(z.grad!.data, [0, 1, -1, 0], { rel: 1e-15, abs: 1e-21, what: 'gradient σ(z) − y' });
   });
 
   test('crossEntropy with integer labels', () => {
@@ -115,13 +116,22 @@ describe('values', () => {
     ]);
     const lse = Math.log(Math.E + Math.E ** 2 + Math.E ** 3);
     const each = [lse - 3, Math.log(3)];
-    assertClose(losses.crossEntropy(logits, [2, 0], { reduction: 'none' }).data, each, 1e-14, 'ce');
-    close(losses.crossEntropy(logits, [2, 0]), (each[0] + each[1]) / 2, 1e-14);
-    close(losses.crossEntropy(logits, f64([2, 0])), (each[0] + each[1]) / 2, 1e-14);
-    close(
+    assertClose(losses.crossEntropy(logits, [2, 0], { reduction: 'none' }).data, each, {
+      rel: 1e-14,
+      what: 'ce',
+    });
+    assertClose(losses.crossEntropy(logits, [2, 0]), (each[0] + each[1]) / 2, {
+      rel: 1e-14,
+      what: 'crossEntropy',
+    });
+    assertClose(losses.crossEntropy(logits, f64([2, 0])), (each[0] + each[1]) / 2, {
+      rel: 1e-14,
+      what: 'crossEntropy',
+    });
+    assertClose(
       losses.crossEntropy(logits, new Int32Array([2, 0]), { reduction: 'sum' }),
       each[0] + each[1],
-      1e-14,
+      { rel: 1e-14, what: 'crossEntropy sum' },
     );
   });
 
@@ -139,10 +149,16 @@ describe('values', () => {
       Math.log(Math.exp(0.5) + Math.exp(-1) + Math.exp(2)),
     ];
     const each = [lse[0] - 3, -(0.2 * (0.5 - lse[1]) + 0.8 * (-1 - lse[1]))];
-    assertClose(losses.crossEntropy(logits, target, { reduction: 'none' }).data, each, 1e-14, 'ce');
-    close(losses.crossEntropy(logits, target), (each[0] + each[1]) / 2, 1e-14);
+    assertClose(losses.crossEntropy(logits, target, { reduction: 'none' }).data, each, {
+      rel: 1e-14,
+      what: 'ce',
+    });
+    assertClose(losses.crossEntropy(logits, target), (each[0] + each[1]) / 2, {
+      rel: 1e-14,
+      what: 'crossEntropy',
+    });
     // One-hot targets are the labels.
-    close(
+    assertClose(
       losses.crossEntropy(
         logits,
         f64([
@@ -151,6 +167,7 @@ describe('values', () => {
         ]),
       ),
       losses.crossEntropy(logits, [2, 0]).item(),
+      { rel: 1e-15, what: 'crossEntropy' },
     );
   });
 
@@ -170,19 +187,23 @@ describe('values', () => {
     const d = f64([0.5, 2, -3, 0]);
     const zero = f64([0, 0, 0, 0]);
     assert.deepEqual(Array.from(losses.huber(d, zero, { reduction: 'none' }).data), [0.125, 1.5, 2.5, 0]);
-    close(losses.huber(d, zero), (0.125 + 1.5 + 2.5) / 4);
+    assertClose(losses.huber(d, zero), (0.125 + 1.5 + 2.5) / 4, { rel: 1e-15, what: 'huber' });
     // delta 2: |2| is on the boundary, where both branches give 2.
     assert.deepEqual(
       Array.from(losses.huber(d, zero, { delta: 2, reduction: 'none' }).data),
       [0.125, 2, 4, 0],
     );
-    close(
+    assertClose(
       losses.huber(d, zero, { delta: 0.25, reduction: 'sum' }),
       0.25 * (0.5 - 0.125 + 2 - 0.125 + 3 - 0.125),
+      { rel: 1e-15, what: 'huber sum' },
     );
     // Huber is smooth: ½·mse for small errors, ~delta·mae for large ones.
     const small = f64([0.1, -0.2]);
-    close(losses.huber(small, f64([0, 0])), 0.5 * losses.mse(small, f64([0, 0])).item());
+    assertClose(losses.huber(small, f64([0, 0])), 0.5 * losses.mse(small, f64([0, 0])).item(), {
+      rel: 1e-15,
+      what: 'huber',
+    });
   });
 
   test('huber gradient: d inside, ±delta outside', () => {

@@ -1,8 +1,8 @@
 // MT19937 against numpy's legacy np.random: fixture streams bit for bit, plus state handling.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { MT19937, type MT19937State } from '../src/mt19937.js';
+import { fixture as load } from './helpers/fixtures.js';
 
 interface Stream {
   seed: number;
@@ -12,9 +12,7 @@ interface Stream {
   permutation10: number[];
 }
 
-const fixture = JSON.parse(
-  readFileSync(new URL('../../shared/fixtures/numpy-random.json', import.meta.url), 'utf8'),
-) as { streams: Stream[] };
+const fixture = load<{ streams: Stream[] }>('numpy-random.json');
 
 test('fixture has streams', () => {
   assert.ok(fixture.streams.length > 0);

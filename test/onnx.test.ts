@@ -15,7 +15,7 @@ import { makeTable, type Table } from '../src/data/table.js';
 import { ONNX_IR_VERSION, ONNX_OPSET, onnxSignature, OnnxExportError, toOnnx } from '../src/io/onnx.js';
 import { ProtoWriter } from '../src/io/protobuf.js';
 import { fromSpec, mlpSpec, nn, noGrad, random, tensor, type DType, type Tensor } from '../src/index.js';
-import { assertClose } from './helpers/fixtures.js';
+import { assertClose } from './helpers/close.js';
 
 const DTYPES: DType[] = ['float32', 'float64'];
 
@@ -105,7 +105,11 @@ describe('toOnnx: the bare network', () => {
         const r = await s.run({ input: new ort.Tensor(dtype, x.data, [16, 3]) });
         assert.equal(r.output.type, dtype);
         assert.deepEqual(r.output.dims, [16, 4]);
-        assertClose(r.output.data as Float32Array, want.data, REL, `${name} ${dtype}`, ABS);
+        assertClose(r.output.data as Float32Array, want.data, {
+          rel: REL,
+          abs: ABS,
+          what: `${name} ${dtype}`,
+        });
       });
 
   test('a Linear without bias, nested Sequentials and a single layer export too', async () => {
@@ -115,7 +119,7 @@ describe('toOnnx: the bare network', () => {
     for (const m of [model, new nn.Linear(4, 2, { rng })]) {
       const x = inputs(5, 4, 'float32');
       const r = await (await session(toOnnx(m))).run({ input: new ort.Tensor('float32', x.data, [5, 4]) });
-      assertClose(r.output.data as Float32Array, forward(m, x).data, REL, 'nested', ABS);
+      assertClose(r.output.data as Float32Array, forward(m, x).data, { rel: REL, abs: ABS, what: 'nested' });
     }
   });
 
@@ -134,7 +138,7 @@ describe('toOnnx: the bare network', () => {
     const s = await session(toOnnx(model));
     const x = inputs(3, 5, 'float32');
     const r = await s.run({ input: new ort.Tensor('float32', x.data, [3, 5]) });
-    assertClose(r.output.data as Float32Array, x.data, 0, 'identity');
+    assertClose(r.output.data as Float32Array, x.data, { what: 'identity' });
   });
 
   test('the header: IR version 8, opset 17 of the default domain, producer chainrule', () => {
@@ -227,7 +231,11 @@ describe('toOnnx: with preprocessing, raw inputs to answers', () => {
       assert.equal(r.probabilities.type, dtype);
       assert.deepEqual(r.probabilities.dims, [table.numRows, 3]);
       const expected = want.probabilities.flatMap((p) => [...p]);
-      assertClose(r.probabilities.data as Float32Array, expected, REL, `probabilities ${dtype}`, ABS);
+      assertClose(r.probabilities.data as Float32Array, expected, {
+        rel: REL,
+        abs: ABS,
+        what: `probabilities ${dtype}`,
+      });
       assert.deepEqual(
         Array.from(r.label.data as BigInt64Array, Number),
         Array.from(want.classIndex),
@@ -250,7 +258,11 @@ describe('toOnnx: with preprocessing, raw inputs to answers', () => {
       assert.deepEqual(s.outputNames, ['prediction']);
       const r = await s.run(onnxInputs(pre, table, dtype));
       assert.deepEqual(r.prediction.dims, [table.numRows, 1]);
-      assertClose(r.prediction.data as Float32Array, want.values, REL, `prediction ${dtype}`, ABS);
+      assertClose(r.prediction.data as Float32Array, want.values, {
+        rel: REL,
+        abs: ABS,
+        what: `prediction ${dtype}`,
+      });
     });
   }
 
@@ -265,7 +277,11 @@ describe('toOnnx: with preprocessing, raw inputs to answers', () => {
     assert.deepEqual(s.inputNames, ['features']);
     let want = inverseTarget(pre, forward(model, transformFeatures(pre, numericOnly)));
     let r = await s.run(onnxInputs(pre, numericOnly, 'float32'));
-    assertClose(r.prediction.data as Float32Array, want.kind === 'numeric' ? want.values : [], REL, 'n', ABS);
+    assertClose(r.prediction.data as Float32Array, want.kind === 'numeric' ? want.values : [], {
+      rel: REL,
+      abs: ABS,
+      what: 'n',
+    });
 
     const textOnly = makeTable('t', [
       { name: 'c', values: ['a', 'b', 'c', 'a', 'b', 'c'] },
@@ -279,7 +295,7 @@ describe('toOnnx: with preprocessing, raw inputs to answers', () => {
     want = inverseTarget(pre, forward(model, transformFeatures(pre, textOnly)));
     r = await s.run(onnxInputs(pre, textOnly, 'float32'));
     const expected = want.kind === 'classes' ? want.probabilities.flatMap((p) => [...p]) : [];
-    assertClose(r.probabilities.data as Float32Array, expected, REL, 't', ABS);
+    assertClose(r.probabilities.data as Float32Array, expected, { rel: REL, abs: ABS, what: 't' });
   });
 
   test('onnxSignature describes the inputs and outputs it writes', () => {

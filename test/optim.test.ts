@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { losses, nn, optim, random, tensor, Tensor } from '../src/index.js';
-import { assertClose } from './helpers/fixtures.js';
+import { assertClose } from './helpers/close.js';
 
 function model(seed: number, dtype: 'float32' | 'float64' = 'float64') {
   const rng = new random.RandomState(seed);
@@ -255,7 +255,11 @@ describe('single steps by hand (PyTorch documentation formulas)', () => {
     const b1 = 1;
     const b2 = 0.9 * b1 + 0.5 * 2;
     const b3 = 0.9 * b2 + 0.5 * -1;
-    assertClose(got, [-0.1 * b1, -0.1 * b1 - 0.1 * b2, -0.1 * b1 - 0.1 * b2 - 0.1 * b3], 1e-15, 'p', 1e-17);
+    assertClose(got, [-0.1 * b1, -0.1 * b1 - 0.1 * b2, -0.1 * b1 - 0.1 * b2 - 0.1 * b3], {
+      rel: 1e-15,
+      abs: 1e-17,
+      what: 'p',
+    });
   });
 
   test('SGD nesterov with weight decay', () => {
@@ -272,7 +276,7 @@ describe('single steps by hand (PyTorch documentation formulas)', () => {
     const g2 = 2 + 0.1 * p;
     const b2 = 0.9 * b1 + g2;
     p -= 0.1 * (g2 + 0.9 * b2);
-    assertClose(got, [p1, p], 1e-15, 'p');
+    assertClose(got, [p1, p], { rel: 1e-15, what: 'p' });
   });
 
   /** Adam, AdamW and AMSGrad from the algorithm in PyTorch's documentation. */
@@ -303,23 +307,19 @@ describe('single steps by hand (PyTorch documentation formulas)', () => {
   test('Adam, with L2 weight decay', () => {
     const grads = [1, -0.5, 0.25, 2];
     const got = run((p) => new optim.Adam(p, { lr: 0.1, weightDecay: 0.1 }), 0.5, grads);
-    assertClose(
-      got,
-      adamRef(0.5, grads, { lr: 0.1, wd: 0.1, decoupled: false, amsgrad: false }),
-      1e-13,
-      'Adam',
-    );
+    assertClose(got, adamRef(0.5, grads, { lr: 0.1, wd: 0.1, decoupled: false, amsgrad: false }), {
+      rel: 1e-13,
+      what: 'Adam',
+    });
   });
 
   test('AdamW: decoupled decay, 0.01 by default', () => {
     const grads = [1, -0.5, 0.25, 2];
     const got = run((p) => new optim.AdamW(p, { lr: 0.1 }), 0.5, grads);
-    assertClose(
-      got,
-      adamRef(0.5, grads, { lr: 0.1, wd: 0.01, decoupled: true, amsgrad: false }),
-      1e-13,
-      'AdamW',
-    );
+    assertClose(got, adamRef(0.5, grads, { lr: 0.1, wd: 0.01, decoupled: true, amsgrad: false }), {
+      rel: 1e-13,
+      what: 'AdamW',
+    });
     // With a zero gradient only the decay moves the parameter.
     assert.deepEqual(
       run((p) => new optim.AdamW(p), 2, [0]),
@@ -331,12 +331,10 @@ describe('single steps by hand (PyTorch documentation formulas)', () => {
     const falling = [1, 0, 0, 0.1];
     const ams = run((p) => new optim.Adam(p, { lr: 0.1, amsgrad: true }), 0, falling);
     const plain = run((p) => new optim.Adam(p, { lr: 0.1 }), 0, falling);
-    assertClose(
-      ams,
-      adamRef(0, falling, { lr: 0.1, wd: 0, decoupled: false, amsgrad: true }),
-      1e-13,
-      'AMSGrad',
-    );
+    assertClose(ams, adamRef(0, falling, { lr: 0.1, wd: 0, decoupled: false, amsgrad: true }), {
+      rel: 1e-13,
+      what: 'AMSGrad',
+    });
     assert.equal(ams[0], plain[0]);
     assert.notEqual(ams[3], plain[3]);
     // Growing gradients keep v non-decreasing: max(v) is v, and the runs agree bit for bit.
@@ -364,12 +362,12 @@ describe('single steps by hand (PyTorch documentation formulas)', () => {
       p = p - lr * b;
       return p;
     });
-    assertClose(got, want, 1e-13, 'RMSprop');
+    assertClose(got, want, { rel: 1e-13, what: 'RMSprop' });
   });
 
   test('RMSprop plain: first step moves by lr/√(1 − α)', () => {
     const [got] = run((p) => new optim.RMSprop(p, { lr: 0.01, alpha: 0.99 }), 0, [3]);
-    assertClose([got], [-0.01 * (3 / (Math.sqrt(0.01 * 9) + 1e-8))], 1e-15, 'RMSprop');
+    assertClose(got, -0.01 * (3 / (Math.sqrt(0.01 * 9) + 1e-8)), { rel: 1e-15, what: 'RMSprop' });
   });
 
   test('Adagrad: lr/(1 + (t − 1)·lrDecay) and the initial accumulator', () => {
@@ -387,8 +385,8 @@ describe('single steps by hand (PyTorch documentation formulas)', () => {
       p -= (clr * g) / (Math.sqrt(sum) + eps);
       return p;
     });
-    assertClose(got, want, 1e-14, 'Adagrad');
-    assertClose([got[0]], [-2 / Math.sqrt(4.5)], 1e-10, 'Adagrad step 1');
+    assertClose(got, want, { rel: 1e-14, what: 'Adagrad' });
+    assertClose(got[0], -2 / Math.sqrt(4.5), { rel: 1e-10, what: 'Adagrad step 1' });
   });
 });
 
@@ -414,8 +412,7 @@ describe('StepLR, ExponentialLR, CosineAnnealingLR', () => {
     assertClose(
       got,
       Array.from({ length: 10 }, (_, i) => 0.1 ** Math.floor((i + 1) / 3)),
-      1e-15,
-      'StepLR',
+      { rel: 1e-15, what: 'StepLR' },
     );
     assert.equal(s.lastEpoch, 10);
     assert.equal(o.lr, got[9]);
@@ -434,8 +431,7 @@ describe('StepLR, ExponentialLR, CosineAnnealingLR', () => {
     assertClose(
       got,
       Array.from({ length: 30 }, (_, i) => 0.5 * 0.9 ** (i + 1)),
-      1e-14,
-      'ExponentialLR',
+      { rel: 1e-14, what: 'ExponentialLR' },
     );
   });
 

@@ -14,6 +14,7 @@ import {
   transformTarget,
   type Preprocessing,
 } from '../src/data/preprocess.js';
+import { assertClose } from './helpers/close.js';
 
 /** A table whose row r came from line r + 2 of 'data.csv' (header on line 1). */
 function table(columns: Column[], source = 'data.csv'): Table {
@@ -34,12 +35,6 @@ const people = () =>
 function rows(t: { data: ArrayLike<number>; shape: readonly number[] }): number[][] {
   const [n, w] = t.shape;
   return Array.from({ length: n }, (_, r) => Array.from(t.data).slice(r * w, (r + 1) * w));
-}
-
-function close(actual: ArrayLike<number>, expected: number[], tol = 1e-6) {
-  assert.equal(actual.length, expected.length);
-  for (let i = 0; i < expected.length; i++)
-    assert.ok(Math.abs(actual[i] - expected[i]) <= tol, `[${i}]: ${actual[i]} vs ${expected[i]}`);
 }
 
 describe('inferTask', () => {
@@ -106,9 +101,10 @@ describe('fitPreprocessing', () => {
     assert.equal(age.std, Math.sqrt(125)); // population: ((15² + 5² + 5² + 15²) / 4)
     assert.deepEqual(pre.features[2], { name: 'height', kind: 'numeric', mean: 1.5, std: 1 });
     const x = transformFeatures(pre, people());
-    close(
+    assertClose(
       rows(x).map((r) => r[0]),
       [-15, -5, 5, 15].map((d) => d / Math.sqrt(125)),
+      { abs: 1e-6, what: 'age, standardised' },
     );
     assert.deepEqual(
       rows(x).map((r) => r[4]),
@@ -393,7 +389,7 @@ describe('transformTarget', () => {
     assert.ok('y' in r);
     assert.deepEqual(r.y.shape, [4, 1]);
     const s = Math.sqrt(12500);
-    close(r.y.data, [-150 / s, -50 / s, 50 / s, 150 / s], 1e-12);
+    assertClose(r.y.data, [-150 / s, -50 / s, 50 / s, 150 / s], { abs: 1e-12, what: 'y' });
   });
 });
 
@@ -405,7 +401,7 @@ describe('inverseTarget', () => {
     const back = inverseTarget(pre, y);
     assert.equal(back.kind, 'numeric');
     assert.ok('values' in back);
-    close(back.values, [100, 200, 300, 400], 1e-9);
+    assertClose(back.values, [100, 200, 300, 400], { abs: 1e-9, what: 'values' });
     // A flat [rows] output is accepted too.
     assert.ok('values' in inverseTarget(pre, tensor([0])));
     assert.equal((inverseTarget(pre, tensor([0])) as { values: Float64Array }).values[0], 250);
@@ -424,9 +420,9 @@ describe('inverseTarget', () => {
     assert.equal(r.kind, 'classes');
     assert.deepEqual(Array.from(r.classIndex), [0, 0, 1]);
     assert.deepEqual(r.className, ['a', 'a', 'b']);
-    close(r.probabilities[0], [1 / 3, 1 / 3, 1 / 3], 1e-12);
-    close(r.probabilities[1], [1, 0, 0], 1e-12);
-    close(r.probabilities[2], [0.2, 0.6, 0.2], 1e-6);
+    assertClose(r.probabilities[0], [1 / 3, 1 / 3, 1 / 3], { abs: 1e-12, what: 'probabilities[0]' });
+    assertClose(r.probabilities[1], [1, 0, 0], { abs: 1e-12, what: 'probabilities[1]' });
+    assertClose(r.probabilities[2], [0.2, 0.6, 0.2], { abs: 1e-6, what: 'probabilities[2]' });
   });
 
   test('two classes are two logits', () => {
@@ -435,7 +431,10 @@ describe('inverseTarget', () => {
     const r = inverseTarget(pre, tensor([[2, 0]]));
     assert.ok('className' in r);
     assert.deepEqual(r.className, ['no']);
-    close(r.probabilities[0], [1 / (1 + Math.exp(-2)), 1 / (1 + Math.exp(2))], 1e-6);
+    assertClose(r.probabilities[0], [1 / (1 + Math.exp(-2)), 1 / (1 + Math.exp(2))], {
+      abs: 1e-6,
+      what: 'probabilities[0]',
+    });
     assert.throws(
       () => inverseTarget(pre, tensor([[0.3]])),
       /the target has 2 classes, so outputs should be \[rows, 2\] logits, got \[1,1\]/,

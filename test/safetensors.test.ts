@@ -3,7 +3,6 @@
 // and every malformed file is refused with a message naming the tensor.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import {
   encodeSafetensors,
   fromSafetensors,
@@ -25,7 +24,8 @@ import {
   type ModelSpec,
   type Tensor,
 } from '../src/index.js';
-import { assertClose, fixture, flat } from './helpers/fixtures.js';
+import { assertClose } from './helpers/close.js';
+import { fixture, fixtureBytes, flat } from './helpers/fixtures.js';
 
 interface TorchMlp {
   layers: (string | number)[][];
@@ -36,9 +36,7 @@ interface TorchMlp {
 }
 
 const torch = fixture<TorchMlp>('torch-mlp.json');
-const torchBytes = new Uint8Array(
-  readFileSync(new URL('../../shared/fixtures/torch-mlp.safetensors', import.meta.url)),
-);
+const torchBytes = fixtureBytes('torch-mlp.safetensors');
 
 /** The fixture's architecture: nn.Sequential(Linear(4,16), ReLU, Linear(16,8), Tanh, Linear(8,3)). */
 const torchSpec: ModelSpec = {
@@ -81,14 +79,14 @@ describe("PyTorch's torch-mlp.safetensors", () => {
   test('a float64 model reproduces PyTorch’s outputs within 1e-12 relative', () => {
     const model = fromSafetensors(torchBytes, { spec: torchSpec, dtype: 'float64' });
     const logits = run(model, torch.inputs, 'float64');
-    assertClose(logits.data, flat(torch.logits), 1e-12, 'logits');
-    assertClose(softmax(logits).data, flat(torch.probabilities), 1e-12, 'probabilities');
+    assertClose(logits.data, flat(torch.logits), { rel: 1e-12, what: 'logits' });
+    assertClose(softmax(logits).data, flat(torch.probabilities), { rel: 1e-12, what: 'probabilities' });
   });
 
   test('a float32 model reproduces them within 1e-5 relative', () => {
     const model = fromSafetensors(torchBytes, { spec: torchSpec, dtype: 'float32' });
     assert.equal(model.parameters()[0].dtype, 'float32');
-    assertClose(run(model, torch.inputs, 'float32').data, flat(torch.logits), 1e-5, 'logits');
+    assertClose(run(model, torch.inputs, 'float32').data, flat(torch.logits), { rel: 1e-5, what: 'logits' });
   });
 
   test('the architecture can be inferred from the tensors, with one activation per hidden layer', () => {
@@ -98,7 +96,10 @@ describe("PyTorch's torch-mlp.safetensors", () => {
       dtype: 'float64',
     });
     assert.deepEqual(toSpec(model), torchSpec);
-    assertClose(run(model, torch.inputs, 'float64').data, flat(torch.logits), 1e-12, 'inferred');
+    assertClose(run(model, torch.inputs, 'float64').data, flat(torch.logits), {
+      rel: 1e-12,
+      what: 'inferred',
+    });
     // The file is F32, so the default model is float32.
     assert.equal(
       fromSafetensors(torchBytes, { activation: ['relu', 'tanh'] }).parameters()[0].dtype,

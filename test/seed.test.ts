@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { NOTEBOOK_LOSSES, random, seedData, seedNetwork } from '../src/index.js';
 import { runSeedDemo } from '../cli/seed-demo.js';
+import { fixtureText } from './helpers/fixtures.js';
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
@@ -37,6 +38,20 @@ function scalarRun(buggy: boolean): number[] {
 }
 
 describe('the seed notebook', () => {
+  test('NOTEBOOK_LOSSES are the losses the notebook printed (test/fixtures/backpropagation-notebook.txt)', () => {
+    const printed = [
+      ...fixtureText('backpropagation-notebook.txt').matchAll(/^Epoch \[(\d+)\/100\], Loss: (\S+)$/gm),
+    ];
+    assert.deepEqual(
+      printed.map((m) => Number(m[1])),
+      [10, 20, 30, 40, 50, 60, 70, 80, 90, 100],
+    );
+    assert.deepEqual(
+      printed.map((m) => Number(m[2])),
+      NOTEBOOK_LOSSES,
+    );
+  });
+
   test("its own update order reproduces the notebook's printed losses exactly", () => {
     assert.deepEqual(scalarRun(true), NOTEBOOK_LOSSES);
   });

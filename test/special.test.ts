@@ -1,12 +1,10 @@
 // erf/erfc against Python's math module (test/fixtures/erf.json, made by gen-erf.py) and their identities.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { erf, erfc } from '../src/special.js';
+import { fixture as load } from './helpers/fixtures.js';
 
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/erf.json', import.meta.url), 'utf8')) as {
-  points: [number, number, number][];
-};
+const fixture = load<{ points: [number, number, number][] }>('erf.json');
 
 test('fixture is present and spans the real line', () => {
   const xs = fixture.points.map((p) => p[0]);

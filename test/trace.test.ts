@@ -3,7 +3,6 @@
 // every gradient agrees with its finite difference within 1e-7; the notebook's order reproduces its print.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { NOTEBOOK_LOSSES, nn, random, seedData, seedNetwork, tensor } from '../src/index.js';
 import {
   compareNotebookOrder,
@@ -16,19 +15,12 @@ import {
   type TraceLoss,
 } from '../src/trace.js';
 import { runSeedDemo } from '../cli/seed-demo.js';
-import { assertClose, buildMlp, fixture, type MlpCase } from './helpers/fixtures.js';
+import { assertClose } from './helpers/close.js';
+import { buildMlp, fixture, fixtureText, type MlpCase } from './helpers/fixtures.js';
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 const cases = fixture<{ cases: MlpCase[] }>('mlp-gradients.json').cases;
 const traceable = cases.filter((c) => c.loss !== 'huber');
-
-function close(actual: number, expected: number, rel: number, what: string): void {
-  const err = Math.abs(actual - expected);
-  assert.ok(
-    err <= rel * Math.max(Math.abs(actual), Math.abs(expected)) || err <= 1e-300,
-    `${what}: ${actual} vs ${expected} (relative error ${err / Math.abs(expected)})`,
-  );
-}
 
 function byName(t: StepTrace): Map<string, ParameterTrace> {
   return new Map(t.parameters.map((p) => [p.name, p]));
@@ -113,21 +105,19 @@ describe("trace of the seed network, in the notebook's notation", () => {
   });
 
   test('forward values and the loss match the closed forms', () => {
-    close(t.layers[0].a[0][0], ref.h1, 1e-15, 'h1');
-    close(t.layers[0].a[0][1], ref.h2, 1e-15, 'h2');
-    close(t.output.values[0][0], ref.output, 1e-15, 'output');
-    close(t.loss.value, ref.loss, 1e-14, 'loss');
+    assertClose(t.layers[0].a[0][0], ref.h1, { rel: 1e-15, what: 'h1' });
+    assertClose(t.layers[0].a[0][1], ref.h2, { rel: 1e-15, what: 'h2' });
+    assertClose(t.output.values[0][0], ref.output, { rel: 1e-15, what: 'output' });
+    assertClose(t.loss.value, ref.loss, { rel: 1e-14, what: 'loss' });
   });
 
   test("every partial derivative is the notebook's formula with the notebook's value", () => {
     const factors = new Map(t.parameters.flatMap((p) => p.terms[0].factors.map((f) => [f.name, f] as const)));
     assert.deepEqual([...factors.keys()].sort(), Object.keys(ref.d).sort());
-    for (const [name, value] of Object.entries(ref.d)) close(factors.get(name)!.value, value, 1e-14, name);
+    for (const [name, value] of Object.entries(ref.d))
+      assertClose(factors.get(name)!.value, value, { rel: 1e-14, what: name });
     // The notebook's own lines, '- d_output/d_w5 = h1 * output * (1 - output)', are the formulas used.
-    const notebook = readFileSync(
-      new URL('../../shared/seed/backpropagation-notebook.txt', import.meta.url),
-      'utf8',
-    );
+    const notebook = fixtureText('backpropagation-notebook.txt');
     const lines = [...notebook.matchAll(/^ {3}- (d_\w+\/d_\w+) = (.+)$/gm)];
     assert.equal(lines.length, 9);
     for (const [, name, formula] of lines) assert.equal(factors.get(name)?.formula, formula.trim(), name);
@@ -144,21 +134,30 @@ describe("trace of the seed network, in the notebook's notation", () => {
     );
     for (const [name, g] of Object.entries(ref.grads)) {
       const p = params.get(name)!;
-      close(p.chain, g, 1e-14, `${name} chain`);
-      close(p.grad, g, 1e-14, `${name} autograd`);
+      assertClose(p.chain, g, { rel: 1e-14, what: `${name} chain` });
+      assertClose(p.grad, g, { rel: 1e-14, what: `${name} autograd` });
       const product = p.terms[0].factors.reduce((a, f) => a * f.value, 1);
-      close(p.terms[0].product, product, 1e-15, `${name} product`);
+      assertClose(p.terms[0].product, product, { rel: 1e-15, what: `${name} product` });
     }
   });
 
   test('the layer records: local derivatives, and the upstream gradient by autograd', () => {
     const [hidden, out] = t.layers;
     assert.equal(hidden.activation, 'sigmoid');
-    close(hidden.local[0][0], ref.h1 * (1 - ref.h1), 1e-15, 'dh1/dz');
-    close(out.upstream[0][0], ref.d['d_loss/d_output'], 1e-15, 'upstream at output');
-    close(hidden.upstream[0][0], ref.d['d_loss/d_output'] * ref.d['d_output/d_h1'], 1e-14, 'upstream at h1');
-    close(hidden.upstream[0][1], ref.d['d_loss/d_output'] * ref.d['d_output/d_h2'], 1e-14, 'upstream at h2');
-    close(hidden.delta[0][0], hidden.upstream[0][0] * hidden.local[0][0], 1e-14, 'delta at h1');
+    assertClose(hidden.local[0][0], ref.h1 * (1 - ref.h1), { rel: 1e-15, what: 'dh1/dz' });
+    assertClose(out.upstream[0][0], ref.d['d_loss/d_output'], { rel: 1e-15, what: 'upstream at output' });
+    assertClose(hidden.upstream[0][0], ref.d['d_loss/d_output'] * ref.d['d_output/d_h1'], {
+      rel: 1e-14,
+      what: 'upstream at h1',
+    });
+    assertClose(hidden.upstream[0][1], ref.d['d_loss/d_output'] * ref.d['d_output/d_h2'], {
+      rel: 1e-14,
+      what: 'upstream at h2',
+    });
+    assertClose(hidden.delta[0][0], hidden.upstream[0][0] * hidden.local[0][0], {
+      rel: 1e-14,
+      what: 'delta at h1',
+    });
     assert.equal(hidden.units[0].localFormula, 'h1 * (1 - h1)');
     assert.equal(hidden.units[1].zFormula, 'w3*x1 + w4*x2 + b2');
   });
@@ -197,8 +196,8 @@ describe("trace against PyTorch's fixture and finite differences", () => {
     const c = cases.find((k) => k.name === 'seed-shaped 2-2-1 sigmoid, half-sum MSE')!;
     const t = traceCase(c);
     assert.equal(t.notation, 'seed');
-    close(t.loss.value, c.lossValue, 1e-12, 'loss');
-    assertClose(t.output.values.flat(), c.output.flat(), 1e-12, 'output');
+    assertClose(t.loss.value, c.lossValue, { rel: 1e-12, what: 'loss' });
+    assertClose(t.output.values.flat(), c.output.flat(), { rel: 1e-12, what: 'output' });
     const p = byName(t);
     const [gw1, gw2] = c.gradWeights;
     const expected: Record<string, number> = {
@@ -213,15 +212,15 @@ describe("trace against PyTorch's fixture and finite differences", () => {
       b3: c.gradBiases[1][0],
     };
     for (const [name, g] of Object.entries(expected)) {
-      close(p.get(name)!.grad, g, 1e-12, `${name} autograd`);
-      close(p.get(name)!.chain, g, 1e-12, `${name} chain rule`);
+      assertClose(p.get(name)!.grad, g, { rel: 1e-12, what: `${name} autograd` });
+      assertClose(p.get(name)!.chain, g, { rel: 1e-12, what: `${name} chain rule` });
     }
   });
 
   for (const c of traceable)
     test(`${c.name}: chain products equal autograd and PyTorch; finite differences within 1e-7`, () => {
       const t = traceCase(c);
-      close(t.loss.value, c.lossValue, 1e-12, 'loss');
+      assertClose(t.loss.value, c.lossValue, { rel: 1e-12, what: 'loss' });
       for (const p of t.parameters) {
         const [l, kind] = [p.layer - 1, p.kind];
         const torch =
@@ -288,7 +287,9 @@ describe("trace against PyTorch's fixture and finite differences", () => {
     });
     assert.deepEqual(byLabel.target.labels, labels);
     assert.deepEqual(byLabel.target.values, oneHot);
-    byLabel.parameters.forEach((p, i) => close(byProb.parameters[i].grad, p.grad, 1e-13, p.name));
+    byLabel.parameters.forEach((p, i) =>
+      assertClose(byProb.parameters[i].grad, p.grad, { rel: 1e-13, what: p.name }),
+    );
   });
 });
 
@@ -354,20 +355,29 @@ describe("the notebook's update order beside backpropagation", () => {
 
   test('the correct column is what the demo (fit) prints, within 1e-13', async () => {
     const demo = await runSeedDemo(() => {});
-    c.losses.forEach((r, i) => close(r.correct, demo[i], 1e-13, `epoch ${r.epoch}`));
+    c.losses.forEach((r, i) => assertClose(r.correct, demo[i], { rel: 1e-13, what: `epoch ${r.epoch}` }));
     assert.ok(c.losses.every((r) => r.relDifference > 1e-6 && r.relDifference < 1e-3));
   });
 
   test('where they part: the hidden gradient through the already-updated w5/w6', () => {
     const f = c.firstStep;
     const ref = notebookScalars();
-    close(f.w5.after, ref.values.w5 - 0.1 * ref.grads.w5, 1e-15, 'w5 updated first');
+    assertClose(f.w5.after, ref.values.w5 - 0.1 * ref.grads.w5, { rel: 1e-15, what: 'w5 updated first' });
     const o1 = ref.output * (1 - ref.output);
-    close(f.hidden[0].correct, ref.values.w5 * o1, 1e-14, 'd_output/d_h1 with the pass weights');
-    close(f.hidden[0].notebook, f.w5.after * o1, 1e-14, 'd_output/d_h1 with the updated w5');
+    assertClose(f.hidden[0].correct, ref.values.w5 * o1, {
+      rel: 1e-14,
+      what: 'd_output/d_h1 with the pass weights',
+    });
+    assertClose(f.hidden[0].notebook, f.w5.after * o1, {
+      rel: 1e-14,
+      what: 'd_output/d_h1 with the updated w5',
+    });
     const w1 = f.gradients.find((g) => g.name === 'w1')!;
-    close(w1.correct, ref.grads.w1, 1e-14, 'w1, backpropagation');
-    close(w1.notebook, ref.grads.w1 * (f.w5.after / ref.values.w5), 1e-13, 'w1, the notebook');
+    assertClose(w1.correct, ref.grads.w1, { rel: 1e-14, what: 'w1, backpropagation' });
+    assertClose(w1.notebook, ref.grads.w1 * (f.w5.after / ref.values.w5), {
+      rel: 1e-13,
+      what: 'w1, the notebook',
+    });
     assert.ok(f.gradients.every((g) => g.relDifference > 0.02 && g.relDifference < 0.03));
   });
 });

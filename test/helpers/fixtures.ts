@@ -1,32 +1,29 @@
-// Loading the reference fixtures in ../shared/fixtures (beside the repository, never edited).
+// The reference fixtures in test/fixtures/ (see its README.md: what made each file, and how to remake it).
+// Every test loads them through here, so no test reads outside the repository.
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { nn, type DType, type Tensor } from '../../src/index.js';
 
-/** Parse a fixture file from ../shared/fixtures. */
-export function fixture<T>(name: string): T {
-  return JSON.parse(readFileSync(new URL(`../../../shared/fixtures/${name}`, import.meta.url), 'utf8')) as T;
+/** A file of test/fixtures/; a bare file name, so nothing outside that folder can be named. */
+function fixtureUrl(name: string): URL {
+  if (!/^[\w-][\w.-]*$/.test(name))
+    throw new Error(`fixture: expected a file name in test/fixtures/, got '${name}'`);
+  return new URL(`../fixtures/${name}`, import.meta.url);
 }
 
-/** Assert two arrays agree elementwise within `rel` relative error (or `abs` absolute, for values near 0). */
-export function assertClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  rel: number,
-  what: string,
-  abs = 0,
-): void {
-  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs ${expected.length}`);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i];
-    const e = expected[i];
-    const err = Math.abs(a - e);
-    const scale = Math.max(Math.abs(a), Math.abs(e));
-    if (!(err <= rel * scale || err <= abs))
-      assert.fail(
-        `${what}[${i}]: got ${a}, expected ${e} (relative error ${(err / scale).toExponential(2)} > ${rel})`,
-      );
-  }
+/** Parse a JSON fixture. */
+export function fixture<T>(name: string): T {
+  return JSON.parse(fixtureText(name)) as T;
+}
+
+/** A text fixture (the seed notebook), as UTF-8. */
+export function fixtureText(name: string): string {
+  return readFileSync(fixtureUrl(name), 'utf8');
+}
+
+/** A binary fixture (torch-mlp.safetensors): a plain Uint8Array of its bytes, not a Buffer. */
+export function fixtureBytes(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(fixtureUrl(name)));
 }
 
 /** Flatten nested arrays of numbers. */
