@@ -80,6 +80,8 @@ export {
   type WasmKernelOptions,
 } from './kernels/wasm/index.js';
 export type { Kernels, Storage, UnaryOp, BinaryOp, BroadcastPlan } from './kernels/types.js';
+/** The optimizer kernels' hyper-parameters: one named object per call (see `Kernels.sgd` and the rest). */
+export type { SgdHyper, AdamHyper, RmspropHyper, AdagradHyper } from './kernels/types.js';
 export { erf, erfc } from './special.js';
 export { seedNetwork, seedData, SEED_SETUP, NOTEBOOK_LOSSES } from './seed.js';
 export {
