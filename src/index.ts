@@ -110,6 +110,8 @@ export {
   type UnaryForward,
   type UnaryGrad,
 } from './kernels/unary.js';
+/** The optimizer kernels' hyper-parameters: one named object per call (see `Kernels.sgd` and the rest). */
+export type { SgdHyper, AdamHyper, RmspropHyper, AdagradHyper } from './kernels/types.js';
 export { erf, erfc } from './special.js';
 export { seedNetwork, seedData, SEED_SETUP, NOTEBOOK_LOSSES } from './seed.js';
 export {

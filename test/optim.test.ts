@@ -2,7 +2,17 @@
 // checked by hand against PyTorch's documented update rules, and schedules against their closed forms.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { losses, nn, optim, random, tensor, Tensor } from '../src/index.js';
+import {
+  kernels,
+  losses,
+  nn,
+  optim,
+  random,
+  setKernels,
+  tensor,
+  Tensor,
+  type Kernels,
+} from '../src/index.js';
 import { assertClose } from './helpers/close.js';
 
 function model(seed: number, dtype: 'float32' | 'float64' = 'float64') {
@@ -235,6 +245,103 @@ describe('optimizer basics', () => {
     assert.deepEqual([rms.lr, rms.alpha, rms.eps, rms.momentum, rms.centered], [1e-2, 0.99, 1e-8, 0, false]);
     const ada = new optim.Adagrad(p);
     assert.deepEqual([ada.lr, ada.eps, ada.lrDecay, ada.initialAccumulatorValue], [1e-2, 1e-10, 0, 0]);
+  });
+
+  test('each optimizer hands its kernel one hyper-parameter object, its fields updated every step', () => {
+    // No object per parameter per step (the seed network's fit runs millions of steps a second), and no
+    // stale field: lr follows a change between steps, `first` is per step, bias corrections per step.
+    const calls: { kernel: string; h: object; fields: Record<string, unknown> }[] = [];
+    const record = (kernel: string, h: object) => calls.push({ kernel, h, fields: { ...h } });
+    const base = kernels();
+    const spy: Kernels = {
+      ...base,
+      sgd: (p, g, buf, h) => (record('sgd', h), base.sgd(p, g, buf, h)),
+      adam: (p, g, m, v, vmax, h) => (record('adam', h), base.adam(p, g, m, v, vmax, h)),
+      rmsprop: (p, g, sq, ga, buf, h) => (record('rmsprop', h), base.rmsprop(p, g, sq, ga, buf, h)),
+      adagrad: (p, g, sum, h) => (record('adagrad', h), base.adagrad(p, g, sum, h)),
+    };
+    type Want = (lr: number, t: number) => Record<string, number | boolean>;
+    const cases: [string, Make, Want][] = [
+      [
+        'sgd',
+        (p) => new optim.SGD(p, { lr: 0.1, momentum: 0.9, dampening: 0.1, weightDecay: 0.01 }),
+        (lr, t) => ({
+          lr,
+          momentum: 0.9,
+          dampening: 0.1,
+          weightDecay: 0.01,
+          nesterov: false,
+          first: t === 1,
+        }),
+      ],
+      [
+        'adam',
+        (p) => new optim.Adam(p, { lr: 0.01, betas: [0.8, 0.99], eps: 1e-6, weightDecay: 0.1 }),
+        (lr, t) => ({
+          stepSize: lr / (1 - 0.8 ** t),
+          beta1: 0.8,
+          beta2: 0.99,
+          bc2Sqrt: Math.sqrt(1 - 0.99 ** t),
+          eps: 1e-6,
+          weightDecay: 0.1,
+          decay: 1,
+        }),
+      ],
+      [
+        'adam',
+        (p) => new optim.AdamW(p, { lr: 0.01 }),
+        (lr, t) => ({
+          stepSize: lr / (1 - 0.9 ** t),
+          beta1: 0.9,
+          beta2: 0.999,
+          bc2Sqrt: Math.sqrt(1 - 0.999 ** t),
+          eps: 1e-8,
+          weightDecay: 0,
+          decay: 1 - lr * 0.01,
+        }),
+      ],
+      [
+        'rmsprop',
+        (p) => new optim.RMSprop(p, { lr: 0.01, alpha: 0.9, momentum: 0.5, weightDecay: 0.1 }),
+        (lr) => ({ lr, alpha: 0.9, eps: 1e-8, weightDecay: 0.1, momentum: 0.5 }),
+      ],
+      [
+        'adagrad',
+        (p) => new optim.Adagrad(p, { lr: 0.1, lrDecay: 0.5, eps: 1e-9, weightDecay: 0.1 }),
+        (lr, t) => ({ clr: lr / (1 + (t - 1) * 0.5), eps: 1e-9, weightDecay: 0.1 }),
+      ],
+    ];
+    const prev = setKernels(spy);
+    try {
+      for (const [kernel, make, want] of cases) {
+        const m = model(0);
+        const opt = make(m.parameters());
+        const what = opt.constructor.name;
+        const n = m.parameters().length;
+        const lrs = [opt.lr, opt.lr / 2, opt.lr / 4];
+        calls.length = 0;
+        for (const lr of lrs) {
+          opt.lr = lr;
+          trainStep(m, opt);
+        }
+        assert.equal(calls.length, lrs.length * n, what);
+        assert.ok(
+          calls.every((c) => c.kernel === kernel && c.h === calls[0].h),
+          `${what}: one object`,
+        );
+        calls.forEach(({ fields }, k) => {
+          const step = Math.floor(k / n);
+          const expected = want(lrs[step], step + 1);
+          assert.deepEqual(Object.keys(fields).sort(), Object.keys(expected).sort(), `${what} call ${k}`);
+          for (const [key, v] of Object.entries(expected))
+            if (typeof v === 'boolean') assert.equal(fields[key], v, `${what} call ${k}: ${key}`);
+            // The optimizers' bias corrections use libm's pow, which may differ from ** in the last bit.
+            else assertClose([fields[key] as number], [v], { rel: 1e-12, what: `${what} call ${k}: ${key}` });
+        });
+      }
+    } finally {
+      setKernels(prev);
+    }
   });
 });
 

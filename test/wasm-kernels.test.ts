@@ -60,18 +60,9 @@ describe('optimizer updates on the WebAssembly kernels', async () => {
             const copies = state.map((a) => a.slice());
             for (let step = 0; step < 3; step++) {
               const g = randomArray(C, n, rng, special);
-              referenceKernels.sgd(
-                state[0],
-                g,
-                state[1] ?? null,
-                0.1,
-                mu,
-                dampening,
-                wd,
-                nesterov,
-                step === 0,
-              );
-              wasm.sgd(copies[0], g, copies[1] ?? null, 0.1, mu, dampening, wd, nesterov, step === 0);
+              const h = { lr: 0.1, momentum: mu, dampening, weightDecay: wd, nesterov, first: step === 0 };
+              referenceKernels.sgd(state[0], g, state[1] ?? null, h);
+              wasm.sgd(copies[0], g, copies[1] ?? null, h);
               same(copies, state, `n=${n} mu=${mu} wd=${wd} nesterov=${nesterov} step ${step}`);
             }
           }
@@ -101,14 +92,22 @@ describe('optimizer updates on the WebAssembly kernels', async () => {
             for (let step = 1; step <= 3; step++) {
               const g = randomArray(C, n, rng, special);
               const bc1 = 1 - 0.9 ** step;
-              const args = [0.001 / bc1, 0.9, 0.999, Math.sqrt(1 - 0.999 ** step), 1e-8, wd, decay] as const;
+              const h = {
+                stepSize: 0.001 / bc1,
+                beta1: 0.9,
+                beta2: 0.999,
+                bc2Sqrt: Math.sqrt(1 - 0.999 ** step),
+                eps: 1e-8,
+                weightDecay: wd,
+                decay,
+              };
               const [p, m, v, vmax] = state;
-              referenceKernels.adam(p, g, m, v, vmax ?? null, ...args);
+              referenceKernels.adam(p, g, m, v, vmax ?? null, h);
               const [cp, cm, cv, cvmax] = copies;
-              wasm.adam(cp, g, cm, cv, cvmax ?? null, ...args);
+              wasm.adam(cp, g, cm, cv, cvmax ?? null, h);
               same(copies, state, `n=${n} wd=${wd} decay=${decay} amsgrad=${amsgrad} step ${step}`);
               const [hp, hm, hv, hvmax] = homed;
-              wasm.adam(hp, resident(g), hm, hv, hvmax ?? null, ...args);
+              wasm.adam(hp, resident(g), hm, hv, hvmax ?? null, h);
               same(homed, state, `resident: n=${n} wd=${wd} decay=${decay} amsgrad=${amsgrad} step ${step}`);
             }
           }
@@ -138,7 +137,7 @@ describe('optimizer updates on the WebAssembly kernels', async () => {
               const [p, sq, ...rest] = arrays;
               const ga = centered ? rest[0] : null;
               const buf = momentum ? rest[centered ? 1 : 0] : null;
-              k.rmsprop(p, g, sq, ga, buf, 0.01, 0.99, 1e-8, wd, momentum);
+              k.rmsprop(p, g, sq, ga, buf, { lr: 0.01, alpha: 0.99, eps: 1e-8, weightDecay: wd, momentum });
             };
             for (let step = 0; step < 3; step++) {
               const g = randomArray(C, n, rng, special);
@@ -159,10 +158,10 @@ describe('optimizer updates on the WebAssembly kernels', async () => {
             const homed = state.map((a) => resident(a));
             for (let step = 1; step <= 3; step++) {
               const g = randomArray(C, n, rng, special);
-              const clr = 0.01 / (1 + (step - 1) * 0.001);
-              referenceKernels.adagrad(state[0], g, state[1], clr, 1e-10, wd);
-              wasm.adagrad(copies[0], g, copies[1], clr, 1e-10, wd);
-              wasm.adagrad(homed[0], resident(g), homed[1], clr, 1e-10, wd);
+              const h = { clr: 0.01 / (1 + (step - 1) * 0.001), eps: 1e-10, weightDecay: wd };
+              referenceKernels.adagrad(state[0], g, state[1], h);
+              wasm.adagrad(copies[0], g, copies[1], h);
+              wasm.adagrad(homed[0], resident(g), homed[1], h);
               same(copies, state, `adagrad n=${n} wd=${wd} step ${step}`);
               same(homed, state, `adagrad resident n=${n} wd=${wd} step ${step}`);
             }

@@ -3,7 +3,16 @@
  * tested against and the fallback where they cannot load. Loops take their fast path by layout first and
  * never allocate per element.
  */
-import type { BinaryOp, BroadcastPlan, Kernels, Storage } from './types.js';
+import type {
+  AdagradHyper,
+  AdamHyper,
+  BinaryOp,
+  BroadcastPlan,
+  Kernels,
+  RmspropHyper,
+  SgdHyper,
+  Storage,
+} from './types.js';
 import { UNARY, type UnaryOp } from './unary.js';
 
 function unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): void {
@@ -396,17 +405,8 @@ function accumulate(acc: Storage, x: Storage): void {
   for (let i = 0; i < acc.length; i++) acc[i] += x[i];
 }
 
-function sgd(
-  p: Storage,
-  g: Storage,
-  buf: Storage | null,
-  lr: number,
-  mu: number,
-  dampening: number,
-  wd: number,
-  nesterov: boolean,
-  first: boolean,
-): void {
+function sgd(p: Storage, g: Storage, buf: Storage | null, h: Readonly<SgdHyper>): void {
+  const { lr, momentum: mu, dampening, weightDecay: wd, nesterov, first } = h;
   const n = p.length;
   if (buf === null) {
     if (wd === 0) for (let j = 0; j < n; j++) p[j] = p[j] + -lr * g[j];
@@ -432,14 +432,9 @@ function adam(
   m: Storage,
   v: Storage,
   vmax: Storage | null,
-  stepSize: number,
-  beta1: number,
-  beta2: number,
-  bc2Sqrt: number,
-  eps: number,
-  wd: number,
-  decay: number,
+  h: Readonly<AdamHyper>,
 ): void {
+  const { stepSize, beta1, beta2, bc2Sqrt, eps, weightDecay: wd, decay } = h;
   const n = p.length;
   if (decay !== 1) for (let j = 0; j < n; j++) p[j] = p[j] * decay;
   for (let j = 0; j < n; j++) {
@@ -462,12 +457,9 @@ function rmsprop(
   sq: Storage,
   ga: Storage | null,
   buf: Storage | null,
-  lr: number,
-  alpha: number,
-  eps: number,
-  wd: number,
-  momentum: number,
+  h: Readonly<RmspropHyper>,
 ): void {
+  const { lr, alpha, eps, weightDecay: wd, momentum } = h;
   for (let j = 0; j < p.length; j++) {
     const gj = wd !== 0 ? g[j] + wd * p[j] : g[j];
     sq[j] = sq[j] * alpha + (1 - alpha) * gj * gj;
@@ -483,7 +475,8 @@ function rmsprop(
   }
 }
 
-function adagrad(p: Storage, g: Storage, sum: Storage, clr: number, eps: number, wd: number): void {
+function adagrad(p: Storage, g: Storage, sum: Storage, h: Readonly<AdagradHyper>): void {
+  const { clr, eps, weightDecay: wd } = h;
   for (let j = 0; j < p.length; j++) {
     const gj = wd !== 0 ? g[j] + wd * p[j] : g[j];
     sum[j] = sum[j] + gj * gj;

@@ -110,42 +110,20 @@ export interface Kernels {
    * with momentum, buf = d on the `first` step, else buf·momentum + (1 − dampening)·d, and d = buf (or
    * d + momentum·buf with `nesterov`); then p = p + (−lr)·d. `buf` is null when momentum is 0.
    */
-  sgd(
-    p: Storage,
-    g: Storage,
-    buf: Storage | null,
-    lr: number,
-    momentum: number,
-    dampening: number,
-    weightDecay: number,
-    nesterov: boolean,
-    first: boolean,
-  ): void;
+  sgd(p: Storage, g: Storage, buf: Storage | null, h: Readonly<SgdHyper>): void;
   /**
    * One Adam update of `p` in place, in PyTorch's arithmetic: p = p·decay first (AdamW's decoupled decay;
-   * 1 for none); g' = g (+ weightDecay·p when weightDecay ≠ 0, Adam's L2 term); m = m·β1 + (1 − β1)·g';
-   * v = v·β2 + (1 − β2)·g'·g'; s = v (or the running max `vmax` of v with AMSGrad); then
-   * p = p + (−stepSize)·(m / (√s / bc2Sqrt + eps)).
+   * 1 for none); g' = g (+ weightDecay·p when weightDecay ≠ 0, Adam's L2 term);
+   * m = m·beta1 + (1 − beta1)·g'; v = v·beta2 + (1 − beta2)·g'·g'; s = v (or the running max `vmax` of v
+   * with AMSGrad); then p = p + (−stepSize)·(m / (√s / bc2Sqrt + eps)).
    */
-  adam(
-    p: Storage,
-    g: Storage,
-    m: Storage,
-    v: Storage,
-    vmax: Storage | null,
-    stepSize: number,
-    beta1: number,
-    beta2: number,
-    bc2Sqrt: number,
-    eps: number,
-    weightDecay: number,
-    decay: number,
-  ): void;
+  adam(p: Storage, g: Storage, m: Storage, v: Storage, vmax: Storage | null, h: Readonly<AdamHyper>): void;
   /**
    * One RMSprop update of `p` in place, in PyTorch's arithmetic: g' = g (+ weightDecay·p);
-   * sq = sq·α + (1 − α)·g'·g'; centered: ga = ga·α + (1 − α)·g' and avg = √(sq − ga·ga) + eps, else
-   * avg = √sq + eps; with momentum, buf = buf·momentum + g'/avg and p = p + (−lr)·buf, else
-   * p = p + (−lr)·(g'/avg). `ga` is null unless centered, `buf` null without momentum.
+   * sq = sq·alpha + (1 − alpha)·g'·g'; centered: ga = ga·alpha + (1 − alpha)·g' and
+   * avg = √(sq − ga·ga) + eps, else avg = √sq + eps; with momentum, buf = buf·momentum + g'/avg and
+   * p = p + (−lr)·buf, else p = p + (−lr)·(g'/avg). `ga` is null unless centered, `buf` null without
+   * momentum.
    */
   rmsprop(
     p: Storage,
@@ -153,15 +131,73 @@ export interface Kernels {
     sq: Storage,
     ga: Storage | null,
     buf: Storage | null,
-    lr: number,
-    alpha: number,
-    eps: number,
-    weightDecay: number,
-    momentum: number,
+    h: Readonly<RmspropHyper>,
   ): void;
   /**
    * One Adagrad update of `p` in place, in PyTorch's arithmetic: g' = g (+ weightDecay·p);
-   * sum = sum + g'·g'; p = p + (−clr)·(g' / (√sum + eps)), `clr` the decayed learning rate.
+   * sum = sum + g'·g'; p = p + (−clr)·(g' / (√sum + eps)).
    */
-  adagrad(p: Storage, g: Storage, sum: Storage, clr: number, eps: number, weightDecay: number): void;
+  adagrad(p: Storage, g: Storage, sum: Storage, h: Readonly<AdagradHyper>): void;
+}
+
+// The optimizer kernels' hyper-parameters, one named object per call instead of a row of positional numbers
+// (where swapping two of them would still compile). A kernel reads the fields during the call and keeps no
+// reference: an optimizer passes the same object every step, its fields updated, so a step allocates nothing.
+
+/** The hyper-parameters of one {@link Kernels.sgd} call. */
+export interface SgdHyper {
+  /** Learning rate: p = p + (−lr)·d. */
+  lr: number;
+  /** Momentum factor; 0 for plain SGD (then the kernel gets no buffer). */
+  momentum: number;
+  /** Damping of the new gradient in the momentum buffer: buf·momentum + (1 − dampening)·d. */
+  dampening: number;
+  /** L2 penalty added to the gradient: d = g + weightDecay·p (no term when 0). */
+  weightDecay: number;
+  /** Nesterov momentum: d = d + momentum·buf instead of d = buf. */
+  nesterov: boolean;
+  /** The momentum buffer's first step: buf = d, undamped, as PyTorch. */
+  first: boolean;
+}
+
+/** The hyper-parameters of one {@link Kernels.adam} call (the bias corrections already worked out). */
+export interface AdamHyper {
+  /** The learning rate over the first moment's bias correction: lr / (1 − beta1ᵗ) at step t. */
+  stepSize: number;
+  /** Decay of the first moment (the mean of the gradient). */
+  beta1: number;
+  /** Decay of the second moment (the mean of the squared gradient). */
+  beta2: number;
+  /** The square root of the second moment's bias correction: √(1 − beta2ᵗ) at step t. */
+  bc2Sqrt: number;
+  /** Added to the denominator, after the bias correction. */
+  eps: number;
+  /** Adam's L2 term: g' = g + weightDecay·p (no term when 0; always 0 for AdamW, which uses `decay`). */
+  weightDecay: number;
+  /** AdamW's decoupled decay: p = p·decay before the update, 1 − lr·weightDecay; 1 for none. */
+  decay: number;
+}
+
+/** The hyper-parameters of one {@link Kernels.rmsprop} call. */
+export interface RmspropHyper {
+  /** Learning rate: p = p + (−lr)·(g'/avg), or p + (−lr)·buf with momentum. */
+  lr: number;
+  /** Decay of the running averages: sq = sq·alpha + (1 − alpha)·g'·g'. */
+  alpha: number;
+  /** Added to the root of the average, outside the square root (PyTorch's RMSprop). */
+  eps: number;
+  /** L2 penalty added to the gradient: g' = g + weightDecay·p (no term when 0). */
+  weightDecay: number;
+  /** Momentum factor: buf = buf·momentum + g'/avg; the kernel gets a buffer only when it is above 0. */
+  momentum: number;
+}
+
+/** The hyper-parameters of one {@link Kernels.adagrad} call. */
+export interface AdagradHyper {
+  /** The decayed learning rate: lr / (1 + (t − 1)·lrDecay) at step t. */
+  clr: number;
+  /** Added to the root of the sum, outside the square root (PyTorch's Adagrad). */
+  eps: number;
+  /** L2 penalty added to the gradient: g' = g + weightDecay·p (no term when 0). */
+  weightDecay: number;
 }

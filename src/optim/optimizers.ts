@@ -3,9 +3,10 @@
  * implementation operation by operation (`add_(x, alpha=a)` is `p + a·x`), so float64 trajectories agree
  * with PyTorch's to the last few ulps. The elementwise loops are kernels (`Kernels.sgd`, `adam`, `rmsprop`,
  * `adagrad`), so the WebAssembly set runs them; what is per parameter (bias corrections, decayed rates,
- * buffers) is here.
+ * buffers) is here. Each optimizer hands its kernel one hyper-parameter object, made once and updated in
+ * place before every call, so a step allocates nothing (the seed network's `fit` runs millions a second).
  */
-import type { Storage } from '../kernels/types.js';
+import type { AdagradHyper, AdamHyper, RmspropHyper, SgdHyper, Storage } from '../kernels/types.js';
 import type { Tensor } from '../tensor.js';
 import { checkNonNegative, Optimizer } from './optimizer.js';
 import { pow } from '../libm.js';
@@ -26,6 +27,7 @@ export class SGD extends Optimizer {
   readonly dampening: number;
   readonly nesterov: boolean;
   readonly weightDecay: number;
+  private readonly hyper: SgdHyper;
 
   constructor(params: Iterable<Tensor>, options: SGDOptions) {
     super(params, options.lr);
@@ -37,13 +39,17 @@ export class SGD extends Optimizer {
     checkNonNegative('SGD', 'weightDecay', this.weightDecay);
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0))
       throw new RangeError('SGD: nesterov needs momentum > 0 and dampening 0');
+    const { lr, momentum, dampening, weightDecay, nesterov } = this;
+    this.hyper = { lr, momentum, dampening, weightDecay, nesterov, first: false };
   }
 
   protected update(i: number, p: Storage, g: Storage): void {
-    const { lr, momentum: mu, dampening, nesterov, weightDecay: wd } = this;
-    const first = mu !== 0 && !this.hasBuffer('momentum_buffer', i);
+    const h = this.hyper;
+    const mu = this.momentum;
+    h.lr = this.lr;
+    h.first = mu !== 0 && !this.hasBuffer('momentum_buffer', i);
     const buf = mu === 0 ? null : this.buffer('momentum_buffer', i);
-    kernels().sgd(p, g, buf, lr, mu, dampening, wd, nesterov, first);
+    kernels().sgd(p, g, buf, h);
   }
 }
 
@@ -65,6 +71,7 @@ export class Adam extends Optimizer {
   readonly amsgrad: boolean;
   /** AdamW applies weight decay to the parameter directly instead. */
   protected readonly decoupled: boolean = false;
+  private readonly hyper: AdamHyper;
 
   constructor(params: Iterable<Tensor>, options: AdamOptions = {}, defaultWeightDecay = 0) {
     super(params, options.lr ?? 1e-3);
@@ -80,20 +87,24 @@ export class Adam extends Optimizer {
       if (!(v >= 0 && v < 1)) throw new RangeError(`${name}: ${k} must be in [0, 1), got ${v}`);
     checkNonNegative(name, 'eps', this.eps);
     checkNonNegative(name, 'weightDecay', this.weightDecay);
+    // The per-step fields are set in update: `decoupled` is AdamW's field, not set yet while this runs.
+    const { beta1, beta2, eps } = this;
+    this.hyper = { stepSize: 0, beta1, beta2, bc2Sqrt: 1, eps, weightDecay: 0, decay: 1 };
   }
 
   protected update(i: number, p: Storage, g: Storage): void {
-    const { lr, beta1, beta2, eps, weightDecay: wd, amsgrad, decoupled } = this;
+    const { lr, beta1, beta2, weightDecay: wd, amsgrad, decoupled, hyper: h } = this;
     const m = this.buffer('exp_avg', i);
     const v = this.buffer('exp_avg_sq', i);
     const vmax = amsgrad ? this.buffer('max_exp_avg_sq', i) : null;
     const step = this.paramSteps[i];
     const bc1 = 1 - pow(beta1, step);
     const bc2 = 1 - pow(beta2, step);
-    const stepSize = lr / bc1;
-    const bc2Sqrt = Math.sqrt(bc2);
-    const decay = decoupled && wd !== 0 ? 1 - lr * wd : 1;
-    kernels().adam(p, g, m, v, vmax, stepSize, beta1, beta2, bc2Sqrt, eps, decoupled ? 0 : wd, decay);
+    h.stepSize = lr / bc1;
+    h.bc2Sqrt = Math.sqrt(bc2);
+    h.weightDecay = decoupled ? 0 : wd;
+    h.decay = decoupled && wd !== 0 ? 1 - lr * wd : 1;
+    kernels().adam(p, g, m, v, vmax, h);
   }
 }
 
@@ -123,6 +134,7 @@ export class RMSprop extends Optimizer {
   readonly weightDecay: number;
   readonly momentum: number;
   readonly centered: boolean;
+  private readonly hyper: RmspropHyper;
 
   constructor(params: Iterable<Tensor>, options: RMSpropOptions = {}) {
     super(params, options.lr ?? 1e-2);
@@ -133,14 +145,17 @@ export class RMSprop extends Optimizer {
     this.centered = options.centered ?? false;
     for (const k of ['alpha', 'eps', 'weightDecay', 'momentum'] as const)
       checkNonNegative('RMSprop', k, this[k]);
+    const { lr, alpha, eps, weightDecay, momentum } = this;
+    this.hyper = { lr, alpha, eps, weightDecay, momentum };
   }
 
   protected update(i: number, p: Storage, g: Storage): void {
-    const { lr, alpha, eps, weightDecay: wd, momentum, centered } = this;
+    const h = this.hyper;
+    h.lr = this.lr;
     const sq = this.buffer('square_avg', i);
-    const ga = centered ? this.buffer('grad_avg', i) : null;
-    const buf = momentum > 0 ? this.buffer('momentum_buffer', i) : null;
-    kernels().rmsprop(p, g, sq, ga, buf, lr, alpha, eps, wd, momentum);
+    const ga = this.centered ? this.buffer('grad_avg', i) : null;
+    const buf = this.momentum > 0 ? this.buffer('momentum_buffer', i) : null;
+    kernels().rmsprop(p, g, sq, ga, buf, h);
   }
 }
 
@@ -159,6 +174,7 @@ export class Adagrad extends Optimizer {
   readonly weightDecay: number;
   readonly lrDecay: number;
   readonly initialAccumulatorValue: number;
+  private readonly hyper: AdagradHyper;
 
   constructor(params: Iterable<Tensor>, options: AdagradOptions = {}) {
     super(params, options.lr ?? 1e-2);
@@ -168,14 +184,15 @@ export class Adagrad extends Optimizer {
     this.initialAccumulatorValue = options.initialAccumulatorValue ?? 0;
     for (const k of ['eps', 'weightDecay', 'lrDecay', 'initialAccumulatorValue'] as const)
       checkNonNegative('Adagrad', k, this[k]);
+    this.hyper = { clr: this.lr, eps: this.eps, weightDecay: this.weightDecay };
   }
 
   protected update(i: number, p: Storage, g: Storage): void {
-    const { lr, eps, weightDecay: wd, lrDecay } = this;
+    const h = this.hyper;
     const fresh = !this.hasBuffer('sum', i);
     const sum = this.buffer('sum', i);
     if (fresh && this.initialAccumulatorValue !== 0) sum.fill(this.initialAccumulatorValue);
-    const clr = lr / (1 + (this.paramSteps[i] - 1) * lrDecay);
-    kernels().adagrad(p, g, sum, clr, eps, wd);
+    h.clr = this.lr / (1 + (this.paramSteps[i] - 1) * this.lrDecay);
+    kernels().adagrad(p, g, sum, h);
   }
 }

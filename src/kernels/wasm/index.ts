@@ -192,39 +192,33 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
             rt.reduceRows(dt, op, x, out, out.length, x.length / out.length));
       if (!done) ref.reduce(op, x, xShape, out, outShape);
     },
-    sgd(p, g, buf, lr, mu, dampening, wd, nesterov, first) {
+    sgd(p, g, buf, h) {
       const dt = dtypeOf(p, g, buf ?? p);
-      if (
-        dt === null ||
-        p.length < minElements ||
-        !rt.sgd(dt, p, g, buf, lr, mu, dampening, wd, nesterov, first)
-      )
-        ref.sgd(p, g, buf, lr, mu, dampening, wd, nesterov, first);
+      if (dt === null || p.length < minElements || !rt.sgd(dt, p, g, buf, h)) ref.sgd(p, g, buf, h);
     },
-    adam(p, g, m, v, vmax, stepSize, beta1, beta2, bc2Sqrt, eps, wd, decay) {
+    adam(p, g, m, v, vmax, h) {
       const dt = dtypeOf(p, g, m, v);
       if (
         dt === null ||
         (vmax !== null && dtypeOf(p, vmax, vmax) === null) ||
         p.length < minElements ||
-        !rt.adam(dt, p, g, m, v, vmax, stepSize, beta1, beta2, bc2Sqrt, eps, wd, decay)
+        !rt.adam(dt, p, g, m, v, vmax, h)
       )
-        ref.adam(p, g, m, v, vmax, stepSize, beta1, beta2, bc2Sqrt, eps, wd, decay);
+        ref.adam(p, g, m, v, vmax, h);
     },
-    rmsprop(p, g, sq, ga, buf, lr, alpha, eps, wd, momentum) {
+    rmsprop(p, g, sq, ga, buf, h) {
       const dt = dtypeOf(p, g, sq, ga ?? sq);
       if (
         dt === null ||
         (buf !== null && dtypeOf(p, buf, buf) === null) ||
         p.length < minElements ||
-        !rt.rmsprop(dt, p, g, sq, ga, buf, lr, alpha, eps, wd, momentum)
+        !rt.rmsprop(dt, p, g, sq, ga, buf, h)
       )
-        ref.rmsprop(p, g, sq, ga, buf, lr, alpha, eps, wd, momentum);
+        ref.rmsprop(p, g, sq, ga, buf, h);
     },
-    adagrad(p, g, sum, clr, eps, wd) {
+    adagrad(p, g, sum, h) {
       const dt = dtypeOf(p, g, sum);
-      if (dt === null || p.length < minElements || !rt.adagrad(dt, p, g, sum, clr, eps, wd))
-        ref.adagrad(p, g, sum, clr, eps, wd);
+      if (dt === null || p.length < minElements || !rt.adagrad(dt, p, g, sum, h)) ref.adagrad(p, g, sum, h);
     },
     accumulate(acc, x) {
       const dt = dtypeOf(acc, x, acc);

@@ -17,6 +17,7 @@ import {
   SGD_VARIANTS,
   sgdIndex,
 } from './optim.js';
+import type { AdagradHyper, AdamHyper, RmspropHyper, SgdHyper } from '../types.js';
 import { Heap } from './heap.js';
 import { controlBytes, GemmPool, threadSupport } from './pool.js';
 
@@ -447,21 +448,12 @@ export class WasmRuntime {
   }
 
   // The optimizer updates: state copied in (unless resident), updated in place, copied back (unless
-  // resident); the gradient is only read.
+  // resident); the gradient is only read. The one place the wasm side reads the hyper-parameters by name:
+  // each becomes the f64 argument optim.ts's function takes (negated, or as 1 − x, where it says so).
 
   /** `Kernels.sgd` in wasm; false if it did not fit. */
-  sgd(
-    dt: WasmDType,
-    p: Storage,
-    g: Storage,
-    buf: Storage | null,
-    lr: number,
-    mu: number,
-    dampening: number,
-    wd: number,
-    nesterov: boolean,
-    first: boolean,
-  ): boolean {
+  sgd(dt: WasmDType, p: Storage, g: Storage, buf: Storage | null, h: Readonly<SgdHyper>): boolean {
+    const { lr, momentum: mu, dampening, weightDecay: wd, nesterov, first } = h;
     const n = p.length;
     const r = this.regions(dt, n, 3);
     if (r < 0) return false;
@@ -484,14 +476,9 @@ export class WasmRuntime {
     m: Storage,
     v: Storage,
     vmax: Storage | null,
-    stepSize: number,
-    beta1: number,
-    beta2: number,
-    bc2Sqrt: number,
-    eps: number,
-    wd: number,
-    decay: number,
+    h: Readonly<AdamHyper>,
   ): boolean {
+    const { stepSize, beta1, beta2, bc2Sqrt, eps, weightDecay: wd, decay } = h;
     if (decay !== 1 && wd !== 0) return false;
     const n = p.length;
     const r = this.regions(dt, n, 5);
@@ -519,12 +506,9 @@ export class WasmRuntime {
     sq: Storage,
     ga: Storage | null,
     buf: Storage | null,
-    lr: number,
-    alpha: number,
-    eps: number,
-    wd: number,
-    momentum: number,
+    h: Readonly<RmspropHyper>,
   ): boolean {
+    const { lr, alpha, eps, weightDecay: wd, momentum } = h;
     const n = p.length;
     const r = this.regions(dt, n, 5);
     if (r < 0) return false;
@@ -544,15 +528,8 @@ export class WasmRuntime {
   }
 
   /** `Kernels.adagrad` in wasm; false if it did not fit. */
-  adagrad(
-    dt: WasmDType,
-    p: Storage,
-    g: Storage,
-    sum: Storage,
-    clr: number,
-    eps: number,
-    wd: number,
-  ): boolean {
+  adagrad(dt: WasmDType, p: Storage, g: Storage, sum: Storage, h: Readonly<AdagradHyper>): boolean {
+    const { clr, eps, weightDecay: wd } = h;
     const n = p.length;
     const r = this.regions(dt, n, 3);
     if (r < 0) return false;
