@@ -186,7 +186,7 @@ describe('a playground run', () => {
     });
     assert.throws(() => {
       for (let e = 0; e < 50; e++) run.trainEpoch();
-    }, /training diverged: the loss became (NaN|Infinity) in epoch \d+, batch \d+\. The network keeps its last weights that gave a finite loss\. Try a smaller learning rate \(it is 10\)/);
+    }, /training diverged: the loss became (NaN|Infinity) at epoch \d+, batch \d+ of \d+\. The model keeps its last weights that gave a finite loss\. Try a smaller learning rate \(it is 10\)/);
     assert.ok(weights(run).flat().every(Number.isFinite));
   });
 

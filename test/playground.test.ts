@@ -219,10 +219,11 @@ describe('the playground page in Chromium', { skip }, () => {
     }
   });
 
-  test('circle and Adam runs agree with Node bit for bit too', async () => {
+  test('circle, Adam and SiLU + RMSprop runs agree with Node bit for bit too; the page shows their accuracy', async () => {
     for (const patch of [
       { dataset: 'circle', seed: 11 },
       { dataset: 'xor', optimizer: 'adam', seed: 14 },
+      { dataset: 'gauss', activation: 'silu', optimizer: 'rmsprop', learningRate: 0.01, seed: 5 },
     ] as Partial<PageState>[]) {
       await open(patch);
       for (let i = 1; i <= 4; i++) {
@@ -240,6 +241,18 @@ describe('the playground page in Chromium', { skip }, () => {
           Array.from(node[key].data),
           `${patch.dataset} ${key}`,
         );
+      // The accuracies shown are the library's (src/metrics.ts) for the same run (the page draws a frame later).
+      const last = run.history.at(-1)!;
+      for (const [id, v] of [
+        ['train-accuracy', last.trainAccuracy],
+        ['test-accuracy', last.testAccuracy],
+      ] as const)
+        await page.waitForFunction(
+          ([id, text]) => document.getElementById(id)?.textContent === text,
+          [id, `${((v as number) * 100).toFixed(1)}%`],
+          { timeout: 5000 },
+        );
+      assert.equal(await page.locator('.losses .accuracy').first().isVisible(), true);
     }
     const [onnx] = await Promise.all([page.waitForEvent('download'), page.click('#export-onnx')]);
     assert.match(onnx.suggestedFilename(), /\.onnx$/);

@@ -2,7 +2,7 @@
 // They read from and write to the page state only through `render` and the `change` callback.
 import { columnPitch, NODE } from './draw/network.js';
 import { drawThumbnail } from './draw/heatmap.js';
-import { playground } from './lib.js';
+import { optim, playground } from './lib.js';
 import type { PageState } from './state.js';
 
 /** What the controls ask of the page. */
@@ -23,9 +23,7 @@ const LABELS: Record<string, string> = {
   L2: 'L2',
   classification: 'Classification',
   regression: 'Regression',
-  sgd: 'SGD',
-  momentum: 'SGD + momentum 0.9',
-  adam: 'Adam',
+  ...Object.fromEntries(Object.entries(optim.OPTIMIZERS).map(([name, o]) => [name, o.label])),
   squared: 'Squared error ½(o − y)²',
   crossEntropy: 'Cross-entropy',
 };
@@ -228,9 +226,16 @@ export class Controls {
   }
 
   /** The loss read-outs. */
-  setLosses(train: number | null, test: number | null): void {
+  setLosses(stats: playground.EpochStats | null): void {
     const f = (v: number | null) => (v === null ? '–' : Number.isFinite(v) ? v.toFixed(3) : String(v));
-    byId<HTMLOutputElement>('train-loss').value = f(train);
-    byId<HTMLOutputElement>('test-loss').value = f(test);
+    const pc = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)}%`);
+    byId<HTMLOutputElement>('train-loss').value = f(stats?.trainLoss ?? null);
+    byId<HTMLOutputElement>('test-loss').value = f(stats?.testLoss ?? null);
+    // Accuracy only means something for a classification (the stats say null otherwise).
+    const accuracy = stats?.trainAccuracy ?? null;
+    for (const row of document.querySelectorAll<HTMLElement>('.losses .accuracy'))
+      row.hidden = accuracy === null;
+    byId<HTMLOutputElement>('train-accuracy').value = pc(accuracy);
+    byId<HTMLOutputElement>('test-accuracy').value = pc(stats?.testAccuracy ?? null);
   }
 }

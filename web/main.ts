@@ -227,7 +227,7 @@ function draw(): void {
   if (!frame) return;
   const last = history[history.length - 1];
   controls.setEpoch(frame.epoch);
-  controls.setLosses(last?.trainLoss ?? null, last?.testLoss ?? null);
+  controls.setLosses(last ?? null);
   heatmap.drawValues(frame.grids.output, frame.grids.density, state.discretize);
   heatmap.setPoints(data, state.showTestData);
   network.update(frame, { discretize: state.discretize, showGradients: state.showGradients });

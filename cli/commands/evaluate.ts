@@ -1,5 +1,12 @@
 // chainrule eval: how good is a model on labelled data.
-import { inverseTarget, transformTarget } from '../../src/index.js';
+import {
+  classificationReport,
+  confusionMatrix,
+  inverseTarget,
+  regressionReport,
+  transformTarget,
+  type ClassificationReport,
+} from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { UserError } from '../errors.js';
 import { int, num, pct } from '../format.js';
@@ -9,7 +16,8 @@ import { runModelOnData } from '../model.js';
 /** The eval command's flags and help. */
 export const evalSpec: CommandSpec = {
   name: 'eval',
-  summary: 'Evaluate a model on labelled data: accuracy and a confusion matrix, or MSE, MAE and R².',
+  summary:
+    'Evaluate a model on labelled data: accuracy, a confusion matrix and per-class precision, recall and F1; or MSE, MAE and R².',
   usage: 'chainrule eval --model <model.json> --data <file.csv | built-in>',
   flags: [
     {
@@ -33,18 +41,6 @@ export const evalSpec: CommandSpec = {
   ],
 };
 
-/** Metrics of a classifier: accuracy and the confusion matrix (rows: true class, columns: predicted). */
-function classification(pred: Int32Array, truth: Int32Array, classes: readonly string[]) {
-  const k = classes.length;
-  const matrix = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-  let hit = 0;
-  for (let i = 0; i < truth.length; i++) {
-    matrix[truth[i]][pred[i]]++;
-    if (pred[i] === truth[i]) hit++;
-  }
-  return { accuracy: hit / truth.length, confusion: matrix };
-}
-
 function confusionText(matrix: number[][], classes: readonly string[]): string {
   const w = Math.max(6, ...classes.map((c) => c.length), ...matrix.flat().map((v) => String(v).length)) + 2;
   const head = 'true \\ predicted'.padEnd(Math.max(18, w)) + classes.map((c) => c.padStart(w)).join('');
@@ -52,6 +48,21 @@ function confusionText(matrix: number[][], classes: readonly string[]): string {
     (r, i) => classes[i].padEnd(Math.max(18, w)) + r.map((v) => String(v).padStart(w)).join(''),
   );
   return [head, ...rows].join('\n');
+}
+
+/** Each class's precision, recall, F1 and support, then their macro averages, as aligned columns. */
+function scoresText(report: ClassificationReport, classes: readonly string[]): string {
+  const w = Math.max(18, ...classes.map((c) => c.length + 2));
+  const cell = (v: number) => v.toFixed(4).padStart(10);
+  const head = ''.padEnd(w) + ['precision', 'recall', 'f1', 'support'].map((h) => h.padStart(10)).join('');
+  const rows = report.perClass.map(
+    (c, i) =>
+      classes[i].padEnd(w) + cell(c.precision) + cell(c.recall) + cell(c.f1) + String(c.support).padStart(10),
+  );
+  const m = report.macro;
+  return [head, ...rows, 'macro average'.padEnd(w) + cell(m.precision) + cell(m.recall) + cell(m.f1)].join(
+    '\n',
+  );
 }
 
 /** Run `chainrule eval`; returns the exit code. */
@@ -68,7 +79,9 @@ export async function evaluateCommand(flags: Flags, io: IO): Promise<number> {
     const r = inverseTarget(pre, out);
     if (r.kind !== 'classes' || target.kind !== 'classes')
       throw new Error('a classifier gave numeric outputs');
-    const { accuracy, confusion } = classification(r.classIndex, target.labels, pre.target.classes);
+    const confusion = confusionMatrix(target.labels, r.classIndex, pre.target.classes.length);
+    const report = classificationReport(confusion);
+    const { accuracy } = report;
     if (flags.json)
       io.out(
         JSON.stringify({
@@ -79,32 +92,21 @@ export async function evaluateCommand(flags: Flags, io: IO): Promise<number> {
           accuracy,
           classes: pre.target.classes,
           confusion,
+          perClass: report.perClass,
+          macro: report.macro,
         }) + '\n',
       );
     else
       io.out(
-        `${path} on ${source} (${int(rows)} rows)\naccuracy ${pct(accuracy)}\n\n${confusionText(confusion, pre.target.classes)}\n`,
+        `${path} on ${source} (${int(rows)} rows)\naccuracy ${pct(accuracy)}\n\n` +
+          `${confusionText(confusion, pre.target.classes)}\n\n${scoresText(report, pre.target.classes)}\n`,
       );
     return 0;
   }
   const r = inverseTarget(pre, out);
   if (r.kind !== 'numeric') throw new Error('a regressor gave class outputs');
   const col = table.columns.find((c) => c.name === pre.target.name)!;
-  const truth = col.values as ArrayLike<number>;
-  let se = 0;
-  let ae = 0;
-  let mean = 0;
-  for (let i = 0; i < rows; i++) mean += truth[i] / rows;
-  let tss = 0;
-  for (let i = 0; i < rows; i++) {
-    const e = r.values[i] - truth[i];
-    se += e * e;
-    ae += Math.abs(e);
-    tss += (truth[i] - mean) ** 2;
-  }
-  const mse = se / rows;
-  const mae = ae / rows;
-  const r2 = tss > 0 ? 1 - se / tss : NaN;
+  const { mse, mae, r2 } = regressionReport(r.values, col.values as ArrayLike<number>);
   if (flags.json)
     io.out(JSON.stringify({ model: path, data: data.name, rows, task: 'regression', mse, mae, r2 }) + '\n');
   else io.out(`${path} on ${source} (${int(rows)} rows)\nMSE ${num(mse)}\nMAE ${num(mae)}\nR²  ${num(r2)}\n`);

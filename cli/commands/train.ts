@@ -27,7 +27,6 @@ import {
   type Preprocessing,
   type Scaling,
   type Table,
-  type Tensor,
 } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { loadData } from '../data.js';
@@ -38,20 +37,9 @@ import type { IO } from '../io.js';
 import { lossPlotSvg } from '../plot.js';
 import { Progress, type ProgressMode } from '../progress.js';
 
-const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw', 'rmsprop', 'adagrad'] as const;
-type OptimizerName = (typeof OPTIMIZERS)[number];
+type OptimizerName = optim.OptimizerName;
 const LOSSES = ['cross-entropy', 'mse', 'mae', 'huber'] as const;
 type LossFlag = (typeof LOSSES)[number];
-
-/** Learning rates that work out of the box for each optimizer on standardized data. */
-const DEFAULT_LR: Record<OptimizerName, number> = {
-  sgd: 0.05,
-  momentum: 0.01,
-  adam: 0.005,
-  adamw: 0.005,
-  rmsprop: 0.001,
-  adagrad: 0.05,
-};
 
 /** The train command's flags and help. */
 export const trainSpec: CommandSpec = {
@@ -102,7 +90,7 @@ export const trainSpec: CommandSpec = {
     {
       name: 'optimizer',
       type: 'string',
-      choices: OPTIMIZERS,
+      choices: optim.OPTIMIZER_NAMES,
       description: 'Optimizer (momentum = SGD with momentum 0.9)',
       defaultText: 'adam',
     },
@@ -112,7 +100,7 @@ export const trainSpec: CommandSpec = {
       min: 0,
       exclusiveMin: true,
       description: 'Learning rate',
-      defaultText: 'adam 0.005, sgd 0.05, momentum 0.01, rmsprop 0.001, adagrad 0.05',
+      defaultText: optim.OPTIMIZER_NAMES.map((o) => `${o} ${optim.OPTIMIZERS[o].defaultLr}`).join(', '),
     },
     {
       name: 'scale',
@@ -229,23 +217,6 @@ function lossName(
   return flag ?? 'mse';
 }
 
-function makeOptimizer(name: OptimizerName, params: Tensor[], lr: number): optim.Optimizer {
-  switch (name) {
-    case 'sgd':
-      return new optim.SGD(params, { lr });
-    case 'momentum':
-      return new optim.SGD(params, { lr, momentum: 0.9 });
-    case 'adam':
-      return new optim.Adam(params, { lr });
-    case 'adamw':
-      return new optim.AdamW(params, { lr });
-    case 'rmsprop':
-      return new optim.RMSprop(params, { lr });
-    case 'adagrad':
-      return new optim.Adagrad(params, { lr });
-  }
-}
-
 /** Everything about a run that a checkpoint must carry to be resumed with the same meaning. */
 interface RunSettings {
   data: string;
@@ -298,7 +269,7 @@ function settingsFrom(
     layers: (flags.layers as number[] | undefined) ?? p?.layers ?? [64, 32],
     activation: (flags.activation as RunSettings['activation'] | undefined) ?? p?.activation ?? 'relu',
     optimizer,
-    lr: (flags.lr as number | undefined) ?? p?.lr ?? DEFAULT_LR[optimizer],
+    lr: (flags.lr as number | undefined) ?? p?.lr ?? optim.OPTIMIZERS[optimizer].defaultLr,
     epochs: (flags.epochs as number | undefined) ?? p?.epochs ?? 50,
     batchSize: (flags['batch-size'] as number | undefined) ?? p?.batchSize ?? 32,
     val: (flags.val as number | undefined) ?? p?.val ?? 0.2,
@@ -411,7 +382,7 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
         dtype: settings.dtype,
         rng,
       });
-  const optimizer = makeOptimizer(settings.optimizer, model.parameters(), settings.lr);
+  const optimizer = optim.makeOptimizer(settings.optimizer, model.parameters(), settings.lr);
   let initialEpoch = 0;
   const history: EpochLog[] = [];
   if (resumed) {

@@ -4,6 +4,7 @@
  * model, data and optimizer from it in a browser worker and in Node.
  */
 import { ACTIVATION_OPS, activationInfo, type ActivationOp } from '../kernels/unary.js';
+import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/byname.js';
 
 /** The datasets: TensorFlow Playground's six, the seed notebook's one sample, and an uploaded CSV. */
 export type DatasetName = 'circle' | 'xor' | 'gauss' | 'spiral' | 'plane' | 'multi-gaussian' | 'seed' | 'csv';
@@ -20,8 +21,8 @@ export type FeatureName = 'x1' | 'x2' | 'x1Squared' | 'x2Squared' | 'x1x2' | 'si
  */
 export type HiddenActivation = 'linear' | ActivationOp;
 
-/** The optimizer: plain SGD, SGD with momentum 0.9, or Adam. */
-export type OptimizerChoice = 'sgd' | 'momentum' | 'adam';
+/** The optimizer: any of the library's named optimizers (plain SGD, SGD with momentum 0.9, Adam, …). */
+export type OptimizerChoice = OptimizerName;
 
 /** The loss: ½·(o − y)² averaged over the batch, or binary cross-entropy on a logit (classification). */
 export type LossChoice = 'squared' | 'crossEntropy';
@@ -106,7 +107,7 @@ export const CHOICES = {
     ...TF_PLAYGROUND_ACTIVATIONS,
     ...ACTIVATION_OPS.filter((op) => !TF_PLAYGROUND_ACTIVATIONS.includes(op)),
   ] as readonly HiddenActivation[],
-  optimizer: ['sgd', 'momentum', 'adam'] as readonly OptimizerChoice[],
+  optimizer: OPTIMIZER_NAMES,
   loss: ['squared', 'crossEntropy'] as readonly LossChoice[],
   regularization: ['none', 'L1', 'L2'] as readonly RegularizationChoice[],
   problem: ['classification', 'regression'] as readonly ProblemType[],

@@ -16,10 +16,11 @@ import { ACTIVATION_MODULES, Identity, Linear, Sequential, Sigmoid, Tanh } from 
 import type { Module } from '../nn/module.js';
 import * as ops from '../ops.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import { Adam, SGD } from '../optim/optimizers.js';
+import { makeOptimizer } from '../optim/byname.js';
 import { RandomState } from '../random.js';
 import { noGrad, Tensor } from '../tensor.js';
-import { TrainingDivergedError } from '../train/index.js';
+import { MetricSums } from '../metrics.js';
+import { Trainer } from '../train/index.js';
 import {
   checkConfig,
   outputKind,
@@ -35,12 +36,19 @@ import { penalty } from './regularization.js';
 /** The square of the plane the page draws: x₁ and x₂ from −6 to 6, as TensorFlow Playground. */
 export const DOMAIN: readonly [number, number] = [-6, 6];
 
-/** Losses after an epoch: on all training points and all test points, without the penalty. */
+/**
+ * Losses after an epoch, on all training points and all test points, without the penalty; and for a
+ * classification, the share of points on the right side of the boundary.
+ */
 export interface EpochStats {
   epoch: number;
   trainLoss: number;
   /** null when there are no test points (the seed notebook's sample). */
   testLoss: number | null;
+  /** Accuracy on the training points (classification only; null otherwise). */
+  trainAccuracy: number | null;
+  /** Accuracy on the test points (null for a regression or without test points). */
+  testAccuracy: number | null;
 }
 
 /** One Linear layer's parameters and the gradients of the last step (null before the first). */
@@ -129,28 +137,6 @@ export function buildModel(config: PlaygroundConfig, rng: RandomState): Sequenti
   return new Sequential(...layers);
 }
 
-function buildOptimizer(config: PlaygroundConfig, params: Tensor[]): Optimizer {
-  const lr = config.learningRate;
-  switch (config.optimizer) {
-    case 'sgd':
-      return new SGD(params, { lr });
-    case 'momentum':
-      return new SGD(params, { lr, momentum: 0.9 });
-    case 'adam':
-      return new Adam(params, { lr });
-    default:
-      return config.optimizer satisfies never;
-  }
-}
-
-/** Rows `order[from..to)` of a [N, k] tensor. */
-function gatherRows(t: Tensor, order: Int32Array, from: number, to: number): Tensor {
-  const k = t.shape[1];
-  const out = new Float64Array((to - from) * k);
-  for (let r = from; r < to; r++) out.set(t.data.subarray(order[r] * k, order[r] * k + k), (r - from) * k);
-  return new Tensor(out, [to - from, k]);
-}
-
 /** A trainable playground: build it with {@link createRun}. */
 export class PlaygroundRun {
   /** Epochs trained so far. */
@@ -160,9 +146,8 @@ export class PlaygroundRun {
   readonly kind: OutputKind;
   private readonly inputs: { train: Tensor; test: Tensor };
   private readonly targets: { train: Tensor; test: Tensor };
-  /** The last weights that gave a finite loss, put back when training diverges (as `fit` does). */
-  private readonly backup: Float64Array[];
-  private haveBackup = false;
+  /** Trains the epochs (made at the first, so a run without training points never needs one). */
+  private trainer: Trainer | null = null;
 
   constructor(
     readonly config: PlaygroundConfig,
@@ -179,7 +164,6 @@ export class PlaygroundRun {
       new Tensor(this.kind === 'logit' ? p.y.map((v) => (v + 1) / 2) : p.y.slice(), [p.y.length, 1]);
     this.inputs = { train: input(data.train), test: input(data.test) };
     this.targets = { train: target(data.train), test: target(data.test) };
-    this.backup = optimizer.params.map((p) => new Float64Array(p.size));
     this.history.push({ epoch: 0, ...this.losses() });
   }
 
@@ -208,38 +192,28 @@ export class PlaygroundRun {
   }
 
   /**
-   * One epoch, as `fit` runs it: the training points in a fresh permutation from the shuffle stream, in
-   * batches of `batchSize`; each batch zeroes the gradients, runs forward, adds the penalty, runs
-   * backward and steps. A NaN or infinite loss puts back the last weights that gave a finite loss and
-   * throws a `TrainingDivergedError`.
+   * One epoch through the library's `Trainer`, as `fit` runs one: the training points in a fresh
+   * permutation from the shuffle stream, in batches of `batchSize`; each batch zeroes the gradients, runs
+   * forward, adds the penalty, runs backward and steps. A NaN or infinite loss puts back the last weights
+   * that gave a finite loss and throws a `TrainingDivergedError`.
    */
   trainEpoch(): EpochStats {
-    const { train: x } = this.inputs;
-    const { train: y } = this.targets;
-    const n = x.shape[0];
-    const bs = Math.min(this.config.batchSize, n);
-    const order = this.shuffle.permutation(n);
-    const params = this.optimizer.params;
-    for (let from = 0, b = 0; from < n; from += bs, b++) {
-      const to = Math.min(n, from + bs);
-      const xb = gatherRows(x, order, from, to);
-      const yb = gatherRows(y, order, from, to);
-      this.optimizer.zeroGrad();
-      const loss = this.batchLoss(this.model.forward(xb), yb);
-      const value = loss.item();
-      if (!Number.isFinite(value)) {
-        if (this.haveBackup) params.forEach((p, i) => p.data.set(this.backup[i]));
-        throw new TrainingDivergedError(
-          `training diverged: the loss became ${value} in epoch ${this.epoch + 1}, batch ${b + 1}. The ` +
-            'network keeps its last weights that gave a finite loss. Try a smaller learning rate ' +
-            `(it is ${this.optimizer.lr}).`,
-          { epochs: [], stopReason: 'completed' },
-        );
-      }
-      loss.backward();
-      params.forEach((p, i) => this.backup[i].set(p.data));
-      this.haveBackup = true;
-      this.optimizer.step();
+    if (this.inputs.train.shape[0] > 0) {
+      this.trainer ??= new Trainer(
+        this.model,
+        { x: this.inputs.train, y: this.targets.train, labels: false },
+        {
+          loss: (pred, target) => this.batchLoss(pred, target),
+          optimizer: this.optimizer,
+          batchSize: this.config.batchSize,
+          shuffle: true,
+          rng: this.shuffle,
+          metrics: [],
+          threshold: 0.5,
+          fused: false,
+        },
+      );
+      this.trainer.epoch(this.epoch + 1);
     }
     this.epoch++;
     const stats = { epoch: this.epoch, ...this.losses() };
@@ -247,14 +221,31 @@ export class PlaygroundRun {
     return stats;
   }
 
-  /** The data loss over all training points and all test points, at the current weights. */
-  losses(): { trainLoss: number; testLoss: number | null } {
+  /**
+   * The data loss over all training points and all test points at the current weights, and for a
+   * classification the accuracy: an output above 0 (a tanh output or a logit) says +1.
+   */
+  losses(): Omit<EpochStats, 'epoch'> {
+    const classification = this.data.problem === 'classification';
+    const accuracy = new MetricSums(['accuracy'], 0);
     return noGrad(() => {
-      const of = (x: Tensor, y: Tensor) =>
-        x.shape[0] === 0 ? null : this.dataLoss(this.model.forward(x), y).item();
+      const of = (x: Tensor, y: Tensor) => {
+        if (x.shape[0] === 0) return { loss: null, accuracy: null };
+        const out = this.model.forward(x);
+        const loss = this.dataLoss(out, y).item();
+        if (!classification) return { loss, accuracy: null };
+        accuracy.reset();
+        // Targets are −1/+1 (squared error) or 0/1 (cross-entropy): above 0.5 is class 1 for both.
+        accuracy.add(out.data, y.data, x.shape[0], false);
+        return { loss, accuracy: accuracy.result().accuracy as number };
+      };
+      const train = of(this.inputs.train, this.targets.train);
+      const test = of(this.inputs.test, this.targets.test);
       return {
-        trainLoss: of(this.inputs.train, this.targets.train) as number,
-        testLoss: of(this.inputs.test, this.targets.test),
+        trainLoss: train.loss as number,
+        testLoss: test.loss,
+        trainAccuracy: train.accuracy,
+        testAccuracy: test.accuracy,
       };
     });
   }
@@ -377,7 +368,7 @@ export function createRun(config: PlaygroundConfig, csvPoints?: Points): Playgro
   checkConfig(config);
   const data = playgroundData(config, csvPoints);
   const model = buildModel(config, new RandomState(config.seed));
-  const optimizer = buildOptimizer(config, model.parameters());
+  const optimizer = makeOptimizer(config.optimizer, model.parameters(), config.learningRate);
   const shuffle = new RandomState((config.seed + 1) % 2 ** 32);
   return new PlaygroundRun(config, data, model, optimizer, shuffle);
 }
