@@ -183,6 +183,40 @@ describe('chainrule export --onnx', () => {
       );
     });
 
+  test('--activation silu end to end: onnxruntime (float64) matches predict; PyTorch gets nn.SiLU()', async () => {
+    writeShopCsv('shop-silu.csv', 'kind');
+    const t = await chainrule(
+      'train',
+      ...['--data', 'shop-silu.csv', '--layers', '8,4', '--activation', 'silu', '--epochs', '5'],
+      ...['--dtype', 'float64', '--seed', '3', '--quiet', '--out', 'silu.json'],
+    );
+    assert.equal(t.code, 0, t.err);
+    const file = parseModelFile(readFileSync(join(dir, 'silu.json'), 'utf8'));
+    assert.deepEqual(
+      file.architecture.layers.map((l) => l.type),
+      ['linear', 'silu', 'linear', 'silu', 'linear'],
+    );
+    const p = await chainrule('predict', '--model', 'silu.json', '--data', 'shop-silu.csv');
+    assert.equal(p.code, 0, p.err);
+    const predicted = readCsv(p.out);
+    assert.equal((await exportCli('silu.json', '--onnx', 'silu.onnx')).code, 0);
+    const rows = readCsv(readFileSync(join(dir, 'shop-silu.csv'), 'utf8'));
+    const s = await ort.InferenceSession.create(readFileSync(join(dir, 'silu.onnx')));
+    const out = await s.run(feeds(file.preprocessing as Preprocessing, rows, 'float64'));
+    const classes = ['cat', 'dog', 'emu'];
+    assertClose(
+      out.probabilities.data as Float64Array,
+      predicted.flatMap((row) => classes.map((c) => Number(row[`p_${c}`]))),
+      { rel: 1e-5, abs: 1e-7, what: 'probabilities' },
+    );
+    const r = await exportCli('silu.json', '--safetensors', 'silu.safetensors');
+    assert.equal(r.code, 0, r.err);
+    assert.match(
+      r.out,
+      /nn\.Sequential\(nn\.Linear\(9, 8\), nn\.SiLU\(\), nn\.Linear\(8, 4\), nn\.SiLU\(\), nn\.Linear\(4, 3\)\)\.double\(\)/,
+    );
+  });
+
   test('a trained regressor: prediction in the target’s units, as chainrule predict', async () => {
     writeShopCsv('prices.csv', 'price');
     const t = await chainrule(

@@ -14,7 +14,17 @@ import {
 import { makeTable, type Table } from '../src/data/table.js';
 import { ONNX_IR_VERSION, ONNX_OPSET, onnxSignature, OnnxExportError, toOnnx } from '../src/io/onnx.js';
 import { ProtoWriter } from '../src/io/protobuf.js';
-import { fromSpec, mlpSpec, nn, noGrad, random, tensor, type DType, type Tensor } from '../src/index.js';
+import {
+  fromSpec,
+  mlpSpec,
+  nn,
+  noGrad,
+  random,
+  tensor,
+  type DType,
+  type LayerType,
+  type Tensor,
+} from '../src/index.js';
 import { assertClose } from './helpers/close.js';
 
 const DTYPES: DType[] = ['float32', 'float64'];
@@ -23,8 +33,11 @@ const DTYPES: DType[] = ['float32', 'float64'];
 const REL = 1e-5;
 const ABS = 1e-7;
 
-/** Every activation module the library has, with non-default parameters where it has them. */
-const ACTIVATIONS: Record<string, () => nn.Module> = {
+/**
+ * Every layer but Linear, with non-default parameters where it has them; typed over the layer types, so a
+ * new activation or layer must get its ONNX case here.
+ */
+const ACTIVATIONS: { [T in Exclude<LayerType, 'linear'>]: () => nn.Module } = {
   sigmoid: () => new nn.Sigmoid(),
   tanh: () => new nn.Tanh(),
   relu: () => new nn.ReLU(),
@@ -32,6 +45,7 @@ const ACTIVATIONS: Record<string, () => nn.Module> = {
   gelu: () => new nn.GELU(),
   softplus: () => new nn.Softplus(),
   elu: () => new nn.ELU(0.7),
+  silu: () => new nn.SiLU(),
   softmax: () => new nn.Softmax(-1),
   identity: () => new nn.Identity(),
   dropout: () => new nn.Dropout(0.3),

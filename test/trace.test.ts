@@ -3,7 +3,7 @@
 // every gradient agrees with its finite difference within 1e-7; the notebook's order reproduces its print.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NOTEBOOK_LOSSES, nn, random, seedData, seedNetwork, tensor } from '../src/index.js';
+import { ACTIVATION_OPS, NOTEBOOK_LOSSES, nn, random, seedData, seedNetwork, tensor } from '../src/index.js';
 import {
   compareNotebookOrder,
   stepGraph,
@@ -239,6 +239,26 @@ describe("trace against PyTorch's fixture and finite differences", () => {
       assert.equal(t.check.checked, t.parameters.length);
       // A batch: each parameter's gradient is the sum of one chain term per row.
       assert.equal(t.parameters[0].terms.length, c.x.length);
+    });
+
+  // Every activation of the op table, its hand-derived derivative (the table's `trace` part) included.
+  for (const op of ACTIVATION_OPS)
+    test(`${op}: a traced 3-4-2 step's chain products equal autograd; finite differences within 1e-7`, () => {
+      const rng = new random.RandomState(8);
+      const model = new nn.Sequential(
+        new nn.Linear(3, 4, { dtype: 'float64', rng }),
+        new nn.ACTIVATION_MODULES[op](),
+        new nn.Linear(4, 2, { dtype: 'float64', rng }),
+      );
+      const x = rng.randn(5, 3).mul(2);
+      const y = rng.randn(5, 2);
+      const t = trace(model, x, y, { loss: 'mse', update: false });
+      assert.equal(t.layers[0].activation, op);
+      for (const p of t.parameters) {
+        const scale = Math.max(Math.abs(p.grad), 1e-12);
+        assert.ok(Math.abs(p.chain - p.grad) <= 1e-12 * scale, `${p.name}: chain ${p.chain} vs ${p.grad}`);
+        assert.ok(p.relError! <= 1e-7, `${p.name}: finite difference ${p.numeric} vs ${p.grad}`);
+      }
     });
 
   test('systematic names for any other MLP', () => {

@@ -359,8 +359,13 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
     activation: {
       module: 'SiLU',
       param: null,
-      // opset 17 has no SiLU/Swish op: x·Sigmoid(x).
-      onnx: (g, x) => g.node('Mul', [x, g.node('Sigmoid', [x])]),
+      // opset 17 has no SiLU/Swish op: x·Sigmoid(x), which onnxruntime fuses into its float-only QuickGelu;
+      // so a double model spells out the kernel's x / (1 + exp(−x)), which it leaves alone.
+      onnx: (g, x) => {
+        if (g.dtype === 'float32') return g.node('Mul', [x, g.node('Sigmoid', [x])]);
+        const onePlus = g.node('Add', [g.node('Exp', [g.node('Neg', [x])]), g.scalar(1)]);
+        return g.node('Div', [x, onePlus]);
+      },
       trace: {
         // d/dz z·σ(z) = σ(z) + z·σ(z)(1 − σ(z)) = σ(z)·(1 + z·(1 − σ(z))).
         derivative: (z) => {

@@ -47,16 +47,12 @@ export interface MlpCase {
   gradBiases: number[][];
 }
 
-const activation: Record<string, () => nn.Module> = {
-  identity: () => new nn.Identity(),
-  sigmoid: () => new nn.Sigmoid(),
-  tanh: () => new nn.Tanh(),
-  relu: () => new nn.ReLU(),
-  leakyRelu: () => new nn.LeakyReLU(0.01),
-  gelu: () => new nn.GELU(),
-  softplus: () => new nn.Softplus(),
-  elu: () => new nn.ELU(1),
-};
+/** The module of a fixture's activation name: PyTorch's defaults (leaky slope 0.01, ELU alpha 1) are ours. */
+function activation(name: string): nn.Module {
+  if (name === 'identity') return new nn.Identity();
+  assert.ok(Object.hasOwn(nn.ACTIVATION_MODULES, name), `unknown activation ${name}`);
+  return new nn.ACTIVATION_MODULES[name as keyof typeof nn.ACTIVATION_MODULES]();
+}
 
 /** Build the case's network as an nn.Sequential with its weights loaded. */
 export function buildMlp(
@@ -69,9 +65,7 @@ export function buildMlp(
     state[`${layers.length}.weight`] = c.weights[i];
     state[`${layers.length}.bias`] = c.biases[i];
     layers.push(new nn.Linear(c.sizes[i], c.sizes[i + 1], { dtype }));
-    const make = activation[c.activations[i]];
-    assert.ok(make, `unknown activation ${c.activations[i]}`);
-    layers.push(make());
+    layers.push(activation(c.activations[i]));
   }
   const model = new nn.Sequential(...layers);
   model.loadStateDict(state);

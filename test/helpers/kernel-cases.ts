@@ -58,31 +58,41 @@ export function specialArray(rng: random.RandomState, Array: Ctor, n: number): S
   return x;
 }
 
-/** Every unary op, with the parameters the wasm versions handle and some they leave to the reference. */
-export const UNARY_CASES: { op: UnaryOp; p0: number; p1: number }[] = [
-  { op: 'neg', p0: 0, p1: 0 },
-  { op: 'exp', p0: 0, p1: 0 },
-  { op: 'log', p0: 0, p1: 0 },
-  { op: 'sqrt', p0: 0, p1: 0 },
-  { op: 'abs', p0: 0, p1: 0 },
-  { op: 'sigmoid', p0: 0, p1: 0 },
-  { op: 'tanh', p0: 0, p1: 0 },
-  { op: 'relu', p0: 0, p1: 0 },
-  { op: 'leakyRelu', p0: 0.01, p1: 0 },
-  { op: 'gelu', p0: 0, p1: 0 },
-  { op: 'softplus', p0: 0, p1: 0 },
-  { op: 'elu', p0: 1.5, p1: 0 },
-  { op: 'silu', p0: 0, p1: 0 },
-  { op: 'pow', p0: 2, p1: 0 },
-  { op: 'pow', p0: 3, p1: 0 },
-  { op: 'pow', p0: 0, p1: 0 },
-  { op: 'clamp', p0: -0.5, p1: 0.5 },
-  { op: 'addScalar', p0: 0.1, p1: 0 },
-  { op: 'mulScalar', p0: 0.1, p1: 0 },
-  { op: 'divScalar', p0: 3, p1: 0 },
-  { op: 'rsubScalar', p0: 0.3, p1: 0 },
-  { op: 'rdivScalar', p0: -0.7, p1: 0 },
-];
+/**
+ * The parameters to try for each unary op: the ones the wasm versions handle and some they leave to the
+ * reference. Typed over every op, so a new op does not compile until it has its kernel cases.
+ */
+const UNARY_PARAMS: { [K in UnaryOp]: [p0: number, p1: number][] } = {
+  neg: [[0, 0]],
+  exp: [[0, 0]],
+  log: [[0, 0]],
+  sqrt: [[0, 0]],
+  abs: [[0, 0]],
+  sigmoid: [[0, 0]],
+  tanh: [[0, 0]],
+  relu: [[0, 0]],
+  leakyRelu: [[0.01, 0]],
+  gelu: [[0, 0]],
+  softplus: [[0, 0]],
+  elu: [[1.5, 0]],
+  silu: [[0, 0]],
+  pow: [
+    [2, 0],
+    [3, 0],
+    [0, 0],
+  ],
+  clamp: [[-0.5, 0.5]],
+  addScalar: [[0.1, 0]],
+  mulScalar: [[0.1, 0]],
+  divScalar: [[3, 0]],
+  rsubScalar: [[0.3, 0]],
+  rdivScalar: [[-0.7, 0]],
+};
+
+/** Every unary op with each of its parameter cases. */
+export const UNARY_CASES: { op: UnaryOp; p0: number; p1: number }[] = (
+  Object.entries(UNARY_PARAMS) as [UnaryOp, [number, number][]][]
+).flatMap(([op, ps]) => ps.map(([p0, p1]) => ({ op, p0, p1 })));
 
 /** Every binary op. */
 export const BINARY_OPS: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'maximumMaskA', 'eqMask'];
