@@ -4,7 +4,8 @@
  */
 import * as ops from './ops.js';
 import { fmt, sameShape } from './shape.js';
-import { noGrad, Tensor } from './tensor.js';
+import { noGrad, tensor, Tensor } from './tensor.js';
+import { SOFTMAX_CROSS_ENTROPY, SQUARED_ERROR_HALF_SUM, SQUARED_ERROR_MEAN } from './loss-kernels.js';
 
 /** How per-element losses are combined. */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -35,10 +36,30 @@ function sameShapes(pred: Tensor, target: Tensor, op: string): void {
     throw new Error(`${op}: prediction ${fmt(pred.shape)} and target ${fmt(target.shape)} differ in shape`);
 }
 
+/**
+ * Whether a squared error can run as one loss-kernel op: the kernel gives the prediction alone a gradient,
+ * and computes in the prediction's dtype (the composed form promotes a float32 prediction against a
+ * float64 target).
+ */
+function fusable(pred: Tensor, target: Tensor): boolean {
+  return !target.requiresGrad && pred.dtype === target.dtype;
+}
+
 /** Squared error (pred − target)². The seed notebook's loss is `mse(o, y, { reduction: 'sum' }).mul(0.5)`. */
 export function mse(pred: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
   sameShapes(pred, target, 'mse');
+  // The mean as one op with the composed form's bits (loss-kernels.ts), unless the target needs a gradient.
+  if ((options.reduction ?? 'mean') === 'mean' && fusable(pred, target))
+    return ops.kernelLoss('mse', SQUARED_ERROR_MEAN, pred, target, 1, pred.size);
   return reduce(ops.pow(ops.sub(pred, target), 2), options.reduction, 'mse');
+}
+
+/** ½·Σ(pred − target)², the seed notebook's loss (one op, with the bits of `mse(…, 'sum').mul(0.5)`). */
+export function mseHalfSum(pred: Tensor, target: Tensor): Tensor {
+  sameShapes(pred, target, 'mseHalfSum');
+  if (fusable(pred, target))
+    return ops.kernelLoss('mseHalfSum', SQUARED_ERROR_HALF_SUM, pred, target, 1, pred.size);
+  return ops.mul(mse(pred, target, { reduction: 'sum' }), 0.5);
 }
 
 /** Absolute error |pred − target| (L1). */
@@ -98,14 +119,33 @@ export function crossEntropy(
 ): Tensor {
   if (!(logits instanceof Tensor)) throw new TypeError('crossEntropy: logits must be a Tensor');
   if (logits.ndim < 1) throw new Error('crossEntropy: logits need a class axis');
-  const logp = ops.logSoftmax(logits, -1);
   if (target instanceof Tensor && target.ndim === logits.ndim) {
     sameShapes(logits, target, 'crossEntropy');
+    const logp = ops.logSoftmax(logits, -1);
     return reduce(ops.neg(ops.sum(ops.mul(target, logp), -1)), options.reduction, 'crossEntropy');
   }
+  return onLabels(logits, target, options.reduction, true);
+}
+
+/**
+ * Cross-entropy against one class index per row. Averaged over [rows, classes] logits it is one loss-kernel
+ * op (with the composed form's bits) unless `kernel` is false; otherwise logSoftmax, pick and reduce.
+ */
+function onLabels(
+  logits: Tensor,
+  target: Tensor | ArrayLike<number>,
+  reduction: Reduction | undefined,
+  kernel: boolean,
+): Tensor {
   const classes = logits.shape[logits.ndim - 1];
-  const labels = ops.toIndex(target, logits.size / Math.max(classes, 1), classes, 'crossEntropy');
-  return reduce(ops.neg(ops.pick(logp, labels)), options.reduction, 'crossEntropy');
+  const rows = logits.size / Math.max(classes, 1);
+  if (kernel && (reduction ?? 'mean') === 'mean' && logits.ndim === 2 && rows > 0) {
+    const t = target instanceof Tensor ? target : tensor(Float64Array.from(target));
+    if (t.size === rows)
+      return ops.kernelLoss('crossEntropy', SOFTMAX_CROSS_ENTROPY, logits, t, rows, classes);
+  }
+  const labels = ops.toIndex(target, rows, classes, 'crossEntropy');
+  return reduce(ops.neg(ops.pick(ops.logSoftmax(logits, -1), labels)), reduction, 'crossEntropy');
 }
 
 /**
@@ -129,10 +169,34 @@ export type LossName = 'mse' | 'mseHalfSum' | 'mae' | 'bce' | 'bceWithLogits' | 
 /** A loss function: prediction and target in, scalar tensor out. */
 export type LossFn = (pred: Tensor, target: Tensor) => Tensor;
 
+/**
+ * The losses that run as one loss-kernel op (`mse`, `mseHalfSum`, `crossEntropy` on labels), composed
+ * from primitives instead: the same values and gradients to the bit, with every op in the graph. The
+ * teaching views draw these, and the tests hold the kernels to them.
+ */
+export const composed = {
+  /** `mse` with the mean reduction, as sub, pow, sum and a division. */
+  mse: (pred: Tensor, target: Tensor): Tensor => {
+    sameShapes(pred, target, 'mse');
+    return ops.mean(ops.pow(ops.sub(pred, target), 2));
+  },
+  /** ½·Σ(pred − target)², as sub, pow, sum and ×½. */
+  mseHalfSum: (pred: Tensor, target: Tensor): Tensor => {
+    sameShapes(pred, target, 'mseHalfSum');
+    return ops.mul(ops.sum(ops.pow(ops.sub(pred, target), 2)), 0.5);
+  },
+  /** Mean cross-entropy on class labels, through logSoftmax, pick and mean. */
+  crossEntropy: (logits: Tensor, target: Tensor | ArrayLike<number>): Tensor => {
+    if (!(logits instanceof Tensor) || logits.ndim < 1)
+      throw new TypeError('crossEntropy: logits must be a Tensor with a class axis');
+    return onLabels(logits, target, 'mean', false);
+  },
+};
+
 /** The losses by name. `mseHalfSum` is the seed notebook's ½·Σ(o − y)². */
 export const byName: { [K in LossName]: LossFn } = {
   mse: (p, t) => mse(p, t),
-  mseHalfSum: (p, t) => ops.mul(mse(p, t, { reduction: 'sum' }), 0.5),
+  mseHalfSum: (p, t) => mseHalfSum(p, t),
   mae: (p, t) => mae(p, t),
   bce: (p, t) => bce(p, t),
   bceWithLogits: (p, t) => bceWithLogits(p, t),

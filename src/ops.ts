@@ -6,6 +6,7 @@
 import { kernels } from './kernels/index.js';
 import type { BinaryOp, Storage, UnaryOp } from './kernels/types.js';
 import type { ActivationOp } from './kernels/unary.js';
+import type { LossKernel } from './loss-kernels.js';
 import { broadcastPlan, fmt, normAxis, padShape, sameShape, sizeOf, type Shape } from './shape.js';
 import { allocStorage, isGradEnabled, noGrad, Tensor, type DType } from './tensor.js';
 
@@ -220,6 +221,29 @@ export function maximum(a: Tensor, b: Tensor | number): Tensor {
       a.requiresGrad ? sumTo(mask(a, bt), s, a.shape) : null,
       bt.requiresGrad ? sumTo(mask(bt, a), s, bt.shape) : null,
     ];
+  });
+}
+
+/**
+ * @internal A loss computed by a loss kernel (`loss-kernels.ts`: forward and backward over buffers) as one
+ * op of the graph: the prediction [rows, cols] gets its gradient from the kernel's backward, seeded with
+ * the gradient arriving at the loss. The target gets none (callers compose the loss when it needs one).
+ */
+export function kernelLoss<B>(
+  name: string,
+  kernel: LossKernel<B>,
+  pred: Tensor,
+  target: Tensor,
+  rows: number,
+  cols: number,
+): Tensor {
+  const b = kernel.buffers((n) => allocStorage(pred.dtype, n), rows, cols);
+  const out = allocStorage(pred.dtype, 1);
+  out[0] = kernel.forward(kernels(), pred.data, target.data, rows, cols, b);
+  return result(out, [], name, [pred], (g) => {
+    const gp = allocStorage(pred.dtype, pred.size);
+    kernel.backward(kernels(), g[0], pred.data, rows, cols, b, gp);
+    return [gp];
   });
 }
 

@@ -2,7 +2,20 @@
 // and the errors for bad input.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gradCheck, losses, random, sigmoid, tensor, Tensor, type NestedArray } from '../src/index.js';
+import {
+  gradCheck,
+  loadWasmKernels,
+  losses,
+  random,
+  referenceKernels,
+  setKernels,
+  sigmoid,
+  tensor,
+  Tensor,
+  type NestedArray,
+} from '../src/index.js';
+
+const wasm = await loadWasmKernels({ minElements: 1 });
 import { assertClose } from './helpers/close.js';
 
 const f64 = (x: NestedArray[]) => tensor(x, { dtype: 'float64' });
@@ -271,6 +284,62 @@ describe('gradients match finite differences (float64)', () => {
       else check(name, (a, b) => fn(a, b), [x, y]);
     }
   });
+});
+
+describe('the losses that run as one kernel op equal their composed form bit for bit', () => {
+  const bits = (a: ArrayLike<number>) => Array.from(a, (v) => (Object.is(v, -0) ? '-0' : String(v)));
+  /** Value and gradient of the prediction, the loss scaled by `upstream` before backward. */
+  function run(loss: (p: Tensor, t: Tensor) => Tensor, pred: Tensor, target: Tensor, upstream: number) {
+    const p = tensor(pred, { requiresGrad: true });
+    const l = loss(p, target);
+    l.mul(upstream).backward();
+    return { value: bits(l.data), grad: bits(p.grad!.data), op: l._node?.op };
+  }
+  const sets = [
+    { name: 'reference', kernels: referenceKernels },
+    { name: 'wasm', kernels: wasm },
+  ];
+  for (const { name, kernels: k } of sets)
+    for (const dtype of ['float32', 'float64'] as const)
+      test(`${name} kernels, ${dtype}: mse, mseHalfSum, crossEntropy on labels`, () => {
+        const saved = setKernels(k ?? referenceKernels);
+        try {
+          const rng = new random.RandomState(4);
+          for (const [rows, cols, scale] of [
+            [1, 1, 1],
+            [7, 3, 1],
+            [13, 11, 3],
+            [70, 5, 30], // large logits: the max shift matters; wasm takes the long arrays
+          ]) {
+            const pred = rng.randn(rows, cols).mul(scale).to(dtype);
+            const target = rng.randn(rows, cols).to(dtype);
+            const labels = tensor(Array.from({ length: rows }, (_, i) => (i * 7) % cols));
+            for (const upstream of [1, 0.37, 1 / 3, Math.PI / 1e3, -2.9]) {
+              const cases: [
+                string,
+                Tensor,
+                (p: Tensor, t: Tensor) => Tensor,
+                (p: Tensor, t: Tensor) => Tensor,
+              ][] = [
+                ['mse', target, losses.mse, losses.composed.mse],
+                ['mseHalfSum', target, losses.byName.mseHalfSum, losses.composed.mseHalfSum],
+                ['crossEntropy', labels, (p, t) => losses.crossEntropy(p, t), losses.composed.crossEntropy],
+              ];
+              for (const [what, t, kernelForm, composedForm] of cases) {
+                const a = run(kernelForm, pred, t, upstream);
+                const b = run(composedForm, pred, t, upstream);
+                // The comparison means something only if the first really is one kernel op.
+                assert.equal(a.op, what, `${what} runs as one op`);
+                assert.notEqual(b.op, what, `${what} composed`);
+                assert.deepEqual(a.value, b.value, `${what} ${rows}×${cols} value`);
+                assert.deepEqual(a.grad, b.grad, `${what} ${rows}×${cols} gradient (upstream ${upstream})`);
+              }
+            }
+          }
+        } finally {
+          setKernels(saved);
+        }
+      });
 });
 
 describe('errors', () => {

@@ -222,9 +222,13 @@ export interface Pass {
   loss: Tensor;
 }
 
-/** The loss of `out` against `target`, through the library's own loss functions. */
+/**
+ * The loss of `out` against `target`, through the library's own loss functions in their composed form,
+ * so the step's graph shows every op of the loss too.
+ */
 export function lossValue(name: TraceLoss, out: Tensor, target: Target): Tensor {
-  if (target.kind === 'labels') return losses.crossEntropy(out, target.labels);
+  if (target.kind === 'labels') return losses.composed.crossEntropy(out, target.labels);
+  if (name === 'mse' || name === 'mseHalfSum') return losses.composed[name](out, target.y);
   return losses.byName[name](out, target.y);
 }
 

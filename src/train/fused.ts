@@ -11,7 +11,12 @@ import type { BroadcastPlan, Kernels, Storage, UnaryOp } from '../kernels/types.
 import { Identity, Linear, Sequential } from '../nn/layers.js';
 import { describeLayer, elementwiseOf } from '../nn/spec.js';
 import type { Module } from '../nn/module.js';
-import { toIndex } from '../ops.js';
+import {
+  SOFTMAX_CROSS_ENTROPY,
+  SQUARED_ERROR_HALF_SUM,
+  SQUARED_ERROR_MEAN,
+  type LossKernel,
+} from '../loss-kernels.js';
 import { broadcastPlan } from '../shape.js';
 import { allocStorage, Tensor, type DType } from '../tensor.js';
 
@@ -21,7 +26,19 @@ import { allocStorage, Tensor, type DType } from '../tensor.js';
  */
 export type FusedLoss = 'mseHalfSum' | 'mse' | 'crossEntropy';
 
-const FUSED_LOSSES: readonly unknown[] = ['mseHalfSum', 'mse', 'crossEntropy'];
+/** Each fused loss's kernel: the one the general path's loss op runs, so their bits are the same. */
+const LOSS_KERNELS: { readonly [L in FusedLoss]: LossKernel<unknown> } = {
+  mseHalfSum: erased(SQUARED_ERROR_HALF_SUM),
+  mse: erased(SQUARED_ERROR_MEAN),
+  crossEntropy: erased(SOFTMAX_CROSS_ENTROPY),
+};
+
+/** A kernel whose scratch type is forgotten: a step hands each kernel only the scratch it made itself. */
+function erased<B>(k: LossKernel<B>): LossKernel<unknown> {
+  return k as unknown as LossKernel<unknown>;
+}
+
+const FUSED_LOSSES: readonly unknown[] = Object.keys(LOSS_KERNELS);
 
 /**
  * Products of fewer multiply-adds than this (in every layer) are computed inline, when the kernel set
@@ -43,50 +60,8 @@ interface Buffers {
   weightGrad: Storage[];
   /** The most multiply-adds of any one product of the step (m·in·out of the widest layer). */
   largestProduct: number;
-  /** The loss's intermediate values, one per op of the general path's loss. */
-  loss: SquaredErrorBuffers | CrossEntropyBuffers;
-}
-
-/** The squared-error loss: d = o − y, d², Σ, then ×½ or ÷count. */
-interface SquaredErrorBuffers {
-  kind: 'squared';
-  diff: Storage;
-  sq: Storage;
-  /** The loss, rounded to the dtype at each op as the general path's one-element tensors round it. */
-  scalar: Storage;
-  plan: BroadcastPlan;
-}
-
-/**
- * Cross-entropy as `losses.crossEntropy` composes it: row max m (non-finite → 0), s = z − m, e = eˢ,
- * S = Σe, lse = log S + m, logp = z − lse, the labels' entries picked, negated, summed, ÷ rows.
- */
-interface CrossEntropyBuffers {
-  kind: 'crossEntropy';
-  labels: Int32Array;
-  max: Storage;
-  shifted: Storage;
-  exps: Storage;
-  sums: Storage;
-  logs: Storage;
-  lse: Storage;
-  logp: Storage;
-  picked: Storage;
-  negated: Storage;
-  total: Storage;
-  value: Storage;
-  /** Gradients: of the mean, of the negated picks, of the picks, of lse (negated rows), of S, of e. */
-  gValue: Storage;
-  gNegated: Storage;
-  gPicked: Storage;
-  gNegLogp: Storage;
-  gLse: Storage;
-  gSums: Storage;
-  gExps: Storage;
-  gShifted: Storage;
-  /** [rows, classes] against [rows, 1], and [rows, 1] against itself. */
-  rowPlan: BroadcastPlan;
-  colPlan: BroadcastPlan;
+  /** The loss kernel's scratch. */
+  loss: unknown;
 }
 
 /** The fused step's view of an activation module (every elementwise op of the table), or null. */
@@ -184,46 +159,10 @@ export class FusedStep {
       largestProduct: Math.max(
         ...this.layers.map((l) => (l.kind === 'linear' ? m * l.layer.inFeatures * l.layer.outFeatures : 0)),
       ),
-      loss: this.loss === 'crossEntropy' ? this.crossEntropyBuffers(m) : this.squaredBuffers(m),
+      loss: LOSS_KERNELS[this.loss].buffers((n) => this.alloc(n), m, this.outFeatures),
     };
     this.cache.set(m, b);
     return b;
-  }
-
-  private squaredBuffers(m: number): SquaredErrorBuffers {
-    const n = m * this.outFeatures;
-    const a = (size: number) => this.alloc(size);
-    return { kind: 'squared', diff: a(n), sq: a(n), scalar: a(1), plan: broadcastPlan([n], [n], 'sub') };
-  }
-
-  private crossEntropyBuffers(m: number): CrossEntropyBuffers {
-    const c = this.outFeatures;
-    const a = (size: number) => this.alloc(size);
-    return {
-      kind: 'crossEntropy',
-      labels: new Int32Array(m),
-      max: a(m),
-      shifted: a(m * c),
-      exps: a(m * c),
-      sums: a(m),
-      logs: a(m),
-      lse: a(m),
-      logp: a(m * c),
-      picked: a(m),
-      negated: a(m),
-      total: a(1),
-      value: a(1),
-      gValue: a(1),
-      gNegated: a(m),
-      gPicked: a(m),
-      gNegLogp: a(m * c),
-      gLse: a(m),
-      gSums: a(m),
-      gExps: a(m * c),
-      gShifted: a(m * c),
-      rowPlan: broadcastPlan([m, c], [m, 1], 'sub'),
-      colPlan: broadcastPlan([m, 1], [m, 1], 'add'),
-    };
   }
 
   /**
@@ -282,10 +221,11 @@ export class FusedStep {
       input = out;
     }
     const last = this.layers.length - 1;
-    const value =
-      b.loss.kind === 'squared'
-        ? this.squaredError(b.loss, input, y.data, b.grad[last])
-        : this.crossEntropy(b.loss, input, y.data, m, b.grad[last]);
+    // The loss and its gradient with respect to the output: the loss kernel the general path's op runs.
+    const kernel = LOSS_KERNELS[this.loss];
+    const value = kernel.forward(K, input, y.data, m, this.outFeatures, b.loss);
+    if (!Number.isFinite(value)) return value;
+    kernel.backward(K, 1, input, m, this.outFeatures, b.loss, b.grad[last]);
     // Backward through the layers in reverse.
     let lin = b.weightGrad.length - 1;
     for (let i = last; i >= 0; i--) {
@@ -310,67 +250,6 @@ export class FusedStep {
       lin--;
     }
     return value;
-  }
-
-  /**
-   * The squared-error loss of `o` against `t`, and its gradient with respect to `o` into `g`: d = o − t,
-   * d², Σ, then ×½ (mseHalfSum) or ÷count (mse); the gradient follows the backward of each op in turn.
-   */
-  private squaredError(l: SquaredErrorBuffers, o: Storage, t: Storage, g: Storage): number {
-    const K = kernels();
-    const n = l.diff.length;
-    K.binary('sub', o, t, l.diff, l.plan);
-    K.unary('pow', l.diff, l.sq, 2, 0);
-    let total = 0;
-    const sq = l.sq;
-    for (let i = 0; i < n; i++) total += sq[i];
-    const scalar = l.scalar;
-    scalar[0] = total;
-    scalar[0] = this.loss === 'mseHalfSum' ? scalar[0] * 0.5 : scalar[0] / n;
-    const value = scalar[0];
-    g.fill(this.loss === 'mseHalfSum' ? 1 * 0.5 : 1 / n);
-    K.unaryGrad('pow', l.diff, l.sq, g, g, 2, 0);
-    return value;
-  }
-
-  /**
-   * Mean softmax cross-entropy of logits `z` [m, c] against the class indices `t`, and its gradient with
-   * respect to `z` into `g`: every op of `losses.crossEntropy` (through logSoftmax, logSumExp, pick and
-   * mean) and of their backwards, with the same kernels in the same order, so the bits are the general
-   * path's. `z` takes two gradients (through z − lse and through z − m); as in the graph, they are added.
-   */
-  private crossEntropy(l: CrossEntropyBuffers, z: Storage, t: Storage, m: number, g: Storage): number {
-    const K = kernels();
-    const c = this.outFeatures;
-    toIndex(t, m, c, 'crossEntropy', l.labels);
-    // Forward.
-    K.reduce('max', z, [m, c], l.max, [m, 1]);
-    const mx = l.max;
-    for (let i = 0; i < m; i++) if (!Number.isFinite(mx[i])) mx[i] = 0;
-    K.binary('sub', z, mx, l.shifted, l.rowPlan);
-    K.unary('exp', l.shifted, l.exps, 0, 0);
-    K.reduce('sum', l.exps, [m, c], l.sums, [m, 1]);
-    K.unary('log', l.sums, l.logs, 0, 0);
-    K.binary('add', l.logs, mx, l.lse, l.colPlan);
-    K.binary('sub', z, l.lse, l.logp, l.rowPlan);
-    K.gather(l.logp, c, l.labels, l.picked);
-    K.unary('neg', l.picked, l.negated, 0, 0);
-    K.reduce('sum', l.negated, [m], l.total, [1]);
-    K.unary('divScalar', l.total, l.value, m, 0);
-    // Backward, from the seed 1 of the mean.
-    l.gValue[0] = 1;
-    K.unaryGrad('divScalar', l.total, l.value, l.gValue, l.gValue, m, 0);
-    K.expand(l.gValue, [1], l.gNegated, [m]);
-    K.unaryGrad('neg', l.picked, l.negated, l.gNegated, l.gPicked, 0, 0);
-    g.fill(0);
-    K.scatterAdd(l.gPicked, c, l.labels, g);
-    K.unary('neg', g, l.gNegLogp, 0, 0);
-    K.reduce('sum', l.gNegLogp, [m, c], l.gLse, [m, 1]);
-    K.unaryGrad('log', l.sums, l.logs, l.gLse, l.gSums, 0, 0);
-    K.expand(l.gSums, [m, 1], l.gExps, [m, c]);
-    K.unaryGrad('exp', l.shifted, l.exps, l.gExps, l.gShifted, 0, 0);
-    K.accumulate(g, l.gShifted);
-    return l.value[0];
   }
 
   /** The last batch's predictions (valid until the next `run`), as a tensor over the step's buffer. */
