@@ -67,7 +67,6 @@ export {
   type Dataset,
   type FitOptions,
   type TrainerOptions,
-  type EpochResult,
   type History,
   type EpochLog,
   type BatchLog,

@@ -1,7 +1,7 @@
 /**
  * The losses training uses most, over flat buffers: forward and, right below it, backward, each the exact
- * sequence of kernel calls the losses composed from ops (`losses.ts`) make, in the same order, so the
- * bits are theirs (test/losses.test.ts compares them). The fused training step runs them over buffers it
+ * arithmetic of the ops the losses are composed from (`losses.ts`), in the same order, so the bits are
+ * theirs (test/losses.test.ts compares them). The fused training step runs them over buffers it
  * keeps between batches; `losses.mse`, `byName.mseHalfSum` and `losses.crossEntropy` on class labels run
  * them as one graph op (`ops.kernelLoss`), which saves a dozen small tensors per step.
  */
@@ -22,39 +22,43 @@ export interface LossKernel<B> {
   backward(K: Kernels, seed: number, out: Storage, rows: number, cols: number, b: B, g: Storage): void;
 }
 
-/** The squared error's scratch: d = o − y, d², and the loss rounded to the dtype at each op. */
+/** The squared error's scratch: d = o − y and d², kept at the dtype's precision as the ops keep them. */
 export interface SquaredErrorBuffers {
   diff: Storage;
   sq: Storage;
   /** One element of the dtype: the general path's one-element tensors round the loss there at each op. */
   scalar: Storage;
-  plan: BroadcastPlan;
 }
 
-/** Σ(o − y)² then ×½ (`half`: the seed's ½·Σ) or ÷count (the mean), as `mse` composes it. */
+/**
+ * Σ(o − y)² then ×½ (`half`: the seed's ½·Σ) or ÷count (the mean), as `mse` composes it: the sub, pow-2,
+ * sum and scale kernels' arithmetic (each kernel set computes these elementwise ops exactly so), written
+ * out as loops; a squared error is O(outputs), so it gains nothing from SIMD and costs a step of a tiny
+ * network more in calls than in arithmetic.
+ */
 function squaredError(half: boolean): LossKernel<SquaredErrorBuffers> {
   return {
-    buffers: (alloc, rows, cols) => {
-      const n = rows * cols;
-      return { diff: alloc(n), sq: alloc(n), scalar: alloc(1), plan: broadcastPlan([n], [n], 'sub') };
-    },
-    forward(K, o, t, _rows, _cols, b) {
-      const n = b.diff.length;
-      K.binary('sub', o, t, b.diff, b.plan);
-      K.unary('pow', b.diff, b.sq, 2, 0);
+    buffers: (alloc, rows, cols) => ({ diff: alloc(rows * cols), sq: alloc(rows * cols), scalar: alloc(1) }),
+    forward(_K, o, t, _rows, _cols, b) {
+      const { diff, sq } = b;
+      const n = diff.length;
+      // Each value is stored before it is read back, so float32 rounds where the ops' outputs round.
+      for (let i = 0; i < n; i++) diff[i] = o[i] - t[i];
+      for (let i = 0; i < n; i++) sq[i] = diff[i] * diff[i];
       // The reference's sum of every element (a one-element result): in order, from 0.
       let total = 0;
-      const sq = b.sq;
       for (let i = 0; i < n; i++) total += sq[i];
       const scalar = b.scalar;
       scalar[0] = total;
       scalar[0] = half ? scalar[0] * 0.5 : scalar[0] / n;
       return scalar[0];
     },
-    backward(K, seed, _o, _rows, _cols, b, g) {
-      // The ×½ or ÷n op's backward, then the sum's (a copy to every element), then the square's.
-      g.fill(half ? seed * 0.5 : seed / b.diff.length);
-      K.unaryGrad('pow', b.diff, b.sq, g, g, 2, 0);
+    backward(_K, seed, _o, _rows, _cols, b, g) {
+      // The ×½ or ÷n op's backward, then the sum's (a copy to every element), then the square's (g·2·d).
+      const { diff } = b;
+      const n = diff.length;
+      g.fill(half ? seed * 0.5 : seed / n);
+      for (let i = 0; i < n; i++) g[i] = g[i] * 2 * diff[i];
     },
   };
 }

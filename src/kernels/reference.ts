@@ -489,6 +489,7 @@ function adagrad(p: Storage, g: Storage, sum: Storage, h: Readonly<AdagradHyper>
 export const referenceKernels: Kernels = {
   name: 'reference',
   referenceMatmulBelow: Infinity,
+  referenceElementsBelow: Infinity,
   unary,
   unaryGrad,
   binary,

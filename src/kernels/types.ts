@@ -51,6 +51,12 @@ export interface Kernels {
    */
   readonly referenceMatmulBelow?: number;
   /**
+   * Elementwise ops, reductions, accumulations and optimizer updates on arrays of fewer elements than
+   * this run in the reference kernels (the set hands them over), so a caller whose arrays are all that
+   * short may call the reference set directly and save the dispatch. Absent: no promise.
+   */
+  readonly referenceElementsBelow?: number;
+  /**
    * Zeroed storage for `n` elements that this set works on where it lies, without copying it in and out
    * (the WebAssembly set on a shared memory), or null where it has none: then any typed array will do.
    * It goes back to the set on `free`, or once garbage-collected.

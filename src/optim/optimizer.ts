@@ -2,8 +2,8 @@
  * Optimizers with PyTorch's exact update rules (torch.optim, single-tensor path), updating parameters in
  * place over their typed arrays: no tensors, no graph, no allocation after the first step.
  */
-import { kernelStorage } from '../kernels/index.js';
-import type { Storage } from '../kernels/types.js';
+import { kernels, kernelStorage, referenceKernels } from '../kernels/index.js';
+import type { Kernels, Storage } from '../kernels/types.js';
 import type { Tensor } from '../tensor.js';
 
 /** Serializable optimizer state: hyperparameters, step count and per-parameter buffers as plain arrays. */
@@ -56,17 +56,20 @@ export abstract class Optimizer {
   /** One update of every parameter that has a gradient. */
   step(): void {
     this.stepCount++;
+    const active = kernels();
+    const short = active.referenceElementsBelow ?? 0;
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i];
       if (p.grad) {
         this.paramSteps[i]++;
-        this.update(i, p.data, p.grad.data);
+        // A parameter too short for the set to take anywhere but the reference goes there directly.
+        this.update(i, p.data, p.grad.data, p.size < short ? referenceKernels : active);
       }
     }
   }
 
-  /** Update parameter `i` in place from its gradient. */
-  protected abstract update(i: number, p: Storage, g: Storage): void;
+  /** Update parameter `i` in place from its gradient, on kernel set `K`. */
+  protected abstract update(i: number, p: Storage, g: Storage, K: Kernels): void;
 
   /** The buffer `name` of parameter `i`, created (zero or a copy of `init`) on first use. */
   protected buffer(name: string, i: number, init?: Storage): Storage {

@@ -6,11 +6,10 @@
  * buffers) is here. Each optimizer hands its kernel one hyper-parameter object, made once and updated in
  * place before every call, so a step allocates nothing (the seed network's `fit` runs millions a second).
  */
-import type { AdagradHyper, AdamHyper, RmspropHyper, SgdHyper, Storage } from '../kernels/types.js';
+import type { AdagradHyper, AdamHyper, Kernels, RmspropHyper, SgdHyper, Storage } from '../kernels/types.js';
 import type { Tensor } from '../tensor.js';
 import { checkNonNegative, Optimizer } from './optimizer.js';
 import { pow } from '../libm.js';
-import { kernels } from '../kernels/index.js';
 
 /** Options of `SGD`. */
 export interface SGDOptions {
@@ -43,13 +42,13 @@ export class SGD extends Optimizer {
     this.hyper = { lr, momentum, dampening, weightDecay, nesterov, first: false };
   }
 
-  protected update(i: number, p: Storage, g: Storage): void {
+  protected update(i: number, p: Storage, g: Storage, K: Kernels): void {
     const h = this.hyper;
     const mu = this.momentum;
     h.lr = this.lr;
     h.first = mu !== 0 && !this.hasBuffer('momentum_buffer', i);
     const buf = mu === 0 ? null : this.buffer('momentum_buffer', i);
-    kernels().sgd(p, g, buf, h);
+    K.sgd(p, g, buf, h);
   }
 }
 
@@ -92,7 +91,7 @@ export class Adam extends Optimizer {
     this.hyper = { stepSize: 0, beta1, beta2, bc2Sqrt: 1, eps, weightDecay: 0, decay: 1 };
   }
 
-  protected update(i: number, p: Storage, g: Storage): void {
+  protected update(i: number, p: Storage, g: Storage, K: Kernels): void {
     const { lr, beta1, beta2, weightDecay: wd, amsgrad, decoupled, hyper: h } = this;
     const m = this.buffer('exp_avg', i);
     const v = this.buffer('exp_avg_sq', i);
@@ -104,7 +103,7 @@ export class Adam extends Optimizer {
     h.bc2Sqrt = Math.sqrt(bc2);
     h.weightDecay = decoupled ? 0 : wd;
     h.decay = decoupled && wd !== 0 ? 1 - lr * wd : 1;
-    kernels().adam(p, g, m, v, vmax, h);
+    K.adam(p, g, m, v, vmax, h);
   }
 }
 
@@ -149,13 +148,13 @@ export class RMSprop extends Optimizer {
     this.hyper = { lr, alpha, eps, weightDecay, momentum };
   }
 
-  protected update(i: number, p: Storage, g: Storage): void {
+  protected update(i: number, p: Storage, g: Storage, K: Kernels): void {
     const h = this.hyper;
     h.lr = this.lr;
     const sq = this.buffer('square_avg', i);
     const ga = this.centered ? this.buffer('grad_avg', i) : null;
     const buf = this.momentum > 0 ? this.buffer('momentum_buffer', i) : null;
-    kernels().rmsprop(p, g, sq, ga, buf, h);
+    K.rmsprop(p, g, sq, ga, buf, h);
   }
 }
 
@@ -187,12 +186,12 @@ export class Adagrad extends Optimizer {
     this.hyper = { clr: this.lr, eps: this.eps, weightDecay: this.weightDecay };
   }
 
-  protected update(i: number, p: Storage, g: Storage): void {
+  protected update(i: number, p: Storage, g: Storage, K: Kernels): void {
     const h = this.hyper;
     const fresh = !this.hasBuffer('sum', i);
     const sum = this.buffer('sum', i);
     if (fresh && this.initialAccumulatorValue !== 0) sum.fill(this.initialAccumulatorValue);
     h.clr = this.lr / (1 + (this.paramSteps[i] - 1) * this.lrDecay);
-    kernels().adagrad(p, g, sum, h);
+    K.adagrad(p, g, sum, h);
   }
 }

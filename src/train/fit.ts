@@ -97,7 +97,7 @@ const CLOCK_MS = 0.05;
  */
 export async function fit(model: Module, data: Dataset, options: FitOptions): Promise<History> {
   resolveLoss(options.loss, 'fit');
-  const { optimizer, scheduler, signal } = options;
+  const { optimizer } = options;
   if (!optimizer || typeof optimizer.step !== 'function')
     throw new TypeError(
       'fit: options.optimizer must be an optimizer (e.g. new optim.Adam(model.parameters()))',
@@ -127,10 +127,6 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   const monitor = es?.monitor ?? (val ? 'valLoss' : 'loss');
   if (monitor === 'valLoss' && es && !val)
     throw new Error("fit: earlyStopping monitors 'valLoss' but there is no validation data");
-  let best = Infinity;
-  let bestEpoch = 0;
-  let bestState: Record<string, Tensor> | null = null;
-  let sinceBest = 0;
 
   const trainer = new Trainer(model, train, {
     loss: options.loss,
@@ -142,95 +138,158 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     threshold,
     fused: options.fused !== false,
   });
-  const batchSize = Math.min(options.batchSize ?? 32, train.x.shape[0]);
-  const firstEpoch = (options.initialEpoch ?? 0) + 1;
-  // Epochs with nothing but a loss, and no callback to hand a record to, are kept as numbers and become
-  // EpochLog objects when the history is read.
-  const columns = !val && metrics.length === 0 && !options.onEpochEnd ? new EpochColumns(firstEpoch) : null;
-  const history: History = columns ? columns.history : { epochs: [], stopReason: 'completed' };
-  const hooks = { signal, onBatchEnd: options.onBatchEnd, history };
-  // Plain-number epochs read the clock every `every` epochs (see CLOCK_MS); recorded ones every epoch.
-  let every = 1;
-  let unclocked = 0;
-  let clock = performance.now();
-  let lastYield = clock;
+  const run = new Epochs(model, trainer, options, val, monitor, threshold);
   const wasTraining = model.training;
   model.train();
   try {
-    for (let epoch = firstEpoch; epoch < firstEpoch + epochs; epoch++) {
-      const lr = optimizer.lr;
-      const result = trainer.epoch(epoch, hooks);
-      if (result === null) {
-        history.stopReason = 'aborted';
-        break;
-      }
-      const epochLoss = result.loss;
-      let watched = epochLoss;
-      let log: EpochLog | null = null;
-      if (columns) {
-        columns.push(epochLoss, lr, 0);
-        if (++unclocked === every) {
-          const now = performance.now();
-          columns.spreadSeconds(unclocked, (now - clock) / 1000);
-          if (now - clock < CLOCK_MS && every < 4096) every *= 2;
-          else if (now - clock > 4 * CLOCK_MS && every > 1) every >>= 1;
-          clock = now;
-          unclocked = 0;
-        }
-      } else {
-        log = { epoch, loss: epochLoss, metrics: result.metrics, lr, seconds: 0 };
-        if (val) {
-          const r = evaluate(
-            model,
-            { x: val.x, y: val.y },
-            { loss: options.loss, metrics, batchSize: Math.max(batchSize, 256), threshold },
-          );
-          log.valLoss = r.loss;
-          log.valMetrics = r.metrics;
-        }
-        const now = performance.now();
-        log.seconds = (now - clock) / 1000;
-        clock = now;
-        history.epochs.push(log);
-        if (monitor === 'valLoss') watched = log.valLoss as number;
-      }
-
-      if (scheduler instanceof ReduceLROnPlateau) scheduler.step(watched);
-      else scheduler?.step();
-      if (log) options.onEpochEnd?.(log);
-
-      if (options.until && epochLoss < options.until.loss) {
-        history.stopReason = 'until';
-        break;
-      }
-      if (es) {
-        if (watched < best - (es.minDelta ?? 0)) {
-          best = watched;
-          bestEpoch = epoch;
-          sinceBest = 0;
-          if (es.restoreBest) bestState = model.stateDict();
-        } else if (++sinceBest >= es.patience) {
-          history.stopReason = 'earlyStopping';
-          break;
-        }
-      }
-      // Let timers, I/O and abort handlers run now and then without paying for it on every tiny epoch.
-      if (unclocked === 0 && clock - lastYield > YIELD_MS) {
-        await yieldToEventLoop();
-        clock = lastYield = performance.now();
-      }
-    }
+    // Epochs run in synchronous stretches of about YIELD_MS, and fit yields to the event loop between
+    // them, so abort signals, timers and UIs stay live without a yield per tiny epoch.
+    while (!run.stretch()) await yieldToEventLoop();
   } finally {
-    // Epochs since the last clock reading get the time since it.
-    if (columns && unclocked > 0) columns.spreadSeconds(unclocked, (performance.now() - clock) / 1000);
+    run.finish();
     model.train(wasTraining);
     trainer.release();
   }
+  const history = run.history;
   if (es) {
-    history.bestEpoch = bestEpoch;
-    if (es.restoreBest && bestState && history.stopReason === 'earlyStopping') model.loadStateDict(bestState);
+    history.bestEpoch = run.bestEpoch;
+    if (es.restoreBest && run.bestState && history.stopReason === 'earlyStopping')
+      model.loadStateDict(run.bestState);
   }
   return history;
+}
+
+/**
+ * The epochs of one `fit`: each runs the trainer, records the epoch (as plain numbers when nothing else
+ * is asked for), validates, steps the scheduler and decides whether to stop.
+ */
+class Epochs {
+  readonly history: History;
+  /** The plain-number record, when the run keeps nothing but losses (else null: `history.epochs`). */
+  private readonly columns: EpochColumns | null;
+  private readonly hooks: { signal?: AbortSignal; onBatchEnd?: (log: BatchLog) => void; history: History };
+  private epoch: number;
+  private readonly end: number;
+  private readonly batchSize: number;
+  /** Plain-number epochs read the clock every `every` epochs (see CLOCK_MS); recorded ones every epoch. */
+  private every = 1;
+  private unclocked = 0;
+  private clock = performance.now();
+  private best = Infinity;
+  bestEpoch = 0;
+  bestState: Record<string, Tensor> | null = null;
+  private sinceBest = 0;
+
+  constructor(
+    private readonly model: Module,
+    private readonly trainer: Trainer,
+    private readonly options: FitOptions,
+    private readonly val: Split | null,
+    private readonly monitor: 'loss' | 'valLoss',
+    private readonly threshold: number,
+  ) {
+    this.epoch = (options.initialEpoch ?? 0) + 1;
+    this.end = this.epoch + (options.epochs ?? 1);
+    this.batchSize = Math.min(options.batchSize ?? 32, trainer.samples);
+    // Epochs with nothing but a loss, and no callback to hand a record to, are kept as numbers and become
+    // EpochLog objects when the history is read.
+    const plain = !val && (options.metrics ?? []).length === 0 && !options.onEpochEnd;
+    this.columns = plain ? new EpochColumns(this.epoch) : null;
+    this.history = this.columns ? this.columns.history : { epochs: [], stopReason: 'completed' };
+    this.hooks = { signal: options.signal, onBatchEnd: options.onBatchEnd, history: this.history };
+  }
+
+  /** Run epochs for about YIELD_MS; true once training is over (the stop reason is in the history). */
+  stretch(): boolean {
+    // Time spent away (yielding) belongs to no epoch.
+    this.clock = performance.now();
+    const until = this.clock + YIELD_MS;
+    while (this.epoch < this.end) {
+      if (this.one()) return true;
+      this.epoch++;
+      // The clock is fresh after every recorded epoch and after every `every` plain ones.
+      if (this.unclocked === 0 && this.clock > until) return this.epoch >= this.end;
+    }
+    return true;
+  }
+
+  /** One epoch; true when training stops after it. */
+  private one(): boolean {
+    const { options, trainer, history, columns } = this;
+    const epoch = this.epoch;
+    const lr = options.optimizer.lr;
+    const loss = trainer.epoch(epoch, this.hooks);
+    if (loss === null) {
+      history.stopReason = 'aborted';
+      return true;
+    }
+    let watched = loss;
+    let log: EpochLog | null = null;
+    if (columns) {
+      columns.push(loss, lr, 0);
+      if (++this.unclocked === this.every) this.readClock();
+    } else {
+      log = { epoch, loss, metrics: trainer.metrics(), lr, seconds: 0 };
+      if (this.val) {
+        const r = evaluate(
+          this.model,
+          { x: this.val.x, y: this.val.y },
+          {
+            loss: options.loss,
+            metrics: options.metrics,
+            batchSize: Math.max(this.batchSize, 256),
+            threshold: this.threshold,
+          },
+        );
+        log.valLoss = r.loss;
+        log.valMetrics = r.metrics;
+      }
+      const now = performance.now();
+      log.seconds = (now - this.clock) / 1000;
+      this.clock = now;
+      history.epochs.push(log);
+      if (this.monitor === 'valLoss') watched = log.valLoss as number;
+    }
+
+    const scheduler = options.scheduler;
+    if (scheduler instanceof ReduceLROnPlateau) scheduler.step(watched);
+    else scheduler?.step();
+    if (log) options.onEpochEnd?.(log);
+
+    if (options.until && loss < options.until.loss) {
+      history.stopReason = 'until';
+      return true;
+    }
+    const es = options.earlyStopping;
+    if (es) {
+      if (watched < this.best - (es.minDelta ?? 0)) {
+        this.best = watched;
+        this.bestEpoch = epoch;
+        this.sinceBest = 0;
+        if (es.restoreBest) this.bestState = this.model.stateDict();
+      } else if (++this.sinceBest >= es.patience) {
+        history.stopReason = 'earlyStopping';
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Share the time since the last reading among the plain epochs since; adapt how often to read. */
+  private readClock(): void {
+    const now = performance.now();
+    const elapsed = now - this.clock;
+    (this.columns as EpochColumns).spreadSeconds(this.unclocked, elapsed / 1000);
+    if (elapsed < CLOCK_MS && this.every < 4096) this.every *= 2;
+    else if (elapsed > 4 * CLOCK_MS && this.every > 1) this.every >>= 1;
+    this.clock = now;
+    this.unclocked = 0;
+  }
+
+  /** The epochs since the last clock reading get the time since it. */
+  finish(): void {
+    if (this.columns && this.unclocked > 0) this.readClock();
+  }
 }
 
 /** Options of `evaluate`. */

@@ -6,8 +6,9 @@
  * general path's (test/fused.test.ts). The general path stays the reference; `fit` uses this one when the
  * model and loss allow it.
  */
-import { kernels, kernelStorage } from '../kernels/index.js';
+import { kernels, kernelStorage, referenceKernels } from '../kernels/index.js';
 import type { BroadcastPlan, Kernels, Storage, UnaryOp } from '../kernels/types.js';
+import { UNARY, type UnaryForward, type UnaryGrad } from '../kernels/unary.js';
 import { Identity, Linear, Sequential } from '../nn/layers.js';
 import { describeLayer, elementwiseOf } from '../nn/spec.js';
 import type { Module } from '../nn/module.js';
@@ -48,7 +49,13 @@ const FUSED_LOSSES: readonly unknown[] = Object.keys(LOSS_KERNELS);
  */
 const INLINE_PRODUCTS = 256;
 
-type Layer = { kind: 'linear'; layer: Linear } | { kind: 'act'; op: UnaryOp; p0: number };
+/**
+ * A layer of the step. An activation keeps its op's reference loops from the table too, which the step
+ * calls directly when every array is short enough for the kernel set to hand it to the reference anyway.
+ */
+type Layer =
+  | { kind: 'linear'; layer: Linear }
+  | { kind: 'act'; op: UnaryOp; p0: number; forward: UnaryForward; grad: UnaryGrad };
 
 /** Per-batch-size buffers: each layer's output and the gradient arriving at it. */
 interface Buffers {
@@ -56,10 +63,15 @@ interface Buffers {
   grad: Storage[];
   /** Broadcast plans for each Linear's bias add. */
   biasPlan: BroadcastPlan[];
+  /** Each Linear's output shape [m, out] and its bias's [1, out], for the bias gradient's sum. */
+  shapes: number[][];
+  biasShapes: number[][];
   biasGrad: (Storage | null)[];
   weightGrad: Storage[];
   /** The most multiply-adds of any one product of the step (m·in·out of the widest layer). */
   largestProduct: number;
+  /** The most elements of any array the step's kernels see (buffers, parameters, the loss's scratch). */
+  largestArray: number;
   /** The loss kernel's scratch. */
   loss: unknown;
 }
@@ -68,12 +80,16 @@ interface Buffers {
 function activationOf(m: Module): Layer | null {
   const spec = describeLayer(m);
   const act = spec && elementwiseOf(spec);
-  return act ? { kind: 'act', op: act.op, p0: act.param } : null;
+  return act
+    ? { kind: 'act', op: act.op, p0: act.param, forward: UNARY[act.op].forward, grad: UNARY[act.op].grad }
+    : null;
 }
 
 /** A planned fused step for one model; `null` from `FusedStep.plan` when the model or loss is not plain. */
 export class FusedStep {
   private readonly cache = new Map<number, Buffers>();
+  private lastRows = -1;
+  private last: Buffers | null = null;
 
   private constructor(
     private readonly layers: Layer[],
@@ -129,11 +145,18 @@ export class FusedStep {
     this.made.length = 0;
     this.maker = null;
     this.cache.clear();
+    this.last = null;
   }
 
   private buffers(m: number): Buffers {
+    // Most runs are one batch size, with a last smaller batch at most: keep the last one at hand.
+    if (m === this.lastRows && this.last) return this.last;
     let b = this.cache.get(m);
-    if (b) return b;
+    if (b) {
+      this.lastRows = m;
+      this.last = b;
+      return b;
+    }
     const out: Storage[] = [];
     const grad: Storage[] = [];
     const biasGrad: (Storage | null)[] = [];
@@ -156,12 +179,23 @@ export class FusedStep {
       ),
       biasGrad,
       weightGrad,
+      shapes: this.layers.flatMap((l) => (l.kind === 'linear' ? [[m, l.layer.outFeatures]] : [])),
+      biasShapes: this.layers.flatMap((l) => (l.kind === 'linear' ? [[1, l.layer.outFeatures]] : [])),
       largestProduct: Math.max(
         ...this.layers.map((l) => (l.kind === 'linear' ? m * l.layer.inFeatures * l.layer.outFeatures : 0)),
+      ),
+      // Every array is a layer's output or gradient, a weight or its gradient, the input, or the loss's
+      // scratch (at most an output's size).
+      largestArray: Math.max(
+        m * (this.layers[0] as { layer: Linear }).layer.inFeatures,
+        ...out.map((o) => o.length),
+        ...weightGrad.map((w) => w.length),
       ),
       loss: LOSS_KERNELS[this.loss].buffers((n) => this.alloc(n), m, this.outFeatures),
     };
     this.cache.set(m, b);
+    this.lastRows = m;
+    this.last = b;
     return b;
   }
 
@@ -196,12 +230,15 @@ export class FusedStep {
    * predictions.
    */
   run(x: Tensor, y: Tensor, overwrite = false): number {
-    const K = kernels();
+    const active = kernels();
     const m = x.shape[0];
     const b = this.buffers(m);
     // Products too small for the kernel set to take anywhere but its reference path are computed here,
     // by the same loops (saving the calls, which cost more than the arithmetic in a network this small).
-    const small = b.largestProduct < Math.min(INLINE_PRODUCTS, K.referenceMatmulBelow ?? 0);
+    const small = b.largestProduct < Math.min(INLINE_PRODUCTS, active.referenceMatmulBelow ?? 0);
+    // Arrays too short for the set to take anywhere but the reference go straight to the reference.
+    const direct = b.largestArray < (active.referenceElementsBelow ?? 0);
+    const K = direct ? referenceKernels : active;
     const matmul = small ? naiveMatmul : K.matmul;
     // Forward: y = x·W, z = y + b, a = f(z), as matmul, add and the activation op compute them.
     let input = x.data;
@@ -217,7 +254,8 @@ export class FusedStep {
         else K.binary('add', out, (bias as Tensor).data, out, b.biasPlan[linear]);
         linear++;
         width = outFeatures;
-      } else K.unary(l.op, input, out, l.p0, 0);
+      } else if (direct) l.forward(input, out, l.p0, 0);
+      else K.unary(l.op, input, out, l.p0, 0);
       input = out;
     }
     const last = this.layers.length - 1;
@@ -233,7 +271,8 @@ export class FusedStep {
       const gi = b.grad[i];
       const below = i > 0 ? b.out[i - 1] : x.data;
       if (l.kind === 'act') {
-        K.unaryGrad(l.op, below, b.out[i], gi, b.grad[i - 1], l.p0, 0);
+        if (direct) l.grad(below, b.out[i], gi, b.grad[i - 1], l.p0, 0);
+        else K.unaryGrad(l.op, below, b.out[i], gi, b.grad[i - 1], l.p0, 0);
         continue;
       }
       const { weight, bias, inFeatures, outFeatures } = l.layer;
@@ -241,11 +280,11 @@ export class FusedStep {
       // already equals 0 + sum, what zeroing and accumulating would leave.
       const bg = b.biasGrad[lin];
       const bTarget = overwrite && bg && bias?.grad ? bias.grad.data : bg;
-      if (bTarget) K.reduce('sum', gi, [m, outFeatures], bTarget, [1, outFeatures]);
-      if (bTarget !== bias?.grad?.data) accumulateGrad(bias as Tensor, bg ?? gi, overwrite);
+      if (bTarget) K.reduce('sum', gi, b.shapes[lin], bTarget, b.biasShapes[lin]);
+      if (bTarget !== bias?.grad?.data) accumulateGrad(K, bias as Tensor, bg ?? gi, overwrite);
       const wTarget = overwrite && weight.grad ? weight.grad.data : b.weightGrad[lin];
       matmul(below, 0, gi, 0, wTarget, 0, inFeatures, m, outFeatures, true, false);
-      if (wTarget !== weight.grad?.data) accumulateGrad(weight, wTarget, overwrite);
+      if (wTarget !== weight.grad?.data) accumulateGrad(K, weight, wTarget, overwrite);
       if (i > 0) matmul(gi, 0, weight.data, 0, b.grad[i - 1], 0, m, outFeatures, inFeatures, false, true);
       lin--;
     }
@@ -298,12 +337,14 @@ function addRows(out: Storage, bias: Storage): void {
  * `.grad += g`, creating `.grad` as a copy on first use: what `backward()` does for a leaf. With
  * `overwrite`, `.grad = 0 + g` (what zeroing and accumulating give) without reading the old gradient.
  */
-function accumulateGrad(p: Tensor, g: Storage, overwrite: boolean): void {
+function accumulateGrad(K: Kernels, p: Tensor, g: Storage, overwrite: boolean): void {
   if (p.grad === null) {
     const d = kernelStorage(p.dtype, g.length);
     d.set(g);
     p.grad = new Tensor(d, p.shape);
-  } else if (!overwrite) kernels().accumulate(p.grad.data, g);
-  // g + 0 is 0 + g bit for bit (IEEE addition commutes, signed zeros included).
-  else kernels().unary('addScalar', g, p.grad.data, 0, 0);
+  } else if (!overwrite) K.accumulate(p.grad.data, g);
+  // g + 0 is 0 + g bit for bit (IEEE addition commutes, signed zeros included); straight to the loop
+  // when the reference set would run it anyway.
+  else if (K === referenceKernels) UNARY.addScalar.forward(g, p.grad.data, 0, 0);
+  else K.unary('addScalar', g, p.grad.data, 0, 0);
 }

@@ -60,12 +60,6 @@ export interface TrainerOptions {
   fused: boolean;
 }
 
-/** What one epoch gives: the mean loss over its samples and its metrics (null when it was aborted). */
-export interface EpochResult {
-  loss: number;
-  metrics: Metrics;
-}
-
 /** A parameter's storage as the trainer found it, while its values live in kernel storage. */
 type Moved = Storage | null;
 
@@ -131,15 +125,21 @@ export class Trainer {
     this.batchY = this.fused ? new Map() : undefined;
   }
 
+  /** Training samples. */
+  get samples(): number {
+    return this.data.x.shape[0];
+  }
+
   /**
-   * One pass over the data. Returns the epoch's mean loss and metrics, or null when `signal` was aborted
-   * before a batch (the batches before it stay trained). A NaN or infinite loss puts back the last weights
-   * that gave a finite loss and throws a {@link TrainingDivergedError} carrying `history`.
+   * One pass over the data. Returns the epoch's mean loss (its metrics are then `metrics()`), or null when
+   * `signal` was aborted before a batch (the batches before it stay trained). A NaN or infinite loss puts
+   * back the last weights that gave a finite loss and throws a {@link TrainingDivergedError} carrying
+   * `history`.
    */
   epoch(
     epoch: number,
     hooks: { signal?: AbortSignal; onBatchEnd?: (log: BatchLog) => void; history?: History } = {},
-  ): EpochResult | null {
+  ): number | null {
     const { x, y, labels } = this.data;
     const n = x.shape[0];
     const { optimizer } = this.options;
@@ -174,7 +174,12 @@ export class Trainer {
       }
       hooks.onBatchEnd?.({ epoch, batch: b, batches, size: to - from, loss: value });
     }
-    return { loss: lossSum / n, metrics: metrics.result() };
+    return lossSum / n;
+  }
+
+  /** The last epoch's metrics, averaged over its samples. */
+  metrics(): Metrics {
+    return this.sums.result();
   }
 
   /** The general path's predictions for the last batch (null on the fused path: ask the fused step). */

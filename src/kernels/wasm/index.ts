@@ -135,6 +135,7 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
       rt.dispose();
     },
     referenceMatmulBelow: minWork,
+    referenceElementsBelow: minElements,
     alloc(dtype, n) {
       return rt.alloc(dtype === 'float32' ? 'f32' : 'f64', n);
     },
