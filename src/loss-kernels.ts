@@ -42,12 +42,15 @@ function squaredError(half: boolean): LossKernel<SquaredErrorBuffers> {
     forward(_K, o, t, _rows, _cols, b) {
       const { diff, sq } = b;
       const n = diff.length;
-      // Each value is stored before it is read back, so float32 rounds where the ops' outputs round.
-      for (let i = 0; i < n; i++) diff[i] = o[i] - t[i];
-      for (let i = 0; i < n; i++) sq[i] = diff[i] * diff[i];
-      // The reference's sum of every element (a one-element result): in order, from 0.
+      // Each value is stored and read back, so float32 rounds where the ops' outputs round; the sum is
+      // the reference's of every element (a one-element result): in order, from 0.
       let total = 0;
-      for (let i = 0; i < n; i++) total += sq[i];
+      for (let i = 0; i < n; i++) {
+        diff[i] = o[i] - t[i];
+        const d = diff[i];
+        sq[i] = d * d;
+        total += sq[i];
+      }
       const scalar = b.scalar;
       scalar[0] = total;
       scalar[0] = half ? scalar[0] * 0.5 : scalar[0] / n;
@@ -57,8 +60,11 @@ function squaredError(half: boolean): LossKernel<SquaredErrorBuffers> {
       // The ×½ or ÷n op's backward, then the sum's (a copy to every element), then the square's (g·2·d).
       const { diff } = b;
       const n = diff.length;
-      g.fill(half ? seed * 0.5 : seed / n);
-      for (let i = 0; i < n; i++) g[i] = g[i] * 2 * diff[i];
+      if (n === 0) return;
+      // The scaled seed as the dtype stores it, as the gradient the sum spreads to every element.
+      g[0] = half ? seed * 0.5 : seed / n;
+      const gs = g[0];
+      for (let i = 0; i < n; i++) g[i] = gs * 2 * diff[i];
     },
   };
 }

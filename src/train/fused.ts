@@ -57,6 +57,20 @@ type Layer =
   | { kind: 'linear'; layer: Linear }
   | { kind: 'act'; op: UnaryOp; p0: number; forward: UnaryForward; grad: UnaryGrad };
 
+/** One part of a compiled step (a layer's forward or backward), given the batch and whether to overwrite. */
+type Op = (x: Storage, overwrite: boolean) => void;
+
+/** A step compiled for one batch size and one kernel set (see `FusedStep.compile`). */
+interface Program {
+  /** The set it was compiled for: another active set compiles again. */
+  kernels: Kernels;
+  forward: Op[];
+  /** Last layer first. */
+  backward: Op[];
+  /** The set the loss kernel runs on: the reference itself when every array is short. */
+  lossKernels: Kernels;
+}
+
 /** Per-batch-size buffers: each layer's output and the gradient arriving at it. */
 interface Buffers {
   out: Storage[];
@@ -74,6 +88,8 @@ interface Buffers {
   largestArray: number;
   /** The loss kernel's scratch. */
   loss: unknown;
+  /** The step compiled for these buffers and the kernel set it was compiled for (see `compile`). */
+  program: Program | null;
 }
 
 /** The fused step's view of an activation module (every elementwise op of the table), or null. */
@@ -192,6 +208,7 @@ export class FusedStep {
         ...weightGrad.map((w) => w.length),
       ),
       loss: LOSS_KERNELS[this.loss].buffers((n) => this.alloc(n), m, this.outFeatures),
+      program: null,
     };
     this.cache.set(m, b);
     this.lastRows = m;
@@ -233,62 +250,80 @@ export class FusedStep {
     const active = kernels();
     const m = x.shape[0];
     const b = this.buffers(m);
-    // Products too small for the kernel set to take anywhere but its reference path are computed here,
-    // by the same loops (saving the calls, which cost more than the arithmetic in a network this small).
+    const p = b.program?.kernels === active ? b.program : (b.program = this.compile(b, m, active));
+    const xd = x.data;
+    const forward = p.forward;
+    for (let i = 0; i < forward.length; i++) forward[i](xd, overwrite);
+    // The loss and its gradient with respect to the output: the loss kernel the general path's op runs.
+    const kernel = LOSS_KERNELS[this.loss];
+    const last = this.layers.length - 1;
+    const value = kernel.forward(p.lossKernels, b.out[last], y.data, m, this.outFeatures, b.loss);
+    if (!Number.isFinite(value)) return value;
+    kernel.backward(p.lossKernels, 1, b.out[last], m, this.outFeatures, b.loss, b.grad[last]);
+    const backward = p.backward;
+    for (let i = 0; i < backward.length; i++) backward[i](xd, overwrite);
+    return value;
+  }
+
+  /**
+   * The step for one batch size on kernel set `active`, as a list of calls with everything they touch
+   * bound: per layer, forward then (in reverse) backward, exactly the kernel calls of the general path.
+   * Products too small for the set to take anywhere but its reference path are computed inline by the
+   * same loops, and when every array is too short for the set to take, the ops call the reference loops
+   * of the op table directly: in a network this small (the seed's 2-2-1), dispatch would cost more than
+   * the arithmetic. Parameters are read through their tensors at each call (fit may move their storage).
+   */
+  private compile(b: Buffers, m: number, active: Kernels): Program {
     const small = b.largestProduct < Math.min(INLINE_PRODUCTS, active.referenceMatmulBelow ?? 0);
-    // Arrays too short for the set to take anywhere but the reference go straight to the reference.
     const direct = b.largestArray < (active.referenceElementsBelow ?? 0);
     const K = direct ? referenceKernels : active;
     const matmul = small ? naiveMatmul : K.matmul;
-    // Forward: y = x·W, z = y + b, a = f(z), as matmul, add and the activation op compute them.
-    let input = x.data;
-    let width = x.shape[1];
-    let linear = 0;
-    for (let i = 0; i < this.layers.length; i++) {
-      const l = this.layers[i];
+    const forward: Op[] = [];
+    const backward: Op[] = [];
+    let lin = 0;
+    this.layers.forEach((l, i) => {
       const out = b.out[i];
-      if (l.kind === 'linear') {
-        const { weight, bias, outFeatures } = l.layer;
-        matmul(input, 0, weight.data, 0, out, 0, m, width, outFeatures, false, false);
-        if (small) addRows(out, (bias as Tensor).data);
-        else K.binary('add', out, (bias as Tensor).data, out, b.biasPlan[linear]);
-        linear++;
-        width = outFeatures;
-      } else if (direct) l.forward(input, out, l.p0, 0);
-      else K.unary(l.op, input, out, l.p0, 0);
-      input = out;
-    }
-    const last = this.layers.length - 1;
-    // The loss and its gradient with respect to the output: the loss kernel the general path's op runs.
-    const kernel = LOSS_KERNELS[this.loss];
-    const value = kernel.forward(K, input, y.data, m, this.outFeatures, b.loss);
-    if (!Number.isFinite(value)) return value;
-    kernel.backward(K, 1, input, m, this.outFeatures, b.loss, b.grad[last]);
-    // Backward through the layers in reverse.
-    let lin = b.weightGrad.length - 1;
-    for (let i = last; i >= 0; i--) {
-      const l = this.layers[i];
-      const gi = b.grad[i];
-      const below = i > 0 ? b.out[i - 1] : x.data;
+      const g = b.grad[i];
+      // The layer's input (null: the batch itself) and the gradient it passes down (null: none needed).
+      const below = i > 0 ? b.out[i - 1] : null;
+      const gBelow = i > 0 ? b.grad[i - 1] : null;
       if (l.kind === 'act') {
-        if (direct) l.grad(below, b.out[i], gi, b.grad[i - 1], l.p0, 0);
-        else K.unaryGrad(l.op, below, b.out[i], gi, b.grad[i - 1], l.p0, 0);
-        continue;
+        const { op, p0, forward: f, grad: df } = l;
+        forward.push(direct ? (x) => f(below ?? x, out, p0, 0) : (x) => K.unary(op, below ?? x, out, p0, 0));
+        backward.unshift(
+          direct
+            ? (x) => df(below ?? x, out, g, gBelow as Storage, p0, 0)
+            : (x) => K.unaryGrad(op, below ?? x, out, g, gBelow as Storage, p0, 0),
+        );
+        return;
       }
-      const { weight, bias, inFeatures, outFeatures } = l.layer;
-      // Overwriting, the sums go straight into .grad: a sum that starts from +0 is never −0, so it
-      // already equals 0 + sum, what zeroing and accumulating would leave.
+      const { weight, inFeatures, outFeatures } = l.layer;
+      const bias = l.layer.bias as Tensor;
+      const plan = b.biasPlan[lin];
+      forward.push((x) => {
+        // y = x·W, then z = y + b, as matmul and add compute them.
+        matmul(below ?? x, 0, weight.data, 0, out, 0, m, inFeatures, outFeatures, false, false);
+        if (small) addRows(out, bias.data);
+        else K.binary('add', out, bias.data, out, plan);
+      });
       const bg = b.biasGrad[lin];
-      const bTarget = overwrite && bg && bias?.grad ? bias.grad.data : bg;
-      if (bTarget) K.reduce('sum', gi, b.shapes[lin], bTarget, b.biasShapes[lin]);
-      if (bTarget !== bias?.grad?.data) accumulateGrad(K, bias as Tensor, bg ?? gi, overwrite);
-      const wTarget = overwrite && weight.grad ? weight.grad.data : b.weightGrad[lin];
-      matmul(below, 0, gi, 0, wTarget, 0, inFeatures, m, outFeatures, true, false);
-      if (wTarget !== weight.grad?.data) accumulateGrad(K, weight, wTarget, overwrite);
-      if (i > 0) matmul(gi, 0, weight.data, 0, b.grad[i - 1], 0, m, outFeatures, inFeatures, false, true);
-      lin--;
-    }
-    return value;
+      const wg = b.weightGrad[lin];
+      const shape = b.shapes[lin];
+      const biasShape = b.biasShapes[lin];
+      backward.unshift((x, overwrite) => {
+        // Overwriting, the sums go straight into .grad: a sum that starts from +0 is never −0, so it
+        // already equals 0 + sum, what zeroing and accumulating would leave.
+        const bTarget = overwrite && bg && bias.grad ? bias.grad.data : bg;
+        if (bTarget) K.reduce('sum', g, shape, bTarget, biasShape);
+        if (bTarget !== bias.grad?.data) accumulateGrad(K, bias, bg ?? g, overwrite);
+        const wTarget = overwrite && weight.grad ? weight.grad.data : wg;
+        matmul(below ?? x, 0, g, 0, wTarget, 0, inFeatures, m, outFeatures, true, false);
+        if (wTarget !== weight.grad?.data) accumulateGrad(K, weight, wTarget, overwrite);
+        if (gBelow) matmul(g, 0, weight.data, 0, gBelow, 0, m, outFeatures, inFeatures, false, true);
+      });
+      lin++;
+    });
+    return { kernels: active, forward, backward, lossKernels: K };
   }
 
   /** The last batch's predictions (valid until the next `run`), as a tensor over the step's buffer. */
@@ -302,19 +337,7 @@ export class FusedStep {
  * C = op(A)·op(B) as the reference kernel computes it, element by element: a sum from 0 in order of the
  * inner index, rounded once on store (its tiled loops add in the same order, so the bits are the same).
  */
-function naiveMatmul(
-  a: Storage,
-  ao: number,
-  b: Storage,
-  bo: number,
-  c: Storage,
-  co: number,
-  m: number,
-  k: number,
-  n: number,
-  transA: boolean,
-  transB: boolean,
-): void {
+const naiveMatmul: Kernels['matmul'] = (a, ao, b, bo, c, co, m, k, n, transA, transB) => {
   const ai = transA ? 1 : k;
   const ap = transA ? m : 1;
   const bp = transB ? 1 : n;
@@ -325,7 +348,7 @@ function naiveMatmul(
       for (let p = 0; p < k; p++) s += a[ao + i * ai + p * ap] * b[bo + j * bj + p * bp];
       c[co + i * n + j] = s;
     }
-}
+};
 
 /** out[r, j] += bias[j]: the reference's broadcast add of a bias row. */
 function addRows(out: Storage, bias: Storage): void {

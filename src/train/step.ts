@@ -149,15 +149,17 @@ export class Trainer {
       this.options.rng.shuffle(order);
     }
     const metrics = this.sums;
-    metrics.reset();
+    if (metrics.names.length > 0) metrics.reset();
     const batches = this.batches;
     let lossSum = 0;
     for (let b = 0; b < batches; b++) {
       if (hooks.signal?.aborted) return null;
       const from = b * this.batchSize;
       const to = Math.min(n, from + this.batchSize);
-      const xb = rows(x, order, from, to, this.batchX);
-      const yb = rows(y, order, from, to, this.batchY);
+      // One batch of every sample in order is the data itself.
+      const whole = batches === 1 && order === null;
+      const xb = whole ? x : rows(x, order, from, to, this.batchX);
+      const yb = whole ? y : rows(y, order, from, to, this.batchY);
       const value = this.step(xb, yb);
       if (!Number.isFinite(value)) {
         this.restore();
