@@ -226,7 +226,7 @@ class Epochs {
     let watched = loss;
     let log: EpochLog | null = null;
     if (columns) {
-      columns.push(loss, lr, 0);
+      columns.push(loss, lr);
       if (++this.unclocked === this.every) this.readClock();
     } else {
       log = { epoch, loss, metrics: trainer.metrics(), lr, seconds: 0 };

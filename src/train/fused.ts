@@ -277,7 +277,7 @@ export class FusedStep {
     const small = b.largestProduct < Math.min(INLINE_PRODUCTS, active.referenceMatmulBelow ?? 0);
     const direct = b.largestArray < (active.referenceElementsBelow ?? 0);
     const K = direct ? referenceKernels : active;
-    const matmul = small ? naiveMatmul : K.matmul;
+    const matmul = K.matmul;
     const forward: Op[] = [];
     const backward: Op[] = [];
     let lin = 0;
@@ -300,12 +300,15 @@ export class FusedStep {
       const { weight, inFeatures, outFeatures } = l.layer;
       const bias = l.layer.bias as Tensor;
       const plan = b.biasPlan[lin];
-      forward.push((x) => {
-        // y = x·W, then z = y + b, as matmul and add compute them.
-        matmul(below ?? x, 0, weight.data, 0, out, 0, m, inFeatures, outFeatures, false, false);
-        if (small) addRows(out, bias.data);
-        else K.binary('add', out, bias.data, out, plan);
-      });
+      // y = x·W, then z = y + b, as matmul and add compute them.
+      forward.push(
+        small
+          ? (x) => affine(below ?? x, weight.data, bias.data, out, m, inFeatures, outFeatures)
+          : (x) => {
+              matmul(below ?? x, 0, weight.data, 0, out, 0, m, inFeatures, outFeatures, false, false);
+              K.binary('add', out, bias.data, out, plan);
+            },
+      );
       const bg = b.biasGrad[lin];
       const wg = b.weightGrad[lin];
       const shape = b.shapes[lin];
@@ -316,10 +319,14 @@ export class FusedStep {
         const bTarget = overwrite && bg && bias.grad ? bias.grad.data : bg;
         if (bTarget) K.reduce('sum', g, shape, bTarget, biasShape);
         if (bTarget !== bias.grad?.data) accumulateGrad(K, bias, bg ?? g, overwrite);
+        // dW = xᵀ·g, and the gradient passed down g·Wᵀ.
         const wTarget = overwrite && weight.grad ? weight.grad.data : wg;
-        matmul(below ?? x, 0, g, 0, wTarget, 0, inFeatures, m, outFeatures, true, false);
+        if (small) productTN(below ?? x, g, wTarget, m, inFeatures, outFeatures);
+        else matmul(below ?? x, 0, g, 0, wTarget, 0, inFeatures, m, outFeatures, true, false);
         if (wTarget !== weight.grad?.data) accumulateGrad(K, weight, wTarget, overwrite);
-        if (gBelow) matmul(g, 0, weight.data, 0, gBelow, 0, m, outFeatures, inFeatures, false, true);
+        if (!gBelow) return;
+        if (small) productNT(g, weight.data, gBelow, m, outFeatures, inFeatures);
+        else matmul(g, 0, weight.data, 0, gBelow, 0, m, outFeatures, inFeatures, false, true);
       });
       lin++;
     });
@@ -333,27 +340,40 @@ export class FusedStep {
   }
 }
 
-/**
- * C = op(A)·op(B) as the reference kernel computes it, element by element: a sum from 0 in order of the
- * inner index, rounded once on store (its tiled loops add in the same order, so the bits are the same).
- */
-const naiveMatmul: Kernels['matmul'] = (a, ao, b, bo, c, co, m, k, n, transA, transB) => {
-  const ai = transA ? 1 : k;
-  const ap = transA ? m : 1;
-  const bp = transB ? 1 : n;
-  const bj = transB ? k : 1;
+// Products small enough for the kernel set to hand to the reference, as the reference computes them
+// element by element: a sum from 0 in order of the inner index, rounded once on store (its tiled loops
+// add in the same order, so the bits are the same). One function per layout the step needs.
+
+/** out = x·W + b for x [m, k], W [k, n]: the product stored, then the bias added to it (matmul, add). */
+function affine(x: Storage, w: Storage, bias: Storage, out: Storage, m: number, k: number, n: number): void {
   for (let i = 0; i < m; i++)
     for (let j = 0; j < n; j++) {
       let s = 0;
-      for (let p = 0; p < k; p++) s += a[ao + i * ai + p * ap] * b[bo + j * bj + p * bp];
-      c[co + i * n + j] = s;
+      for (let p = 0; p < k; p++) s += x[i * k + p] * w[p * n + j];
+      const o = i * n + j;
+      out[o] = s;
+      out[o] += bias[j];
     }
-};
+}
 
-/** out[r, j] += bias[j]: the reference's broadcast add of a bias row. */
-function addRows(out: Storage, bias: Storage): void {
-  const n = bias.length;
-  for (let o = 0; o < out.length; o += n) for (let j = 0; j < n; j++) out[o + j] += bias[j];
+/** c = aᵀ·b for a [m, k], b [m, n]: the weight gradient. */
+function productTN(a: Storage, b: Storage, c: Storage, m: number, k: number, n: number): void {
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < m; p++) s += a[p * k + i] * b[p * n + j];
+      c[i * n + j] = s;
+    }
+}
+
+/** c = a·bᵀ for a [m, k], b [n, k]: the gradient passed down. */
+function productNT(a: Storage, b: Storage, c: Storage, m: number, k: number, n: number): void {
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[i * k + p] * b[j * k + p];
+      c[i * n + j] = s;
+    }
 }
 
 /**

@@ -46,15 +46,26 @@ export interface History {
   bestEpoch?: number;
 }
 
+/** Losses per chunk of the plain-number record: chunks are kept, never copied into bigger arrays. */
+const CHUNK = 4096;
+
 /**
  * Per-epoch losses, learning rates and times as numbers, for a run whose records have nothing else: its
- * `history.epochs` is built from them on first read (and is a plain array from then on).
+ * `history.epochs` is built from them on first read (and is a plain array from then on). Losses go into
+ * fixed chunks; learning rates are kept where they change, and times per clock reading, so an epoch adds
+ * one number.
  */
 export class EpochColumns {
-  private loss = new Float64Array(64);
-  private lr = new Float64Array(64);
-  private seconds = new Float64Array(64);
+  private readonly losses: Float64Array[] = [];
+  private chunk = new Float64Array(0);
+  private fill = 0;
   private count = 0;
+  /** The epoch index where each learning rate starts. */
+  private readonly lrFrom: number[] = [];
+  private readonly lrValue: number[] = [];
+  /** The epoch index where each run of evenly shared seconds starts, and its seconds per epoch. */
+  private readonly secondsFrom: number[] = [];
+  private readonly secondsEach: number[] = [];
   private built: EpochLog[] | null = null;
   readonly history: History;
 
@@ -74,40 +85,52 @@ export class EpochColumns {
     return this.count;
   }
 
-  push(loss: number, lr: number, seconds: number): void {
+  /** Record an epoch's loss and learning rate (its time comes with `spreadSeconds`). */
+  push(loss: number, lr: number): void {
     if (this.built) {
-      this.built.push({ epoch: this.first + this.count++, loss, metrics: NO_METRICS, lr, seconds });
+      this.built.push({ epoch: this.first + this.count++, loss, metrics: NO_METRICS, lr, seconds: 0 });
       return;
     }
-    if (this.count === this.loss.length) {
-      this.loss = grow(this.loss);
-      this.lr = grow(this.lr);
-      this.seconds = grow(this.seconds);
+    if (this.fill === this.chunk.length) {
+      this.chunk = new Float64Array(CHUNK);
+      this.losses.push(this.chunk);
+      this.fill = 0;
     }
-    const i = this.count++;
-    this.loss[i] = loss;
-    this.lr[i] = lr;
-    this.seconds[i] = seconds;
+    this.chunk[this.fill++] = loss;
+    const last = this.lrValue.length - 1;
+    if (last < 0 || !Object.is(this.lrValue[last], lr)) {
+      this.lrFrom.push(this.count);
+      this.lrValue.push(lr);
+    }
+    this.count++;
   }
 
   /** Give the last `n` epochs' seconds as `total` shared evenly (their clock was read once for all). */
   spreadSeconds(n: number, total: number): void {
     const each = total / n;
     if (this.built) for (let i = this.count - n; i < this.count; i++) this.built[i].seconds = each;
-    else this.seconds.fill(each, this.count - n, this.count);
+    else {
+      this.secondsFrom.push(this.count - n);
+      this.secondsEach.push(each);
+    }
   }
 
   private build(): EpochLog[] {
     if (!this.built) {
       const logs: EpochLog[] = new Array<EpochLog>(this.count);
-      for (let i = 0; i < this.count; i++)
+      let lr = 0;
+      let seconds = 0;
+      for (let i = 0, l = 0, t = 0; i < this.count; i++) {
+        if (l < this.lrFrom.length && this.lrFrom[l] === i) lr = this.lrValue[l++];
+        if (t < this.secondsFrom.length && this.secondsFrom[t] === i) seconds = this.secondsEach[t++];
         logs[i] = {
           epoch: this.first + i,
-          loss: this.loss[i],
+          loss: this.losses[Math.floor(i / CHUNK)][i % CHUNK],
           metrics: NO_METRICS,
-          lr: this.lr[i],
-          seconds: this.seconds[i],
+          lr,
+          seconds,
         };
+      }
       this.built = logs;
       Object.defineProperty(this.history, 'epochs', {
         value: logs,
@@ -118,10 +141,4 @@ export class EpochColumns {
     }
     return this.built;
   }
-}
-
-function grow(a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(a.length * 2);
-  b.set(a);
-  return b;
 }
