@@ -212,8 +212,10 @@ const start = (d) => {
   }
 };
 `;
+  // Node: a dynamic import, which both module kinds allow; an eval worker inherits the parent's flags, so
+  // its source runs as an ES module where the parent has --input-type=module (no require there).
   return node
-    ? `${body}require('node:worker_threads').parentPort.once('message', start);\n`
+    ? `${body}import('node:worker_threads').then((m) => m.parentPort.once('message', start));\n`
     : `${body}self.onmessage = (e) => start(e.data);\n`;
 }
 
