@@ -5,14 +5,14 @@
  * wasm what wins after the copies and hands everything else (and products too small to pay for them) to
  * the reference kernels, which stay the oracle.
  */
-import { setKernels } from '../index.js';
 import { referenceKernels } from '../reference.js';
+import { selection } from '../state.js';
 import type { Kernels, Storage } from '../types.js';
 import { UNARY } from './elementwise.js';
 import type { WasmDType } from './gemm.js';
 import { relaxedSimdSupported, simdSupported } from './module.js';
-import { autoThreads, MAX_THREADS } from './pool.js';
-import { WasmRuntime } from './runtime.js';
+import { autoThreads, autoThreadsSync, MAX_THREADS } from './pool.js';
+import { WasmRuntime, type RuntimeOptions } from './runtime.js';
 
 /** Options of {@link loadWasmKernels}. */
 export interface WasmKernelOptions {
@@ -108,18 +108,38 @@ export function wasmKernelsAvailable(): boolean {
  */
 export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<Kernels | null> {
   if (!simdSupported()) return null;
+  const wanted = options.threads === 'auto' ? await autoThreads() : (options.threads ?? 1);
+  return wasmKernelSet(await WasmRuntime.create(runtimeOptions(options, wanted)), options);
+}
+
+/**
+ * {@link loadWasmKernels} synchronously, for runtimes that allow large synchronous compiles (Node, Web
+ * Workers; a browser's main thread throws): null without WebAssembly SIMD; throws where the runtime
+ * refuses to compile. In a Node before 20.16 (no `process.getBuiltinModule`) it runs on one thread.
+ */
+export function loadWasmKernelsSync(options: WasmKernelOptions = {}): Kernels | null {
+  if (!simdSupported()) return null;
+  const wanted = options.threads === 'auto' ? autoThreadsSync() : (options.threads ?? 1);
+  return wasmKernelSet(WasmRuntime.createSync(runtimeOptions(options, wanted)), options);
+}
+
+/** What the runtime is built with: `options` resolved against what this runtime supports. */
+function runtimeOptions(options: WasmKernelOptions, wantedThreads: number): RuntimeOptions {
   const wants = options.relaxed ?? 'auto';
   const relaxed = wants !== false && relaxedSimdSupported();
-  const relaxed64 = wants === true && relaxed;
-  const wanted = options.threads === 'auto' ? await autoThreads() : (options.threads ?? 1);
-  const threads = Math.max(1, Math.min(MAX_THREADS, Math.floor(wanted) || 1));
-  const rt = await WasmRuntime.create({
+  return {
     relaxed,
-    relaxed64,
-    threads,
+    relaxed64: wants === true && relaxed,
+    threads: Math.max(1, Math.min(MAX_THREADS, Math.floor(wantedThreads) || 1)),
     minThreadWork: Math.max(1, options.minThreadWork ?? MIN_THREAD_WORK),
     workerTimeoutMs: options.workerTimeoutMs,
-  });
+  };
+}
+
+/** The kernel set over a runtime: wasm where it pays, the reference elsewhere. */
+function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
+  const relaxed = rt.features.relaxed;
+  const relaxed64 = rt.features.relaxed64 ?? false;
   const ref = referenceKernels;
   // An empty product (k = 0 included) goes to the reference, which writes the zeros.
   const minWork = Math.max(1, options.minMatmulWork ?? MIN_MATMUL_WORK);
@@ -248,6 +268,6 @@ export async function useWasmKernels(options: WasmKernelOptions = {}): Promise<b
   if (current?.key !== key) current = { key, kernels: loadWasmKernels(options).catch(() => null) };
   const k = await current.kernels;
   if (k === null) return false;
-  setKernels(k);
+  selection.active = k;
   return true;
 }
