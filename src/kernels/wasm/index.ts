@@ -145,7 +145,8 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
   const minWork = Math.max(1, options.minMatmulWork ?? MIN_MATMUL_WORK);
   const minElements = Math.max(1, options.minElements ?? MIN_ELEMENTS);
   // Each method runs in wasm when the op has a wasm version, the arrays share an element type and are big
-  // enough, and the memory could grow to hold them; otherwise the reference does the work.
+  // enough, and the memory could grow to hold them; otherwise the reference does the work. The size is
+  // checked first: the calls of a tiny network are many and each must cost no more than the reference's.
   return {
     ...ref,
     name:
@@ -162,50 +163,47 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
       rt.free(storage);
     },
     matmul(a, ao, b, bo, c, co, m, k, n, transA, transB) {
+      if (m * k * n < minWork) return ref.matmul(a, ao, b, bo, c, co, m, k, n, transA, transB);
       const dt = dtypeOf(a, b, c);
-      if (dt === null || m * k * n < minWork || !rt.matmul(dt, a, ao, b, bo, c, co, m, k, n, transA, transB))
+      if (dt === null || !rt.matmul(dt, a, ao, b, bo, c, co, m, k, n, transA, transB))
         ref.matmul(a, ao, b, bo, c, co, m, k, n, transA, transB);
     },
     unary(op, x, out, p0, p1) {
+      if (x.length < minElements) return ref.unary(op, x, out, p0, p1);
       const rule = UNARY[op].forward;
       const dt = dtypeOf(x, out, out);
       if (
         rule === null ||
         (rule.when && !rule.when(p0, p1)) ||
         dt === null ||
-        x.length < minElements ||
         !rt.unary(dt, op, x, out, p0, p1)
       )
         ref.unary(op, x, out, p0, p1);
     },
     unaryGrad(op, x, y, g, out, p0, p1) {
+      if (g.length < minElements) return ref.unaryGrad(op, x, y, g, out, p0, p1);
       const rule = UNARY[op].grad;
       const dt = dtypeOf(x, y, g, out);
       if (
         rule === null ||
         (rule.when && !rule.when(p0, p1)) ||
         dt === null ||
-        g.length < minElements ||
         !rt.unaryGrad(dt, op, rule.inputs, x, y, g, out, p0, p1)
       )
         ref.unaryGrad(op, x, y, g, out, p0, p1);
     },
     binary(op, a, b, out, plan) {
+      if (plan.size < minElements) return ref.binary(op, a, b, out, plan);
       const dt = dtypeOf(a, b, out);
       const layout = plan.kind;
-      if (
-        layout === 'general' ||
-        dt === null ||
-        plan.size < minElements ||
-        !rt.binary(dt, op, layout, a, b, out, plan.size)
-      )
+      if (layout === 'general' || dt === null || !rt.binary(dt, op, layout, a, b, out, plan.size))
         ref.binary(op, a, b, out, plan);
     },
     reduce(op, x, xShape, out, outShape) {
+      if (x.length < minElements) return ref.reduce(op, x, xShape, out, outShape);
       const dt = dtypeOf(x, out, out);
       const done =
         dt !== null &&
-        x.length >= minElements &&
         (out.length >= 2 && keepsTrailing(xShape, outShape)
           ? rt.reduceCols(dt, op, x, out, x.length / out.length, out.length)
           : reducesLast(xShape, outShape) &&
@@ -213,37 +211,39 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
       if (!done) ref.reduce(op, x, xShape, out, outShape);
     },
     sgd(p, g, buf, h) {
+      if (p.length < minElements) return ref.sgd(p, g, buf, h);
       const dt = dtypeOf(p, g, buf ?? p);
-      if (dt === null || p.length < minElements || !rt.sgd(dt, p, g, buf, h)) ref.sgd(p, g, buf, h);
+      if (dt === null || !rt.sgd(dt, p, g, buf, h)) ref.sgd(p, g, buf, h);
     },
     adam(p, g, m, v, vmax, h) {
+      if (p.length < minElements) return ref.adam(p, g, m, v, vmax, h);
       const dt = dtypeOf(p, g, m, v);
       if (
         dt === null ||
         (vmax !== null && dtypeOf(p, vmax, vmax) === null) ||
-        p.length < minElements ||
         !rt.adam(dt, p, g, m, v, vmax, h)
       )
         ref.adam(p, g, m, v, vmax, h);
     },
     rmsprop(p, g, sq, ga, buf, h) {
+      if (p.length < minElements) return ref.rmsprop(p, g, sq, ga, buf, h);
       const dt = dtypeOf(p, g, sq, ga ?? sq);
       if (
         dt === null ||
         (buf !== null && dtypeOf(p, buf, buf) === null) ||
-        p.length < minElements ||
         !rt.rmsprop(dt, p, g, sq, ga, buf, h)
       )
         ref.rmsprop(p, g, sq, ga, buf, h);
     },
     adagrad(p, g, sum, h) {
+      if (p.length < minElements) return ref.adagrad(p, g, sum, h);
       const dt = dtypeOf(p, g, sum);
-      if (dt === null || p.length < minElements || !rt.adagrad(dt, p, g, sum, h)) ref.adagrad(p, g, sum, h);
+      if (dt === null || !rt.adagrad(dt, p, g, sum, h)) ref.adagrad(p, g, sum, h);
     },
     accumulate(acc, x) {
+      if (acc.length < minElements) return ref.accumulate(acc, x);
       const dt = dtypeOf(acc, x, acc);
-      if (dt === null || acc.length < minElements || !rt.binary(dt, 'add', 'same', acc, x, acc, acc.length))
-        ref.accumulate(acc, x);
+      if (dt === null || !rt.binary(dt, 'add', 'same', acc, x, acc, acc.length)) ref.accumulate(acc, x);
     },
   };
 }
