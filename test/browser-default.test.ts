@@ -28,8 +28,9 @@ interface WorkerReport {
 }
 
 /**
- * The worker: the default set on first use, then products of 2²⁴ multiply-adds until the pool's workers
- * (started by the first, Blob URL workers of their own) have taken a part, or 5 s have passed.
+ * The worker: the default set on first use, then a product of 2²⁴ multiply-adds; with threads, more until
+ * the pool's workers (started by the first, Blob URL workers of their own) have taken a part, or 5 s have
+ * passed.
  */
 const WORKER = `
 (async () => {
@@ -42,7 +43,7 @@ const WORKER = `
   do {
     correct &&= lib.matmul(a, a).data.every((v) => v === 256);
     await new Promise((r) => setTimeout(r, 20));
-  } while (self.chainrulePoolStats.workerParts === 0 && Date.now() < until);
+  } while (/-threads/.test(k.name) && self.chainrulePoolStats.workerParts === 0 && Date.now() < until);
   postMessage({ isolated: self.crossOriginIsolated, cores: navigator.hardwareConcurrency, name: k.name,
     readySame, correct, workerParts: self.chainrulePoolStats.workerParts });
 })().catch((e) => postMessage({ error: String(e) }));
