@@ -1,7 +1,11 @@
 /**
  * Workload 2: MLP 784 → 128 (ReLU) → 10, softmax cross-entropy, SGD lr 0.01 without momentum, batch 64,
  * float32, on 10,000 synthetic samples (seeded uniform [0, 1) inputs, uniform labels 0..9), shuffled every
- * epoch. Reported in training samples per second over one epoch, after a warm-up epoch.
+ * epoch. Reported in training samples per second over one epoch, after warm-up epochs for at least a
+ * second (one in a --quick run): with worker threads chainrule's epochs got ~40% faster over the first
+ * ~0.5 s (measured on 2 cores, Node 20: 75-84k samples/s for three epochs, then 112-121k), likely while
+ * the engine tiers the WebAssembly code up with both cores busy; a single warm-up epoch left that in the
+ * timed runs and made their medians bimodal.
  *
  * Workload 2b: the same with a wider, deeper net, 784 → 512 → 512 → 10 (ReLU), batch 256, on 2,560
  * samples (an epoch of the reference kernels stays a few seconds). Each has a row for the default kernels
@@ -93,7 +97,7 @@ async function ours(cfg: BenchConfig, arch: Arch, data: Data): Promise<Figure> {
     label: `chainrule fit (${kernels().name} kernels)`,
     work: data.n,
     call: epoch,
-    warmupSeconds: 0,
+    warmupSeconds: cfg.quick ? 0 : 1,
     reps: cfg.reps,
     minReps: cfg.minReps,
     maxSeconds: cfg.quick ? 3 : 30,
@@ -133,7 +137,7 @@ async function tfjs(cfg: BenchConfig, arch: Arch, backend: TfBackend, data: Data
     label: `tfjs ${backend} model.fit`,
     work: data.n,
     call: epoch,
-    warmupSeconds: 0,
+    warmupSeconds: cfg.quick ? 0 : 1,
     reps: cfg.reps,
     minReps: cfg.minReps,
     maxSeconds: cfg.quick ? 3 : 30,
