@@ -4,11 +4,21 @@
  * A steady RSS after the first epochs means training allocates nothing it keeps; no assertion, since the
  * garbage collector decides when memory returns.
  *
- *   npx tsx bench/memory.ts                       reference kernels, 20 epochs
- *   npx tsx bench/memory.ts --kernels wasm        the WebAssembly kernels (--kernels wasm-threads: all cores)
+ *   npx tsx bench/memory.ts                       the default kernels (Node: wasm, all cores), 20 epochs
+ *   npx tsx bench/memory.ts --kernels reference   the reference kernels
+ *   npx tsx bench/memory.ts --kernels wasm        the WebAssembly kernels on one thread (wasm-threads: all cores)
  *   npx tsx bench/memory.ts --epochs 5 --samples 2000
  */
-import { fit, kernels, loadWasmKernels, optim, random, setKernels, Tensor } from '../src/index.js';
+import {
+  fit,
+  kernels,
+  loadWasmKernels,
+  optim,
+  random,
+  referenceKernels,
+  setKernels,
+  Tensor,
+} from '../src/index.js';
 import { chainruleMlp, syntheticData } from './workloads/mlp.js';
 
 function flag(name: string, fallback: string): string {
@@ -18,8 +28,9 @@ function flag(name: string, fallback: string): string {
 
 const epochs = Number(flag('--epochs', '20'));
 const samples = Number(flag('--samples', '10000'));
-const which = flag('--kernels', 'reference');
-if (which !== 'reference') {
+const which = flag('--kernels', 'default');
+if (which === 'reference') setKernels(referenceKernels);
+else if (which !== 'default') {
   const k = await loadWasmKernels(which === 'wasm-threads' ? { threads: 'auto' } : {});
   if (!k) throw new Error('WebAssembly SIMD kernels unavailable');
   setKernels(k);

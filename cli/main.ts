@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The chainrule command line: dispatch, help, and the one place errors turn into messages and exit codes.
 import { pathToFileURL } from 'node:url';
-import { ModelFileError, PreprocessError, useWasmKernels, VERSION } from '../src/index.js';
+import { ModelFileError, PreprocessError, VERSION } from '../src/index.js';
 import { helpText, parseCommand, suggest, type CommandSpec, type Flags } from './args.js';
 import { demoCommand, demoSpec } from './commands/demo.js';
 import { evalSpec, evaluateCommand } from './commands/evaluate.js';
@@ -52,14 +52,20 @@ function mainHelp(): string {
   return lines.join('\n') + '\n';
 }
 
-/** CHAINRULE_THREADS: a positive integer, or 'auto' (the default: every core this process may use). */
-function threadsFromEnv(): number | 'auto' {
+/**
+ * Check the variables the library reads when it chooses its default kernels (it ignores a bad value with a
+ * warning; here it is bad usage): CHAINRULE_KERNELS 'wasm' or 'reference', CHAINRULE_THREADS a positive
+ * integer or 'auto' (the default: every core this process may use). Empty means unset.
+ */
+function checkKernelEnv(): void {
+  const kernels = process.env.CHAINRULE_KERNELS;
+  if (kernels && kernels !== 'reference' && kernels !== 'wasm')
+    throw new UserError(`CHAINRULE_KERNELS must be 'wasm' or 'reference', got '${kernels}'`);
   const v = process.env.CHAINRULE_THREADS;
-  if (v === undefined || v === '' || v === 'auto') return 'auto';
+  if (!v || v === 'auto') return;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1)
     throw new UserError(`CHAINRULE_THREADS must be a positive integer or 'auto', got '${v}'`);
-  return n;
 }
 
 /** Run the command line with `argv` (without node and the script); returns the exit code. */
@@ -90,13 +96,10 @@ export async function main(argv: readonly string[], io: IO): Promise<number> {
       io.out(helpText(command.spec));
       return 0;
     }
-    // WebAssembly SIMD kernels where the runtime has them (the same bits for any thread count; float32
-    // products use relaxed SIMD's fused multiply-add where the runtime has it, Node ≥ 22, so the model file
-    // records the set); CHAINRULE_KERNELS=reference keeps the pure TypeScript ones.
-    const kernelChoice = process.env.CHAINRULE_KERNELS;
-    if (kernelChoice !== undefined && kernelChoice !== 'reference' && kernelChoice !== 'wasm')
-      throw new UserError(`CHAINRULE_KERNELS must be 'wasm' or 'reference', got '${kernelChoice}'`);
-    if (kernelChoice !== 'reference') await useWasmKernels({ threads: threadsFromEnv() });
+    // The library's default kernels: WebAssembly SIMD with a thread per core for large products (the same
+    // bits for any thread count; float32 products use relaxed SIMD's fused multiply-add where the runtime
+    // has it, Node ≥ 22, so the model file records the set), as CHAINRULE_KERNELS and CHAINRULE_THREADS say.
+    checkKernelEnv();
     return await command.run(parsed.flags, parsed.positionals, io);
   } catch (e) {
     if (e instanceof UserError) {

@@ -87,7 +87,7 @@ export {
   type ClassScores,
   type ClassificationReport,
 } from './metrics.js';
-export { kernels, setKernels, referenceKernels } from './kernels/index.js';
+export { kernels, setKernels, referenceKernels, ready } from './kernels/index.js';
 export {
   useWasmKernels,
   loadWasmKernels,

@@ -165,7 +165,11 @@ function handle(msg: ToWorker): void {
  * are at most 30 (a batch, for weight gradients), 7 features or 8 neurons. Products under 128
  * multiply-adds and everything else (exp, tanh, reductions, …) run in the reference kernels anyway. A
  * float32 product would round differently, but nothing here is float32. test/playground.test.ts trains
- * URLs here and in Node (reference kernels) and compares the weights bit for bit.
+ * URLs here and in Node (on Node's default kernels, the WebAssembly set too) and compares the weights bit
+ * for bit; test/default-kernels.test.ts checks that a run on that set has the reference kernels' bits.
+ *
+ * A worker would get the WebAssembly set without this call (it is the default where a thread may compile
+ * synchronously); the explicit call caps the threads, which bounds the shared memory reserved up front.
  *
  * Threads (where the page is cross-origin isolated; a worker may block in Atomics.wait) split only products
  * of 2²² multiply-adds or more, which the playground never reaches, and give the same bits for any count.

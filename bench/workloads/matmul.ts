@@ -2,10 +2,11 @@
  * Workload 3: square matrix products in GFLOP/s (2·n³ flops each), in the three layouts backprop uses:
  * A·B (forward), A·Bᵀ (input gradient G·Wᵀ) and Aᵀ·B (weight gradient Xᵀ·G).
  *
- * chainrule is timed on the active kernel set (`kernels().matmul`, what every op calls), on the
- * WebAssembly SIMD set ("wasm kernel" rows, copies in and out of wasm memory included), on the same set
- * with a thread per core (`threads: 'auto'`; "wasm-simd-threadsN kernel" rows, where N > 1), and once through
- * the public `matmul(a, b)` op, which adds the output allocation and graph bookkeeping. tfjs uses
+ * chainrule is timed on the reference kernels ("reference kernel" rows), on the WebAssembly SIMD set
+ * ("wasm kernel" rows, copies in and out of wasm memory included), on the same set with a thread per core
+ * (`threads: 'auto'`; "wasm-simd-threadsN kernel" rows, where N > 1), and once through the public
+ * `matmul(a, b)` op on the default kernels (what a program that makes no opt-in call runs on), which adds
+ * the output allocation and graph bookkeeping. tfjs uses
  * tf.matMul(a, b, transposeA, transposeB) and reads the result back (dataSync) so nothing is pending.
  * Float64 rows compare chainrule's two kernel sets only: tfjs has no float64.
  */
@@ -14,6 +15,7 @@ import {
   loadWasmKernels,
   matmul,
   random,
+  referenceKernels,
   tensor,
   type Kernels,
   type Storage,
@@ -106,14 +108,15 @@ export async function matmulWorkload(cfg: BenchConfig): Promise<Row[]> {
   const sizes = cfg.quick ? [128, 256] : [256, 512, 1024];
   const rng = new random.RandomState(99);
   const rows: Row[] = [];
-  const k = kernels();
+  const k = referenceKernels;
   const wasm = await loadWasmKernels();
   const auto = await loadWasmKernels({ threads: 'auto' });
   // The threaded set only where it has more than one thread (else it is the plain set again).
   const threaded = auto && auto.name !== wasm?.name ? auto : null;
   progress(
     `matmul float32 and float64, n = ${sizes.join(', ')}; chainrule kernel sets '${k.name}', ` +
-      `'${wasm?.name ?? 'wasm unavailable'}'${threaded ? ` and '${threaded.name}'` : ''}`,
+      `'${wasm?.name ?? 'wasm unavailable'}'${threaded ? ` and '${threaded.name}'` : ''}; ` +
+      `the matmul op on the default set '${kernels().name}'`,
   );
   const na: NotApplicable = { na: 'brain.js has no matrix product' };
   const no64: NotApplicable = { na: 'no float64' };
@@ -151,7 +154,7 @@ export async function matmulWorkload(cfg: BenchConfig): Promise<Row[]> {
     for (const layout of LAYOUTS)
       rows.push({
         workload: 'matmul',
-        name: `matmul n=${n} ${layout.name} (kernel)`,
+        name: `matmul n=${n} ${layout.name} (reference kernel)`,
         unit: 'GFLOP/s',
         ours: ours.get(layout) as Figure,
         peers: peersOf(layout),
@@ -177,7 +180,7 @@ export async function matmulWorkload(cfg: BenchConfig): Promise<Row[]> {
     if (viaOp)
       rows.push({
         workload: 'matmul',
-        name: `matmul n=${n} A·B (matmul op)`,
+        name: `matmul n=${n} A·B (matmul op, ${kernels().name})`,
         unit: 'GFLOP/s',
         ours: viaOp,
         peers: peersOf(LAYOUTS[0]),
@@ -188,7 +191,7 @@ export async function matmulWorkload(cfg: BenchConfig): Promise<Row[]> {
     const sets = [k, wasm, threaded].filter((s): s is Kernels => s !== null);
     for (const set of sets) {
       const figs = await kernelFigures(cfg, set, n, a64, b64, gflop, `${set.name} kernel float64`);
-      const which = set === k ? '' : set === wasm ? 'wasm ' : `${set.name} `;
+      const which = set === k ? 'reference ' : set === wasm ? 'wasm ' : `${set.name} `;
       for (const layout of LAYOUTS)
         rows.push({
           workload: 'matmul',

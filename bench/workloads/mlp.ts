@@ -1,13 +1,29 @@
 /**
  * Workload 2: MLP 784 → 128 (ReLU) → 10, softmax cross-entropy, SGD lr 0.01 without momentum, batch 64,
  * float32, on 10,000 synthetic samples (seeded uniform [0, 1) inputs, uniform labels 0..9), shuffled every
- * epoch. Reported in training samples per second over one epoch, after a warm-up epoch.
+ * epoch. Reported in training samples per second over one epoch, after warm-up epochs for at least a
+ * second (one in a --quick run): with worker threads chainrule's epochs got ~40% faster over the first
+ * ~0.5 s (measured on 2 cores, Node 20: 75-84k samples/s for three epochs, then 112-121k), likely while
+ * the engine tiers the WebAssembly code up with both cores busy; a single warm-up epoch left that in the
+ * timed runs and made their medians bimodal.
  *
  * Workload 2b: the same with a wider, deeper net, 784 → 512 → 512 → 10 (ReLU), batch 256, on 2,560
- * samples (an epoch of the reference kernels stays a few seconds). Both have a row for the WebAssembly
- * kernels on one thread and on all cores.
+ * samples (an epoch of the reference kernels stays a few seconds). Each has a row for the default kernels
+ * (what `kernels()` gives a program that makes no opt-in call: in Node the WebAssembly set with a thread
+ * per core), the reference kernels, and the WebAssembly kernels on one thread and on all cores.
  */
-import { fit, kernels, loadWasmKernels, nn, optim, random, setKernels, Tensor } from '../../src/index.js';
+import {
+  fit,
+  kernels,
+  loadWasmKernels,
+  nn,
+  optim,
+  random,
+  referenceKernels,
+  setKernels,
+  Tensor,
+  type Kernels,
+} from '../../src/index.js';
 import { measure, progress, type Figure } from '../harness.js';
 import { loadTf, type TfBackend } from '../peers/tfjs.js';
 import type { BenchConfig, NotApplicable, PeerName, Row } from '../types.js';
@@ -81,7 +97,7 @@ async function ours(cfg: BenchConfig, arch: Arch, data: Data): Promise<Figure> {
     label: `chainrule fit (${kernels().name} kernels)`,
     work: data.n,
     call: epoch,
-    warmupSeconds: 0,
+    warmupSeconds: cfg.quick ? 0 : 1,
     reps: cfg.reps,
     minReps: cfg.minReps,
     maxSeconds: cfg.quick ? 3 : 30,
@@ -121,7 +137,7 @@ async function tfjs(cfg: BenchConfig, arch: Arch, backend: TfBackend, data: Data
     label: `tfjs ${backend} model.fit`,
     work: data.n,
     call: epoch,
-    warmupSeconds: 0,
+    warmupSeconds: cfg.quick ? 0 : 1,
     reps: cfg.reps,
     minReps: cfg.minReps,
     maxSeconds: cfg.quick ? 3 : 30,
@@ -134,42 +150,57 @@ async function tfjs(cfg: BenchConfig, arch: Arch, backend: TfBackend, data: Data
   return figure;
 }
 
-/** The rows of one architecture: reference (active) kernels, wasm, threaded wasm where it differs, tfjs. */
+/** Row name suffix of the default set's row (run.ts's bar for it matches on this). */
+export const DEFAULT_ROW = 'default kernels';
+
+/** `run` with kernel set `k` active, the previous set restored afterwards. */
+async function withKernels<T>(k: Kernels, run: () => Promise<T>): Promise<T> {
+  const prev = setKernels(k);
+  try {
+    return await run();
+  } finally {
+    setKernels(prev);
+  }
+}
+
+/**
+ * The rows of one architecture: the default kernels (no opt-in call: whatever `kernels()` gives; every
+ * workload restores the set it swapped), the reference kernels, wasm on one thread, wasm on every core
+ * where that differs, and tfjs.
+ */
 async function archRows(cfg: BenchConfig, arch: Arch): Promise<Row[]> {
   const n = cfg.quick ? arch.quickSamples : arch.samples;
   const title = `MLP ${archName(arch)}, batch ${arch.batch}`;
   progress(`mlp ${archName(arch)}: ${n} samples, batch ${arch.batch}`);
   const data = syntheticData(n);
-  const figure = await ours(cfg, arch, data);
-  // The same run on the WebAssembly SIMD kernels (one thread, then all cores where that differs), the
-  // previous set restored afterwards.
+  const byDefault = { name: `${DEFAULT_ROW}: ${kernels().name}`, figure: await ours(cfg, arch, data) };
+  const reference = {
+    name: 'reference kernels',
+    figure: await withKernels(referenceKernels, () => ours(cfg, arch, data)),
+  };
+  // The WebAssembly SIMD kernels loaded explicitly: one thread, then all cores where that differs.
   const sets = [await loadWasmKernels()];
   sets.push(await loadWasmKernels({ threads: 'auto' }));
   const wasmFigures: { name: string; figure: Figure }[] = [];
   for (const wasm of sets) {
-    if (!wasm || wasmFigures.some((f) => f.name === wasm.name)) continue;
-    const prev = setKernels(wasm);
-    try {
-      wasmFigures.push({ name: wasm.name, figure: await ours(cfg, arch, data) });
-    } finally {
-      setKernels(prev);
-    }
+    if (!wasm || wasmFigures.some((f) => f.name === `${wasm.name} kernels`)) continue;
+    wasmFigures.push({
+      name: `${wasm.name} kernels`,
+      figure: await withKernels(wasm, () => ours(cfg, arch, data)),
+    });
   }
   const peers: Record<PeerName, Figure | NotApplicable> = {
     'brain.js': { na: 'brain.js has no softmax cross-entropy' },
     'tfjs-cpu': await tfjs(cfg, arch, 'cpu', data),
     'tfjs-wasm': await tfjs(cfg, arch, 'wasm', data),
   };
-  const rows: Row[] = [{ workload: 'mlp', name: title, unit: 'samples/s', ours: figure, peers }];
-  for (const w of wasmFigures)
-    rows.push({
-      workload: 'mlp',
-      name: `${title} (${w.name} kernels)`,
-      unit: 'samples/s',
-      ours: w.figure,
-      peers,
-    });
-  return rows;
+  return [byDefault, reference, ...wasmFigures].map((w) => ({
+    workload: 'mlp',
+    name: `${title} (${w.name})`,
+    unit: 'samples/s',
+    ours: w.figure,
+    peers,
+  }));
 }
 
 export async function mlpWorkload(cfg: BenchConfig): Promise<Row[]> {

@@ -5,14 +5,14 @@
  * wasm what wins after the copies and hands everything else (and products too small to pay for them) to
  * the reference kernels, which stay the oracle.
  */
-import { setKernels } from '../index.js';
 import { referenceKernels } from '../reference.js';
+import { selection } from '../state.js';
 import type { Kernels, Storage } from '../types.js';
 import { UNARY } from './elementwise.js';
 import type { WasmDType } from './gemm.js';
 import { relaxedSimdSupported, simdSupported } from './module.js';
-import { autoThreads, MAX_THREADS } from './pool.js';
-import { WasmRuntime } from './runtime.js';
+import { autoThreads, autoThreadsSync, MAX_THREADS } from './pool.js';
+import { WasmRuntime, type RuntimeOptions } from './runtime.js';
 
 /** Options of {@link loadWasmKernels}. */
 export interface WasmKernelOptions {
@@ -108,24 +108,45 @@ export function wasmKernelsAvailable(): boolean {
  */
 export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<Kernels | null> {
   if (!simdSupported()) return null;
+  const wanted = options.threads === 'auto' ? await autoThreads() : (options.threads ?? 1);
+  return wasmKernelSet(await WasmRuntime.create(runtimeOptions(options, wanted)), options);
+}
+
+/**
+ * {@link loadWasmKernels} synchronously, for runtimes that allow large synchronous compiles (Node, Web
+ * Workers; a browser's main thread throws): null without WebAssembly SIMD; throws where the runtime
+ * refuses to compile. In a Node before 20.16 (no `process.getBuiltinModule`) it runs on one thread.
+ */
+export function loadWasmKernelsSync(options: WasmKernelOptions = {}): Kernels | null {
+  if (!simdSupported()) return null;
+  const wanted = options.threads === 'auto' ? autoThreadsSync() : (options.threads ?? 1);
+  return wasmKernelSet(WasmRuntime.createSync(runtimeOptions(options, wanted)), options);
+}
+
+/** What the runtime is built with: `options` resolved against what this runtime supports. */
+function runtimeOptions(options: WasmKernelOptions, wantedThreads: number): RuntimeOptions {
   const wants = options.relaxed ?? 'auto';
   const relaxed = wants !== false && relaxedSimdSupported();
-  const relaxed64 = wants === true && relaxed;
-  const wanted = options.threads === 'auto' ? await autoThreads() : (options.threads ?? 1);
-  const threads = Math.max(1, Math.min(MAX_THREADS, Math.floor(wanted) || 1));
-  const rt = await WasmRuntime.create({
+  return {
     relaxed,
-    relaxed64,
-    threads,
+    relaxed64: wants === true && relaxed,
+    threads: Math.max(1, Math.min(MAX_THREADS, Math.floor(wantedThreads) || 1)),
     minThreadWork: Math.max(1, options.minThreadWork ?? MIN_THREAD_WORK),
     workerTimeoutMs: options.workerTimeoutMs,
-  });
+  };
+}
+
+/** The kernel set over a runtime: wasm where it pays, the reference elsewhere. */
+function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
+  const relaxed = rt.features.relaxed;
+  const relaxed64 = rt.features.relaxed64 ?? false;
   const ref = referenceKernels;
   // An empty product (k = 0 included) goes to the reference, which writes the zeros.
   const minWork = Math.max(1, options.minMatmulWork ?? MIN_MATMUL_WORK);
   const minElements = Math.max(1, options.minElements ?? MIN_ELEMENTS);
   // Each method runs in wasm when the op has a wasm version, the arrays share an element type and are big
-  // enough, and the memory could grow to hold them; otherwise the reference does the work.
+  // enough, and the memory could grow to hold them; otherwise the reference does the work. The size is
+  // checked first: the calls of a tiny network are many and each must cost no more than the reference's.
   return {
     ...ref,
     name:
@@ -143,50 +164,47 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
       rt.free(storage);
     },
     matmul(a, ao, b, bo, c, co, m, k, n, transA, transB) {
+      if (m * k * n < minWork) return ref.matmul(a, ao, b, bo, c, co, m, k, n, transA, transB);
       const dt = dtypeOf(a, b, c);
-      if (dt === null || m * k * n < minWork || !rt.matmul(dt, a, ao, b, bo, c, co, m, k, n, transA, transB))
+      if (dt === null || !rt.matmul(dt, a, ao, b, bo, c, co, m, k, n, transA, transB))
         ref.matmul(a, ao, b, bo, c, co, m, k, n, transA, transB);
     },
     unary(op, x, out, p0, p1) {
+      if (x.length < minElements) return ref.unary(op, x, out, p0, p1);
       const rule = UNARY[op].forward;
       const dt = dtypeOf(x, out, out);
       if (
         rule === null ||
         (rule.when && !rule.when(p0, p1)) ||
         dt === null ||
-        x.length < minElements ||
         !rt.unary(dt, op, x, out, p0, p1)
       )
         ref.unary(op, x, out, p0, p1);
     },
     unaryGrad(op, x, y, g, out, p0, p1) {
+      if (g.length < minElements) return ref.unaryGrad(op, x, y, g, out, p0, p1);
       const rule = UNARY[op].grad;
       const dt = dtypeOf(x, y, g, out);
       if (
         rule === null ||
         (rule.when && !rule.when(p0, p1)) ||
         dt === null ||
-        g.length < minElements ||
         !rt.unaryGrad(dt, op, rule.inputs, x, y, g, out, p0, p1)
       )
         ref.unaryGrad(op, x, y, g, out, p0, p1);
     },
     binary(op, a, b, out, plan) {
+      if (plan.size < minElements) return ref.binary(op, a, b, out, plan);
       const dt = dtypeOf(a, b, out);
       const layout = plan.kind;
-      if (
-        layout === 'general' ||
-        dt === null ||
-        plan.size < minElements ||
-        !rt.binary(dt, op, layout, a, b, out, plan.size)
-      )
+      if (layout === 'general' || dt === null || !rt.binary(dt, op, layout, a, b, out, plan.size))
         ref.binary(op, a, b, out, plan);
     },
     reduce(op, x, xShape, out, outShape) {
+      if (x.length < minElements) return ref.reduce(op, x, xShape, out, outShape);
       const dt = dtypeOf(x, out, out);
       const done =
         dt !== null &&
-        x.length >= minElements &&
         (out.length >= 2 && keepsTrailing(xShape, outShape)
           ? rt.reduceCols(dt, op, x, out, x.length / out.length, out.length)
           : reducesLast(xShape, outShape) &&
@@ -194,37 +212,39 @@ export async function loadWasmKernels(options: WasmKernelOptions = {}): Promise<
       if (!done) ref.reduce(op, x, xShape, out, outShape);
     },
     sgd(p, g, buf, h) {
+      if (p.length < minElements) return ref.sgd(p, g, buf, h);
       const dt = dtypeOf(p, g, buf ?? p);
-      if (dt === null || p.length < minElements || !rt.sgd(dt, p, g, buf, h)) ref.sgd(p, g, buf, h);
+      if (dt === null || !rt.sgd(dt, p, g, buf, h)) ref.sgd(p, g, buf, h);
     },
     adam(p, g, m, v, vmax, h) {
+      if (p.length < minElements) return ref.adam(p, g, m, v, vmax, h);
       const dt = dtypeOf(p, g, m, v);
       if (
         dt === null ||
         (vmax !== null && dtypeOf(p, vmax, vmax) === null) ||
-        p.length < minElements ||
         !rt.adam(dt, p, g, m, v, vmax, h)
       )
         ref.adam(p, g, m, v, vmax, h);
     },
     rmsprop(p, g, sq, ga, buf, h) {
+      if (p.length < minElements) return ref.rmsprop(p, g, sq, ga, buf, h);
       const dt = dtypeOf(p, g, sq, ga ?? sq);
       if (
         dt === null ||
         (buf !== null && dtypeOf(p, buf, buf) === null) ||
-        p.length < minElements ||
         !rt.rmsprop(dt, p, g, sq, ga, buf, h)
       )
         ref.rmsprop(p, g, sq, ga, buf, h);
     },
     adagrad(p, g, sum, h) {
+      if (p.length < minElements) return ref.adagrad(p, g, sum, h);
       const dt = dtypeOf(p, g, sum);
-      if (dt === null || p.length < minElements || !rt.adagrad(dt, p, g, sum, h)) ref.adagrad(p, g, sum, h);
+      if (dt === null || !rt.adagrad(dt, p, g, sum, h)) ref.adagrad(p, g, sum, h);
     },
     accumulate(acc, x) {
+      if (acc.length < minElements) return ref.accumulate(acc, x);
       const dt = dtypeOf(acc, x, acc);
-      if (dt === null || acc.length < minElements || !rt.binary(dt, 'add', 'same', acc, x, acc, acc.length))
-        ref.accumulate(acc, x);
+      if (dt === null || !rt.binary(dt, 'add', 'same', acc, x, acc, acc.length)) ref.accumulate(acc, x);
     },
   };
 }
@@ -249,6 +269,6 @@ export async function useWasmKernels(options: WasmKernelOptions = {}): Promise<b
   if (current?.key !== key) current = { key, kernels: loadWasmKernels(options).catch(() => null) };
   const k = await current.kernels;
   if (k === null) return false;
-  setKernels(k);
+  selection.active = k;
   return true;
 }

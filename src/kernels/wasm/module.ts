@@ -1,7 +1,10 @@
 /**
  * Building the kernels' WebAssembly module and finding out what the runtime supports. The module is
- * assembled from the TypeScript in this folder on first use (about 68 KB; 14–28 ms to assemble, under
- * 10 ms to compile, measured on 2 cores), so there is no binary in the repository and no build step.
+ * assembled from the TypeScript in this folder on first use (about 75 KB; 40 ms to assemble the first
+ * time in a process, 15–20 ms after that; compiling is lazy: under 1 ms synchronously, 10–25 ms
+ * asynchronously; measured on 2 cores, Node 20), so there is no binary in the repository and no build
+ * step. The bytes are kept per process (in memory, never in a file), so a second kernel set with the same
+ * features and memory costs no second assembly.
  */
 import { ModuleBuilder, type Func } from './asm.js';
 import { addElementwise } from './elementwise.js';
@@ -50,8 +53,26 @@ export function relaxedSimdSupported(): boolean {
 /**
  * The kernels' module for the given features. `memory` describes the imported memory: a pool of threads
  * needs a shared one, which must declare its maximum (the default is a plain memory of at least one page).
+ * The same bytes are returned for the same arguments: read them, never write.
  */
 export function buildKernelModule(
+  features: WasmFeatures,
+  memory?: { minPages: number; maxPages: number; shared: true },
+): Uint8Array<ArrayBuffer> {
+  const key = JSON.stringify([features.relaxed, features.relaxed64 ?? false, memory ?? null]);
+  let bytes = built.get(key);
+  if (!bytes) {
+    bytes = assemble(features, memory);
+    built.set(key, bytes);
+  }
+  return bytes;
+}
+
+/** The modules built so far in this process, by features and memory (a handful at most). */
+const built = new Map<string, Uint8Array<ArrayBuffer>>();
+
+/** Assemble the module (what {@link buildKernelModule} keeps). */
+function assemble(
   features: WasmFeatures,
   memory?: { minPages: number; maxPages: number; shared: true },
 ): Uint8Array<ArrayBuffer> {

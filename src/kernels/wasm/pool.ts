@@ -9,8 +9,9 @@
  * so there (and where `SharedArrayBuffer` is missing, i.e. a page that is not cross-origin isolated)
  * {@link threadSupport} answers null and the kernels stay single-threaded.
  *
- * Nothing here imports Node modules statically: Node's `worker_threads` is loaded with a dynamic import
- * only when the runtime is Node, so browsers and bundlers never see it. Workers run generated JavaScript
+ * Nothing here imports Node modules statically: Node's `worker_threads` and `os` are obtained only when the
+ * runtime is Node, through `process.getBuiltinModule` (synchronous; Node ≥ 20.16) reached from
+ * `globalThis`, or else a dynamic import, so browsers and bundlers never see them. Workers run generated JavaScript
  * (an eval worker in Node, a Blob URL in browsers), so no worker file has to be found next to this one,
  * whether it runs from TypeScript sources under tsx or from the built `dist/`.
  */
@@ -64,7 +65,7 @@ interface PoolWorker {
 }
 
 /** Starts workers running the given JavaScript source. */
-interface Spawner {
+export interface Spawner {
   /** Start one worker; it must not keep a Node process alive. */
   spawn(source: string): PoolWorker;
   /** Whether the calling thread may block until workers start (Node: yes; browsers: they may need our event loop). */
@@ -87,7 +88,7 @@ interface NodeOs {
 
 /** The globals feature detection reads; all optional, since any may be missing. */
 interface MaybeGlobals {
-  process?: { versions?: { node?: string } };
+  process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown };
   navigator?: { hardwareConcurrency?: number };
   crossOriginIsolated?: boolean;
   Worker?: new (url: string) => PoolWorker;
@@ -109,6 +110,20 @@ async function importNode<T>(specifier: string): Promise<T> {
   return (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as T;
 }
 
+/** A Node built-in module obtained synchronously (`process.getBuiltinModule`, Node ≥ 20.16), else null. */
+function nodeBuiltin<T>(specifier: string): T | null {
+  try {
+    return (g.process?.getBuiltinModule?.(specifier) as T | undefined) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** A Node built-in module: synchronously where the runtime allows, else by dynamic import. */
+async function loadNodeBuiltin<T>(specifier: string): Promise<T> {
+  return nodeBuiltin<T>(specifier) ?? (await importNode<T>(specifier));
+}
+
 /** Whether this thread may block in `Atomics.wait` (false on a browser's main thread, where it throws). */
 function canBlock(): boolean {
   if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return false;
@@ -121,31 +136,23 @@ function canBlock(): boolean {
   }
 }
 
-/**
- * How to start workers on this runtime, or null where a pool cannot work: no shared memory, no blocking
- * wait on this thread, or no workers.
- */
-export async function threadSupport(): Promise<Spawner | null> {
-  if (!canBlock() || g.crossOriginIsolated === false) return null;
-  if (isNode()) {
-    let wt: NodeWorkerThreads;
-    try {
-      wt = await importNode<NodeWorkerThreads>('node:worker_threads');
-    } catch {
-      return null;
-    }
-    return {
-      waitForStart: true,
-      spawn(source) {
-        const w = new wt.Worker(source, { eval: true });
-        // A worker spends its life blocked in Atomics.wait; unref lets the process exit around it.
-        w.unref();
-        // A worker that fails to start never reports ready and simply gets no work.
-        w.on('error', () => {});
-        return w;
-      },
-    };
-  }
+/** Starts Node workers from `worker_threads`. */
+function nodeSpawner(wt: NodeWorkerThreads): Spawner {
+  return {
+    waitForStart: true,
+    spawn(source) {
+      const w = new wt.Worker(source, { eval: true });
+      // A worker spends its life blocked in Atomics.wait; unref lets the process exit around it.
+      w.unref();
+      // A worker that fails to start never reports ready and simply gets no work.
+      w.on('error', () => {});
+      return w;
+    },
+  };
+}
+
+/** Starts browser Workers from Blob URLs, or null where the runtime has no Workers. */
+function browserSpawner(): Spawner | null {
   const { Worker, Blob: BlobCtor, URL: Url } = g;
   if (
     typeof Worker !== 'function' ||
@@ -162,12 +169,63 @@ export async function threadSupport(): Promise<Spawner | null> {
   };
 }
 
+/** Whether a pool could work on this thread at all: shared memory, a blocking wait, cross-origin isolation. */
+function poolPossible(): boolean {
+  return canBlock() && g.crossOriginIsolated !== false;
+}
+
+/**
+ * How to start workers on this runtime, or null where a pool cannot work: no shared memory, no blocking
+ * wait on this thread, or no workers.
+ */
+export async function threadSupport(): Promise<Spawner | null> {
+  if (!poolPossible()) return null;
+  if (isNode()) {
+    try {
+      return nodeSpawner(await loadNodeBuiltin<NodeWorkerThreads>('node:worker_threads'));
+    } catch {
+      return null;
+    }
+  }
+  return browserSpawner();
+}
+
+/**
+ * {@link threadSupport} without waiting: also null in a Node too old for `process.getBuiltinModule`
+ * (before 20.16), where `worker_threads` could only be imported asynchronously.
+ */
+export function threadSupportSync(): Spawner | null {
+  if (!poolPossible()) return null;
+  if (isNode()) {
+    const wt = nodeBuiltin<NodeWorkerThreads>('node:worker_threads');
+    return wt ? nodeSpawner(wt) : null;
+  }
+  return browserSpawner();
+}
+
+/** The cores `os` reports this process may use. */
+function nodeCores(os: NodeOs): number {
+  return os.availableParallelism?.() ?? os.cpus().length;
+}
+
 /** The thread count `threads: 'auto'` means: the cores this process may use. */
 export async function autoThreads(): Promise<number> {
   if (isNode()) {
     try {
-      const os = await importNode<NodeOs>('node:os');
-      return os.availableParallelism?.() ?? os.cpus().length;
+      return nodeCores(await loadNodeBuiltin<NodeOs>('node:os'));
+    } catch {
+      return 1;
+    }
+  }
+  return g.navigator?.hardwareConcurrency ?? 1;
+}
+
+/** {@link autoThreads} without waiting (1 in a Node without `process.getBuiltinModule`). */
+export function autoThreadsSync(): number {
+  if (isNode()) {
+    const os = nodeBuiltin<NodeOs>('node:os');
+    try {
+      return os ? nodeCores(os) : 1;
     } catch {
       return 1;
     }
@@ -212,8 +270,10 @@ const start = (d) => {
   }
 };
 `;
+  // Node: a dynamic import, which both module kinds allow; an eval worker inherits the parent's flags, so
+  // its source runs as an ES module where the parent has --input-type=module (no require there).
   return node
-    ? `${body}require('node:worker_threads').parentPort.once('message', start);\n`
+    ? `${body}import('node:worker_threads').then((m) => m.parentPort.once('message', start));\n`
     : `${body}self.onmessage = (e) => start(e.data);\n`;
 }
 

@@ -19,7 +19,7 @@ import {
 } from './optim.js';
 import type { AdagradHyper, AdamHyper, RmspropHyper, SgdHyper } from '../types.js';
 import { Heap } from './heap.js';
-import { controlBytes, GemmPool, threadSupport } from './pool.js';
+import { controlBytes, GemmPool, threadSupport, threadSupportSync, type Spawner } from './pool.js';
 
 type Fn = (...args: number[]) => void;
 
@@ -73,6 +73,18 @@ export interface RuntimeOptions extends WasmFeatures {
   workerTimeoutMs?: number;
 }
 
+/** What {@link WasmRuntime.create} compiles and instantiates: the memory, module bytes and threads. */
+interface RuntimePlan {
+  features: WasmFeatures;
+  memory: WebAssembly.Memory;
+  bytes: Uint8Array<ArrayBuffer>;
+  /** Threads the memory has work areas for (1 without a pool). */
+  threads: number;
+  shared: boolean;
+  /** How to start the pool's workers; null for one thread. */
+  spawner: Spawner | null;
+}
+
 /** The exported functions of one element type, looked up once so calls build no strings. */
 interface DTypeFns {
   gemm: Fn;
@@ -106,6 +118,8 @@ export class WasmRuntime {
   private readonly reclaim: FinalizationRegistry<number> | null;
 
   private constructor(
+    /** What the module was built to use. */
+    readonly features: WasmFeatures,
     private readonly memory: WebAssembly.Memory,
     private readonly exports: WebAssembly.Exports,
     threads: number,
@@ -152,15 +166,36 @@ export class WasmRuntime {
   }
 
   /**
-   * Compile and instantiate (asynchronously: browsers refuse large synchronous compiles). With more than
-   * one thread the memory is shared and a pool is prepared (its workers start on the first large product);
-   * where this runtime cannot run one (see `threadSupport`), the runtime is single-threaded.
+   * Compile and instantiate asynchronously (what browsers' main threads require: they refuse large
+   * synchronous compiles). With more than one thread the memory is shared and a pool is prepared (its
+   * workers start on the first large product); where this runtime cannot run one (see `threadSupport`),
+   * the runtime is single-threaded.
    */
   static async create(options: RuntimeOptions): Promise<WasmRuntime> {
+    const plan = WasmRuntime.plan(options, options.threads > 1 ? await threadSupport() : null);
+    const module = await WebAssembly.compile(plan.bytes);
+    const instance = await WebAssembly.instantiate(module, { env: { memory: plan.memory } });
+    return WasmRuntime.finish(plan, module, instance, options);
+  }
+
+  /**
+   * {@link create} synchronously: for Node and Web Workers, which allow large synchronous compiles (a
+   * browser's main thread throws). Throws where the runtime refuses to compile.
+   */
+  static createSync(options: RuntimeOptions): WasmRuntime {
+    const plan = WasmRuntime.plan(options, options.threads > 1 ? threadSupportSync() : null);
+    const module = new WebAssembly.Module(plan.bytes);
+    const instance = new WebAssembly.Instance(module, { env: { memory: plan.memory } });
+    return WasmRuntime.finish(plan, module, instance, options);
+  }
+
+  /**
+   * The memory and module bytes for `options`. A shared memory (where the runtime allows one: Node,
+   * cross-origin isolated pages) never detaches its views when it grows, so arrays can live in it; a pool
+   * needs one anyway. Without one, a plain memory and one thread.
+   */
+  private static plan(options: RuntimeOptions, spawner: Spawner | null): RuntimePlan {
     const features: WasmFeatures = { relaxed: options.relaxed, relaxed64: options.relaxed64 ?? false };
-    const spawner = options.threads > 1 ? await threadSupport() : null;
-    // A shared memory (where the runtime allows one: Node, cross-origin isolated pages) never detaches its
-    // views when it grows, so arrays can live in it; a pool needs one anyway.
     if (spawner || sharedMemorySupported()) {
       const threads = spawner ? options.threads : 1;
       const minPages = Math.ceil(operandsAt(threads) / PAGE) + 1;
@@ -172,29 +207,43 @@ export class WasmRuntime {
           // The engine could not reserve that much address space: try a smaller maximum.
           continue;
         }
-        const module = await WebAssembly.compile(
-          buildKernelModule(features, { minPages, maxPages, shared: true }),
-        );
-        const instance = await WebAssembly.instantiate(module, { env: { memory } });
-        const rt = new WasmRuntime(memory, instance.exports, threads, options.minThreadWork, true);
-        if (!spawner) return rt;
-        // The control block sits right after the work areas (see operandsAt).
-        rt.pool = new GemmPool(
-          spawner,
-          module,
-          memory,
-          threads * WORK_BYTES,
-          threads,
-          (t) => t * WORK_BYTES,
-          () => rt.abandonOperands(),
-          options.workerTimeoutMs,
-        );
-        return rt;
+        const bytes = buildKernelModule(features, { minPages, maxPages, shared: true });
+        return { features, memory, bytes, threads, shared: true, spawner };
       }
     }
     const memory = new WebAssembly.Memory({ initial: Math.ceil(operandsAt(1) / PAGE) + 1 });
-    const { instance } = await WebAssembly.instantiate(buildKernelModule(features), { env: { memory } });
-    return new WasmRuntime(memory, instance.exports, 1, options.minThreadWork, false);
+    return { features, memory, bytes: buildKernelModule(features), threads: 1, shared: false, spawner: null };
+  }
+
+  /** The runtime over an instance of the planned module, and its pool where the plan has threads. */
+  private static finish(
+    plan: RuntimePlan,
+    module: WebAssembly.Module,
+    instance: WebAssembly.Instance,
+    options: RuntimeOptions,
+  ): WasmRuntime {
+    const { memory, threads, shared, spawner } = plan;
+    const rt = new WasmRuntime(
+      plan.features,
+      memory,
+      instance.exports,
+      threads,
+      options.minThreadWork,
+      shared,
+    );
+    if (spawner && threads > 1)
+      // The control block sits right after the work areas (see operandsAt).
+      rt.pool = new GemmPool(
+        spawner,
+        module,
+        memory,
+        threads * WORK_BYTES,
+        threads,
+        (t) => t * WORK_BYTES,
+        () => rt.abandonOperands(),
+        options.workerTimeoutMs,
+      );
+    return rt;
   }
 
   /** Threads large products run on (1 without a pool). */
