@@ -21,11 +21,24 @@ F64[0] = 1;
 const HI = U32[1] === 0x3ff00000 ? 1 : 0;
 const LO = 1 - HI;
 
-/** 2^k for integer k in [-1022, 1023], built from the exponent bits. */
+/**
+ * 2^k for every integer k in [-1022, 1023], built once from the exponent bits. A lookup, because building
+ * the double from two 32-bit writes on every call stalls the read that follows (its store cannot be
+ * forwarded to a 64-bit load): about 10 ns of every exp.
+ */
+const POW2 = (() => {
+  const t = new Float64Array(2046);
+  for (let k = -1022; k <= 1023; k++) {
+    U32[HI] = (k + 1023) << 20;
+    U32[LO] = 0;
+    t[k + 1022] = F64[0]!;
+  }
+  return t;
+})();
+
+/** 2^k for integer k in [-1022, 1023]. */
 function pow2(k: number): number {
-  U32[HI] = (k + 1023) << 20;
-  U32[LO] = 0;
-  return F64[0]!;
+  return POW2[k + 1022]!;
 }
 
 /** x · 2^k for a normal x and any integer k, with a single rounding when the result is subnormal. */

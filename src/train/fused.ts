@@ -49,26 +49,58 @@ const FUSED_LOSSES: readonly unknown[] = Object.keys(LOSS_KERNELS);
  */
 const INLINE_PRODUCTS = 256;
 
-/**
- * A layer of the step. An activation keeps its op's reference loops from the table too, which the step
- * calls directly when every array is short enough for the kernel set to hand it to the reference anyway.
- */
-type Layer =
-  | { kind: 'linear'; layer: Linear }
-  | { kind: 'act'; op: UnaryOp; p0: number; forward: UnaryForward; grad: UnaryGrad };
+/** A layer of the step: a Linear, or an elementwise activation of the op table with its parameter. */
+type Layer = { kind: 'linear'; layer: Linear } | { kind: 'act'; op: UnaryOp; p0: number };
 
-/** One part of a compiled step (a layer's forward or backward), given the batch and whether to overwrite. */
-type Op = (x: Storage, overwrite: boolean) => void;
+/** What a step op does: the run loop switches on it, so each case calls one known function. */
+const LINEAR = 0;
+const ACTIVATION = 1;
+const ACTIVATION_GRAD = 2;
+const LINEAR_GRAD = 3;
+
+/**
+ * One op of a compiled step: a layer's forward or backward, with everything it touches. Every op has
+ * every field (unused ones empty), so the loop reads them all alike.
+ */
+interface StepOp {
+  code: number;
+  /** The layer's input; null: the batch itself. */
+  input: Storage | null;
+  /** Forward: the layer's output. Backward: the output the derivative may read. */
+  out: Storage;
+  /** Backward: the gradient arriving at the layer's output. */
+  grad: Storage;
+  /** Backward: the gradient it passes down (empty: none needed, the first layer). */
+  gradBelow: Storage;
+  weight: Tensor | null;
+  bias: Tensor | null;
+  /** The weight's and bias's gradient buffers (bias: null when the batch is one row, as sumTo). */
+  weightGrad: Storage;
+  biasGrad: Storage | null;
+  plan: BroadcastPlan | null;
+  shape: number[];
+  biasShape: number[];
+  op: UnaryOp;
+  forward: UnaryForward;
+  derivative: UnaryGrad;
+  p0: number;
+  m: number;
+  k: number;
+  n: number;
+}
 
 /** A step compiled for one batch size and one kernel set (see `FusedStep.compile`). */
 interface Program {
   /** The set it was compiled for: another active set compiles again. */
   kernels: Kernels;
-  forward: Op[];
+  /** The set the ops and the loss kernel run on: the reference itself when every array is short. */
+  K: Kernels;
+  /** Products inline (the reference's loops), and elementwise ops straight to the op table's loops. */
+  small: boolean;
+  direct: boolean;
+  forward: StepOp[];
   /** Last layer first. */
-  backward: Op[];
-  /** The set the loss kernel runs on: the reference itself when every array is short. */
-  lossKernels: Kernels;
+  backward: StepOp[];
 }
 
 /** Per-batch-size buffers: each layer's output and the gradient arriving at it. */
@@ -77,9 +109,6 @@ interface Buffers {
   grad: Storage[];
   /** Broadcast plans for each Linear's bias add. */
   biasPlan: BroadcastPlan[];
-  /** Each Linear's output shape [m, out] and its bias's [1, out], for the bias gradient's sum. */
-  shapes: number[][];
-  biasShapes: number[][];
   biasGrad: (Storage | null)[];
   weightGrad: Storage[];
   /** The most multiply-adds of any one product of the step (m·in·out of the widest layer). */
@@ -96,9 +125,7 @@ interface Buffers {
 function activationOf(m: Module): Layer | null {
   const spec = describeLayer(m);
   const act = spec && elementwiseOf(spec);
-  return act
-    ? { kind: 'act', op: act.op, p0: act.param, forward: UNARY[act.op].forward, grad: UNARY[act.op].grad }
-    : null;
+  return act ? { kind: 'act', op: act.op, p0: act.param } : null;
 }
 
 /** A planned fused step for one model; `null` from `FusedStep.plan` when the model or loss is not plain. */
@@ -195,8 +222,6 @@ export class FusedStep {
       ),
       biasGrad,
       weightGrad,
-      shapes: this.layers.flatMap((l) => (l.kind === 'linear' ? [[m, l.layer.outFeatures]] : [])),
-      biasShapes: this.layers.flatMap((l) => (l.kind === 'linear' ? [[1, l.layer.outFeatures]] : [])),
       largestProduct: Math.max(
         ...this.layers.map((l) => (l.kind === 'linear' ? m * l.layer.inFeatures * l.layer.outFeatures : 0)),
       ),
@@ -251,86 +276,66 @@ export class FusedStep {
     const m = x.shape[0];
     const b = this.buffers(m);
     const p = b.program?.kernels === active ? b.program : (b.program = this.compile(b, m, active));
-    const xd = x.data;
-    const forward = p.forward;
-    for (let i = 0; i < forward.length; i++) forward[i](xd, overwrite);
+    execute(p, p.forward, x.data, overwrite);
     // The loss and its gradient with respect to the output: the loss kernel the general path's op runs.
     const kernel = LOSS_KERNELS[this.loss];
     const last = this.layers.length - 1;
-    const value = kernel.forward(p.lossKernels, b.out[last], y.data, m, this.outFeatures, b.loss);
+    const value = kernel.forward(p.K, b.out[last], y.data, m, this.outFeatures, b.loss);
     if (!Number.isFinite(value)) return value;
-    kernel.backward(p.lossKernels, 1, b.out[last], m, this.outFeatures, b.loss, b.grad[last]);
-    const backward = p.backward;
-    for (let i = 0; i < backward.length; i++) backward[i](xd, overwrite);
+    kernel.backward(p.K, 1, b.out[last], m, this.outFeatures, b.loss, b.grad[last]);
+    execute(p, p.backward, x.data, overwrite);
     return value;
   }
 
   /**
-   * The step for one batch size on kernel set `active`, as a list of calls with everything they touch
-   * bound: per layer, forward then (in reverse) backward, exactly the kernel calls of the general path.
-   * Products too small for the set to take anywhere but its reference path are computed inline by the
-   * same loops, and when every array is too short for the set to take, the ops call the reference loops
-   * of the op table directly: in a network this small (the seed's 2-2-1), dispatch would cost more than
-   * the arithmetic. Parameters are read through their tensors at each call (fit may move their storage).
+   * The step for one batch size on kernel set `active`: per layer, its forward op, then (in reverse) its
+   * backward op, which make exactly the kernel calls of the general path. Products too small for the set
+   * to take anywhere but its reference path are computed inline by the same loops, and when every array
+   * is too short for the set to take, elementwise ops call the op table's loops directly: in a network
+   * this small (the seed's 2-2-1), dispatch would cost more than the arithmetic.
    */
   private compile(b: Buffers, m: number, active: Kernels): Program {
     const small = b.largestProduct < Math.min(INLINE_PRODUCTS, active.referenceMatmulBelow ?? 0);
     const direct = b.largestArray < (active.referenceElementsBelow ?? 0);
-    const K = direct ? referenceKernels : active;
-    const matmul = K.matmul;
-    const forward: Op[] = [];
-    const backward: Op[] = [];
+    const forward: StepOp[] = [];
+    const backward: StepOp[] = [];
+    const none = b.out[0].subarray(0, 0);
     let lin = 0;
     this.layers.forEach((l, i) => {
-      const out = b.out[i];
-      const g = b.grad[i];
-      // The layer's input (null: the batch itself) and the gradient it passes down (null: none needed).
-      const below = i > 0 ? b.out[i - 1] : null;
-      const gBelow = i > 0 ? b.grad[i - 1] : null;
+      const input = i > 0 ? b.out[i - 1] : null;
+      const gradBelow = i > 0 ? b.grad[i - 1] : none;
       if (l.kind === 'act') {
-        const { op, p0, forward: f, grad: df } = l;
-        forward.push(direct ? (x) => f(below ?? x, out, p0, 0) : (x) => K.unary(op, below ?? x, out, p0, 0));
-        backward.unshift(
-          direct
-            ? (x) => df(below ?? x, out, g, gBelow as Storage, p0, 0)
-            : (x) => K.unaryGrad(op, below ?? x, out, g, gBelow as Storage, p0, 0),
-        );
+        const { op, p0 } = l;
+        const act = (code: number) =>
+          stepOp(code, input, b.out[i], b.grad[i], gradBelow, null, null, none, null, null, op, p0, m, 0, 0);
+        forward.push(act(ACTIVATION));
+        backward.unshift(act(ACTIVATION_GRAD));
         return;
       }
-      const { weight, inFeatures, outFeatures } = l.layer;
-      const bias = l.layer.bias as Tensor;
-      const plan = b.biasPlan[lin];
-      // y = x·W, then z = y + b, as matmul and add compute them.
-      forward.push(
-        small
-          ? (x) => affine(below ?? x, weight.data, bias.data, out, m, inFeatures, outFeatures)
-          : (x) => {
-              matmul(below ?? x, 0, weight.data, 0, out, 0, m, inFeatures, outFeatures, false, false);
-              K.binary('add', out, bias.data, out, plan);
-            },
-      );
-      const bg = b.biasGrad[lin];
-      const wg = b.weightGrad[lin];
-      const shape = b.shapes[lin];
-      const biasShape = b.biasShapes[lin];
-      backward.unshift((x, overwrite) => {
-        // Overwriting, the sums go straight into .grad: a sum that starts from +0 is never −0, so it
-        // already equals 0 + sum, what zeroing and accumulating would leave.
-        const bTarget = overwrite && bg && bias.grad ? bias.grad.data : bg;
-        if (bTarget) K.reduce('sum', g, shape, bTarget, biasShape);
-        if (bTarget !== bias.grad?.data) accumulateGrad(K, bias, bg ?? g, overwrite);
-        // dW = xᵀ·g, and the gradient passed down g·Wᵀ.
-        const wTarget = overwrite && weight.grad ? weight.grad.data : wg;
-        if (small) productTN(below ?? x, g, wTarget, m, inFeatures, outFeatures);
-        else matmul(below ?? x, 0, g, 0, wTarget, 0, inFeatures, m, outFeatures, true, false);
-        if (wTarget !== weight.grad?.data) accumulateGrad(K, weight, wTarget, overwrite);
-        if (!gBelow) return;
-        if (small) productNT(g, weight.data, gBelow, m, outFeatures, inFeatures);
-        else matmul(g, 0, weight.data, 0, gBelow, 0, m, outFeatures, inFeatures, false, true);
-      });
+      const { weight, bias, inFeatures: k, outFeatures: n } = l.layer;
+      const linear = (code: number) =>
+        stepOp(
+          code,
+          input,
+          b.out[i],
+          b.grad[i],
+          gradBelow,
+          weight,
+          bias,
+          b.weightGrad[lin],
+          b.biasGrad[lin],
+          b.biasPlan[lin],
+          'neg',
+          0,
+          m,
+          k,
+          n,
+        );
+      forward.push(linear(LINEAR));
+      backward.unshift(linear(LINEAR_GRAD));
       lin++;
     });
-    return { kernels: active, forward, backward, lossKernels: K };
+    return { kernels: active, K: direct ? referenceKernels : active, small, direct, forward, backward };
   }
 
   /** The last batch's predictions (valid until the next `run`), as a tensor over the step's buffer. */
@@ -338,6 +343,106 @@ export class FusedStep {
     const b = this.buffers(m);
     return new Tensor(b.out[b.out.length - 1], [m, this.outFeatures]);
   }
+}
+
+/** A step op; one constructor, so every op has the same fields in the same order (one shape to read). */
+function stepOp(
+  code: number,
+  input: Storage | null,
+  out: Storage,
+  grad: Storage,
+  gradBelow: Storage,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  weightGrad: Storage,
+  biasGrad: Storage | null,
+  plan: BroadcastPlan | null,
+  op: UnaryOp,
+  p0: number,
+  m: number,
+  k: number,
+  n: number,
+): StepOp {
+  return {
+    code,
+    input,
+    out,
+    grad,
+    gradBelow,
+    weight,
+    bias,
+    weightGrad,
+    biasGrad,
+    plan,
+    shape: [m, n],
+    biasShape: [1, n],
+    op,
+    forward: UNARY[op].forward,
+    derivative: UNARY[op].grad,
+    p0,
+    m,
+    k,
+    n,
+  };
+}
+
+/**
+ * Run ops of a compiled step on batch `x`. A switch rather than a list of closures: each case calls one
+ * known function, which the engine can inline, where a closure per op makes every call site polymorphic
+ * (a tiny network's step ran half again slower that way). Parameters are read through their tensors at
+ * each op (fit may move their storage).
+ */
+function execute(p: Program, ops: StepOp[], x: Storage, overwrite: boolean): void {
+  const { K, small, direct } = p;
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i];
+    const input = o.input ?? x;
+    switch (o.code) {
+      case LINEAR: {
+        // y = x·W, then z = y + b, as matmul and add compute them.
+        const w = (o.weight as Tensor).data;
+        const bias = (o.bias as Tensor).data;
+        if (small) affine(input, w, bias, o.out, o.m, o.k, o.n);
+        else {
+          K.matmul(input, 0, w, 0, o.out, 0, o.m, o.k, o.n, false, false);
+          K.binary('add', o.out, bias, o.out, o.plan as BroadcastPlan);
+        }
+        break;
+      }
+      case ACTIVATION:
+        if (direct) o.forward(input, o.out, o.p0, 0);
+        else K.unary(o.op, input, o.out, o.p0, 0);
+        break;
+      case ACTIVATION_GRAD:
+        if (direct) o.derivative(input, o.out, o.grad, o.gradBelow, o.p0, 0);
+        else K.unaryGrad(o.op, input, o.out, o.grad, o.gradBelow, o.p0, 0);
+        break;
+      case LINEAR_GRAD:
+        linearGrad(K, small, o, input, overwrite);
+        break;
+    }
+  }
+}
+
+/**
+ * A Linear layer's backward: the bias gradient (the rows' sum, or the arriving gradient itself for one
+ * row), dW = xᵀ·g, and the gradient passed down g·Wᵀ. Overwriting, the sums go straight into .grad: a sum
+ * that starts from +0 is never −0, so it already equals 0 + sum, what zeroing and accumulating leave.
+ */
+function linearGrad(K: Kernels, small: boolean, o: StepOp, x: Storage, overwrite: boolean): void {
+  const weight = o.weight as Tensor;
+  const bias = o.bias as Tensor;
+  const { grad: g, biasGrad: bg, m, k, n } = o;
+  const bTarget = overwrite && bg && bias.grad ? bias.grad.data : bg;
+  if (bTarget) K.reduce('sum', g, o.shape, bTarget, o.biasShape);
+  if (bTarget !== bias.grad?.data) accumulateGrad(K, bias, bg ?? g, overwrite);
+  const wTarget = overwrite && weight.grad ? weight.grad.data : o.weightGrad;
+  if (small) productTN(x, g, wTarget, m, k, n);
+  else K.matmul(x, 0, g, 0, wTarget, 0, k, m, n, true, false);
+  if (wTarget !== weight.grad?.data) accumulateGrad(K, weight, wTarget, overwrite);
+  if (o.gradBelow.length === 0) return;
+  if (small) productNT(g, weight.data, o.gradBelow, m, n, k);
+  else K.matmul(g, 0, weight.data, 0, o.gradBelow, 0, m, n, k, false, true);
 }
 
 // Products small enough for the kernel set to hand to the reference, as the reference computes them
