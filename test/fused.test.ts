@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import {
   fit,
   nn,
+  type Tensor,
   optim,
   random,
   seedData,
@@ -112,6 +113,57 @@ async function classify(
 function tensorOf(y: number[]) {
   return tensor(y, { dtype: 'float64' });
 }
+
+describe('the optimizer over one block of parameters (fit’s fused path)', () => {
+  // fit moves the parameters and gradients into one block each and the optimizer updates them with one
+  // call a step: the same elementwise arithmetic, so the same bits as the general path's per-parameter
+  // updates, for every optimizer; and its state is each parameter's own again afterwards, so a second
+  // fit continues exactly where one long fit would be.
+  const makers: [string, (p: Tensor[]) => optim.Optimizer][] = [
+    [
+      'SGD + momentum, Nesterov, weight decay',
+      (p) => new optim.SGD(p, { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01 }),
+    ],
+    ['Adam (AMSGrad)', (p) => new optim.Adam(p, { lr: 0.01, amsgrad: true })],
+    ['AdamW', (p) => new optim.AdamW(p, { lr: 0.01 })],
+    [
+      'RMSprop (centered, momentum)',
+      (p) => new optim.RMSprop(p, { lr: 0.01, centered: true, momentum: 0.5 }),
+    ],
+    ['Adagrad', (p) => new optim.Adagrad(p, { lr: 0.1, initialAccumulatorValue: 0.1, lrDecay: 0.01 })],
+  ];
+  const net = () => {
+    const rng = new random.RandomState(21);
+    return new nn.Sequential(
+      new nn.Linear(3, 4, { dtype: 'float64', rng }),
+      new nn.Tanh(),
+      new nn.Linear(4, 2, { dtype: 'float64', rng }),
+    );
+  };
+  const data = new random.RandomState(2);
+  const x = data.randn(9, 3);
+  const y = data.randn(9, 2);
+  const run = async (make: (p: Tensor[]) => optim.Optimizer, fused: boolean, split: boolean) => {
+    const model = net();
+    const optimizer = make(model.parameters());
+    const rng = new random.RandomState(5);
+    // The comparison means something only if the fused run really holds the parameters in one block.
+    const [w, b] = model.parameters();
+    const onBatchEnd = () => assert.equal(w.data.buffer === b.data.buffer, fused, 'one block while fused');
+    const options = { loss: 'mse' as const, optimizer, batchSize: 4, rng, fused, onBatchEnd };
+    if (split) {
+      await fit(model, { x, y }, { ...options, epochs: 2 });
+      await fit(model, { x, y }, { ...options, epochs: 3 });
+    } else await fit(model, { x, y }, { ...options, epochs: 5 });
+    return { weights: bits(model), state: JSON.stringify(optimizer.stateDict()) };
+  };
+  for (const [name, make] of makers)
+    test(`${name}: the same bits as per-parameter updates, and 2 + 3 epochs = 5`, async () => {
+      const general = await run(make, false, false);
+      assert.deepEqual(await run(make, true, false), general);
+      assert.deepEqual(await run(make, true, true), general);
+    });
+});
 
 describe('fused MLP step', () => {
   for (const [name, act] of ACTS)

@@ -33,6 +33,16 @@ export abstract class Optimizer {
   protected readonly paramSteps: number[];
   /** Per-parameter state buffers by name (e.g. `exp_avg`), created on first use. */
   protected readonly buffers: Record<string, (Storage | null)[]> = {};
+  /**
+   * While a trainer holds the parameters and gradients back to back (see `flatten`): the two blocks, and
+   * each state buffer's block of the same layout (the per-parameter buffers are then views of it).
+   */
+  private flat: { params: Storage; grads: Storage; state: Record<string, Storage> } | null = null;
+  /**
+   * Whether `update` is the same elementwise arithmetic for every parameter, its per-parameter state
+   * reached only through `buffer`, `hasBuffer` and `paramStep` (so it can run on all of them at once).
+   */
+  protected readonly elementwise: boolean = false;
 
   constructor(params: Iterable<Tensor>, lr: number) {
     this.params = [...params];
@@ -58,6 +68,13 @@ export abstract class Optimizer {
     this.stepCount++;
     const active = kernels();
     const short = active.referenceElementsBelow ?? 0;
+    const flat = this.flat;
+    if (flat && this.allHaveGrads()) {
+      // Every parameter at once: the same elementwise arithmetic over the block, in one call.
+      for (let i = 0; i < this.paramSteps.length; i++) this.paramSteps[i]++;
+      this.update(FLAT, flat.params, flat.grads, flat.params.length < short ? referenceKernels : active);
+      return;
+    }
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i];
       if (p.grad) {
@@ -68,11 +85,63 @@ export abstract class Optimizer {
     }
   }
 
-  /** Update parameter `i` in place from its gradient, on kernel set `K`. */
+  /** Whether every parameter has a gradient (a loop: this runs every step). */
+  private allHaveGrads(): boolean {
+    for (let i = 0; i < this.params.length; i++) if (this.params[i].grad === null) return false;
+    return true;
+  }
+
+  /**
+   * Update parameter `i` in place from its gradient, on kernel set `K`; `i` is {@link FLAT} for every
+   * parameter at once (then `p` and `g` are the blocks, and the buffers the state's blocks).
+   */
   protected abstract update(i: number, p: Storage, g: Storage, K: Kernels): void;
+
+  /** Updates of parameter `i` so far (with {@link FLAT}: of every parameter, which are then equal). */
+  protected paramStep(i: number): number {
+    return this.paramSteps[i === FLAT ? 0 : i];
+  }
+
+  /**
+   * @internal While the parameters' data and gradients are views of `params` and `grads`, back to back
+   * in the optimizer's order (a trainer arranges that for a run), update them all with one kernel call a
+   * step instead of one per parameter: the updates are elementwise, so the bits are the same. The state
+   * buffers move into blocks of the same layout. Refused (false) unless every parameter has taken the same
+   * number of steps and every buffer exists for all parameters or none. `unflatten` ends it.
+   */
+  flatten(params: Storage, grads: Storage): boolean {
+    // A subclass's update may index its own per-parameter state: only the built-in ones say they need not.
+    if (!this.elementwise) return false;
+    const steps = this.paramSteps[0];
+    if (this.paramSteps.some((n) => n !== steps)) return false;
+    for (const list of Object.values(this.buffers))
+      if (list.some((b) => b === null) && list.some((b) => b !== null)) return false;
+    this.flat = { params, grads, state: {} };
+    for (const name of Object.keys(this.buffers)) if (this.buffers[name][0]) this.buffer(name, FLAT);
+    return true;
+  }
+
+  /**
+   * @internal End `flatten`: each parameter's state gets its own buffer again, holding its values (a view
+   * must not outlive its block, which the kernel set may reclaim once the block is unreachable).
+   */
+  unflatten(): void {
+    const flat = this.flat;
+    if (!flat) return;
+    this.flat = null;
+    for (const name of Object.keys(flat.state)) {
+      const list = this.buffers[name];
+      list.forEach((view, j) => {
+        const own = kernelStorage(this.params[j].dtype, this.params[j].size);
+        own.set(view as Storage);
+        list[j] = own;
+      });
+    }
+  }
 
   /** The buffer `name` of parameter `i`, created (zero or a copy of `init`) on first use. */
   protected buffer(name: string, i: number, init?: Storage): Storage {
+    if (i === FLAT) return this.flatBuffer(name, init);
     const list = (this.buffers[name] ??= new Array<Storage | null>(this.params.length).fill(null));
     let b = list[i];
     if (b === null) {
@@ -83,9 +152,33 @@ export abstract class Optimizer {
     return b;
   }
 
-  /** Whether buffer `name` of parameter `i` exists yet. */
+  /** Whether buffer `name` of parameter `i` exists yet (with {@link FLAT}: of the block). */
   protected hasBuffer(name: string, i: number): boolean {
+    if (i === FLAT) return this.flat?.state[name] !== undefined;
     return (this.buffers[name]?.[i] ?? null) !== null;
+  }
+
+  /**
+   * The block of buffer `name` in flat mode, made on first use from the parameters' buffers (or zero, or
+   * a copy of `init`); each parameter's buffer becomes its view of the block.
+   */
+  private flatBuffer(name: string, init?: Storage): Storage {
+    const flat = this.flat as NonNullable<typeof this.flat>;
+    const have = flat.state[name];
+    if (have) return have;
+    const block = kernelStorage(this.params[0].dtype, flat.params.length);
+    if (init) block.set(init);
+    const list = (this.buffers[name] ??= new Array<Storage | null>(this.params.length).fill(null));
+    let at = 0;
+    this.params.forEach((p, j) => {
+      const view = block.subarray(at, at + p.size);
+      const own = list[j];
+      if (own) view.set(own);
+      list[j] = view;
+      at += p.size;
+    });
+    flat.state[name] = block;
+    return block;
   }
 
   /** The full state, as plain JSON, for checkpoints. */
@@ -125,6 +218,8 @@ export abstract class Optimizer {
       });
     }
     for (const k of Object.keys(this.buffers)) delete this.buffers[k];
+    // Loaded buffers are the parameters' own again; a flat run makes its blocks from them anew.
+    if (this.flat) this.flat.state = {};
     for (const [name, list] of Object.entries(state.buffers))
       this.buffers[name] = list.map((b, i) => {
         if (!b) return null;
@@ -137,6 +232,9 @@ export abstract class Optimizer {
     state.paramSteps.forEach((n, i) => (this.paramSteps[i] = n));
   }
 }
+
+/** The parameter index that stands for every parameter at once (see `Optimizer.flatten`). */
+export const FLAT = -1;
 
 /** Throw a RangeError naming the option unless `v` is a finite number ≥ 0. */
 export function checkNonNegative(owner: string, name: string, v: number): void {

@@ -22,6 +22,7 @@ export interface SGDOptions {
 
 /** Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and L2 weight decay. */
 export class SGD extends Optimizer {
+  protected override readonly elementwise = true;
   readonly momentum: number;
   readonly dampening: number;
   readonly nesterov: boolean;
@@ -63,6 +64,7 @@ export interface AdamOptions {
 
 /** Adam (Kingma & Ba), with weight decay as an L2 term in the gradient (PyTorch's `Adam`). */
 export class Adam extends Optimizer {
+  protected override readonly elementwise = true;
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
@@ -96,7 +98,7 @@ export class Adam extends Optimizer {
     const m = this.buffer('exp_avg', i);
     const v = this.buffer('exp_avg_sq', i);
     const vmax = amsgrad ? this.buffer('max_exp_avg_sq', i) : null;
-    const step = this.paramSteps[i];
+    const step = this.paramStep(i);
     const bc1 = 1 - pow(beta1, step);
     const bc2 = 1 - pow(beta2, step);
     h.stepSize = lr / bc1;
@@ -128,6 +130,7 @@ export interface RMSpropOptions {
 
 /** RMSprop (PyTorch's: eps added outside the square root). */
 export class RMSprop extends Optimizer {
+  protected override readonly elementwise = true;
   readonly alpha: number;
   readonly eps: number;
   readonly weightDecay: number;
@@ -169,6 +172,7 @@ export interface AdagradOptions {
 
 /** Adagrad (PyTorch's, eps added outside the square root). */
 export class Adagrad extends Optimizer {
+  protected override readonly elementwise = true;
   readonly eps: number;
   readonly weightDecay: number;
   readonly lrDecay: number;
@@ -191,7 +195,7 @@ export class Adagrad extends Optimizer {
     const fresh = !this.hasBuffer('sum', i);
     const sum = this.buffer('sum', i);
     if (fresh && this.initialAccumulatorValue !== 0) sum.fill(this.initialAccumulatorValue);
-    h.clr = this.lr / (1 + (this.paramSteps[i] - 1) * this.lrDecay);
+    h.clr = this.lr / (1 + (this.paramStep(i) - 1) * this.lrDecay);
     K.adagrad(p, g, sum, h);
   }
 }

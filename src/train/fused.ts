@@ -274,7 +274,8 @@ export class FusedStep {
   run(x: Tensor, y: Tensor, overwrite = false): number {
     const active = kernels();
     const m = x.shape[0];
-    const b = this.buffers(m);
+    const kept = this.last;
+    const b = kept !== null && m === this.lastRows ? kept : this.buffers(m);
     const p = b.program?.kernels === active ? b.program : (b.program = this.compile(b, m, active));
     execute(p, p.forward, x.data, overwrite);
     // The loss and its gradient with respect to the output: the loss kernel the general path's op runs.

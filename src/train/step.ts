@@ -14,7 +14,7 @@ import { MetricSums, type MetricName, type Metrics } from '../metrics.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { RandomState } from '../random.js';
-import { allocStorage, type Tensor } from '../tensor.js';
+import { allocStorage, Tensor } from '../tensor.js';
 import { rows, type Split } from './data.js';
 import { FusedStep } from './fused.js';
 import type { BatchLog, History } from './history.js';
@@ -60,9 +60,6 @@ export interface TrainerOptions {
   fused: boolean;
 }
 
-/** A parameter's storage as the trainer found it, while its values live in kernel storage. */
-type Moved = Storage | null;
-
 /** dst.set(src), by hand for short arrays, where `set`'s call costs more than the copy. */
 function copyInto(dst: Storage, src: Storage): void {
   const n = src.length;
@@ -78,14 +75,20 @@ export class Trainer {
   readonly batches: number;
   private readonly lossFn: LossFn;
   private readonly params: Tensor[];
-  /** Last weights that gave a finite loss, restored if the loss blows up. */
+  /**
+   * Last weights that gave a finite loss, restored if the loss blows up: one array for the parameters'
+   * block when they are in one, else one per parameter.
+   */
   private readonly backup: Storage[];
   private haveBackup = false;
   private readonly fused: FusedStep | null;
   /** Whether the fused step writes every parameter's gradient (so nothing needs zeroing first). */
   private readonly fusedOwnsGrads: boolean;
   private readonly owner: Kernels;
-  private readonly moved: Moved[];
+  /** The parameters and gradients in one block each (fused path), or null. */
+  private readonly blocks: ParamBlocks | null;
+  /** Whether the optimizer updates the blocks in one call (see `Optimizer.flatten`). */
+  private readonly flat: boolean;
   private readonly batchX: Map<number, Tensor> | undefined;
   private readonly batchY: Map<number, Tensor> | undefined;
   /** The epoch's sample order, shuffled in place (a permutation without a new array each epoch). */
@@ -107,7 +110,7 @@ export class Trainer {
     this.batches = Math.ceil(n / batchSize);
     this.lossFn = resolveLoss(options.loss, 'fit');
     this.params = options.optimizer.params;
-    this.backup = this.params.map((p) => allocStorage(p.dtype, p.size));
+
     this.sums = new MetricSums(options.metrics, options.threshold);
     this.order = options.shuffle ? new Int32Array(n) : null;
 
@@ -118,9 +121,12 @@ export class Trainer {
     // On the fused path each parameter's values move into storage the kernel set works on in place (its
     // own memory, where it has one), for as long as the trainer lives: the products and the optimizer
     // then read and write them without copies. `release` gives the original arrays the values back.
-    this.moved = this.fused
-      ? this.params.map((p, i) => (this.params.indexOf(p) === i ? moveIn(p, this.owner) : null))
-      : [];
+    // (The optimizer then updates them with one call a step, and the last finite weights are one copy.)
+    this.blocks = this.fused ? ParamBlocks.move(this.params, this.owner) : null;
+    this.flat = this.blocks !== null && options.optimizer.flatten(this.blocks.params, this.blocks.grads);
+    this.backup = this.blocks
+      ? [allocStorage(this.params[0].dtype, this.blocks.params.length)]
+      : this.params.map((p) => allocStorage(p.dtype, p.size));
     this.batchX = this.fused ? new Map() : undefined;
     this.batchY = this.fused ? new Map() : undefined;
   }
@@ -142,7 +148,6 @@ export class Trainer {
   ): number | null {
     const { x, y, labels } = this.data;
     const n = x.shape[0];
-    const { optimizer } = this.options;
     const order = this.order;
     if (order) {
       for (let i = 0; i < n; i++) order[i] = i;
@@ -161,14 +166,7 @@ export class Trainer {
       const xb = whole ? x : rows(x, order, from, to, this.batchX);
       const yb = whole ? y : rows(y, order, from, to, this.batchY);
       const value = this.step(xb, yb);
-      if (!Number.isFinite(value)) {
-        this.restore();
-        throw new TrainingDivergedError(
-          `training diverged: the loss became ${value} at epoch ${epoch}, batch ${b + 1} of ${batches}. ` +
-            `The model keeps its last weights that gave a finite loss. Try a smaller learning rate (it is ${optimizer.lr}).`,
-          hooks.history ?? { epochs: [], stopReason: 'completed' },
-        );
-      }
+      if (!Number.isFinite(value)) throw this.diverged(value, epoch, b, hooks.history);
       lossSum += value * (to - from);
       if (metrics.names.length > 0) {
         const pred = this.lastOutput ?? (this.fused as FusedStep).output(to - from);
@@ -205,16 +203,28 @@ export class Trainer {
       loss.backward();
     }
     if (!Number.isFinite(value)) return value;
-    const params = this.params;
-    for (let i = 0; i < params.length; i++) copyInto(this.backup[i], params[i].data);
+    if (this.blocks) copyInto(this.backup[0], this.blocks.params);
+    else for (let i = 0; i < this.params.length; i++) copyInto(this.backup[i], this.params[i].data);
     this.haveBackup = true;
     optimizer.step();
     return value;
   }
 
+  /** Put back the last finite weights; the error that says so (built out of line: `epoch` is hot). */
+  private diverged(value: number, epoch: number, b: number, history?: History): TrainingDivergedError {
+    this.restore();
+    return new TrainingDivergedError(
+      `training diverged: the loss became ${value} at epoch ${epoch}, batch ${b + 1} of ${this.batches}. ` +
+        `The model keeps its last weights that gave a finite loss. Try a smaller learning rate (it is ${this.options.optimizer.lr}).`,
+      history ?? { epochs: [], stopReason: 'completed' },
+    );
+  }
+
   /** Put back the last weights that gave a finite loss (none yet: leave them). */
   private restore(): void {
-    if (this.haveBackup) this.params.forEach((p, i) => p.data.set(this.backup[i]));
+    if (!this.haveBackup) return;
+    if (this.blocks) this.blocks.params.set(this.backup[0]);
+    else this.params.forEach((p, i) => p.data.set(this.backup[i]));
   }
 
   /**
@@ -223,27 +233,67 @@ export class Trainer {
    */
   release(): void {
     this.fused?.release();
-    this.params.forEach((p, i) => moveOut(p, this.moved[i] ?? null, this.owner));
+    if (this.flat) this.options.optimizer.unflatten();
+    this.blocks?.restore();
     for (const t of [...(this.batchX?.values() ?? []), ...(this.batchY?.values() ?? [])])
       this.owner.free?.(t.data);
   }
 }
 
-/** Give `p` a copy of its values in `k`'s own storage; returns its original array (null: left as it was). */
-function moveIn(p: Tensor, k: Kernels): Moved {
-  const home = k.alloc?.(p.dtype, p.size) ?? null;
-  if (!home) return null;
-  home.set(p.data);
-  const original = p.data;
-  (p as { data: Storage }).data = home;
-  return original;
-}
+/**
+ * A run's parameters moved into one block and their gradients into another (views of them, back to back
+ * in the optimizer's order), in the kernel set's own memory where it has one (so its kernels use them in
+ * place). `restore` gives every parameter its own arrays back, holding the trained values.
+ */
+class ParamBlocks {
+  private constructor(
+    private readonly tensors: Tensor[],
+    readonly params: Storage,
+    readonly grads: Storage,
+    private readonly data: Storage[],
+    private readonly gradTensors: (Tensor | null)[],
+    private readonly owner: Kernels,
+  ) {}
 
-/** Copy `p`'s values back into its original array, give that back to `p`, and free the kernel storage. */
-function moveOut(p: Tensor, original: Moved, k: Kernels): void {
-  if (!original) return;
-  const home = p.data;
-  original.set(home);
-  (p as { data: Storage }).data = original;
-  k.free?.(home);
+  /** Move `params` (one dtype, each once) into blocks; null when they are not so. */
+  static move(params: Tensor[], k: Kernels): ParamBlocks | null {
+    const dtype = params[0].dtype;
+    if (params.some((p, i) => p.dtype !== dtype || params.indexOf(p) !== i)) return null;
+    const total = params.reduce((n, p) => n + p.size, 0);
+    const block = () => k.alloc?.(dtype, total) ?? allocStorage(dtype, total);
+    const values = block();
+    const grads = block();
+    const data: Storage[] = [];
+    const gradTensors: (Tensor | null)[] = [];
+    let at = 0;
+    for (const p of params) {
+      const view = values.subarray(at, at + p.size);
+      view.set(p.data);
+      data.push(p.data);
+      (p as { data: Storage }).data = view;
+      const g = grads.subarray(at, at + p.size);
+      if (p.grad) g.set(p.grad.data);
+      gradTensors.push(p.grad);
+      p.grad = new Tensor(g, p.shape);
+      at += p.size;
+    }
+    return new ParamBlocks(params, values, grads, data, gradTensors, k);
+  }
+
+  /** Give each parameter its own arrays back: its values, and its gradient's (a new one if it had none). */
+  restore(): void {
+    this.tensors.forEach((p, i) => {
+      const original = this.data[i];
+      original.set(p.data);
+      (p as { data: Storage }).data = original;
+      const g = (p.grad as Tensor).data;
+      const had = this.gradTensors[i];
+      if (had) {
+        had.data.set(g);
+        p.grad = had;
+      } else p.grad = new Tensor(g.slice(), p.shape);
+    });
+    this.owner.free?.(this.params);
+    this.owner.free?.(this.grads);
+  }
 }
