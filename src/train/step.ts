@@ -118,10 +118,10 @@ export class Trainer {
     this.fused = fused !== null && fused.accepts(data.x, data.y) ? fused : null;
     this.fusedOwnsGrads = this.fused !== null && this.fused.covers(this.params);
     this.owner = kernels();
-    // On the fused path each parameter's values move into storage the kernel set works on in place (its
-    // own memory, where it has one), for as long as the trainer lives: the products and the optimizer
-    // then read and write them without copies. `release` gives the original arrays the values back.
-    // (The optimizer then updates them with one call a step, and the last finite weights are one copy.)
+    // On the fused path the parameters' values and gradients move into one block each, in storage the
+    // kernel set works on in place (its own memory, where it has one), for as long as the trainer lives:
+    // the products read and write them without copies, the optimizer updates the block with one call a
+    // step, and the last finite weights are one copy. `release` gives the original arrays the values back.
     this.blocks = this.fused ? ParamBlocks.move(this.params, this.owner) : null;
     this.flat = this.blocks !== null && options.optimizer.flatten(this.blocks.params, this.blocks.grads);
     this.backup = this.blocks
