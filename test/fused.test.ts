@@ -12,24 +12,13 @@ import {
   seedData,
   seedNetwork,
   tensor,
-  type ActivationOp,
   type DType,
 } from '../src/index.js';
 import { FusedStep } from '../src/train/fused.js';
 import { kernels, setKernels } from '../src/kernels/index.js';
 import { loadWasmKernels } from '../src/kernels/wasm/index.js';
+import { ACTIVATION_CASES } from './helpers/layers.js';
 
-/** Every activation, typed over the op table's activations: a new one must get its fused-step case here. */
-const ACTIVATION_CASES: { [K in ActivationOp]: () => nn.Module } = {
-  sigmoid: () => new nn.Sigmoid(),
-  tanh: () => new nn.Tanh(),
-  relu: () => new nn.ReLU(),
-  leakyRelu: () => new nn.LeakyReLU(0.1),
-  gelu: () => new nn.GELU(),
-  softplus: () => new nn.Softplus(),
-  elu: () => new nn.ELU(0.7),
-  silu: () => new nn.SiLU(),
-};
 const ACTS = Object.entries(ACTIVATION_CASES);
 
 function bits(m: nn.Module): number[][] {

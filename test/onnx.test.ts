@@ -26,6 +26,7 @@ import {
   type Tensor,
 } from '../src/index.js';
 import { assertClose } from './helpers/close.js';
+import { ACTIVATION_CASES } from './helpers/layers.js';
 
 const DTYPES: DType[] = ['float32', 'float64'];
 
@@ -38,14 +39,7 @@ const ABS = 1e-7;
  * new activation or layer must get its ONNX case here.
  */
 const ACTIVATIONS: { [T in Exclude<LayerType, 'linear'>]: () => nn.Module } = {
-  sigmoid: () => new nn.Sigmoid(),
-  tanh: () => new nn.Tanh(),
-  relu: () => new nn.ReLU(),
-  leakyRelu: () => new nn.LeakyReLU(0.2),
-  gelu: () => new nn.GELU(),
-  softplus: () => new nn.Softplus(),
-  elu: () => new nn.ELU(0.7),
-  silu: () => new nn.SiLU(),
+  ...ACTIVATION_CASES,
   softmax: () => new nn.Softmax(-1),
   identity: () => new nn.Identity(),
   dropout: () => new nn.Dropout(0.3),

@@ -1,0 +1,18 @@
+// Modules the suites build networks from, typed over the library's lists so a new op must get its case.
+import { nn, type ActivationOp } from '../../src/index.js';
+
+/**
+ * One module of every elementwise activation of the op table, with non-default parameters where it has
+ * them. Typed over the activations: a new one does not compile until it has its case here, and so in
+ * every suite that uses this (the fused step's, ONNX export's).
+ */
+export const ACTIVATION_CASES: { [K in ActivationOp]: () => nn.Module } = {
+  sigmoid: () => new nn.Sigmoid(),
+  tanh: () => new nn.Tanh(),
+  relu: () => new nn.ReLU(),
+  leakyRelu: () => new nn.LeakyReLU(0.2),
+  gelu: () => new nn.GELU(),
+  softplus: () => new nn.Softplus(),
+  elu: () => new nn.ELU(0.7),
+  silu: () => new nn.SiLU(),
+};
