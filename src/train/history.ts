@@ -80,11 +80,6 @@ export class EpochColumns {
     this.history = history;
   }
 
-  /** Epochs recorded so far. */
-  get length(): number {
-    return this.count;
-  }
-
   /** Record an epoch's loss and learning rate (its time comes with `spreadSeconds`). */
   push(loss: number, lr: number): void {
     if (this.built) {
