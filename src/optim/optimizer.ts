@@ -37,7 +37,13 @@ export abstract class Optimizer {
    * While a trainer holds the parameters and gradients back to back (see `flatten`): the two blocks, and
    * each state buffer's block of the same layout (the per-parameter buffers are then views of it).
    */
-  private flat: { params: Storage; grads: Storage; state: Record<string, Storage> } | null = null;
+  private flat: {
+    params: Storage;
+    grads: Storage;
+    /** Each parameter's gradient array when flattened (its view of `grads`). */
+    views: Storage[];
+    state: Record<string, Storage>;
+  } | null = null;
   /**
    * Whether `update` is the same elementwise arithmetic for every parameter, its per-parameter state
    * reached only through `buffer`, `hasBuffer` and `paramStep` (so it can run on all of them at once).
@@ -69,11 +75,16 @@ export abstract class Optimizer {
     const active = kernels();
     const short = active.referenceElementsBelow ?? 0;
     const flat = this.flat;
-    if (flat && this.allHaveGrads()) {
-      // Every parameter at once: the same elementwise arithmetic over the block, in one call.
-      for (let i = 0; i < this.paramSteps.length; i++) this.paramSteps[i]++;
-      this.update(FLAT, flat.params, flat.grads, flat.params.length < short ? referenceKernels : active);
-      return;
+    if (flat) {
+      if (this.gradsInBlock(flat.views)) {
+        // Every parameter at once: the same elementwise arithmetic over the block, in one call.
+        for (let i = 0; i < this.paramSteps.length; i++) this.paramSteps[i]++;
+        this.update(FLAT, flat.params, flat.grads, flat.params.length < short ? referenceKernels : active);
+        return;
+      }
+      // A gradient is missing or lies elsewhere: from here on, parameter by parameter (their step counts
+      // may part, and the block would no longer hold every gradient).
+      this.unflatten();
     }
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i];
@@ -85,9 +96,12 @@ export abstract class Optimizer {
     }
   }
 
-  /** Whether every parameter has a gradient (a loop: this runs every step). */
-  private allHaveGrads(): boolean {
-    for (let i = 0; i < this.params.length; i++) if (this.params[i].grad === null) return false;
+  /**
+   * Whether every parameter's gradient is still the array it was when flattened, its view of the block
+   * (a loop of identity checks: this runs every step).
+   */
+  private gradsInBlock(views: Storage[]): boolean {
+    for (let i = 0; i < this.params.length; i++) if (this.params[i].grad?.data !== views[i]) return false;
     return true;
   }
 
@@ -116,7 +130,16 @@ export abstract class Optimizer {
     if (this.paramSteps.some((n) => n !== steps)) return false;
     for (const list of Object.values(this.buffers))
       if (list.some((b) => b === null) && list.some((b) => b !== null)) return false;
-    this.flat = { params, grads, state: {} };
+    // Every gradient must be its view of `grads`, in order (what `step` then checks by identity).
+    const views: Storage[] = [];
+    let at = grads.byteOffset;
+    for (const p of this.params) {
+      const g = p.grad?.data;
+      if (!g || g.buffer !== grads.buffer || g.byteOffset !== at || g.length !== p.size) return false;
+      views.push(g);
+      at += g.byteLength;
+    }
+    this.flat = { params, grads, views, state: {} };
     for (const name of Object.keys(this.buffers)) if (this.buffers[name][0]) this.buffer(name, FLAT);
     return true;
   }
@@ -217,9 +240,9 @@ export abstract class Optimizer {
           );
       });
     }
+    // Loaded state is per parameter (and its step counts may differ): no more one-call updates.
+    this.unflatten();
     for (const k of Object.keys(this.buffers)) delete this.buffers[k];
-    // Loaded buffers are the parameters' own again; a flat run makes its blocks from them anew.
-    if (this.flat) this.flat.state = {};
     for (const [name, list] of Object.entries(state.buffers))
       this.buffers[name] = list.map((b, i) => {
         if (!b) return null;
