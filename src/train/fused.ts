@@ -1,10 +1,10 @@
 /**
  * A fused training step for plain MLPs (Linear layers and elementwise activations; squared-error or
  * softmax cross-entropy loss on class labels): forward, loss and backward over preallocated buffers, with
- * no tensors, no graph and no allocation per step. It issues exactly the kernel calls the general autograd path issues, in the same arithmetic
- * order, so its gradients — and the weights after any number of steps — are bit-identical to the
- * general path's (test/fused.test.ts). The general path stays the reference; `fit` uses this one when the
- * model and loss allow it.
+ * no tensors, no graph and no allocation per step. It issues exactly the kernel calls the general
+ * autograd path issues, in the same arithmetic order, so its gradients — and the weights after any
+ * number of steps — are bit-identical to the general path's (test/fused.test.ts). The general path stays
+ * the reference; `fit` uses this one when the model and loss allow it.
  */
 import { kernels, kernelStorage, referenceKernels } from '../kernels/index.js';
 import type { BroadcastPlan, Kernels, Storage, UnaryOp } from '../kernels/types.js';

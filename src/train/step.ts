@@ -156,13 +156,13 @@ export class Trainer {
     const metrics = this.sums;
     if (metrics.names.length > 0) metrics.reset();
     const batches = this.batches;
+    // One batch of every sample in order is the data itself.
+    const whole = batches === 1 && order === null;
     let lossSum = 0;
     for (let b = 0; b < batches; b++) {
       if (hooks.signal?.aborted) return null;
       const from = b * this.batchSize;
       const to = Math.min(n, from + this.batchSize);
-      // One batch of every sample in order is the data itself.
-      const whole = batches === 1 && order === null;
       const xb = whole ? x : rows(x, order, from, to, this.batchX);
       const yb = whole ? y : rows(y, order, from, to, this.batchY);
       const value = this.step(xb, yb);
@@ -286,8 +286,10 @@ class ParamBlocks {
       const original = this.data[i];
       original.set(p.data);
       (p as { data: Storage }).data = original;
-      const g = (p.grad as Tensor).data;
+      // (A gradient set to null during the run stays null.)
+      const g = p.grad?.data;
       const had = this.gradTensors[i];
+      if (!g) return;
       if (had) {
         had.data.set(g);
         p.grad = had;
