@@ -120,6 +120,7 @@ export {
   mlpSpec,
   validateSpec,
   elementwiseOf,
+  activationOfModule,
   elementwiseSpec,
   SPEC_MODULES,
   ACTIVATIONS,

@@ -51,7 +51,7 @@ export function mse(pred: Tensor, target: Tensor, options: LossOptions = {}): Te
   // The mean as one op with the composed form's bits (loss-kernels.ts), unless the target needs a gradient.
   if ((options.reduction ?? 'mean') === 'mean' && fusable(pred, target))
     return ops.kernelLoss('mse', SQUARED_ERROR_MEAN, pred, target, 1, pred.size);
-  return reduce(ops.pow(ops.sub(pred, target), 2), options.reduction, 'mse');
+  return reduce(squaredErrors(pred, target), options.reduction, 'mse');
 }
 
 /** ½·Σ(pred − target)², the seed notebook's loss (one op, with the bits of `mse(…, 'sum').mul(0.5)`). */
@@ -59,7 +59,17 @@ export function mseHalfSum(pred: Tensor, target: Tensor): Tensor {
   sameShapes(pred, target, 'mseHalfSum');
   if (fusable(pred, target))
     return ops.kernelLoss('mseHalfSum', SQUARED_ERROR_HALF_SUM, pred, target, 1, pred.size);
-  return ops.mul(mse(pred, target, { reduction: 'sum' }), 0.5);
+  return halfSum(pred, target);
+}
+
+/** (pred − target)² elementwise, as sub and pow. */
+function squaredErrors(pred: Tensor, target: Tensor): Tensor {
+  return ops.pow(ops.sub(pred, target), 2);
+}
+
+/** ½·Σ(pred − target)² composed: sub, pow, sum, ×½. */
+function halfSum(pred: Tensor, target: Tensor): Tensor {
+  return ops.mul(ops.sum(squaredErrors(pred, target)), 0.5);
 }
 
 /** Absolute error |pred − target| (L1). */
@@ -178,12 +188,12 @@ export const composed = {
   /** `mse` with the mean reduction, as sub, pow, sum and a division. */
   mse: (pred: Tensor, target: Tensor): Tensor => {
     sameShapes(pred, target, 'mse');
-    return ops.mean(ops.pow(ops.sub(pred, target), 2));
+    return ops.mean(squaredErrors(pred, target));
   },
   /** ½·Σ(pred − target)², as sub, pow, sum and ×½. */
   mseHalfSum: (pred: Tensor, target: Tensor): Tensor => {
     sameShapes(pred, target, 'mseHalfSum');
-    return ops.mul(ops.sum(ops.pow(ops.sub(pred, target), 2)), 0.5);
+    return halfSum(pred, target);
   },
   /** Mean cross-entropy on class labels, through logSoftmax, pick and mean. */
   crossEntropy: (logits: Tensor, target: Tensor | ArrayLike<number>): Tensor => {

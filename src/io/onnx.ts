@@ -9,8 +9,8 @@
  */
 import { checkPreprocessing, type Preprocessing } from '../data/preprocess.js';
 import { activationInfo, type OnnxNodes } from '../kernels/unary.js';
-import { Activation, Dropout, Identity, Linear, Sequential, Softmax } from '../nn/layers.js';
-import { describeLayer, elementwiseOf, SPEC_MODULES } from '../nn/spec.js';
+import { Dropout, Identity, Linear, Sequential, Softmax } from '../nn/layers.js';
+import { activationOfModule, SPEC_MODULES } from '../nn/spec.js';
 import type { Module } from '../nn/module.js';
 import type { DType, Tensor } from '../tensor.js';
 import { floatsToBytes } from './base64.js';
@@ -217,7 +217,7 @@ function emitModule(g: Graph, m: Module, path: string, at: Walk): Walk {
   const base = path === '' ? '/network' : `/${path.replace(/\./g, '/')}`;
   const prefix = path === '' ? '' : `${path}.`;
   // Exact classes, as toSpec: a subclass may change forward, and exporting it as its parent would be wrong.
-  const act = m instanceof Activation ? elementwiseOfModule(m) : null;
+  const act = activationOfModule(m);
   if (act)
     return { value: activationInfo(act.op).onnx(scoped(g, base), at.value, act.param), width: at.width };
   switch (m.constructor) {
@@ -273,12 +273,6 @@ function checkDType(g: Graph, t: Tensor, name: string): void {
       `toOnnx: '${name}' is ${t.dtype} but the model's first tensor is ${g.dtype}; ` +
         'ONNX export needs one dtype throughout (cast the model first)',
     );
-}
-
-/** The op and parameter of an elementwise activation module (exactly its class), or null. */
-function elementwiseOfModule(m: Module): ReturnType<typeof elementwiseOf> {
-  const spec = describeLayer(m);
-  return spec ? elementwiseOf(spec) : null;
 }
 
 /** The graph as an activation's table entry sees it: nodes named under the layer's scope. */

@@ -62,6 +62,17 @@ export function elementwiseOf(spec: LayerSpec): { op: ActivationOp; param: numbe
   return { op: spec.type, param: p ? (spec as unknown as Record<string, number>)[p.name] : 0 };
 }
 
+/**
+ * The op and parameter of an elementwise activation module, or null for any other module. Exact classes
+ * only (as `describeLayer`): a subclass may change `forward`. What the fused step, the trace and ONNX
+ * export read a model's activations through.
+ */
+export function activationOfModule(m: Module): { op: ActivationOp; param: number } | null {
+  return m instanceof Activation && m.constructor === ACTIVATION_MODULES[m.op]
+    ? { op: m.op, param: m.param }
+    : null;
+}
+
 function isActivationOp(type: string): type is ActivationOp {
   return (ACTIVATION_OPS as readonly string[]).includes(type);
 }
@@ -107,7 +118,12 @@ function fieldsOf(type: LayerType): Readonly<Record<string, FieldCheck>> {
   return p ? { [p.name]: finite } : {};
 }
 
-const LAYER_TYPES: readonly LayerType[] = ['linear', ...ACTIVATION_OPS, 'identity', 'softmax', 'dropout'];
+/** Every layer type, in the order messages list them: linear, the activations, then the others. */
+const LAYER_TYPES = [
+  'linear',
+  ...ACTIVATION_OPS,
+  ...Object.keys(FIELDS).filter((t) => t !== 'linear'),
+] as readonly LayerType[];
 
 /** A value as an error message shows it: JSON where possible, short. */
 function show(v: unknown): string {
@@ -228,8 +244,10 @@ export function fromSpec(spec: ModelSpec, options: FromSpecOptions = {}): Sequen
  * trace and `toSpec` all read modules through this one table.
  */
 export function describeLayer(m: Module): LayerSpec | null {
-  if (m instanceof Activation)
-    return m.constructor === ACTIVATION_MODULES[m.op] ? elementwiseSpec(m.op, m.param) : null;
+  if (m instanceof Activation) {
+    const act = activationOfModule(m);
+    return act ? elementwiseSpec(act.op, act.param) : null;
+  }
   switch (m.constructor) {
     case Linear: {
       const l = m as Linear;

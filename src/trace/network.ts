@@ -7,9 +7,9 @@
  * model's own `.grad` or the default random stream.
  */
 import * as losses from '../losses.js';
-import { Dropout, Linear, Sequential, Softmax } from '../nn/layers.js';
+import { Dropout, Identity, Linear, Sequential, Softmax } from '../nn/layers.js';
 import { ACTIVATION_OPS, activationInfo, type ActivationOp } from '../kernels/unary.js';
-import { describeLayer, elementwiseOf } from '../nn/spec.js';
+import { activationOfModule } from '../nn/spec.js';
 import type { Module } from '../nn/module.js';
 import { RandomState } from '../random.js';
 import { fmt } from '../shape.js';
@@ -55,9 +55,8 @@ export interface Dense {
 
 /** The activation a module stands for, or null when a trace cannot explain it. */
 function activationOf(m: Module): { name: TraceActivation; param: number } | null {
-  const spec = describeLayer(m);
-  if (spec?.type === 'identity') return { name: 'identity', param: 0 };
-  const act = spec && elementwiseOf(spec);
+  if (m.constructor === Identity) return { name: 'identity', param: 0 };
+  const act = activationOfModule(m);
   return act ? { name: act.op, param: act.param } : null;
 }
 

@@ -10,7 +10,7 @@ import { kernels, kernelStorage, referenceKernels } from '../kernels/index.js';
 import type { BroadcastPlan, Kernels, Storage, UnaryOp } from '../kernels/types.js';
 import { UNARY, type UnaryForward, type UnaryGrad } from '../kernels/unary.js';
 import { Identity, Linear, Sequential } from '../nn/layers.js';
-import { describeLayer, elementwiseOf } from '../nn/spec.js';
+import { activationOfModule } from '../nn/spec.js';
 import type { Module } from '../nn/module.js';
 import {
   SOFTMAX_CROSS_ENTROPY,
@@ -123,8 +123,7 @@ interface Buffers {
 
 /** The fused step's view of an activation module (every elementwise op of the table), or null. */
 function activationOf(m: Module): Layer | null {
-  const spec = describeLayer(m);
-  const act = spec && elementwiseOf(spec);
+  const act = activationOfModule(m);
   return act ? { kind: 'act', op: act.op, p0: act.param } : null;
 }
 
