@@ -14,6 +14,7 @@ import type {
   Storage,
 } from './types.js';
 import { UNARY, type UnaryOp } from './unary.js';
+import * as window from './window.js';
 
 function unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): void {
   UNARY[op].forward(x, out, p0, p1);
@@ -504,4 +505,11 @@ export const referenceKernels: Kernels = {
   adam,
   rmsprop,
   adagrad,
+  conv2d: window.conv2d,
+  conv2dInputGrad: window.conv2dInputGrad,
+  conv2dWeightGrad: window.conv2dWeightGrad,
+  maxPool2d: window.maxPool2d,
+  maxPool2dGrad: window.maxPool2dGrad,
+  avgPool2d: window.avgPool2d,
+  avgPool2dGrad: window.avgPool2dGrad,
 };

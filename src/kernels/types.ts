@@ -36,6 +36,51 @@ export interface BroadcastPlan {
   readonly kind: 'same' | 'scalarA' | 'scalarB' | 'rowB' | 'general';
 }
 
+/**
+ * Where a sliding window reads NCHW data: a 2-D convolution or pooling (a 1-D one has inH = kH = 1).
+ * Output row oh, window row kh reads input row oh·strideH − padH + kh·dilationH (columns alike); rows and
+ * columns outside the input are zeros (padding). The padding after the last row follows from outH, so
+ * asymmetric padding ('same' with an even kernel) needs no field of its own.
+ */
+export interface Window2d {
+  /** N, the images in the batch. */
+  readonly batch: number;
+  /** Input channels; a pooling window's output has as many. */
+  readonly channels: number;
+  /** Input height. */
+  readonly inH: number;
+  /** Input width. */
+  readonly inW: number;
+  /** Output height. */
+  readonly outH: number;
+  /** Output width. */
+  readonly outW: number;
+  /** Window height. */
+  readonly kH: number;
+  /** Window width. */
+  readonly kW: number;
+  /** Rows between successive windows. */
+  readonly strideH: number;
+  /** Columns between successive windows. */
+  readonly strideW: number;
+  /** Zero rows before the first input row. */
+  readonly padH: number;
+  /** Zero columns before the first input column. */
+  readonly padW: number;
+  /** Rows between successive window taps (1: adjacent). */
+  readonly dilationH: number;
+  /** Columns between successive window taps (1: adjacent). */
+  readonly dilationW: number;
+}
+
+/** A convolution's geometry: the window, the output channels and the groups (PyTorch's `groups`). */
+export interface Conv2dGeometry extends Window2d {
+  /** Output channels (a multiple of `groups`). */
+  readonly outChannels: number;
+  /** Channel groups: input and output channels split in this many, group g's outputs see its inputs only. */
+  readonly groups: number;
+}
+
 /** The operations every kernel set provides. */
 export interface Kernels {
   /** Name for benchmarks and error messages. */
@@ -105,6 +150,45 @@ export interface Kernels {
     transA: boolean,
     transB: boolean,
   ): void;
+  /**
+   * Cross-correlation of x [N, C, H, W] with w [CO, C/groups, kH, kW] (PyTorch's conv2d) into out
+   * [N, CO, OH, OW], overwritten. Each output is one sum from zero over its group's (ci, kh, kw) in
+   * row-major order, taps in the padding skipped, then + bias[co] when a bias is given.
+   */
+  conv2d(x: Storage, w: Storage, bias: Storage | null, out: Storage, g: Conv2dGeometry): void;
+  /**
+   * The input gradient of {@link Kernels.conv2d}: gx [N, C, H, W] overwritten with zeros, then for each
+   * image and group, for each (ci, kh, kw) in row-major order and each output position in row-major
+   * order, t = Σ over the group's co ascending (from zero) of w[co, ci, kh, kw]·gOut[n, co, oh, ow] is
+   * added to the input position the tap reads (taps in the padding dropped): col2im of Wᵀ·gOut.
+   */
+  conv2dInputGrad(gOut: Storage, w: Storage, gx: Storage, g: Conv2dGeometry): void;
+  /**
+   * The weight gradient of {@link Kernels.conv2d}: gw [CO, C/groups, kH, kW] overwritten, each entry one
+   * sum from zero over images n, then output positions in row-major order, of gOut[n, co, oh, ow] times
+   * the input the tap read (taps in the padding skipped).
+   */
+  conv2dWeightGrad(x: Storage, gOut: Storage, gw: Storage, g: Conv2dGeometry): void;
+  /**
+   * Max pooling of x [N, C, H, W] into out [N, C, OH, OW]; argmax gets, per output, the winner's index
+   * ih·W + iw within its (n, c) plane: the first maximum in the window's row-major order, or the last
+   * NaN (which then is the output, as PyTorch). Taps in the padding never win (they are −∞); a window
+   * wholly in the padding gives −∞ and argmax −1.
+   */
+  maxPool2d(x: Storage, out: Storage, argmax: Int32Array, g: Window2d): void;
+  /** The input gradient of {@link Kernels.maxPool2d}: gx zeroed, then gx[plane + argmax] += gOut in order. */
+  maxPool2dGrad(gOut: Storage, argmax: Int32Array, gx: Storage, g: Window2d): void;
+  /**
+   * Average pooling of x [N, C, H, W] into out [N, C, OH, OW] (dilation 1), PyTorch's divisor: the window
+   * clipped to the padded input ([oh·sH − pH, min(oh·sH − pH + kH, H + pH))), or with `countIncludePad`
+   * false the window clipped to the input itself. The sum runs from zero in row-major order, then ÷ divisor.
+   */
+  avgPool2d(x: Storage, out: Storage, g: Window2d, countIncludePad: boolean): void;
+  /**
+   * The input gradient of {@link Kernels.avgPool2d}: gx zeroed, then for each output in row-major order,
+   * gOut ÷ divisor added to each input position of its window (row-major).
+   */
+  avgPool2dGrad(gOut: Storage, gx: Storage, g: Window2d, countIncludePad: boolean): void;
   /** out[r] = x[r·cols + index[r]] for each row r. */
   gather(x: Storage, cols: number, index: Int32Array, out: Storage): void;
   /** out[r·cols + index[r]] += g[r] for each row r. */
