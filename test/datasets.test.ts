@@ -281,10 +281,11 @@ describe('random generators', () => {
 });
 
 describe('loadBuiltin', () => {
-  test('BUILTIN_NAMES lists the generators and the three data sets, with descriptions', () => {
+  test('BUILTIN_NAMES lists the generators and the four data sets, with descriptions', () => {
     assert.deepEqual(Object.keys(BUILTIN_NAMES).sort(), [
       'circle',
       'digits',
+      'fashion-mnist',
       'gauss',
       'iris',
       'mnist',

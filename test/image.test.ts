@@ -153,7 +153,7 @@ describe('image preprocessing', () => {
     const t = tiny();
     assert.throws(
       () => fitImagePreprocessing(t, { mean: [0.5] }),
-      /tiny: 1 mean values for images of 3 channels/,
+      /tiny: 1 mean value for images of 3 channels; give one per channel/,
     );
     assert.throws(
       () => fitImagePreprocessing(t, { std: [1, 0, 1] }),

@@ -234,7 +234,8 @@ export function fitImagePreprocessing(table: Table, options: ImagePreprocessingO
       );
     if (values.length !== channels)
       throw new PreprocessError(
-        `${source}: ${values.length} ${what} values for images of ${channels} channel${channels === 1 ? '' : 's'}`,
+        `${source}: ${values.length} ${what} value${values.length === 1 ? '' : 's'} for images of ${channels} ` +
+          `channel${channels === 1 ? '' : 's'}; give one per channel`,
         source,
       );
     if (values.some((v) => !Number.isFinite(v) || (what === 'std' && v <= 0)))
