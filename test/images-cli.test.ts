@@ -271,6 +271,34 @@ describe('train, info, eval and predict on a folder of images', () => {
   });
 });
 
+describe('built-in image sets', () => {
+  test('a digits model predicts on an 8×8 PNG: grey, 8-bit values brought to its 0–16', async () => {
+    const r = await cli(
+      'train',
+      '--data',
+      'digits',
+      '--layers',
+      '16',
+      '--epochs',
+      '3',
+      '--out',
+      'digits.json',
+      '--quiet',
+    );
+    assert.equal(r.code, 0, r.err);
+    const doc = JSON.parse(readFileSync(join(dir, 'digits.json'), 'utf8'));
+    assert.deepEqual(doc.preprocessing.image, { shape: [1, 8, 8], maxValue: 16, resize: null });
+    writeFileSync(join(dir, 'digit.png'), png(rgba(8, 8, [128, 128, 128], lcg(9))));
+    const p = await cli('predict', '--model', 'digits.json', '--data', 'digit.png');
+    assert.equal(p.code, 0, p.err);
+    assert.match(p.out, /^file,predicted_label,p_0,p_1,.*,p_9\ndigit\.png,\d,/);
+    assert.match(
+      (await cli('info', 'digits.json')).out,
+      /images 1×8×8 .*\n.*read as grey \(luma\), 8×8 pixels required \(not resized\), full intensity 16/,
+    );
+  });
+});
+
 describe('idx data sets in a folder the user names', () => {
   test('--data fashion-mnist:DIR trains on its split and tests on t10k; a missing folder is named', async () => {
     const idx = (magic: number, dims: number[], values: number[]) => {
