@@ -235,6 +235,31 @@ describe('train, info, eval and predict on a folder of images', () => {
     const doc = JSON.parse(readFileSync(join(dir, 'grey.json'), 'utf8'));
     assert.deepEqual(doc.preprocessing.image, { shape: [1, 4, 6], maxValue: 255, resize: 'bilinear' });
     assert.deepEqual(doc.training.settings.resize, [4, 6]);
+    // A checkpoint carries the image flags: the resumed run reads the folder the same way.
+    const c = await cli(
+      'train',
+      '--data',
+      'mixed',
+      '--resize',
+      '6x4',
+      '--grayscale',
+      '--layers',
+      '4',
+      '--epochs',
+      '2',
+      '--checkpoint-every',
+      '1',
+      '--out',
+      'grey2.json',
+      '--quiet',
+    );
+    assert.equal(c.code, 0, c.err);
+    const resumed = await cli('train', '--resume', 'grey2.ckpt.json', '--epochs', '3', '--quiet');
+    assert.equal(resumed.code, 0, resumed.err);
+    assert.deepEqual(
+      JSON.parse(readFileSync(join(dir, 'grey2.json'), 'utf8')).preprocessing,
+      doc.preprocessing,
+    );
     const p = await cli('predict', '--model', 'grey.json', '--data', join('mixed', 'red', 'big.png'));
     assert.equal(p.code, 0, p.err);
     assert.match((await cli('info', 'grey.json')).out, /read as grey \(luma\), resized to 6×4 \(bilinear\)/);

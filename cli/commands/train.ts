@@ -337,6 +337,7 @@ function settingsFrom(
 /** Image flags need image data, and the image scalings need images: say which flag does not fit. */
 function checkImageFlags(
   s: Omit<RunSettings, 'target' | 'task' | 'loss'>,
+  scale: ImageScaling,
   table: Table,
   builtin: boolean,
 ): void {
@@ -345,12 +346,12 @@ function checkImageFlags(
     throw new UserError(
       `train: ${given.join(' and ')} ${given.length > 1 ? 'apply' : 'applies'} to a folder of images, not to ${table.source}`,
     );
-  if (!table.image && (s.scale === 'unit' || s.scale === 'channel'))
+  if (!table.image && (scale === 'unit' || scale === 'channel'))
     throw new UserError(
-      `train: --scale ${s.scale} applies to images (a folder of images, mnist, fashion-mnist, digits), not to ${table.source}`,
+      `train: --scale ${scale} applies to images (a folder of images, mnist, fashion-mnist, digits), not to ${table.source}`,
     );
   for (const flag of ['mean', 'std'] as const)
-    if (s[flag] !== undefined && (!table.image || (s.scale ?? (builtin ? 'minmax' : 'unit')) !== 'unit'))
+    if (s[flag] !== undefined && (!table.image || scale !== 'unit'))
       throw new UserError(`train: --${flag} applies to images scaled to [0, 1] (--scale unit)`);
 }
 
@@ -451,7 +452,6 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     labels: true,
   });
   const table = data.train;
-  checkImageFlags(s, table, data.builtin);
   const target = s.target ?? table.columns[table.columns.length - 1]?.name;
   const targetColumn = table.columns.find((c) => c.name === target);
   if (!targetColumn)
@@ -466,6 +466,7 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   // Pixels are bounded: scaled to [0, 1], where standardizing would blow rare pixels up (the built-in image
   // sets keep per-pixel min-max, with which the README's MNIST figures were measured).
   const scale: ImageScaling = s.scale ?? (table.image ? (data.builtin ? 'minmax' : 'unit') : 'standard');
+  checkImageFlags(s, scale, table, data.builtin);
   const settings: RunSettings = { ...s, target: target as string, task, loss, scale };
 
   // One stream per run: the split is its first draw, then initialisation, shuffling and dropout. A resumed
