@@ -53,6 +53,29 @@ export {
   cast,
   type ReduceOptions,
 } from './ops.js';
+export {
+  concat,
+  stack,
+  narrow,
+  split,
+  chunk,
+  swapAxes,
+  indexSelect,
+  embedding,
+  gather,
+  scatterAdd,
+  where,
+  maskedFill,
+  triu,
+  tril,
+  argmax,
+  topK,
+  multinomial,
+  type EmbeddingOpOptions,
+  type ArgmaxOptions,
+  type TopK,
+  type MultinomialOptions,
+} from './ops-indexing.js';
 export * as nn from './nn/index.js';
 export * as losses from './losses.js';
 export * as optim from './optim/index.js';

@@ -1,4 +1,4 @@
-/** Neural-network building blocks: `nn.Linear`, `nn.Sequential`, activations as modules, `nn.Module`. */
+/** Neural-network building blocks: `nn.Linear`, `nn.Sequential`, activations as modules, `nn.Module`, embeddings, recurrent layers (`nn.LSTM`, …) and `nn.MultiheadAttention`. */
 export { Module, type StateValue } from './module.js';
 export {
   Linear,
@@ -19,3 +19,23 @@ export {
   type LinearOptions,
 } from './layers.js';
 export { initLinear, INITS, type Init } from './init.js';
+export {
+  Embedding,
+  RecurrentBase,
+  RNN,
+  LSTM,
+  GRU,
+  type EmbeddingOptions,
+  type RecurrentOptions,
+  type RNNOptions,
+  type RecurrentState,
+  type RecurrentResult,
+  type CellParameters,
+} from './recurrent.js';
+export {
+  MultiheadAttention,
+  OutProjection,
+  type MultiheadAttentionOptions,
+  type AttendOptions,
+  type AttendResult,
+} from './attention.js';
