@@ -147,7 +147,7 @@ export abstract class RecurrentBase extends Module {
   readonly dropout: number;
   /** Whether each layer also runs backwards. */
   readonly bidirectional: boolean;
-  private readonly _cells: CellParameters[] = [];
+  private readonly _suffixes: string[] = [];
   private readonly _drop: Dropout;
 
   /** @param gates gate blocks stacked in the weights: 1 (RNN), 4 (LSTM), 3 (GRU). */
@@ -193,14 +193,15 @@ export abstract class RecurrentBase extends Module {
           rng.fillUniform(s, -bound, bound);
           return new Tensor(s, shape, true);
         };
-        // Fields in PyTorch's state-dict order; Module finds them by walking the fields.
-        const cell: CellParameters = {
-          weightIh: (fields[`weight_ih${sfx}`] = make([gh, inW])),
-          weightHh: (fields[`weight_hh${sfx}`] = make([gh, hiddenSize])),
-          biasIh: this.bias ? (fields[`bias_ih${sfx}`] = make([gh])) : null,
-          biasHh: this.bias ? (fields[`bias_hh${sfx}`] = make([gh])) : null,
-        };
-        this._cells.push(cell);
+        // Fields in PyTorch's state-dict order; Module finds them by walking the fields, and the forward
+        // reads them by name, so a tensor assigned to a field is the one used.
+        fields[`weight_ih${sfx}`] = make([gh, inW]);
+        fields[`weight_hh${sfx}`] = make([gh, hiddenSize]);
+        if (this.bias) {
+          fields[`bias_ih${sfx}`] = make([gh]);
+          fields[`bias_hh${sfx}`] = make([gh]);
+        }
+        this._suffixes.push(sfx);
       }
   }
 
@@ -209,7 +210,19 @@ export abstract class RecurrentBase extends Module {
     const dirs = this.bidirectional ? 2 : 1;
     if (!Number.isInteger(layer) || layer < 0 || layer >= this.numLayers || (reverse && dirs === 1))
       throw new RangeError(`${this.constructor.name}: no layer ${layer}${reverse ? ' (reverse)' : ''}`);
-    return this._cells[layer * dirs + (reverse ? 1 : 0)];
+    return this.parametersAt(layer * dirs + (reverse ? 1 : 0));
+  }
+
+  /** The k-th layer-and-direction's parameters, read from the fields. */
+  private parametersAt(k: number): CellParameters {
+    const f = this as unknown as Record<string, Tensor | undefined>;
+    const sfx = this._suffixes[k];
+    return {
+      weightIh: f[`weight_ih${sfx}`] as Tensor,
+      weightHh: f[`weight_hh${sfx}`] as Tensor,
+      biasIh: f[`bias_ih${sfx}`] ?? null,
+      biasHh: f[`bias_hh${sfx}`] ?? null,
+    };
   }
 
   /** One time step of this kind of cell. */
@@ -253,7 +266,7 @@ export abstract class RecurrentBase extends Module {
         const k = l * dirs + d;
         const run = this.direction(
           seq,
-          this._cells[k],
+          this.parametersAt(k),
           state(h0, k, batch, H),
           c0 && state(c0, k, batch, H),
           d === 1,
