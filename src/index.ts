@@ -58,6 +58,7 @@ export {
   stack,
   narrow,
   split,
+  unbind,
   chunk,
   swapAxes,
   indexSelect,

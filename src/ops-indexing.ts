@@ -151,12 +151,41 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
         `split: sizes ${fmt(parts)} must be non-negative integers adding up to ${n}, the size of axis ${ax} of ${fmt(x.shape)}`,
       );
   }
+  // The pieces' gradients go into one buffer, so a backward costs x's size once rather than once per piece
+  // (an LSTM cuts its gates in four and its input projection in one piece per time step). The pieces hang
+  // off one identity node, `hub`, whose backward the engine runs after all of theirs: the first piece to
+  // run hands a fresh buffer to the hub as its gradient, the others write their slices into that buffer in
+  // place and return nothing, and the hub passes it on to x and lets it go before the next pass.
+  const { outer, inner } = around(x.shape, ax);
+  let shared: Storage | null = null;
+  const hub = result(x.data, x.shape, 'split', [x], (g) => {
+    shared = null;
+    return [g];
+  });
   let start = 0;
   return parts.map((p) => {
-    const piece = narrow(x, ax, start, p);
+    const from = start * inner;
     start += p;
-    return piece;
+    const block = p * inner;
+    const out = allocStorage(x.dtype, outer * block);
+    kernels().copyBlocks(x.data, from, n * inner, out, 0, block, outer, block);
+    const shape = x.shape.map((d, j) => (j === ax ? p : d));
+    return result(out, shape, 'split', [hub], (g) => {
+      const buffer = shared ?? allocStorage(x.dtype, x.size);
+      kernels().copyBlocks(g, 0, block, buffer, from, n * inner, outer, block);
+      if (shared !== null) return [null];
+      shared = buffer;
+      return [buffer];
+    });
   });
+}
+
+/** The slices along `axis`, that axis removed (PyTorch's `unbind`): `split` into size-1 pieces, reshaped. */
+export function unbind(x: Tensor, axis = 0): Tensor[] {
+  assertTensor(x, 'unbind');
+  const ax = normAxis(axis, x.ndim, 'unbind');
+  const shape = x.shape.filter((_, j) => j !== ax);
+  return split(x, 1, ax).map((t) => reshape(t, shape));
 }
 
 /** Cut along `axis` into `chunks` pieces of ⌈n / chunks⌉ entries (the last may be shorter; PyTorch's `chunk`). */

@@ -15,6 +15,7 @@ import {
   stack,
   narrow,
   split,
+  unbind,
   chunk,
   swapAxes,
   indexSelect,
@@ -141,6 +142,31 @@ describe('joining and cutting', () => {
       },
       [x],
     );
+  });
+
+  test("split's one gradient buffer: some pieces unused, a piece used twice, a retained graph run twice", () => {
+    const x = randn(21, [5, 3]);
+    assertGrad(
+      'split, pieces 0 and 2 only, piece 2 twice',
+      (t) => {
+        const [a, , c] = split(t, [2, 1, 2], 0);
+        return concat([a.mul(a), c.tanh(), c.mul(3)], 0);
+      },
+      [x],
+    );
+    assertGrad('unbind', (t) => stack(unbind(t, 1).reverse(), 0), [x]);
+    assert.deepEqual(unbind(x, 0)[4].shape, [3]);
+    const t = new Tensor(x.data.slice(), x.shape, true);
+    const [a, b] = split(t, [4, 1], 0);
+    const y = a.sum().add(b.mul(2).sum());
+    y.backward(undefined, { retainGraph: true });
+    const once = Array.from(t.grad!.data);
+    y.backward();
+    assert.deepEqual(
+      Array.from(t.grad!.data),
+      once.map((v) => 2 * v),
+    );
+    assert.deepEqual(once, [...Array(12).fill(1), 2, 2, 2]);
   });
 
   test('swapAxes is a permutation; batched matmul over heads checks', () => {

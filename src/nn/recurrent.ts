@@ -7,7 +7,7 @@
  * backward; the input projection of all steps is one product before the loop.
  */
 import * as ops from '../ops.js';
-import { chunk, concat, embedding, narrow, stack, swapAxes } from '../ops-indexing.js';
+import { chunk, concat, embedding, narrow, split, stack, swapAxes, unbind } from '../ops-indexing.js';
 import { defaultStream, type RandomState } from '../random.js';
 import { fmt } from '../shape.js';
 import { allocStorage, Tensor, type DType } from '../tensor.js';
@@ -316,13 +316,14 @@ export abstract class RecurrentBase extends Module {
     // x·W_ihᵀ + b_ih for every step at once: [time·batch, gates·hidden].
     let pre = ops.matmul(ops.reshape(seq, [steps * batch, width]), ops.transpose(p.weightIh));
     if (p.biasIh) pre = ops.add(pre, p.biasIh);
+    const inputs = unbind(ops.reshape(pre, [steps, batch, pre.shape[1]]), 0);
     const whhT = ops.transpose(p.weightHh);
     const outs = new Array<Tensor>(steps);
     for (let s = 0; s < steps; s++) {
       const t = reverse ? steps - 1 - s : s;
       let hh = ops.matmul(hs, whhT);
       if (p.biasHh) hh = ops.add(hh, p.biasHh);
-      const next = this.cell(narrow(pre, 0, t * batch, batch), hh, hs, cs);
+      const next = this.cell(inputs[t], hh, hs, cs);
       hs = next.h;
       cs = next.c;
       outs[t] = hs;
@@ -398,8 +399,10 @@ export class GRU extends RecurrentBase {
 
   protected cell: Cell = (xi, hh, h) => {
     const H = this.hiddenSize;
-    const [r, z] = chunk(ops.sigmoid(ops.add(narrow(hh, 1, 0, 2 * H), narrow(xi, 1, 0, 2 * H))), 2, 1);
-    const n = ops.tanh(ops.add(narrow(xi, 1, 2 * H, H), ops.mul(narrow(hh, 1, 2 * H, H), r)));
+    const [xrz, xn] = split(xi, [2 * H, H], 1);
+    const [hrz, hn] = split(hh, [2 * H, H], 1);
+    const [r, z] = chunk(ops.sigmoid(ops.add(hrz, xrz)), 2, 1);
+    const n = ops.tanh(ops.add(xn, ops.mul(hn, r)));
     return { h: ops.add(ops.mul(ops.sub(h, n), z), n), c: null };
   };
 }
