@@ -371,3 +371,20 @@ describe('MultiheadAttention by gradCheck and shapes', () => {
     assertClose(viaBias.output, viaMask.output, { rel: 1e-15 });
   });
 });
+
+test('float32 layers give the float64 fixture values to float32 precision', () => {
+  for (const [prefix, make] of [
+    ['LSTM(3, 4, num_layers=2', () => new nn.LSTM(3, 4, { numLayers: 2, batchFirst: true })],
+    ['GRU(', () => new nn.GRU(3, 5, { batchFirst: true })],
+    ['MultiheadAttention', () => new nn.MultiheadAttention(8, 2, { batchFirst: true })],
+  ] as const) {
+    const c = caseNamed(prefix);
+    const m: nn.Module = make();
+    m.loadStateDict(c.params);
+    const x = tensor(c.input);
+    const out =
+      m instanceof nn.MultiheadAttention ? m.attend(x, x, x, { isCausal: true }).output : m.forward(x);
+    assert.equal(out.dtype, 'float32');
+    assertClose(out, c.output, { rel: 1e-4, abs: 1e-5, what: `${c.name} in float32` });
+  }
+});
