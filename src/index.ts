@@ -53,6 +53,10 @@ export {
   cast,
   type ReduceOptions,
 } from './ops.js';
+export * as nn from './nn/index.js';
+export * as losses from './losses.js';
+export * as optim from './optim/index.js';
+export * as random from './random.js';
 export {
   concat,
   stack,
@@ -77,10 +81,6 @@ export {
   type TopK,
   type MultinomialOptions,
 } from './ops-indexing.js';
-export * as nn from './nn/index.js';
-export * as losses from './losses.js';
-export * as optim from './optim/index.js';
-export * as random from './random.js';
 export { gradCheck, type GradCheckOptions, type GradCheckResult, type GradCheckInput } from './gradcheck.js';
 export {
   fit,
