@@ -57,6 +57,30 @@ export * as nn from './nn/index.js';
 export * as losses from './losses.js';
 export * as optim from './optim/index.js';
 export * as random from './random.js';
+export {
+  concat,
+  stack,
+  narrow,
+  split,
+  unbind,
+  chunk,
+  swapAxes,
+  indexSelect,
+  embedding,
+  gather,
+  scatterAdd,
+  where,
+  maskedFill,
+  triu,
+  tril,
+  argmax,
+  topK,
+  multinomial,
+  type EmbeddingOpOptions,
+  type ArgmaxOptions,
+  type TopK,
+  type MultinomialOptions,
+} from './ops-indexing.js';
 export { gradCheck, type GradCheckOptions, type GradCheckResult, type GradCheckInput } from './gradcheck.js';
 export {
   fit,

@@ -12,8 +12,8 @@ import { allocStorage, isGradEnabled, noGrad, Tensor, type DType } from './tenso
 
 type Backward = (g: Storage) => (Storage | null)[];
 
-/** Wrap a result, linking it into the graph when an input needs gradients. */
-function result(
+/** @internal Wrap a result, linking it into the graph when an input needs gradients. */
+export function result(
   data: Storage,
   shape: readonly number[],
   op: string,
@@ -25,7 +25,8 @@ function result(
   return needs ? new Tensor(data, shape, true, { op, inputs, backward }) : new Tensor(data, shape);
 }
 
-function promote(a: DType, b: DType): DType {
+/** @internal The dtype of a result from operands of these two. */
+export function promote(a: DType, b: DType): DType {
   return a === 'float64' || b === 'float64' ? 'float64' : 'float32';
 }
 
@@ -36,13 +37,14 @@ function asTensor(x: Tensor | number, like: Tensor): Tensor {
   return new Tensor(s, []);
 }
 
-function assertTensor(x: unknown, op: string): asserts x is Tensor {
+/** @internal Throw a TypeError naming the op unless `x` is a Tensor. */
+export function assertTensor(x: unknown, op: string): asserts x is Tensor {
   if (!(x instanceof Tensor))
     throw new TypeError(`${op}: expected a Tensor, got ${x === null ? 'null' : typeof x}`);
 }
 
-/** Sum a broadcast gradient back down to the shape of the input it came from. */
-function sumTo(g: Storage, gShape: Shape, target: Shape): Storage {
+/** @internal Sum a broadcast gradient back down to the shape of the input it came from. */
+export function sumTo(g: Storage, gShape: Shape, target: Shape): Storage {
   if (g.length === sizeOf(target) && (sameShape(gShape, target) || sizeOf(target) === g.length)) return g;
   const keep = padShape(target, gShape.length);
   const out = allocStorage(g instanceof Float64Array ? 'float64' : 'float32', sizeOf(target));

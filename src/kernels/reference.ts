@@ -14,6 +14,7 @@ import type {
   Storage,
 } from './types.js';
 import { UNARY, type UnaryOp } from './unary.js';
+import * as indexing from './indexing.js';
 import * as window from './window.js';
 
 function unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): void {
@@ -500,6 +501,13 @@ export const referenceKernels: Kernels = {
   matmul,
   gather,
   scatterAdd,
+  copyBlocks: indexing.copyBlocks,
+  take: indexing.take,
+  takeGrad: indexing.takeGrad,
+  gatherAxis: indexing.gatherAxis,
+  scatterAddAxis: indexing.scatterAddAxis,
+  select: indexing.select,
+  topK: indexing.topK,
   accumulate,
   sgd,
   adam,

@@ -193,6 +193,56 @@ export interface Kernels {
   gather(x: Storage, cols: number, index: Int32Array, out: Storage): void;
   /** out[r·cols + index[r]] += g[r] for each row r. */
   scatterAdd(g: Storage, cols: number, index: Int32Array, out: Storage): void;
+  // Indexing (src/kernels/indexing.ts). An axis is addressed by viewing the data as [outer, n, inner]: n the
+  // axis' size, outer and inner the products of the sizes before and after it.
+  /**
+   * Copy `rows` blocks of `cols` contiguous elements: out[outOffset + r·outStride + c] =
+   * x[xOffset + r·xStride + c]. Concat, stack, narrow and their gradients are such copies.
+   */
+  copyBlocks(
+    x: Storage,
+    xOffset: number,
+    xStride: number,
+    out: Storage,
+    outOffset: number,
+    outStride: number,
+    rows: number,
+    cols: number,
+  ): void;
+  /** Rows along an axis: x [outer, n, inner], out [outer, m, inner] (m = index.length) = x[a, index[j], i]. */
+  take(x: Storage, outer: number, n: number, inner: number, index: Int32Array, out: Storage): void;
+  /**
+   * The gradient of {@link Kernels.take}: out [outer, n, inner] += g [outer, m, inner] at row index[j], in
+   * order of a, then j ascending, so repeated indices add up in a fixed order.
+   */
+  takeGrad(g: Storage, outer: number, n: number, inner: number, index: Int32Array, out: Storage): void;
+  /** PyTorch's gather: x [outer, n, inner], index and out [outer, m, inner], out[a, j, i] = x[a, index[a, j, i], i]. */
+  gatherAxis(
+    x: Storage,
+    outer: number,
+    n: number,
+    inner: number,
+    index: Int32Array,
+    m: number,
+    out: Storage,
+  ): void;
+  /** PyTorch's scatter_add: out [outer, n, inner] at [a, index[a, j, i], i] += src[a, j, i], in row-major order. */
+  scatterAddAxis(
+    src: Storage,
+    outer: number,
+    n: number,
+    inner: number,
+    index: Int32Array,
+    m: number,
+    out: Storage,
+  ): void;
+  /** out[i] = cond[i] ≠ 0 ? a[i] : b[i], all of one length (where). */
+  select(cond: Storage, a: Storage, b: Storage, out: Storage): void;
+  /**
+   * Positions of the k largest along the axis of x [outer, n, inner] into index [outer, k, inner], largest
+   * first; NaN ranks above every number (as PyTorch), ties go to the lower position.
+   */
+  topK(x: Storage, outer: number, n: number, inner: number, k: number, index: Int32Array): void;
   /** acc[i] += x[i]: gradient accumulation. */
   accumulate(acc: Storage, x: Storage): void;
   /**

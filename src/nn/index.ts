@@ -1,6 +1,26 @@
 /** Neural-network building blocks: `nn.Linear`, `nn.Sequential`, activations as modules, `nn.Module`. */
 export { Module, type StateValue } from './module.js';
 export {
+  Embedding,
+  RecurrentBase,
+  RNN,
+  LSTM,
+  GRU,
+  type EmbeddingOptions,
+  type RecurrentOptions,
+  type RNNOptions,
+  type RecurrentState,
+  type RecurrentResult,
+  type CellParameters,
+} from './recurrent.js';
+export {
+  MultiheadAttention,
+  OutProjection,
+  type MultiheadAttentionOptions,
+  type AttendOptions,
+  type AttendResult,
+} from './attention.js';
+export {
   Linear,
   Sigmoid,
   Tanh,
