@@ -14,6 +14,7 @@ import type {
   Storage,
 } from './types.js';
 import { UNARY, type UnaryOp } from './unary.js';
+import * as norm from './norm.js';
 import * as window from './window.js';
 
 function unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): void {
@@ -512,4 +513,7 @@ export const referenceKernels: Kernels = {
   maxPool2dGrad: window.maxPool2dGrad,
   avgPool2d: window.avgPool2d,
   avgPool2dGrad: window.avgPool2dGrad,
+  moments: norm.moments,
+  normalize: norm.normalize,
+  normalizeGrad: norm.normalizeGrad,
 };
