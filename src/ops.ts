@@ -630,8 +630,11 @@ export interface AvgPool2dOptions {
   countIncludePad?: boolean;
 }
 
-/** A size pair from one number or two, each an integer ≥ `min`; `what` names it in the message. */
-function pair2d(
+/**
+ * @internal A size pair from one number or two, each an integer ≥ `min`; `what` names it in the message
+ * (the layers check their arguments with it too).
+ */
+export function pair2d(
   v: Size2d | undefined,
   dflt: Size2d,
   min: number,
@@ -647,8 +650,8 @@ function pair2d(
   return [hw[0], hw[1]];
 }
 
-/** A 1-D size: an integer ≥ `min`. */
-function size1d(v: number | undefined, dflt: number, min: number, op: string, what: string): number {
+/** @internal A 1-D size: an integer ≥ `min`. */
+export function size1d(v: number | undefined, dflt: number, min: number, op: string, what: string): number {
   const s = v ?? dflt;
   if (!Number.isInteger(s) || s < min)
     throw new RangeError(`${op}: ${what} must be an integer ≥ ${min}, got ${JSON.stringify(s)}`);
