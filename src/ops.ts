@@ -689,7 +689,11 @@ function windowOut(
   return out;
 }
 
-/** The NCHW window of an op over x [N, C, H, W]; throws, naming the op and shapes, when it does not fit. */
+/**
+ * The NCHW window of an op over x [N, C, H, W]; throws, naming the op and shapes, when it does not fit.
+ * With `same` the output keeps the input's size (stride 1; `pad` is the padding before, and whatever
+ * more the last windows reach is padding after).
+ */
 function window2d(
   x: Tensor,
   k: readonly [number, number],
@@ -699,10 +703,11 @@ function window2d(
   ceil: boolean,
   op: string,
   shown: readonly number[] = x.shape,
+  same = false,
 ): Window2d {
   const [batch, channels, inH, inW] = x.shape;
-  const outH = windowOut(inH, k[0], pad[0], stride[0], dilation[0], ceil);
-  const outW = windowOut(inW, k[1], pad[1], stride[1], dilation[1], ceil);
+  const outH = same ? inH : windowOut(inH, k[0], pad[0], stride[0], dilation[0], ceil);
+  const outW = same ? inW : windowOut(inW, k[1], pad[1], stride[1], dilation[1], ceil);
   if (outH < 1 || outW < 1) {
     const span = [dilation[0] * (k[0] - 1) + 1, dilation[1] * (k[1] - 1) + 1];
     const spatial = shown.slice(2);
@@ -750,7 +755,19 @@ export function conv2d(
   const dilation = pair2d(options.dilation, 1, 1, 'conv2d', 'dilation');
   const k: [number, number] = [weight.shape[2], weight.shape[3]];
   const pad = convPadding(p, k, stride, dilation, 'conv2d');
-  return convolve(x, weight, bias, stride, pad, dilation, options.groups, 'conv2d', x.shape, weight.shape);
+  return convolve(
+    x,
+    weight,
+    bias,
+    stride,
+    pad,
+    dilation,
+    options.groups,
+    'conv2d',
+    x.shape,
+    weight.shape,
+    p === 'same',
+  );
 }
 
 /**
@@ -789,6 +806,7 @@ export function conv1d(
     'conv1d',
     x.shape,
     weight.shape,
+    p === 'same',
   );
   return reshape(y, [n, co, y.shape[3]]);
 }
@@ -811,7 +829,10 @@ function convPadding(
   return pair2d(p, 0, 0, op, "padding (or 'same' or 'valid')");
 }
 
-/** The convolution node over 4-D views; `xShown` and `wShown` are the caller's shapes for messages. */
+/**
+ * The convolution node over 4-D views; `xShown` and `wShown` are the caller's shapes for messages, `same`
+ * says the padding is 'same'.
+ */
 function convolve(
   x: Tensor,
   weight: Tensor,
@@ -823,6 +844,7 @@ function convolve(
   op: string,
   xShown: readonly number[],
   wShown: readonly number[],
+  same: boolean,
 ): Tensor {
   const groups = groupsOpt ?? 1;
   if (!Number.isInteger(groups) || groups < 1)
@@ -846,7 +868,7 @@ function convolve(
       );
   }
   const k: [number, number] = [weight.shape[2], weight.shape[3]];
-  const w = window2d(x, k, stride, pad, dilation, false, op, xShown);
+  const w = window2d(x, k, stride, pad, dilation, false, op, xShown, same);
   const g: Conv2dGeometry = { ...w, outChannels, groups };
   const dtype = bias ? promote(promote(x.dtype, weight.dtype), bias.dtype) : promote(x.dtype, weight.dtype);
   const xc = cast(x, dtype);

@@ -37,6 +37,13 @@ export abstract class Module {
     return out;
   }
 
+  /** This module and every module below it, depth first (PyTorch's `modules()`). */
+  modules(): Module[] {
+    const out: Module[] = [this];
+    for (const [, child] of this.namedChildren()) out.push(...child.modules());
+    return out;
+  }
+
   /**
    * Every tensor of this module and its children (parameters and buffers), with dotted PyTorch-style names:
    * what `stateDict`, model files and checkpoints hold.
