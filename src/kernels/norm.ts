@@ -31,11 +31,6 @@ export function moments(x: Storage, g: NormGeometry, mean: Storage, variance: St
   }
 }
 
-/** The scale (or shift) of element i of group j, 1 (or 0) when there is none. */
-function affineAt(a: Storage | null, byGroup: boolean, j: number, i: number, none: number): number {
-  return a === null ? none : byGroup ? a[j] : a[i];
-}
-
 /** out = (x − mean)·r·scale + shift: see `Kernels.normalize`. */
 export function normalize(
   x: Storage,
@@ -51,12 +46,18 @@ export function normalize(
   for (let j = 0; j < groups; j++) {
     const m = mean[j];
     const r = 1 / Math.sqrt(variance[j] + eps);
+    // By group, one factor r·scale[j] per group; by inner position, the scale and shift vary along i.
+    const a = byGroup && scale !== null ? r * scale[j] : r;
+    const t = byGroup && shift !== null ? shift[j] : 0;
     for (let o = 0; o < outer; o++) {
       const base = (o * groups + j) * inner;
-      for (let i = 0; i < inner; i++) {
-        const xh = (x[base + i] - m) * r;
-        out[base + i] = xh * affineAt(scale, byGroup, j, i, 1) + affineAt(shift, byGroup, j, i, 0);
-      }
+      if (byGroup || (scale === null && shift === null))
+        for (let i = 0; i < inner; i++) out[base + i] = (x[base + i] - m) * a + t;
+      else
+        for (let i = 0; i < inner; i++) {
+          const xh = (x[base + i] - m) * r;
+          out[base + i] = (scale === null ? xh : xh * scale[i]) + (shift === null ? 0 : shift[i]);
+        }
     }
   }
 }
@@ -82,34 +83,48 @@ export function normalizeGrad(
   for (let j = 0; j < groups; j++) {
     const m = mean[j];
     const r = 1 / Math.sqrt(variance[j] + eps);
-    // Σĝ and Σĝ·x̂ over the group, for the statistics' share of the input gradient.
+    // Σĝ and Σĝ·x̂ over the group (the statistics' share of the input gradient), ĝ = gOut·scale.
     let sg = 0;
     let sgx = 0;
-    for (let o = 0; o < outer; o++) {
-      const base = (o * groups + j) * inner;
-      for (let i = 0; i < inner; i++) {
-        const gy = gOut[base + i];
-        const xh = (x[base + i] - m) * r;
-        const gh = gy * affineAt(scale, byGroup, j, i, 1);
-        sg += gh;
-        sgx += gh * xh;
-        if (gScale !== null) gScale[byGroup ? j : i] += gy * xh;
-        if (gShift !== null) gShift[byGroup ? j : i] += gy;
+    if (byGroup) {
+      // One scale for the group: Σĝ = scale·ΣgOut, Σĝx̂ = scale·ΣgOut·x̂, and those sums are the scale's and
+      // shift's gradients.
+      for (let o = 0; o < outer; o++) {
+        const base = (o * groups + j) * inner;
+        for (let i = 0; i < inner; i++) {
+          const gy = gOut[base + i];
+          sg += gy;
+          sgx += gy * ((x[base + i] - m) * r);
+        }
       }
-    }
+      if (gScale !== null) gScale[j] = sgx;
+      if (gShift !== null) gShift[j] = sg;
+      if (scale !== null) {
+        sg *= scale[j];
+        sgx *= scale[j];
+      }
+    } else
+      for (let o = 0; o < outer; o++) {
+        const base = (o * groups + j) * inner;
+        for (let i = 0; i < inner; i++) {
+          const gy = gOut[base + i];
+          const xh = (x[base + i] - m) * r;
+          const gh = scale === null ? gy : gy * scale[i];
+          sg += gh;
+          sgx += gh * xh;
+          if (gScale !== null) gScale[i] += gy * xh;
+          if (gShift !== null) gShift[i] += gy;
+        }
+      }
     if (gx === null) continue;
     const a = batchStats ? sg / count : 0;
     const b = batchStats ? sgx / count : 0;
+    const s = byGroup && scale !== null ? scale[j] : 1;
     for (let o = 0; o < outer; o++) {
       const base = (o * groups + j) * inner;
       for (let i = 0; i < inner; i++) {
-        const gh = gOut[base + i] * affineAt(scale, byGroup, j, i, 1);
-        if (!batchStats) {
-          gx[base + i] = r * gh;
-          continue;
-        }
-        const xh = (x[base + i] - m) * r;
-        gx[base + i] = r * (gh - a - xh * b);
+        const gh = byGroup || scale === null ? gOut[base + i] * s : gOut[base + i] * scale[i];
+        gx[base + i] = batchStats ? r * (gh - a - (x[base + i] - m) * r * b) : r * gh;
       }
     }
   }

@@ -217,8 +217,9 @@ export interface Kernels {
    */
   moments(x: Storage, g: NormGeometry, mean: Storage, variance: Storage): void;
   /**
-   * out = (x − mean[j])·r·scale + shift with r = 1 / √(variance[j] + eps) for group j, scale and shift
-   * indexed as `g.affine` says, each left out when null.
+   * Normalize each group, with r = 1 / √(variance[j] + eps) for group j: by group (`g.affine`),
+   * out = (x − mean[j])·(r·scale[j]) + shift[j]; by inner position, out = (x − mean[j])·r·scale[i] +
+   * shift[i]. A null scale or shift is left out.
    */
   normalize(
     x: Storage,
@@ -232,9 +233,10 @@ export interface Kernels {
   /**
    * The gradients of {@link Kernels.normalize} given gOut. With x̂ = (x − mean)·r and ĝ = gOut·scale (gOut
    * without a scale): gx = r·ĝ when the statistics are fixed (running statistics), or with `batchStats`
-   * (mean and variance are x's own, from `moments`) r·(ĝ − Σĝ ÷ count − x̂·Σĝx̂ ÷ count), the sums over
-   * the group from zero in its order; gScale = Σ gOut·x̂ and gShift = Σ gOut over the elements sharing
-   * each entry, from zero in element order. Each output is overwritten, and skipped when null.
+   * (mean and variance are x's own, from `moments`) r·(ĝ − Σĝ ÷ count − (x − mean)·r·(Σĝx̂ ÷ count));
+   * gScale = Σ gOut·x̂ and gShift = Σ gOut over the elements sharing each entry. Every sum runs from zero
+   * in element order; by group, Σĝ = scale[j]·ΣgOut and Σĝx̂ = scale[j]·Σ gOut·x̂ (those plain sums being
+   * gShift[j] and gScale[j]). Each output is overwritten, and skipped when null.
    */
   normalizeGrad(
     gOut: Storage,
