@@ -786,6 +786,8 @@ export function conv1d(
   const dilation = size1d(options.dilation, 1, 1, 'conv1d', 'dilation');
   const p = options.padding ?? 0;
   if (typeof p === 'number') size1d(p, 0, 0, 'conv1d', 'padding');
+  if (p === 'same' && stride !== 1)
+    throw new Error(`conv1d: padding 'same' needs stride 1 (as PyTorch), got stride ${stride}`);
   const pad = convPadding(
     typeof p === 'number' ? [0, p] : p,
     [1, weight.shape[2]],

@@ -457,6 +457,10 @@ describe('shapes follow PyTorch, and errors say what was expected', () => {
         "conv2d: padding 'same' needs stride 1 (as PyTorch), got stride 2×2",
       ],
       [
+        () => conv1d(zeros([1, 3, 8]), zeros([4, 3, 3]), null, { padding: 'same', stride: 2 }),
+        "conv1d: padding 'same' needs stride 1 (as PyTorch), got stride 2",
+      ],
+      [
         () => new nn.Conv2d(3, 4, 3, { groups: 2 }),
         'Conv2d: groups 2 must divide inChannels 3 and outChannels 4',
       ],
