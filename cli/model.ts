@@ -16,6 +16,7 @@ import type { Flags } from './args.js';
 import { loadData, type LoadedData } from './data.js';
 import { UserError } from './errors.js';
 import { readTextFile } from './fsutil.js';
+import { readOptionsOf } from './images.js';
 
 /** A loaded model with its document and preprocessing. */
 export interface LoadedModel {
@@ -71,7 +72,8 @@ export async function runModelOnData(flags: Flags, cwd: string, command: string)
   const dataName = flags.data as string | undefined;
   if (!dataName)
     throw new UserError(`${command}: --data is required`, { hint: `see 'chainrule ${command} --help'` });
-  const data = await loadData(dataName, cwd);
+  const image = loaded.pre.image;
+  const data = await loadData(dataName, cwd, image ? { images: readOptionsOf(image) } : {});
   const table = data.test ?? data.train;
   const x = transformFeatures(loaded.pre, table, loaded.model.parameters()[0].dtype);
   const outputs = noGrad(() => loaded.model.eval().forward(x));

@@ -196,7 +196,28 @@ export {
   type TargetTensors,
   type TargetPredictions,
 } from './data/preprocess.js';
-export { makeTable, selectRows, isNumeric, type Table, type Column } from './data/table.js';
+export {
+  makeTable,
+  selectRows,
+  isNumeric,
+  pixelName,
+  RESAMPLES,
+  type Table,
+  type Column,
+  type ImageInput,
+  type Resample,
+} from './data/table.js';
+export {
+  imageTable,
+  imageSize,
+  inputShape,
+  rgbaToPlanes,
+  resizeImage,
+  fitImagePreprocessing,
+  IMAGE_SCALINGS,
+  type ImageScaling,
+  type ImagePreprocessingOptions,
+} from './data/image.js';
 export * as datasets from './data/generators.js';
 export {
   toOnnx,

@@ -11,7 +11,8 @@ import { runModelOnData } from '../model.js';
 export const predictSpec: CommandSpec = {
   name: 'predict',
   summary: 'Predict with a trained model: a CSV with each row id, the prediction and class probabilities.',
-  usage: 'chainrule predict --model <model.json> --data <file.csv | built-in> [--out preds.csv]',
+  usage:
+    'chainrule predict --model <model.json> --data <file.csv | image | folder | built-in> [--out preds.csv]',
   flags: [
     {
       name: 'model',
@@ -23,7 +24,8 @@ export const predictSpec: CommandSpec = {
       name: 'data',
       type: 'string',
       placeholder: 'file|name',
-      description: 'Rows like the training CSV; the target column may be absent',
+      description:
+        'Rows like the training CSV (the target column may be absent), or for a model trained on images an image file or a folder of them',
     },
     {
       name: 'out',
@@ -33,14 +35,21 @@ export const predictSpec: CommandSpec = {
     },
   ],
   details:
-    "Rows are identified by an 'id' column when the input has one, else by their row number (1 = first data row).",
-  examples: ['chainrule predict --model iris.json --data new-flowers.csv --out preds.csv'],
+    "Rows are identified by an 'id' column when the input has one, images by their file, else by their row number\n" +
+    '(1 = first data row). Images are read as the model was trained: channels, size (resized if it was), scaling.',
+  examples: [
+    'chainrule predict --model iris.json --data new-flowers.csv --out preds.csv',
+    'chainrule predict --model photos.json --data holiday/ --out preds.csv',
+  ],
 };
 
 /** Run `chainrule predict`; returns the exit code. */
 export async function predictCommand(flags: Flags, io: IO): Promise<number> {
   const { pre, table, outputs: out } = await runModelOnData(flags, io.cwd, 'predict');
-  const idColumn = table.columns.find((c) => c.name.toLowerCase() === 'id');
+  // Images are named by their file.
+  const idColumn =
+    table.columns.find((c) => c.name.toLowerCase() === 'id') ??
+    (table.image ? table.columns.find((c) => c.name === 'file') : undefined);
   const id = (r: number): string =>
     idColumn
       ? String(isNumeric(idColumn) ? idColumn.values[r] : (idColumn.values as readonly string[])[r])
