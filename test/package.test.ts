@@ -35,7 +35,16 @@ const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 };
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 /** What the copy of the repository leaves out: installs, outputs, and what the build does not read. */
-const NOT_COPIED = new Set(['node_modules', 'dist', '.git', '.scratch', 'test-artifacts', 'tmp', 'test', 'bench']);
+const NOT_COPIED = new Set([
+  'node_modules',
+  'dist',
+  '.git',
+  '.scratch',
+  'test-artifacts',
+  'tmp',
+  'test',
+  'bench',
+]);
 
 interface Result {
   code: number | null;
