@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import {
   ACTIVATION_OPS,
   checkPreprocessing,
+  DataError,
   evaluate,
   fit,
   fitImagePreprocessing,
@@ -11,6 +12,7 @@ import {
   fromSpec,
   inferTask,
   kernels,
+  losses,
   mlpSpec,
   optim,
   parseCheckpoint,
@@ -36,7 +38,7 @@ import type { CommandSpec, Flags } from '../args.js';
 import { loadData } from '../data.js';
 import { TrainingFailure, UserError } from '../errors.js';
 import { duration, int, num, pct } from '../format.js';
-import { readTextFile, writeFileAtomic } from '../fsutil.js';
+import { checkWritable, readTextFile, writeFileAtomic } from '../fsutil.js';
 import { parseNumbers, parseResize } from '../images.js';
 import type { IO } from '../io.js';
 import { lossPlotSvg } from '../plot.js';
@@ -305,9 +307,7 @@ function settingsFrom(
   const mean = flags.mean ? parseNumbers(flags.mean as string, 'train: --mean') : p?.mean;
   const std = flags.std ? parseNumbers(flags.std as string, 'train: --std') : p?.std;
   const task = (flags.task as RunSettings['task'] | undefined) ?? p?.task;
-  const lossFlag =
-    (flags.loss as LossFlag | undefined) ??
-    (p ? (p.loss === 'crossEntropy' ? 'cross-entropy' : p.loss) : undefined);
+  const lossFlag = (flags.loss as LossFlag | undefined) ?? (p ? losses.LOSS_SPELLINGS[p.loss] : undefined);
   return {
     data,
     layers: (flags.layers as number[] | undefined) ?? p?.layers ?? [64, 32],
@@ -410,6 +410,30 @@ function dataset(pre: Preprocessing, table: Table, dtype: RunSettings['dtype']) 
   return { x, y: t.kind === 'classes' ? t.labels : t.y };
 }
 
+/**
+ * A value the data layer let through but training refused (a `DataError`: NaN or infinite after scaling),
+ * as the cell of the file it came from: file:line, column, the raw value and what the scaling made of it.
+ */
+function badValue(e: DataError, pre: Preprocessing, table: Table | null): string {
+  let feature: Preprocessing['features'][number] | Preprocessing['target'] | undefined = pre.target;
+  if (e.tensor === 'x') {
+    let start = 0;
+    feature = pre.features.find((f) => {
+      start += f.kind === 'numeric' ? 1 : f.categories.length;
+      return e.index < start;
+    });
+  }
+  const column = table?.columns.find((c) => c.name === feature?.name);
+  if (!table || !feature || !column) return `train: ${e.message}`;
+  const line = table.lineOf?.(e.sample);
+  const scaling = feature.kind === 'numeric' ? ` (mean ${feature.mean}, deviation ${feature.std})` : '';
+  return (
+    `${table.source}${line === undefined ? '' : `:${line}`}: column '${column.name}' holds ${String(column.values[e.sample])}, ` +
+    `which its scaling${scaling} turns into ${e.value}: the column's values are too large to scale; ` +
+    'divide the column by a power of ten (bad input, not a learning-rate problem)'
+  );
+}
+
 /** Path of the checkpoint next to a model path: model.json → model.ckpt.json. */
 export function checkpointPath(out: string): string {
   return out.endsWith('.json') ? `${out.slice(0, -'.json'.length)}.ckpt.json` : `${out}.ckpt.json`;
@@ -438,6 +462,9 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     (resumePath ? resumePath.replace(/\.ckpt\.json$/, '.json') : 'model.json');
   const outPath = resolve(io.cwd, out);
   const ckptPath = checkpointPath(outPath);
+  // Before the data and the training, not after them: a folder that is missing now will be missing then.
+  await checkWritable(outPath, { what: 'model file' });
+  if (flags.plot) await checkWritable(resolve(io.cwd, flags.plot as string), { what: 'plot' });
 
   const data = await loadData(s.data, io.cwd, {
     ...(s.size ? { size: s.size } : {}),
@@ -519,7 +546,7 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     );
   say(
     `model: ${[pre.inputSize, ...settings.layers, outputs].join('-')} ${settings.activation}, ${int(model.numParameters())} parameters, ` +
-      `${loss === 'crossEntropy' ? 'cross-entropy' : loss} loss, ${settings.optimizer} lr ${settings.lr}, ` +
+      `${losses.LOSS_SPELLINGS[loss]} loss, ${settings.optimizer} lr ${settings.lr}, ` +
       `${settings.epochs} epochs${resumed ? ` (resuming after epoch ${initialEpoch})` : ''}, batch ${settings.batchSize}, seed ${settings.seed}; ${kernels().name} kernels`,
   );
 
@@ -581,6 +608,8 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   } catch (e) {
     progress.clear();
     if (e instanceof TrainingDivergedError) throw new TrainingFailure(`train: ${e.message}`);
+    if (e instanceof DataError)
+      throw new UserError(badValue(e, pre, e.dataset === 'validationData' ? valTable : trainTable));
     throw e;
   } finally {
     io.signal?.removeEventListener('abort', onAbort);

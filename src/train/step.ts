@@ -10,7 +10,14 @@
  */
 import { kernels } from '../kernels/index.js';
 import type { Kernels, Storage } from '../kernels/types.js';
-import { byName, type LossFn, type LossName } from '../losses.js';
+import {
+  byName,
+  LOSS_SPELLINGS,
+  lossName,
+  type LossFn,
+  type LossName,
+  type LossSpelling,
+} from '../losses.js';
 import { MetricSums, type MetricName, type Metrics } from '../metrics.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -32,21 +39,33 @@ export class TrainingDivergedError extends Error {
   }
 }
 
-/** A loss given by name or as a function, as a function; `op` names the caller in the message. */
-export function resolveLoss(loss: LossFn | LossName, op: string): LossFn {
+/**
+ * A loss option checked: a function as it is, a name in either spelling as the library's name; `op` names
+ * the caller in the message for anything else.
+ */
+export function checkLoss(loss: LossFn | LossSpelling, op: string): LossFn | LossName {
   if (typeof loss === 'function') return loss;
-  const fn = (byName as Record<string, LossFn | undefined>)[loss];
-  if (!fn)
-    throw new Error(
-      `${op}: unknown loss ${JSON.stringify(loss)}; expected one of ${Object.keys(byName).join(', ')}`,
-    );
-  return fn;
+  const name = lossName(loss);
+  if (name) return name;
+  const names = Object.entries(LOSS_SPELLINGS).map(([camel, kebab]) =>
+    camel === kebab ? camel : `${camel} (${kebab})`,
+  );
+  throw new Error(
+    `${op}: ${loss === undefined ? 'options.loss is missing' : `unknown loss ${JSON.stringify(loss)}`}; ` +
+      `expected a loss function or one of ${names.join(', ')}`,
+  );
+}
+
+/** A loss given by name (either spelling) or as a function, as a function; `op` names the caller. */
+export function resolveLoss(loss: LossFn | LossSpelling, op: string): LossFn {
+  const checked = checkLoss(loss, op);
+  return typeof checked === 'function' ? checked : byName[checked];
 }
 
 /** How a {@link Trainer} trains. */
 export interface TrainerOptions {
-  /** Loss function or its name (a name lets a plain MLP take the fused step). */
-  loss: LossFn | LossName;
+  /** Loss function or its name in either spelling (a name lets a plain MLP take the fused step). */
+  loss: LossFn | LossSpelling;
   optimizer: Optimizer;
   /** Samples per step (the whole set when it is smaller). */
   batchSize: number;
@@ -115,13 +134,14 @@ export class Trainer {
       throw new RangeError(`fit: batchSize must be a positive integer, got ${options.batchSize}`);
     this.batchSize = batchSize;
     this.batches = Math.ceil(n / batchSize);
-    this.lossFn = resolveLoss(options.loss, 'fit');
+    const loss = checkLoss(options.loss, 'fit');
+    this.lossFn = typeof loss === 'function' ? loss : byName[loss];
     this.params = options.optimizer.params;
 
     this.sums = new MetricSums(options.metrics, options.threshold);
     this.order = options.shuffle ? new Int32Array(n) : null;
 
-    const fused = options.fused ? FusedStep.plan(model, options.loss) : null;
+    const fused = options.fused ? FusedStep.plan(model, loss) : null;
     this.fused = fused !== null && fused.accepts(data.x, data.y) ? fused : null;
     this.fusedOwnsGrads = this.fused !== null && this.fused.covers(this.params);
     this.owner = kernels();
