@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { main } from '../cli/main.js';
 import type { IO } from '../cli/io.js';
 import {
@@ -289,6 +290,42 @@ describe('chainrule import --arch and export --safetensors: a PyTorch CNN', () =
     // The file records the architecture, so it imports again without --arch.
     const again = await run('import', 'back.safetensors', '--out', 'again.json');
     assert.equal(again.code, 0, again.err);
+  });
+
+  test('imported as float32, the CNN exports to ONNX and onnxruntime gives its outputs', async () => {
+    writeFileSync(join(dir, 'cnn.safetensors'), torchFile(c.finalState, 'F64'));
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify(SPEC));
+    const r64 = await run('import', 'cnn.safetensors', '--arch', 'spec.json', '--out', 'cnn64.json');
+    assert.equal(r64.code, 0, r64.err);
+    const note = await run('export', 'cnn64.json', '--onnx', 'cnn64.onnx');
+    assert.equal(note.code, 0, note.err);
+    assert.match(note.out, /note: onnxruntime \(1\.30\) has no float64 kernel for conv2d/);
+    const r = await run(
+      'import',
+      'cnn.safetensors',
+      '--arch',
+      'spec.json',
+      '--dtype',
+      'float32',
+      '--out',
+      'cnn32.json',
+    );
+    assert.equal(r.code, 0, r.err);
+    const e = await run('export', 'cnn32.json', '--onnx', 'cnn32.onnx');
+    assert.equal(e.code, 0, e.err);
+    assert.match(e.out, /input +float32 +\[batch, 1, height, width\]/);
+    const session = await ort.InferenceSession.create(readFileSync(join(dir, 'cnn32.onnx')));
+    const x32 = x('float32');
+    const out = await session.run({ input: new ort.Tensor('float32', x32.data, [...x32.shape]) });
+    // Against the float64 model in evaluation mode: float32 weights and arithmetic, within 1e-5.
+    const { model } = modelFromJSON(readFileSync(join(dir, 'cnn64.json'), 'utf8'), 'cnn64.json');
+    const want = noGrad(() => model.eval().forward(x('float64')));
+    const scale = Math.max(...Array.from(want.data, Math.abs));
+    assertClose(out.output.data as Float32Array, want.data, {
+      rel: 1e-5,
+      abs: 1e-6 * scale,
+      what: 'ONNX CNN',
+    });
   });
 
   test('a CNN without --arch, or a bad spec file, exits 2 naming the file and what is needed', async () => {

@@ -203,6 +203,14 @@ export async function exportCommand(flags: Flags, positionals: string[], io: IO)
         (pre ? ', preprocessing included' : file.preprocessing != null ? ', network only (--bare)' : ''),
       ...describeSignature(signature.inputs, signature.outputs),
     );
+    const noDouble = file.architecture.layers.filter((l) =>
+      ['conv1d', 'conv2d', 'avgPool2d', 'adaptiveAvgPool2d'].includes(l.type),
+    );
+    if (file.dtype === 'float64' && noDouble.length > 0)
+      lines.push(
+        `  note: onnxruntime (1.30) has no float64 kernel for ${[...new Set(noDouble.map((l) => l.type))].join(', ')}; ` +
+          'other runtimes may run this graph, onnxruntime needs a float32 model',
+      );
   }
 
   if (safetensorsPath) {
