@@ -673,10 +673,11 @@ function assertLayout(x: Tensor, rank: number, layout: string, op: string, what 
 }
 
 /**
- * The output size along one axis of a window (PyTorch's formula), or −1 when the window does not fit in
- * the padded input. With `ceil`, the last window must still start inside the input or its left padding.
+ * @internal The output size along one axis of a window (PyTorch's formula), or −1 when the window does not
+ * fit in the padded input. With `ceil`, the last window must still start inside the input or its left
+ * padding. (ONNX export works out its graph's sizes with it too.)
  */
-function windowOut(
+export function windowOut(
   size: number,
   k: number,
   pad: number,
