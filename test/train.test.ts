@@ -2,6 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluate, fit, nn, optim, predict, random, tensor, TrainingDivergedError } from '../src/index.js';
+import { PAUSED, Trainer } from '../src/train/step.js';
 
 const X = () =>
   tensor([
@@ -146,6 +147,7 @@ describe('fit', () => {
         optimizer,
         epochs: 100,
         batchSize: 64,
+        divergence: { factor: Infinity },
         onBatchEnd: () => seen.push(weights(model)),
       }),
       (e: unknown) => {
@@ -159,6 +161,37 @@ describe('fit', () => {
     for (const w of weights(model)) for (const v of w) assert.ok(Number.isFinite(v));
     // The weights left are those the last finite loss was computed with: the ones before the last step.
     assert.deepEqual(weights(model), seen.at(-2));
+  });
+
+  test("an exploding loss (above 10⁶ × max(1, the first epoch's loss)) is divergence too, caught within one step", async () => {
+    const data = regression(64, 3);
+    const model = new nn.Sequential(
+      new nn.Linear(3, 8, { rng: new random.RandomState(0) }),
+      new nn.ReLU(),
+      new nn.Linear(8, 1, { rng: new random.RandomState(1) }),
+    );
+    const optimizer = new optim.SGD(model.parameters(), { lr: 50 });
+    const seen: { loss: number; w: number[][] }[] = [];
+    const initial = weights(model);
+    await assert.rejects(
+      fit(model, data, {
+        loss: 'mse',
+        optimizer,
+        epochs: 100,
+        batchSize: 64,
+        onBatchEnd: (b) => seen.push({ loss: b.loss, w: weights(model) }),
+      }),
+      (e: unknown) => {
+        assert.ok(e instanceof TrainingDivergedError);
+        assert.match(e.message, /loss exploded to [\d.e+]+ \(above [\d.e+]+/);
+        return true;
+      },
+    );
+    // Every step the run accepted stayed under the limit, and the weights are from before the bad step.
+    const limit = 1e6 * Math.max(1, seen[0].loss);
+    for (const s of seen) assert.ok(s.loss <= limit);
+    // The weights left are those the last acceptable loss was computed with.
+    assert.deepEqual(weights(model), seen.length >= 2 ? seen.at(-2)?.w : initial);
   });
 
   test("early stopping with restoreBest puts back the best epoch's weights", async () => {
@@ -380,6 +413,53 @@ describe('fit', () => {
       { x: X(), y: Y() },
       { loss: 'bce', optimizer: b.optimizer, epochs: 2, batchSize: 2, rng: b.rng, initialEpoch: 2 },
     );
+    assert.deepEqual(weights(b.model), weights(a.model));
+  });
+});
+
+describe('Trainer.run', () => {
+  test('an epoch paused after every batch gives the bits of one run straight through', () => {
+    const data = regression(200, 5);
+    const make = () => {
+      const model = new nn.Sequential(
+        new nn.Linear(3, 8, { rng: new random.RandomState(0) }),
+        new nn.Tanh(),
+        new nn.Linear(8, 1, { rng: new random.RandomState(1) }),
+      );
+      const optimizer = new optim.Adam(model.parameters(), { lr: 0.01 });
+      const trainer = new Trainer(
+        model,
+        { x: data.x, y: data.y, labels: false },
+        {
+          loss: 'mse',
+          optimizer,
+          batchSize: 16,
+          shuffle: true,
+          rng: new random.RandomState(9),
+          metrics: ['mae'],
+          threshold: 0.5,
+          fused: true,
+        },
+      );
+      return { model, trainer };
+    };
+    const a = make();
+    const b = make();
+    const lossesA: number[] = [];
+    const lossesB: number[] = [];
+    for (let e = 1; e <= 3; e++) {
+      lossesA.push(a.trainer.epoch(e) as number);
+      let r: number | null | typeof PAUSED;
+      let pauses = 0;
+      // A deadline in the past: the trainer stops after every batch and continues where it stopped.
+      while ((r = b.trainer.run(e, {}, 0)) === PAUSED) pauses++;
+      assert.equal(pauses, b.trainer.batches - 1);
+      lossesB.push(r as number);
+      assert.deepEqual(b.trainer.metrics(), a.trainer.metrics());
+    }
+    a.trainer.release();
+    b.trainer.release();
+    assert.deepEqual(lossesB, lossesA);
     assert.deepEqual(weights(b.model), weights(a.model));
   });
 });
