@@ -148,8 +148,15 @@ export {
   loadModel,
   modelFromJSON,
   serializeCheckpoint,
+  snapshotCheckpoint,
+  checkpointFromSnapshot,
   checkpointToJSON,
   parseCheckpoint,
+  specAllocationBound,
+  MAX_PARAMETERS,
+  MAX_JSON_DEPTH,
+  type CheckpointSnapshot,
+  type EarlyStoppingRecord,
   type ModelFile,
   type CheckpointFile,
   type CheckpointState,
@@ -161,6 +168,7 @@ export {
   type LoadedCheckpoint,
 } from './io/modelfile.js';
 export { encodeFloats, decodeFloats } from './io/base64.js';
+export { sha256 } from './io/sha256.js';
 export {
   inferTask,
   fitPreprocessing,
