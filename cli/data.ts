@@ -6,6 +6,7 @@ import type { Table } from '../src/index.js';
 import { readCsv } from './csv.js';
 import { BUILTIN_NAMES, loadBuiltin } from './datasets.js';
 import { UserError } from './errors.js';
+import { kindOf } from './fsutil.js';
 import { suggest } from './args.js';
 
 /** Loaded data: training rows, a predefined test split when the dataset has one, and how to name it. */
@@ -25,6 +26,12 @@ export interface GeneratorOptions {
   seed?: number;
 }
 
+/** A folder, FIFO or device named as --data: say what it is rather than "no such file". */
+function refuseNonFile(path: string, name: string): void {
+  const s = existsSync(path) ? statSync(path) : null;
+  if (s && !s.isFile()) throw new UserError(`--data '${name}': it is ${kindOf(s)}, not a CSV file`);
+}
+
 /** Resolve `--data` to tables. */
 export async function loadData(
   name: string,
@@ -34,6 +41,7 @@ export async function loadData(
   const path = resolve(cwd, name);
   if (existsSync(path) && statSync(path).isFile())
     return { train: await readCsv(path, name), name, builtin: false };
+  refuseNonFile(path, name);
   const builtins = Object.keys(BUILTIN_NAMES);
   if (builtins.includes(name)) {
     try {

@@ -71,6 +71,7 @@ export {
   type EpochLog,
   type BatchLog,
   type EarlyStopping,
+  type EarlyStoppingState,
   type StopReason,
   type EvaluateOptions,
 } from './train/index.js';
