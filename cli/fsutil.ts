@@ -53,6 +53,7 @@ function fileError(
  * `cannot read model file 'm.json': no such file`, which the CLI prints without a stack trace.
  */
 export async function readTextFile(path: string, what = 'file', shown = path): Promise<string> {
+  await checkReadable(path, what, shown, MAX_TEXT_BYTES);
   try {
     return await readFile(path, 'utf8');
   } catch (e) {
@@ -60,8 +61,38 @@ export async function readTextFile(path: string, what = 'file', shown = path): P
   }
 }
 
+/** The largest text file read whole (a JavaScript string holds at most about 2²⁹ characters). */
+export const MAX_TEXT_BYTES = 512 * 2 ** 20;
+
+/** The largest binary file read whole. */
+export const MAX_BINARY_BYTES = 2 * 2 ** 30;
+
+/**
+ * Before reading a file whole: it must be a regular file (a folder, FIFO or device is named as such) no
+ * larger than `limit` bytes, so reading it cannot exhaust memory or block forever.
+ */
+async function checkReadable(path: string, what: string, shown: string, limit: number): Promise<void> {
+  let s: Stats;
+  try {
+    s = await stat(path);
+  } catch (e) {
+    throw fileError('read', what, shown, reason(e), e);
+  }
+  if (s.isDirectory()) throw fileError('read', what, shown, reason({ code: 'EISDIR' }), null);
+  if (!s.isFile()) throw fileError('read', what, shown, `it is ${kindOf(s)}, not a file`, null);
+  if (s.size > limit)
+    throw fileError(
+      'read',
+      what,
+      shown,
+      `it is ${(s.size / 2 ** 20).toFixed(0)} MiB, over the limit of ${limit / 2 ** 20} MiB for a ${what}`,
+      null,
+    );
+}
+
 /** Read a whole binary file, with the same messages as `readTextFile`. */
 export async function readBinaryFile(path: string, what = 'file', shown = path): Promise<Uint8Array> {
+  await checkReadable(path, what, shown, MAX_BINARY_BYTES);
   try {
     return new Uint8Array(await readFile(path));
   } catch (e) {

@@ -481,8 +481,11 @@ function parseJSON(text: string, source: string, what: string): unknown {
   return doc;
 }
 
-/** How deeply arrays and objects nest in `value` (a number or string: 0), counting no further than `limit` + 1. */
-function jsonDepth(value: unknown, limit: number): number {
+/**
+ * How deeply arrays and objects nest in `value` (a number or string: 0), counting no further than
+ * `limit` + 1. Readers check it right after `JSON.parse`, before any recursive code sees the value.
+ */
+export function jsonDepth(value: unknown, limit: number): number {
   // Iterative, so a document nested a million levels deep is measured, not a stack overflow.
   let max = 0;
   const stack: [unknown, number][] = [[value, 0]];

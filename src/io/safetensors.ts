@@ -25,7 +25,13 @@ import {
 } from '../nn/spec.js';
 import { noGrad, type DType, type Tensor } from '../tensor.js';
 import { bytesToFloats, floatsToBytes } from './base64.js';
-import { ModelFileError } from './modelfile.js';
+import {
+  jsonDepth,
+  MAX_JSON_DEPTH,
+  MAX_PARAMETERS,
+  ModelFileError,
+  specAllocationBound,
+} from './modelfile.js';
 
 /** Element types of the format and their sizes in bytes. */
 const DTYPE_SIZES = {
@@ -130,6 +136,8 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors file')
     return fail(`the header is not valid UTF-8 JSON: ${(e as Error).message}`);
   }
   if (!isRecord(header)) return fail('the header is not a JSON object');
+  if (jsonDepth(header, MAX_JSON_DEPTH) > MAX_JSON_DEPTH)
+    fail(`the header nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
 
   const metadata: Record<string, string> = {};
   if ('__metadata__' in header) {
@@ -440,6 +448,15 @@ export function fromSafetensors(
       return fail((e as Error).message);
     }
   } else spec = inferSpec(file, options, fail);
+  // Before building: what the architecture allocates, against the limit and the values the file holds.
+  const claimed = specAllocationBound(spec);
+  let present = 0;
+  for (const t of file.tensors.values()) present += t.data.length / DTYPE_SIZES[t.dtype];
+  if (claimed > MAX_PARAMETERS || claimed > 64 * present + 4096)
+    fail(
+      `the architecture describes about ${claimed} parameters, but the file holds ${present} values` +
+        (claimed > MAX_PARAMETERS ? ` (and the limit is ${MAX_PARAMETERS})` : ''),
+    );
   const all64 = file.tensors.size > 0 && [...file.tensors.values()].every((t) => t.dtype === 'F64');
   const dtype = options.dtype ?? (all64 ? 'float64' : 'float32');
   // Zeros, not random: every weight is overwritten, and drawing them would move the default stream.
