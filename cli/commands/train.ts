@@ -10,6 +10,7 @@ import {
   inferTask,
   kernels,
   mlpSpec,
+  toSpec,
   optim,
   parseCheckpoint,
   random,
@@ -469,10 +470,15 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
       `${int(trainTable.numRows)} for training${valTable ? `, ${int(valTable.numRows)} for validation` : ''}`,
   );
 
-  if (!resumed) checkNetworkSize([pre.inputSize, ...settings.layers, outputs], flags);
+  checkNetworkSize([pre.inputSize, ...settings.layers, outputs], flags);
+  const spec = mlpSpec([pre.inputSize, ...settings.layers, outputs], settings.activation);
+  if (resumed && JSON.stringify(toSpec(resumed.model)) !== JSON.stringify(spec))
+    throw new UserError(
+      `${resumePath}: training.settings (layers ${settings.layers.join(',')}, ${settings.activation}) do not describe the checkpoint's architecture`,
+    );
   const model = resumed
     ? resumed.model
-    : fromSpec(mlpSpec([pre.inputSize, ...settings.layers, outputs], settings.activation), {
+    : fromSpec(spec, {
         dtype: settings.dtype,
         rng,
       });
