@@ -3,7 +3,8 @@
 // reported as a bug. "The bits of an uninterrupted run" means the final model's weights, byte for byte.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkpointEpoch, runCli, startCli, temps, until, weightsOf } from './helpers/kills.js';
@@ -142,6 +143,41 @@ describe('fault suite: failed writes and bad input', () => {
       }
     },
   );
+
+  test('a full disk: a failed checkpoint write is exit 1 and keeps the last whole checkpoint', async (t) => {
+    // A 200 KB file system of our own, where one may be mounted (root on Linux); skipped elsewhere.
+    const mnt = join(dir, 'tiny');
+    mkdirSync(mnt);
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=200k', 'tmpfs', mnt]).status !== 0) {
+      t.skip('cannot mount a small file system here');
+      return;
+    }
+    try {
+      const r = await runCli(
+        [...RUN, '--epochs', '100', '--checkpoint-every', '1', '--out', 'tiny/m.json'],
+        dir,
+      );
+      assert.equal(r.code, 1, r.err);
+      assert.match(
+        r.err,
+        /cannot write checkpoint '.*tiny\/m\.ckpt\.json': no space left on the device; training stopped, the checkpoint of epoch \d+ is kept/,
+      );
+      assert.ok(checkpointEpoch(join(mnt, 'm.ckpt.json')) >= 1);
+      assert.deepEqual(readdirSync(mnt), ['m.ckpt.json']);
+      // The model file too: exit 1 when the disk is full after training.
+      rmSync(join(mnt, 'm.ckpt.json'));
+      writeFileSync(join(mnt, 'filler'), new Uint8Array(190_000));
+      const m = await runCli([...RUN, '--epochs', '2', '--out', 'tiny/m.json'], dir);
+      assert.equal(m.code, 1, m.err);
+      assert.match(
+        m.err,
+        /cannot write model file '.*tiny\/m\.json': no space left on the device; nothing was saved/,
+      );
+      assert.deepEqual(readdirSync(mnt), ['filler']);
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
+  });
 
   test('a cell whose square overflows is bad input naming the cell, and no model file is written', async () => {
     writeFileSync(join(dir, 'huge.csv'), 'a,b,y\n1,2,3\n1e300,2,4\n3,4,5\n2,2,2\n');

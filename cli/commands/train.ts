@@ -394,6 +394,31 @@ function checkNetworkSize(sizes: number[], flags: Flags): void {
     );
 }
 
+/**
+ * Write the trained model: a write that fails now (a full disk, a folder gone read-only) is a failed run,
+ * exit 1, like a failed checkpoint write, and says which checkpoint is left to resume from.
+ */
+async function writeAfterTraining(
+  path: string,
+  text: string,
+  what: string,
+  checkpointEpoch: number,
+  out: string,
+): Promise<void> {
+  try {
+    await writeFileAtomic(path, text, { what });
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    throw new UserError(
+      e.message +
+        (checkpointEpoch >= 0
+          ? `; the checkpoint of epoch ${checkpointEpoch} is in ${checkpointPath(out)}`
+          : '; nothing was saved'),
+      { exitCode: 1 },
+    );
+  }
+}
+
 /** Path of the checkpoint next to a model path: model.json → model.ckpt.json. */
 export function checkpointPath(out: string): string {
   return out.endsWith('.json') ? `${out.slice(0, -'.json'.length)}.ckpt.json` : `${out}.ckpt.json`;
@@ -668,7 +693,7 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     model,
     meta(epochsDone, { stopReason: result.stopReason, seconds, test, history }),
   );
-  await writeFileAtomic(outPath, checkedModelText(file, out), { what: 'model file' });
+  await writeAfterTraining(outPath, checkedModelText(file, out), 'model file', writer.written, out);
   say(`saved ${out}`);
   if (flags.plot) {
     const plotPath = resolve(io.cwd, flags.plot as string);
