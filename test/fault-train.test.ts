@@ -48,21 +48,48 @@ describe('fault suite: kill -9 and Ctrl-C', () => {
     }
   });
 
-  test('Ctrl-C saves the state of the last epoch boundary (exit 130); --resume gives the same bits', async () => {
+  test('Ctrl-C saves the moment it stopped, part way through an epoch (exit 130); --resume gives the same bits', async () => {
     const child = startCli([...RUN.filter((a) => a !== '--quiet'), '--out', 'c.json'], dir);
     await until(() => /epoch +5\//.test(child.stderr()), 60_000, 'epoch 5');
     child.proc.kill('SIGINT');
     const { code } = await child.exited;
     assert.equal(code, 130, child.stderr());
-    const m =
-      /interrupted (?:in epoch \d+|at the end); saved the state after epoch (\d+) to c\.ckpt\.json/.exec(
-        child.stderr(),
-      );
+    const m = /interrupted in epoch (\d+) after batch (\d+) of 45; saved that moment to c\.ckpt\.json/.exec(
+      child.stderr(),
+    );
     assert.ok(m, child.stderr());
-    assert.equal(checkpointEpoch(join(dir, 'c.ckpt.json')), Number(m[1]));
+    assert.equal(checkpointEpoch(join(dir, 'c.ckpt.json')), Number(m[1]) - 1);
     const r = await runCli(['train', '--resume', 'c.ckpt.json', '--quiet'], dir);
     assert.equal(r.code, 0, r.err);
     assert.equal(weightsOf(join(dir, 'c.json')), reference);
+  });
+
+  test('an epoch of thousands of batch-size-1 steps interrupted in the middle resumes to the same bits', async () => {
+    const args = [
+      'train',
+      '--data',
+      'spiral',
+      '--size',
+      '4000',
+      '--batch-size',
+      '1',
+      '--layers',
+      '8',
+      '--epochs',
+      '2',
+      '--quiet',
+    ];
+    const ref = await runCli([...args, '--out', 'sref.json'], dir);
+    assert.equal(ref.code, 0, ref.err);
+    const child = startCli([...args.filter((a) => a !== '--quiet'), '--out', 's.json'], dir);
+    await until(() => /^model:/m.test(child.stderr()), 60_000, 'training to start');
+    await new Promise((r) => setTimeout(r, 150));
+    child.proc.kill('SIGINT');
+    assert.equal((await child.exited).code, 130, child.stderr());
+    assert.match(child.stderr(), /interrupted in epoch [12] after batch \d+ of 3200/);
+    const r = await runCli(['train', '--resume', 's.ckpt.json', '--quiet'], dir);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(weightsOf(join(dir, 's.json')), weightsOf(join(dir, 'sref.json')));
   });
 
   test('Ctrl-C acts within a batch, even in an epoch of thousands of steps; a second Ctrl-C exits at once', async () => {
@@ -89,7 +116,10 @@ describe('fault suite: kill -9 and Ctrl-C', () => {
     assert.equal(code, 130, child.stderr());
     // Not a timed assertion on speed: a bound far above any batch, far below an epoch of a loaded machine.
     assert.ok(at - sent < 20_000, `stopped ${(at - sent).toFixed(0)} ms after Ctrl-C`);
-    assert.match(child.stderr(), /interrupted in epoch 1; saved the state after epoch 0 to b\.ckpt\.json/);
+    assert.match(
+      child.stderr(),
+      /interrupted in epoch 1 after batch \d+ of 160000; saved that moment to b\.ckpt\.json/,
+    );
 
     const again = startCli(args, dir);
     await until(() => /^model:/m.test(again.stderr()), 60_000, 'training to start');

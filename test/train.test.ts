@@ -463,3 +463,61 @@ describe('Trainer.run', () => {
     assert.deepEqual(weights(b.model), weights(a.model));
   });
 });
+
+describe('fit: an epoch interrupted part way', () => {
+  test('history.partial, then resumeEpoch with the weights, optimizer and stream of that moment: the same bits', async () => {
+    const data = regression(120, 6);
+    const make = (rng: random.RandomState) =>
+      new nn.Sequential(
+        new nn.Linear(3, 8, { rng: new random.RandomState(0) }),
+        new nn.ReLU(),
+        new nn.Dropout(0.2, { rng }),
+        new nn.Linear(8, 1, { rng: new random.RandomState(1) }),
+      );
+    const common = { loss: 'mse' as const, batchSize: 8, metrics: ['mae' as const, 'r2' as const] };
+    // Straight through: 3 epochs.
+    const rngA = new random.RandomState(7);
+    const a = make(rngA);
+    const optA = new optim.Adam(a.parameters(), { lr: 0.01 });
+    const straight = await fit(a, data, { ...common, optimizer: optA, rng: rngA, epochs: 3 });
+
+    // Stopped after batch 6 of epoch 2, then continued by a fresh model, optimizer and stream.
+    const rngB = new random.RandomState(7);
+    const b = make(rngB);
+    const optB = new optim.Adam(b.parameters(), { lr: 0.01 });
+    const ac = new AbortController();
+    const first = await fit(b, data, {
+      ...common,
+      optimizer: optB,
+      rng: rngB,
+      epochs: 3,
+      signal: ac.signal,
+      onBatchEnd: (log) => {
+        if (log.epoch === 2 && log.batch === 5) ac.abort();
+      },
+    });
+    assert.equal(first.stopReason, 'aborted');
+    assert.equal(first.partial?.epoch, 2);
+    assert.equal(first.partial?.batch, 6);
+    const partial = JSON.parse(
+      JSON.stringify({ ...first.partial, order: Array.from(first.partial?.order ?? []) }),
+    );
+    const rngC = new random.RandomState(0);
+    rngC.setState(rngB.getState());
+    const c = make(rngC);
+    c.loadStateDict(b.stateDict());
+    const optC = new optim.Adam(c.parameters(), { lr: 0.01 });
+    optC.loadStateDict(JSON.parse(JSON.stringify(optB.stateDict())));
+    const rest = await fit(c, data, {
+      ...common,
+      optimizer: optC,
+      rng: rngC,
+      epochs: 2,
+      initialEpoch: 1,
+      resumeEpoch: { ...partial, order: Int32Array.from(partial.order) },
+    });
+    assert.deepEqual(weights(c), weights(a));
+    const strip = (e: { seconds: number }[]) => e.map(({ seconds: _s, ...x }) => x);
+    assert.deepEqual(strip(rest.epochs), strip(straight.epochs.slice(1)));
+  });
+});

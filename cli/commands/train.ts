@@ -17,6 +17,8 @@ import {
   selectRows,
   serializeModel,
   snapshotCheckpoint,
+  decodePartialEpoch,
+  type PartialEpoch,
   decodeFloats,
   MAX_PARAMETERS,
   TrainingDivergedError,
@@ -575,12 +577,13 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     },
   });
   // One moment of the run, copied now (weights, optimizer, stream, epoch, history, early stopping).
-  const snapshot = (epoch: number) =>
+  const snapshot = (epoch: number, partialEpoch?: PartialEpoch) =>
     snapshotCheckpoint(model, {
       optimizer,
       rng,
       epoch,
       history,
+      ...(partialEpoch ? { partialEpoch } : {}),
       ...(earlyStopping ? { earlyStopping: { ...esState } } : {}),
       ...meta(epoch),
     });
@@ -593,10 +596,12 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   const writer = new CheckpointWriter(ckptPath, checkpointPath(out), () => abort.abort());
   await removeStaleTemps(ckptPath);
   await removeStaleTemps(outPath);
-  // The last epoch boundary: what Ctrl-C saves (the epoch it interrupts is redone on resume).
-  let boundary = snapshot(initialEpoch);
   const every = flags['checkpoint-every'] as number | undefined;
-  let result: { stopReason: 'completed' | 'until' | 'earlyStopping' | 'aborted'; bestEpoch?: number } = {
+  let result: {
+    stopReason: 'completed' | 'until' | 'earlyStopping' | 'aborted';
+    bestEpoch?: number;
+    partial?: PartialEpoch;
+  } = {
     stopReason: stoppedBefore ?? 'completed',
   };
   if (stoppedBefore === 'earlyStopping') {
@@ -621,6 +626,10 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
             ? { earlyStopping: { patience: settings.patience as number, restoreBest: true, state: esState } }
             : {}),
           ...(settings.untilLoss ? { until: { loss: settings.untilLoss } } : {}),
+          // An epoch interrupted part way continues at its next batch, in its order.
+          ...(resumed?.checkpoint.partialEpoch
+            ? { resumeEpoch: decodePartialEpoch(resumed.checkpoint.partialEpoch) }
+            : {}),
           // The exploding-loss rule measures from the first epoch, also across a resume.
           ...(history[0]?.epoch === 1 ? { divergence: { referenceLoss: history[0].loss } } : {}),
           signal: abort.signal,
@@ -628,13 +637,18 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
           onEpochEnd: (log) => {
             history.push(log);
             progress.epoch(log);
-            boundary = snapshot(log.epoch);
-            if (every && log.epoch % every === 0) writer.offer(boundary);
+            // Copied now, at the boundary; turned into text and written behind training.
+            if (every && log.epoch % every === 0) writer.offer(snapshot(log.epoch));
           },
         },
       );
   } catch (e) {
     progress.clear();
+    // A checkpoint's partial epoch that does not fit the data (the order of another data set).
+    if (e instanceof Error && /^(resumeEpoch|metrics state|fit: resumeEpoch)/.test(e.message))
+      throw new UserError(
+        `${resumePath}: checkpoint.partialEpoch: ${e.message.replace(/^resumeEpoch: /, '')}`,
+      );
     if (e instanceof TrainingDivergedError) {
       await writer.flush().catch(() => {});
       throw new TrainingFailure(
@@ -657,11 +671,16 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
 
   if (result.stopReason === 'aborted') {
     progress.clear();
-    if (writer.written !== boundary.epoch) writer.offer(boundary);
+    // The moment it stopped, part way through an epoch (the batches done are kept), else the boundary.
+    const p = result.partial;
+    const done = history.at(-1)?.epoch ?? initialEpoch;
+    writer.offer(p ? snapshot(p.epoch - 1, p) : snapshot(done));
     await writer.flush();
+    const batches = Math.ceil(trainTable.numRows / Math.min(settings.batchSize, trainTable.numRows));
     say(
-      `interrupted ${boundary.epoch < settings.epochs ? `in epoch ${boundary.epoch + 1}` : 'at the end'}; ` +
-        `saved the state after epoch ${boundary.epoch} to ${checkpointPath(out)}`,
+      p
+        ? `interrupted in epoch ${p.epoch} after batch ${p.batch} of ${batches}; saved that moment to ${checkpointPath(out)}`
+        : `interrupted at the end of epoch ${done}; saved the state to ${checkpointPath(out)}`,
     );
     say(`continue with: chainrule train --resume ${checkpointPath(out)}`);
     return 130;

@@ -15,7 +15,8 @@ import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
 import type { LRScheduler, SchedulerState } from '../optim/schedulers.js';
 import { RandomState, type RandomStateSnapshot } from '../random.js';
 import { noGrad, zeros, type DType, type Tensor } from '../tensor.js';
-import { base64ToBytes, bytesPerElement, bytesToFloats, encodeFloats } from './base64.js';
+import { base64ToBytes, bytesPerElement, bytesToBase64, bytesToFloats, encodeFloats } from './base64.js';
+import type { PartialEpoch } from '../train/step.js';
 import { sha256 } from './sha256.js';
 
 /** The library's version, written into every model file (keep it equal to package.json's). */
@@ -64,6 +65,21 @@ export interface CheckpointState {
   history: unknown;
   /** Early stopping's record at that moment, when the run stops early (absent: none). */
   earlyStopping?: EarlyStoppingRecord;
+  /**
+   * When the run was interrupted part way through epoch `epoch + 1`: where (the weights, optimizer and
+   * stream are then of that moment, not of the boundary). Absent: at the boundary.
+   */
+  partialEpoch?: PartialEpochRecord;
+}
+
+/** A partly trained epoch in a checkpoint (`PartialEpoch`, its order as base64 of little-endian int32). */
+export interface PartialEpochRecord {
+  epoch: number;
+  batch: number;
+  lossSum: number;
+  order: string | null;
+  metrics: number[];
+  reference: number | null;
 }
 
 /** Early stopping's record in a checkpoint (see `fit`'s `EarlyStoppingState`). */
@@ -129,6 +145,8 @@ export interface CheckpointOptions extends ModelMeta {
   epoch: number;
   /** The history so far (opaque JSON). */
   history?: unknown;
+  /** Where an interrupted epoch stopped (the state is then of that moment). */
+  partialEpoch?: PartialEpoch;
   /** Early stopping's record, when the run stops early. */
   earlyStopping?: {
     best: number;
@@ -332,6 +350,7 @@ export interface CheckpointSnapshot {
   epoch: number;
   history: unknown;
   earlyStopping: CheckpointOptions['earlyStopping'] | null;
+  partialEpoch: PartialEpoch | null;
 }
 
 /**
@@ -370,6 +389,13 @@ export function snapshotCheckpoint(model: Sequential, options: CheckpointOptions
     epoch,
     history: Array.isArray(options.history) ? options.history.slice() : options.history,
     earlyStopping: es ? { ...es } : null,
+    partialEpoch: options.partialEpoch
+      ? {
+          ...options.partialEpoch,
+          order: options.partialEpoch.order?.slice() ?? null,
+          metrics: [...options.partialEpoch.metrics],
+        }
+      : null,
   };
 }
 
@@ -396,6 +422,7 @@ export function checkpointFromSnapshot(snap: CheckpointSnapshot): CheckpointFile
           },
         }
       : {}),
+    ...(snap.partialEpoch ? { partialEpoch: encodePartial(snap.partialEpoch) } : {}),
   };
   // Weights last: the small fields stay at the top, where `head` shows them.
   return {
@@ -410,6 +437,44 @@ export function checkpointFromSnapshot(snap: CheckpointSnapshot): CheckpointFile
     training: plainJSON(meta.training, 'training'),
     checkpoint,
     weights,
+  };
+}
+
+/** A partial epoch as JSON: the order as base64 of its little-endian int32 bytes. */
+function encodePartial(p: PartialEpoch): PartialEpochRecord {
+  let order: string | null = null;
+  if (p.order) {
+    const bytes = new Uint8Array(p.order.length * 4);
+    const view = new DataView(bytes.buffer);
+    p.order.forEach((v, i) => view.setInt32(i * 4, v, true));
+    order = bytesToBase64(bytes);
+  }
+  return {
+    epoch: p.epoch,
+    batch: p.batch,
+    lossSum: p.lossSum,
+    order,
+    metrics: p.metrics,
+    reference: p.reference,
+  };
+}
+
+/** A checkpoint's partial epoch back as a `PartialEpoch` for `fit` (already checked by `parseCheckpoint`). */
+export function decodePartialEpoch(r: PartialEpochRecord): PartialEpoch {
+  let order: Int32Array | null = null;
+  if (r.order !== null) {
+    const bytes = base64ToBytes(r.order);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    order = new Int32Array(bytes.length / 4);
+    for (let i = 0; i < order.length; i++) order[i] = view.getInt32(i * 4, true);
+  }
+  return {
+    epoch: r.epoch,
+    batch: r.batch,
+    lossSum: r.lossSum,
+    order,
+    metrics: [...r.metrics],
+    reference: r.reference,
   };
 }
 
@@ -801,6 +866,7 @@ function validateCheckpoint(
   }
 
   if ('earlyStopping' in value) validateEarlyStopping(value.earlyStopping, model, dtype, fail);
+  if ('partialEpoch' in value) validatePartial(value.partialEpoch, epoch as number, fail);
 
   try {
     // setState checks every word and field (and refuses the all-zero key) before changing anything.
@@ -809,6 +875,34 @@ function validateCheckpoint(
     fail(`checkpoint.rng: ${(e as Error).message.replace(/^MT19937\.setState: /, '')}`);
   }
   return { ...(value as unknown as CheckpointState), history: value.history ?? null };
+}
+
+/** Check a checkpoint's partial epoch (its order's permutation is checked against the data on resume). */
+function validatePartial(value: unknown, epoch: number, fail: (message: string) => never): void {
+  const at = 'checkpoint.partialEpoch';
+  if (!isRecord(value)) return fail(`${at}: expected an object, got ${show(value)}`);
+  const { batch, lossSum, order, metrics, reference } = value;
+  if (value.epoch !== epoch + 1)
+    fail(`${at}.epoch: expected ${epoch + 1} (the epoch after checkpoint.epoch), got ${show(value.epoch)}`);
+  if (typeof batch !== 'number' || !Number.isInteger(batch) || batch < 0)
+    fail(`${at}.batch: expected a non-negative integer, got ${show(batch)}`);
+  if (typeof lossSum !== 'number' || !Number.isFinite(lossSum))
+    fail(`${at}.lossSum: expected a finite number, got ${show(lossSum)}`);
+  if (reference !== null && (typeof reference !== 'number' || !Number.isFinite(reference)))
+    fail(`${at}.reference: expected a finite number or null, got ${show(reference)}`);
+  if (!Array.isArray(metrics) || !metrics.every((m) => typeof m === 'number' && Number.isFinite(m)))
+    fail(`${at}.metrics: expected an array of finite numbers, got ${show(metrics)}`);
+  if (order !== null) {
+    if (typeof order !== 'string')
+      return fail(`${at}.order: expected base64 text or null, got ${show(order)}`);
+    let bytes: Uint8Array;
+    try {
+      bytes = base64ToBytes(order);
+    } catch (e) {
+      return fail(`${at}.order: corrupt base64: ${(e as Error).message}`);
+    }
+    if (bytes.length % 4 !== 0) fail(`${at}.order: ${bytes.length} bytes are not whole int32 values`);
+  }
 }
 
 /** Check a checkpoint's early-stopping record, best weights included, against the model. */

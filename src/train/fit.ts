@@ -13,7 +13,7 @@ import { defaultStream, type RandomState } from '../random.js';
 import { allocStorage, noGrad, Tensor } from '../tensor.js';
 import { rows, toSplit, type Dataset, type Split } from './data.js';
 import { EpochColumns, type BatchLog, type EpochLog, type History } from './history.js';
-import { PAUSED, resolveLoss, Trainer } from './step.js';
+import { PAUSED, resolveLoss, Trainer, type PartialEpoch } from './step.js';
 
 /** Early-stopping settings. */
 export interface EarlyStopping {
@@ -86,6 +86,11 @@ export interface FitOptions {
    * defaults to 1e6; Infinity checks for non-finite losses only.
    */
   divergence?: { factor?: number; referenceLoss?: number };
+  /**
+   * Continue an epoch stopped part way (`history.partial` of an aborted run, with its weights, optimizer
+   * and stream): it must be epoch `initialEpoch + 1`.
+   */
+  resumeEpoch?: PartialEpoch;
   /**
    * Take the fused step (no graph, preallocated buffers) when the model is a plain MLP and the loss a
    * squared error or cross-entropy on class labels (default true). Its results are bit-identical to the
@@ -167,6 +172,14 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
       ? { referenceLoss: options.divergence.referenceLoss }
       : {}),
   });
+  if (options.resumeEpoch) {
+    const p = options.resumeEpoch;
+    if (p.epoch !== (options.initialEpoch ?? 0) + 1)
+      throw new Error(
+        `fit: resumeEpoch is epoch ${p.epoch}, but the run continues with epoch ${(options.initialEpoch ?? 0) + 1}`,
+      );
+    trainer.resumeEpoch(p);
+  }
   const run = new Epochs(model, trainer, options, val, monitor, threshold);
   const wasTraining = model.training;
   model.train();
@@ -256,6 +269,8 @@ class Epochs {
     if (loss === PAUSED) return PAUSED;
     if (loss === null) {
       history.stopReason = 'aborted';
+      const partial = trainer.partial();
+      if (partial) history.partial = partial;
       return true;
     }
     // The exploding-loss limit is measured from the run's first epoch.

@@ -11,7 +11,7 @@ export {
   type EarlyStopping,
   type EarlyStoppingState,
 } from './fit.js';
-export { Trainer, TrainingDivergedError, type TrainerOptions } from './step.js';
+export { Trainer, TrainingDivergedError, type TrainerOptions, type PartialEpoch } from './step.js';
 export { type Dataset } from './data.js';
 export { type EpochLog, type BatchLog, type History, type StopReason } from './history.js';
 export { FusedStep, type FusedLoss } from './fused.js';

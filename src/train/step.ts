@@ -45,6 +45,26 @@ export function resolveLoss(loss: LossFn | LossName, op: string): LossFn {
   return fn;
 }
 
+/**
+ * An epoch stopped part way (Ctrl-C): everything needed to continue it with the bits of an uninterrupted
+ * one, given the weights, optimizer and random stream of that moment. `Trainer.partial` gives it,
+ * `Trainer.resumeEpoch` (or `fit`'s `resumeEpoch`) takes it back.
+ */
+export interface PartialEpoch {
+  /** The epoch's number (1-based, as in the history). */
+  epoch: number;
+  /** Batches of it already trained. */
+  batch: number;
+  /** Their summed loss (each batch's mean × its size). */
+  lossSum: number;
+  /** The epoch's sample order (null when not shuffling). */
+  order: Int32Array | null;
+  /** The metrics' running sums (`MetricSums.saveState`). */
+  metrics: number[];
+  /** The exploding-loss rule's reference, when it had one. */
+  reference: number | null;
+}
+
 /** What `Trainer.run` returns when it stopped at its deadline in the middle of an epoch. */
 export const PAUSED: unique symbol = Symbol('paused');
 
@@ -194,7 +214,9 @@ export class Trainer {
     let lossSum = this.cursor.lossSum;
     for (let b = this.cursor.batch; b < batches; b++) {
       if (hooks.signal?.aborted) {
-        this.cursor.epoch = -1;
+        // Kept, so `partial()` can say where the epoch stopped (and `run` could continue it).
+        this.cursor.batch = b;
+        this.cursor.lossSum = lossSum;
         return null;
       }
       const from = b * this.batchSize;
@@ -232,6 +254,7 @@ export class Trainer {
    */
   lossLimit = Infinity;
   private haveReference = false;
+  private reference: number | null = null;
 
   /** Set the exploding-loss rule's reference: the limit becomes explodeFactor × max(1, loss). */
   setReferenceLoss(loss: number): void {
@@ -239,6 +262,57 @@ export class Trainer {
     if (!Number.isFinite(loss) || factor === Infinity) return;
     this.lossLimit = factor * Math.max(1, loss);
     this.haveReference = true;
+    this.reference = loss;
+  }
+
+  /** Where the current epoch stopped, if it stopped part way (after an abort or a pause); else null. */
+  partial(): PartialEpoch | null {
+    const c = this.cursor;
+    if (c.epoch < 0) return null;
+    return {
+      epoch: c.epoch,
+      batch: c.batch,
+      lossSum: c.lossSum,
+      order: this.order ? this.order.slice() : null,
+      metrics: this.sums.saveState(),
+      reference: this.reference,
+    };
+  }
+
+  /**
+   * Continue an epoch that stopped part way (`partial()` of an earlier trainer, on the same data): the
+   * next `run` of that epoch starts at its next batch, in its order, with its sums. Throws, changing
+   * nothing, when it cannot belong to this trainer's data.
+   */
+  resumeEpoch(p: PartialEpoch): void {
+    const n = this.data.x.shape[0];
+    const fail = (why: string): never => {
+      throw new Error(`resumeEpoch: ${why}`);
+    };
+    if (!Number.isInteger(p.epoch) || p.epoch < 1) fail(`epoch must be a positive integer, got ${p.epoch}`);
+    if (!Number.isInteger(p.batch) || p.batch < 0 || p.batch >= this.batches)
+      fail(`batch must be an integer in [0, ${this.batches}), got ${p.batch}`);
+    if (!Number.isFinite(p.lossSum)) fail(`lossSum must be finite, got ${p.lossSum}`);
+    if ((p.order === null) !== (this.order === null))
+      fail(
+        this.order ? 'the epoch order is missing' : 'an order was given, but this trainer does not shuffle',
+      );
+    if (p.order) {
+      if (p.order.length !== n) fail(`the order has ${p.order.length} entries for ${n} samples`);
+      const seen = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const k = p.order[i];
+        if (!(k >= 0 && k < n) || seen[k]) fail('the order is not a permutation of the samples');
+        seen[k] = 1;
+      }
+    }
+    if (p.reference !== null && !Number.isFinite(p.reference)) fail('the reference loss must be finite');
+    this.sums.restoreState(p.metrics);
+    if (p.order && this.order) this.order.set(p.order);
+    this.cursor.epoch = p.epoch;
+    this.cursor.batch = p.batch;
+    this.cursor.lossSum = p.lossSum;
+    if (p.reference !== null) this.setReferenceLoss(p.reference);
   }
 
   /** The last epoch's metrics, averaged over its samples. */
