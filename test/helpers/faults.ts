@@ -279,6 +279,14 @@ export function seedCheckpointText(): string {
     preprocessing: PRE,
     training: { seed: 1 },
     earlyStopping: { best: 0.5, bestEpoch: 1, sinceBest: 1, bestState: model.stateDict() },
+    partialEpoch: {
+      epoch: 3,
+      batch: 1,
+      lossSum: 0.75,
+      order: Int32Array.from([2, 0, 1]),
+      metrics: [2, 2, 1, 0.5, 0.25, -1],
+      reference: 1.25,
+    },
   });
 }
 
