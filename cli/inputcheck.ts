@@ -1,8 +1,8 @@
 // Input a network cannot learn from, reported as bad input that names the cell: a number so large that
-// scaling it overflows (1e300 squared is Infinity, so the column's deviation is), or that does not fit the
-// model's number type. Without this such a value trains as a "diverged" run or writes a model file whose
-// scaling its own reader refuses.
-import type { Preprocessing, Table, Tensor } from '../src/index.js';
+// fitting its scaling overflows (1e300 squared is Infinity, so the column's deviation is). Without this
+// such a value writes a model file whose scaling its own reader refuses. (Values that become infinite
+// once scaled are the data layer's DataError, which train names the same way.)
+import type { Preprocessing, Table } from '../src/index.js';
 import { UserError } from './errors.js';
 
 /** The cell of `column` with the largest magnitude: its row, value, and where to find it. */
@@ -39,40 +39,14 @@ export function checkScaling(pre: Preprocessing, table: Table, source = table.so
   for (const f of numeric) {
     if (Number.isFinite(f.mean) && Number.isFinite(f.std)) continue;
     const cell = largest(table, f.name);
-    const at = cell ? where(table, source, cell.row, f.name) : `${source}: column '${f.name}'`;
+    const overflows = `its ${Number.isFinite(f.mean) ? 'deviation' : 'mean'} overflows a 64-bit float`;
+    if (!cell)
+      throw new UserError(`${source}: column '${f.name}': the values are too large to scale (${overflows})`);
+    // The same words as the data layer's check of scaled values (train's badValue), with the reason.
     throw new UserError(
-      `${at}: ${cell ? `the value ${cell.value} is` : 'the values are'} too large to scale ` +
-        `(the column's ${Number.isFinite(f.mean) ? 'spread' : 'mean'} overflows a 64-bit float); ` +
-        'use values below about 1e150 in magnitude, or rescale the column',
-    );
-  }
-}
-
-/**
- * Check a feature tensor built from `rows` of `table` (as `transformFeatures` builds it): a value that
- * became ±Infinity or NaN (too large for float32, say) is reported with its cell.
- */
-export function checkFeatureValues(x: Tensor, pre: Preprocessing, table: Table, source = table.source): void {
-  const data = x.data;
-  for (let i = 0; i < data.length; i++) {
-    if (Number.isFinite(data[i])) continue;
-    const row = Math.floor(i / pre.inputSize);
-    let col = i % pre.inputSize;
-    let name = '?';
-    for (const f of pre.features) {
-      const w = f.kind === 'numeric' ? 1 : f.categories.length;
-      if (col < w) {
-        name = f.name;
-        break;
-      }
-      col -= w;
-    }
-    const c = table.columns.find((k) => k.name === name);
-    const raw = c ? c.values[row] : undefined;
-    throw new UserError(
-      `${where(table, source, row, name)}: the value ${String(raw)} becomes ${data[i]} once scaled, ` +
-        `which the network cannot learn from (${x.dtype} holds magnitudes up to ${x.dtype === 'float32' ? '3.4e38' : '1.8e308'}); ` +
-        'rescale the column or use --scale standard',
+      `${where(table, source, cell.row, f.name)} holds ${cell.value}, which its scaling (mean ${f.mean}, ` +
+        `deviation ${f.std}) turns into ${(cell.value - f.mean) / f.std}: the column's values are too large ` +
+        `to scale (${overflows}); divide the column by a power of ten (bad input, not a learning-rate problem)`,
     );
   }
 }

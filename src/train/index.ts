@@ -12,6 +12,6 @@ export {
   type EarlyStoppingState,
 } from './fit.js';
 export { Trainer, TrainingDivergedError, type TrainerOptions, type PartialEpoch } from './step.js';
-export { type Dataset } from './data.js';
+export { DataError, type Dataset } from './data.js';
 export { type EpochLog, type BatchLog, type History, type StopReason } from './history.js';
 export { FusedStep, type FusedLoss } from './fused.js';
