@@ -61,6 +61,11 @@ export function suggest(word: string, options: readonly string[]): string | unde
   return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
+/** A plain decimal number (1, -2.5, .5, 1e-3): not hex (0x10), binary, octal, Infinity or blank. */
+export function isDecimal(s: string): boolean {
+  return /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(s);
+}
+
 /** A name with its spelling undone: kebab-case and camelCase of the same words compare equal. */
 function spelling(name: string): string {
   return name.replace(/[-_]/g, '').toLowerCase();
@@ -69,7 +74,7 @@ function spelling(name: string): string {
 function convert(spec: FlagSpec, raw: string, cmd: string): number | string | number[] {
   const where = `${cmd}: --${spec.name}`;
   const num = (s: string, what: string): number => {
-    const v = s.trim() === '' ? NaN : Number(s);
+    const v = isDecimal(s) ? Number(s) : NaN;
     if (!Number.isFinite(v)) throw new UserError(`${where}: expected ${what}, got '${s}'`);
     if (spec.type === 'integer' && !Number.isInteger(v))
       throw new UserError(`${where}: expected an integer, got '${s}'`);
@@ -89,7 +94,7 @@ function convert(spec: FlagSpec, raw: string, cmd: string): number | string | nu
     case 'list': {
       const parts = raw.split(',').map((p) => p.trim());
       return parts.map((p) => {
-        const v = Number(p);
+        const v = isDecimal(p) ? Number(p) : NaN;
         if (p === '' || !Number.isInteger(v) || v < 1)
           throw new UserError(
             `${where}: expected positive integers separated by commas (e.g. 64,32), got '${raw}'`,

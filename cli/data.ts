@@ -7,6 +7,7 @@ import type { Table } from '../src/index.js';
 import { readCsv } from './csv.js';
 import { BUILTIN_NAMES, loadBuiltin } from './datasets.js';
 import { UserError } from './errors.js';
+import { kindOf } from './fsutil.js';
 import { suggest } from './args.js';
 import { isImageFile, readImageFile, readImageFolder, type ImageReadOptions } from './images.js';
 
@@ -41,6 +42,13 @@ export interface LoadDataOptions extends GeneratorOptions {
 /** `mnist:DIR` or `fashion-mnist:DIR`: an idx data set's name and the folder of its files. */
 const IDX_IN_FOLDER = /^(mnist|fashion-mnist):(.+)$/;
 
+/** A FIFO, device or socket named as --data: say what it is (reading it could block or never end). */
+function refuseSpecial(path: string, name: string): void {
+  const s = statSync(path);
+  if (!s.isFile() && !s.isDirectory())
+    throw new UserError(`--data '${name}': it is ${kindOf(s)}, not a CSV file or a folder of images`);
+}
+
 /** Resolve `--data` to tables. */
 export async function loadData(
   name: string,
@@ -50,6 +58,7 @@ export async function loadData(
   const { images, labels = false, ...generator } = options;
   const path = resolve(cwd, name);
   if (existsSync(path)) {
+    refuseSpecial(path, name);
     const folder = statSync(path).isDirectory();
     if (folder || (await isImageFile(path))) {
       if (!images)

@@ -109,10 +109,12 @@ export {
   type Dataset,
   type FitOptions,
   type TrainerOptions,
+  type PartialEpoch,
   type History,
   type EpochLog,
   type BatchLog,
   type EarlyStopping,
+  type EarlyStoppingState,
   type StopReason,
   type EvaluateOptions,
 } from './train/index.js';
@@ -191,8 +193,17 @@ export {
   loadModel,
   modelFromJSON,
   serializeCheckpoint,
+  snapshotCheckpoint,
+  checkpointFromSnapshot,
   checkpointToJSON,
   parseCheckpoint,
+  specAllocationBound,
+  MAX_PARAMETERS,
+  MAX_JSON_DEPTH,
+  decodePartialEpoch,
+  type CheckpointSnapshot,
+  type EarlyStoppingRecord,
+  type PartialEpochRecord,
   type ModelFile,
   type CheckpointFile,
   type CheckpointState,
@@ -204,6 +215,7 @@ export {
   type LoadedCheckpoint,
 } from './io/modelfile.js';
 export { encodeFloats, decodeFloats } from './io/base64.js';
+export { sha256 } from './io/sha256.js';
 export {
   inferTask,
   fitPreprocessing,

@@ -13,6 +13,7 @@ import {
   tensor,
   TrainingDivergedError,
 } from '../src/index.js';
+import { PAUSED, Trainer } from '../src/train/step.js';
 
 const X = () =>
   tensor([
@@ -157,6 +158,7 @@ describe('fit', () => {
         optimizer,
         epochs: 100,
         batchSize: 64,
+        divergence: { factor: Infinity },
         onBatchEnd: () => seen.push(weights(model)),
       }),
       (e: unknown) => {
@@ -170,6 +172,37 @@ describe('fit', () => {
     for (const w of weights(model)) for (const v of w) assert.ok(Number.isFinite(v));
     // The weights left are those the last finite loss was computed with: the ones before the last step.
     assert.deepEqual(weights(model), seen.at(-2));
+  });
+
+  test("an exploding loss (above 10⁶ × max(1, the first epoch's loss)) is divergence too, caught within one step", async () => {
+    const data = regression(64, 3);
+    const model = new nn.Sequential(
+      new nn.Linear(3, 8, { rng: new random.RandomState(0) }),
+      new nn.ReLU(),
+      new nn.Linear(8, 1, { rng: new random.RandomState(1) }),
+    );
+    const optimizer = new optim.SGD(model.parameters(), { lr: 50 });
+    const seen: { loss: number; w: number[][] }[] = [];
+    const initial = weights(model);
+    await assert.rejects(
+      fit(model, data, {
+        loss: 'mse',
+        optimizer,
+        epochs: 100,
+        batchSize: 64,
+        onBatchEnd: (b) => seen.push({ loss: b.loss, w: weights(model) }),
+      }),
+      (e: unknown) => {
+        assert.ok(e instanceof TrainingDivergedError);
+        assert.match(e.message, /loss exploded to [\d.e+]+ \(above [\d.e+]+/);
+        return true;
+      },
+    );
+    // Every step the run accepted stayed under the limit, and the weights are from before the bad step.
+    const limit = 1e6 * Math.max(1, seen[0].loss);
+    for (const s of seen) assert.ok(s.loss <= limit);
+    // The weights left are those the last acceptable loss was computed with.
+    assert.deepEqual(weights(model), seen.length >= 2 ? seen.at(-2)?.w : initial);
   });
 
   test("early stopping with restoreBest puts back the best epoch's weights", async () => {
@@ -486,5 +519,110 @@ describe('fit', () => {
       { loss: 'bce', optimizer: b.optimizer, epochs: 2, batchSize: 2, rng: b.rng, initialEpoch: 2 },
     );
     assert.deepEqual(weights(b.model), weights(a.model));
+  });
+});
+
+describe('Trainer.run', () => {
+  test('an epoch paused after every batch gives the bits of one run straight through', () => {
+    const data = regression(200, 5);
+    const make = () => {
+      const model = new nn.Sequential(
+        new nn.Linear(3, 8, { rng: new random.RandomState(0) }),
+        new nn.Tanh(),
+        new nn.Linear(8, 1, { rng: new random.RandomState(1) }),
+      );
+      const optimizer = new optim.Adam(model.parameters(), { lr: 0.01 });
+      const trainer = new Trainer(
+        model,
+        { x: data.x, y: data.y, labels: false },
+        {
+          loss: 'mse',
+          optimizer,
+          batchSize: 16,
+          shuffle: true,
+          rng: new random.RandomState(9),
+          metrics: ['mae'],
+          threshold: 0.5,
+          fused: true,
+        },
+      );
+      return { model, trainer };
+    };
+    const a = make();
+    const b = make();
+    const lossesA: number[] = [];
+    const lossesB: number[] = [];
+    for (let e = 1; e <= 3; e++) {
+      lossesA.push(a.trainer.epoch(e) as number);
+      let r: number | null | typeof PAUSED;
+      let pauses = 0;
+      // A deadline in the past: the trainer stops after every batch and continues where it stopped.
+      while ((r = b.trainer.run(e, {}, 0)) === PAUSED) pauses++;
+      assert.equal(pauses, b.trainer.batches - 1);
+      lossesB.push(r as number);
+      assert.deepEqual(b.trainer.metrics(), a.trainer.metrics());
+    }
+    a.trainer.release();
+    b.trainer.release();
+    assert.deepEqual(lossesB, lossesA);
+    assert.deepEqual(weights(b.model), weights(a.model));
+  });
+});
+
+describe('fit: an epoch interrupted part way', () => {
+  test('history.partial, then resumeEpoch with the weights, optimizer and stream of that moment: the same bits', async () => {
+    const data = regression(120, 6);
+    const make = (rng: random.RandomState) =>
+      new nn.Sequential(
+        new nn.Linear(3, 8, { rng: new random.RandomState(0) }),
+        new nn.ReLU(),
+        new nn.Dropout(0.2, { rng }),
+        new nn.Linear(8, 1, { rng: new random.RandomState(1) }),
+      );
+    const common = { loss: 'mse' as const, batchSize: 8, metrics: ['mae' as const, 'r2' as const] };
+    // Straight through: 3 epochs.
+    const rngA = new random.RandomState(7);
+    const a = make(rngA);
+    const optA = new optim.Adam(a.parameters(), { lr: 0.01 });
+    const straight = await fit(a, data, { ...common, optimizer: optA, rng: rngA, epochs: 3 });
+
+    // Stopped after batch 6 of epoch 2, then continued by a fresh model, optimizer and stream.
+    const rngB = new random.RandomState(7);
+    const b = make(rngB);
+    const optB = new optim.Adam(b.parameters(), { lr: 0.01 });
+    const ac = new AbortController();
+    const first = await fit(b, data, {
+      ...common,
+      optimizer: optB,
+      rng: rngB,
+      epochs: 3,
+      signal: ac.signal,
+      onBatchEnd: (log) => {
+        if (log.epoch === 2 && log.batch === 5) ac.abort();
+      },
+    });
+    assert.equal(first.stopReason, 'aborted');
+    assert.equal(first.partial?.epoch, 2);
+    assert.equal(first.partial?.batch, 6);
+    const partial = JSON.parse(
+      JSON.stringify({ ...first.partial, order: Array.from(first.partial?.order ?? []) }),
+    );
+    const rngC = new random.RandomState(0);
+    rngC.setState(rngB.getState());
+    const c = make(rngC);
+    c.loadStateDict(b.stateDict());
+    const optC = new optim.Adam(c.parameters(), { lr: 0.01 });
+    optC.loadStateDict(JSON.parse(JSON.stringify(optB.stateDict())));
+    const rest = await fit(c, data, {
+      ...common,
+      optimizer: optC,
+      rng: rngC,
+      epochs: 2,
+      initialEpoch: 1,
+      resumeEpoch: { ...partial, order: Int32Array.from(partial.order) },
+    });
+    assert.deepEqual(weights(c), weights(a));
+    const strip = (e: { seconds: number }[]) => e.map(({ seconds: _s, ...x }) => x);
+    assert.deepEqual(strip(rest.epochs), strip(straight.epochs.slice(1)));
   });
 });

@@ -5,7 +5,8 @@ import { resolve } from 'node:path';
 import {
   ACTIVATION_NAMES,
   fromSafetensors,
-  modelToJSON,
+  serializeModel,
+  type ModelFile,
   parseSafetensors,
   validateSpec,
   type ActivationName,
@@ -15,6 +16,7 @@ import {
 import { suggest, type CommandSpec, type Flags } from '../args.js';
 import { UserError } from '../errors.js';
 import { int } from '../format.js';
+import { checkedModelText } from '../checkpoint.js';
 import { readBinaryFile, readTextFile, writeFileAtomic } from '../fsutil.js';
 import type { IO } from '../io.js';
 import { ARCHITECTURE_KEY } from './export.js';
@@ -155,14 +157,17 @@ export async function importCommand(flags: Flags, positionals: string[], io: IO)
     ...(activation ? { activation } : {}),
     ...(dtype ? { dtype } : {}),
   });
-  let json: string;
+  let doc: ModelFile;
   try {
-    json = modelToJSON(model, { task: null, preprocessing: null, training: { importedFrom: path } });
+    doc = serializeModel(model, { task: null, preprocessing: null, training: { importedFrom: path } });
   } catch (e) {
     // A file may hold NaN or infinite weights, which a model file refuses.
     throw new UserError(`${path}: ${(e as Error).message.replace(/^serializeModel: /, '')}`);
   }
-  await writeFileAtomic(resolve(io.cwd, out), json, { what: 'model file' });
+  // Checked with its own reader before it is written (a model chainrule could not load is never written).
+  await writeFileAtomic(resolve(io.cwd, out), checkedModelText(doc, out), {
+    what: 'model file',
+  });
   const dt = model.parameters()[0]?.dtype ?? 'float32';
   const how = archPath
     ? archPath

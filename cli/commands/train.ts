@@ -14,17 +14,22 @@ import {
   kernels,
   losses,
   mlpSpec,
+  toSpec,
   optim,
   parseCheckpoint,
   random,
   selectRows,
-  serializeCheckpoint,
   serializeModel,
-  stringifyModelFile,
+  snapshotCheckpoint,
+  decodePartialEpoch,
+  type PartialEpoch,
+  decodeFloats,
+  MAX_PARAMETERS,
   TrainingDivergedError,
   transformFeatures,
   transformTarget,
   type ActivationOp,
+  type EarlyStoppingState,
   type EpochLog,
   type ImageScaling,
   type MetricName,
@@ -34,13 +39,21 @@ import {
   type Scaling,
   type Table,
 } from '../../src/index.js';
-import type { CommandSpec, Flags } from '../args.js';
+import { parseCommand, type CommandSpec, type Flags } from '../args.js';
+import { checkedModelText, CheckpointWriter } from '../checkpoint.js';
 import { loadData } from '../data.js';
 import { TrainingFailure, UserError } from '../errors.js';
 import { duration, int, num, pct } from '../format.js';
-import { checkWritable, readTextFile, writeFileAtomic } from '../fsutil.js';
+import {
+  checkOutputPath,
+  checkWritable,
+  readTextFile,
+  removeStaleTemps,
+  writeFileAtomic,
+} from '../fsutil.js';
 import { parseNumbers, parseResize } from '../images.js';
 import type { IO } from '../io.js';
+import { checkScaling } from '../inputcheck.js';
 import { lossPlotSvg } from '../plot.js';
 import { Progress, type ProgressMode } from '../progress.js';
 
@@ -213,6 +226,7 @@ export const trainSpec: CommandSpec = {
       name: 'size',
       type: 'integer',
       min: 1,
+      max: 10_000_000,
       description: 'Samples for generated datasets (circle, spiral, …)',
       defaultText: '500',
     },
@@ -410,6 +424,144 @@ function dataset(pre: Preprocessing, table: Table, dtype: RunSettings['dtype']) 
   return { x, y: t.kind === 'classes' ? t.labels : t.y };
 }
 
+/** The flag of each run setting (loss has its own names: crossEntropy is --loss cross-entropy). */
+const SETTING_FLAGS: Record<Exclude<keyof RunSettings, 'loss' | ImageSetting>, string> = {
+  data: 'data',
+  target: 'target',
+  task: 'task',
+  layers: 'layers',
+  activation: 'activation',
+  optimizer: 'optimizer',
+  lr: 'lr',
+  epochs: 'epochs',
+  batchSize: 'batch-size',
+  val: 'val',
+  patience: 'patience',
+  untilLoss: 'until-loss',
+  seed: 'seed',
+  dtype: 'dtype',
+  scale: 'scale',
+  size: 'size',
+  noise: 'noise',
+};
+const OPTIONAL_SETTINGS = new Set(['patience', 'untilLoss', 'scale', 'size', 'noise']);
+
+/** The image settings, stored parsed (a [width, height] pair, number lists), checked on their own. */
+type ImageSetting = 'resize' | 'grayscale' | 'mean' | 'std';
+
+/** The image settings of a checkpoint: the shapes their flags parse into, sizes within reason. */
+function checkImageSettings(v: Record<string, unknown>, at: string): void {
+  const fail = (key: string, what: string) =>
+    new UserError(`${at}.${key}: expected ${what}, got ${JSON.stringify(v[key])?.slice(0, 60)}`);
+  const r = v.resize;
+  if (
+    r !== undefined &&
+    r !== null &&
+    !(Array.isArray(r) && r.length === 2 && r.every((d) => Number.isInteger(d) && d >= 1 && d <= 16384))
+  )
+    throw fail('resize', 'a [width, height] pair of integers from 1 to 16384');
+  if (v.grayscale !== undefined && v.grayscale !== null && typeof v.grayscale !== 'boolean')
+    throw fail('grayscale', 'true or false');
+  for (const key of ['mean', 'std'] as const) {
+    const x = v[key];
+    if (x === undefined || x === null) continue;
+    if (
+      !Array.isArray(x) ||
+      x.length === 0 ||
+      x.length > 4 ||
+      !x.every((n) => typeof n === 'number' && Number.isFinite(n) && (key === 'mean' || n > 0))
+    )
+      throw fail(key, `1 to 4 ${key === 'std' ? 'positive' : 'finite'} numbers, one per channel`);
+  }
+}
+
+/**
+ * Check a checkpoint's run settings with the rules of the flags they stand for (a batch size of 0, a
+ * negative seed or learning rate are as wrong in a file as on the command line), naming the field.
+ */
+function checkSettings(value: unknown, source: string): asserts value is RunSettings {
+  const at = `${source}: training.settings`;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new UserError(`${at}: expected an object`);
+  const v = value as Record<string, unknown>;
+  for (const [key, flag] of Object.entries(SETTING_FLAGS)) {
+    const x = v[key];
+    if (x === undefined || x === null) {
+      if (OPTIONAL_SETTINGS.has(key)) continue;
+      throw new UserError(`${at}.${key}: missing`);
+    }
+    const spec = trainSpec.flags.find((f) => f.name === flag);
+    if (!spec) continue;
+    const fail = (what: string) => new UserError(`${at}.${key}: ${what}`);
+    let raw: string;
+    if (spec.type === 'list') {
+      if (!Array.isArray(x) || !x.every((n) => typeof n === 'number'))
+        throw fail(`expected an array of positive integers, got ${JSON.stringify(x)?.slice(0, 60)}`);
+      raw = x.join(',');
+    } else if (spec.type === 'number' || spec.type === 'integer') {
+      if (typeof x !== 'number') throw fail(`expected a number, got ${JSON.stringify(x)?.slice(0, 60)}`);
+      raw = String(x);
+    } else {
+      if (typeof x !== 'string') throw fail(`expected a string, got ${JSON.stringify(x)?.slice(0, 60)}`);
+      raw = x;
+    }
+    try {
+      parseCommand(trainSpec, [`--${flag}=${raw}`]);
+    } catch (e) {
+      throw fail((e as Error).message.replace(/^train: --[\w-]+: /, ''));
+    }
+  }
+  checkImageSettings(v, at);
+  if (!['crossEntropy', 'mse', 'mae', 'huber'].includes(v.loss as string))
+    throw new UserError(
+      `${at}.loss: expected one of crossEntropy, mse, mae, huber, got ${JSON.stringify(v.loss)?.slice(0, 60)}`,
+    );
+}
+
+/** Check --out, its checkpoint and --plot can be written before any training (nothing but regular files). */
+async function checkOutputs(outPath: string, out: string, flags: Flags, cwd: string): Promise<void> {
+  await checkOutputPath(outPath, '--out', out);
+  await checkOutputPath(checkpointPath(outPath), '--out (its checkpoint)', checkpointPath(out));
+  const plot = flags.plot as string | undefined;
+  if (plot) await checkOutputPath(resolve(cwd, plot), '--plot', plot);
+}
+
+/** Refuse a network over the parameter limit before allocating it, naming the sizes. */
+function checkNetworkSize(sizes: number[], flags: Flags): void {
+  let params = 0;
+  for (let i = 1; i < sizes.length; i++) params += sizes[i - 1] * sizes[i] + sizes[i];
+  if (params > MAX_PARAMETERS)
+    throw new UserError(
+      `train: ${flags.layers ? `--layers ${(flags.layers as number[]).join(',')}` : 'the network'} ` +
+        `(${sizes.join('-')}) has ${params.toExponential(2)} parameters; the limit is ${MAX_PARAMETERS} (${(MAX_PARAMETERS * 4) / 2 ** 20} MiB as float32)`,
+    );
+}
+
+/**
+ * Write the trained model: a write that fails now (a full disk, a folder gone read-only) is a failed run,
+ * exit 1, like a failed checkpoint write, and says which checkpoint is left to resume from.
+ */
+async function writeAfterTraining(
+  path: string,
+  text: string,
+  what: string,
+  checkpointEpoch: number,
+  out: string,
+): Promise<void> {
+  try {
+    await writeFileAtomic(path, text, { what });
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    throw new UserError(
+      e.message +
+        (checkpointEpoch >= 0
+          ? `; the checkpoint of epoch ${checkpointEpoch} is in ${checkpointPath(out)}`
+          : '; nothing was saved'),
+      { exitCode: 1 },
+    );
+  }
+}
+
 /**
  * A value the data layer let through but training refused (a `DataError`: NaN or infinite after scaling),
  * as the cell of the file it came from: file:line, column, the raw value and what the scaling made of it.
@@ -456,6 +608,7 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   const previous = (resumed?.file.training as { settings?: RunSettings } | null)?.settings ?? null;
   if (resumed && !previous)
     throw new UserError(`${resumePath}: this checkpoint has no training settings to resume with`);
+  if (previous) checkSettings(previous, resumePath as string);
   const s = settingsFrom(flags, previous);
   const out =
     (flags.out as string | undefined) ??
@@ -465,6 +618,7 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   // Before the data and the training, not after them: a folder that is missing now will be missing then.
   await checkWritable(outPath, { what: 'model file' });
   if (flags.plot) await checkWritable(resolve(io.cwd, flags.plot as string), { what: 'plot' });
+  await checkOutputs(outPath, out, flags, io.cwd);
 
   const data = await loadData(s.data, io.cwd, {
     ...(s.size ? { size: s.size } : {}),
@@ -508,6 +662,7 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     : table.image
       ? imagePreprocessing(table, settings)
       : fitPreprocessing(table, { target: settings.target, task, scaling: scale as Scaling });
+  if (!resumed && !table.image) checkScaling(pre, table);
   const trainData = dataset(pre, trainTable, settings.dtype);
   const valData = valTable ? dataset(pre, valTable, settings.dtype) : null;
   const outputs = pre.target.kind === 'classes' ? pre.target.classes.length : 1;
@@ -518,15 +673,23 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
       `${int(trainTable.numRows)} for training${valTable ? `, ${int(valTable.numRows)} for validation` : ''}`,
   );
 
+  checkNetworkSize([pre.inputSize, ...settings.layers, outputs], flags);
+  const spec = mlpSpec([pre.inputSize, ...settings.layers, outputs], settings.activation);
+  if (resumed && JSON.stringify(toSpec(resumed.model)) !== JSON.stringify(spec))
+    throw new UserError(
+      `${resumePath}: training.settings (layers ${settings.layers.join(',')}, ${settings.activation}) do not describe the checkpoint's architecture`,
+    );
   const model = resumed
     ? resumed.model
-    : fromSpec(mlpSpec([pre.inputSize, ...settings.layers, outputs], settings.activation), {
+    : fromSpec(spec, {
         dtype: settings.dtype,
         rng,
       });
   const optimizer = optim.makeOptimizer(settings.optimizer, model.parameters(), settings.lr);
   let initialEpoch = 0;
   const history: EpochLog[] = [];
+  // Early stopping's record lives here, so every snapshot carries it and a resumed run stops as the whole would.
+  const esState: EarlyStoppingState = { best: Infinity, bestEpoch: 0, sinceBest: 0, bestState: null };
   if (resumed) {
     const c = resumed.checkpoint;
     try {
@@ -538,9 +701,33 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     if (flags.lr !== undefined) optimizer.lr = settings.lr;
     initialEpoch = c.epoch;
     history.push(...((c.history as EpochLog[] | null) ?? []));
+    const es = c.earlyStopping;
+    if (es) {
+      esState.best = es.best ?? Infinity;
+      esState.bestEpoch = es.bestEpoch;
+      esState.sinceBest = es.sinceBest;
+      if (es.bestWeights) {
+        const best = model.stateDict();
+        for (const [name, t] of Object.entries(best))
+          t.data.set(decodeFloats(es.bestWeights[name].data, settings.dtype));
+        esState.bestState = best;
+      }
+    }
   }
-  const remaining = settings.epochs - initialEpoch;
-  if (remaining <= 0)
+  const earlyStopping = settings.patience && valData;
+  // A checkpoint of the epoch where the run stopped (written, then killed before the model was) resumes
+  // to saving the model, not to more epochs.
+  const stoppedBefore = resumed
+    ? earlyStopping && esState.sinceBest >= (settings.patience as number)
+      ? ('earlyStopping' as const)
+      : settings.untilLoss !== undefined && (history.at(-1)?.loss ?? Infinity) < settings.untilLoss
+        ? ('until' as const)
+        : initialEpoch >= settings.epochs && flags.epochs === undefined
+          ? ('completed' as const)
+          : null
+    : null;
+  const remaining = stoppedBefore ? 0 : settings.epochs - initialEpoch;
+  if (remaining <= 0 && !stoppedBefore)
     throw new UserError(
       `train: the checkpoint has already trained ${initialEpoch} epochs; pass --epochs larger than that to continue`,
     );
@@ -565,66 +752,118 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
       ...extra,
     },
   });
-  const saveCheckpoint = async (epoch: number) => {
-    const doc = serializeCheckpoint(model, { optimizer, rng, epoch, history, ...meta(epoch) });
-    await writeFileAtomic(ckptPath, stringifyModelFile(doc), { what: 'checkpoint' });
-  };
+  // One moment of the run, copied now (weights, optimizer, stream, epoch, history, early stopping).
+  const snapshot = (epoch: number, partialEpoch?: PartialEpoch) =>
+    snapshotCheckpoint(model, {
+      optimizer,
+      rng,
+      epoch,
+      history,
+      ...(partialEpoch ? { partialEpoch } : {}),
+      ...(earlyStopping ? { earlyStopping: { ...esState } } : {}),
+      ...meta(epoch),
+    });
 
   const progress = new Progress(io, mode, settings.epochs);
   const started = performance.now();
   const abort = new AbortController();
   const onAbort = () => abort.abort();
   io.signal?.addEventListener('abort', onAbort);
-  let pendingCheckpoint: Promise<void> = Promise.resolve();
-  let result;
+  const writer = new CheckpointWriter(ckptPath, checkpointPath(out), () => abort.abort());
+  await removeStaleTemps(ckptPath);
+  await removeStaleTemps(outPath);
+  const every = flags['checkpoint-every'] as number | undefined;
+  let result: {
+    stopReason: 'completed' | 'until' | 'earlyStopping' | 'aborted';
+    bestEpoch?: number;
+    partial?: PartialEpoch;
+  } = {
+    stopReason: stoppedBefore ?? 'completed',
+  };
+  if (stoppedBefore === 'earlyStopping') {
+    result.bestEpoch = esState.bestEpoch;
+    if (esState.bestState) model.loadStateDict(esState.bestState);
+  }
   try {
-    result = await fit(
-      model,
-      { x: trainData.x, y: trainData.y },
-      {
-        loss,
-        optimizer,
-        epochs: remaining,
-        initialEpoch,
-        batchSize: settings.batchSize,
-        rng,
-        metrics,
-        ...(valData ? { validationData: valData } : {}),
-        ...(settings.patience && valData
-          ? { earlyStopping: { patience: settings.patience, restoreBest: true } }
-          : {}),
-        ...(settings.untilLoss ? { until: { loss: settings.untilLoss } } : {}),
-        signal: abort.signal,
-        onBatchEnd: (b) => progress.batch(b),
-        onEpochEnd: (log) => {
-          history.push(log);
-          progress.epoch(log);
-          const every = flags['checkpoint-every'] as number | undefined;
-          if (every && log.epoch % every === 0)
-            pendingCheckpoint = pendingCheckpoint.then(() => saveCheckpoint(log.epoch));
+    if (remaining > 0)
+      result = await fit(
+        model,
+        { x: trainData.x, y: trainData.y },
+        {
+          loss,
+          optimizer,
+          epochs: remaining,
+          initialEpoch,
+          batchSize: settings.batchSize,
+          rng,
+          metrics,
+          ...(valData ? { validationData: valData } : {}),
+          ...(earlyStopping
+            ? { earlyStopping: { patience: settings.patience as number, restoreBest: true, state: esState } }
+            : {}),
+          ...(settings.untilLoss ? { until: { loss: settings.untilLoss } } : {}),
+          // An epoch interrupted part way continues at its next batch, in its order.
+          ...(resumed?.checkpoint.partialEpoch
+            ? { resumeEpoch: decodePartialEpoch(resumed.checkpoint.partialEpoch) }
+            : {}),
+          // The exploding-loss rule measures from the first epoch, also across a resume.
+          ...(history[0]?.epoch === 1 ? { divergence: { referenceLoss: history[0].loss } } : {}),
+          signal: abort.signal,
+          onBatchEnd: (b) => progress.batch(b),
+          onEpochEnd: (log) => {
+            history.push(log);
+            progress.epoch(log);
+            // Copied now, at the boundary; turned into text and written behind training.
+            if (every && log.epoch % every === 0) writer.offer(snapshot(log.epoch));
+          },
         },
-      },
-    );
+      );
   } catch (e) {
     progress.clear();
-    if (e instanceof TrainingDivergedError) throw new TrainingFailure(`train: ${e.message}`);
+    // A checkpoint's partial epoch that does not fit the data (the order of another data set).
+    if (e instanceof Error && /^(resumeEpoch|metrics state|fit: resumeEpoch)/.test(e.message))
+      throw new UserError(
+        `${resumePath}: checkpoint.partialEpoch: ${e.message.replace(/^resumeEpoch: /, '')}`,
+      );
+    if (e instanceof TrainingDivergedError) {
+      await writer.flush().catch(() => {});
+      throw new TrainingFailure(
+        `train: ${e.message}` +
+          (writer.written >= 0
+            ? `\n  the checkpoint of epoch ${writer.written} is in ${checkpointPath(out)}`
+            : ''),
+      );
+    }
     if (e instanceof DataError)
       throw new UserError(badValue(e, pre, e.dataset === 'validationData' ? valTable : trainTable));
     throw e;
   } finally {
     io.signal?.removeEventListener('abort', onAbort);
   }
-  await pendingCheckpoint;
+  if (writer.error) {
+    progress.clear();
+    throw writer.error;
+  }
   const epochsDone = history.at(-1)?.epoch ?? initialEpoch;
   const seconds = (performance.now() - started) / 1000;
 
   if (result.stopReason === 'aborted') {
     progress.clear();
-    await saveCheckpoint(epochsDone);
-    say(`interrupted after epoch ${epochsDone}; saved ${ckptPath}`);
+    // The moment it stopped, part way through an epoch (the batches done are kept), else the boundary.
+    const p = result.partial;
+    const done = history.at(-1)?.epoch ?? initialEpoch;
+    writer.offer(p ? snapshot(p.epoch - 1, p) : snapshot(done));
+    await writer.flush();
+    const batches = Math.ceil(trainTable.numRows / Math.min(settings.batchSize, trainTable.numRows));
+    say(
+      p
+        ? `interrupted in epoch ${p.epoch} after batch ${p.batch} of ${batches}; saved that moment to ${checkpointPath(out)}`
+        : `interrupted at the end of epoch ${done}; saved the state to ${checkpointPath(out)}`,
+    );
     say(`continue with: chainrule train --resume ${checkpointPath(out)}`);
     return 130;
   }
+  await writer.flush();
 
   const why = {
     completed: `trained ${epochsDone} epochs`,
@@ -651,7 +890,7 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     model,
     meta(epochsDone, { stopReason: result.stopReason, seconds, test, history }),
   );
-  await writeFileAtomic(outPath, stringifyModelFile(file), { what: 'model file' });
+  await writeAfterTraining(outPath, checkedModelText(file, out), 'model file', writer.written, out);
   say(`saved ${out}`);
   if (flags.plot) {
     const plotPath = resolve(io.cwd, flags.plot as string);

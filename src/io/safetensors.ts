@@ -28,7 +28,13 @@ import {
 } from '../nn/spec.js';
 import { noGrad, type DType, type Tensor } from '../tensor.js';
 import { bytesToFloats, floatsToBytes } from './base64.js';
-import { ModelFileError } from './modelfile.js';
+import {
+  jsonDepth,
+  MAX_JSON_DEPTH,
+  MAX_PARAMETERS,
+  ModelFileError,
+  specAllocationBound,
+} from './modelfile.js';
 
 /** Element types of the format and their sizes in bytes. */
 const DTYPE_SIZES = {
@@ -136,6 +142,8 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors file')
     return fail(`the header is not valid UTF-8 JSON: ${(e as Error).message}`);
   }
   if (!isRecord(header)) return fail('the header is not a JSON object');
+  if (jsonDepth(header, MAX_JSON_DEPTH) > MAX_JSON_DEPTH)
+    fail(`the header nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
 
   const metadata: Record<string, string> = {};
   if ('__metadata__' in header) {
@@ -495,6 +503,15 @@ export function fromSafetensors(
       return fail((e as Error).message);
     }
   } else spec = inferSpec(file, options, fail);
+  // Before building: what the architecture allocates, against the limit and the values the file holds.
+  const claimed = specAllocationBound(spec);
+  let present = 0;
+  for (const t of file.tensors.values()) present += t.data.length / DTYPE_SIZES[t.dtype];
+  if (claimed > MAX_PARAMETERS || claimed > 64 * present + 4096)
+    fail(
+      `the architecture describes about ${claimed} parameters, but the file holds ${present} values` +
+        (claimed > MAX_PARAMETERS ? ` (and the limit is ${MAX_PARAMETERS})` : ''),
+    );
   // Integer tensors (batch counters) say nothing about the model's dtype.
   const floats = [...file.tensors.values()].filter((t) => !INT_DTYPES.includes(t.dtype));
   const all64 = floats.length > 0 && floats.every((t) => t.dtype === 'F64');

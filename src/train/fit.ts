@@ -13,7 +13,7 @@ import { defaultStream, type RandomState } from '../random.js';
 import { allocStorage, noGrad, Tensor } from '../tensor.js';
 import { rows, toSplit, type Dataset, type Split } from './data.js';
 import { EpochColumns, type BatchLog, type EpochLog, type History } from './history.js';
-import { checkLoss, resolveLoss, Trainer } from './step.js';
+import { checkLoss, PAUSED, resolveLoss, Trainer, type PartialEpoch } from './step.js';
 
 /** Early-stopping settings. */
 export interface EarlyStopping {
@@ -25,6 +25,23 @@ export interface EarlyStopping {
   restoreBest?: boolean;
   /** What to watch: `'valLoss'` when there is validation data (default), else `'loss'`. */
   monitor?: 'loss' | 'valLoss';
+  /**
+   * Where the bookkeeping lives: `fit` starts from it and updates it in place after every epoch, before
+   * `onEpochEnd` (so a checkpoint taken there can carry it and a resumed run stops where the whole would).
+   */
+  state?: EarlyStoppingState;
+}
+
+/** Early stopping's running record (see `EarlyStopping.state`); `{ best: Infinity, bestEpoch: 0, sinceBest: 0, bestState: null }` to start. */
+export interface EarlyStoppingState {
+  /** Best monitored loss so far. */
+  best: number;
+  /** The epoch that had it (0: none yet). */
+  bestEpoch: number;
+  /** Epochs since it. */
+  sinceBest: number;
+  /** The weights of the best epoch, when `restoreBest` keeps them. */
+  bestState: Record<string, Tensor> | null;
 }
 
 /** Options of `fit`. */
@@ -61,6 +78,19 @@ export interface FitOptions {
   signal?: AbortSignal;
   /** Epochs already done (when resuming a checkpoint): numbering continues from here. */
   initialEpoch?: number;
+  /**
+   * Divergence: a step whose loss is NaN or infinite, or above `factor` × max(1, reference) (an exploding
+   * loss), stops training with a `TrainingDivergedError`, the weights put back to before that step. The
+   * reference is the first epoch's mean training loss (during the first epoch: its first step's loss);
+   * a resumed run passes the first epoch's loss as `referenceLoss` to apply the same limit. `factor`
+   * defaults to 1e6; Infinity checks for non-finite losses only.
+   */
+  divergence?: { factor?: number; referenceLoss?: number };
+  /**
+   * Continue an epoch stopped part way (`history.partial` of an aborted run, with its weights, optimizer
+   * and stream): it must be epoch `initialEpoch + 1`.
+   */
+  resumeEpoch?: PartialEpoch;
   /**
    * Take the fused step (no graph, preallocated buffers) when the model is a plain MLP and the loss a
    * squared error or cross-entropy on class labels (default true). Its results are bit-identical to the
@@ -161,7 +191,19 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     metrics,
     threshold,
     fused: options.fused !== false,
+    explodeFactor: options.divergence?.factor ?? 1e6,
+    ...(options.divergence?.referenceLoss !== undefined
+      ? { referenceLoss: options.divergence.referenceLoss }
+      : {}),
   });
+  if (options.resumeEpoch) {
+    const p = options.resumeEpoch;
+    if (p.epoch !== (options.initialEpoch ?? 0) + 1)
+      throw new Error(
+        `fit: resumeEpoch is epoch ${p.epoch}, but the run continues with epoch ${(options.initialEpoch ?? 0) + 1}`,
+      );
+    trainer.resumeEpoch(p);
+  }
   const run = new Epochs(model, trainer, options, val, monitor, threshold);
   const restoreModes = modesOf(model);
   model.train();
@@ -176,9 +218,9 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   }
   const history = run.history;
   if (es) {
-    history.bestEpoch = run.bestEpoch;
-    if (es.restoreBest && run.bestState && history.stopReason === 'earlyStopping')
-      model.loadStateDict(run.bestState);
+    history.bestEpoch = run.es.bestEpoch;
+    if (es.restoreBest && run.es.bestState && history.stopReason === 'earlyStopping')
+      model.loadStateDict(run.es.bestState);
   }
   return history;
 }
@@ -199,10 +241,10 @@ class Epochs {
   private every = 1;
   private unclocked = 0;
   private clock = performance.now();
-  private best = Infinity;
-  bestEpoch = 0;
-  bestState: Record<string, Tensor> | null = null;
-  private sinceBest = 0;
+  /** Early stopping's record: the caller's `earlyStopping.state`, or a fresh one. */
+  readonly es: EarlyStoppingState;
+  /** Deadline of the current stretch (performance.now() milliseconds). */
+  private until = 0;
 
   constructor(
     private readonly model: Module,
@@ -221,6 +263,7 @@ class Epochs {
     this.columns = plain ? new EpochColumns(this.epoch) : null;
     this.history = this.columns ? this.columns.history : { epochs: [], stopReason: 'completed' };
     this.hooks = { signal: options.signal, onBatchEnd: options.onBatchEnd, history: this.history };
+    this.es = options.earlyStopping?.state ?? { best: Infinity, bestEpoch: 0, sinceBest: 0, bestState: null };
   }
 
   /** Run epochs for about YIELD_MS; true once training is over (the stop reason is in the history). */
@@ -228,8 +271,12 @@ class Epochs {
     // Time spent away (yielding) belongs to no epoch.
     this.clock = performance.now();
     const until = this.clock + YIELD_MS;
+    this.until = until;
     while (this.epoch < this.end) {
-      if (this.one()) return true;
+      const done = this.one();
+      // An epoch paused at the deadline continues in the next stretch.
+      if (done === PAUSED) return false;
+      if (done) return true;
       this.epoch++;
       // The clock is fresh after every recorded epoch and after every `every` plain ones.
       if (this.unclocked === 0 && this.clock > until) return this.epoch >= this.end;
@@ -237,16 +284,21 @@ class Epochs {
     return true;
   }
 
-  /** One epoch; true when training stops after it. */
-  private one(): boolean {
+  /** One epoch (or the part of it before the stretch's deadline); true when training stops after it. */
+  private one(): boolean | typeof PAUSED {
     const { options, trainer, history, columns } = this;
     const epoch = this.epoch;
     const lr = options.optimizer.lr;
-    const loss = trainer.epoch(epoch, this.hooks);
+    const loss = trainer.run(epoch, this.hooks, this.until);
+    if (loss === PAUSED) return PAUSED;
     if (loss === null) {
       history.stopReason = 'aborted';
+      const partial = trainer.partial();
+      if (partial) history.partial = partial;
       return true;
     }
+    // The exploding-loss limit is measured from the run's first epoch.
+    if (epoch === 1) trainer.setReferenceLoss(loss);
     let watched = loss;
     let log: EpochLog | null = null;
     if (columns) {
@@ -278,25 +330,27 @@ class Epochs {
     const scheduler = options.scheduler;
     if (scheduler instanceof ReduceLROnPlateau) scheduler.step(watched);
     else scheduler?.step();
-    if (log) options.onEpochEnd?.(log);
-
-    if (options.until && loss < options.until.loss) {
-      history.stopReason = 'until';
-      return true;
-    }
+    // Every piece of state is updated before the callback, so what it sees (or saves) is one moment.
     const es = options.earlyStopping;
+    let stop = false;
     if (es) {
-      if (watched < this.best - (es.minDelta ?? 0)) {
-        this.best = watched;
-        this.bestEpoch = epoch;
-        this.sinceBest = 0;
-        if (es.restoreBest) this.bestState = this.model.stateDict();
-      } else if (++this.sinceBest >= es.patience) {
+      const s = this.es;
+      if (watched < s.best - (es.minDelta ?? 0)) {
+        s.best = watched;
+        s.bestEpoch = epoch;
+        s.sinceBest = 0;
+        if (es.restoreBest) s.bestState = this.model.stateDict();
+      } else if (++s.sinceBest >= es.patience) {
         history.stopReason = 'earlyStopping';
-        return true;
+        stop = true;
       }
     }
-    return false;
+    if (options.until && loss < options.until.loss) {
+      history.stopReason = 'until';
+      stop = true;
+    }
+    if (log) options.onEpochEnd?.(log);
+    return stop;
   }
 
   /** Share the time since the last reading among the plain epochs since; adapt how often to read. */
