@@ -51,7 +51,24 @@ export {
   logSumExp,
   pick,
   cast,
+  conv2d,
+  conv1d,
+  maxPool2d,
+  maxPool1d,
+  avgPool2d,
+  adaptiveAvgPool2d,
+  flatten,
+  batchNorm,
+  layerNorm,
   type ReduceOptions,
+  type Size2d,
+  type Conv2dOptions,
+  type Conv1dOptions,
+  type MaxPool2dOptions,
+  type MaxPool1dOptions,
+  type AvgPool2dOptions,
+  type BatchNormOptions,
+  type LayerNormOptions,
 } from './ops.js';
 export * as nn from './nn/index.js';
 export * as losses from './losses.js';
@@ -118,7 +135,7 @@ export {
   wasmKernelsAvailable,
   type WasmKernelOptions,
 } from './kernels/wasm/index.js';
-export type { Kernels, Storage, UnaryOp, BinaryOp, BroadcastPlan } from './kernels/types.js';
+export type { Kernels, Storage, UnaryOp, BinaryOp, BroadcastPlan, NormGeometry } from './kernels/types.js';
 export {
   UNARY,
   ACTIVATION_OPS,
@@ -143,6 +160,7 @@ export {
   fromSpec,
   mlpSpec,
   validateSpec,
+  specShapes,
   elementwiseOf,
   activationOfModule,
   elementwiseSpec,

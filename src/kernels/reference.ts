@@ -15,6 +15,7 @@ import type {
 } from './types.js';
 import { UNARY, type UnaryOp } from './unary.js';
 import * as indexing from './indexing.js';
+import * as norm from './norm.js';
 import * as window from './window.js';
 
 function unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): void {
@@ -520,4 +521,7 @@ export const referenceKernels: Kernels = {
   maxPool2dGrad: window.maxPool2dGrad,
   avgPool2d: window.avgPool2d,
   avgPool2dGrad: window.avgPool2dGrad,
+  moments: norm.moments,
+  normalize: norm.normalize,
+  normalizeGrad: norm.normalizeGrad,
 };

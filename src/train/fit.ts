@@ -91,8 +91,9 @@ const YIELD_MS = 20;
 const CLOCK_MS = 0.05;
 
 /**
- * Train `model` on `data`. Each batch: forward, loss, backward, optimizer step. Returns the per-epoch
- * history. A NaN or infinite loss stops training with a `TrainingDivergedError`, leaving the model with its
+ * Train `model` on `data`. Each batch: forward, loss, backward, optimizer step, with the model in training
+ * mode (dropout, batch statistics) and in evaluation mode for validation; afterwards every module is back
+ * in the mode it had. Returns the per-epoch history. A NaN or infinite loss stops training with a `TrainingDivergedError`, leaving the model with its
  * last weights that gave a finite loss.
  */
 export async function fit(model: Module, data: Dataset, options: FitOptions): Promise<History> {
@@ -139,7 +140,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     fused: options.fused !== false,
   });
   const run = new Epochs(model, trainer, options, val, monitor, threshold);
-  const wasTraining = model.training;
+  const restoreModes = modesOf(model);
   model.train();
   try {
     // Epochs run in synchronous stretches of about YIELD_MS, and fit yields to the event loop between
@@ -147,7 +148,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     while (!run.stretch()) await yieldToEventLoop();
   } finally {
     run.finish();
-    model.train(wasTraining);
+    restoreModes();
     trainer.release();
   }
   const history = run.history;
@@ -301,6 +302,17 @@ export interface EvaluateOptions {
   threshold?: number;
 }
 
+/**
+ * Every module's training flag now, and a function that puts each back: `fit`, `evaluate` and `predict`
+ * switch the whole model and then restore what the caller had, module by module (a BatchNorm the caller
+ * froze in evaluation mode stays so).
+ */
+function modesOf(model: Module): () => void {
+  const modules = model.modules();
+  const modes = modules.map((m) => m.training);
+  return () => modules.forEach((m, i) => (m.training = modes[i]));
+}
+
 /** Loss and metrics of `model` on `data`, without gradients, in evaluation mode. */
 export function evaluate(
   model: Module,
@@ -312,7 +324,7 @@ export function evaluate(
   const n = t.x.shape[0];
   const bs = Math.min(options.batchSize ?? 256, Math.max(n, 1));
   const sums = new MetricSums(options.metrics ?? [], options.threshold ?? thresholdOf(options.loss));
-  const wasTraining = model.training;
+  const restoreModes = modesOf(model);
   model.eval();
   try {
     return noGrad(() => {
@@ -328,7 +340,7 @@ export function evaluate(
       return { loss: lossSum / n, metrics: n > 0 ? sums.result() : NO_METRICS };
     });
   } finally {
-    model.train(wasTraining);
+    restoreModes();
   }
 }
 
@@ -336,7 +348,7 @@ export function evaluate(
 export function predict(model: Module, x: Tensor, options: { batchSize?: number } = {}): Tensor {
   const n = x.shape[0];
   const bs = options.batchSize ?? 1024;
-  const wasTraining = model.training;
+  const restoreModes = modesOf(model);
   model.eval();
   try {
     return noGrad(() => {
@@ -354,6 +366,6 @@ export function predict(model: Module, x: Tensor, options: { batchSize?: number 
       return new Tensor(out, [n, ...parts[0].shape.slice(1)]);
     });
   } finally {
-    model.train(wasTraining);
+    restoreModes();
   }
 }

@@ -5,7 +5,8 @@
  *
  * For a plain MLP with a loss the fused step knows, the forward, loss and backward are the fused step's
  * (same bits, no graph, buffers kept between batches, parameters in the kernels' own memory); otherwise
- * autograd's.
+ * (convolutions, normalization, dropout, anything else) autograd's. The model is in whatever mode its
+ * caller set: `fit` puts it in training mode.
  */
 import { kernels } from '../kernels/index.js';
 import type { Kernels, Storage } from '../kernels/types.js';
@@ -80,6 +81,12 @@ export class Trainer {
    * block when they are in one, else one per parameter.
    */
   private readonly backup: Storage[];
+  /**
+   * The model's buffers (BatchNorm's running statistics, updated by each forward in training) and their
+   * values after the last step with a finite loss, put back with the weights.
+   */
+  private readonly buffers: Tensor[];
+  private readonly bufferBackup: Storage[];
   private haveBackup = false;
   private readonly fused: FusedStep | null;
   /** Whether the fused step writes every parameter's gradient (so nothing needs zeroing first). */
@@ -127,6 +134,8 @@ export class Trainer {
     this.backup = this.blocks
       ? [allocStorage(this.params[0].dtype, this.blocks.params.length)]
       : this.params.map((p) => allocStorage(p.dtype, p.size));
+    this.buffers = model.buffers();
+    this.bufferBackup = this.buffers.map((b) => allocStorage(b.dtype, b.size));
     this.batchX = this.fused ? new Map() : undefined;
     this.batchY = this.fused ? new Map() : undefined;
   }
@@ -205,6 +214,7 @@ export class Trainer {
     if (!Number.isFinite(value)) return value;
     if (this.blocks) copyInto(this.backup[0], this.blocks.params);
     else for (let i = 0; i < this.params.length; i++) copyInto(this.backup[i], this.params[i].data);
+    for (let i = 0; i < this.buffers.length; i++) copyInto(this.bufferBackup[i], this.buffers[i].data);
     this.haveBackup = true;
     optimizer.step();
     return value;
@@ -225,6 +235,7 @@ export class Trainer {
     if (!this.haveBackup) return;
     if (this.blocks) this.blocks.params.set(this.backup[0]);
     else this.params.forEach((p, i) => p.data.set(this.backup[i]));
+    this.buffers.forEach((b, i) => b.data.set(this.bufferBackup[i]));
   }
 
   /**
