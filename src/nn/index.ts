@@ -24,6 +24,12 @@ export {
   type AttendResult,
 } from './attention.js';
 export {
+  TransformerBlock,
+  GPT,
+  type TransformerBlockOptions,
+  type GPTOptions,
+} from './transformer.js';
+export {
   Linear,
   Sigmoid,
   Tanh,
