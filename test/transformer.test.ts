@@ -92,7 +92,7 @@ describe('TransformerBlock and GPT', () => {
     // LayerNorm's default weight 1 and bias 0 would hide a swapped weight and bias: perturb them.
     for (const p of block.parameters())
       p.data.set(
-        rs(p.size + 11, p.shape)
+        rs(p.size + 11, [...p.shape])
           .mul(0.5)
           .add(p).data,
       );
