@@ -516,9 +516,41 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return sub(x, logSumExp(x, axis, { keepDims: true }));
 }
 
-/** Softmax along `axis`: exp(logSoftmax(x)). */
+/**
+ * Softmax along `axis`. Along the last axis it is one graph node (attention's weights over [batch, heads,
+ * L, S] would otherwise be eight nodes and as many passes each way): per row y = e / Σe with
+ * e = exp(x − max) (shifted by 0 in a row whose max is not finite, as logSumExp), the exponentials from the
+ * kernel set and the sums in float64; the backward is y·(g − Σ g·y). Along another axis: exp(logSoftmax(x)).
+ */
 export function softmax(x: Tensor, axis = -1): Tensor {
-  return exp(logSoftmax(x, axis));
+  assertTensor(x, 'softmax');
+  const ax = normAxis(axis, x.ndim, 'softmax');
+  if (ax !== x.ndim - 1 || x.size === 0) return exp(logSoftmax(x, axis));
+  const n = x.shape[ax];
+  const rows = x.size / n;
+  const xd = x.data;
+  const y = allocStorage(x.dtype, x.size);
+  for (let r = 0, at = 0; r < rows; r++, at += n) {
+    let m = -Infinity;
+    for (let i = at; i < at + n; i++) if (xd[i] > m) m = xd[i];
+    if (!Number.isFinite(m)) m = 0;
+    for (let i = at; i < at + n; i++) y[i] = xd[i] - m;
+  }
+  kernels().unary('exp', y, y, 0, 0);
+  for (let r = 0, at = 0; r < rows; r++, at += n) {
+    let sum = 0;
+    for (let i = at; i < at + n; i++) sum += y[i];
+    for (let i = at; i < at + n; i++) y[i] = y[i] / sum;
+  }
+  return result(y, x.shape, 'softmax', [x], (g) => {
+    const gx = allocStorage(x.dtype, g.length);
+    for (let r = 0, at = 0; r < rows; r++, at += n) {
+      let dot = 0;
+      for (let i = at; i < at + n; i++) dot += g[i] * y[i];
+      for (let i = at; i < at + n; i++) gx[i] = y[i] * (g[i] - dot);
+    }
+    return [gx];
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
