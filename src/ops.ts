@@ -276,24 +276,25 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (k !== kb)
     throw new Error(`matmul: ${fmt(a.shape)} @ ${fmt(b.shape)}: inner sizes ${k} and ${kb} differ`);
   const dtype = promote(a.dtype, b.dtype);
-  const outShapeFull: number[] = [];
-  if (aShape.length === 2 && bShape.length === 2) {
-    const out = allocStorage(dtype, m * n);
-    kernels().matmul(a.data, 0, b.data, 0, out, 0, m, k, n, false, false);
-    outShapeFull.push(m, n);
-    const shape = dropVectorAxes(outShapeFull, a.ndim, b.ndim);
+  if (bShape.length === 2) {
+    // A matrix B: a's leading axes fold into its rows (a Linear on [batch, L, E] is one [batch·L, E]
+    // product), so each direction is one product and B's gradient needs no per-batch intermediate.
+    const rows = sizeOf(aShape.slice(0, -1));
+    const out = allocStorage(dtype, rows * n);
+    kernels().matmul(a.data, 0, b.data, 0, out, 0, rows, k, n, false, false);
+    const shape = dropVectorAxes([...aShape.slice(0, -1), n], a.ndim, b.ndim);
     return result(out, shape, 'matmul', [a, b], (g) => {
       let ga: Storage | null = null;
       let gb: Storage | null = null;
       if (a.requiresGrad) {
         // dA = G·Bᵀ
-        ga = allocStorage(dtype, m * k);
-        kernels().matmul(g, 0, b.data, 0, ga, 0, m, n, k, false, true);
+        ga = allocStorage(dtype, rows * k);
+        kernels().matmul(g, 0, b.data, 0, ga, 0, rows, n, k, false, true);
       }
       if (b.requiresGrad) {
-        // dB = Aᵀ·G
+        // dB = Aᵀ·G, summed over every row of every batch
         gb = allocStorage(dtype, k * n);
-        kernels().matmul(a.data, 0, g, 0, gb, 0, k, m, n, true, false);
+        kernels().matmul(a.data, 0, g, 0, gb, 0, k, rows, n, true, false);
       }
       return [ga, gb];
     });
