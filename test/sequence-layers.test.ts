@@ -7,17 +7,7 @@ import assert from 'node:assert/strict';
 import { assertClose } from './helpers/close.js';
 import { fixture, flat } from './helpers/fixtures.js';
 import { checkModule } from './helpers/module-gradcheck.js';
-import {
-  narrow,
-  nn,
-  ones,
-  random,
-  stack,
-  tensor,
-  triu,
-  Tensor,
-  type NestedArray,
-} from '../src/index.js';
+import { narrow, nn, ones, random, stack, tensor, triu, Tensor, type NestedArray } from '../src/index.js';
 
 interface LayerCase {
   name: string;
