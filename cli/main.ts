@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The chainrule command line: dispatch, help, and the one place errors turn into messages and exit codes.
 import { pathToFileURL } from 'node:url';
-import { ModelFileError, PreprocessError, VERSION } from '../src/index.js';
+import { CsvError, ModelFileError, PreprocessError, VERSION } from '../src/index.js';
 import { helpText, parseCommand, suggest, type CommandSpec, type Flags } from './args.js';
 import { demoCommand, demoSpec } from './commands/demo.js';
 import { evalSpec, evaluateCommand } from './commands/evaluate.js';
@@ -107,7 +107,7 @@ export async function main(argv: readonly string[], io: IO): Promise<number> {
       return e.exitCode;
     }
     // The library's own input errors (a model file, data that does not fit the model) are bad input too.
-    if (e instanceof ModelFileError || e instanceof PreprocessError) {
+    if (e instanceof ModelFileError || e instanceof PreprocessError || e instanceof CsvError) {
       io.err(`chainrule: ${e.message}\n`);
       return 2;
     }

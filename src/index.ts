@@ -163,7 +163,10 @@ export {
 export { encodeFloats, decodeFloats } from './io/base64.js';
 export {
   inferTask,
+  chooseFeatures,
   fitPreprocessing,
+  dropMissing,
+  MISSING_POLICIES,
   transformFeatures,
   transformTarget,
   inverseTarget,
@@ -174,11 +177,34 @@ export {
   type Preprocessing,
   type Task,
   type FitPreprocessingOptions,
+  type MissingPolicy,
+  type PreprocessProblem,
   type Scaling,
   type TargetTensors,
   type TargetPredictions,
 } from './data/preprocess.js';
-export { makeTable, selectRows, isNumeric, type Table, type Column } from './data/table.js';
+export {
+  makeTable,
+  selectRows,
+  isNumeric,
+  isMissingValue,
+  isMissingCell,
+  parseNumber,
+  cellText,
+  asNumeric,
+  asText,
+  MISSING_VALUES,
+  type Table,
+  type Column,
+} from './data/table.js';
+export {
+  parseCsv,
+  writeCsv,
+  CsvError,
+  type CsvOptions,
+  type WriteCsvOptions,
+  type ColumnKind,
+} from './data/csv.js';
 export * as datasets from './data/generators.js';
 export {
   toOnnx,
