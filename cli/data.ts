@@ -2,7 +2,7 @@
 // built-in of the same name, so a user's 'iris' file is never shadowed.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Table } from '../src/index.js';
+import { CsvError, type CsvOptions, type Table } from '../src/index.js';
 import { readCsv } from './csv.js';
 import { BUILTIN_NAMES, loadBuiltin } from './datasets.js';
 import { UserError } from './errors.js';
@@ -25,15 +25,35 @@ export interface GeneratorOptions {
   seed?: number;
 }
 
-/** Resolve `--data` to tables. */
+/** The --delimiter flag's value as one character: 'tab' or '\t' mean a tab. */
+export function delimiterFlag(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const d = value === 'tab' || value === '\\t' ? '\t' : value;
+  if (d.length !== 1 || d === '"')
+    throw new UserError(`--delimiter: expected one character other than '"' (or 'tab'), got '${value}'`);
+  return d;
+}
+
+/** Resolve `--data` to tables; `csv` says how to read a CSV file (delimiter, column kinds). */
 export async function loadData(
   name: string,
   cwd: string,
   options: GeneratorOptions = {},
+  csv: CsvOptions = {},
 ): Promise<LoadedData> {
   const path = resolve(cwd, name);
-  if (existsSync(path) && statSync(path).isFile())
-    return { train: await readCsv(path, name), name, builtin: false };
+  if (existsSync(path) && statSync(path).isFile()) {
+    try {
+      return { train: await readCsv(path, name, csv), name, builtin: false };
+    } catch (e) {
+      // A file read with the wrong delimiter: say which flag reads it right.
+      if (e instanceof CsvError && e.likelyDelimiter !== undefined)
+        throw new UserError(e.message, {
+          hint: `read it with --delimiter ${e.likelyDelimiter === '\t' ? 'tab' : `'${e.likelyDelimiter}'`}`,
+        });
+      throw e;
+    }
+  }
   const builtins = Object.keys(BUILTIN_NAMES);
   if (builtins.includes(name)) {
     try {

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import {
   checkPreprocessing,
+  dropMissing,
   loadModel,
   noGrad,
   parseModelFile,
@@ -13,7 +14,7 @@ import {
   type Tensor,
 } from '../src/index.js';
 import type { Flags } from './args.js';
-import { loadData, type LoadedData } from './data.js';
+import { delimiterFlag, loadData, type LoadedData } from './data.js';
 import { UserError } from './errors.js';
 import { readTextFile } from './fsutil.js';
 
@@ -63,17 +64,35 @@ export interface ModelRun extends LoadedModel {
   data: LoadedData;
   table: Table;
   outputs: Tensor;
+  /** Rows left out for missing values (labelled data only, as the model's policy says). */
+  dropped: number;
 }
 
-/** Load `--model` and `--data` and run the model on every row (eval and predict share this). */
-export async function runModelOnData(flags: Flags, cwd: string, command: string): Promise<ModelRun> {
+/**
+ * Load `--model` and `--data` and run the model on every row (eval and predict share this). With
+ * `labelled`, rows the model's missing-value policy leaves out of training are left out here too.
+ */
+export async function runModelOnData(
+  flags: Flags,
+  cwd: string,
+  command: string,
+  options: { labelled?: boolean } = {},
+): Promise<ModelRun> {
   const loaded = await readModel(flags.model as string | undefined, cwd, command);
   const dataName = flags.data as string | undefined;
   if (!dataName)
     throw new UserError(`${command}: --data is required`, { hint: `see 'chainrule ${command} --help'` });
-  const data = await loadData(dataName, cwd);
-  const table = data.test ?? data.train;
+  // A CSV is read the way the model reads its columns: a numeric feature as numbers (a word in it is then
+  // named), a categorical one as text, keeping spellings such as '007'.
+  const kinds: Record<string, 'numeric' | 'text'> = {};
+  for (const f of loaded.pre.features) kinds[f.name] = f.kind === 'numeric' ? 'numeric' : 'text';
+  const delimiter = delimiterFlag(flags.delimiter as string | undefined);
+  const data = await loadData(dataName, cwd, {}, { kinds, ...(delimiter ? { delimiter } : {}) });
+  const all = data.test ?? data.train;
+  const { table, dropped } = options.labelled
+    ? dropMissing(loaded.pre, all, { target: true })
+    : { table: all, dropped: 0 };
   const x = transformFeatures(loaded.pre, table, loaded.model.parameters()[0].dtype);
   const outputs = noGrad(() => loaded.model.eval().forward(x));
-  return { ...loaded, data, table, outputs };
+  return { ...loaded, data, table, outputs, dropped };
 }

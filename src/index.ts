@@ -62,6 +62,7 @@ export {
   fit,
   evaluate,
   predict,
+  earlyStoppingState,
   Trainer,
   TrainingDivergedError,
   type Dataset,
@@ -71,6 +72,7 @@ export {
   type EpochLog,
   type BatchLog,
   type EarlyStopping,
+  type EarlyStoppingState,
   type StopReason,
   type EvaluateOptions,
 } from './train/index.js';
@@ -153,6 +155,7 @@ export {
   type ModelFile,
   type CheckpointFile,
   type CheckpointState,
+  type SavedEarlyStopping,
   type WeightEntry,
   type ModelMeta,
   type CheckpointOptions,

@@ -2,52 +2,21 @@
 // resume, progress modes, and kind errors (exit codes, messages naming file/line/flag, no stack traces).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { main } from '../cli/main.js';
 import type { IO } from '../cli/io.js';
 import { modelFromJSON } from '../src/io/modelfile.js';
-
-const run = promisify(execFile);
-
-interface Captured {
-  code: number;
-  out: string;
-  err: string;
-}
+import { cli as runCli, spawnCli as spawnIn, type Captured } from './helpers/cli.js';
 
 let dir = '';
 
-async function cli(args: string[], options: { tty?: boolean; signal?: AbortSignal } = {}): Promise<Captured> {
-  let out = '';
-  let err = '';
-  const io: IO = {
-    out: (t) => void (out += t),
-    err: (t) => void (err += t),
-    isTTY: options.tty ?? false,
-    columns: 100,
-    cwd: dir,
-    ...(options.signal ? { signal: options.signal } : {}),
-  };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const cli = (args: string[], options: { tty?: boolean; signal?: AbortSignal } = {}): Promise<Captured> =>
+  runCli(args, dir, options);
 
 /** The real process, for what only a process shows: exit status and the absence of stack traces. */
-async function spawnCli(args: string[]): Promise<Captured> {
-  try {
-    const tsx = import.meta.resolve('tsx');
-    const main = new URL('../cli/main.ts', import.meta.url).pathname;
-    const r = await run(process.execPath, ['--import', tsx, main, ...args], { cwd: dir });
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, out: x.stdout, err: x.stderr };
-  }
-}
+const spawnCli = (args: string[]): Promise<Captured> => spawnIn(args, dir);
 
 function weightsOf(path: string): Record<string, unknown> {
   return (JSON.parse(readFileSync(join(dir, path), 'utf8')) as { weights: Record<string, unknown> }).weights;

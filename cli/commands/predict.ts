@@ -1,6 +1,6 @@
 // chainrule predict: raw rows in (like the training CSV, target optional), predictions out as CSV.
 import { resolve } from 'node:path';
-import { inverseTarget, isNumeric } from '../../src/index.js';
+import { cellText, inverseTarget } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { writeCsv } from '../csv.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -26,6 +26,13 @@ export const predictSpec: CommandSpec = {
       description: 'Rows like the training CSV; the target column may be absent',
     },
     {
+      name: 'delimiter',
+      type: 'string',
+      placeholder: 'char',
+      description: "Field separator of the CSV ('tab' for tabs)",
+      defaultText: ',',
+    },
+    {
       name: 'out',
       type: 'string',
       placeholder: 'preds.csv',
@@ -41,10 +48,7 @@ export const predictSpec: CommandSpec = {
 export async function predictCommand(flags: Flags, io: IO): Promise<number> {
   const { pre, table, outputs: out } = await runModelOnData(flags, io.cwd, 'predict');
   const idColumn = table.columns.find((c) => c.name.toLowerCase() === 'id');
-  const id = (r: number): string =>
-    idColumn
-      ? String(isNumeric(idColumn) ? idColumn.values[r] : (idColumn.values as readonly string[])[r])
-      : String(r + 1);
+  const id = (r: number): string => (idColumn ? cellText(idColumn, r) : String(r + 1));
   const header: string[] = [idColumn ? idColumn.name : 'row', `predicted_${pre.target.name}`];
   const rows: string[][] = [];
   const r = inverseTarget(pre, out);

@@ -3,15 +3,20 @@ import { resolve } from 'node:path';
 import {
   ACTIVATION_OPS,
   checkPreprocessing,
+  chooseFeatures,
+  dropMissing,
+  earlyStoppingState,
   evaluate,
   fit,
   fitPreprocessing,
   fromSpec,
   inferTask,
   kernels,
+  MISSING_POLICIES,
   mlpSpec,
   optim,
   parseCheckpoint,
+  PreprocessError,
   random,
   selectRows,
   serializeCheckpoint,
@@ -23,19 +28,21 @@ import {
   type ActivationOp,
   type EpochLog,
   type MetricName,
+  type MissingPolicy,
   type ModelFile,
   type Preprocessing,
   type Scaling,
   type Table,
 } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
-import { loadData } from '../data.js';
+import { delimiterFlag, loadData } from '../data.js';
 import { TrainingFailure, UserError } from '../errors.js';
 import { duration, int, num, pct } from '../format.js';
 import { readTextFile, writeFileAtomic } from '../fsutil.js';
 import type { IO } from '../io.js';
 import { lossPlotSvg } from '../plot.js';
 import { Progress, type ProgressMode } from '../progress.js';
+import { columnsSummary } from '../columns.js';
 
 type OptimizerName = optim.OptimizerName;
 const LOSSES = ['cross-entropy', 'mse', 'mae', 'huber'] as const;
@@ -65,6 +72,46 @@ export const trainSpec: CommandSpec = {
       type: 'string',
       choices: ['classification', 'regression'],
       description: 'Override the inferred task',
+    },
+    {
+      name: 'features',
+      type: 'names',
+      placeholder: 'a,b,…',
+      description: 'Input columns',
+      defaultText: 'every column but the target and an id column',
+    },
+    {
+      name: 'drop',
+      type: 'names',
+      placeholder: 'a,b,…',
+      description: 'Columns to leave out of the features',
+    },
+    {
+      name: 'categorical',
+      type: 'names',
+      placeholder: 'a,b,…',
+      description: 'Columns read as categories (one-hot) even when they hold numbers',
+    },
+    {
+      name: 'numeric',
+      type: 'names',
+      placeholder: 'a,b,…',
+      description: 'Columns read as numbers even when words outnumber them',
+    },
+    {
+      name: 'missing',
+      type: 'string',
+      choices: MISSING_POLICIES,
+      description:
+        'Missing values (empty, NA, N/A, NaN, null, ?): refuse them, drop their rows, or fill in the mean or the most frequent value',
+      defaultText: 'error',
+    },
+    {
+      name: 'delimiter',
+      type: 'string',
+      placeholder: 'char',
+      description: "Field separator of the CSV ('tab' for tabs)",
+      defaultText: ',',
     },
     {
       name: 'layers',
@@ -129,8 +176,10 @@ export const trainSpec: CommandSpec = {
     {
       name: 'patience',
       type: 'integer',
-      min: 1,
-      description: 'Stop after N epochs without validation improvement, keeping the best weights',
+      min: 0,
+      description:
+        "Early stopping: stop after N epochs without a lower validation loss; either way keep the best epoch's weights (0 = off: train every epoch, keep the last)",
+      defaultText: '10 when there is a validation split',
     },
     {
       name: 'until-loss',
@@ -189,12 +238,16 @@ export const trainSpec: CommandSpec = {
   ],
   details:
     'The task is inferred from the target column (text or few integer values: classification; otherwise regression)\n' +
-    'and stated. Numeric features are standardized and text features one-hot encoded; all of it is saved in the\n' +
-    'model file, so `chainrule predict` takes raw rows like the training CSV. Ctrl-C stops after the current batch\n' +
-    'and saves a checkpoint to resume from.',
+    'and stated. A column is numeric when more of its values are numbers than words (missing values not counted),\n' +
+    'otherwise categorical; --categorical and --numeric override that, and a word in a numeric column is an error\n' +
+    'naming its line. Numeric features are standardized and categorical ones one-hot encoded; all of it, with the\n' +
+    'values that fill missing ones, is saved in the model file, so `chainrule predict` takes raw rows like the\n' +
+    'training CSV. With a validation split (--val) training stops early once the validation loss has not improved\n' +
+    'for --patience epochs and keeps the best epoch. Ctrl-C stops after the current batch and saves a checkpoint.',
   examples: [
     'chainrule train --data iris',
     'chainrule train --data houses.csv --target price --layers 32,16 --epochs 200 --out price.json',
+    'chainrule train --data survey.csv --target answer --drop name --categorical zip --missing mean',
     'chainrule train --data mnist --layers 256 --epochs 8 --batch-size 64 --lr 0.001 --out mnist.json',
     'chainrule train --data spiral --noise 0.1 --layers 16,16 --activation tanh --plot loss.svg',
     'chainrule train --resume model.ckpt.json',
@@ -237,6 +290,12 @@ interface RunSettings {
   scale?: Scaling;
   size?: number;
   noise?: number;
+  features?: string[];
+  drop?: string[];
+  categorical?: string[];
+  numeric?: string[];
+  missing?: MissingPolicy;
+  delimiter?: string;
 }
 
 function settingsFrom(
@@ -256,7 +315,15 @@ function settingsFrom(
     });
   const size = (flags.size as number | undefined) ?? p?.size;
   const noise = (flags.noise as number | undefined) ?? p?.noise;
-  const patience = (flags.patience as number | undefined) ?? p?.patience;
+  // Early stopping is on by default; a checkpoint from before that default kept its own setting.
+  const patience = (flags.patience as number | undefined) ?? (p ? (p.patience ?? 0) : 10);
+  const names = (flag: string, kept: string[] | undefined) => (flags[flag] as string[] | undefined) ?? kept;
+  const features = names('features', p?.features);
+  const drop = names('drop', p?.drop);
+  const categorical = names('categorical', p?.categorical);
+  const numeric = names('numeric', p?.numeric);
+  const missing = (flags.missing as MissingPolicy | undefined) ?? p?.missing;
+  const delimiter = delimiterFlag(flags.delimiter as string | undefined) ?? p?.delimiter;
   const untilLoss = (flags['until-loss'] as number | undefined) ?? p?.untilLoss;
   const target = (flags.target as string | undefined) ?? p?.target;
   const scale = (flags.scale as Scaling | undefined) ?? p?.scale;
@@ -278,7 +345,13 @@ function settingsFrom(
     ...(scale !== undefined ? { scale } : {}),
     ...(size !== undefined ? { size } : {}),
     ...(noise !== undefined ? { noise } : {}),
-    ...(patience !== undefined ? { patience } : {}),
+    patience,
+    ...(features !== undefined ? { features } : {}),
+    ...(drop !== undefined ? { drop } : {}),
+    ...(categorical !== undefined ? { categorical } : {}),
+    ...(numeric !== undefined ? { numeric } : {}),
+    ...(missing !== undefined ? { missing } : {}),
+    ...(delimiter !== undefined ? { delimiter } : {}),
     ...(untilLoss !== undefined ? { untilLoss } : {}),
     ...(target !== undefined ? { target } : {}),
     ...(task !== undefined ? { task } : {}),
@@ -303,6 +376,25 @@ function dataset(pre: Preprocessing, table: Table, dtype: RunSettings['dtype']) 
   const x = transformFeatures(pre, table, dtype);
   const t = transformTarget(pre, table, dtype);
   return { x, y: t.kind === 'classes' ? t.labels : t.y };
+}
+
+/**
+ * Run a preprocessing step; its usual problems get the flag that solves them as a hint (the library's
+ * message names the file, line and column but knows no flags).
+ */
+function withHint<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    if (!(e instanceof PreprocessError) || e.problem === undefined) throw e;
+    const column = /^[\w.-]+$/.test(e.column ?? '') ? e.column : `'${e.column}'`;
+    const hint = {
+      missing: '--missing drop leaves such rows out; --missing mean or --missing mode fills the values in',
+      'not-a-number': `fix that value, or read the column as categories: --categorical ${column}`,
+      identifier: `leave it out: --drop ${column}`,
+    }[e.problem];
+    throw new UserError(e.message, { hint });
+  }
 }
 
 /** Path of the checkpoint next to a model path: model.json → model.ckpt.json. */
@@ -334,11 +426,19 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   const outPath = resolve(io.cwd, out);
   const ckptPath = checkpointPath(outPath);
 
-  const data = await loadData(s.data, io.cwd, {
-    ...(s.size ? { size: s.size } : {}),
-    ...(s.noise !== undefined ? { noise: s.noise } : {}),
-    seed: s.seed,
-  });
+  const kinds: Record<string, 'numeric' | 'text'> = {};
+  for (const name of s.numeric ?? []) kinds[name] = 'numeric';
+  for (const name of s.categorical ?? []) kinds[name] = 'text';
+  const data = await loadData(
+    s.data,
+    io.cwd,
+    {
+      ...(s.size ? { size: s.size } : {}),
+      ...(s.noise !== undefined ? { noise: s.noise } : {}),
+      seed: s.seed,
+    },
+    { ...(s.delimiter ? { delimiter: s.delimiter } : {}), kinds },
+  );
   const table = data.train;
   const target = s.target ?? table.columns[table.columns.length - 1]?.name;
   const targetColumn = table.columns.find((c) => c.name === target);
@@ -356,24 +456,46 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     s.scale ?? (data.builtin && ['mnist', 'digits'].includes(data.name) ? 'minmax' : 'standard');
   const settings: RunSettings = { ...s, target: target as string, task, loss, scale };
 
+  // Fitted on every row the missing-value policy keeps, so a class or category that happens to fall only
+  // in the validation rows is still known; its means and deviations then include the validation rows (a
+  // mild, deliberate leak).
+  const pre: Preprocessing = resumed
+    ? checkPreprocessing(resumed.file.preprocessing, `${resumePath}: preprocessing`)
+    : withHint(() =>
+        fitPreprocessing(table, {
+          target: settings.target,
+          task,
+          scaling: scale,
+          ...(settings.features ? { features: settings.features } : {}),
+          ...(settings.drop ? { drop: settings.drop } : {}),
+          ...(settings.categorical ? { categorical: settings.categorical } : {}),
+          ...(settings.numeric ? { numeric: settings.numeric } : {}),
+          ...(settings.missing ? { missing: settings.missing } : {}),
+        }),
+      );
+  const { table: usable, dropped } = dropMissing(pre, table, { target: true });
+
   // One stream per run: the split is its first draw, then initialisation, shuffling and dropout. A resumed
   // run redoes the split from the seed and continues with the stream saved at the checkpoint.
   const seeded = new random.RandomState(settings.seed);
-  const { train: trainTable, val: valTable } = split(table, settings.val, seeded);
+  const { train: trainTable, val: valTable } = split(usable, settings.val, seeded);
   const rng = resumed ? resumed.rng : seeded;
-  // Fitted on every row, so a class or category that happens to fall only in the validation rows is
-  // still known; its means and deviations then include the validation rows (a mild, deliberate leak).
-  const pre: Preprocessing = resumed
-    ? checkPreprocessing(resumed.file.preprocessing, `${resumePath}: preprocessing`)
-    : fitPreprocessing(table, { target: settings.target, task, scaling: scale });
-  const trainData = dataset(pre, trainTable, settings.dtype);
-  const valData = valTable ? dataset(pre, valTable, settings.dtype) : null;
+  const trainData = withHint(() => dataset(pre, trainTable, settings.dtype));
+  const valData = valTable ? withHint(() => dataset(pre, valTable, settings.dtype)) : null;
   const outputs = pre.target.kind === 'classes' ? pre.target.classes.length : 1;
 
   say(
     `data: ${data.builtin ? `built-in '${data.name}'` : table.source}, ${int(table.numRows)} rows; ` +
       `${task} (${s.task ? 'set by --task' : inferred.reason}); numeric features ${scale === 'standard' ? 'standardized' : scale === 'minmax' ? 'scaled to [0, 1]' : 'not scaled'}; ` +
       `${int(trainTable.numRows)} for training${valTable ? `, ${int(valTable.numRows)} for validation` : ''}`,
+  );
+  say(
+    columnsSummary(pre, {
+      left: chooseFeatures(table, settings).left,
+      categorical: settings.categorical ?? [],
+      numeric: settings.numeric ?? [],
+      dropped,
+    }),
   );
 
   const model = resumed
@@ -424,10 +546,20 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     },
   });
   const saveCheckpoint = async (epoch: number) => {
-    const doc = serializeCheckpoint(model, { optimizer, rng, epoch, history, ...meta(epoch) });
+    const doc = serializeCheckpoint(model, {
+      optimizer,
+      rng,
+      epoch,
+      history,
+      earlyStopping: stopping,
+      ...meta(epoch),
+    });
     await writeFileAtomic(ckptPath, stringifyModelFile(doc), { what: 'checkpoint' });
   };
 
+  // Early stopping watches the validation loss; its record travels in checkpoints, so a resumed run stops
+  // and keeps the best epoch as the uninterrupted run would.
+  const stopping = settings.patience && valData ? (resumed?.earlyStopping ?? earlyStoppingState()) : null;
   const progress = new Progress(io, mode, settings.epochs);
   const started = performance.now();
   const abort = new AbortController();
@@ -448,8 +580,8 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
         rng,
         metrics,
         ...(valData ? { validationData: valData } : {}),
-        ...(settings.patience && valData
-          ? { earlyStopping: { patience: settings.patience, restoreBest: true } }
+        ...(stopping
+          ? { earlyStopping: { patience: settings.patience!, restoreBest: true, state: stopping } }
           : {}),
         ...(settings.untilLoss ? { until: { loss: settings.untilLoss } } : {}),
         signal: abort.signal,
@@ -482,13 +614,19 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     return 130;
   }
 
-  const why = {
-    completed: `trained ${epochsDone} epochs`,
-    until: `stopped at epoch ${epochsDone}: training loss below ${settings.untilLoss}`,
-    earlyStopping: `stopped at epoch ${epochsDone}: no validation improvement for ${settings.patience} epochs; kept epoch ${result.bestEpoch}`,
-    aborted: '',
-  }[result.stopReason];
-  say(`${why} in ${duration(seconds)}`);
+  const took = duration(seconds);
+  const kept = (why: string) =>
+    stopping && result.bestEpoch !== undefined && result.bestEpoch !== epochsDone
+      ? `; kept epoch ${result.bestEpoch}${why}`
+      : '';
+  say(
+    {
+      completed: `trained ${epochsDone} epochs in ${took}${kept(', the lowest validation loss')}`,
+      until: `stopped at epoch ${epochsDone} in ${took}: training loss below ${settings.untilLoss}`,
+      earlyStopping: `stopped at epoch ${epochsDone} in ${took}: no validation improvement for ${settings.patience} epochs${kept('')}`,
+      aborted: '',
+    }[result.stopReason],
+  );
 
   let test: { loss: number; accuracy?: number; mae?: number; rows: number } | null = null;
   if (data.test) {

@@ -14,6 +14,7 @@ import { fromSpec, validateSpec, toSpec, type ModelSpec } from '../nn/spec.js';
 import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
 import type { LRScheduler, SchedulerState } from '../optim/schedulers.js';
 import { RandomState, type RandomStateSnapshot } from '../random.js';
+import type { EarlyStoppingState } from '../train/fit.js';
 import type { DType, Tensor } from '../tensor.js';
 import { base64ToBytes, bytesPerElement, bytesToFloats, encodeFloats } from './base64.js';
 
@@ -50,6 +51,20 @@ export interface CheckpointState {
   rng: RandomStateSnapshot;
   /** The training history so far (opaque JSON), or null. */
   history: unknown;
+  /** Early stopping's record, when the run stops early (absent or null otherwise). */
+  earlyStopping?: SavedEarlyStopping | null;
+}
+
+/** Early stopping's record as a checkpoint holds it (see `EarlyStoppingState`). */
+export interface SavedEarlyStopping {
+  /** The lowest monitored loss so far; null before the first epoch (JSON has no Infinity). */
+  best: number | null;
+  /** The epoch that gave it. */
+  bestEpoch: number;
+  /** Epochs since it without an improvement. */
+  sinceBest: number;
+  /** The best epoch's weights, as `weights` holds the current ones; null when not kept. */
+  bestWeights: Record<string, WeightEntry> | null;
 }
 
 /** A model file as a JSON document. */
@@ -100,6 +115,8 @@ export interface CheckpointOptions extends ModelMeta {
   epoch: number;
   /** The history so far (opaque JSON). */
   history?: unknown;
+  /** Early stopping's record (the object passed to `fit` as `earlyStopping.state`), if any. */
+  earlyStopping?: EarlyStoppingState | null;
 }
 
 /** Options of the readers that build a model. */
@@ -122,6 +139,8 @@ export interface LoadedCheckpoint {
   checkpoint: CheckpointState;
   /** A stream at the saved state: pass it to `fit` as `rng` to shuffle as the uninterrupted run would. */
   rng: RandomState;
+  /** Early stopping's record, to pass to `fit` as `earlyStopping.state`; null when none was saved. */
+  earlyStopping: EarlyStoppingState | null;
 }
 
 /**
@@ -260,6 +279,21 @@ export function serializeCheckpoint(model: Sequential, options: CheckpointOption
     rng: rng.getState(),
     history: plainJSON(options.history, 'history'),
   };
+  const es = options.earlyStopping;
+  if (es)
+    checkpoint.earlyStopping = {
+      best: Number.isFinite(es.best) ? es.best : null,
+      bestEpoch: es.bestEpoch,
+      sinceBest: es.sinceBest,
+      bestWeights: es.bestState
+        ? Object.fromEntries(
+            Object.entries(es.bestState).map(([k, t]) => [
+              k,
+              { shape: [...t.shape], data: encodeFloats(t.data) },
+            ]),
+          )
+        : null,
+    };
   // Weights last: the small fields stay at the top, where `head` shows them.
   const { weights, ...rest } = file;
   return { ...rest, checkpoint, weights };
@@ -517,6 +551,18 @@ function validateCheckpoint(
   } catch (e) {
     fail(`checkpoint.rng: ${(e as Error).message.replace(/^MT19937\.setState: /, '')}`);
   }
+  const es = value.earlyStopping;
+  if (es !== undefined && es !== null) {
+    if (!isRecord(es)) fail(`checkpoint.earlyStopping: expected an object or null, got ${show(es)}`);
+    const e = es as Record<string, unknown>;
+    if (e.best !== null && (typeof e.best !== 'number' || !Number.isFinite(e.best)))
+      fail(`checkpoint.earlyStopping.best: expected a finite number or null, got ${show(e.best)}`);
+    for (const k of ['bestEpoch', 'sinceBest'])
+      if (!Number.isInteger(e[k]) || (e[k] as number) < 0)
+        fail(`checkpoint.earlyStopping.${k}: expected a non-negative integer, got ${show(e[k])}`);
+    if (e.bestWeights !== null && !isRecord(e.bestWeights))
+      fail(`checkpoint.earlyStopping.bestWeights: expected an object or null, got ${show(e.bestWeights)}`);
+  }
   return { ...(value as unknown as CheckpointState), history: value.history ?? null };
 }
 
@@ -537,5 +583,22 @@ export function parseCheckpoint(text: string, source = 'checkpoint'): LoadedChec
   });
   rng.setState(checkpoint.rng);
   model.train();
-  return { model, file: file as CheckpointFile, checkpoint, rng };
+  let earlyStopping: EarlyStoppingState | null = null;
+  const es = checkpoint.earlyStopping;
+  if (es) {
+    // The best weights are a second set of the model's tensors: loadModel checks them the same way.
+    const bestState = es.bestWeights
+      ? loadModel(
+          { ...file, weights: es.bestWeights },
+          `${source}: checkpoint.earlyStopping.bestWeights`,
+        ).model.stateDict()
+      : null;
+    earlyStopping = {
+      best: es.best ?? Infinity,
+      bestEpoch: es.bestEpoch,
+      sinceBest: es.sinceBest,
+      bestState,
+    };
+  }
+  return { model, file: file as CheckpointFile, checkpoint, rng, earlyStopping };
 }

@@ -21,10 +21,37 @@ export interface EarlyStopping {
   patience: number;
   /** Smallest decrease that counts as an improvement (default 0). */
   minDelta?: number;
-  /** Put back the weights of the best epoch when stopping (default false). */
+  /**
+   * When training ends — stopped early or after its last epoch — put back the weights of the best epoch
+   * (default false). Not when aborted (a checkpoint then continues from the current weights) or stopped
+   * by `until`.
+   */
   restoreBest?: boolean;
   /** What to watch: `'valLoss'` when there is validation data (default), else `'loss'`. */
   monitor?: 'loss' | 'valLoss';
+  /**
+   * The running record, when the caller wants to see it or to continue it: `fit` updates this object
+   * after every epoch. Save it with a checkpoint and pass it back to resume early stopping exactly where
+   * it was; default a fresh record.
+   */
+  state?: EarlyStoppingState;
+}
+
+/** Where early stopping stands: the best monitored loss, its epoch and weights, and the epochs since. */
+export interface EarlyStoppingState {
+  /** The lowest monitored loss so far (Infinity before the first epoch). */
+  best: number;
+  /** The epoch that gave it (0 before the first). */
+  bestEpoch: number;
+  /** Epochs since it without an improvement. */
+  sinceBest: number;
+  /** A copy of the weights of the best epoch (with `restoreBest`; else null). */
+  bestState: Record<string, Tensor> | null;
+}
+
+/** A fresh early-stopping record: nothing seen yet. */
+export function earlyStoppingState(): EarlyStoppingState {
+  return { best: Infinity, bestEpoch: 0, sinceBest: 0, bestState: null };
 }
 
 /** Options of `fit`. */
@@ -152,9 +179,10 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   }
   const history = run.history;
   if (es) {
-    history.bestEpoch = run.bestEpoch;
-    if (es.restoreBest && run.bestState && history.stopReason === 'earlyStopping')
-      model.loadStateDict(run.bestState);
+    const { bestEpoch, bestState } = run.stopping;
+    history.bestEpoch = bestEpoch;
+    const ended = history.stopReason === 'earlyStopping' || history.stopReason === 'completed';
+    if (es.restoreBest && bestState && ended) model.loadStateDict(bestState);
   }
   return history;
 }
@@ -175,10 +203,8 @@ class Epochs {
   private every = 1;
   private unclocked = 0;
   private clock = performance.now();
-  private best = Infinity;
-  bestEpoch = 0;
-  bestState: Record<string, Tensor> | null = null;
-  private sinceBest = 0;
+  /** Early stopping's record (the caller's object when it passed one). */
+  readonly stopping: EarlyStoppingState;
 
   constructor(
     private readonly model: Module,
@@ -188,6 +214,7 @@ class Epochs {
     private readonly monitor: 'loss' | 'valLoss',
     private readonly threshold: number,
   ) {
+    this.stopping = options.earlyStopping?.state ?? earlyStoppingState();
     this.epoch = (options.initialEpoch ?? 0) + 1;
     this.end = this.epoch + (options.epochs ?? 1);
     this.batchSize = Math.min(options.batchSize ?? 32, trainer.samples);
@@ -262,12 +289,13 @@ class Epochs {
     }
     const es = options.earlyStopping;
     if (es) {
-      if (watched < this.best - (es.minDelta ?? 0)) {
-        this.best = watched;
-        this.bestEpoch = epoch;
-        this.sinceBest = 0;
-        if (es.restoreBest) this.bestState = this.model.stateDict();
-      } else if (++this.sinceBest >= es.patience) {
+      const s = this.stopping;
+      if (watched < s.best - (es.minDelta ?? 0)) {
+        s.best = watched;
+        s.bestEpoch = epoch;
+        s.sinceBest = 0;
+        if (es.restoreBest) s.bestState = this.model.stateDict();
+      } else if (++s.sinceBest >= es.patience) {
         history.stopReason = 'earlyStopping';
         return true;
       }
