@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fit, nn, optim, random, Tensor, tensor, type DType } from '../src/index.js';
+import { earlyStoppingState, fit, nn, optim, random, Tensor, tensor, type DType } from '../src/index.js';
 import {
   base64ToBytes,
   bytesToBase64,
@@ -749,6 +749,40 @@ describe('checkpoints', () => {
     assert.equal(
       broken((c) => (c.scheduler = 3)),
       'c.json: checkpoint.scheduler: expected an object or null, got 3',
+    );
+  });
+
+  test("early stopping's record round-trips, best weights bit for bit; a damaged one is named", () => {
+    const model = tinyModel('float64');
+    const optimizer = new optim.SGD(model.parameters(), { lr: 0.1 });
+    const rng = new random.RandomState(1);
+    const none = parseCheckpoint(checkpointToJSON(model, { optimizer, rng, epoch: 1 }), 'c.json');
+    assert.equal(none.earlyStopping, null);
+    const fresh = parseCheckpoint(
+      checkpointToJSON(model, { optimizer, rng, epoch: 0, earlyStopping: earlyStoppingState() }),
+      'c.json',
+    );
+    assert.deepEqual(fresh.earlyStopping, { best: Infinity, bestEpoch: 0, sinceBest: 0, bestState: null });
+    const bestState = model.stateDict();
+    for (const t of Object.values(bestState)) t.data[0] = Math.PI / 7;
+    const state = { best: 0.1 + 0.2, bestEpoch: 3, sinceBest: 2, bestState };
+    const text = checkpointToJSON(model, { optimizer, rng, epoch: 5, earlyStopping: state });
+    const back = parseCheckpoint(text, 'c.json').earlyStopping!;
+    assert.equal(back.best, 0.1 + 0.2);
+    assert.equal(back.bestEpoch, 3);
+    assert.equal(back.sinceBest, 2);
+    for (const [k, t] of Object.entries(bestState)) assert.deepEqual(back.bestState![k].data, t.data, k);
+    const doc = JSON.parse(text) as { checkpoint: { earlyStopping: Record<string, unknown> } };
+    doc.checkpoint.earlyStopping.sinceBest = -1;
+    assert.equal(
+      checkpointError(doc),
+      'c.json: checkpoint.earlyStopping.sinceBest: expected a non-negative integer, got -1',
+    );
+    doc.checkpoint.earlyStopping.sinceBest = 2;
+    delete (doc.checkpoint.earlyStopping.bestWeights as Record<string, unknown>)['0.bias'];
+    assert.match(
+      checkpointError(doc),
+      /^c\.json: checkpoint\.earlyStopping\.bestWeights: weights do not match the architecture: missing '0\.bias'/,
     );
   });
 
