@@ -3,10 +3,10 @@ import { resolve } from 'node:path';
 import {
   checkPreprocessing,
   dropMissing,
+  columnKinds,
   loadModel,
-  noGrad,
   parseModelFile,
-  transformFeatures,
+  tableOutputs,
   type ModelFile,
   type nn,
   type Preprocessing,
@@ -84,15 +84,17 @@ export async function runModelOnData(
     throw new UserError(`${command}: --data is required`, { hint: `see 'chainrule ${command} --help'` });
   // A CSV is read the way the model reads its columns: a numeric feature as numbers (a word in it is then
   // named), a categorical one as text, keeping spellings such as '007'.
-  const kinds: Record<string, 'numeric' | 'text'> = {};
-  for (const f of loaded.pre.features) kinds[f.name] = f.kind === 'numeric' ? 'numeric' : 'text';
   const delimiter = delimiterFlag(flags.delimiter as string | undefined);
-  const data = await loadData(dataName, cwd, {}, { kinds, ...(delimiter ? { delimiter } : {}) });
+  const data = await loadData(
+    dataName,
+    cwd,
+    {},
+    { kinds: columnKinds(loaded.pre), ...(delimiter ? { delimiter } : {}) },
+  );
   const all = data.test ?? data.train;
   const { table, dropped } = options.labelled
     ? dropMissing(loaded.pre, all, { target: true })
     : { table: all, dropped: 0 };
-  const x = transformFeatures(loaded.pre, table, loaded.model.parameters()[0].dtype);
-  const outputs = noGrad(() => loaded.model.eval().forward(x));
+  const outputs = tableOutputs(loaded.model, loaded.pre, table);
   return { ...loaded, data, table, outputs, dropped };
 }

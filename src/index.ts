@@ -208,6 +208,7 @@ export {
   type WriteCsvOptions,
   type ColumnKind,
 } from './data/csv.js';
+export { columnKinds, tableOutputs, predictTable, predictionRows } from './data/predict.js';
 export * as datasets from './data/generators.js';
 export {
   toOnnx,

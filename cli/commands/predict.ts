@@ -1,6 +1,6 @@
 // chainrule predict: raw rows in (like the training CSV, target optional), predictions out as CSV.
 import { resolve } from 'node:path';
-import { cellText, inverseTarget } from '../../src/index.js';
+import { inverseTarget, predictionRows } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { writeCsv } from '../csv.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -47,19 +47,7 @@ export const predictSpec: CommandSpec = {
 /** Run `chainrule predict`; returns the exit code. */
 export async function predictCommand(flags: Flags, io: IO): Promise<number> {
   const { pre, table, outputs: out } = await runModelOnData(flags, io.cwd, 'predict');
-  const idColumn = table.columns.find((c) => c.name.toLowerCase() === 'id');
-  const id = (r: number): string => (idColumn ? cellText(idColumn, r) : String(r + 1));
-  const header: string[] = [idColumn ? idColumn.name : 'row', `predicted_${pre.target.name}`];
-  const rows: string[][] = [];
-  const r = inverseTarget(pre, out);
-  if (r.kind === 'classes') {
-    const classes = pre.target.kind === 'classes' ? pre.target.classes : [];
-    header.push(...classes.map((c) => `p_${c}`));
-    for (let i = 0; i < table.numRows; i++)
-      rows.push([id(i), r.className[i], ...Array.from(r.probabilities[i], (p) => String(p))]);
-  } else {
-    for (let i = 0; i < table.numRows; i++) rows.push([id(i), String(r.values[i])]);
-  }
+  const { header, rows } = predictionRows(pre, table, inverseTarget(pre, out));
   const csv = writeCsv(rows, header);
   if (flags.out) {
     await writeFileAtomic(resolve(io.cwd, flags.out as string), csv);
