@@ -19,6 +19,7 @@ export {
   type TensorOptions,
   type GradNode,
 } from './tensor.js';
+export type { Shape } from './shape.js';
 export {
   add,
   sub,
@@ -66,6 +67,7 @@ export {
   Trainer,
   TrainingDivergedError,
   type Dataset,
+  type Split,
   type FitOptions,
   type TrainerOptions,
   type History,

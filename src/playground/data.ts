@@ -24,6 +24,9 @@ export interface PlaygroundData {
   readonly test: Points;
 }
 
+/** A built-in dataset that draws its points from a seeded generator. */
+export type GeneratedDataset = 'circle' | 'xor' | 'gauss' | 'spiral' | 'plane' | 'multi-gaussian';
+
 /** Where the points of each built-in set come from: the library's generators. */
 const GENERATOR_OF = {
   circle: 'circle',
@@ -32,10 +35,7 @@ const GENERATOR_OF = {
   spiral: 'spiral',
   plane: 'plane',
   'multi-gaussian': 'multi-gaussian',
-} as const satisfies Partial<Record<DatasetName, keyof typeof GENERATORS>>;
-
-/** A built-in dataset that draws its points from a seeded generator. */
-export type GeneratedDataset = keyof typeof GENERATOR_OF;
+} as const satisfies Record<GeneratedDataset, keyof typeof GENERATORS> & Partial<Record<DatasetName, string>>;
 
 /** A problem with the data, in words for the page (a CSV column that is not numeric, too many classes). */
 export class PlaygroundDataError extends Error {
