@@ -4,7 +4,7 @@
  * value: −1 or +1 for the two classes, a number in [−1, 1] for regression (the seed's 0.8 as it is).
  */
 import { inferTask } from '../data/preprocess.js';
-import { isNumeric, type Table } from '../data/table.js';
+import { cellText, isNumeric, type Table } from '../data/table.js';
 import { GENERATORS, seedSample } from '../data/generators.js';
 import { RandomState } from '../random.js';
 import { DATASETS, type DatasetName, type PlaygroundConfig, type ProblemType } from './config.js';
@@ -171,7 +171,15 @@ function numericColumn(table: Table, name: string, role: string): ArrayLike<numb
       bad >= 0 && table.lineOf ? ` (line ${table.lineOf(bad)}: ${JSON.stringify(values[bad])})` : '';
     throw new PlaygroundDataError(`${table.source}: ${role} column '${name}' is not numeric${line}`);
   }
-  return c.values;
+  // A numeric column read from a CSV keeps NaN where a cell held no number (a missing value, a typo).
+  const values = c.values;
+  for (let r = 0; r < values.length; r++)
+    if (!Number.isFinite(values[r]))
+      throw new PlaygroundDataError(
+        `${table.source}${table.lineOf ? `:${table.lineOf(r)}` : `: row ${r + 1}`}: ${role} column '${name}' ` +
+          `has ${JSON.stringify(cellText(c, r))}, not a number; the playground needs a number in every row`,
+      );
+  return values;
 }
 
 /**
