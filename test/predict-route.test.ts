@@ -3,10 +3,12 @@
 // library bundled as one ES module) it gives what `chainrule predict` prints.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import {
   checkPreprocessing,
@@ -97,6 +99,35 @@ test('in Node: the same CSV as chainrule predict, missing values filled and code
     message:
       "new.csv:2: column 'petal' has 'wide' where a number was expected (the column is numeric: 0 of its 1 values are numbers)",
   });
+});
+
+test("the README's route runs as printed and prints chainrule predict's CSV", async () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## From a CSV to predictions in code'));
+  const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(code, 'the section has a ```ts block');
+  const file = new URL('../examples/.readme-route.tmp.ts', import.meta.url);
+  writeFileSync(
+    file,
+    "import { readFileSync } from 'node:fs';\n" +
+      'const modelText = readFileSync(process.argv[2], "utf8");\n' +
+      'const csvText = readFileSync(process.argv[3], "utf8");\n' +
+      code.replace("from 'chainrule'", "from '../src/index.js'"),
+  );
+  try {
+    const tsx = import.meta.resolve('tsx');
+    const out = await promisify(execFile)(process.execPath, [
+      '--import',
+      tsx,
+      fileURLToPath(file),
+      join(dir, 'm.json'),
+      join(dir, 'new.csv'),
+    ]);
+    const r = await cli(['predict', '--model', 'm.json', '--data', 'new.csv'], dir);
+    assert.equal(out.stdout, `${r.out}\n`);
+  } finally {
+    rmSync(file, { force: true });
+  }
 });
 
 describe('in Chromium: the route from one ES module bundle', { skip: chromiumSkip }, () => {
