@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli as runCli, spawnCli } from './helpers/cli.js';
+import { runCli, spawnCli } from './helpers/cli.js';
 
 let dir = '';
 const cli = (args: string[]) => runCli(args, dir);

@@ -2,21 +2,52 @@
 // resume, progress modes, and kind errors (exit codes, messages naming file/line/flag, no stack traces).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { main } from '../cli/main.js';
 import type { IO } from '../cli/io.js';
 import { modelFromJSON } from '../src/io/modelfile.js';
-import { cli as runCli, spawnCli as spawnIn, type Captured } from './helpers/cli.js';
+
+const run = promisify(execFile);
+
+interface Captured {
+  code: number;
+  out: string;
+  err: string;
+}
 
 let dir = '';
 
-const cli = (args: string[], options: { tty?: boolean; signal?: AbortSignal } = {}): Promise<Captured> =>
-  runCli(args, dir, options);
+async function cli(args: string[], options: { tty?: boolean; signal?: AbortSignal } = {}): Promise<Captured> {
+  let out = '';
+  let err = '';
+  const io: IO = {
+    out: (t) => void (out += t),
+    err: (t) => void (err += t),
+    isTTY: options.tty ?? false,
+    columns: 100,
+    cwd: dir,
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  const code = await main(args, io);
+  return { code, out, err };
+}
 
 /** The real process, for what only a process shows: exit status and the absence of stack traces. */
-const spawnCli = (args: string[]): Promise<Captured> => spawnIn(args, dir);
+async function spawnCli(args: string[]): Promise<Captured> {
+  try {
+    const tsx = import.meta.resolve('tsx');
+    const main = new URL('../cli/main.ts', import.meta.url).pathname;
+    const r = await run(process.execPath, ['--import', tsx, main, ...args], { cwd: dir });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, out: x.stdout, err: x.stderr };
+  }
+}
 
 function weightsOf(path: string): Record<string, unknown> {
   return (JSON.parse(readFileSync(join(dir, path), 'utf8')) as { weights: Record<string, unknown> }).weights;
@@ -324,5 +355,81 @@ describe('kind errors', () => {
     assert.equal(r.code, 1);
     assert.match(r.err, /smaller learning rate/);
     assert.doesNotMatch(r.err, /\n\s+at /);
+  });
+});
+
+describe('messages that say what is wrong (issue #14)', () => {
+  test('a value the scaling turns into NaN is bad input at its file:line and column, not divergence', async () => {
+    // Finite numbers, but too large to standardize: their mean overflows.
+    const rows = ['a,b,y', ...Array.from({ length: 12 }, (_, i) => `${i},${1 + (i % 3) / 10}e308,${i % 2}`)];
+    writeFileSync(join(dir, 'huge.csv'), rows.join('\n') + '\n');
+    const r = await cli(['train', '--data', 'huge.csv', '--epochs', '2', '--out', 'huge.json']);
+    assert.equal(r.code, 2, r.err);
+    assert.match(
+      r.err,
+      /huge\.csv:\d+: column 'b' holds 1(\.\d)?e\+308, which its scaling .* turns into NaN/,
+    );
+    assert.match(r.err, /not a learning-rate problem/);
+    assert.doesNotMatch(r.err, /diverged|smaller learning rate/);
+    assert.ok(!existsSync(join(dir, 'huge.json')));
+  });
+
+  test('--epochs -1 and other negative values get the flag own check, not "argument is ambiguous"', async () => {
+    let r = await cli(['train', '--data', 'xor', '--epochs', '-1']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /train: --epochs: expected a value ≥ 1, got -1/);
+    r = await cli(['train', '--data', 'xor', '--lr', '-0.1']);
+    assert.match(r.err, /train: --lr: expected a value > 0, got -0\.1/);
+    r = await cli(['train', '--data', 'xor', '--out', '-m.json']);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.err,
+      /--out needs a value, got '-m\.json', which looks like a flag; if it is the value, write --out=-m\.json/,
+    );
+    assert.doesNotMatch(r.err, /ambiguous/);
+  });
+
+  test('a missing --out or --plot folder is found before the data is read and training starts', async () => {
+    for (const [flag, what] of [
+      ['--out', 'model file'],
+      ['--plot', 'plot'],
+    ]) {
+      const r = await cli(['train', '--data', 'iris', '--epochs', '200', flag, join('no-such-folder', 'x')]);
+      assert.equal(r.code, 2);
+      assert.match(
+        r.err,
+        new RegExp(
+          `^chainrule: cannot write ${what} '.*x': the folder '.*no-such-folder' does not exist\\n$`,
+        ),
+      );
+    }
+    mkdirSync(join(dir, 'a-folder'), { recursive: true });
+    const f = await cli(['train', '--data', 'iris', '--out', 'a-folder']);
+    assert.match(
+      f.err,
+      /^chainrule: cannot write model file '.*a-folder': a folder of that name is in the way\n$/,
+    );
+  });
+
+  test('losses and other choices in either spelling: --loss crossEntropy, --activation leaky-relu', async () => {
+    const r = await cli([
+      'train',
+      '--data',
+      'xor',
+      '--epochs',
+      '1',
+      '--loss',
+      'crossEntropy',
+      '--activation',
+      'leaky-relu',
+      '--out',
+      'spelt.json',
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /leakyRelu, .* cross-entropy loss/);
+    const e = await cli(['explain', '--model', 'spelt.json', '--data', 'xor', '--loss', 'crossEntropy']);
+    assert.equal(e.code, 0, e.err);
+    const g = await cli(['graph', '--loss', 'mseHalfSum']);
+    assert.equal(g.code, 0, g.err);
   });
 });

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { chromiumSkip, launchChromium } from './helpers/browser.js';
-import { cli } from './helpers/cli.js';
+import { runCli as cli } from './helpers/cli.js';
 
 const run = promisify(execFile);
 const examples = fileURLToPath(new URL('../examples/', import.meta.url));

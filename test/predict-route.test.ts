@@ -20,7 +20,7 @@ import {
   writeCsv,
 } from '../src/index.js';
 import { chromiumSkip, launchChromium } from './helpers/browser.js';
-import { cli } from './helpers/cli.js';
+import { runCli as cli } from './helpers/cli.js';
 import { assertClose } from './helpers/close.js';
 
 let dir = '';

@@ -4,19 +4,22 @@ import {
   ACTIVATION_OPS,
   checkPreprocessing,
   chooseFeatures,
+  DataError,
   dropMissing,
   earlyStoppingState,
   evaluate,
   fit,
+  fitImagePreprocessing,
   fitPreprocessing,
+  IMAGE_SCALINGS,
   fromSpec,
   inferTask,
   kernels,
+  losses,
   MISSING_POLICIES,
   mlpSpec,
   optim,
   parseCheckpoint,
-  PreprocessError,
   random,
   selectRows,
   serializeCheckpoint,
@@ -27,22 +30,25 @@ import {
   transformTarget,
   type ActivationOp,
   type EpochLog,
+  type ImageScaling,
   type MetricName,
   type MissingPolicy,
   type ModelFile,
   type Preprocessing,
+  PreprocessError,
   type Scaling,
   type Table,
 } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
+import { columnsSummary } from '../columns.js';
 import { delimiterFlag, loadData } from '../data.js';
 import { TrainingFailure, UserError } from '../errors.js';
 import { duration, int, num, pct } from '../format.js';
-import { readTextFile, writeFileAtomic } from '../fsutil.js';
+import { checkWritable, readTextFile, writeFileAtomic } from '../fsutil.js';
+import { parseNumbers, parseResize } from '../images.js';
 import type { IO } from '../io.js';
 import { lossPlotSvg } from '../plot.js';
 import { Progress, type ProgressMode } from '../progress.js';
-import { columnsSummary } from '../columns.js';
 
 type OptimizerName = optim.OptimizerName;
 const LOSSES = ['cross-entropy', 'mse', 'mae', 'huber'] as const;
@@ -58,7 +64,8 @@ export const trainSpec: CommandSpec = {
       name: 'data',
       type: 'string',
       placeholder: 'file|name',
-      description: 'CSV file with a header row, or a built-in dataset',
+      description:
+        'CSV file with a header row, a folder of images (one subfolder per class), or a built-in dataset',
     },
     {
       name: 'target',
@@ -152,9 +159,34 @@ export const trainSpec: CommandSpec = {
     {
       name: 'scale',
       type: 'string',
-      choices: ['standard', 'minmax', 'none'],
-      description: 'How numeric features are scaled (saved in the model file)',
-      defaultText: 'standard; minmax for mnist and digits',
+      choices: IMAGE_SCALINGS,
+      description:
+        'How numeric features are scaled (saved in the model file); for images also unit (÷ 255 → [0, 1]) or channel (each channel standardized)',
+      defaultText: 'standard; unit for image folders; minmax for mnist, fashion-mnist and digits',
+    },
+    {
+      name: 'resize',
+      type: 'string',
+      placeholder: 'WxH',
+      description: "Resize every image to W×H pixels (PIL's bilinear filter, antialiased)",
+      defaultText: 'none: all images must have one size',
+    },
+    {
+      name: 'grayscale',
+      type: 'boolean',
+      description: 'Read images as one grey channel (else RGB, 3 channels)',
+    },
+    {
+      name: 'mean',
+      type: 'string',
+      placeholder: 'm,…',
+      description: 'Per-channel means subtracted after scaling images to [0, 1] (e.g. 0.485,0.456,0.406)',
+    },
+    {
+      name: 'std',
+      type: 'string',
+      placeholder: 's,…',
+      description: 'Per-channel deviations divided by after --mean (e.g. 0.229,0.224,0.225)',
     },
     {
       name: 'epochs',
@@ -242,14 +274,18 @@ export const trainSpec: CommandSpec = {
     'otherwise categorical; --categorical and --numeric override that, and a word in a numeric column is an error\n' +
     'naming its line. Numeric features are standardized and categorical ones one-hot encoded; all of it, with the\n' +
     'values that fill missing ones, is saved in the model file, so `chainrule predict` takes raw rows like the\n' +
-    'training CSV. With a validation split (--val) training stops early once the validation loss has not improved\n' +
-    'for --patience epochs and keeps the best epoch. Ctrl-C stops after the current batch and saves a checkpoint.',
+    'training CSV. A folder of images (PNG, JPEG) has one subfolder per class; its images are read as RGB (or\n' +
+    '--grayscale), resized with --resize, scaled to [0, 1], and predict reads image files the same way. With a\n' +
+    'validation split (--val) training stops early once the validation loss has not improved for --patience\n' +
+    'epochs and keeps the best epoch. Ctrl-C stops after the current batch and saves a checkpoint to resume from.',
   examples: [
     'chainrule train --data iris',
     'chainrule train --data houses.csv --target price --layers 32,16 --epochs 200 --out price.json',
     'chainrule train --data survey.csv --target answer --drop name --categorical zip --missing mean',
     'chainrule train --data mnist --layers 256 --epochs 8 --batch-size 64 --lr 0.001 --out mnist.json',
     'chainrule train --data spiral --noise 0.1 --layers 16,16 --activation tanh --plot loss.svg',
+    'chainrule train --data photos/ --resize 32x32 --layers 128 --epochs 20 --out photos.json',
+    'chainrule train --data fashion-mnist --layers 256 --epochs 10 --batch-size 64',
     'chainrule train --resume model.ckpt.json',
   ],
 };
@@ -287,7 +323,12 @@ interface RunSettings {
   untilLoss?: number;
   seed: number;
   dtype: 'float32' | 'float64';
-  scale?: Scaling;
+  scale?: ImageScaling;
+  /** Images resized to [height, width]. */
+  resize?: [number, number];
+  grayscale?: boolean;
+  mean?: number[];
+  std?: number[];
   size?: number;
   noise?: number;
   features?: string[];
@@ -326,11 +367,13 @@ function settingsFrom(
   const delimiter = delimiterFlag(flags.delimiter as string | undefined) ?? p?.delimiter;
   const untilLoss = (flags['until-loss'] as number | undefined) ?? p?.untilLoss;
   const target = (flags.target as string | undefined) ?? p?.target;
-  const scale = (flags.scale as Scaling | undefined) ?? p?.scale;
+  const scale = (flags.scale as ImageScaling | undefined) ?? p?.scale;
+  const resize = flags.resize ? parseResize(flags.resize as string, 'train: --resize') : p?.resize;
+  const grayscale = (flags.grayscale as boolean | undefined) || p?.grayscale;
+  const mean = flags.mean ? parseNumbers(flags.mean as string, 'train: --mean') : p?.mean;
+  const std = flags.std ? parseNumbers(flags.std as string, 'train: --std') : p?.std;
   const task = (flags.task as RunSettings['task'] | undefined) ?? p?.task;
-  const lossFlag =
-    (flags.loss as LossFlag | undefined) ??
-    (p ? (p.loss === 'crossEntropy' ? 'cross-entropy' : p.loss) : undefined);
+  const lossFlag = (flags.loss as LossFlag | undefined) ?? (p ? losses.LOSS_SPELLINGS[p.loss] : undefined);
   return {
     data,
     layers: (flags.layers as number[] | undefined) ?? p?.layers ?? [64, 32],
@@ -343,6 +386,10 @@ function settingsFrom(
     seed: (flags.seed as number | undefined) ?? p?.seed ?? 0,
     dtype: (flags.dtype as RunSettings['dtype'] | undefined) ?? p?.dtype ?? 'float32',
     ...(scale !== undefined ? { scale } : {}),
+    ...(resize !== undefined ? { resize } : {}),
+    ...(grayscale ? { grayscale } : {}),
+    ...(mean !== undefined ? { mean } : {}),
+    ...(std !== undefined ? { std } : {}),
     ...(size !== undefined ? { size } : {}),
     ...(noise !== undefined ? { noise } : {}),
     patience,
@@ -357,6 +404,63 @@ function settingsFrom(
     ...(task !== undefined ? { task } : {}),
     ...(lossFlag !== undefined ? { lossFlag } : {}),
   };
+}
+
+/** Image flags need image data, and the image scalings need images: say which flag does not fit. */
+function checkImageFlags(
+  s: Omit<RunSettings, 'target' | 'task' | 'loss'>,
+  scale: ImageScaling,
+  table: Table,
+  builtin: boolean,
+): void {
+  const given = [s.resize && '--resize', s.grayscale && '--grayscale'].filter(Boolean);
+  if (given.length > 0 && (!table.image || builtin))
+    throw new UserError(
+      `train: ${given.join(' and ')} ${given.length > 1 ? 'apply' : 'applies'} to a folder of images, not to ${table.source}`,
+    );
+  if (!table.image && (scale === 'unit' || scale === 'channel'))
+    throw new UserError(
+      `train: --scale ${scale} applies to images (a folder of images, mnist, fashion-mnist, digits), not to ${table.source}`,
+    );
+  for (const flag of ['mean', 'std'] as const)
+    if (s[flag] !== undefined && (!table.image || scale !== 'unit'))
+      throw new UserError(`train: --${flag} applies to images scaled to [0, 1] (--scale unit)`);
+}
+
+/** The preprocessing of an image table; a --mean or --std that does not fit the channels is named. */
+function imagePreprocessing(table: Table, settings: RunSettings): Preprocessing {
+  try {
+    return fitImagePreprocessing(table, {
+      target: settings.target,
+      task: settings.task,
+      scaling: settings.scale,
+      ...(settings.mean ? { mean: settings.mean } : {}),
+      ...(settings.std ? { std: settings.std } : {}),
+    });
+  } catch (e) {
+    if (e instanceof PreprocessError && (settings.mean || settings.std))
+      throw new UserError(`train: --mean/--std: ${e.message}`);
+    throw e;
+  }
+}
+
+/** One phrase saying how the inputs are scaled. */
+function scalingText(scale: ImageScaling, table: Table, normalized: boolean): string {
+  const what = table.image ? 'pixels' : 'numeric features';
+  switch (scale) {
+    case 'standard':
+      return `${what} standardized`;
+    case 'minmax':
+      return `${what} scaled to [0, 1] (per ${table.image ? 'pixel' : 'column'})`;
+    case 'none':
+      return `${what} not scaled`;
+    case 'unit':
+      return `pixels ÷ ${table.image?.maxValue ?? 255} → [0, 1]${normalized ? ', then (x − mean) / std per channel' : ''}`;
+    case 'channel':
+      return 'each channel standardized';
+    default:
+      return scale satisfies never;
+  }
 }
 
 /** Split rows into training and validation by a seeded permutation (the first draw of the run's stream). */
@@ -376,6 +480,30 @@ function dataset(pre: Preprocessing, table: Table, dtype: RunSettings['dtype']) 
   const x = transformFeatures(pre, table, dtype);
   const t = transformTarget(pre, table, dtype);
   return { x, y: t.kind === 'classes' ? t.labels : t.y };
+}
+
+/**
+ * A value the data layer let through but training refused (a `DataError`: NaN or infinite after scaling),
+ * as the cell of the file it came from: file:line, column, the raw value and what the scaling made of it.
+ */
+function badValue(e: DataError, pre: Preprocessing, table: Table | null): string {
+  let feature: Preprocessing['features'][number] | Preprocessing['target'] | undefined = pre.target;
+  if (e.tensor === 'x') {
+    let start = 0;
+    feature = pre.features.find((f) => {
+      start += f.kind === 'numeric' ? 1 : f.categories.length;
+      return e.index < start;
+    });
+  }
+  const column = table?.columns.find((c) => c.name === feature?.name);
+  if (!table || !feature || !column) return `train: ${e.message}`;
+  const line = table.lineOf?.(e.sample);
+  const scaling = feature.kind === 'numeric' ? ` (mean ${feature.mean}, deviation ${feature.std})` : '';
+  return (
+    `${table.source}${line === undefined ? '' : `:${line}`}: column '${column.name}' holds ${String(column.values[e.sample])}, ` +
+    `which its scaling${scaling} turns into ${e.value}: the column's values are too large to scale; ` +
+    'divide the column by a power of ten (bad input, not a learning-rate problem)'
+  );
 }
 
 /**
@@ -425,20 +553,26 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     (resumePath ? resumePath.replace(/\.ckpt\.json$/, '.json') : 'model.json');
   const outPath = resolve(io.cwd, out);
   const ckptPath = checkpointPath(outPath);
+  // Before the data and the training, not after them: a folder that is missing now will be missing then.
+  await checkWritable(outPath, { what: 'model file' });
+  if (flags.plot) await checkWritable(resolve(io.cwd, flags.plot as string), { what: 'plot' });
 
   const kinds: Record<string, 'numeric' | 'text'> = {};
   for (const name of s.numeric ?? []) kinds[name] = 'numeric';
   for (const name of s.categorical ?? []) kinds[name] = 'text';
-  const data = await loadData(
-    s.data,
-    io.cwd,
-    {
-      ...(s.size ? { size: s.size } : {}),
-      ...(s.noise !== undefined ? { noise: s.noise } : {}),
-      seed: s.seed,
+  const data = await loadData(s.data, io.cwd, {
+    ...(s.size ? { size: s.size } : {}),
+    ...(s.noise !== undefined ? { noise: s.noise } : {}),
+    seed: s.seed,
+    images: {
+      channels: s.grayscale ? 1 : 3,
+      size: s.resize ?? null,
+      resize: s.resize ? 'bilinear' : null,
+      maxValue: 255,
     },
-    { ...(s.delimiter ? { delimiter: s.delimiter } : {}), kinds },
-  );
+    labels: true,
+    csv: { ...(s.delimiter ? { delimiter: s.delimiter } : {}), kinds },
+  });
   const table = data.train;
   const target = s.target ?? table.columns[table.columns.length - 1]?.name;
   const targetColumn = table.columns.find((c) => c.name === target);
@@ -451,9 +585,10 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   const inferred = inferTask(targetColumn);
   const task = s.task ?? inferred.task;
   const loss = lossName(task, s.lossFlag);
-  // Pixels are bounded: min-max keeps them in [0, 1], where standardizing would blow rare pixels up.
-  const scale: Scaling =
-    s.scale ?? (data.builtin && ['mnist', 'digits'].includes(data.name) ? 'minmax' : 'standard');
+  // Pixels are bounded: scaled to [0, 1], where standardizing would blow rare pixels up (the built-in image
+  // sets keep per-pixel min-max, with which the README's MNIST figures were measured).
+  const scale: ImageScaling = s.scale ?? (table.image ? (data.builtin ? 'minmax' : 'unit') : 'standard');
+  checkImageFlags(s, scale, table, data.builtin);
   const settings: RunSettings = { ...s, target: target as string, task, loss, scale };
 
   // Fitted on every row the missing-value policy keeps, so a class or category that happens to fall only
@@ -461,18 +596,20 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   // mild, deliberate leak).
   const pre: Preprocessing = resumed
     ? checkPreprocessing(resumed.file.preprocessing, `${resumePath}: preprocessing`)
-    : withHint(() =>
-        fitPreprocessing(table, {
-          target: settings.target,
-          task,
-          scaling: scale,
-          ...(settings.features ? { features: settings.features } : {}),
-          ...(settings.drop ? { drop: settings.drop } : {}),
-          ...(settings.categorical ? { categorical: settings.categorical } : {}),
-          ...(settings.numeric ? { numeric: settings.numeric } : {}),
-          ...(settings.missing ? { missing: settings.missing } : {}),
-        }),
-      );
+    : table.image
+      ? imagePreprocessing(table, settings)
+      : withHint(() =>
+          fitPreprocessing(table, {
+            target: settings.target,
+            task,
+            scaling: scale as Scaling,
+            ...(settings.features ? { features: settings.features } : {}),
+            ...(settings.drop ? { drop: settings.drop } : {}),
+            ...(settings.categorical ? { categorical: settings.categorical } : {}),
+            ...(settings.numeric ? { numeric: settings.numeric } : {}),
+            ...(settings.missing ? { missing: settings.missing } : {}),
+          }),
+        );
   const { table: usable, dropped } = dropMissing(pre, table, { target: true });
 
   // One stream per run: the split is its first draw, then initialisation, shuffling and dropout. A resumed
@@ -485,18 +622,19 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   const outputs = pre.target.kind === 'classes' ? pre.target.classes.length : 1;
 
   say(
-    `data: ${data.builtin ? `built-in '${data.name}'` : table.source}, ${int(table.numRows)} rows; ` +
-      `${task} (${s.task ? 'set by --task' : inferred.reason}); numeric features ${scale === 'standard' ? 'standardized' : scale === 'minmax' ? 'scaled to [0, 1]' : 'not scaled'}; ` +
+    `data: ${data.builtin ? `built-in '${data.name}'` : table.source}, ${int(table.numRows)} ${table.image ? `images ${table.image.shape.join('×')} (C×H×W)` : 'rows'}; ` +
+      `${task} (${s.task ? 'set by --task' : inferred.reason}); ${scalingText(scale, table, Boolean(settings.mean || settings.std))}; ` +
       `${int(trainTable.numRows)} for training${valTable ? `, ${int(valTable.numRows)} for validation` : ''}`,
   );
-  say(
-    columnsSummary(pre, {
-      left: chooseFeatures(table, settings).left,
-      categorical: settings.categorical ?? [],
-      numeric: settings.numeric ?? [],
-      dropped,
-    }),
-  );
+  if (!table.image)
+    say(
+      columnsSummary(pre, {
+        left: chooseFeatures(table, settings).left,
+        categorical: settings.categorical ?? [],
+        numeric: settings.numeric ?? [],
+        dropped,
+      }),
+    );
 
   const model = resumed
     ? resumed.model
@@ -526,7 +664,7 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     );
   say(
     `model: ${[pre.inputSize, ...settings.layers, outputs].join('-')} ${settings.activation}, ${int(model.numParameters())} parameters, ` +
-      `${loss === 'crossEntropy' ? 'cross-entropy' : loss} loss, ${settings.optimizer} lr ${settings.lr}, ` +
+      `${losses.LOSS_SPELLINGS[loss]} loss, ${settings.optimizer} lr ${settings.lr}, ` +
       `${settings.epochs} epochs${resumed ? ` (resuming after epoch ${initialEpoch})` : ''}, batch ${settings.batchSize}, seed ${settings.seed}; ${kernels().name} kernels`,
   );
 
@@ -598,6 +736,8 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   } catch (e) {
     progress.clear();
     if (e instanceof TrainingDivergedError) throw new TrainingFailure(`train: ${e.message}`);
+    if (e instanceof DataError)
+      throw new UserError(badValue(e, pre, e.dataset === 'validationData' ? valTable : trainTable));
     throw e;
   } finally {
     io.signal?.removeEventListener('abort', onAbort);

@@ -52,18 +52,29 @@ export function predictTable(model: Module, pre: Preprocessing, table: Table): T
 }
 
 /**
+ * How rows are named in predictions: by a column named `id` (in any letter case), for images by their
+ * `file`, else by their 1-based row number (`row`).
+ */
+export function rowIds(table: Table): { header: string; id: (row: number) => string } {
+  const column =
+    table.columns.find((c) => c.name.toLowerCase() === 'id') ??
+    (table.image ? table.columns.find((c) => c.name === 'file') : undefined);
+  return column
+    ? { header: column.name, id: (r) => cellText(column, r) }
+    : { header: 'row', id: (r) => String(r + 1) };
+}
+
+/**
  * Predictions as a table of text, the layout `chainrule predict` writes (give it to `writeCsv`): each row's
- * id (from a column named `id` in any letter case, else its 1-based row number), the prediction, and for
- * a classifier each class's probability (`p_<class>`).
+ * id (see {@link rowIds}), the prediction, and for a classifier each class's probability (`p_<class>`).
  */
 export function predictionRows(
   pre: Preprocessing,
   table: Table,
   predictions: TargetPredictions,
 ): { header: string[]; rows: string[][] } {
-  const idColumn = table.columns.find((c) => c.name.toLowerCase() === 'id');
-  const id = (r: number): string => (idColumn ? cellText(idColumn, r) : String(r + 1));
-  const header = [idColumn ? idColumn.name : 'row', `predicted_${pre.target.name}`];
+  const { header: idHeader, id } = rowIds(table);
+  const header = [idHeader, `predicted_${pre.target.name}`];
   const rows: string[][] = [];
   if (predictions.kind === 'classes') {
     const classes = pre.target.kind === 'classes' ? pre.target.classes : [];

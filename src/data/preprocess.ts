@@ -17,8 +17,11 @@ import {
   isMissingCell,
   isMissingValue,
   isNumeric,
+  pixelName,
+  RESAMPLES,
   selectRows,
   type Column,
+  type ImageInput,
   type Table,
 } from './table.js';
 
@@ -57,6 +60,11 @@ export interface Preprocessing {
   inputSize: number;
   /** The missing-value policy the model was trained with (absent: `'error'`); fills are in `features`. */
   missing?: MissingPolicy;
+  /**
+   * Present when the inputs are images: their shape [C, H, W] (C·H·W = inputSize, the features being the
+   * pixel columns in order) and how image files are read (see `src/data/image.ts`).
+   */
+  image?: ImageInput;
 }
 
 /** What is learnt: class names or a number. */
@@ -822,7 +830,39 @@ export function checkPreprocessing(value: unknown, where = 'preprocessing'): Pre
   if (root.missing !== undefined && !MISSING_POLICIES.includes(root.missing as MissingPolicy))
     bad(`${where}.missing`, MISSING_POLICIES.map((m) => `'${m}'`).join(', '), root.missing);
   const missing = root.missing as MissingPolicy | undefined;
-  return { features, target, inputSize: width, ...(missing && missing !== 'error' ? { missing } : {}) };
+  const checked: Preprocessing = {
+    features,
+    target,
+    inputSize: width,
+    ...(missing && missing !== 'error' ? { missing } : {}),
+  };
+  if (root.image === undefined || root.image === null) return checked;
+  const image = object(root.image, `${where}.image`);
+  const shape = image.shape;
+  if (
+    !Array.isArray(shape) ||
+    shape.length !== 3 ||
+    !shape.every((d) => Number.isInteger(d) && (d as number) > 0)
+  )
+    bad(`${where}.image.shape`, '[channels, height, width] of positive integers', shape);
+  const [c, h, w] = shape as [number, number, number];
+  if (c * h * w !== width || features.some((f, i) => f.kind !== 'numeric' || f.name !== pixelName(i)))
+    bad(
+      `${where}.image.shape`,
+      `a shape whose ${width} pixels are the features px0 … px${width - 1}, all numeric`,
+      shape,
+    );
+  const resize = image.resize;
+  if (resize !== null && !RESAMPLES.includes(resize as ImageInput['resize'] & string))
+    bad(`${where}.image.resize`, `null or one of ${RESAMPLES.map((r) => `'${r}'`).join(', ')}`, resize);
+  return {
+    ...checked,
+    image: {
+      shape: [c, h, w],
+      maxValue: positive(image.maxValue, `${where}.image.maxValue`),
+      resize: resize as ImageInput['resize'],
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -14,6 +14,9 @@ import type {
   Storage,
 } from './types.js';
 import { UNARY, type UnaryOp } from './unary.js';
+import * as indexing from './indexing.js';
+import * as norm from './norm.js';
+import * as window from './window.js';
 
 function unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): void {
   UNARY[op].forward(x, out, p0, p1);
@@ -499,9 +502,26 @@ export const referenceKernels: Kernels = {
   matmul,
   gather,
   scatterAdd,
+  copyBlocks: indexing.copyBlocks,
+  take: indexing.take,
+  takeGrad: indexing.takeGrad,
+  gatherAxis: indexing.gatherAxis,
+  scatterAddAxis: indexing.scatterAddAxis,
+  select: indexing.select,
+  topK: indexing.topK,
   accumulate,
   sgd,
   adam,
   rmsprop,
   adagrad,
+  conv2d: window.conv2d,
+  conv2dInputGrad: window.conv2dInputGrad,
+  conv2dWeightGrad: window.conv2dWeightGrad,
+  maxPool2d: window.maxPool2d,
+  maxPool2dGrad: window.maxPool2dGrad,
+  avgPool2d: window.avgPool2d,
+  avgPool2dGrad: window.avgPool2dGrad,
+  moments: norm.moments,
+  normalize: norm.normalize,
+  normalizeGrad: norm.normalizeGrad,
 };

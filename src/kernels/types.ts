@@ -36,6 +36,73 @@ export interface BroadcastPlan {
   readonly kind: 'same' | 'scalarA' | 'scalarB' | 'rowB' | 'general';
 }
 
+/**
+ * Where a sliding window reads NCHW data: a 2-D convolution or pooling (a 1-D one has inH = kH = 1).
+ * Output row oh, window row kh reads input row oh·strideH − padH + kh·dilationH (columns alike); rows and
+ * columns outside the input are zeros (padding). The padding after the last row follows from outH, so
+ * asymmetric padding ('same' with an even kernel) needs no field of its own.
+ */
+export interface Window2d {
+  /** N, the images in the batch. */
+  readonly batch: number;
+  /** Input channels; a pooling window's output has as many. */
+  readonly channels: number;
+  /** Input height. */
+  readonly inH: number;
+  /** Input width. */
+  readonly inW: number;
+  /** Output height. */
+  readonly outH: number;
+  /** Output width. */
+  readonly outW: number;
+  /** Window height. */
+  readonly kH: number;
+  /** Window width. */
+  readonly kW: number;
+  /** Rows between successive windows. */
+  readonly strideH: number;
+  /** Columns between successive windows. */
+  readonly strideW: number;
+  /** Zero rows before the first input row. */
+  readonly padH: number;
+  /** Zero columns before the first input column. */
+  readonly padW: number;
+  /** Rows between successive window taps (1: adjacent). */
+  readonly dilationH: number;
+  /** Columns between successive window taps (1: adjacent). */
+  readonly dilationW: number;
+}
+
+/** A convolution's geometry: the window, the output channels and the groups (PyTorch's `groups`). */
+export interface Conv2dGeometry extends Window2d {
+  /** Output channels (a multiple of `groups`). */
+  readonly outChannels: number;
+  /** Channel groups: input and output channels split in this many, group g's outputs see its inputs only. */
+  readonly groups: number;
+}
+
+/**
+ * Where a normalization reads: x viewed as [outer, groups, inner]. Group j's elements are x[o, j, i] for
+ * every o and i (count = outer·inner of them), normalized by the group's own mean and variance. BatchNorm
+ * over [N, C, …positions] is outer N, groups C, inner the positions; LayerNorm over rows of D normalized
+ * elements is outer 1, groups the rows, inner D.
+ */
+export interface NormGeometry {
+  /** Blocks of groups (BatchNorm's images; 1 for LayerNorm). */
+  readonly outer: number;
+  /** The groups, each with its own statistics (BatchNorm's channels, LayerNorm's rows). */
+  readonly groups: number;
+  /** Consecutive elements of a group within one block (BatchNorm's positions, LayerNorm's row). */
+  readonly inner: number;
+  /**
+   * What the scale and shift are indexed by: the group (BatchNorm: one per channel) or the inner position
+   * (LayerNorm: one per normalized element).
+   */
+  readonly affine: 'group' | 'inner';
+  /** Added to the variance under the square root. */
+  readonly eps: number;
+}
+
 /** The operations every kernel set provides. */
 export interface Kernels {
   /** Name for benchmarks and error messages. */
@@ -105,10 +172,138 @@ export interface Kernels {
     transA: boolean,
     transB: boolean,
   ): void;
+  /**
+   * Cross-correlation of x [N, C, H, W] with w [CO, C/groups, kH, kW] (PyTorch's conv2d) into out
+   * [N, CO, OH, OW], overwritten. Each output is one sum from zero over its group's (ci, kh, kw) in
+   * row-major order, taps in the padding skipped, then + bias[co] when a bias is given.
+   */
+  conv2d(x: Storage, w: Storage, bias: Storage | null, out: Storage, g: Conv2dGeometry): void;
+  /**
+   * The input gradient of {@link Kernels.conv2d}: gx [N, C, H, W] overwritten with zeros, then for each
+   * image and group, for each (ci, kh, kw) in row-major order and each output position in row-major
+   * order, t = Σ over the group's co ascending (from zero) of w[co, ci, kh, kw]·gOut[n, co, oh, ow] is
+   * added to the input position the tap reads (taps in the padding dropped): col2im of Wᵀ·gOut.
+   */
+  conv2dInputGrad(gOut: Storage, w: Storage, gx: Storage, g: Conv2dGeometry): void;
+  /**
+   * The weight gradient of {@link Kernels.conv2d}: gw [CO, C/groups, kH, kW] overwritten, each entry one
+   * sum from zero over images n, then output positions in row-major order, of gOut[n, co, oh, ow] times
+   * the input the tap read (taps in the padding skipped).
+   */
+  conv2dWeightGrad(x: Storage, gOut: Storage, gw: Storage, g: Conv2dGeometry): void;
+  /**
+   * Max pooling of x [N, C, H, W] into out [N, C, OH, OW]; argmax gets, per output, the winner's index
+   * ih·W + iw within its (n, c) plane: the first maximum in the window's row-major order, or the last
+   * NaN (which then is the output, as PyTorch). Taps in the padding never win (they are −∞); a window
+   * wholly in the padding gives −∞ and argmax −1.
+   */
+  maxPool2d(x: Storage, out: Storage, argmax: Int32Array, g: Window2d): void;
+  /** The input gradient of {@link Kernels.maxPool2d}: gx zeroed, then gx[plane + argmax] += gOut in order. */
+  maxPool2dGrad(gOut: Storage, argmax: Int32Array, gx: Storage, g: Window2d): void;
+  /**
+   * Average pooling of x [N, C, H, W] into out [N, C, OH, OW] (dilation 1), PyTorch's divisor: the window
+   * clipped to the padded input ([oh·sH − pH, min(oh·sH − pH + kH, H + pH))), or with `countIncludePad`
+   * false the window clipped to the input itself. The sum runs from zero in row-major order, then ÷ divisor.
+   */
+  avgPool2d(x: Storage, out: Storage, g: Window2d, countIncludePad: boolean): void;
+  /**
+   * The input gradient of {@link Kernels.avgPool2d}: gx zeroed, then for each output in row-major order,
+   * gOut ÷ divisor added to each input position of its window (row-major).
+   */
+  avgPool2dGrad(gOut: Storage, gx: Storage, g: Window2d, countIncludePad: boolean): void;
+  /**
+   * Each group's mean, Σ x ÷ count, and biased variance, Σ (x − mean)² ÷ count (see {@link NormGeometry});
+   * each sum from zero over o, then i, in order.
+   */
+  moments(x: Storage, g: NormGeometry, mean: Storage, variance: Storage): void;
+  /**
+   * Normalize each group, with r = 1 / √(variance[j] + eps) for group j: by group (`g.affine`),
+   * out = (x − mean[j])·(r·scale[j]) + shift[j]; by inner position, out = (x − mean[j])·r·scale[i] +
+   * shift[i]. A null scale or shift is left out.
+   */
+  normalize(
+    x: Storage,
+    g: NormGeometry,
+    mean: Storage,
+    variance: Storage,
+    scale: Storage | null,
+    shift: Storage | null,
+    out: Storage,
+  ): void;
+  /**
+   * The gradients of {@link Kernels.normalize} given gOut. With x̂ = (x − mean)·r and ĝ = gOut·scale (gOut
+   * without a scale): gx = r·ĝ when the statistics are fixed (running statistics), or with `batchStats`
+   * (mean and variance are x's own, from `moments`) r·(ĝ − Σĝ ÷ count − (x − mean)·r·(Σĝx̂ ÷ count));
+   * gScale = Σ gOut·x̂ and gShift = Σ gOut over the elements sharing each entry. Every sum runs from zero
+   * in element order; by group, Σĝ = scale[j]·ΣgOut and Σĝx̂ = scale[j]·Σ gOut·x̂ (those plain sums being
+   * gShift[j] and gScale[j]). Each output is overwritten, and skipped when null.
+   */
+  normalizeGrad(
+    gOut: Storage,
+    x: Storage,
+    g: NormGeometry,
+    mean: Storage,
+    variance: Storage,
+    scale: Storage | null,
+    batchStats: boolean,
+    gx: Storage | null,
+    gScale: Storage | null,
+    gShift: Storage | null,
+  ): void;
   /** out[r] = x[r·cols + index[r]] for each row r. */
   gather(x: Storage, cols: number, index: Int32Array, out: Storage): void;
   /** out[r·cols + index[r]] += g[r] for each row r. */
   scatterAdd(g: Storage, cols: number, index: Int32Array, out: Storage): void;
+  // Indexing (src/kernels/indexing.ts). An axis is addressed by viewing the data as [outer, n, inner]: n the
+  // axis' size, outer and inner the products of the sizes before and after it.
+  /**
+   * Copy `rows` blocks of `cols` contiguous elements: out[outOffset + r·outStride + c] =
+   * x[xOffset + r·xStride + c]. Concat, stack, narrow and their gradients are such copies.
+   */
+  copyBlocks(
+    x: Storage,
+    xOffset: number,
+    xStride: number,
+    out: Storage,
+    outOffset: number,
+    outStride: number,
+    rows: number,
+    cols: number,
+  ): void;
+  /** Rows along an axis: x [outer, n, inner], out [outer, m, inner] (m = index.length) = x[a, index[j], i]. */
+  take(x: Storage, outer: number, n: number, inner: number, index: Int32Array, out: Storage): void;
+  /**
+   * The gradient of {@link Kernels.take}: out [outer, n, inner] += g [outer, m, inner] at row index[j], in
+   * order of a, then j ascending, so repeated indices add up in a fixed order.
+   */
+  takeGrad(g: Storage, outer: number, n: number, inner: number, index: Int32Array, out: Storage): void;
+  /** PyTorch's gather: x [outer, n, inner], index and out [outer, m, inner], out[a, j, i] = x[a, index[a, j, i], i]. */
+  gatherAxis(
+    x: Storage,
+    outer: number,
+    n: number,
+    inner: number,
+    index: Int32Array,
+    m: number,
+    out: Storage,
+  ): void;
+  /** PyTorch's scatter_add: out [outer, n, inner] at [a, index[a, j, i], i] += src[a, j, i], in row-major order. */
+  scatterAddAxis(
+    src: Storage,
+    outer: number,
+    n: number,
+    inner: number,
+    index: Int32Array,
+    m: number,
+    out: Storage,
+  ): void;
+  /** out[i] = cond[i] ≠ 0 ? a[i] : b[i], all of one length (where). */
+  select(cond: Storage, a: Storage, b: Storage, out: Storage): void;
+  /**
+   * Positions of the k largest along the axis of x [outer, n, inner] into index [outer, k, inner], largest
+   * first; NaN ranks above every number (as PyTorch), ties go to the lower position.
+   */
+  topK(x: Storage, outer: number, n: number, inner: number, k: number, index: Int32Array): void;
   /** acc[i] += x[i]: gradient accumulation. */
   accumulate(acc: Storage, x: Storage): void;
   /**

@@ -13,6 +13,6 @@ export {
   type EarlyStoppingState,
 } from './fit.js';
 export { Trainer, TrainingDivergedError, type TrainerOptions } from './step.js';
-export { type Dataset, type Split } from './data.js';
+export { DataError, type Dataset, type Split } from './data.js';
 export { type EpochLog, type BatchLog, type History, type StopReason } from './history.js';
 export { FusedStep, type FusedLoss } from './fused.js';
