@@ -140,7 +140,16 @@ export {
   wasmKernelsAvailable,
   type WasmKernelOptions,
 } from './kernels/wasm/index.js';
-export type { Kernels, Storage, UnaryOp, BinaryOp, BroadcastPlan, NormGeometry } from './kernels/types.js';
+export type {
+  Kernels,
+  Storage,
+  UnaryOp,
+  BinaryOp,
+  BroadcastPlan,
+  NormGeometry,
+  Window2d,
+  Conv2dGeometry,
+} from './kernels/types.js';
 export {
   UNARY,
   ACTIVATION_OPS,
