@@ -3,8 +3,8 @@
 import { parseArgs } from 'node:util';
 import { UserError } from './errors.js';
 
-/** The value kinds a flag can take. */
-export type FlagType = 'string' | 'number' | 'integer' | 'boolean' | 'list';
+/** The value kinds a flag can take: `list` is positive integers, `names` column names, both comma-separated. */
+export type FlagType = 'string' | 'number' | 'integer' | 'boolean' | 'list' | 'names';
 
 /** One flag of a command. */
 export interface FlagSpec {
@@ -36,7 +36,7 @@ export interface CommandSpec {
 }
 
 /** Parsed flag values by name, typed by the spec (numbers as numbers, lists as arrays). */
-export type Flags = Record<string, string | number | boolean | number[] | undefined>;
+export type Flags = Record<string, string | number | boolean | number[] | string[] | undefined>;
 
 function distance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
@@ -71,7 +71,7 @@ function spelling(name: string): string {
   return name.replace(/[-_]/g, '').toLowerCase();
 }
 
-function convert(spec: FlagSpec, raw: string, cmd: string): number | string | number[] {
+function convert(spec: FlagSpec, raw: string, cmd: string): number | string | number[] | string[] {
   const where = `${cmd}: --${spec.name}`;
   const num = (s: string, what: string): number => {
     const v = isDecimal(s) ? Number(s) : NaN;
@@ -101,6 +101,14 @@ function convert(spec: FlagSpec, raw: string, cmd: string): number | string | nu
           );
         return v;
       });
+    }
+    case 'names': {
+      const names = raw.split(',').map((p) => p.trim());
+      if (names.some((n) => n === ''))
+        throw new UserError(
+          `${where}: expected column names separated by commas (e.g. age,city), got '${raw}'`,
+        );
+      return names;
     }
     case 'string': {
       if (!spec.choices) return raw;

@@ -2,7 +2,7 @@
 // The chainrule command line: dispatch, help, and the one place errors turn into messages and exit codes.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DataError, ModelFileError, PreprocessError, VERSION } from '../src/index.js';
+import { CsvError, DataError, ModelFileError, PreprocessError, VERSION } from '../src/index.js';
 import { helpText, parseCommand, suggest, type CommandSpec, type Flags } from './args.js';
 import { demoCommand, demoSpec } from './commands/demo.js';
 import { evalSpec, evaluateCommand } from './commands/evaluate.js';
@@ -108,7 +108,12 @@ export async function main(argv: readonly string[], io: IO): Promise<number> {
       return e.exitCode;
     }
     // The library's own input errors (a model file, data that does not fit the model) are bad input too.
-    if (e instanceof ModelFileError || e instanceof PreprocessError || e instanceof DataError) {
+    if (
+      e instanceof ModelFileError ||
+      e instanceof PreprocessError ||
+      e instanceof DataError ||
+      e instanceof CsvError
+    ) {
       io.err(`chainrule: ${e.message}\n`);
       return 2;
     }

@@ -2,11 +2,12 @@
 import { resolve } from 'node:path';
 import {
   checkPreprocessing,
+  columnKinds,
+  dropMissing,
   isNumeric,
   loadModel,
-  noGrad,
   parseModelFile,
-  transformFeatures,
+  tableOutputs,
   type ModelFile,
   type nn,
   type Preprocessing,
@@ -14,7 +15,7 @@ import {
   type Tensor,
 } from '../src/index.js';
 import type { Flags } from './args.js';
-import { loadData, type LoadedData } from './data.js';
+import { delimiterFlag, loadData, type LoadedData } from './data.js';
 import { UserError } from './errors.js';
 import { readTextFile } from './fsutil.js';
 import { readOptionsOf } from './images.js';
@@ -105,17 +106,20 @@ export interface ModelRun extends LoadedModel {
   outputs: Tensor;
   /** True when the model has no preprocessing of its own and took the columns as they are (`rawInputs`). */
   raw: boolean;
+  /** Rows left out for missing values (labelled data only, as the model's policy says). */
+  dropped: number;
 }
 
 /**
  * Load `--model` and `--data` and run the model on every row (eval and predict share this). With
- * `raw: true` a model without preprocessing (imported weights) takes the data's columns as they are.
+ * `raw: true` a model without preprocessing (imported weights) takes the data's columns as they are. With
+ * `labelled`, rows the model's missing-value policy leaves out of training are left out here too.
  */
 export async function runModelOnData(
   flags: Flags,
   cwd: string,
   command: string,
-  options: { raw?: boolean } = {},
+  options: { raw?: boolean; labelled?: boolean } = {},
 ): Promise<ModelRun> {
   const path = flags.model as string | undefined;
   const doc = options.raw ? await readModelDocument(path, cwd, command) : await readModel(path, cwd, command);
@@ -123,10 +127,15 @@ export async function runModelOnData(
   if (!dataName)
     throw new UserError(`${command}: --data is required`, { hint: `see 'chainrule ${command} --help'` });
   const image = doc.pre?.image;
-  const data = await loadData(dataName, cwd, image ? { images: readOptionsOf(image) } : {});
-  const table = data.test ?? data.train;
-  const pre = doc.pre ?? rawInputs(doc, table, command);
-  const x = transformFeatures(pre, table, doc.model.parameters()[0].dtype);
-  const outputs = noGrad(() => doc.model.eval().forward(x));
-  return { ...doc, pre, data, table, outputs, raw: doc.pre === null };
+  // A CSV is read the way the model reads its columns: a numeric feature as numbers (a word in it is then
+  // named), a categorical one as text, keeping spellings such as '007'.
+  const delimiter = delimiterFlag(flags.delimiter as string | undefined);
+  const csv = { ...(doc.pre ? { kinds: columnKinds(doc.pre) } : {}), ...(delimiter ? { delimiter } : {}) };
+  const data = await loadData(dataName, cwd, { ...(image ? { images: readOptionsOf(image) } : {}), csv });
+  const all = data.test ?? data.train;
+  const pre = doc.pre ?? rawInputs(doc, all, command);
+  const { table, dropped } =
+    options.labelled && doc.pre ? dropMissing(pre, all, { target: true }) : { table: all, dropped: 0 };
+  const outputs = tableOutputs(doc.model, pre, table);
+  return { ...doc, pre, data, table, outputs, raw: doc.pre === null, dropped };
 }

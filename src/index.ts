@@ -19,6 +19,7 @@ export {
   type TensorOptions,
   type GradNode,
 } from './tensor.js';
+export type { Shape } from './shape.js';
 export {
   add,
   sub,
@@ -103,10 +104,12 @@ export {
   fit,
   evaluate,
   predict,
+  earlyStoppingState,
   Trainer,
   TrainingDivergedError,
   DataError,
   type Dataset,
+  type Split,
   type FitOptions,
   type TrainerOptions,
   type PartialEpoch,
@@ -138,7 +141,16 @@ export {
   wasmKernelsAvailable,
   type WasmKernelOptions,
 } from './kernels/wasm/index.js';
-export type { Kernels, Storage, UnaryOp, BinaryOp, BroadcastPlan, NormGeometry } from './kernels/types.js';
+export type {
+  Kernels,
+  Storage,
+  UnaryOp,
+  BinaryOp,
+  BroadcastPlan,
+  NormGeometry,
+  Window2d,
+  Conv2dGeometry,
+} from './kernels/types.js';
 export {
   UNARY,
   ACTIVATION_OPS,
@@ -218,7 +230,10 @@ export { encodeFloats, decodeFloats } from './io/base64.js';
 export { sha256 } from './io/sha256.js';
 export {
   inferTask,
+  chooseFeatures,
   fitPreprocessing,
+  dropMissing,
+  MISSING_POLICIES,
   transformFeatures,
   transformTarget,
   inverseTarget,
@@ -229,6 +244,8 @@ export {
   type Preprocessing,
   type Task,
   type FitPreprocessingOptions,
+  type MissingPolicy,
+  type PreprocessProblem,
   type Scaling,
   type TargetTensors,
   type TargetPredictions,
@@ -237,6 +254,13 @@ export {
   makeTable,
   selectRows,
   isNumeric,
+  isMissingValue,
+  isMissingCell,
+  parseNumber,
+  cellText,
+  asNumeric,
+  asText,
+  MISSING_VALUES,
   pixelName,
   RESAMPLES,
   type Table,
@@ -244,6 +268,15 @@ export {
   type ImageInput,
   type Resample,
 } from './data/table.js';
+export {
+  parseCsv,
+  writeCsv,
+  CsvError,
+  type CsvOptions,
+  type WriteCsvOptions,
+  type ColumnKind,
+} from './data/csv.js';
+export { columnKinds, tableOutputs, predictTable, predictionRows, rowIds } from './data/predict.js';
 export {
   imageTable,
   imageSize,

@@ -275,6 +275,52 @@ describe('toOnnx: with preprocessing, raw inputs to answers', () => {
     });
   }
 
+  for (const dtype of DTYPES)
+    test(`missing values: NaN and -1 take the training fills in the graph, as chainrule fills them, ${dtype}`, async () => {
+      const table = mixedTable('class');
+      const pre = fitPreprocessing(table, { target: 'kind', missing: 'mean' });
+      // The fitted table had no gaps: give two features fills, as a table with gaps would have.
+      const a = pre.features.find((f) => f.name === 'a')!;
+      const size = pre.features.find((f) => f.name === 'size')!;
+      assert.ok(a.kind === 'numeric' && size.kind === 'categorical');
+      a.fill = 47.5;
+      size.fill = 'L';
+      const model = fromSpec(mlpSpec([pre.inputSize, 8, 3], 'tanh'), {
+        dtype,
+        rng: new random.RandomState(5),
+      });
+      const holes = makeTable('holes', [
+        { name: 'a', values: Float64Array.of(NaN, 51), textCells: new Map([[0, 'NA']]) },
+        { name: 'color', values: ['red', 'blue'] },
+        { name: 'b', values: Float64Array.of(-3, -2.5) },
+        { name: 'size', values: ['M', ''] },
+      ]);
+      const want = inverseTarget(pre, forward(model, transformFeatures(pre, holes, dtype)));
+      assert.equal(want.kind, 'classes');
+      if (want.kind !== 'classes') return;
+      const s = await session(toOnnx(model, { preprocessing: pre }));
+      const F = dtype === 'float64' ? Float64Array : Float32Array;
+      const r = await s.run({
+        features: new ort.Tensor(dtype, F.of(NaN, -3, 51, -2.5), [2, 2]),
+        categories: new ort.Tensor('int64', BigInt64Array.of(0n, 1n, 2n, -1n), [2, 2]),
+      });
+      assertClose(
+        r.probabilities.data as Float32Array,
+        want.probabilities.flatMap((p) => [...p]),
+        {
+          rel: REL,
+          abs: ABS,
+          what: `probabilities ${dtype}`,
+        },
+      );
+      const sig = onnxSignature(model, { preprocessing: pre });
+      assert.match(sig.inputs[0].description, /; NaN for a missing value, filled in the graph: a → 47\.5$/);
+      assert.match(
+        sig.inputs[1].description,
+        /size \(0=S, 1=M, 2=L, 3=XL; -1 for a missing value, filled with 2\)$/,
+      );
+    });
+
   test('numeric-only and text-only preprocessing have only the input they need', async () => {
     const numericOnly = makeTable('n', [
       { name: 'x', values: Float64Array.from([1, 2, 3, 4, 5, 6]) },

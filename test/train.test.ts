@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   DataError,
+  earlyStoppingState,
   evaluate,
   fit,
   losses,
@@ -237,6 +238,52 @@ describe('fit', () => {
     assert.deepEqual(weights(model), bestWeights);
     const r = evaluate(model, val, { loss: 'mse' });
     assert.ok(Math.abs(r.loss - best) <= 1e-6 * best);
+  });
+
+  test("restoreBest also keeps the best epoch when the run ends without stopping; the state is the caller's to read and continue", async () => {
+    const data = regression(200, 4);
+    const val = regression(100, 5);
+    const make = () =>
+      new nn.Sequential(
+        new nn.Linear(3, 16, { rng: new random.RandomState(2) }),
+        new nn.ReLU(),
+        new nn.Linear(16, 1, { rng: new random.RandomState(3) }),
+      );
+    const run = async (
+      model: nn.Sequential,
+      epochs: number,
+      state: ReturnType<typeof earlyStoppingState>,
+      initialEpoch = 0,
+    ) => {
+      const logs: { epoch: number; valLoss: number; w: number[][] }[] = [];
+      const h = await fit(model, data, {
+        loss: 'mse',
+        optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }),
+        epochs,
+        initialEpoch,
+        batchSize: 8,
+        validationData: val,
+        rng: new random.RandomState(initialEpoch),
+        earlyStopping: { patience: 1000, restoreBest: true, state },
+        onEpochEnd: (log) => logs.push({ epoch: log.epoch, valLoss: log.valLoss!, w: weights(model) }),
+      });
+      return { h, logs };
+    };
+    const state = earlyStoppingState();
+    const model = make();
+    const { h, logs } = await run(model, 40, state);
+    assert.equal(h.stopReason, 'completed');
+    const best = logs.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
+    assert.ok(best.epoch < 40, 'the last epoch is not the best');
+    assert.equal(h.bestEpoch, best.epoch);
+    assert.deepEqual(weights(model), best.w);
+    assert.equal(state.bestEpoch, best.epoch);
+    assert.equal(state.best, best.valLoss);
+    assert.equal(state.sinceBest, 40 - best.epoch);
+    // Passed back, the record goes on: a later epoch must beat the best so far to count.
+    const more = await run(model, 2, state, 40);
+    assert.ok(state.bestEpoch === best.epoch || state.bestEpoch > 40);
+    assert.equal(more.h.bestEpoch, state.bestEpoch);
   });
 
   test('validationSplit holds out the last fraction and reports val loss and metrics', async () => {

@@ -1,6 +1,6 @@
 // chainrule predict: raw rows in (like the training CSV, target optional), predictions out as CSV.
 import { resolve } from 'node:path';
-import { inverseTarget, isNumeric } from '../../src/index.js';
+import { inverseTarget, predictionRows, rowIds } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { writeCsv } from '../csv.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -28,6 +28,13 @@ export const predictSpec: CommandSpec = {
         'Rows like the training CSV (the target column may be absent), or for a model trained on images an image file or a folder of them',
     },
     {
+      name: 'delimiter',
+      type: 'string',
+      placeholder: 'char',
+      description: "Field separator of the CSV ('tab' for tabs)",
+      defaultText: ',',
+    },
+    {
       name: 'out',
       type: 'string',
       placeholder: 'preds.csv',
@@ -48,32 +55,18 @@ export const predictSpec: CommandSpec = {
 /** Run `chainrule predict`; returns the exit code. */
 export async function predictCommand(flags: Flags, io: IO): Promise<number> {
   const { pre, table, outputs: out, raw } = await runModelOnData(flags, io.cwd, 'predict', { raw: true });
-  // Images are named by their file.
-  const idColumn =
-    table.columns.find((c) => c.name.toLowerCase() === 'id') ??
-    (table.image ? table.columns.find((c) => c.name === 'file') : undefined);
-  const id = (r: number): string =>
-    idColumn
-      ? String(isNumeric(idColumn) ? idColumn.values[r] : (idColumn.values as readonly string[])[r])
-      : String(r + 1);
-  const header: string[] = [idColumn ? idColumn.name : 'row'];
-  const rows: string[][] = [];
-  const r = raw ? null : inverseTarget(pre, out);
-  if (r === null) {
+  let header: string[];
+  let rows: string[][];
+  if (raw) {
     // Imported weights: the network's outputs as they are, one column each.
+    const { header: idHeader, id } = rowIds(table);
     const width = out.shape[1] ?? 1;
-    for (let j = 0; j < width; j++) header.push(`output_${j}`);
-    for (let i = 0; i < table.numRows; i++)
-      rows.push([id(i), ...Array.from(out.data.subarray(i * width, (i + 1) * width), (v) => String(v))]);
-  } else if (r.kind === 'classes') {
-    const classes = pre.target.kind === 'classes' ? pre.target.classes : [];
-    header.push(`predicted_${pre.target.name}`, ...classes.map((c) => `p_${c}`));
-    for (let i = 0; i < table.numRows; i++)
-      rows.push([id(i), r.className[i], ...Array.from(r.probabilities[i], (p) => String(p))]);
-  } else {
-    header.push(`predicted_${pre.target.name}`);
-    for (let i = 0; i < table.numRows; i++) rows.push([id(i), String(r.values[i])]);
-  }
+    header = [idHeader, ...Array.from({ length: width }, (_, j) => `output_${j}`)];
+    rows = Array.from({ length: table.numRows }, (_, i) => [
+      id(i),
+      ...Array.from(out.data.subarray(i * width, (i + 1) * width), (v) => String(v)),
+    ]);
+  } else ({ header, rows } = predictionRows(pre, table, inverseTarget(pre, out)));
   const csv = writeCsv(rows, header);
   if (flags.out) {
     await writeFileAtomic(resolve(io.cwd, flags.out as string), csv);

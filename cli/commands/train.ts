@@ -3,7 +3,9 @@ import { resolve } from 'node:path';
 import {
   ACTIVATION_OPS,
   checkPreprocessing,
+  chooseFeatures,
   DataError,
+  dropMissing,
   evaluate,
   fit,
   fitImagePreprocessing,
@@ -13,6 +15,7 @@ import {
   inferTask,
   kernels,
   losses,
+  MISSING_POLICIES,
   mlpSpec,
   toSpec,
   optim,
@@ -33,6 +36,7 @@ import {
   type EpochLog,
   type ImageScaling,
   type MetricName,
+  type MissingPolicy,
   type ModelFile,
   type Preprocessing,
   PreprocessError,
@@ -41,7 +45,8 @@ import {
 } from '../../src/index.js';
 import { parseCommand, type CommandSpec, type Flags } from '../args.js';
 import { checkedModelText, CheckpointWriter } from '../checkpoint.js';
-import { loadData } from '../data.js';
+import { columnsSummary } from '../columns.js';
+import { delimiterFlag, loadData } from '../data.js';
 import { TrainingFailure, UserError } from '../errors.js';
 import { duration, int, num, pct } from '../format.js';
 import {
@@ -86,6 +91,46 @@ export const trainSpec: CommandSpec = {
       type: 'string',
       choices: ['classification', 'regression'],
       description: 'Override the inferred task',
+    },
+    {
+      name: 'features',
+      type: 'names',
+      placeholder: 'a,b,…',
+      description: 'Input columns',
+      defaultText: 'every column but the target and an id column',
+    },
+    {
+      name: 'drop',
+      type: 'names',
+      placeholder: 'a,b,…',
+      description: 'Columns to leave out of the features',
+    },
+    {
+      name: 'categorical',
+      type: 'names',
+      placeholder: 'a,b,…',
+      description: 'Columns read as categories (one-hot) even when they hold numbers',
+    },
+    {
+      name: 'numeric',
+      type: 'names',
+      placeholder: 'a,b,…',
+      description: 'Columns read as numbers even when words outnumber them',
+    },
+    {
+      name: 'missing',
+      type: 'string',
+      choices: MISSING_POLICIES,
+      description:
+        'Missing values (empty, NA, N/A, NaN, null, ?): refuse them, drop their rows, or fill in the mean or the most frequent value',
+      defaultText: 'error',
+    },
+    {
+      name: 'delimiter',
+      type: 'string',
+      placeholder: 'char',
+      description: "Field separator of the CSV ('tab' for tabs)",
+      defaultText: ',',
     },
     {
       name: 'layers',
@@ -175,8 +220,10 @@ export const trainSpec: CommandSpec = {
     {
       name: 'patience',
       type: 'integer',
-      min: 1,
-      description: 'Stop after N epochs without validation improvement, keeping the best weights',
+      min: 0,
+      description:
+        "Early stopping: stop after N epochs without a lower validation loss; either way keep the best epoch's weights (0 = off: train every epoch, keep the last)",
+      defaultText: '10 when there is a validation split',
     },
     {
       name: 'until-loss',
@@ -236,14 +283,18 @@ export const trainSpec: CommandSpec = {
   ],
   details:
     'The task is inferred from the target column (text or few integer values: classification; otherwise regression)\n' +
-    'and stated. Numeric features are standardized and text features one-hot encoded; all of it is saved in the\n' +
-    'model file, so `chainrule predict` takes raw rows like the training CSV. A folder of images (PNG, JPEG) has\n' +
-    'one subfolder per class; its images are read as RGB (or --grayscale), resized with --resize, scaled to [0, 1],\n' +
-    'and predict reads image files the same way. Ctrl-C stops after the current batch and saves a checkpoint to\n' +
-    'resume from.',
+    'and stated. A column is numeric when more of its values are numbers than words (missing values not counted),\n' +
+    'otherwise categorical; --categorical and --numeric override that, and a word in a numeric column is an error\n' +
+    'naming its line. Numeric features are standardized and categorical ones one-hot encoded; all of it, with the\n' +
+    'values that fill missing ones, is saved in the model file, so `chainrule predict` takes raw rows like the\n' +
+    'training CSV. A folder of images (PNG, JPEG) has one subfolder per class; its images are read as RGB (or\n' +
+    '--grayscale), resized with --resize, scaled to [0, 1], and predict reads image files the same way. With a\n' +
+    'validation split (--val) training stops early once the validation loss has not improved for --patience\n' +
+    'epochs and keeps the best epoch. Ctrl-C stops after the current batch and saves a checkpoint to resume from.',
   examples: [
     'chainrule train --data iris',
     'chainrule train --data houses.csv --target price --layers 32,16 --epochs 200 --out price.json',
+    'chainrule train --data survey.csv --target answer --drop name --categorical zip --missing mean',
     'chainrule train --data mnist --layers 256 --epochs 8 --batch-size 64 --lr 0.001 --out mnist.json',
     'chainrule train --data spiral --noise 0.1 --layers 16,16 --activation tanh --plot loss.svg',
     'chainrule train --data photos/ --resize 32x32 --layers 128 --epochs 20 --out photos.json',
@@ -293,6 +344,12 @@ interface RunSettings {
   std?: number[];
   size?: number;
   noise?: number;
+  features?: string[];
+  drop?: string[];
+  categorical?: string[];
+  numeric?: string[];
+  missing?: MissingPolicy;
+  delimiter?: string;
 }
 
 function settingsFrom(
@@ -312,7 +369,15 @@ function settingsFrom(
     });
   const size = (flags.size as number | undefined) ?? p?.size;
   const noise = (flags.noise as number | undefined) ?? p?.noise;
-  const patience = (flags.patience as number | undefined) ?? p?.patience;
+  // Early stopping is on by default; a checkpoint from before that default kept its own setting.
+  const patience = (flags.patience as number | undefined) ?? (p ? (p.patience ?? 0) : 10);
+  const names = (flag: string, kept: string[] | undefined) => (flags[flag] as string[] | undefined) ?? kept;
+  const features = names('features', p?.features);
+  const drop = names('drop', p?.drop);
+  const categorical = names('categorical', p?.categorical);
+  const numeric = names('numeric', p?.numeric);
+  const missing = (flags.missing as MissingPolicy | undefined) ?? p?.missing;
+  const delimiter = delimiterFlag(flags.delimiter as string | undefined) ?? p?.delimiter;
   const untilLoss = (flags['until-loss'] as number | undefined) ?? p?.untilLoss;
   const target = (flags.target as string | undefined) ?? p?.target;
   const scale = (flags.scale as ImageScaling | undefined) ?? p?.scale;
@@ -340,7 +405,13 @@ function settingsFrom(
     ...(std !== undefined ? { std } : {}),
     ...(size !== undefined ? { size } : {}),
     ...(noise !== undefined ? { noise } : {}),
-    ...(patience !== undefined ? { patience } : {}),
+    patience,
+    ...(features !== undefined ? { features } : {}),
+    ...(drop !== undefined ? { drop } : {}),
+    ...(categorical !== undefined ? { categorical } : {}),
+    ...(numeric !== undefined ? { numeric } : {}),
+    ...(missing !== undefined ? { missing } : {}),
+    ...(delimiter !== undefined ? { delimiter } : {}),
     ...(untilLoss !== undefined ? { untilLoss } : {}),
     ...(target !== undefined ? { target } : {}),
     ...(task !== undefined ? { task } : {}),
@@ -443,8 +514,26 @@ const SETTING_FLAGS: Record<Exclude<keyof RunSettings, 'loss' | ImageSetting>, s
   scale: 'scale',
   size: 'size',
   noise: 'noise',
+  features: 'features',
+  drop: 'drop',
+  categorical: 'categorical',
+  numeric: 'numeric',
+  missing: 'missing',
+  delimiter: 'delimiter',
 };
-const OPTIONAL_SETTINGS = new Set(['patience', 'untilLoss', 'scale', 'size', 'noise']);
+const OPTIONAL_SETTINGS = new Set([
+  'patience',
+  'untilLoss',
+  'scale',
+  'size',
+  'noise',
+  'features',
+  'drop',
+  'categorical',
+  'numeric',
+  'missing',
+  'delimiter',
+]);
 
 /** The image settings, stored parsed (a [width, height] pair, number lists), checked on their own. */
 type ImageSetting = 'resize' | 'grayscale' | 'mean' | 'std';
@@ -497,6 +586,10 @@ function checkSettings(value: unknown, source: string): asserts value is RunSett
     if (spec.type === 'list') {
       if (!Array.isArray(x) || !x.every((n) => typeof n === 'number'))
         throw fail(`expected an array of positive integers, got ${JSON.stringify(x)?.slice(0, 60)}`);
+      raw = x.join(',');
+    } else if (spec.type === 'names') {
+      if (!Array.isArray(x) || !x.every((n) => typeof n === 'string'))
+        throw fail(`expected an array of column names, got ${JSON.stringify(x)?.slice(0, 60)}`);
       raw = x.join(',');
     } else if (spec.type === 'number' || spec.type === 'integer') {
       if (typeof x !== 'number') throw fail(`expected a number, got ${JSON.stringify(x)?.slice(0, 60)}`);
@@ -586,6 +679,25 @@ function badValue(e: DataError, pre: Preprocessing, table: Table | null): string
   );
 }
 
+/**
+ * Run a preprocessing step; its usual problems get the flag that solves them as a hint (the library's
+ * message names the file, line and column but knows no flags).
+ */
+function withHint<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    if (!(e instanceof PreprocessError) || e.problem === undefined) throw e;
+    const column = /^[\w.-]+$/.test(e.column ?? '') ? e.column : `'${e.column}'`;
+    const hint = {
+      missing: '--missing drop leaves such rows out; --missing mean or --missing mode fills the values in',
+      'not-a-number': `fix that value, or read the column as categories: --categorical ${column}`,
+      identifier: `leave it out: --drop ${column}`,
+    }[e.problem];
+    throw new UserError(e.message, { hint });
+  }
+}
+
 /** Path of the checkpoint next to a model path: model.json → model.ckpt.json. */
 export function checkpointPath(out: string): string {
   return out.endsWith('.json') ? `${out.slice(0, -'.json'.length)}.ckpt.json` : `${out}.ckpt.json`;
@@ -620,6 +732,9 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   if (flags.plot) await checkWritable(resolve(io.cwd, flags.plot as string), { what: 'plot' });
   await checkOutputs(outPath, out, flags, io.cwd);
 
+  const kinds: Record<string, 'numeric' | 'text'> = {};
+  for (const name of s.numeric ?? []) kinds[name] = 'numeric';
+  for (const name of s.categorical ?? []) kinds[name] = 'text';
   const data = await loadData(s.data, io.cwd, {
     ...(s.size ? { size: s.size } : {}),
     ...(s.noise !== undefined ? { noise: s.noise } : {}),
@@ -631,6 +746,7 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
       maxValue: 255,
     },
     labels: true,
+    csv: { ...(s.delimiter ? { delimiter: s.delimiter } : {}), kinds },
   });
   const table = data.train;
   const target = s.target ?? table.columns[table.columns.length - 1]?.name;
@@ -650,21 +766,35 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   checkImageFlags(s, scale, table, data.builtin);
   const settings: RunSettings = { ...s, target: target as string, task, loss, scale };
 
-  // One stream per run: the split is its first draw, then initialisation, shuffling and dropout. A resumed
-  // run redoes the split from the seed and continues with the stream saved at the checkpoint.
-  const seeded = new random.RandomState(settings.seed);
-  const { train: trainTable, val: valTable } = split(table, settings.val, seeded);
-  const rng = resumed ? resumed.rng : seeded;
-  // Fitted on every row, so a class or category that happens to fall only in the validation rows is
-  // still known; its means and deviations then include the validation rows (a mild, deliberate leak).
+  // Fitted on every row the missing-value policy keeps, so a class or category that happens to fall only
+  // in the validation rows is still known; its means and deviations then include the validation rows (a
+  // mild, deliberate leak).
   const pre: Preprocessing = resumed
     ? checkPreprocessing(resumed.file.preprocessing, `${resumePath}: preprocessing`)
     : table.image
       ? imagePreprocessing(table, settings)
-      : fitPreprocessing(table, { target: settings.target, task, scaling: scale as Scaling });
+      : withHint(() =>
+          fitPreprocessing(table, {
+            target: settings.target,
+            task,
+            scaling: scale as Scaling,
+            ...(settings.features ? { features: settings.features } : {}),
+            ...(settings.drop ? { drop: settings.drop } : {}),
+            ...(settings.categorical ? { categorical: settings.categorical } : {}),
+            ...(settings.numeric ? { numeric: settings.numeric } : {}),
+            ...(settings.missing ? { missing: settings.missing } : {}),
+          }),
+        );
+  const { table: usable, dropped } = dropMissing(pre, table, { target: true });
+
+  // One stream per run: the split is its first draw, then initialisation, shuffling and dropout. A resumed
+  // run redoes the split from the seed and continues with the stream saved at the checkpoint.
+  const seeded = new random.RandomState(settings.seed);
+  const { train: trainTable, val: valTable } = split(usable, settings.val, seeded);
+  const rng = resumed ? resumed.rng : seeded;
   if (!resumed && !table.image) checkScaling(pre, table);
-  const trainData = dataset(pre, trainTable, settings.dtype);
-  const valData = valTable ? dataset(pre, valTable, settings.dtype) : null;
+  const trainData = withHint(() => dataset(pre, trainTable, settings.dtype));
+  const valData = valTable ? withHint(() => dataset(pre, valTable, settings.dtype)) : null;
   const outputs = pre.target.kind === 'classes' ? pre.target.classes.length : 1;
 
   say(
@@ -672,6 +802,15 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
       `${task} (${s.task ? 'set by --task' : inferred.reason}); ${scalingText(scale, table, Boolean(settings.mean || settings.std))}; ` +
       `${int(trainTable.numRows)} for training${valTable ? `, ${int(valTable.numRows)} for validation` : ''}`,
   );
+  if (!table.image)
+    say(
+      columnsSummary(pre, {
+        left: chooseFeatures(table, settings).left,
+        categorical: settings.categorical ?? [],
+        numeric: settings.numeric ?? [],
+        dropped,
+      }),
+    );
 
   checkNetworkSize([pre.inputSize, ...settings.layers, outputs], flags);
   const spec = mlpSpec([pre.inputSize, ...settings.layers, outputs], settings.activation);
@@ -865,13 +1004,19 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   }
   await writer.flush();
 
-  const why = {
-    completed: `trained ${epochsDone} epochs`,
-    until: `stopped at epoch ${epochsDone}: training loss below ${settings.untilLoss}`,
-    earlyStopping: `stopped at epoch ${epochsDone}: no validation improvement for ${settings.patience} epochs; kept epoch ${result.bestEpoch}`,
-    aborted: '',
-  }[result.stopReason];
-  say(`${why} in ${duration(seconds)}`);
+  const took = duration(seconds);
+  const kept = (why: string) =>
+    earlyStopping && result.bestEpoch !== undefined && result.bestEpoch !== epochsDone
+      ? `; kept epoch ${result.bestEpoch}${why}`
+      : '';
+  say(
+    {
+      completed: `trained ${epochsDone} epochs in ${took}${kept(', the lowest validation loss')}`,
+      until: `stopped at epoch ${epochsDone} in ${took}: training loss below ${settings.untilLoss}`,
+      earlyStopping: `stopped at epoch ${epochsDone} in ${took}: no validation improvement for ${settings.patience} epochs${kept('')}`,
+      aborted: '',
+    }[result.stopReason],
+  );
 
   let test: { loss: number; accuracy?: number; mae?: number; rows: number } | null = null;
   if (data.test) {

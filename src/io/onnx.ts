@@ -741,8 +741,23 @@ function emitPreprocessing(g: Graph, pre: Preprocessing, signature: OnnxSignatur
       name: input,
       type: g.dtype,
       shape: ['batch', numeric.length],
-      description: `numeric columns, raw values (standardized in the graph): ${listed(numeric.map((f) => f.name))}`,
+      description:
+        `numeric columns, raw values (standardized in the graph): ${listed(numeric.map((f) => f.name))}` +
+        (numeric.some((f) => f.fill !== undefined)
+          ? `; NaN for a missing value, filled in the graph: ${listed(numeric.filter((f) => f.fill !== undefined).map((f) => `${f.name} → ${f.fill}`))}`
+          : ''),
     });
+    // A missing value arrives as NaN: a feature with a fill takes it (the others keep NaN, as chainrule
+    // refuses them).
+    let raw = input;
+    if (numeric.some((f) => f.fill !== undefined)) {
+      const fill = g.constant(
+        'preprocessing.fill',
+        numeric.map((f) => f.fill ?? NaN),
+        [numeric.length],
+      );
+      raw = g.node('Where', [g.node('IsNaN', [input], '/preprocessing'), fill, input], '/preprocessing');
+    }
     const mean = g.constant(
       'preprocessing.mean',
       numeric.map((f) => f.mean),
@@ -753,7 +768,7 @@ function emitPreprocessing(g: Graph, pre: Preprocessing, signature: OnnxSignatur
       numeric.map((f) => f.std),
       [numeric.length],
     );
-    const centred = g.node('Sub', [input, mean], '/preprocessing');
+    const centred = g.node('Sub', [raw, mean], '/preprocessing');
     blocks.push(g.node('Div', [centred, std], '/preprocessing'));
     column = numeric.length;
   }
@@ -765,14 +780,29 @@ function emitPreprocessing(g: Graph, pre: Preprocessing, signature: OnnxSignatur
       shape: ['batch', categorical.length],
       description:
         'category index per text column (0-based, in the listed order): ' +
-        categorical.map((f) => `${f.name} (${listed(f.categories.map((c, i) => `${i}=${c}`))})`).join('; '),
+        categorical
+          .map(
+            (f) =>
+              `${f.name} (${listed(f.categories.map((c, i) => `${i}=${c}`))}` +
+              (f.fill !== undefined
+                ? `; -1 for a missing value, filled with ${f.categories.indexOf(f.fill)}`
+                : '') +
+              ')',
+          )
+          .join('; '),
     });
     const offOn = g.constant('preprocessing.one_hot_values', [0, 1], [2], 'float32');
     categorical.forEach((f, j) => {
       const b = `/preprocessing/${j}`;
       const index = g.constant(`preprocessing.column_${j}`, [j], [], 'int64');
       const depth = g.constant(`preprocessing.depth_${j}`, [f.categories.length], [], 'int64');
-      const picked = g.node('Gather', [input, index], b, [{ name: 'axis', int: 1 }]);
+      let picked = g.node('Gather', [input, index], b, [{ name: 'axis', int: 1 }]);
+      if (f.fill !== undefined) {
+        // -1 marks a missing value: the fill's index replaces it (OneHot would count -1 from the end).
+        const zero = g.constant(`preprocessing.zero_${j}`, [0], [], 'int64');
+        const fill = g.constant(`preprocessing.fill_${j}`, [f.categories.indexOf(f.fill)], [], 'int64');
+        picked = g.node('Where', [g.node('Less', [picked, zero], b), fill, picked], b);
+      }
       // onnxruntime's OneHot writes float (not double) from int64 indices; the cast is exact for 0 and 1.
       let oneHot = g.node('OneHot', [picked, depth, offOn], b, [{ name: 'axis', int: -1 }]);
       if (g.dtype === 'float64') oneHot = g.node('Cast', [oneHot], b, [{ name: 'to', int: ELEM.float64 }]);

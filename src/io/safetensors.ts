@@ -36,8 +36,26 @@ import {
   specAllocationBound,
 } from './modelfile.js';
 
+/** A safetensors element type (`'F32'`, `'F64'`, `'BF16'`...). */
+export type SafetensorsDType =
+  | 'BOOL'
+  | 'U8'
+  | 'I8'
+  | 'F8_E5M2'
+  | 'F8_E4M3'
+  | 'I16'
+  | 'U16'
+  | 'F16'
+  | 'BF16'
+  | 'I32'
+  | 'U32'
+  | 'F32'
+  | 'I64'
+  | 'U64'
+  | 'F64';
+
 /** Element types of the format and their sizes in bytes. */
-const DTYPE_SIZES = {
+const DTYPE_SIZES: Readonly<Record<SafetensorsDType, number>> = {
   BOOL: 1,
   U8: 1,
   I8: 1,
@@ -53,10 +71,7 @@ const DTYPE_SIZES = {
   I64: 8,
   U64: 8,
   F64: 8,
-} as const;
-
-/** A safetensors element type (`'F32'`, `'F64'`, `'BF16'`...). */
-export type SafetensorsDType = keyof typeof DTYPE_SIZES;
+};
 
 /** The element types chainrule can read into a float model. */
 const FLOAT_DTYPES: readonly SafetensorsDType[] = ['F64', 'F32', 'F16', 'BF16'];

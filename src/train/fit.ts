@@ -21,7 +21,11 @@ export interface EarlyStopping {
   patience: number;
   /** Smallest decrease that counts as an improvement (default 0). */
   minDelta?: number;
-  /** Put back the weights of the best epoch when stopping (default false). */
+  /**
+   * When training ends — stopped early or after its last epoch — put back the weights of the best epoch
+   * (default false). Not when aborted (a checkpoint then continues from the current weights) or stopped
+   * by `until`.
+   */
   restoreBest?: boolean;
   /** What to watch: `'valLoss'` when there is validation data (default), else `'loss'`. */
   monitor?: 'loss' | 'valLoss';
@@ -32,16 +36,21 @@ export interface EarlyStopping {
   state?: EarlyStoppingState;
 }
 
-/** Early stopping's running record (see `EarlyStopping.state`); `{ best: Infinity, bestEpoch: 0, sinceBest: 0, bestState: null }` to start. */
+/** Where early stopping stands: the best monitored loss, its epoch and weights, and the epochs since. */
 export interface EarlyStoppingState {
-  /** Best monitored loss so far. */
+  /** The lowest monitored loss so far (Infinity before the first epoch). */
   best: number;
-  /** The epoch that had it (0: none yet). */
+  /** The epoch that gave it (0 before the first). */
   bestEpoch: number;
-  /** Epochs since it. */
+  /** Epochs since it without an improvement. */
   sinceBest: number;
-  /** The weights of the best epoch, when `restoreBest` keeps them. */
+  /** A copy of the weights of the best epoch (with `restoreBest`; else null). */
   bestState: Record<string, Tensor> | null;
+}
+
+/** A fresh early-stopping record: nothing seen yet. */
+export function earlyStoppingState(): EarlyStoppingState {
+  return { best: Infinity, bestEpoch: 0, sinceBest: 0, bestState: null };
 }
 
 /** Options of `fit`. */
@@ -218,9 +227,10 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   }
   const history = run.history;
   if (es) {
-    history.bestEpoch = run.es.bestEpoch;
-    if (es.restoreBest && run.es.bestState && history.stopReason === 'earlyStopping')
-      model.loadStateDict(run.es.bestState);
+    const { bestEpoch, bestState } = run.es;
+    history.bestEpoch = bestEpoch;
+    const ended = history.stopReason === 'earlyStopping' || history.stopReason === 'completed';
+    if (es.restoreBest && bestState && ended) model.loadStateDict(bestState);
   }
   return history;
 }
@@ -263,7 +273,7 @@ class Epochs {
     this.columns = plain ? new EpochColumns(this.epoch) : null;
     this.history = this.columns ? this.columns.history : { epochs: [], stopReason: 'completed' };
     this.hooks = { signal: options.signal, onBatchEnd: options.onBatchEnd, history: this.history };
-    this.es = options.earlyStopping?.state ?? { best: Infinity, bestEpoch: 0, sinceBest: 0, bestState: null };
+    this.es = options.earlyStopping?.state ?? earlyStoppingState();
   }
 
   /** Run epochs for about YIELD_MS; true once training is over (the stop reason is in the history). */
