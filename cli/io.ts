@@ -18,6 +18,11 @@ export interface IO {
 
 /** The process's own channels. */
 export function processIO(signal?: AbortSignal): IO {
+  // A reader that went away (`| head`) is not an error: stop quietly, as Unix tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   return {
     out: (t) => void process.stdout.write(t),
     err: (t) => void process.stderr.write(t),

@@ -39,8 +39,18 @@ export async function readModelFile(path: string, cwd: string): Promise<ModelDoc
   const text = await readTextFile(resolve(cwd, path), 'model file', path);
   const file = parseModelFile(text, path);
   const { model } = loadModel(file, path);
-  const pre = file.preprocessing ? checkPreprocessing(file.preprocessing, `${path}: preprocessing`) : null;
+  // A sequence model's preprocessing (a vocabulary, a series' scaling) is read by generate and predict.
+  const pre =
+    file.preprocessing && !sequenceKind(file)
+      ? checkPreprocessing(file.preprocessing, `${path}: preprocessing`)
+      : null;
   return { model, file, pre, path };
+}
+
+/** 'text' (a language model) or 'series' (a forecaster) when the model file is a sequence model's. */
+export function sequenceKind(file: ModelFile): 'text' | 'series' | null {
+  const kind = (file.preprocessing as { kind?: unknown } | null)?.kind;
+  return kind === 'text' || kind === 'series' ? kind : null;
 }
 
 /** Load and validate `--model` for a command that needs its preprocessing (eval, predict). */
@@ -52,6 +62,8 @@ export async function readModel(
   if (!path)
     throw new UserError(`${command}: --model is required`, { hint: `see 'chainrule ${command} --help'` });
   const doc = await readModelFile(path, cwd);
+  if (sequenceKind(doc.file) === 'text')
+    throw new UserError(`${path}: a language model; use 'chainrule generate --model ${path}'`);
   if (!doc.pre)
     throw new UserError(
       `${path}: has no preprocessing (imported weights?); ${command} needs a model from 'chainrule train'`,

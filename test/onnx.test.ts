@@ -50,6 +50,11 @@ const NOT_EXPORTED = {
   batchNorm1d: () => new nn.BatchNorm1d(2),
   batchNorm2d: () => new nn.BatchNorm2d(2),
   layerNorm: () => new nn.LayerNorm(2),
+  embedding: () => new nn.Embedding(3, 2),
+  lstm: () => new nn.LSTM(2, 2, { batchFirst: true }),
+  gru: () => new nn.GRU(2, 2, { batchFirst: true }),
+  rnn: () => new nn.RNN(2, 2, { batchFirst: true }),
+  lastStep: () => new nn.LastStep(),
 } satisfies { [T in LayerType]?: () => nn.Module };
 
 /**
