@@ -42,27 +42,41 @@ export function decodeText(bytes: Uint8Array, source: string): string {
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
-    // Find where: the longest prefix that decodes.
-    let lo = 0;
-    let hi = bytes.length;
-    const ok = (n: number) => {
-      try {
-        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, n), { stream: true });
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (ok(mid)) lo = mid;
-      else hi = mid - 1;
-    }
+    const found = firstBadUtf8(bytes);
+    // The decoder refused it; a form the scan does not know of is reported at the start.
+    const at = found < 0 ? 0 : found;
     throw new TextDataError(
-      `invalid UTF-8 at byte ${lo}: this looks like a binary file or another encoding (save it as UTF-8)`,
+      `invalid UTF-8 at byte ${at}: this looks like a binary file or another encoding (save it as UTF-8)`,
       source,
     );
   }
+}
+
+/**
+ * The offset of the first byte sequence that is not UTF-8 (a stray continuation byte, a lead byte without
+ * its continuations, an overlong form, a surrogate or a code point past U+10FFFF); -1 when there is none.
+ */
+function firstBadUtf8(b: Uint8Array): number {
+  for (let i = 0; i < b.length;) {
+    const c = b[i];
+    let n: number;
+    let min: number;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) [n, min] = [1, 0x80];
+    else if (c >= 0xe0 && c <= 0xef) [n, min] = [2, 0x800];
+    else if (c >= 0xf0 && c <= 0xf4) [n, min] = [3, 0x10000];
+    else return i;
+    let cp = c & (0x3f >> n);
+    for (let k = 1; k <= n; k++) {
+      if (i + k >= b.length || (b[i + k] & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (b[i + k] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += n + 1;
+  }
+  return -1;
 }
 
 /** The vocabulary of a text: every code point in it, sorted by code point. */
