@@ -96,6 +96,9 @@ describe('train --task language-model and generate', () => {
     const g = await cli(['generate', '--model', 'f0.json']);
     assert.equal(g.code, 2);
     assert.match(g.err, /f0\.json: not a language model/);
+    const i = await cli(['info', 'lm.json']);
+    assert.match(i.out, /characters: a vocabulary of \d+ .*context 8/);
+    assert.match((await cli(['info', 'f0.json'])).out, /series 'load': windows of 4 → the next value/);
     const p = await cli(['predict', '--model', 'lm.json', '--data', 'tiny.txt']);
     assert.equal(p.code, 2);
     assert.match(p.err, /lm\.json: a language model; use 'chainrule generate/);
