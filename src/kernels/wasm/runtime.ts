@@ -19,7 +19,14 @@ import {
 } from './optim.js';
 import type { AdagradHyper, AdamHyper, RmspropHyper, SgdHyper } from '../types.js';
 import { Heap } from './heap.js';
-import { controlBytes, GemmPool, threadSupport, threadSupportSync, type Spawner } from './pool.js';
+import {
+  controlBytes,
+  KernelPool,
+  splitProduct,
+  threadSupport,
+  threadSupportSync,
+  type Spawner,
+} from './pool.js';
 
 type Fn = (...args: number[]) => void;
 
@@ -59,6 +66,9 @@ function sharedMemorySupported(): boolean {
 function gradArray(name: GradInput, x: Storage, y: Storage, g: Storage): Storage {
   return name === 'x' ? x : name === 'y' ? y : g;
 }
+
+/** The exported functions the pool's workers may run (a part names one by its index here). */
+const POOL_FUNCTIONS: readonly string[] = ['f32_gemm', 'f64_gemm'];
 
 /** wasm32 addresses stop at 4 GiB; a call needing more is left to the reference. */
 const MAX_BYTES = 2 ** 32 - PAGE;
@@ -109,7 +119,7 @@ export class WasmRuntime {
   /** Lowest address the operands may use: past the work areas, raised when a worker is lost. */
   private operandsFloor: number;
   /** The pool for large products, or null for a single thread (or once disposed). */
-  private pool: GemmPool | null = null;
+  private pool: KernelPool | null = null;
   /** Resident arrays (shared memory only: views of a plain memory would detach when it grows). */
   private readonly heap: Heap | null;
   /** Byte address of each resident array's first element. */
@@ -233,12 +243,13 @@ export class WasmRuntime {
     );
     if (spawner && threads > 1)
       // The control block sits right after the work areas (see operandsAt).
-      rt.pool = new GemmPool(
+      rt.pool = new KernelPool(
         spawner,
         module,
         memory,
         threads * WORK_BYTES,
         threads,
+        POOL_FUNCTIONS,
         (t) => t * WORK_BYTES,
         () => rt.abandonOperands(),
         options.workerTimeoutMs,
@@ -389,9 +400,23 @@ export class WasmRuntime {
     const bP = transB ? 1 : n;
     // The blocked loops run in wasm (`gemm`), over all of C here or over one rectangle per thread.
     if (this.pool && m * k * n >= this.minThreadWork) {
-      const args = [aPtr, bPtr, cPtr, aI, aP, bJ, bP, n, k];
-      this.pool.run(dt === 'f32' ? 0 : 1, args, m, n, s.mr, s.nr, (i0, i1, j0, j1, work) =>
-        gemm(aPtr, bPtr, cPtr, aI, aP, bJ, bP, n, k, i0, i1, j0, j1, work),
+      const parts = splitProduct(m, n, s.mr, s.nr, this.pool.threads).map((p) => [
+        aPtr,
+        bPtr,
+        cPtr,
+        aI,
+        aP,
+        bJ,
+        bP,
+        n,
+        k,
+        p.i0,
+        p.i1,
+        p.j0,
+        p.j1,
+      ]);
+      this.pool.run(POOL_FUNCTIONS.indexOf(`${dt}_gemm`), parts, (a, work) =>
+        gemm(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], work),
       );
     } else gemm(aPtr, bPtr, cPtr, aI, aP, bJ, bP, n, k, 0, m, 0, n, 0);
     this.take(dt, cPtr, m * n, c, co);
