@@ -7,7 +7,7 @@
  */
 import { referenceKernels } from '../reference.js';
 import { selection } from '../state.js';
-import type { Kernels, Storage } from '../types.js';
+import type { Conv2dGeometry, Kernels, Storage } from '../types.js';
 import { UNARY } from './elementwise.js';
 import type { WasmDType } from './gemm.js';
 import { relaxedSimdSupported, simdSupported } from './module.js';
@@ -144,6 +144,10 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
   // An empty product (k = 0 included) goes to the reference, which writes the zeros.
   const minWork = Math.max(1, options.minMatmulWork ?? MIN_MATMUL_WORK);
   const minElements = Math.max(1, options.minElements ?? MIN_ELEMENTS);
+  // A convolution runs in wasm when its products are big enough to pay for the copies (and not empty:
+  // then the reference writes what little there is).
+  const worthIt = (g: Conv2dGeometry) =>
+    g.batch * g.outChannels * g.outH * g.outW * (g.channels / g.groups) * g.kH * g.kW >= minWork;
   // Each method runs in wasm when the op has a wasm version, the arrays share an element type and are big
   // enough, and the memory could grow to hold them; otherwise the reference does the work. The size is
   // checked first: the calls of a tiny network are many and each must cost no more than the reference's.
@@ -240,6 +244,20 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
       if (p.length < minElements) return ref.adagrad(p, g, sum, h);
       const dt = dtypeOf(p, g, sum);
       if (dt === null || !rt.adagrad(dt, p, g, sum, h)) ref.adagrad(p, g, sum, h);
+    },
+    conv2d(x, w, bias, out, g) {
+      const dt = dtypeOf(x, w, out, bias ?? out);
+      if (dt === null || !worthIt(g) || !rt.conv2d(dt, x, w, bias, out, g)) ref.conv2d(x, w, bias, out, g);
+    },
+    conv2dInputGrad(gOut, w, gx, g) {
+      const dt = dtypeOf(gOut, w, gx);
+      if (dt === null || !worthIt(g) || !rt.conv2dInputGrad(dt, gOut, w, gx, g))
+        ref.conv2dInputGrad(gOut, w, gx, g);
+    },
+    conv2dWeightGrad(x, gOut, gw, g) {
+      const dt = dtypeOf(x, gOut, gw);
+      if (dt === null || !worthIt(g) || !rt.conv2dWeightGrad(dt, x, gOut, gw, g))
+        ref.conv2dWeightGrad(x, gOut, gw, g);
     },
     accumulate(acc, x) {
       if (acc.length < minElements) return ref.accumulate(acc, x);

@@ -7,6 +7,7 @@
  * features and memory costs no second assembly.
  */
 import { ModuleBuilder, type Func } from './asm.js';
+import { addConv } from './conv.js';
 import { addElementwise } from './elementwise.js';
 import { addGemm } from './gemm.js';
 import { addOptim } from './optim.js';
@@ -77,8 +78,8 @@ function assemble(
   memory?: { minPages: number; maxPages: number; shared: true },
 ): Uint8Array<ArrayBuffer> {
   const mod = new ModuleBuilder();
-  addGemm(mod, 'f32', { relaxed: features.relaxed });
-  addGemm(mod, 'f64', { relaxed: features.relaxed64 ?? false });
+  addConv(mod, 'f32', addGemm(mod, 'f32', { relaxed: features.relaxed }));
+  addConv(mod, 'f64', addGemm(mod, 'f64', { relaxed: features.relaxed64 ?? false }));
   addElementwise(mod, 'f32');
   addElementwise(mod, 'f64');
   addOptim(mod, 'f32');

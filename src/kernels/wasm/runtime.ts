@@ -3,9 +3,20 @@
  * that drive the exported functions. Everything here takes the element type already checked; choosing
  * between wasm and the reference kernels is `index.ts`'s job.
  */
-import type { BinaryOp, Storage, UnaryOp } from '../types.js';
+import type { BinaryOp, Conv2dGeometry, Storage, UnaryOp } from '../types.js';
+import { CONV_PARAM_BYTES, convNames } from './conv.js';
 import { BINARY, names, UNARY, type BinaryLayout, type GradInput } from './elementwise.js';
 import { ELEMENT_BYTES, GEMM_SHAPES, WORK_BYTES, type WasmDType } from './gemm.js';
+import {
+  convFieldValues,
+  convPlan,
+  fillPositions,
+  fillTaps,
+  gcd,
+  splitRange,
+  TABLE_SLACK,
+  type ConvPlan,
+} from './window-plan.js';
 import { buildKernelModule, type WasmFeatures } from './module.js';
 import { reduceNames } from './reduce.js';
 import {
@@ -68,7 +79,27 @@ function gradArray(name: GradInput, x: Storage, y: Storage, g: Storage): Storage
 }
 
 /** The exported functions the pool's workers may run (a part names one by its index here). */
-const POOL_FUNCTIONS: readonly string[] = ['f32_gemm', 'f64_gemm'];
+const POOL_FUNCTIONS: readonly string[] = [
+  'f32_gemm',
+  'f64_gemm',
+  ...(['f32', 'f64'] as const).flatMap((dt) => [
+    convNames.forward(dt),
+    convNames.inputGrad(dt),
+    convNames.weightGrad(dt),
+  ]),
+];
+
+/** Lays out one call's regions one after another from a start address, each on a cache line. */
+class Frame {
+  constructor(public end: number) {}
+
+  /** The address of the next `bytes` bytes. */
+  take(bytes: number): number {
+    const at = this.end;
+    this.end = align(at + bytes);
+    return at;
+  }
+}
 
 /** wasm32 addresses stop at 4 GiB; a call needing more is left to the reference. */
 const MAX_BYTES = 2 ** 32 - PAGE;
@@ -114,6 +145,7 @@ interface DTypeFns {
 export class WasmRuntime {
   private f32 = new Float32Array(0);
   private f64 = new Float64Array(0);
+  private i32 = new Int32Array(0);
   private readonly fns: Record<WasmDType, DTypeFns>;
 
   /** Lowest address the operands may use: past the work areas, raised when a worker is lost. */
@@ -336,6 +368,7 @@ export class WasmRuntime {
   private refreshViews(): void {
     this.f32 = new Float32Array(this.memory.buffer);
     this.f64 = new Float64Array(this.memory.buffer);
+    this.i32 = new Int32Array(this.memory.buffer);
   }
 
   /**
@@ -420,6 +453,164 @@ export class WasmRuntime {
       );
     } else gemm(aPtr, bPtr, cPtr, aI, aP, bJ, bP, n, k, 0, m, 0, n, 0);
     this.take(dt, cPtr, m * n, c, co);
+    return true;
+  }
+
+  /** Threads a call of `macs` multiply-adds may use. */
+  private threadsFor(macs: number): number {
+    return this.pool && macs >= this.minThreadWork ? this.pool.threads : 1;
+  }
+
+  /**
+   * Run the parts of one call of the exported function `name`, each its argument list (the work area is
+   * appended): on the pool where there is more than one part, else here.
+   */
+  private runParts(name: string, parts: number[][]): void {
+    const fn = this.exports[name] as Fn;
+    const local = (a: readonly number[], work: number) => fn(...a, work);
+    if (this.pool && parts.length > 1) this.pool.run(POOL_FUNCTIONS.indexOf(name), parts, local);
+    else for (const a of parts) local(a, 0);
+  }
+
+  /**
+   * The regions every convolution call starts with: the parameter block and the tap and position tables
+   * (filled here); the block itself is written by {@link writeConvParams} once all addresses are known.
+   */
+  private convFrame(g: Conv2dGeometry, plan: ConvPlan, dt: WasmDType) {
+    const fr = new Frame(this.operands);
+    const geo = fr.take(CONV_PARAM_BYTES);
+    const taps = fr.take((plan.k + TABLE_SLACK) * 4);
+    const pos = fr.take((plan.p + TABLE_SLACK) * 4);
+    const fill = () => {
+      const S = ELEMENT_BYTES[dt];
+      fillTaps(this.i32.subarray(taps / 4, taps / 4 + plan.k + TABLE_SLACK), g, plan, S);
+      fillPositions(this.i32.subarray(pos / 4, pos / 4 + plan.p + TABLE_SLACK), g, plan, S);
+    };
+    return { fr, geo, taps, pos, fill };
+  }
+
+  private writeConvParams(at: number, values: readonly number[]): void {
+    this.i32.set(values, at / 4);
+  }
+
+  /** `Kernels.conv2d` in wasm; false if it did not fit. */
+  conv2d(
+    dt: WasmDType,
+    x: Storage,
+    w: Storage,
+    bias: Storage | null,
+    out: Storage,
+    g: Conv2dGeometry,
+  ): boolean {
+    const S = ELEMENT_BYTES[dt];
+    const s = GEMM_SHAPES[dt];
+    const plan = convPlan(g, dt);
+    const { fr, geo, taps, pos, fill } = this.convFrame(g, plan, dt);
+    const packed = fr.take(g.groups * plan.k * plan.opgR * S);
+    const xAt = fr.take(region(x.length, S));
+    const wAt = fr.take(region(w.length, S));
+    const bAt = bias ? fr.take(region(bias.length, S)) : 0;
+    const oAt = fr.take(region(out.length, S));
+    // Images to threads; a batch smaller than the threads splits its positions instead.
+    const threads = this.threadsFor(plan.macs);
+    const ranges =
+      g.batch >= threads
+        ? splitRange(g.batch, threads).map(([n0, n1]) => [n0, n1, 0, plan.p])
+        : splitRange(plan.p, threads, s.nr).map(([j0, j1]) => [0, g.batch, j0, j1]);
+    const scratchBytes = align(plan.padded ? g.channels * plan.padH * plan.padW * S : 0);
+    const scratch = fr.take(scratchBytes * ranges.length);
+    if (!this.reserve(fr.end)) return false;
+    fill();
+    const xp = this.put(dt, x, 0, x.length, xAt);
+    const wp = this.put(dt, w, 0, w.length, wAt);
+    const bp = bias ? this.put(dt, bias, 0, bias.length, bAt) : 0;
+    const op = this.target(dt, out, 0, oAt);
+    // W packed once for every part: per group, per depth block, mr-row panels over all of opg.
+    const packA = this.exports[`${dt}_packA`] as Fn;
+    for (let grp = 0; grp < g.groups; grp++)
+      for (let pc = 0; pc < plan.k; pc += s.kc) {
+        const kcb = Math.min(s.kc, plan.k - pc);
+        const src = wp + (grp * plan.opg * plan.k + pc) * S;
+        packA(src, plan.k, 1, plan.opg, kcb, packed + (grp * plan.k * plan.opgR + pc * plan.opgR) * S);
+      }
+    this.writeConvParams(geo, convFieldValues(g, plan, { x: xp, packed, bias: bp, out: op, taps, pos }));
+    this.runParts(
+      convNames.forward(dt),
+      ranges.map((r, i) => [geo, ...r, scratch + i * scratchBytes]),
+    );
+    this.take(dt, op, out.length, out, 0);
+    return true;
+  }
+
+  /** `Kernels.conv2dInputGrad` in wasm; false if it did not fit. */
+  conv2dInputGrad(dt: WasmDType, gOut: Storage, w: Storage, gx: Storage, g: Conv2dGeometry): boolean {
+    const S = ELEMENT_BYTES[dt];
+    const s = GEMM_SHAPES[dt];
+    const plan = convPlan(g, dt);
+    const { fr, geo, taps, pos, fill } = this.convFrame(g, plan, dt);
+    const packed = fr.take(g.groups * plan.opg * plan.kR * S);
+    const gAt = fr.take(region(gOut.length, S));
+    const wAt = fr.take(region(w.length, S));
+    const oAt = fr.take(region(gx.length, S));
+    // Images to threads; a batch smaller than the threads splits its channels, in steps whose first tap
+    // row starts a packed panel of Wᵀ.
+    const threads = this.threadsFor(plan.macs);
+    const step = s.mr / gcd(s.mr, plan.khw);
+    const ranges =
+      g.batch >= threads
+        ? splitRange(g.batch, threads).map(([n0, n1]) => [n0, n1, 0, plan.cpg])
+        : splitRange(plan.cpg, threads, step).map(([c0, c1]) => [0, g.batch, c0, c1]);
+    const scratchBytes = align(
+      plan.blockRows * plan.p * S + (plan.padded ? plan.cpg * plan.padH * plan.padW * S : 0),
+    );
+    const scratch = fr.take(scratchBytes * ranges.length);
+    if (!this.reserve(fr.end)) return false;
+    fill();
+    const gp = this.put(dt, gOut, 0, gOut.length, gAt);
+    const wp = this.put(dt, w, 0, w.length, wAt);
+    const op = gx === gOut || gx === w ? oAt : this.target(dt, gx, 0, oAt);
+    // Wᵀ packed once: per group, per depth block of output channels, mr-tap panels over all taps.
+    const packA = this.exports[`${dt}_packA`] as Fn;
+    for (let grp = 0; grp < g.groups; grp++)
+      for (let pc = 0; pc < plan.opg; pc += s.kc) {
+        const kcb = Math.min(s.kc, plan.opg - pc);
+        const src = wp + (grp * plan.opg + pc) * plan.k * S;
+        packA(src, 1, plan.k, plan.k, kcb, packed + (grp * plan.opg * plan.kR + pc * plan.kR) * S);
+      }
+    this.writeConvParams(geo, convFieldValues(g, plan, { packed, out: op, gout: gp, taps, pos }));
+    this.runParts(
+      convNames.inputGrad(dt),
+      ranges.map((r, i) => [geo, ...r, scratch + i * scratchBytes]),
+    );
+    this.take(dt, op, gx.length, gx, 0);
+    return true;
+  }
+
+  /** `Kernels.conv2dWeightGrad` in wasm; false if it did not fit. */
+  conv2dWeightGrad(dt: WasmDType, x: Storage, gOut: Storage, gw: Storage, g: Conv2dGeometry): boolean {
+    const S = ELEMENT_BYTES[dt];
+    const s = GEMM_SHAPES[dt];
+    const plan = convPlan(g, dt);
+    const { fr, geo, taps, pos, fill } = this.convFrame(g, plan, dt);
+    const xAt = fr.take(region(x.length, S));
+    const gAt = fr.take(region(gOut.length, S));
+    const oAt = fr.take(region(gw.length, S));
+    // Rectangles of each group's gw to threads, each summing over every image.
+    const threads = this.threadsFor(plan.macs);
+    const ranges = splitProduct(plan.opg, plan.k, s.mr, s.nr, threads).map((r) => [r.i0, r.i1, r.j0, r.j1]);
+    const scratchBytes = align(plan.padded ? g.channels * plan.padH * plan.padW * S : 0);
+    const scratch = fr.take(scratchBytes * ranges.length);
+    if (!this.reserve(fr.end)) return false;
+    fill();
+    const xp = this.put(dt, x, 0, x.length, xAt);
+    const gp = this.put(dt, gOut, 0, gOut.length, gAt);
+    const op = gw === x || gw === gOut ? oAt : this.target(dt, gw, 0, oAt);
+    this.writeConvParams(geo, convFieldValues(g, plan, { x: xp, out: op, gout: gp, taps, pos }));
+    this.runParts(
+      convNames.weightGrad(dt),
+      ranges.map((r, i) => [geo, ...r, scratch + i * scratchBytes]),
+    );
+    this.take(dt, op, gw.length, gw, 0);
     return true;
   }
 
