@@ -20,6 +20,7 @@
  * tap k's byte offset in the (padded) image of one group, POS[p] position p's; the runtime fills both.
  */
 import type { Func, Local, ModuleBuilder } from './asm.js';
+import { byteLanes, clampTo, copyBytes, zeroBytes } from './loops.js';
 import {
   ELEMENT_BYTES,
   GEMM_SHAPES,
@@ -99,11 +100,6 @@ export const convNames = {
   weightGrad: (dt: WasmDType) => `${dt}_conv_weight_grad`,
 };
 
-/** Shuffle lanes (indices into the 2·lanes lanes of two vectors) as the 16 byte indices `shuffle` takes. */
-function byteLanes(lanes: readonly number[], size: number): number[] {
-  return lanes.flatMap((l) => Array.from({ length: size }, (_, b) => l * size + b));
-}
-
 /**
  * Turn `rows` (L vectors of L lanes: L consecutive depth steps of L rows) into L vectors each holding one
  * depth step of the L rows, written to `out` (locals, may not alias `rows`).
@@ -133,62 +129,6 @@ function transpose(f: Func, dt: WasmDType, rows: Local[], out: Local[], tmp: Loc
   f.get(tmp[0]).get(tmp[2]).shuffle(second).set(out[1]);
   f.get(tmp[1]).get(tmp[3]).shuffle(first).set(out[2]);
   f.get(tmp[1]).get(tmp[3]).shuffle(second).set(out[3]);
-}
-
-/** dst = min(cap, hi − lo) */
-function clampTo(f: Func, dst: Local, cap: number | Local, hi: Local, lo: Local): void {
-  const push = () => (typeof cap === 'number' ? f.i32(cap) : f.get(cap));
-  f.get(hi).get(lo).op('i32.sub').set(dst);
-  push();
-  f.get(dst).get(dst);
-  push();
-  f.op('i32.gt_s', 'select').set(dst);
-}
-
-/** Copy `bytes` (a multiple of the element size) from `src` to `dst`, whole vectors first; clobbers all three. */
-function copyBytes(f: Func, dt: WasmDType, src: Local, dst: Local, bytes: Local): void {
-  const S = ELEMENT_BYTES[dt];
-  f.block((done) => {
-    f.loop((top) => {
-      f.get(bytes).i32(16).op('i32.lt_s').brIf(done);
-      f.get(dst).get(src).mem('v128.load').mem('v128.store');
-      f.inc(src, 16).inc(dst, 16).inc(bytes, -16);
-      f.br(top);
-    });
-  });
-  f.block((done) => {
-    f.loop((top) => {
-      f.get(bytes).i32(0).op('i32.le_s').brIf(done);
-      f.get(dst)
-        .get(src)
-        .mem(dt === 'f64' ? 'f64.load' : 'f32.load')
-        .mem(dt === 'f64' ? 'f64.store' : 'f32.store');
-      f.inc(src, S).inc(dst, S).inc(bytes, -S);
-      f.br(top);
-    });
-  });
-}
-
-/** Zero `bytes` (a multiple of the element size) from `dst`; clobbers both. */
-function zeroBytes(f: Func, dt: WasmDType, dst: Local, bytes: Local): void {
-  const S = ELEMENT_BYTES[dt];
-  f.block((done) => {
-    f.loop((top) => {
-      f.get(bytes).i32(16).op('i32.lt_s').brIf(done);
-      f.get(dst).zero128().mem('v128.store');
-      f.inc(dst, 16).inc(bytes, -16);
-      f.br(top);
-    });
-  });
-  f.block((done) => {
-    f.loop((top) => {
-      f.get(bytes).i32(0).op('i32.le_s').brIf(done);
-      if (dt === 'f64') f.get(dst).f64(0).mem('f64.store');
-      else f.get(dst).f32(0).mem('f32.store');
-      f.inc(dst, S).inc(bytes, -S);
-      f.br(top);
-    });
-  });
 }
 
 /** The parameter block's fields as locals, loaded once at a driver's entry. */

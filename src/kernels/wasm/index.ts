@@ -259,6 +259,24 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
       if (dt === null || !worthIt(g) || !rt.conv2dWeightGrad(dt, x, gOut, gw, g))
         ref.conv2dWeightGrad(x, gOut, gw, g);
     },
+    maxPool2d(x, out, argmax, g) {
+      const dt = out.length < minElements ? null : dtypeOf(x, out, out);
+      if (dt === null || !rt.maxPool2d(dt, x, out, argmax, g)) ref.maxPool2d(x, out, argmax, g);
+    },
+    maxPool2dGrad(gOut, argmax, gx, g) {
+      const dt = gOut.length < minElements ? null : dtypeOf(gOut, gx, gx);
+      if (dt === null || !rt.maxPool2dGrad(dt, gOut, argmax, gx, g)) ref.maxPool2dGrad(gOut, argmax, gx, g);
+    },
+    avgPool2d(x, out, g, countIncludePad) {
+      const dt = out.length < minElements ? null : dtypeOf(x, out, out);
+      if (dt === null || !rt.avgPool2d(dt, x, out, g, countIncludePad))
+        ref.avgPool2d(x, out, g, countIncludePad);
+    },
+    avgPool2dGrad(gOut, gx, g, countIncludePad) {
+      const dt = gOut.length < minElements ? null : dtypeOf(gOut, gx, gx);
+      if (dt === null || !rt.avgPool2dGrad(dt, gOut, gx, g, countIncludePad))
+        ref.avgPool2dGrad(gOut, gx, g, countIncludePad);
+    },
     accumulate(acc, x) {
       if (acc.length < minElements) return ref.accumulate(acc, x);
       const dt = dtypeOf(acc, x, acc);

@@ -11,6 +11,7 @@ import { addConv } from './conv.js';
 import { addElementwise } from './elementwise.js';
 import { addGemm } from './gemm.js';
 import { addOptim } from './optim.js';
+import { addPooling } from './pooling.js';
 import { addReduce } from './reduce.js';
 
 /** What the module is built to use. */
@@ -86,5 +87,7 @@ function assemble(
   addOptim(mod, 'f64');
   addReduce(mod, 'f32');
   addReduce(mod, 'f64');
+  addPooling(mod, 'f32');
+  addPooling(mod, 'f64');
   return mod.build(memory);
 }

@@ -3,8 +3,9 @@
  * that drive the exported functions. Everything here takes the element type already checked; choosing
  * between wasm and the reference kernels is `index.ts`'s job.
  */
-import type { BinaryOp, Conv2dGeometry, Storage, UnaryOp } from '../types.js';
+import type { BinaryOp, Conv2dGeometry, Storage, UnaryOp, Window2d } from '../types.js';
 import { CONV_PARAM_BYTES, convNames } from './conv.js';
+import { POOL_FIELDS, POOL_PARAM_BYTES, poolNames, type PoolField } from './pooling.js';
 import { BINARY, names, UNARY, type BinaryLayout, type GradInput } from './elementwise.js';
 import { ELEMENT_BYTES, GEMM_SHAPES, WORK_BYTES, type WasmDType } from './gemm.js';
 import {
@@ -13,6 +14,7 @@ import {
   fillPositions,
   fillTaps,
   gcd,
+  poolPlan,
   splitRange,
   TABLE_SLACK,
   type ConvPlan,
@@ -86,8 +88,15 @@ const POOL_FUNCTIONS: readonly string[] = [
     convNames.forward(dt),
     convNames.inputGrad(dt),
     convNames.weightGrad(dt),
+    poolNames.max(dt),
+    poolNames.maxGrad(dt),
+    poolNames.avg(dt),
+    poolNames.avgGrad(dt),
   ]),
 ];
+
+/** A pooling tap costs about this many multiply-adds of a product (for `minThreadWork`). */
+const POOL_TAP_WORK = 16;
 
 /** Lays out one call's regions one after another from a start address, each on a cache line. */
 class Frame {
@@ -612,6 +621,98 @@ export class WasmRuntime {
     );
     this.take(dt, op, gw.length, gw, 0);
     return true;
+  }
+
+  /**
+   * A pooling call: lay out the parameter block, tables and operands, copy in what is not resident, run
+   * `name` over the planes (split among threads when the taps are many), copy out. `arrays` are the
+   * Storage operands by field (in, then out last), `argmax` the winners' indices and whether they are read
+   * (true) or written (false).
+   */
+  private pool2d(
+    dt: WasmDType,
+    name: string,
+    g: Window2d,
+    avg: boolean,
+    countIncludePad: boolean,
+    inputs: readonly [PoolField, Storage][],
+    output: [PoolField, Storage],
+    argmax: [Int32Array, boolean] | null,
+  ): boolean {
+    const S = ELEMENT_BYTES[dt];
+    const plan = poolPlan(g, avg, countIncludePad);
+    const fr = new Frame(this.operands);
+    const geo = fr.take(POOL_PARAM_BYTES);
+    const rows = fr.take(plan.rows.length * 4);
+    const rowF = fr.take(plan.rowF.length * 8);
+    const colF = fr.take(plan.colF.length * 8);
+    const ins = inputs.map(([, a]) => fr.take(region(a.length, S)));
+    const oAt = fr.take(region(output[1].length, S));
+    const aAt = argmax ? fr.take(argmax[0].length * 4 + 16) : 0;
+    if (!this.reserve(fr.end)) return false;
+    const at: Partial<Record<PoolField, number>> = { rows, rowF, colF, colA: plan.colA, colB: plan.colB };
+    inputs.forEach(([field, a], i) => (at[field] = this.put(dt, a, 0, a.length, ins[i])));
+    const [oField, out] = output;
+    at[oField] = inputs.some(([, a]) => a === out) ? oAt : this.target(dt, out, 0, oAt);
+    if (argmax) {
+      at.argmax = aAt;
+      if (argmax[1]) this.i32.set(argmax[0], aAt / 4);
+    }
+    this.i32.set(plan.rows, rows / 4);
+    this.f64.set(plan.rowF, rowF / 8);
+    this.f64.set(plan.colF, colF / 8);
+    const geometry: Record<string, number> = { ...g, ...at };
+    this.i32.set(
+      POOL_FIELDS.map((f) => geometry[f] ?? 0),
+      geo / 4,
+    );
+    const planes = g.batch * g.channels;
+    const threads = this.threadsFor(plan.taps * POOL_TAP_WORK);
+    this.runParts(
+      name,
+      splitRange(planes, threads).map(([p0, p1]) => [geo, p0, p1]),
+    );
+    this.take(dt, at[oField] as number, out.length, out, 0);
+    if (argmax && !argmax[1]) argmax[0].set(this.i32.subarray(aAt / 4, aAt / 4 + argmax[0].length));
+    return true;
+  }
+
+  /** `Kernels.maxPool2d` in wasm; false if it did not fit. */
+  maxPool2d(dt: WasmDType, x: Storage, out: Storage, argmax: Int32Array, g: Window2d): boolean {
+    return this.pool2d(dt, poolNames.max(dt), g, false, false, [['x', x]], ['out', out], [argmax, false]);
+  }
+
+  /** `Kernels.maxPool2dGrad` in wasm; false if it did not fit. */
+  maxPool2dGrad(dt: WasmDType, gOut: Storage, argmax: Int32Array, gx: Storage, g: Window2d): boolean {
+    return this.pool2d(
+      dt,
+      poolNames.maxGrad(dt),
+      g,
+      false,
+      false,
+      [['gout', gOut]],
+      ['out', gx],
+      [argmax, true],
+    );
+  }
+
+  /** `Kernels.avgPool2d` in wasm; false if it did not fit. */
+  avgPool2d(dt: WasmDType, x: Storage, out: Storage, g: Window2d, countIncludePad: boolean): boolean {
+    return this.pool2d(dt, poolNames.avg(dt), g, true, countIncludePad, [['x', x]], ['out', out], null);
+  }
+
+  /** `Kernels.avgPool2dGrad` in wasm; false if it did not fit. */
+  avgPool2dGrad(dt: WasmDType, gOut: Storage, gx: Storage, g: Window2d, countIncludePad: boolean): boolean {
+    return this.pool2d(
+      dt,
+      poolNames.avgGrad(dt),
+      g,
+      true,
+      countIncludePad,
+      [['gout', gOut]],
+      ['out', gx],
+      null,
+    );
   }
 
   /** out = op(x) where UNARY has the op; false if it did not fit. */

@@ -151,3 +151,51 @@ export function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a;
 }
+
+/** The tables and column range a pooling call's kernels read (see `pooling.ts`). */
+export interface PoolPlan {
+  /** Per output row: the first and one past the last window row inside the image. */
+  readonly rows: Int32Array;
+  /** Outputs colA..colB of a row have every window column inside the image. */
+  readonly colA: number;
+  readonly colB: number;
+  /** Average pooling's divisor of output (oh, ow) is rowF[oh]·colF[ow]. */
+  readonly rowF: Float64Array;
+  readonly colF: Float64Array;
+  /** Window taps in all: the work a call does. */
+  readonly taps: number;
+}
+
+/**
+ * The window rows inside the image per output row, the outputs whose windows' columns all are, and
+ * PyTorch's average-pooling divisor split into a row and a column factor (`../window.ts`'s `divisor` is
+ * their product). Average pooling has no dilation.
+ */
+export function poolPlan(g: Window2d, avg: boolean, countIncludePad: boolean): PoolPlan {
+  const dH = avg ? 1 : g.dilationH;
+  const dW = avg ? 1 : g.dilationW;
+  const rows = new Int32Array(2 * g.outH);
+  const rowF = new Float64Array(g.outH);
+  const colF = new Float64Array(g.outW);
+  // The window's taps inside [0, size): from ⌈−start/d⌉ to ⌊(size − 1 − start)/d⌋, within [0, k).
+  const inside = (start: number, d: number, k: number, size: number): [number, number] => {
+    const lo = Math.min(k, Math.max(0, Math.ceil(-start / d)));
+    const hi = Math.max(lo, Math.min(k, Math.floor((size - 1 - start) / d) + 1));
+    return [lo, hi];
+  };
+  // PyTorch's divisor along one axis (see `divisor` in ../window.ts).
+  const factor = (start: number, k: number, size: number, pad: number): number => {
+    const end = Math.min(start + k, size + pad);
+    return countIncludePad ? end - start : Math.min(end, size) - Math.max(start, 0);
+  };
+  for (let oh = 0; oh < g.outH; oh++) {
+    const h0 = oh * g.strideH - g.padH;
+    [rows[2 * oh], rows[2 * oh + 1]] = inside(h0, dH, g.kH, g.inH);
+    rowF[oh] = factor(h0, g.kH, g.inH, g.padH);
+  }
+  for (let ow = 0; ow < g.outW; ow++) colF[ow] = factor(ow * g.strideW - g.padW, g.kW, g.inW, g.padW);
+  const colA = Math.min(g.outW, Math.ceil(g.padW / g.strideW));
+  const last = g.inW - 1 - (g.kW - 1) * dW + g.padW;
+  const colB = Math.max(colA, Math.min(g.outW, last < 0 ? 0 : Math.floor(last / g.strideW) + 1));
+  return { rows, colA, colB, rowF, colF, taps: g.batch * g.channels * g.outH * g.outW * g.kH * g.kW };
+}
