@@ -235,8 +235,8 @@ export interface WindowReport {
 export const F32_TOL = DTYPES[0].tol;
 
 /**
- * Run all seven sliding-window kernels of `k` (and of `twin`, which must give the same bits: the same
- * set on another thread count) on every case, against the reference: float64 bit for bit, float32
+ * Run all seven sliding-window kernels of `k` (and of `twin`, which must give `k`'s bits: the same set
+ * on another thread count) on every case, against the reference: float64 bit for bit, float32
  * pooling bit for bit, float32 convolution within {@link F32_TOL}.
  */
 export function checkWindowKernels(k: Kernels, twin: Kernels | null = null): WindowReport {
@@ -280,8 +280,7 @@ export function checkWindowKernels(k: Kernels, twin: Kernels | null = null): Win
     }
     if (twin) {
       const i = firstDifference(results[1], got);
-      if (i >= 0)
-        report.mismatches.push(`${twin.name} ${what}[${i}]: ${results[1][i]}, one thread ${got[i]}`);
+      if (i >= 0) report.mismatches.push(`${twin.name} ${what}[${i}]: ${results[1][i]}, ${k.name} ${got[i]}`);
     }
   };
   const abs = (a: Storage) => Float64Array.from(a, Math.abs);
