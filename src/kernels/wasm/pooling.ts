@@ -202,8 +202,12 @@ function addMaxPool(mod: ModuleBuilder, dt: WasmDType): void {
     const idxV = f.local('v128');
     const mask = f.local('v128');
     const step = f.local('v128');
+    const odd = f.local('v128');
+    const pairs = f.local('i32');
     f.get(g.strideW).i32(S).op('i32.mul').set(sWBytes);
     strideMode(f, g.strideW, mode);
+    // Windows of two adjacent columns at stride 2: both taps from one pair of loads.
+    f.get(g.kW).i32(2).op('i32.eq').get(g.dilationW).i32(1).op('i32.eq', 'i32.and').set(pairs);
     // Index steps between lanes: 0, sW, 2·sW, … (i32 lanes for float32, float64 lanes for float64).
     if (dt === 'f32') {
       f.zero128();
@@ -239,36 +243,83 @@ function addMaxPool(mod: ModuleBuilder, dt: WasmDType): void {
       f.get(o).i32(S).op('i32.mul').get(g.out).op('i32.add').get(best).mem(sc.store);
       f.get(o).i32(4).op('i32.mul').get(g.argmax).op('i32.add').get(at).mem('i32.store');
     };
-    // L outputs side by side, every column of their windows inside the row.
-    const vec = (r: RowLoop) => {
-      f.get(ow).get(g.strideW).op('i32.mul').get(g.padW).op('i32.sub').set(iw0);
-      if (dt === 'f64') f.f64(-Infinity).op('f64x2.splat').set(bestV);
-      else f.f32(-Infinity).op('f32x4.splat').set(bestV);
-      if (dt === 'f64') f.f64(-1).op('f64x2.splat').set(atV);
-      else f.i32(-1).op('i32x4.splat').set(atV);
+    // L outputs side by side, every column of their windows inside the row. The first tap starts the
+    // maximum and index; the loop then takes every tap in order, the first again (a no-op: it is neither
+    // greater than itself nor, if NaN, any different when taken again).
+    const gt = dt === 'f64' ? 'f64x2.gt' : 'f32x4.gt';
+    const ne = dt === 'f64' ? 'f64x2.ne' : 'f32x4.ne';
+    /** idxV = the lanes' element indices, e + 0, e + sW, … */
+    const index = (at: Local) => {
+      if (dt === 'f64') f.get(at).op('f64.convert_i32_s').op('f64x2.splat').get(step).op('f64x2.add');
+      else f.get(at).op('i32x4.splat').get(step).op('i32x4.add');
+      f.set(idxV);
+    };
+    /** Take vV (indices idxV) where it is greater than the maximum so far, or NaN. */
+    const take = () => {
+      f.get(vV).get(bestV).op(gt).get(vV).get(vV).op(ne, 'v128.or').set(mask);
+      f.get(vV).get(bestV).get(mask).op('v128.bitselect').set(bestV);
+      f.get(idxV).get(atV).get(mask).op('v128.bitselect').set(atV);
+    };
+    const evens = dt === 'f64' ? byteLanes([0, 2], 8) : byteLanes([0, 2, 4, 6], 4);
+    const odds = dt === 'f64' ? byteLanes([1, 3], 8) : byteLanes([1, 3, 5, 7], 4);
+    /** The taps of the rows khLo..khHi, the values loaded as `load` says (mode known outside the loop). */
+    const taps = (r: RowLoop, load: 'one' | 'evens' | 'lanes' | 'pair') => {
       f.for(kh, r.khLo, r.khHi, 1, () => {
-        f.get(r.ih0).get(kh).get(g.dilationH).op('i32.mul', 'i32.add').get(g.inW).op('i32.mul').set(ih);
+        f.get(r.ih0).get(kh).get(g.dilationH).op('i32.mul', 'i32.add').get(g.inW).op('i32.mul');
+        f.get(iw0).op('i32.add').set(ih);
+        if (load === 'pair') {
+          // Stride 2, two adjacent taps: the even and odd lanes of the same 2·L elements.
+          f.get(ih).i32(S).op('i32.mul').get(xb).op('i32.add').set(addr);
+          f.get(addr).mem('v128.load').set(vV);
+          f.get(addr).mem('v128.load', 16).set(mask);
+          f.get(vV).get(mask).shuffle(odds).set(odd);
+          f.get(vV).get(mask).shuffle(evens).set(vV);
+          index(ih);
+          take();
+          f.get(odd).set(vV);
+          f.get(ih).i32(1).op('i32.add').set(e);
+          index(e);
+          take();
+          return;
+        }
         f.for(kw, 0, g.kW, 1, () => {
-          f.get(ih).get(iw0).op('i32.add').get(kw).get(g.dilationW).op('i32.mul', 'i32.add').set(e);
+          f.get(ih).get(kw).get(g.dilationW).op('i32.mul', 'i32.add').set(e);
           f.get(e).i32(S).op('i32.mul').get(xb).op('i32.add').set(addr);
-          gather(f, dt, addr, sWBytes, mode, false, vV);
-          if (dt === 'f64') f.get(e).op('f64.convert_i32_s').op('f64x2.splat').get(step).op('f64x2.add');
-          else f.get(e).op('i32x4.splat').get(step).op('i32x4.add');
-          f.set(idxV);
-          // m = v > best | v ≠ v | at = −1
-          f.get(vV)
-            .get(bestV)
-            .op(dt === 'f64' ? 'f64x2.gt' : 'f32x4.gt');
-          f.get(vV)
-            .get(vV)
-            .op(dt === 'f64' ? 'f64x2.ne' : 'f32x4.ne', 'v128.or');
-          if (dt === 'f64') f.get(atV).f64(-1).op('f64x2.splat').op('f64x2.eq', 'v128.or');
-          else f.get(atV).i32(-1).op('i32x4.splat').op('i32x4.eq', 'v128.or');
-          f.set(mask);
-          f.get(vV).get(bestV).get(mask).op('v128.bitselect').set(bestV);
-          f.get(idxV).get(atV).get(mask).op('v128.bitselect').set(atV);
+          if (load === 'one') f.get(addr).mem('v128.load').set(vV);
+          else if (load === 'evens')
+            f.get(addr).mem('v128.load').get(addr).mem('v128.load', 16).shuffle(evens).set(vV);
+          else gather(f, dt, addr, sWBytes, mode, false, vV);
+          index(e);
+          take();
         });
       });
+    };
+    const vec = (r: RowLoop) => {
+      f.get(ow).get(g.strideW).op('i32.mul').get(g.padW).op('i32.sub').set(iw0);
+      // The first tap: row khLo, column 0.
+      f.get(r.ih0).get(r.khLo).get(g.dilationH).op('i32.mul', 'i32.add').get(g.inW).op('i32.mul');
+      f.get(iw0).op('i32.add').set(e);
+      f.get(e).i32(S).op('i32.mul').get(xb).op('i32.add').set(addr);
+      gather(f, dt, addr, sWBytes, mode, false, bestV);
+      index(e);
+      f.get(idxV).set(atV);
+      f.get(mode).i32(1).op('i32.eq');
+      f.if(
+        () => taps(r, 'one'),
+        () => {
+          f.get(mode).i32(2).op('i32.eq');
+          f.if(
+            () => {
+              f.get(pairs);
+              f.if(
+                () => taps(r, 'pair'),
+                () => taps(r, 'evens'),
+              );
+            },
+            () => taps(r, 'lanes'),
+          );
+        },
+      );
       f.get(o).i32(S).op('i32.mul').get(g.out).op('i32.add').get(bestV).mem('v128.store');
       if (dt === 'f32') f.get(o).i32(4).op('i32.mul').get(g.argmax).op('i32.add').get(atV).mem('v128.store');
       else
@@ -300,9 +351,14 @@ function addMaxPool(mod: ModuleBuilder, dt: WasmDType): void {
         one(r);
         f.inc(o, 1);
       });
+      // Vectors start from a tap inside the image: none in a row whose windows lie in the padding.
       f.get(g.colB)
         .i32(L - 1)
         .op('i32.sub')
+        .get(g.colA)
+        .get(r.khLo)
+        .get(r.khHi)
+        .op('i32.lt_s', 'select')
         .set(owEnd);
       f.get(g.colA).set(ow);
       f.block((done) => {
