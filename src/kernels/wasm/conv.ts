@@ -80,6 +80,8 @@ export const CONV_FIELDS = [
   'kR',
   /** Tap rows per col2im block of the input gradient (a multiple of mr). */
   'blockRows',
+  /** OW where the positions of an output row lie side by side (stride 1 along the row), else 0. */
+  'run',
 ] as const;
 
 /** A field of {@link CONV_FIELDS}. */
@@ -551,14 +553,43 @@ function addCol2im(mod: ModuleBuilder, dt: WasmDType): number {
     const p = f.local('i32');
     const o = f.local('i32');
     const at = f.local('i32');
+    const run = f.local('i32');
+    const end = f.local('i32');
     f.get(geo).mem('i32.load', convField('taps')).set(taps);
     f.get(geo).mem('i32.load', convField('pos')).set(pos);
     f.get(geo).mem('i32.load', convField('p')).set(np);
     f.get(t0).get(count).op('i32.add').set(t1);
     f.get(cols).set(c);
+    f.get(geo).mem('i32.load', convField('run')).set(run);
     f.for(t, t0, t1, 1, () => {
       f.get(taps).get(t).i32(4).op('i32.mul', 'i32.add').mem('i32.load').get(dst).op('i32.add').set(base);
       f.i32(0).set(p);
+      // Output rows whose positions lie side by side: a run of gx per row, a vector at a time.
+      f.get(run).if(() => {
+        f.for(p, 0, np, 0, () => {
+          f.get(pos).get(p).i32(4).op('i32.mul', 'i32.add').mem('i32.load').get(base).op('i32.add').set(at);
+          f.get(run).i32(S).op('i32.mul').get(c).op('i32.add').set(end);
+          f.get(end)
+            .i32(16 - S)
+            .op('i32.sub')
+            .set(o);
+          f.block((vdone) => {
+            f.loop((vtop) => {
+              f.get(c).get(o).op('i32.ge_u').brIf(vdone);
+              f.get(at).get(at).mem('v128.load').get(c).mem('v128.load').op(vadd).mem('v128.store');
+              f.inc(c, 16).inc(at, 16).br(vtop);
+            });
+          });
+          f.block((sdone) => {
+            f.loop((stop) => {
+              f.get(c).get(end).op('i32.ge_u').brIf(sdone);
+              f.get(at).get(at).mem(load).get(c).mem(load).op(add).mem(store);
+              f.inc(c, S).inc(at, S).br(stop);
+            });
+          });
+          f.inc(p, run);
+        });
+      });
       f.block((done) => {
         f.loop((top) => {
           f.get(p).get(np).op('i32.ge_s').brIf(done);

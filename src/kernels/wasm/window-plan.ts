@@ -126,6 +126,7 @@ export function convFieldValues(
     opgR: plan.opgR,
     kR: plan.kR,
     blockRows: plan.blockRows,
+    run: g.strideW === 1 ? g.outW : 0,
   };
   return CONV_FIELDS.map((name) => v[name]);
 }
