@@ -5,19 +5,19 @@
  */
 import type { BinaryOp, Conv2dGeometry, Storage, UnaryOp, Window2d } from '../types.js';
 import { CONV_PARAM_BYTES, convNames } from './conv.js';
-import { POOL_FIELDS, POOL_PARAM_BYTES, poolNames, type PoolField } from './pooling.js';
+import { POOL_FIELDS, POOL_PARAM_BYTES, poolNames } from './pooling.js';
 import { BINARY, names, UNARY, type BinaryLayout, type GradInput } from './elementwise.js';
 import { ELEMENT_BYTES, GEMM_SHAPES, WORK_BYTES, type WasmDType } from './gemm.js';
 import {
-  convFieldValues,
   convPlan,
+  emptyConvPlan,
   fillPositions,
   fillTaps,
   gcd,
-  poolPlan,
+  writePoolTables,
   splitRange,
   TABLE_SLACK,
-  type ConvPlan,
+  writeConvFields,
 } from './window-plan.js';
 import { buildKernelModule, type WasmFeatures } from './module.js';
 import { reduceNames } from './reduce.js';
@@ -95,12 +95,54 @@ const POOL_FUNCTIONS: readonly string[] = [
   ]),
 ];
 
+/** The pooling kernels' export names per element type (made once: calls build no strings). */
+const POOL_NAMES = {
+  f32: {
+    max: poolNames.max('f32'),
+    maxGrad: poolNames.maxGrad('f32'),
+    avg: poolNames.avg('f32'),
+    avgGrad: poolNames.avgGrad('f32'),
+  },
+  f64: {
+    max: poolNames.max('f64'),
+    maxGrad: poolNames.maxGrad('f64'),
+    avg: poolNames.avg('f64'),
+    avgGrad: poolNames.avgGrad('f64'),
+  },
+};
+
+/** The convolution drivers' export names per element type. */
+const CONV_NAMES = {
+  f32: {
+    forward: convNames.forward('f32'),
+    inputGrad: convNames.inputGrad('f32'),
+    weightGrad: convNames.weightGrad('f32'),
+  },
+  f64: {
+    forward: convNames.forward('f64'),
+    inputGrad: convNames.inputGrad('f64'),
+    weightGrad: convNames.weightGrad('f64'),
+  },
+};
+
+/** Each pooling field's i32 index in the parameter block. */
+const POOL = Object.fromEntries(POOL_FIELDS.map((f, i) => [f, i])) as Record<
+  (typeof POOL_FIELDS)[number],
+  number
+>;
+
 /** A pooling tap costs about this many multiply-adds of a product (for `minThreadWork`). */
 const POOL_TAP_WORK = 16;
 
 /** Lays out one call's regions one after another from a start address, each on a cache line. */
 class Frame {
   constructor(public end: number) {}
+
+  /** Start again at `end` (the runtime keeps one frame, so a call allocates none). */
+  reset(end: number): this {
+    this.end = end;
+    return this;
+  }
 
   /** The address of the next `bytes` bytes. */
   take(bytes: number): number {
@@ -138,6 +180,7 @@ interface RuntimePlan {
 /** The exported functions of one element type, looked up once so calls build no strings. */
 interface DTypeFns {
   gemm: Fn;
+  packA: Fn;
   unary: Partial<Record<UnaryOp, Fn>>;
   grad: Partial<Record<UnaryOp, Fn>>;
   binary: Record<BinaryLayout, Partial<Record<BinaryOp, Fn>>>;
@@ -155,6 +198,11 @@ export class WasmRuntime {
   private f32 = new Float32Array(0);
   private f64 = new Float64Array(0);
   private i32 = new Int32Array(0);
+  /** The one frame calls lay out their regions with, and the pooling tables' column range. */
+  private readonly frame = new Frame(0);
+  private readonly cols: [number, number] = [0, 0];
+  /** The plan of the convolution being called (filled in per call). */
+  private readonly plan = emptyConvPlan();
   private readonly fns: Record<WasmDType, DTypeFns>;
 
   /** Lowest address the operands may use: past the work areas, raised when a worker is lost. */
@@ -187,6 +235,7 @@ export class WasmRuntime {
     const table = (dt: WasmDType): DTypeFns => {
       const t: DTypeFns = {
         gemm: fn(`${dt}_gemm`),
+        packA: fn(`${dt}_packA`),
         unary: {},
         grad: {},
         binary: { same: {}, scalarA: {}, scalarB: {}, rowB: {} },
@@ -481,27 +530,6 @@ export class WasmRuntime {
     else for (const a of parts) local(a, 0);
   }
 
-  /**
-   * The regions every convolution call starts with: the parameter block and the tap and position tables
-   * (filled here); the block itself is written by {@link writeConvParams} once all addresses are known.
-   */
-  private convFrame(g: Conv2dGeometry, plan: ConvPlan, dt: WasmDType) {
-    const fr = new Frame(this.operands);
-    const geo = fr.take(CONV_PARAM_BYTES);
-    const taps = fr.take((plan.k + TABLE_SLACK) * 4);
-    const pos = fr.take((plan.p + TABLE_SLACK) * 4);
-    const fill = () => {
-      const S = ELEMENT_BYTES[dt];
-      fillTaps(this.i32.subarray(taps / 4, taps / 4 + plan.k + TABLE_SLACK), g, plan, S);
-      fillPositions(this.i32.subarray(pos / 4, pos / 4 + plan.p + TABLE_SLACK), g, plan, S);
-    };
-    return { fr, geo, taps, pos, fill };
-  }
-
-  private writeConvParams(at: number, values: readonly number[]): void {
-    this.i32.set(values, at / 4);
-  }
-
   /** `Kernels.conv2d` in wasm; false if it did not fit. */
   conv2d(
     dt: WasmDType,
@@ -511,123 +539,127 @@ export class WasmRuntime {
     out: Storage,
     g: Conv2dGeometry,
   ): boolean {
-    const S = ELEMENT_BYTES[dt];
-    const s = GEMM_SHAPES[dt];
-    const plan = convPlan(g, dt);
-    const { fr, geo, taps, pos, fill } = this.convFrame(g, plan, dt);
-    const packed = fr.take(g.groups * plan.k * plan.opgR * S);
-    const xAt = fr.take(region(x.length, S));
-    const wAt = fr.take(region(w.length, S));
-    const bAt = bias ? fr.take(region(bias.length, S)) : 0;
-    const oAt = fr.take(region(out.length, S));
-    // Images to threads; a batch smaller than the threads splits its positions instead.
-    const threads = this.threadsFor(plan.macs);
-    const ranges =
-      g.batch >= threads
-        ? splitRange(g.batch, threads).map(([n0, n1]) => [n0, n1, 0, plan.p])
-        : splitRange(plan.p, threads, s.nr).map(([j0, j1]) => [0, g.batch, j0, j1]);
-    const scratchBytes = align(plan.padded ? g.channels * plan.padH * plan.padW * S : 0);
-    const scratch = fr.take(scratchBytes * ranges.length);
-    if (!this.reserve(fr.end)) return false;
-    fill();
-    const xp = this.put(dt, x, 0, x.length, xAt);
-    const wp = this.put(dt, w, 0, w.length, wAt);
-    const bp = bias ? this.put(dt, bias, 0, bias.length, bAt) : 0;
-    const op = this.target(dt, out, 0, oAt);
-    // W packed once for every part: per group, per depth block, mr-row panels over all of opg.
-    const packA = this.exports[`${dt}_packA`] as Fn;
-    for (let grp = 0; grp < g.groups; grp++)
-      for (let pc = 0; pc < plan.k; pc += s.kc) {
-        const kcb = Math.min(s.kc, plan.k - pc);
-        const src = wp + (grp * plan.opg * plan.k + pc) * S;
-        packA(src, plan.k, 1, plan.opg, kcb, packed + (grp * plan.k * plan.opgR + pc * plan.opgR) * S);
-      }
-    this.writeConvParams(geo, convFieldValues(g, plan, { x: xp, packed, bias: bp, out: op, taps, pos }));
-    this.runParts(
-      convNames.forward(dt),
-      ranges.map((r, i) => [geo, ...r, scratch + i * scratchBytes]),
-    );
-    this.take(dt, op, out.length, out, 0);
-    return true;
+    return this.conv('forward', dt, g, x, w, bias, out);
   }
 
   /** `Kernels.conv2dInputGrad` in wasm; false if it did not fit. */
   conv2dInputGrad(dt: WasmDType, gOut: Storage, w: Storage, gx: Storage, g: Conv2dGeometry): boolean {
-    const S = ELEMENT_BYTES[dt];
-    const s = GEMM_SHAPES[dt];
-    const plan = convPlan(g, dt);
-    const { fr, geo, taps, pos, fill } = this.convFrame(g, plan, dt);
-    const packed = fr.take(g.groups * plan.opg * plan.kR * S);
-    const gAt = fr.take(region(gOut.length, S));
-    const wAt = fr.take(region(w.length, S));
-    const oAt = fr.take(region(gx.length, S));
-    // Images to threads; a batch smaller than the threads splits its channels, in steps whose first tap
-    // row starts a packed panel of Wᵀ.
-    const threads = this.threadsFor(plan.macs);
-    const step = s.mr / gcd(s.mr, plan.khw);
-    const ranges =
-      g.batch >= threads
-        ? splitRange(g.batch, threads).map(([n0, n1]) => [n0, n1, 0, plan.cpg])
-        : splitRange(plan.cpg, threads, step).map(([c0, c1]) => [0, g.batch, c0, c1]);
-    const scratchBytes = align(
-      plan.blockRows * plan.p * S + (plan.padded ? plan.cpg * plan.padH * plan.padW * S : 0),
-    );
-    const scratch = fr.take(scratchBytes * ranges.length);
-    if (!this.reserve(fr.end)) return false;
-    fill();
-    const gp = this.put(dt, gOut, 0, gOut.length, gAt);
-    const wp = this.put(dt, w, 0, w.length, wAt);
-    const op = gx === gOut || gx === w ? oAt : this.target(dt, gx, 0, oAt);
-    // Wᵀ packed once: per group, per depth block of output channels, mr-tap panels over all taps.
-    const packA = this.exports[`${dt}_packA`] as Fn;
-    for (let grp = 0; grp < g.groups; grp++)
-      for (let pc = 0; pc < plan.opg; pc += s.kc) {
-        const kcb = Math.min(s.kc, plan.opg - pc);
-        const src = wp + (grp * plan.opg + pc) * plan.k * S;
-        packA(src, 1, plan.k, plan.k, kcb, packed + (grp * plan.opg * plan.kR + pc * plan.kR) * S);
-      }
-    this.writeConvParams(geo, convFieldValues(g, plan, { packed, out: op, gout: gp, taps, pos }));
-    this.runParts(
-      convNames.inputGrad(dt),
-      ranges.map((r, i) => [geo, ...r, scratch + i * scratchBytes]),
-    );
-    this.take(dt, op, gx.length, gx, 0);
-    return true;
+    return this.conv('inputGrad', dt, g, gOut, w, null, gx);
   }
 
   /** `Kernels.conv2dWeightGrad` in wasm; false if it did not fit. */
   conv2dWeightGrad(dt: WasmDType, x: Storage, gOut: Storage, gw: Storage, g: Conv2dGeometry): boolean {
+    return this.conv('weightGrad', dt, g, x, gOut, null, gw);
+  }
+
+  /**
+   * One convolution call (`conv.ts` has the drivers): lay out the parameter block, the tap and position
+   * tables, the packed weights (forward: W; input gradient: Wᵀ; packed once for every part), the operands
+   * and each part's scratch; copy in what is not resident; run the parts; copy out. `a`, `b` are x and w
+   * (forward), gOut and w (input gradient), x and gOut (weight gradient).
+   */
+  private conv(
+    kind: 'forward' | 'inputGrad' | 'weightGrad',
+    dt: WasmDType,
+    g: Conv2dGeometry,
+    a: Storage,
+    b: Storage,
+    bias: Storage | null,
+    out: Storage,
+  ): boolean {
     const S = ELEMENT_BYTES[dt];
     const s = GEMM_SHAPES[dt];
-    const plan = convPlan(g, dt);
-    const { fr, geo, taps, pos, fill } = this.convFrame(g, plan, dt);
-    const xAt = fr.take(region(x.length, S));
-    const gAt = fr.take(region(gOut.length, S));
-    const oAt = fr.take(region(gw.length, S));
-    // Rectangles of each group's gw to threads, each summing over every image.
-    const threads = this.threadsFor(plan.macs);
-    const ranges = splitProduct(plan.opg, plan.k, s.mr, s.nr, threads).map((r) => [r.i0, r.i1, r.j0, r.j1]);
-    const scratchBytes = align(plan.padded ? g.channels * plan.padH * plan.padW * S : 0);
-    const scratch = fr.take(scratchBytes * ranges.length);
-    if (!this.reserve(fr.end)) return false;
-    fill();
-    const xp = this.put(dt, x, 0, x.length, xAt);
-    const gp = this.put(dt, gOut, 0, gOut.length, gAt);
-    const op = gw === x || gw === gOut ? oAt : this.target(dt, gw, 0, oAt);
-    this.writeConvParams(geo, convFieldValues(g, plan, { x: xp, out: op, gout: gp, taps, pos }));
-    this.runParts(
-      convNames.weightGrad(dt),
-      ranges.map((r, i) => [geo, ...r, scratch + i * scratchBytes]),
+    const plan = convPlan(g, dt, this.plan);
+    const fr = this.frame.reset(this.operands);
+    const geo = fr.take(CONV_PARAM_BYTES);
+    const taps = fr.take((plan.k + TABLE_SLACK) * 4);
+    const pos = fr.take((plan.p + TABLE_SLACK) * 4);
+    const packed = fr.take(
+      kind === 'forward'
+        ? g.groups * plan.k * plan.opgR * S
+        : kind === 'inputGrad'
+          ? g.groups * plan.opg * plan.kR * S
+          : 0,
     );
-    this.take(dt, op, gw.length, gw, 0);
+    const aAt = fr.take(region(a.length, S));
+    const bAt = fr.take(region(b.length, S));
+    const biasAt = bias ? fr.take(region(bias.length, S)) : 0;
+    const oAt = fr.take(region(out.length, S));
+    // Each part's scratch: the zero-bordered image (forward, weight gradient), or the column block and a
+    // zero-bordered gradient image of one group (input gradient).
+    const image = plan.padded ? plan.padH * plan.padW * S : 0;
+    const scratchBytes = align(
+      kind === 'inputGrad' ? plan.blockRows * plan.p * S + plan.cpg * image : g.channels * image,
+    );
+    const threads = this.threadsFor(plan.macs);
+    const scratch = fr.take(scratchBytes * threads);
+    if (!this.reserve(fr.end)) return false;
+    const I = this.i32;
+    fillTaps(I, taps / 4, g, plan, S);
+    fillPositions(I, pos / 4, g, plan, S);
+    const aPtr = this.put(dt, a, 0, a.length, aAt);
+    const bPtr = this.put(dt, b, 0, b.length, bAt);
+    const biasPtr = bias ? this.put(dt, bias, 0, bias.length, biasAt) : 0;
+    const oPtr = out === a || out === b || out === bias ? oAt : this.target(dt, out, 0, oAt);
+    const packA = this.fns[dt].packA;
+    if (kind === 'forward')
+      // W: per group, per depth block, mr-row panels over all of opg.
+      for (let grp = 0; grp < g.groups; grp++)
+        for (let pc = 0; pc < plan.k; pc += s.kc) {
+          const src = bPtr + (grp * plan.opg * plan.k + pc) * S;
+          const dst = packed + (grp * plan.k * plan.opgR + pc * plan.opgR) * S;
+          packA(src, plan.k, 1, plan.opg, Math.min(s.kc, plan.k - pc), dst);
+        }
+    else if (kind === 'inputGrad')
+      // Wᵀ: per group, per depth block of output channels, mr-tap panels over all taps.
+      for (let grp = 0; grp < g.groups; grp++)
+        for (let pc = 0; pc < plan.opg; pc += s.kc) {
+          const src = bPtr + (grp * plan.opg + pc) * plan.k * S;
+          const dst = packed + (grp * plan.opg * plan.kR + pc * plan.kR) * S;
+          packA(src, 1, plan.k, plan.k, Math.min(s.kc, plan.opg - pc), dst);
+        }
+    const x = kind === 'inputGrad' ? 0 : aPtr;
+    const gout = kind === 'forward' ? 0 : kind === 'inputGrad' ? aPtr : bPtr;
+    writeConvFields(I, geo / 4, g, plan, x, packed, biasPtr, oPtr, gout, taps, pos);
+    const name = CONV_NAMES[dt][kind];
+    // The whole call: images and positions (forward), images and channels (input gradient), or the rows
+    // and columns of gw (weight gradient).
+    const whole: [number, number, number, number] =
+      kind === 'forward'
+        ? [0, g.batch, 0, plan.p]
+        : kind === 'inputGrad'
+          ? [0, g.batch, 0, plan.cpg]
+          : [0, plan.opg, 0, plan.k];
+    if (threads === 1) (this.exports[name] as Fn)(geo, ...whole, scratch, 0);
+    else {
+      // Images to threads where there are enough; else positions (forward), channels in steps whose first
+      // tap row starts a packed panel of Wᵀ (input gradient); gw in rectangles (weight gradient).
+      const ranges =
+        kind === 'weightGrad'
+          ? splitProduct(plan.opg, plan.k, s.mr, s.nr, threads).map((r) => [r.i0, r.i1, r.j0, r.j1])
+          : g.batch >= threads
+            ? splitRange(g.batch, threads).map(([n0, n1]) => [n0, n1, whole[2], whole[3]])
+            : kind === 'forward'
+              ? splitRange(plan.p, threads, s.nr).map(([j0, j1]) => [0, g.batch, j0, j1])
+              : splitRange(plan.cpg, threads, s.mr / gcd(s.mr, plan.khw)).map(([c0, c1]) => [
+                  0,
+                  g.batch,
+                  c0,
+                  c1,
+                ]);
+      this.runParts(
+        name,
+        ranges.map((r, i) => [geo, ...r, scratch + i * scratchBytes]),
+      );
+    }
+    this.take(dt, oPtr, out.length, out, 0);
     return true;
   }
 
   /**
    * A pooling call: lay out the parameter block, tables and operands, copy in what is not resident, run
-   * `name` over the planes (split among threads when the taps are many), copy out. `arrays` are the
-   * Storage operands by field (in, then out last), `argmax` the winners' indices and whether they are read
-   * (true) or written (false).
+   * `name` over the (n, c) planes (split among threads when the taps are many), copy out. `input` is x
+   * (forward) or gOut (gradients), `out` the output or gx; `argmax` is read (`argmaxIn`) or written.
    */
   private pool2d(
     dt: WasmDType,
@@ -635,84 +667,82 @@ export class WasmRuntime {
     g: Window2d,
     avg: boolean,
     countIncludePad: boolean,
-    inputs: readonly [PoolField, Storage][],
-    output: [PoolField, Storage],
-    argmax: [Int32Array, boolean] | null,
+    input: Storage,
+    out: Storage,
+    argmax: Int32Array | null,
+    argmaxIn: boolean,
   ): boolean {
     const S = ELEMENT_BYTES[dt];
-    const plan = poolPlan(g, avg, countIncludePad);
-    const fr = new Frame(this.operands);
+    const fr = this.frame.reset(this.operands);
     const geo = fr.take(POOL_PARAM_BYTES);
-    const rows = fr.take(plan.rows.length * 4);
-    const rowF = fr.take(plan.rowF.length * 8);
-    const colF = fr.take(plan.colF.length * 8);
-    const ins = inputs.map(([, a]) => fr.take(region(a.length, S)));
-    const oAt = fr.take(region(output[1].length, S));
-    const aAt = argmax ? fr.take(argmax[0].length * 4 + 16) : 0;
+    const rows = fr.take(g.outH * 8);
+    const rowF = fr.take(g.outH * 8);
+    const colF = fr.take(g.outW * 8);
+    const inAt = fr.take(region(input.length, S));
+    const oAt = fr.take(region(out.length, S));
+    const aAt = argmax ? fr.take(argmax.length * 4 + 16) : 0;
     if (!this.reserve(fr.end)) return false;
-    const at: Partial<Record<PoolField, number>> = { rows, rowF, colF, colA: plan.colA, colB: plan.colB };
-    inputs.forEach(([field, a], i) => (at[field] = this.put(dt, a, 0, a.length, ins[i])));
-    const [oField, out] = output;
-    at[oField] = inputs.some(([, a]) => a === out) ? oAt : this.target(dt, out, 0, oAt);
-    if (argmax) {
-      at.argmax = aAt;
-      if (argmax[1]) this.i32.set(argmax[0], aAt / 4);
-    }
-    this.i32.set(plan.rows, rows / 4);
-    this.f64.set(plan.rowF, rowF / 8);
-    this.f64.set(plan.colF, colF / 8);
-    const geometry: Record<string, number> = { ...g, ...at };
-    this.i32.set(
-      POOL_FIELDS.map((f) => geometry[f] ?? 0),
-      geo / 4,
-    );
+    const I = this.i32;
+    const cols = this.cols;
+    writePoolTables(g, avg, countIncludePad, I, rows / 4, this.f64, rowF / 8, colF / 8, cols);
+    const inPtr = this.put(dt, input, 0, input.length, inAt);
+    const oPtr = out === input ? oAt : this.target(dt, out, 0, oAt);
+    if (argmax && argmaxIn) I.set(argmax, aAt / 4);
+    const at = geo / 4;
+    I.fill(0, at, at + POOL_PARAM_BYTES / 4);
+    I[at + POOL.x] = inPtr;
+    I[at + POOL.gout] = inPtr;
+    I[at + POOL.out] = oPtr;
+    I[at + POOL.argmax] = aAt;
+    I[at + POOL.inH] = g.inH;
+    I[at + POOL.inW] = g.inW;
+    I[at + POOL.outH] = g.outH;
+    I[at + POOL.outW] = g.outW;
+    I[at + POOL.kH] = g.kH;
+    I[at + POOL.kW] = g.kW;
+    I[at + POOL.strideH] = g.strideH;
+    I[at + POOL.strideW] = g.strideW;
+    I[at + POOL.padH] = g.padH;
+    I[at + POOL.padW] = g.padW;
+    I[at + POOL.dilationH] = g.dilationH;
+    I[at + POOL.dilationW] = g.dilationW;
+    I[at + POOL.rows] = rows;
+    I[at + POOL.colA] = cols[0];
+    I[at + POOL.colB] = cols[1];
+    I[at + POOL.rowF] = rowF;
+    I[at + POOL.colF] = colF;
     const planes = g.batch * g.channels;
-    const threads = this.threadsFor(plan.taps * POOL_TAP_WORK);
-    this.runParts(
-      name,
-      splitRange(planes, threads).map(([p0, p1]) => [geo, p0, p1]),
-    );
-    this.take(dt, at[oField] as number, out.length, out, 0);
-    if (argmax && !argmax[1]) argmax[0].set(this.i32.subarray(aAt / 4, aAt / 4 + argmax[0].length));
+    const taps = planes * g.outH * g.outW * g.kH * g.kW;
+    const threads = this.threadsFor(taps * POOL_TAP_WORK);
+    if (threads === 1) (this.exports[name] as Fn)(geo, 0, planes, 0);
+    else
+      this.runParts(
+        name,
+        splitRange(planes, threads).map(([p0, p1]) => [geo, p0, p1]),
+      );
+    this.take(dt, oPtr, out.length, out, 0);
+    if (argmax && !argmaxIn) argmax.set(I.subarray(aAt / 4, aAt / 4 + argmax.length));
     return true;
   }
 
   /** `Kernels.maxPool2d` in wasm; false if it did not fit. */
   maxPool2d(dt: WasmDType, x: Storage, out: Storage, argmax: Int32Array, g: Window2d): boolean {
-    return this.pool2d(dt, poolNames.max(dt), g, false, false, [['x', x]], ['out', out], [argmax, false]);
+    return this.pool2d(dt, POOL_NAMES[dt].max, g, false, false, x, out, argmax, false);
   }
 
   /** `Kernels.maxPool2dGrad` in wasm; false if it did not fit. */
   maxPool2dGrad(dt: WasmDType, gOut: Storage, argmax: Int32Array, gx: Storage, g: Window2d): boolean {
-    return this.pool2d(
-      dt,
-      poolNames.maxGrad(dt),
-      g,
-      false,
-      false,
-      [['gout', gOut]],
-      ['out', gx],
-      [argmax, true],
-    );
+    return this.pool2d(dt, POOL_NAMES[dt].maxGrad, g, false, false, gOut, gx, argmax, true);
   }
 
   /** `Kernels.avgPool2d` in wasm; false if it did not fit. */
   avgPool2d(dt: WasmDType, x: Storage, out: Storage, g: Window2d, countIncludePad: boolean): boolean {
-    return this.pool2d(dt, poolNames.avg(dt), g, true, countIncludePad, [['x', x]], ['out', out], null);
+    return this.pool2d(dt, POOL_NAMES[dt].avg, g, true, countIncludePad, x, out, null, false);
   }
 
   /** `Kernels.avgPool2dGrad` in wasm; false if it did not fit. */
   avgPool2dGrad(dt: WasmDType, gOut: Storage, gx: Storage, g: Window2d, countIncludePad: boolean): boolean {
-    return this.pool2d(
-      dt,
-      poolNames.avgGrad(dt),
-      g,
-      true,
-      countIncludePad,
-      [['gout', gOut]],
-      ['out', gx],
-      null,
-    );
+    return this.pool2d(dt, POOL_NAMES[dt].avgGrad, g, true, countIncludePad, gOut, gx, null, false);
   }
 
   /** out = op(x) where UNARY has the op; false if it did not fit. */

@@ -16,25 +16,43 @@ const COL_BLOCK_BYTES = 256 * 1024;
 
 /** What a convolution's geometry implies, for one element type. */
 export interface ConvPlan {
-  readonly cpg: number;
-  readonly opg: number;
-  readonly khw: number;
+  cpg: number;
+  opg: number;
+  khw: number;
   /** Taps per group: cpg·kH·kW. */
-  readonly k: number;
+  k: number;
   /** Positions per image: OH·OW. */
-  readonly p: number;
+  p: number;
   /** Whether windows reach outside the image, so it is copied into a zero-bordered buffer first. */
-  readonly padded: boolean;
+  padded: boolean;
   /** That buffer's height and width (the image's own without one). */
-  readonly padH: number;
-  readonly padW: number;
+  padH: number;
+  padW: number;
   /** opg and k rounded up to whole register-tile rows. */
-  readonly opgR: number;
-  readonly kR: number;
+  opgR: number;
+  kR: number;
   /** Tap rows per column block of the input gradient. */
-  readonly blockRows: number;
+  blockRows: number;
   /** Multiply-adds of one of the three products. */
-  readonly macs: number;
+  macs: number;
+}
+
+/** A plan to fill in (the runtime keeps one, so a call allocates none). */
+export function emptyConvPlan(): ConvPlan {
+  return {
+    cpg: 0,
+    opg: 0,
+    khw: 0,
+    k: 0,
+    p: 0,
+    padded: false,
+    padH: 0,
+    padW: 0,
+    opgR: 0,
+    kR: 0,
+    blockRows: 0,
+    macs: 0,
+  };
 }
 
 /** Round up to a multiple of m. */
@@ -42,42 +60,31 @@ function roundUp(v: number, m: number): number {
   return Math.ceil(v / m) * m;
 }
 
-/** What `g` implies for element type `dt`. */
-export function convPlan(g: Conv2dGeometry, dt: WasmDType): ConvPlan {
+/** What `g` implies for element type `dt`, written into `plan`. */
+export function convPlan(g: Conv2dGeometry, dt: WasmDType, plan: ConvPlan = emptyConvPlan()): ConvPlan {
   const { mr } = GEMM_SHAPES[dt];
   const S = ELEMENT_BYTES[dt];
-  const cpg = g.channels / g.groups;
-  const opg = g.outChannels / g.groups;
-  const khw = g.kH * g.kW;
-  const k = cpg * khw;
-  const p = g.outH * g.outW;
+  plan.cpg = g.channels / g.groups;
+  plan.opg = g.outChannels / g.groups;
+  plan.khw = g.kH * g.kW;
+  plan.k = plan.cpg * plan.khw;
+  plan.p = g.outH * g.outW;
   // The last row and column any window reads, counted from the first padding row and column.
   const lastRow = (g.outH - 1) * g.strideH + (g.kH - 1) * g.dilationH;
   const lastCol = (g.outW - 1) * g.strideW + (g.kW - 1) * g.dilationW;
-  const padded = g.padH > 0 || g.padW > 0 || lastRow >= g.inH || lastCol >= g.inW;
-  const padH = padded ? Math.max(g.padH + g.inH, lastRow + 1) : g.inH;
-  const padW = padded ? Math.max(g.padW + g.inW, lastCol + 1) : g.inW;
-  const kR = roundUp(k, mr);
-  const fit = Math.floor(COL_BLOCK_BYTES / (p * S) / mr) * mr;
-  return {
-    cpg,
-    opg,
-    khw,
-    k,
-    p,
-    padded,
-    padH,
-    padW,
-    opgR: roundUp(opg, mr),
-    kR,
-    blockRows: Math.min(kR, Math.max(mr, fit)),
-    macs: g.batch * g.outChannels * p * k,
-  };
+  plan.padded = g.padH > 0 || g.padW > 0 || lastRow >= g.inH || lastCol >= g.inW;
+  plan.padH = plan.padded ? Math.max(g.padH + g.inH, lastRow + 1) : g.inH;
+  plan.padW = plan.padded ? Math.max(g.padW + g.inW, lastCol + 1) : g.inW;
+  plan.opgR = roundUp(plan.opg, mr);
+  plan.kR = roundUp(plan.k, mr);
+  const fit = Math.floor(COL_BLOCK_BYTES / (plan.p * S) / mr) * mr;
+  plan.blockRows = Math.min(plan.kR, Math.max(mr, fit));
+  plan.macs = g.batch * g.outChannels * plan.p * plan.k;
+  return plan;
 }
 
-/** The tap table: tap (ci, kh, kw) of a group's (padded) image at this byte offset, in row-major order. */
-export function fillTaps(out: Int32Array, g: Window2d, plan: ConvPlan, S: number): void {
-  let t = 0;
+/** The tap table at i32 index `t`: tap (ci, kh, kw) of a group's (padded) image at this byte offset, row-major. */
+export function fillTaps(out: Int32Array, t: number, g: Window2d, plan: ConvPlan, S: number): void {
   for (let ci = 0; ci < plan.cpg; ci++)
     for (let kh = 0; kh < g.kH; kh++)
       for (let kw = 0; kw < g.kW; kw++)
@@ -85,50 +92,57 @@ export function fillTaps(out: Int32Array, g: Window2d, plan: ConvPlan, S: number
   out.fill(0, t, t + TABLE_SLACK);
 }
 
-/** The position table: output (oh, ow)'s window starts at this byte offset of a (padded) channel. */
-export function fillPositions(out: Int32Array, g: Window2d, plan: ConvPlan, S: number): void {
-  let i = 0;
+/** The position table at i32 index `i`: output (oh, ow)'s window starts at this byte offset of a (padded) channel. */
+export function fillPositions(out: Int32Array, i: number, g: Window2d, plan: ConvPlan, S: number): void {
   for (let oh = 0; oh < g.outH; oh++)
     for (let ow = 0; ow < g.outW; ow++) out[i++] = (oh * g.strideH * plan.padW + ow * g.strideW) * S;
   out.fill(0, i, i + TABLE_SLACK);
 }
 
-/** The parameter block's values, in {@link CONV_FIELDS} order. */
-export function convFieldValues(
+/** Each field's i32 index in the parameter block. */
+const FIELD = Object.fromEntries(CONV_FIELDS.map((f, i) => [f, i])) as Record<ConvField, number>;
+
+/** Write the parameter block at i32 index `at` (addresses in bytes; 0 for what the driver does not read). */
+export function writeConvFields(
+  I: Int32Array,
+  at: number,
   g: Conv2dGeometry,
   plan: ConvPlan,
-  at: Partial<Record<'x' | 'packed' | 'bias' | 'out' | 'gout' | 'taps' | 'pos', number>>,
-): number[] {
-  const v: Record<ConvField, number> = {
-    x: at.x ?? 0,
-    packed: at.packed ?? 0,
-    bias: at.bias ?? 0,
-    out: at.out ?? 0,
-    gout: at.gout ?? 0,
-    taps: at.taps ?? 0,
-    pos: at.pos ?? 0,
-    channels: g.channels,
-    inH: g.inH,
-    inW: g.inW,
-    outChannels: g.outChannels,
-    groups: g.groups,
-    cpg: plan.cpg,
-    opg: plan.opg,
-    k: plan.k,
-    p: plan.p,
-    khw: plan.khw,
-    batch: g.batch,
-    padded: plan.padded ? 1 : 0,
-    padH: plan.padH,
-    padW: plan.padW,
-    top: g.padH,
-    left: g.padW,
-    opgR: plan.opgR,
-    kR: plan.kR,
-    blockRows: plan.blockRows,
-    run: g.strideW === 1 ? g.outW : 0,
-  };
-  return CONV_FIELDS.map((name) => v[name]);
+  x: number,
+  packed: number,
+  bias: number,
+  out: number,
+  gout: number,
+  taps: number,
+  pos: number,
+): void {
+  I[at + FIELD.x] = x;
+  I[at + FIELD.packed] = packed;
+  I[at + FIELD.bias] = bias;
+  I[at + FIELD.out] = out;
+  I[at + FIELD.gout] = gout;
+  I[at + FIELD.taps] = taps;
+  I[at + FIELD.pos] = pos;
+  I[at + FIELD.channels] = g.channels;
+  I[at + FIELD.inH] = g.inH;
+  I[at + FIELD.inW] = g.inW;
+  I[at + FIELD.outChannels] = g.outChannels;
+  I[at + FIELD.groups] = g.groups;
+  I[at + FIELD.cpg] = plan.cpg;
+  I[at + FIELD.opg] = plan.opg;
+  I[at + FIELD.k] = plan.k;
+  I[at + FIELD.p] = plan.p;
+  I[at + FIELD.khw] = plan.khw;
+  I[at + FIELD.batch] = g.batch;
+  I[at + FIELD.padded] = plan.padded ? 1 : 0;
+  I[at + FIELD.padH] = plan.padH;
+  I[at + FIELD.padW] = plan.padW;
+  I[at + FIELD.top] = g.padH;
+  I[at + FIELD.left] = g.padW;
+  I[at + FIELD.opgR] = plan.opgR;
+  I[at + FIELD.kR] = plan.kR;
+  I[at + FIELD.blockRows] = plan.blockRows;
+  I[at + FIELD.run] = g.strideW === 1 ? g.outW : 0;
 }
 
 /**
@@ -153,50 +167,51 @@ export function gcd(a: number, b: number): number {
   return a;
 }
 
-/** The tables and column range a pooling call's kernels read (see `pooling.ts`). */
-export interface PoolPlan {
-  /** Per output row: the first and one past the last window row inside the image. */
-  readonly rows: Int32Array;
-  /** Outputs colA..colB of a row have every window column inside the image. */
-  readonly colA: number;
-  readonly colB: number;
-  /** Average pooling's divisor of output (oh, ow) is rowF[oh]·colF[ow]. */
-  readonly rowF: Float64Array;
-  readonly colF: Float64Array;
-  /** Window taps in all: the work a call does. */
-  readonly taps: number;
-}
-
 /**
- * The window rows inside the image per output row, the outputs whose windows' columns all are, and
- * PyTorch's average-pooling divisor split into a row and a column factor (`../window.ts`'s `divisor` is
- * their product). Average pooling has no dilation.
+ * Write a pooling call's tables into the kernels' memory and return the range of outputs colA..colB of a
+ * row whose windows' columns all lie inside the image: per output row the first and one past the last
+ * window row inside the image (`rows`, 2 i32 each, at i32 index `rowsAt`), and PyTorch's average-pooling
+ * divisor split into a row and a column factor (`rowF`, `colF`, float64 at f64 indices `rowFAt`,
+ * `colFAt`: `../window.ts`'s `divisor` is their product). Average pooling has no dilation. `out` receives
+ * [colA, colB] (no allocation per call).
  */
-export function poolPlan(g: Window2d, avg: boolean, countIncludePad: boolean): PoolPlan {
+export function writePoolTables(
+  g: Window2d,
+  avg: boolean,
+  countIncludePad: boolean,
+  i32: Int32Array,
+  rowsAt: number,
+  f64: Float64Array,
+  rowFAt: number,
+  colFAt: number,
+  out: [number, number],
+): void {
   const dH = avg ? 1 : g.dilationH;
   const dW = avg ? 1 : g.dilationW;
-  const rows = new Int32Array(2 * g.outH);
-  const rowF = new Float64Array(g.outH);
-  const colF = new Float64Array(g.outW);
-  // The window's taps inside [0, size): from ⌈−start/d⌉ to ⌊(size − 1 − start)/d⌋, within [0, k).
-  const inside = (start: number, d: number, k: number, size: number): [number, number] => {
-    const lo = Math.min(k, Math.max(0, Math.ceil(-start / d)));
-    const hi = Math.max(lo, Math.min(k, Math.floor((size - 1 - start) / d) + 1));
-    return [lo, hi];
-  };
-  // PyTorch's divisor along one axis (see `divisor` in ../window.ts).
-  const factor = (start: number, k: number, size: number, pad: number): number => {
-    const end = Math.min(start + k, size + pad);
-    return countIncludePad ? end - start : Math.min(end, size) - Math.max(start, 0);
-  };
   for (let oh = 0; oh < g.outH; oh++) {
     const h0 = oh * g.strideH - g.padH;
-    [rows[2 * oh], rows[2 * oh + 1]] = inside(h0, dH, g.kH, g.inH);
-    rowF[oh] = factor(h0, g.kH, g.inH, g.padH);
+    // The window's rows inside [0, inH): from ⌈−h0/d⌉ to ⌊(inH − 1 − h0)/d⌋, within [0, kH).
+    const lo = Math.min(g.kH, Math.max(0, Math.ceil(-h0 / dH)));
+    i32[rowsAt + 2 * oh] = lo;
+    i32[rowsAt + 2 * oh + 1] = Math.max(lo, Math.min(g.kH, Math.floor((g.inH - 1 - h0) / dH) + 1));
+    f64[rowFAt + oh] = divisorFactor(h0, g.kH, g.inH, g.padH, countIncludePad);
   }
-  for (let ow = 0; ow < g.outW; ow++) colF[ow] = factor(ow * g.strideW - g.padW, g.kW, g.inW, g.padW);
+  for (let ow = 0; ow < g.outW; ow++)
+    f64[colFAt + ow] = divisorFactor(ow * g.strideW - g.padW, g.kW, g.inW, g.padW, countIncludePad);
   const colA = Math.min(g.outW, Math.ceil(g.padW / g.strideW));
   const last = g.inW - 1 - (g.kW - 1) * dW + g.padW;
-  const colB = Math.max(colA, Math.min(g.outW, last < 0 ? 0 : Math.floor(last / g.strideW) + 1));
-  return { rows, colA, colB, rowF, colF, taps: g.batch * g.channels * g.outH * g.outW * g.kH * g.kW };
+  out[0] = colA;
+  out[1] = Math.max(colA, Math.min(g.outW, last < 0 ? 0 : Math.floor(last / g.strideW) + 1));
+}
+
+/** PyTorch's average-pooling divisor along one axis for a window starting at `start` (see ../window.ts). */
+function divisorFactor(
+  start: number,
+  k: number,
+  size: number,
+  pad: number,
+  countIncludePad: boolean,
+): number {
+  const end = Math.min(start + k, size + pad);
+  return countIncludePad ? end - start : Math.min(end, size) - Math.max(start, 0);
 }
