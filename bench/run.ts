@@ -4,7 +4,7 @@
  *
  *   npx tsx bench/run.ts                 full run (~6 minutes on 2 cores), writes bench/results.json
  *   npx tsx bench/run.ts --quick         smoke run: fewer runs, smaller sizes
- *   npx tsx bench/run.ts --only seed     just some workloads (comma-separated: seed, mlp, matmul, mnist)
+ *   npx tsx bench/run.ts --only seed     just some workloads (comma-separated: seed, mlp, matmul, cnn, mnist)
  *   npx tsx bench/run.ts --out FILE      write the JSON elsewhere
  *
  * A run with --quick or --only writes bench/results.partial.json unless --out is given, so it never
@@ -20,6 +20,7 @@ import { loadBrain } from './peers/brain.js';
 import { loadTf } from './peers/tfjs.js';
 import { ratio, renderTable } from './table.js';
 import { isFigure, PEERS, type BenchConfig, type Row } from './types.js';
+import { cnnWorkload } from './workloads/cnn.js';
 import { matmulWorkload } from './workloads/matmul.js';
 import { DEFAULT_ROW, mlpWorkload } from './workloads/mlp.js';
 import { mnistWorkload, type MnistResult } from './workloads/mnist.js';
@@ -29,6 +30,7 @@ const WORKLOADS: Record<string, (cfg: BenchConfig) => Promise<Row[]>> = {
   seed: seedWorkload,
   mlp: mlpWorkload,
   matmul: matmulWorkload,
+  cnn: cnnWorkload,
   // Not a table row (its figure is a wall time): run in main, reported below the table.
   mnist: async () => [],
 };
@@ -72,6 +74,12 @@ const TARGETS: { test: (r: Row) => boolean; bar: string; min: number; unit: stri
     test: (r) => r.workload === 'mlp' && r.name.startsWith('MLP 784-512-512-10,'),
     bar: 'MLP 784-512-512-10, batch 256',
     min: 15_000,
+    unit: 'samples/s',
+  },
+  {
+    test: (r) => r.workload === 'cnn' && r.name.startsWith('CNN W4'),
+    bar: 'CNN W4, batch 64, Adam, float32',
+    min: 5_000,
     unit: 'samples/s',
   },
 ];

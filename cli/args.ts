@@ -61,6 +61,11 @@ export function suggest(word: string, options: readonly string[]): string | unde
   return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
+/** A name with its spelling undone: kebab-case and camelCase of the same words compare equal. */
+function spelling(name: string): string {
+  return name.replace(/[-_]/g, '').toLowerCase();
+}
+
 function convert(spec: FlagSpec, raw: string, cmd: string): number | string | number[] {
   const where = `${cmd}: --${spec.name}`;
   const num = (s: string, what: string): number => {
@@ -92,14 +97,16 @@ function convert(spec: FlagSpec, raw: string, cmd: string): number | string | nu
         return v;
       });
     }
-    case 'string':
-      if (spec.choices && !spec.choices.includes(raw)) {
-        const s = suggest(raw, spec.choices);
-        throw new UserError(
-          `${where}: expected one of ${spec.choices.join(', ')}, got '${raw}'${s ? ` (did you mean '${s}'?)` : ''}`,
-        );
-      }
-      return raw;
+    case 'string': {
+      if (!spec.choices) return raw;
+      // Either spelling of a choice: 'cross-entropy' or 'crossEntropy', 'leakyRelu' or 'leaky-relu'.
+      const choice = spec.choices.find((c) => spelling(c) === spelling(raw));
+      if (choice !== undefined) return choice;
+      const s = suggest(raw, spec.choices);
+      throw new UserError(
+        `${where}: expected one of ${spec.choices.join(', ')}, got '${raw}'${s ? ` (did you mean '${s}'?)` : ''}`,
+      );
+    }
     case 'boolean':
       return raw;
   }
@@ -120,7 +127,7 @@ export function parseCommand(
     };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: negativeValues(spec, argv), options, allowPositionals: true, strict: true });
   } catch (e) {
     const msg = (e as Error).message;
     const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(msg);
@@ -139,6 +146,16 @@ export function parseCommand(
       throw new UserError(`${spec.name}: ${missing[1]} needs a value`, {
         hint: `see 'chainrule ${spec.name} --help'`,
       });
+    // A value that starts with a dash and is not a number ('--out -x'): parseArgs calls it ambiguous.
+    const dashed = /Option '(?:-\w, )?(--[^' ]+)(?: <value>)?' argument is ambiguous/.exec(msg);
+    if (dashed) {
+      const short = spec.flags.find((f) => `--${f.name}` === dashed[1])?.short;
+      const at = argv.findIndex((a) => a === dashed[1] || (short !== undefined && a === `-${short}`));
+      const value = argv[at + 1] ?? '';
+      throw new UserError(
+        `${spec.name}: ${dashed[1]} needs a value, got '${value}', which looks like a flag; if it is the value, write ${dashed[1]}=${value}`,
+      );
+    }
     const noValue = /Option '(--[^']+)' does not take an argument/.exec(msg);
     if (noValue) throw new UserError(`${spec.name}: ${noValue[1]} takes no value`);
     throw new UserError(`${spec.name}: ${msg}`);
@@ -157,6 +174,34 @@ export function parseCommand(
       { hint: `see 'chainrule ${spec.name} --help'` },
     );
   return { flags, positionals: parsed.positionals, help: parsed.values.help === true };
+}
+
+/**
+ * `argv` with every negative number that follows a flag taking a value attached to it (`--epochs -1` →
+ * `--epochs=-1`): parseArgs would call it ambiguous, while the flag's own check has the useful message
+ * (`--epochs: expected a value ≥ 1, got -1`).
+ */
+function negativeValues(spec: CommandSpec, argv: readonly string[]): string[] {
+  const takesValue = new Map<string, string>();
+  for (const f of spec.flags)
+    if (f.type !== 'boolean') {
+      takesValue.set(`--${f.name}`, f.name);
+      if (f.short) takesValue.set(`-${f.short}`, f.name);
+    }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = takesValue.get(argv[i]);
+    const next = argv[i + 1];
+    if (name !== undefined && next !== undefined && /^-(?:\d|\.\d|Infinity$)/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+    if (argv[i] === '--') {
+      out.push(...argv.slice(i + 1));
+      break;
+    }
+  }
+  return out;
 }
 
 /** The --help text of a command. */

@@ -1,5 +1,6 @@
-// --data: a CSV path or a built-in dataset name, resolved to tables. A file that exists wins over a
-// built-in of the same name, so a user's 'iris' file is never shadowed.
+// --data: a CSV path, a folder of images, an image file, or a built-in dataset name (mnist and
+// fashion-mnist also as name:DIR, their idx files in DIR), resolved to tables. A file that exists wins over
+// a built-in of the same name, so a user's 'iris' file is never shadowed.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Table } from '../src/index.js';
@@ -7,6 +8,7 @@ import { readCsv } from './csv.js';
 import { BUILTIN_NAMES, loadBuiltin } from './datasets.js';
 import { UserError } from './errors.js';
 import { suggest } from './args.js';
+import { isImageFile, readImageFile, readImageFolder, type ImageReadOptions } from './images.js';
 
 /** Loaded data: training rows, a predefined test split when the dataset has one, and how to name it. */
 export interface LoadedData {
@@ -25,19 +27,51 @@ export interface GeneratorOptions {
   seed?: number;
 }
 
+/** Options of {@link loadData}. */
+export interface LoadDataOptions extends GeneratorOptions {
+  /**
+   * How image files are read (train: from its flags; predict and eval: from the model); without it, a
+   * folder or image file is refused, since the model was not trained on images.
+   */
+  images?: ImageReadOptions;
+  /** Whether a folder of images must have class subfolders (train: yes). */
+  labels?: boolean;
+}
+
+/** `mnist:DIR` or `fashion-mnist:DIR`: an idx data set's name and the folder of its files. */
+const IDX_IN_FOLDER = /^(mnist|fashion-mnist):(.+)$/;
+
 /** Resolve `--data` to tables. */
 export async function loadData(
   name: string,
   cwd: string,
-  options: GeneratorOptions = {},
+  options: LoadDataOptions = {},
 ): Promise<LoadedData> {
+  const { images, labels = false, ...generator } = options;
   const path = resolve(cwd, name);
-  if (existsSync(path) && statSync(path).isFile())
+  if (existsSync(path)) {
+    const folder = statSync(path).isDirectory();
+    if (folder || (await isImageFile(path))) {
+      if (!images)
+        throw new UserError(
+          `--data ${name}: ${folder ? 'a folder of images' : 'an image file'}, but the model was not trained on images`,
+        );
+      const train = folder
+        ? await readImageFolder(path, name, { ...images, labels })
+        : await readImageFile(path, name, images);
+      return { train, name, builtin: false };
+    }
     return { train: await readCsv(path, name), name, builtin: false };
+  }
   const builtins = Object.keys(BUILTIN_NAMES);
-  if (builtins.includes(name)) {
+  const inFolder = IDX_IN_FOLDER.exec(name);
+  if (builtins.includes(name) || inFolder) {
+    const dataset = inFolder ? inFolder[1] : name;
+    const directory = inFolder ? resolve(cwd, inFolder[2]) : undefined;
+    if (directory && !existsSync(directory))
+      throw new UserError(`--data ${name}: no folder '${inFolder![2]}' with ${dataset}'s idx files`);
     try {
-      const d = await loadBuiltin(name, options);
+      const d = await loadBuiltin(dataset, { ...generator, ...(directory ? { directory } : {}) });
       return {
         train: d.train,
         ...(d.test ? { test: d.test } : {}),
@@ -53,8 +87,8 @@ export async function loadData(
   const s = suggest(name, builtins);
   throw new UserError(
     looksLikeFile
-      ? `--data: cannot read CSV '${name}': no such file`
+      ? `--data: cannot read '${name}': no such file or folder`
       : `--data: '${name}' is neither a file nor a built-in dataset${s ? ` (did you mean '${s}'?)` : ''}`,
-    { hint: `built-in datasets: ${builtins.join(', ')}` },
+    { hint: `built-in datasets: ${builtins.join(', ')}; or a CSV file, or a folder of images` },
   );
 }

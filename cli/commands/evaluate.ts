@@ -18,7 +18,7 @@ export const evalSpec: CommandSpec = {
   name: 'eval',
   summary:
     'Evaluate a model on labelled data: accuracy, a confusion matrix and per-class precision, recall and F1; or MSE, MAE and R².',
-  usage: 'chainrule eval --model <model.json> --data <file.csv | built-in>',
+  usage: 'chainrule eval --model <model.json> --data <file.csv | folder | built-in>',
   flags: [
     {
       name: 'model',
@@ -31,7 +31,7 @@ export const evalSpec: CommandSpec = {
       type: 'string',
       placeholder: 'file|name',
       description:
-        'Labelled CSV (with the target column) or a built-in dataset (its test split if it has one)',
+        'Labelled CSV (with the target column), a folder of images with one subfolder per class, or a built-in dataset (its test split if it has one)',
     },
     { name: 'json', type: 'boolean', description: 'Print the metrics as one JSON object' },
   ],

@@ -82,6 +82,15 @@ export const exportSpec: CommandSpec = {
   ],
 };
 
+/** A spec value as Python writes it: a tuple for a list, None, True/False, a quoted string. */
+function py(v: unknown): string {
+  if (Array.isArray(v)) return `(${v.map(py).join(', ')}${v.length === 1 ? ',' : ''})`;
+  if (v === null) return 'None';
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (typeof v === 'string') return `'${v}'`;
+  return String(v);
+}
+
 /** The PyTorch expression of one layer (what `nn.Sequential(...)` needs to match the state dict). */
 function torchLayer(l: LayerSpec): string {
   const act = elementwiseOf(l);
@@ -98,6 +107,37 @@ function torchLayer(l: LayerSpec): string {
       return `nn.Softmax(dim=${l.axis})`;
     case 'dropout':
       return `nn.Dropout(${l.p})`;
+    case 'conv2d':
+    case 'conv1d':
+      return (
+        `nn.${l.type === 'conv2d' ? 'Conv2d' : 'Conv1d'}(${l.in}, ${l.out}, ${py(l.kernel)}, stride=${py(l.stride)}, ` +
+        `padding=${py(l.padding)}, dilation=${py(l.dilation)}, groups=${l.groups}${l.bias ? '' : ', bias=False'})`
+      );
+    case 'maxPool2d':
+    case 'maxPool1d':
+      return (
+        `nn.${l.type === 'maxPool2d' ? 'MaxPool2d' : 'MaxPool1d'}(${py(l.kernel)}, stride=${py(l.stride)}, ` +
+        `padding=${py(l.padding)}, dilation=${py(l.dilation)}, ceil_mode=${py(l.ceilMode)})`
+      );
+    case 'avgPool2d':
+      return (
+        `nn.AvgPool2d(${py(l.kernel)}, stride=${py(l.stride)}, padding=${py(l.padding)}, ` +
+        `ceil_mode=${py(l.ceilMode)}, count_include_pad=${py(l.countIncludePad)})`
+      );
+    case 'adaptiveAvgPool2d':
+      return `nn.AdaptiveAvgPool2d(${l.size})`;
+    case 'flatten':
+      return 'nn.Flatten()';
+    case 'unflatten':
+      return `nn.Unflatten(1, ${py(l.shape)})`;
+    case 'batchNorm1d':
+    case 'batchNorm2d':
+      return (
+        `nn.${l.type === 'batchNorm1d' ? 'BatchNorm1d' : 'BatchNorm2d'}(${l.features}, eps=${l.eps}, ` +
+        `momentum=${py(l.momentum)}, affine=${py(l.affine)}, track_running_stats=${py(l.trackRunningStats)})`
+      );
+    case 'layerNorm':
+      return `nn.LayerNorm(${py(l.shape)}, eps=${l.eps}, elementwise_affine=${py(l.elementwiseAffine)})`;
     default: {
       // Only activations are left, and those were written above through the op table.
       const activation: ElementwiseSpec = l;

@@ -1,5 +1,5 @@
 // chainrule info: what a model file holds, readable by a person (or --json for programs).
-import type { Preprocessing } from '../../src/index.js';
+import type { ImageInput, Preprocessing } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { UserError } from '../errors.js';
 import { int, num, pct } from '../format.js';
@@ -23,7 +23,8 @@ function describePreprocessing(pre: Preprocessing, scale: string | undefined): s
       ? `  ${f.name}: numeric, ${how}: (x − ${num(f.mean)}) / ${num(f.std)}`
       : `  ${f.name}: one-hot over ${f.categories.length} categories (${f.categories.slice(0, 6).join(', ')}${f.categories.length > 6 ? ', …' : ''})`;
   let lines: string[];
-  if (pre.features.length <= 12) lines = pre.features.map(one);
+  if (pre.image) lines = describeImage(pre, pre.image, how);
+  else if (pre.features.length <= 12) lines = pre.features.map(one);
   else {
     // Hundreds of pixel columns: count them instead of listing each.
     const numeric = pre.features.filter((f) => f.kind === 'numeric');
@@ -43,6 +44,29 @@ function describePreprocessing(pre: Preprocessing, scale: string | undefined): s
       ? `  target ${t.name}: ${t.classes.length} classes (${t.classes.slice(0, 10).join(', ')}${t.classes.length > 10 ? ', …' : ''})`
       : `  target ${t.name}: numeric, standardized for training (mean ${num(t.mean)}, std ${num(t.std)})`,
   );
+  return lines;
+}
+
+/** An image model's input: the shape, how files are read, and the scaling per channel when it is one. */
+function describeImage(pre: Preprocessing, image: ImageInput, how: string): string[] {
+  const [c, h, w] = image.shape;
+  const lines = [
+    `  images ${c}×${h}×${w} (C×H×W; each row px0 … px${pre.inputSize - 1}, channel after channel)`,
+    `  image files: read as ${c === 1 ? 'grey (luma)' : c === 3 ? 'RGB' : `${c} channels`}, ` +
+      (image.resize ? `resized to ${w}×${h} (${image.resize})` : `${w}×${h} pixels required (not resized)`) +
+      `, full intensity ${image.maxValue}`,
+  ];
+  const plane = h * w;
+  const names = c === 3 ? ['red', 'green', 'blue'] : c === 1 ? ['grey'] : [];
+  const perChannel = Array.from({ length: c }, (_, k) => {
+    const fs = pre.features.slice(k * plane, (k + 1) * plane) as { mean: number; std: number }[];
+    return fs.every((f) => f.mean === fs[0].mean && f.std === fs[0].std) ? fs[0] : null;
+  });
+  if (perChannel.every((f) => f !== null))
+    perChannel.forEach((f, k) =>
+      lines.push(`  channel ${k}${names[k] ? ` (${names[k]})` : ''}: (x − ${num(f!.mean)}) / ${num(f!.std)}`),
+    );
+  else lines.push(`  pixels ${how} per pixel`);
   return lines;
 }
 

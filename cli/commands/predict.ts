@@ -11,19 +11,21 @@ import { runModelOnData } from '../model.js';
 export const predictSpec: CommandSpec = {
   name: 'predict',
   summary: 'Predict with a trained model: a CSV with each row id, the prediction and class probabilities.',
-  usage: 'chainrule predict --model <model.json> --data <file.csv | built-in> [--out preds.csv]',
+  usage:
+    'chainrule predict --model <model.json> --data <file.csv | image | folder | built-in> [--out preds.csv]',
   flags: [
     {
       name: 'model',
       type: 'string',
       placeholder: 'model.json',
-      description: 'Model file from chainrule train',
+      description: 'Model file from chainrule train or chainrule import',
     },
     {
       name: 'data',
       type: 'string',
       placeholder: 'file|name',
-      description: 'Rows like the training CSV; the target column may be absent',
+      description:
+        'Rows like the training CSV (the target column may be absent), or for a model trained on images an image file or a folder of them',
     },
     {
       name: 'out',
@@ -33,27 +35,43 @@ export const predictSpec: CommandSpec = {
     },
   ],
   details:
-    "Rows are identified by an 'id' column when the input has one, else by their row number (1 = first data row).",
-  examples: ['chainrule predict --model iris.json --data new-flowers.csv --out preds.csv'],
+    "Rows are identified by an 'id' column when the input has one, images by their file, else by their row number\n" +
+    '(1 = first data row). Images are read as the model was trained: channels, size (resized if it was), scaling.\n' +
+    'A model without preprocessing (from chainrule import) takes the columns as they are, all but an id column,\n' +
+    'as many as the network has inputs, and its outputs are written as they are: output_0, output_1, ...',
+  examples: [
+    'chainrule predict --model iris.json --data new-flowers.csv --out preds.csv',
+    'chainrule predict --model photos.json --data holiday/ --out preds.csv',
+  ],
 };
 
 /** Run `chainrule predict`; returns the exit code. */
 export async function predictCommand(flags: Flags, io: IO): Promise<number> {
-  const { pre, table, outputs: out } = await runModelOnData(flags, io.cwd, 'predict');
-  const idColumn = table.columns.find((c) => c.name.toLowerCase() === 'id');
+  const { pre, table, outputs: out, raw } = await runModelOnData(flags, io.cwd, 'predict', { raw: true });
+  // Images are named by their file.
+  const idColumn =
+    table.columns.find((c) => c.name.toLowerCase() === 'id') ??
+    (table.image ? table.columns.find((c) => c.name === 'file') : undefined);
   const id = (r: number): string =>
     idColumn
       ? String(isNumeric(idColumn) ? idColumn.values[r] : (idColumn.values as readonly string[])[r])
       : String(r + 1);
-  const header: string[] = [idColumn ? idColumn.name : 'row', `predicted_${pre.target.name}`];
+  const header: string[] = [idColumn ? idColumn.name : 'row'];
   const rows: string[][] = [];
-  const r = inverseTarget(pre, out);
-  if (r.kind === 'classes') {
+  const r = raw ? null : inverseTarget(pre, out);
+  if (r === null) {
+    // Imported weights: the network's outputs as they are, one column each.
+    const width = out.shape[1] ?? 1;
+    for (let j = 0; j < width; j++) header.push(`output_${j}`);
+    for (let i = 0; i < table.numRows; i++)
+      rows.push([id(i), ...Array.from(out.data.subarray(i * width, (i + 1) * width), (v) => String(v))]);
+  } else if (r.kind === 'classes') {
     const classes = pre.target.kind === 'classes' ? pre.target.classes : [];
-    header.push(...classes.map((c) => `p_${c}`));
+    header.push(`predicted_${pre.target.name}`, ...classes.map((c) => `p_${c}`));
     for (let i = 0; i < table.numRows; i++)
       rows.push([id(i), r.className[i], ...Array.from(r.probabilities[i], (p) => String(p))]);
   } else {
+    header.push(`predicted_${pre.target.name}`);
     for (let i = 0; i < table.numRows; i++) rows.push([id(i), String(r.values[i])]);
   }
   const csv = writeCsv(rows, header);

@@ -9,7 +9,7 @@
  */
 import type { Storage } from '../kernels/types.js';
 import { allocStorage, Tensor, type DType } from '../tensor.js';
-import { isNumeric, type Column, type Table } from './table.js';
+import { isNumeric, pixelName, RESAMPLES, type Column, type ImageInput, type Table } from './table.js';
 
 /** How one input column is encoded. */
 export type FeatureSpec =
@@ -33,6 +33,11 @@ export interface Preprocessing {
   target: TargetSpec;
   /** Width of the feature tensor: one per numeric feature plus one per category. */
   inputSize: number;
+  /**
+   * Present when the inputs are images: their shape [C, H, W] (C·H·W = inputSize, the features being the
+   * pixel columns in order) and how image files are read (see `src/data/image.ts`).
+   */
+  image?: ImageInput;
 }
 
 /** What is learnt: class names or a number. */
@@ -505,7 +510,35 @@ export function checkPreprocessing(value: unknown, where = 'preprocessing'): Pre
   const width = features.reduce((w, f) => w + (f.kind === 'numeric' ? 1 : f.categories.length), 0);
   if (root.inputSize !== width)
     bad(`${where}.inputSize`, `${width} (the width of the features)`, root.inputSize);
-  return { features, target, inputSize: width };
+  if (root.image === undefined || root.image === null) return { features, target, inputSize: width };
+  const image = object(root.image, `${where}.image`);
+  const shape = image.shape;
+  if (
+    !Array.isArray(shape) ||
+    shape.length !== 3 ||
+    !shape.every((d) => Number.isInteger(d) && (d as number) > 0)
+  )
+    bad(`${where}.image.shape`, '[channels, height, width] of positive integers', shape);
+  const [c, h, w] = shape as [number, number, number];
+  if (c * h * w !== width || features.some((f, i) => f.kind !== 'numeric' || f.name !== pixelName(i)))
+    bad(
+      `${where}.image.shape`,
+      `a shape whose ${width} pixels are the features px0 … px${width - 1}, all numeric`,
+      shape,
+    );
+  const resize = image.resize;
+  if (resize !== null && !RESAMPLES.includes(resize as ImageInput['resize'] & string))
+    bad(`${where}.image.resize`, `null or one of ${RESAMPLES.map((r) => `'${r}'`).join(', ')}`, resize);
+  return {
+    features,
+    target,
+    inputSize: width,
+    image: {
+      shape: [c, h, w],
+      maxValue: positive(image.maxValue, `${where}.image.maxValue`),
+      resize: resize as ImageInput['resize'],
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------

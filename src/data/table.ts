@@ -4,6 +4,36 @@
  * `predict` takes raw rows exactly like the training data.
  */
 
+/** How image files of another size are brought to the model's: the resampling filter's name. */
+export type Resample = 'bilinear';
+
+/** The resampling filters `resizeImage` (src/data/image.ts) knows. */
+export const RESAMPLES: readonly Resample[] = ['bilinear'];
+
+/** What makes a table's (or a model's) inputs images; plain JSON, saved in the model file. */
+export interface ImageInput {
+  /**
+   * [channels, height, width] of one image: each row holds C·H·W values, channel-major (NCHW flattened),
+   * pixel (c, y, x) in column `px${(c·H + y)·W + x}`. Channels: 1 = grey, 3 = red, green, blue.
+   */
+  shape: [number, number, number];
+  /**
+   * The raw value of full intensity: 255 for 8-bit images (and MNIST), 16 for digits. Image files are read
+   * as 8-bit values and brought to this range, so a file can be fed to any image model.
+   */
+  maxValue: number;
+  /**
+   * The filter that brings an image file of another size to height × width; null when the images were not
+   * resized, so files must have the model's size already.
+   */
+  resize: Resample | null;
+}
+
+/** The name of pixel column `i` of an image table. */
+export function pixelName(i: number): string {
+  return `px${i}`;
+}
+
 /** One named column: numbers (any numeric array) or strings (categories, class names). */
 export interface Column {
   /** Header name. */
@@ -25,6 +55,11 @@ export interface Table {
    * absent for generated data.
    */
   readonly lineOf?: (row: number) => number;
+  /**
+   * Present when the rows are images: the first C·H·W columns are their pixels, `px0 …`, channel-major
+   * (`src/data/image.ts` builds such tables).
+   */
+  readonly image?: ImageInput;
 }
 
 /** Whether a column holds numbers. */
@@ -68,5 +103,6 @@ export function selectRows(table: Table, index: ArrayLike<number>): Table {
     columns,
     numRows: n,
     ...(lineOf ? { lineOf: (r: number) => lineOf(index[r]) } : {}),
+    ...(table.image ? { image: table.image } : {}),
   };
 }

@@ -8,9 +8,9 @@
  * TensorProto, ValueInfoProto, TypeProto, TensorShapeProto, OperatorSetIdProto).
  */
 import { checkPreprocessing, type Preprocessing } from '../data/preprocess.js';
-import { activationInfo, type OnnxNodes } from '../kernels/unary.js';
+import { ACTIVATION_OPS, activationInfo, type OnnxNodes } from '../kernels/unary.js';
 import { Dropout, Identity, Linear, Sequential, Softmax } from '../nn/layers.js';
-import { activationOfModule, SPEC_MODULES } from '../nn/spec.js';
+import { activationOfModule } from '../nn/spec.js';
 import type { Module } from '../nn/module.js';
 import type { DType, Tensor } from '../tensor.js';
 import { floatsToBytes } from './base64.js';
@@ -198,8 +198,18 @@ class Graph {
 // ---------------------------------------------------------------------------------------------------------
 // The network.
 
-/** The layer classes ONNX export knows, for the message that refuses the others. */
-const SUPPORTED = `${SPEC_MODULES}, Sequential`;
+/**
+ * The layer classes ONNX export knows, for the message that refuses the others (not yet the convolution,
+ * pooling and normalization layers a spec can describe).
+ */
+const SUPPORTED = [
+  'Linear',
+  ...ACTIVATION_OPS.map((op) => activationInfo(op).module),
+  'Softmax',
+  'Identity',
+  'Dropout',
+  'Sequential',
+].join(', ');
 
 /** A module with its dotted path in the model ('' for the root, '2' for layer 2, '1.0' nested). */
 function where(path: string, m: Module): string {

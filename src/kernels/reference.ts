@@ -14,6 +14,8 @@ import type {
   Storage,
 } from './types.js';
 import { UNARY, type UnaryOp } from './unary.js';
+import * as indexing from './indexing.js';
+import * as norm from './norm.js';
 import * as window from './window.js';
 
 function unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): void {
@@ -500,6 +502,13 @@ export const referenceKernels: Kernels = {
   matmul,
   gather,
   scatterAdd,
+  copyBlocks: indexing.copyBlocks,
+  take: indexing.take,
+  takeGrad: indexing.takeGrad,
+  gatherAxis: indexing.gatherAxis,
+  scatterAddAxis: indexing.scatterAddAxis,
+  select: indexing.select,
+  topK: indexing.topK,
   accumulate,
   sgd,
   adam,
@@ -512,4 +521,7 @@ export const referenceKernels: Kernels = {
   maxPool2dGrad: window.maxPool2dGrad,
   avgPool2d: window.avgPool2d,
   avgPool2dGrad: window.avgPool2dGrad,
+  moments: norm.moments,
+  normalize: norm.normalize,
+  normalizeGrad: norm.normalizeGrad,
 };

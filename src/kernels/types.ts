@@ -81,6 +81,28 @@ export interface Conv2dGeometry extends Window2d {
   readonly groups: number;
 }
 
+/**
+ * Where a normalization reads: x viewed as [outer, groups, inner]. Group j's elements are x[o, j, i] for
+ * every o and i (count = outer·inner of them), normalized by the group's own mean and variance. BatchNorm
+ * over [N, C, …positions] is outer N, groups C, inner the positions; LayerNorm over rows of D normalized
+ * elements is outer 1, groups the rows, inner D.
+ */
+export interface NormGeometry {
+  /** Blocks of groups (BatchNorm's images; 1 for LayerNorm). */
+  readonly outer: number;
+  /** The groups, each with its own statistics (BatchNorm's channels, LayerNorm's rows). */
+  readonly groups: number;
+  /** Consecutive elements of a group within one block (BatchNorm's positions, LayerNorm's row). */
+  readonly inner: number;
+  /**
+   * What the scale and shift are indexed by: the group (BatchNorm: one per channel) or the inner position
+   * (LayerNorm: one per normalized element).
+   */
+  readonly affine: 'group' | 'inner';
+  /** Added to the variance under the square root. */
+  readonly eps: number;
+}
+
 /** The operations every kernel set provides. */
 export interface Kernels {
   /** Name for benchmarks and error messages. */
@@ -190,10 +212,99 @@ export interface Kernels {
    * gOut ÷ divisor added to each input position of its window (row-major).
    */
   avgPool2dGrad(gOut: Storage, gx: Storage, g: Window2d, countIncludePad: boolean): void;
+  /**
+   * Each group's mean, Σ x ÷ count, and biased variance, Σ (x − mean)² ÷ count (see {@link NormGeometry});
+   * each sum from zero over o, then i, in order.
+   */
+  moments(x: Storage, g: NormGeometry, mean: Storage, variance: Storage): void;
+  /**
+   * Normalize each group, with r = 1 / √(variance[j] + eps) for group j: by group (`g.affine`),
+   * out = (x − mean[j])·(r·scale[j]) + shift[j]; by inner position, out = (x − mean[j])·r·scale[i] +
+   * shift[i]. A null scale or shift is left out.
+   */
+  normalize(
+    x: Storage,
+    g: NormGeometry,
+    mean: Storage,
+    variance: Storage,
+    scale: Storage | null,
+    shift: Storage | null,
+    out: Storage,
+  ): void;
+  /**
+   * The gradients of {@link Kernels.normalize} given gOut. With x̂ = (x − mean)·r and ĝ = gOut·scale (gOut
+   * without a scale): gx = r·ĝ when the statistics are fixed (running statistics), or with `batchStats`
+   * (mean and variance are x's own, from `moments`) r·(ĝ − Σĝ ÷ count − (x − mean)·r·(Σĝx̂ ÷ count));
+   * gScale = Σ gOut·x̂ and gShift = Σ gOut over the elements sharing each entry. Every sum runs from zero
+   * in element order; by group, Σĝ = scale[j]·ΣgOut and Σĝx̂ = scale[j]·Σ gOut·x̂ (those plain sums being
+   * gShift[j] and gScale[j]). Each output is overwritten, and skipped when null.
+   */
+  normalizeGrad(
+    gOut: Storage,
+    x: Storage,
+    g: NormGeometry,
+    mean: Storage,
+    variance: Storage,
+    scale: Storage | null,
+    batchStats: boolean,
+    gx: Storage | null,
+    gScale: Storage | null,
+    gShift: Storage | null,
+  ): void;
   /** out[r] = x[r·cols + index[r]] for each row r. */
   gather(x: Storage, cols: number, index: Int32Array, out: Storage): void;
   /** out[r·cols + index[r]] += g[r] for each row r. */
   scatterAdd(g: Storage, cols: number, index: Int32Array, out: Storage): void;
+  // Indexing (src/kernels/indexing.ts). An axis is addressed by viewing the data as [outer, n, inner]: n the
+  // axis' size, outer and inner the products of the sizes before and after it.
+  /**
+   * Copy `rows` blocks of `cols` contiguous elements: out[outOffset + r·outStride + c] =
+   * x[xOffset + r·xStride + c]. Concat, stack, narrow and their gradients are such copies.
+   */
+  copyBlocks(
+    x: Storage,
+    xOffset: number,
+    xStride: number,
+    out: Storage,
+    outOffset: number,
+    outStride: number,
+    rows: number,
+    cols: number,
+  ): void;
+  /** Rows along an axis: x [outer, n, inner], out [outer, m, inner] (m = index.length) = x[a, index[j], i]. */
+  take(x: Storage, outer: number, n: number, inner: number, index: Int32Array, out: Storage): void;
+  /**
+   * The gradient of {@link Kernels.take}: out [outer, n, inner] += g [outer, m, inner] at row index[j], in
+   * order of a, then j ascending, so repeated indices add up in a fixed order.
+   */
+  takeGrad(g: Storage, outer: number, n: number, inner: number, index: Int32Array, out: Storage): void;
+  /** PyTorch's gather: x [outer, n, inner], index and out [outer, m, inner], out[a, j, i] = x[a, index[a, j, i], i]. */
+  gatherAxis(
+    x: Storage,
+    outer: number,
+    n: number,
+    inner: number,
+    index: Int32Array,
+    m: number,
+    out: Storage,
+  ): void;
+  /** PyTorch's scatter_add: out [outer, n, inner] at [a, index[a, j, i], i] += src[a, j, i], in row-major order. */
+  scatterAddAxis(
+    src: Storage,
+    outer: number,
+    n: number,
+    inner: number,
+    index: Int32Array,
+    m: number,
+    out: Storage,
+  ): void;
+  /** out[i] = cond[i] ≠ 0 ? a[i] : b[i], all of one length (where). */
+  select(cond: Storage, a: Storage, b: Storage, out: Storage): void;
+  /**
+   * Positions of the k largest along the axis of x [outer, n, inner] into index [outer, k, inner], largest
+   * first; NaN ranks above every number (as PyTorch), ties go to the lower position.
+   */
+  topK(x: Storage, outer: number, n: number, inner: number, k: number, index: Int32Array): void;
   /** acc[i] += x[i]: gradient accumulation. */
   accumulate(acc: Storage, x: Storage): void;
   /**

@@ -1,7 +1,7 @@
 /**
  * `Module`: the base of layers and models. Parameters are the tensors held in a module's fields, found by
  * walking them (PyTorch's naming: `'0.weight'` for field `weight` of child `0`), so a layer only declares
- * its fields and its `forward`.
+ * its fields and its `forward`. Buffers are tensor fields a layer registers as such: saved, not trained.
  */
 import { fmt, sameShape } from '../shape.js';
 import { noGrad, tensor, Tensor, type NestedArray } from '../tensor.js';
@@ -11,8 +11,14 @@ export type StateValue = Tensor | NestedArray;
 
 /** A layer or a model. Subclasses hold their parameters and sub-modules in fields and define `forward`. */
 export abstract class Module {
-  /** Training mode (dropout active) or evaluation mode. */
+  /**
+   * Training mode (dropout active, batch norm by the batch's statistics) or evaluation mode; `train()` and
+   * `eval()` set it on every module of a model.
+   */
   training = true;
+
+  /** @internal The names of this module's own fields that hold buffers (see `registerBuffer`). */
+  private readonly _bufferNames = new Set<string>();
 
   /** Compute the output for a batch. */
   abstract forward(x: Tensor): Tensor;
@@ -31,13 +37,52 @@ export abstract class Module {
     return out;
   }
 
-  /** Every tensor of this module and its children (trainable or not), with dotted PyTorch-style names. */
+  /** This module and every module below it, depth first (PyTorch's `modules()`). */
+  modules(): Module[] {
+    const out: Module[] = [this];
+    for (const [, child] of this.namedChildren()) out.push(...child.modules());
+    return out;
+  }
+
+  /**
+   * Every tensor of this module and its children (parameters and buffers), with dotted PyTorch-style names:
+   * what `stateDict`, model files and checkpoints hold.
+   */
   namedTensors(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [key, value] of Object.entries(this))
       if (!key.startsWith('_') && value instanceof Tensor) out.push([prefix + key, value]);
     for (const [name, child] of this.namedChildren()) out.push(...child.namedTensors(`${prefix}${name}.`));
     return out;
+  }
+
+  /**
+   * Mark field `name` as a buffer: state that is saved with the model (`stateDict`, model files,
+   * checkpoints) but not trained, such as BatchNorm's running statistics (PyTorch's `register_buffer`).
+   * Returns the value, so a constructor writes `this.running_mean = this.registerBuffer('running_mean', t)`.
+   */
+  protected registerBuffer<T extends Tensor | null>(name: string, value: T): T {
+    if (value !== null && value.requiresGrad)
+      throw new Error(`${this.constructor.name}: buffer '${name}' must not require grad (it is not trained)`);
+    this._bufferNames.add(name);
+    return value;
+  }
+
+  /** The buffers of this module and its children, with dotted names (own ones first, as PyTorch). */
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const own = this as unknown as Record<string, unknown>;
+    for (const name of this._bufferNames) {
+      const value = own[name];
+      if (value instanceof Tensor) out.push([prefix + name, value]);
+    }
+    for (const [name, child] of this.namedChildren()) out.push(...child.namedBuffers(`${prefix}${name}.`));
+    return out;
+  }
+
+  /** The buffers (non-trained state, e.g. running statistics) of this module and its children. */
+  buffers(): Tensor[] {
+    return this.namedBuffers().map(([, t]) => t);
   }
 
   /** The trainable tensors (those with `requiresGrad`) with their names. */

@@ -1,7 +1,9 @@
 /**
  * Model specs: a `Sequential` described as plain JSON (layer types and sizes, no weights), so a model file
  * or a command line can say which network to build. `toSpec` describes a model, `fromSpec` builds one and
- * checks every field first, because specs arrive from files and flags.
+ * checks every field first, because specs arrive from files and flags. Validation follows each sample's
+ * shape from layer to layer where it is known (from an `unflatten` layer or a Linear on), so a kernel that
+ * cannot fit the image or a Linear that does not take what a Flatten gives fails before any training.
  */
 import { type RandomState } from '../random.js';
 import { type DType } from '../tensor.js';
@@ -13,8 +15,21 @@ import {
   type ActivationOp,
   type ActivationParams,
 } from '../kernels/unary.js';
+import { pair2d, type Size2d } from '../ops.js';
+import { fmt, sizeOf } from '../shape.js';
+import {
+  AdaptiveAvgPool2d,
+  AvgPool2d,
+  Conv1d,
+  Conv2d,
+  Flatten,
+  MaxPool1d,
+  MaxPool2d,
+  Unflatten,
+} from './conv.js';
 import { Activation, ACTIVATION_MODULES, Dropout, Identity, Linear, Sequential, Softmax } from './layers.js';
 import type { Module } from './module.js';
+import { BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm } from './norm.js';
 
 /**
  * An elementwise activation layer as JSON: its op from the unary op table and, for the ones that take one,
@@ -26,13 +41,94 @@ export type ElementwiseSpec = {
     : unknown);
 }[ActivationOp];
 
-/** One layer of a `Sequential`, as JSON. Each variant maps to exactly one layer class. */
+/**
+ * One layer of a `Sequential`, as JSON. Each variant maps to exactly one layer class, with that class's
+ * arguments under short names (every field is required; `toSpec` writes them all). Window sizes, strides,
+ * paddings and dilations are one number for both axes or [height, width].
+ */
 export type LayerSpec =
   | { type: 'linear'; in: number; out: number; bias: boolean }
   | ElementwiseSpec
   | { type: 'identity' }
   | { type: 'softmax'; axis: number }
-  | { type: 'dropout'; p: number };
+  | { type: 'dropout'; p: number }
+  /** `Conv2d(in, out, kernel, {stride, padding, dilation, groups, bias})`. */
+  | {
+      type: 'conv2d';
+      in: number;
+      out: number;
+      kernel: Size2d;
+      stride: Size2d;
+      padding: Size2d | 'same' | 'valid';
+      dilation: Size2d;
+      groups: number;
+      bias: boolean;
+    }
+  /** `Conv1d(in, out, kernel, {stride, padding, dilation, groups, bias})`. */
+  | {
+      type: 'conv1d';
+      in: number;
+      out: number;
+      kernel: number;
+      stride: number;
+      padding: number | 'same' | 'valid';
+      dilation: number;
+      groups: number;
+      bias: boolean;
+    }
+  /** `MaxPool2d(kernel, {stride, padding, dilation, ceilMode})`. */
+  | {
+      type: 'maxPool2d';
+      kernel: Size2d;
+      stride: Size2d;
+      padding: Size2d;
+      dilation: Size2d;
+      ceilMode: boolean;
+    }
+  /** `MaxPool1d(kernel, {stride, padding, dilation, ceilMode})`. */
+  | {
+      type: 'maxPool1d';
+      kernel: number;
+      stride: number;
+      padding: number;
+      dilation: number;
+      ceilMode: boolean;
+    }
+  /** `AvgPool2d(kernel, {stride, padding, ceilMode, countIncludePad})`. */
+  | {
+      type: 'avgPool2d';
+      kernel: Size2d;
+      stride: Size2d;
+      padding: Size2d;
+      ceilMode: boolean;
+      countIncludePad: boolean;
+    }
+  /** `AdaptiveAvgPool2d(1)`: the global average (the only size for now). */
+  | { type: 'adaptiveAvgPool2d'; size: 1 }
+  /** `Flatten()`: [N, …] → [N, features]. */
+  | { type: 'flatten' }
+  /** `Unflatten(1, shape)`: flat rows [N, F] → [N, …shape], e.g. [1, 28, 28] images from a dataset's rows. */
+  | { type: 'unflatten'; shape: number[] }
+  /** `BatchNorm1d(features, {eps, momentum, affine, trackRunningStats})`. */
+  | {
+      type: 'batchNorm1d';
+      features: number;
+      eps: number;
+      momentum: number | null;
+      affine: boolean;
+      trackRunningStats: boolean;
+    }
+  /** `BatchNorm2d(features, {eps, momentum, affine, trackRunningStats})`. */
+  | {
+      type: 'batchNorm2d';
+      features: number;
+      eps: number;
+      momentum: number | null;
+      affine: boolean;
+      trackRunningStats: boolean;
+    }
+  /** `LayerNorm(shape, {eps, elementwiseAffine})`. */
+  | { type: 'layerNorm'; shape: number[]; eps: number; elementwiseAffine: boolean };
 
 /** A whole model as JSON: for now always a `Sequential`; the `type` leaves room for other containers. */
 export interface ModelSpec {
@@ -44,7 +140,7 @@ export interface ModelSpec {
 export type LayerType = LayerSpec['type'];
 
 /** The layer specs that are activations (elementwise or softmax): what `mlpSpec` puts between layers. */
-export type ActivationSpec = Exclude<LayerSpec, { type: 'linear' } | { type: 'dropout' }>;
+export type ActivationSpec = Extract<LayerSpec, { type: ActivationOp | 'identity' | 'softmax' }>;
 
 /** An activation by name, as a command-line flag gives it. */
 export type ActivationName = ActivationSpec['type'];
@@ -102,6 +198,34 @@ const integer: FieldCheck = (v) => (typeof v === 'number' && Number.isInteger(v)
 // p = 1 is allowed, as PyTorch's Dropout (and ours) allows it.
 const probability: FieldCheck = (v) =>
   typeof v === 'number' && v >= 0 && v <= 1 ? null : 'a number in [0, 1]';
+const isInt = (v: unknown, min: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min;
+const isPair = (v: unknown, min: number): boolean =>
+  isInt(v, min) || (Array.isArray(v) && v.length === 2 && v.every((d) => isInt(d, min)));
+const nonNegativeInt: FieldCheck = (v) => (isInt(v, 0) ? null : 'an integer ≥ 0');
+const size2d: FieldCheck = (v) => (isPair(v, 1) ? null : 'a positive integer or [height, width] of them');
+const padding2d: FieldCheck = (v) => (isPair(v, 0) ? null : 'an integer ≥ 0 or [height, width] of them');
+const convPadding2d: FieldCheck = (v) =>
+  v === 'same' || v === 'valid' || isPair(v, 0)
+    ? null
+    : `an integer ≥ 0, [height, width] of them, "same" or "valid"`;
+const convPadding1d: FieldCheck = (v) =>
+  v === 'same' || v === 'valid' || isInt(v, 0) ? null : 'an integer ≥ 0, "same" or "valid"';
+const nonNegative: FieldCheck = (v) =>
+  typeof v === 'number' && v >= 0 && Number.isFinite(v) ? null : 'a number ≥ 0';
+const momentum: FieldCheck = (v) =>
+  v === null || (typeof v === 'number' && v >= 0 && v <= 1) ? null : 'a number in [0, 1] or null';
+const shapeList: FieldCheck = (v) =>
+  Array.isArray(v) && v.length > 0 && v.every((d) => isInt(d, 1))
+    ? null
+    : 'a non-empty array of positive integers';
+const one: FieldCheck = (v) => (v === 1 ? null : '1 (only the global average is supported)');
+const batchNormFields = {
+  features: positiveInt,
+  eps: nonNegative,
+  momentum,
+  affine: boolean,
+  trackRunningStats: boolean,
+};
 
 /** The fields of each layer type besides `type`, the activations' aside (their table names theirs). */
 const FIELDS: { readonly [T in Exclude<LayerType, ActivationOp>]: Readonly<Record<string, FieldCheck>> } = {
@@ -109,6 +233,47 @@ const FIELDS: { readonly [T in Exclude<LayerType, ActivationOp>]: Readonly<Recor
   identity: {},
   softmax: { axis: integer },
   dropout: { p: probability },
+  conv2d: {
+    in: positiveInt,
+    out: positiveInt,
+    kernel: size2d,
+    stride: size2d,
+    padding: convPadding2d,
+    dilation: size2d,
+    groups: positiveInt,
+    bias: boolean,
+  },
+  conv1d: {
+    in: positiveInt,
+    out: positiveInt,
+    kernel: positiveInt,
+    stride: positiveInt,
+    padding: convPadding1d,
+    dilation: positiveInt,
+    groups: positiveInt,
+    bias: boolean,
+  },
+  maxPool2d: { kernel: size2d, stride: size2d, padding: padding2d, dilation: size2d, ceilMode: boolean },
+  maxPool1d: {
+    kernel: positiveInt,
+    stride: positiveInt,
+    padding: nonNegativeInt,
+    dilation: positiveInt,
+    ceilMode: boolean,
+  },
+  avgPool2d: {
+    kernel: size2d,
+    stride: size2d,
+    padding: padding2d,
+    ceilMode: boolean,
+    countIncludePad: boolean,
+  },
+  adaptiveAvgPool2d: { size: one },
+  flatten: {},
+  unflatten: { shape: shapeList },
+  batchNorm1d: batchNormFields,
+  batchNorm2d: batchNormFields,
+  layerNorm: { shape: shapeList, eps: nonNegative, elementwiseAffine: boolean },
 };
 
 /** The fields a layer type has besides `type`. */
@@ -146,8 +311,9 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /**
  * Check that `value` is a valid `ModelSpec` and return it typed. Errors name the field by its path
  * (`layers[2].out: expected a positive integer, got "x"`), prefixed with `path` when given (a model file
- * passes `'architecture'`). Consecutive linear layers must agree on sizes (every other layer keeps the
- * width), so a spec that validates also builds and runs.
+ * passes `'architecture'`). Each layer must take what the one before gives where that is known (see
+ * {@link specShapes}): a Linear's `in`, a convolution's or batch norm's channels, a kernel that fits the
+ * padded input; so a spec that validates also builds, and runs on inputs of the shape it declares.
  */
 export function validateSpec(value: unknown, path = ''): ModelSpec {
   const at = (p: string) => (path ? `${path}.${p}` : p);
@@ -160,20 +326,203 @@ export function validateSpec(value: unknown, path = ''): ModelSpec {
   if (!Array.isArray(spec.layers)) fail(at('layers'), 'an array of layers', spec.layers);
   for (const key of Object.keys(spec))
     if (key !== 'type' && key !== 'layers') throw new Error(`${path || 'spec'}: unexpected field '${key}'`);
-  const layers = spec.layers as unknown[];
-  let width: { size: number; from: number } | null = null;
-  layers.forEach((layer, i) => {
-    const lp = at(`layers[${i}]`);
-    const l = validateLayer(layer, lp);
-    if (l.type === 'linear') {
-      if (width && l.in !== width.size)
-        throw new Error(
-          `${lp}.in: expected ${width.size} (the output size of layers[${width.from}]), got ${l.in}`,
-        );
-      width = { size: l.out, from: i };
-    }
-  });
+  const layers = (spec.layers as unknown[]).map((layer, i) => validateLayer(layer, at(`layers[${i}]`)));
+  walkShapes(layers, (i) => at(`layers[${i}]`));
   return value as ModelSpec;
+}
+
+/**
+ * A sample's shape (without the batch axis) after each layer of a valid spec, as far as the spec tells:
+ * −1 for a size that depends on the input, null where not even the number of axes is known. Shapes become
+ * known at an `unflatten` layer (a CNN on flat rows starts with one) or a Linear (its output is [out]), so
+ * a model that takes [N, C, H, W] tensors directly has −1 for H and W. What `chainrule info` tabulates.
+ */
+export function specShapes(spec: ModelSpec): (number[] | null)[] {
+  validateSpec(spec);
+  return walkShapes(spec.layers, (i) => `layers[${i}]`);
+}
+
+/**
+ * Follow a sample's shape through the layers, checking that each takes what the one before gives; throws
+ * naming the layer (by `at`), the shapes and what was expected.
+ */
+function walkShapes(layers: readonly LayerSpec[], at: (i: number) => string): (number[] | null)[] {
+  let shape: number[] | null = null;
+  let from = -1;
+  return layers.map((l, i) => {
+    const lp = at(i);
+    const source = () => `layers[${from}]`;
+    const given = () => `${source()} gives ${fmt(shape as number[])}`;
+    const fail = (message: string): never => {
+      throw new Error(`${lp} (${l.type}): ${message}`);
+    };
+    // The input must have `rank` axes; returns it (with −1 for unknown sizes) or null when unknown.
+    const takes = (rank: number, layout: string): number[] | null => {
+      if (shape === null) return null;
+      if (shape.length !== rank) fail(`takes ${layout} per sample, but ${given()}`);
+      return shape;
+    };
+    const channels = (s: number[] | null, field: 'in' | 'features', want: number) => {
+      if (s !== null && s[0] !== -1 && s[0] !== want)
+        throw new Error(`${lp}.${field}: expected ${s[0]} (the channels ${given()}), got ${want}`);
+    };
+    const spatial = (
+      s: number[] | null,
+      k: readonly number[],
+      stride: readonly number[],
+      pad: readonly number[],
+      dilation: readonly number[],
+      ceil: boolean,
+    ): number[] => {
+      const sizes = s ? s.slice(1) : k.map(() => -1);
+      return sizes.map((size, d) => {
+        if (size === -1) return -1;
+        const out = windowSize(size, k[d], pad[d], stride[d], dilation[d], ceil);
+        if (out < 1) {
+          const span = k.map((kk, j) => dilation[j] * (kk - 1) + 1);
+          fail(
+            `the kernel ${by(k)}${span.some((v, j) => v !== k[j]) ? ` (dilated to ${by(span)})` : ''} does not fit ` +
+              `the input: ${given()}${pad.some((p) => p > 0) ? `, padded to ${by(sizes.map((v, j) => v + 2 * pad[j]))}` : ''}`,
+          );
+        }
+        return out;
+      });
+    };
+    const checkPoolPadding = (pad: readonly number[], k: readonly number[]) => {
+      if (pad.some((p, d) => p > Math.floor(k[d] / 2)))
+        throw new Error(`${lp}.padding: expected at most half the kernel ${by(k)}, got ${by(pad)}`);
+    };
+    const checkGroups = (c: { in: number; out: number; groups: number }) => {
+      if (c.in % c.groups !== 0 || c.out % c.groups !== 0)
+        throw new Error(`${lp}.groups: expected a divisor of in ${c.in} and out ${c.out}, got ${c.groups}`);
+    };
+    let out: number[] | null;
+    switch (l.type) {
+      case 'linear': {
+        const last = shape === null ? -1 : shape[shape.length - 1];
+        if (last !== -1 && last !== l.in)
+          throw new Error(
+            `${lp}.in: expected ${last} (the output size of ${source()}${shape!.length > 1 ? `, ${fmt(shape!)}` : ''}), got ${l.in}`,
+          );
+        out = shape === null ? [l.out] : [...shape.slice(0, -1), l.out];
+        break;
+      }
+      case 'conv2d': {
+        checkGroups(l);
+        const k = pair2d(l.kernel, 1, 1, lp, 'kernel');
+        const stride = pair2d(l.stride, 1, 1, lp, 'stride');
+        const dilation = pair2d(l.dilation, 1, 1, lp, 'dilation');
+        const s = takes(3, '[C, H, W]');
+        channels(s, 'in', l.in);
+        if (l.padding === 'same') {
+          if (stride[0] !== 1 || stride[1] !== 1)
+            throw new Error(`${lp}.padding: "same" needs stride 1 (as PyTorch), got stride ${by(stride)}`);
+          out = [l.out, ...(s ? s.slice(1) : [-1, -1])];
+        } else {
+          const pad = l.padding === 'valid' ? [0, 0] : pair2d(l.padding, 0, 0, lp, 'padding');
+          out = [l.out, ...spatial(s, k, stride, pad, dilation, false)];
+        }
+        break;
+      }
+      case 'conv1d': {
+        checkGroups(l);
+        const s = takes(2, '[C, L]');
+        channels(s, 'in', l.in);
+        if (l.padding === 'same') {
+          if (l.stride !== 1)
+            throw new Error(`${lp}.padding: "same" needs stride 1 (as PyTorch), got stride ${l.stride}`);
+          out = [l.out, s ? s[1] : -1];
+        } else {
+          const pad = l.padding === 'valid' ? 0 : l.padding;
+          out = [l.out, ...spatial(s, [l.kernel], [l.stride], [pad], [l.dilation], false)];
+        }
+        break;
+      }
+      case 'maxPool2d':
+      case 'avgPool2d': {
+        const k = pair2d(l.kernel, 1, 1, lp, 'kernel');
+        const pad = pair2d(l.padding, 0, 0, lp, 'padding');
+        checkPoolPadding(pad, k);
+        const dilation = l.type === 'maxPool2d' ? pair2d(l.dilation, 1, 1, lp, 'dilation') : [1, 1];
+        const s = takes(3, '[C, H, W]');
+        out = [
+          s ? s[0] : -1,
+          ...spatial(s, k, pair2d(l.stride, 1, 1, lp, 'stride'), pad, dilation, l.ceilMode),
+        ];
+        break;
+      }
+      case 'maxPool1d': {
+        checkPoolPadding([l.padding], [l.kernel]);
+        const s = takes(2, '[C, L]');
+        out = [s ? s[0] : -1, ...spatial(s, [l.kernel], [l.stride], [l.padding], [l.dilation], l.ceilMode)];
+        break;
+      }
+      case 'adaptiveAvgPool2d': {
+        const s = takes(3, '[C, H, W]');
+        out = [s ? s[0] : -1, 1, 1];
+        break;
+      }
+      case 'flatten':
+        out = shape === null || shape.includes(-1) ? [-1] : [sizeOf(shape)];
+        break;
+      case 'unflatten': {
+        const want = sizeOf(l.shape);
+        if (shape !== null && shape[0] !== -1 && shape[0] !== want)
+          throw new Error(
+            `${lp}.shape: ${l.shape.join('·')} = ${want} elements, but ${given()} (${shape[0]} to unflatten)`,
+          );
+        out = [...l.shape, ...(shape === null ? [] : shape.slice(1))];
+        break;
+      }
+      case 'batchNorm1d': {
+        if (shape !== null && shape.length !== 1 && shape.length !== 2)
+          fail(`takes [C] or [C, L] per sample, but ${given()}`);
+        channels(shape, 'features', l.features);
+        out = shape;
+        break;
+      }
+      case 'batchNorm2d': {
+        const s = takes(3, '[C, H, W]');
+        channels(s, 'features', l.features);
+        out = s ?? [l.features, -1, -1];
+        break;
+      }
+      case 'layerNorm': {
+        if (shape !== null) {
+          const tail = shape.slice(Math.max(0, shape.length - l.shape.length));
+          if (tail.length !== l.shape.length || tail.some((d, j) => d !== -1 && d !== l.shape[j]))
+            throw new Error(`${lp}.shape: expected the last axes of what ${given()}, got ${fmt(l.shape)}`);
+        }
+        out = shape;
+        break;
+      }
+      default:
+        // Activations, identity, softmax and dropout keep the shape.
+        out = shape;
+    }
+    if (out !== shape) from = i;
+    shape = out;
+    return out && [...out];
+  });
+}
+
+/** `a×b`: window sizes as messages show them. */
+const by = (hw: readonly number[]): string => hw.join('×');
+
+/** A window's output size along one axis (PyTorch's formula, as the ops), or < 1 when it does not fit. */
+function windowSize(
+  size: number,
+  k: number,
+  pad: number,
+  stride: number,
+  dilation: number,
+  ceil: boolean,
+): number {
+  const span = dilation * (k - 1) + 1;
+  if (size + 2 * pad < span) return 0;
+  let out = Math.floor((size + 2 * pad - span + (ceil ? stride - 1 : 0)) / stride) + 1;
+  if (ceil && (out - 1) * stride >= size + pad) out--;
+  return out;
 }
 
 /** Check one layer spec; `lp` is its path for messages. */
@@ -198,7 +547,7 @@ export interface FromSpecOptions {
   dtype?: DType;
   /** Stream for the initial weights and for dropout masks (default: the library's default stream). */
   rng?: RandomState;
-  /** Initialisation of the linear layers (default `'default'`, PyTorch's). */
+  /** Initialisation of the linear and convolution layers (default `'default'`, PyTorch's). */
   init?: Init;
 }
 
@@ -221,6 +570,64 @@ function buildLayer(l: LayerSpec, options: FromSpecOptions): Module {
       return new Softmax(l.axis);
     case 'dropout':
       return new Dropout(l.p, rng);
+    case 'conv2d':
+    case 'conv1d': {
+      const { in: inC, out, kernel, stride, padding, dilation, groups, bias } = l;
+      const params = { bias, dtype: options.dtype ?? 'float32', init: options.init, ...rng };
+      return l.type === 'conv2d'
+        ? new Conv2d(inC, out, kernel, { stride, padding, dilation, groups, ...params })
+        : new Conv1d(inC, out, l.kernel, {
+            stride: l.stride,
+            padding: l.padding,
+            dilation: l.dilation,
+            groups,
+            ...params,
+          });
+    }
+    case 'maxPool2d':
+      return new MaxPool2d(l.kernel, {
+        stride: l.stride,
+        padding: l.padding,
+        dilation: l.dilation,
+        ceilMode: l.ceilMode,
+      });
+    case 'maxPool1d':
+      return new MaxPool1d(l.kernel, {
+        stride: l.stride,
+        padding: l.padding,
+        dilation: l.dilation,
+        ceilMode: l.ceilMode,
+      });
+    case 'avgPool2d':
+      return new AvgPool2d(l.kernel, {
+        stride: l.stride,
+        padding: l.padding,
+        ceilMode: l.ceilMode,
+        countIncludePad: l.countIncludePad,
+      });
+    case 'adaptiveAvgPool2d':
+      return new AdaptiveAvgPool2d(l.size);
+    case 'flatten':
+      return new Flatten();
+    case 'unflatten':
+      return new Unflatten(1, l.shape);
+    case 'batchNorm1d':
+    case 'batchNorm2d': {
+      const Norm = l.type === 'batchNorm1d' ? BatchNorm1d : BatchNorm2d;
+      return new Norm(l.features, {
+        eps: l.eps,
+        momentum: l.momentum,
+        affine: l.affine,
+        trackRunningStats: l.trackRunningStats,
+        dtype: options.dtype ?? 'float32',
+      });
+    }
+    case 'layerNorm':
+      return new LayerNorm(l.shape, {
+        eps: l.eps,
+        elementwiseAffine: l.elementwiseAffine,
+        dtype: options.dtype ?? 'float32',
+      });
     default:
       throw new Error(`fromSpec: unknown layer ${show(l)}`);
   }
@@ -265,9 +672,115 @@ export function describeLayer(m: Module): LayerSpec | null {
       return { type: 'softmax', axis: (m as Softmax).axis };
     case Dropout:
       return { type: 'dropout', p: (m as Dropout).p };
+    case Conv2d: {
+      const c = m as Conv2d;
+      checkWeight(c.weight, [c.outChannels, c.inChannels / c.groups, ...c.kernelSize], 'Conv2d');
+      return {
+        type: 'conv2d',
+        in: c.inChannels,
+        out: c.outChannels,
+        kernel: compact(c.kernelSize),
+        stride: compact(c.stride),
+        padding: typeof c.padding === 'string' ? c.padding : compact(c.padding),
+        dilation: compact(c.dilation),
+        groups: c.groups,
+        bias: c.bias !== null,
+      };
+    }
+    case Conv1d: {
+      const c = m as Conv1d;
+      checkWeight(c.weight, [c.outChannels, c.inChannels / c.groups, c.kernelSize], 'Conv1d');
+      return {
+        type: 'conv1d',
+        in: c.inChannels,
+        out: c.outChannels,
+        kernel: c.kernelSize,
+        stride: c.stride,
+        padding: c.padding,
+        dilation: c.dilation,
+        groups: c.groups,
+        bias: c.bias !== null,
+      };
+    }
+    case MaxPool2d: {
+      const p = m as MaxPool2d;
+      return {
+        type: 'maxPool2d',
+        kernel: compact(p.kernelSize),
+        stride: compact(p.stride),
+        padding: compact(p.padding),
+        dilation: compact(p.dilation),
+        ceilMode: p.ceilMode,
+      };
+    }
+    case MaxPool1d: {
+      const p = m as MaxPool1d;
+      return {
+        type: 'maxPool1d',
+        kernel: p.kernelSize,
+        stride: p.stride,
+        padding: p.padding,
+        dilation: p.dilation,
+        ceilMode: p.ceilMode,
+      };
+    }
+    case AvgPool2d: {
+      const p = m as AvgPool2d;
+      return {
+        type: 'avgPool2d',
+        kernel: compact(p.kernelSize),
+        stride: compact(p.stride),
+        padding: compact(p.padding),
+        ceilMode: p.ceilMode,
+        countIncludePad: p.countIncludePad,
+      };
+    }
+    case AdaptiveAvgPool2d:
+      return { type: 'adaptiveAvgPool2d', size: 1 };
+    case Flatten: {
+      const f = m as Flatten;
+      // A spec's flatten is PyTorch's default, one row per sample; other axes have no spec.
+      return f.startDim === 1 && f.endDim === -1 ? { type: 'flatten' } : null;
+    }
+    case Unflatten: {
+      const u = m as Unflatten;
+      return u.dim === 1 ? { type: 'unflatten', shape: [...u.sizes] } : null;
+    }
+    case BatchNorm1d:
+    case BatchNorm2d: {
+      const b = m as BatchNorm;
+      return {
+        type: m.constructor === BatchNorm1d ? 'batchNorm1d' : 'batchNorm2d',
+        features: b.numFeatures,
+        eps: b.eps,
+        momentum: b.momentum,
+        affine: b.affine,
+        trackRunningStats: b.trackRunningStats,
+      };
+    }
+    case LayerNorm: {
+      const n = m as LayerNorm;
+      return {
+        type: 'layerNorm',
+        shape: [...n.normalizedShape],
+        eps: n.eps,
+        elementwiseAffine: n.elementwiseAffine,
+      };
+    }
     default:
       return null;
   }
+}
+
+/** A pair as a spec writes it: one number when both axes agree. */
+function compact(p: readonly [number, number]): Size2d {
+  return p[0] === p[1] ? p[0] : [p[0], p[1]];
+}
+
+/** Someone may have replaced a weight tensor; the spec would then build a different shape. */
+function checkWeight(w: { shape: readonly number[] }, want: readonly number[], layer: string): void {
+  if (w.shape.length !== want.length || w.shape.some((d, i) => d !== want[i]))
+    throw new Error(`${layer}: weight has shape ${fmt(w.shape)}, not ${fmt(want)}`);
 }
 
 /** The module classes a spec can describe, for messages. */
@@ -277,6 +790,17 @@ export const SPEC_MODULES = [
   'Softmax',
   'Identity',
   'Dropout',
+  'Conv1d',
+  'Conv2d',
+  'MaxPool1d',
+  'MaxPool2d',
+  'AvgPool2d',
+  'AdaptiveAvgPool2d(1)',
+  'Flatten()',
+  'Unflatten(1, …)',
+  'BatchNorm1d',
+  'BatchNorm2d',
+  'LayerNorm',
 ].join(', ');
 
 /** The spec of a Sequential; throws, naming the layer, for a module no spec can describe. */
@@ -289,7 +813,7 @@ export function toSpec(model: Sequential): ModelSpec {
     try {
       spec = describeLayer(m);
     } catch (e) {
-      throw new Error(`${where}: ${(e as Error).message.replace(/^Linear: /, '')}`, { cause: e });
+      throw new Error(`${where}: ${(e as Error).message.replace(/^(Linear|Conv[12]d): /, '')}`, { cause: e });
     }
     if (!spec)
       throw new Error(`${where} cannot be described in a model spec; supported layers: ${SPEC_MODULES}`);

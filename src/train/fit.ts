@@ -3,7 +3,7 @@
  * "until the loss is below X", schedulers, callbacks and cancellation; `evaluate` and `predict` run a
  * model without gradients.
  */
-import type { LossFn, LossName } from '../losses.js';
+import { lossName, type LossFn, type LossSpelling } from '../losses.js';
 import { MetricSums, NO_METRICS, type MetricName, type Metrics } from '../metrics.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -13,7 +13,7 @@ import { defaultStream, type RandomState } from '../random.js';
 import { allocStorage, noGrad, Tensor } from '../tensor.js';
 import { rows, toSplit, type Dataset, type Split } from './data.js';
 import { EpochColumns, type BatchLog, type EpochLog, type History } from './history.js';
-import { resolveLoss, Trainer } from './step.js';
+import { checkLoss, resolveLoss, Trainer } from './step.js';
 
 /** Early-stopping settings. */
 export interface EarlyStopping {
@@ -29,8 +29,8 @@ export interface EarlyStopping {
 
 /** Options of `fit`. */
 export interface FitOptions {
-  /** Loss function or its name. */
-  loss: LossFn | LossName;
+  /** Loss function or its name, in either spelling (`'crossEntropy'` or `'cross-entropy'`). */
+  loss: LossFn | LossSpelling;
   /** Optimizer over the model's parameters. */
   optimizer: Optimizer;
   /** Number of passes over the data (default 1). */
@@ -71,9 +71,30 @@ export interface FitOptions {
   fused?: boolean;
 }
 
+const EXAMPLE = ', e.g. { loss: "mse", optimizer: new optim.Adam(model.parameters()), epochs: 100 }';
+
+/** What a plain-JavaScript caller may pass as `options.optimizer` by mistake, answered in words. */
+function checkOptimizer(optimizer: unknown): asserts optimizer is Optimizer {
+  if (
+    optimizer !== null &&
+    typeof optimizer === 'object' &&
+    typeof (optimizer as Optimizer).step === 'function'
+  )
+    return;
+  const got =
+    optimizer === undefined
+      ? 'options.optimizer is missing'
+      : typeof optimizer === 'string'
+        ? `options.optimizer is the string ${JSON.stringify(optimizer)}, not an optimizer`
+        : typeof optimizer === 'function'
+          ? `options.optimizer is the class ${optimizer.name || '(anonymous)'}, not an optimizer made from it`
+          : `options.optimizer is ${String(optimizer)}, not an optimizer`;
+  throw new TypeError(`fit: ${got}; make one over the model's parameters${EXAMPLE}`);
+}
+
 /** The decision threshold for a single output's accuracy: 0 for logits, 0.5 for probabilities. */
-function thresholdOf(loss: LossFn | LossName): number {
-  return loss === 'bceWithLogits' ? 0 : 0.5;
+function thresholdOf(loss: LossFn | LossSpelling): number {
+  return typeof loss === 'string' && lossName(loss) === 'bceWithLogits' ? 0 : 0.5;
 }
 
 // setImmediate where it exists (Node); a macrotask elsewhere. Not a microtask: those would starve timers.
@@ -91,28 +112,31 @@ const YIELD_MS = 20;
 const CLOCK_MS = 0.05;
 
 /**
- * Train `model` on `data`. Each batch: forward, loss, backward, optimizer step. Returns the per-epoch
- * history. A NaN or infinite loss stops training with a `TrainingDivergedError`, leaving the model with its
+ * Train `model` on `data`. Each batch: forward, loss, backward, optimizer step, with the model in training
+ * mode (dropout, batch statistics) and in evaluation mode for validation; afterwards every module is back
+ * in the mode it had. Returns the per-epoch history. A NaN or infinite loss stops training with a `TrainingDivergedError`, leaving the model with its
  * last weights that gave a finite loss.
  */
 export async function fit(model: Module, data: Dataset, options: FitOptions): Promise<History> {
-  resolveLoss(options.loss, 'fit');
-  const { optimizer } = options;
-  if (!optimizer || typeof optimizer.step !== 'function')
+  // Plain JavaScript reaches here without a type checker: say what is missing, not "cannot read 'loss'".
+  if (options === null || typeof options !== 'object')
     throw new TypeError(
-      'fit: options.optimizer must be an optimizer (e.g. new optim.Adam(model.parameters()))',
+      `fit: options are required: fit(model, { x, y }, { loss, optimizer, epochs })${EXAMPLE}`,
     );
+  const loss = checkLoss(options.loss, 'fit');
+  checkOptimizer(options.optimizer);
+  const { optimizer } = options;
   const epochs = options.epochs ?? 1;
   if (!Number.isInteger(epochs) || epochs < 0)
     throw new RangeError(`fit: epochs must be a non-negative integer, got ${epochs}`);
   const metrics = options.metrics ?? [];
-  const threshold = thresholdOf(options.loss);
+  const threshold = thresholdOf(loss);
 
   // Training and validation sets.
   const all = toSplit(data, 'fit');
   let train: Split = all;
   let val: Split | null = null;
-  if (options.validationData) val = toSplit(options.validationData, 'fit: validationData');
+  if (options.validationData) val = toSplit(options.validationData, 'fit', 'validationData');
   else if (options.validationSplit) {
     const f = options.validationSplit;
     if (!(f > 0 && f < 1)) throw new RangeError(`fit: validationSplit must be in (0, 1), got ${f}`);
@@ -129,7 +153,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     throw new Error("fit: earlyStopping monitors 'valLoss' but there is no validation data");
 
   const trainer = new Trainer(model, train, {
-    loss: options.loss,
+    loss,
     optimizer,
     batchSize: options.batchSize ?? 32,
     shuffle: options.shuffle ?? true,
@@ -139,7 +163,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     fused: options.fused !== false,
   });
   const run = new Epochs(model, trainer, options, val, monitor, threshold);
-  const wasTraining = model.training;
+  const restoreModes = modesOf(model);
   model.train();
   try {
     // Epochs run in synchronous stretches of about YIELD_MS, and fit yields to the event loop between
@@ -147,7 +171,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     while (!run.stretch()) await yieldToEventLoop();
   } finally {
     run.finish();
-    model.train(wasTraining);
+    restoreModes();
     trainer.release();
   }
   const history = run.history;
@@ -294,11 +318,23 @@ class Epochs {
 
 /** Options of `evaluate`. */
 export interface EvaluateOptions {
-  loss: LossFn | LossName;
+  /** Loss function or its name, in either spelling. */
+  loss: LossFn | LossSpelling;
   metrics?: MetricName[];
   batchSize?: number;
   /** Decision threshold for single-output accuracy (default 0.5; 0 for logits). */
   threshold?: number;
+}
+
+/**
+ * Every module's training flag now, and a function that puts each back: `fit`, `evaluate` and `predict`
+ * switch the whole model and then restore what the caller had, module by module (a BatchNorm the caller
+ * froze in evaluation mode stays so).
+ */
+function modesOf(model: Module): () => void {
+  const modules = model.modules();
+  const modes = modules.map((m) => m.training);
+  return () => modules.forEach((m, i) => (m.training = modes[i]));
 }
 
 /** Loss and metrics of `model` on `data`, without gradients, in evaluation mode. */
@@ -312,7 +348,7 @@ export function evaluate(
   const n = t.x.shape[0];
   const bs = Math.min(options.batchSize ?? 256, Math.max(n, 1));
   const sums = new MetricSums(options.metrics ?? [], options.threshold ?? thresholdOf(options.loss));
-  const wasTraining = model.training;
+  const restoreModes = modesOf(model);
   model.eval();
   try {
     return noGrad(() => {
@@ -328,7 +364,7 @@ export function evaluate(
       return { loss: lossSum / n, metrics: n > 0 ? sums.result() : NO_METRICS };
     });
   } finally {
-    model.train(wasTraining);
+    restoreModes();
   }
 }
 
@@ -336,7 +372,7 @@ export function evaluate(
 export function predict(model: Module, x: Tensor, options: { batchSize?: number } = {}): Tensor {
   const n = x.shape[0];
   const bs = options.batchSize ?? 1024;
-  const wasTraining = model.training;
+  const restoreModes = modesOf(model);
   model.eval();
   try {
     return noGrad(() => {
@@ -354,6 +390,6 @@ export function predict(model: Module, x: Tensor, options: { batchSize?: number 
       return new Tensor(out, [n, ...parts[0].shape.slice(1)]);
     });
   } finally {
-    model.train(wasTraining);
+    restoreModes();
   }
 }

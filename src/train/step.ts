@@ -5,11 +5,19 @@
  *
  * For a plain MLP with a loss the fused step knows, the forward, loss and backward are the fused step's
  * (same bits, no graph, buffers kept between batches, parameters in the kernels' own memory); otherwise
- * autograd's.
+ * (convolutions, normalization, dropout, anything else) autograd's. The model is in whatever mode its
+ * caller set: `fit` puts it in training mode.
  */
 import { kernels } from '../kernels/index.js';
 import type { Kernels, Storage } from '../kernels/types.js';
-import { byName, type LossFn, type LossName } from '../losses.js';
+import {
+  byName,
+  LOSS_SPELLINGS,
+  lossName,
+  type LossFn,
+  type LossName,
+  type LossSpelling,
+} from '../losses.js';
 import { MetricSums, type MetricName, type Metrics } from '../metrics.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -31,21 +39,33 @@ export class TrainingDivergedError extends Error {
   }
 }
 
-/** A loss given by name or as a function, as a function; `op` names the caller in the message. */
-export function resolveLoss(loss: LossFn | LossName, op: string): LossFn {
+/**
+ * A loss option checked: a function as it is, a name in either spelling as the library's name; `op` names
+ * the caller in the message for anything else.
+ */
+export function checkLoss(loss: LossFn | LossSpelling, op: string): LossFn | LossName {
   if (typeof loss === 'function') return loss;
-  const fn = (byName as Record<string, LossFn | undefined>)[loss];
-  if (!fn)
-    throw new Error(
-      `${op}: unknown loss ${JSON.stringify(loss)}; expected one of ${Object.keys(byName).join(', ')}`,
-    );
-  return fn;
+  const name = lossName(loss);
+  if (name) return name;
+  const names = Object.entries(LOSS_SPELLINGS).map(([camel, kebab]) =>
+    camel === kebab ? camel : `${camel} (${kebab})`,
+  );
+  throw new Error(
+    `${op}: ${loss === undefined ? 'options.loss is missing' : `unknown loss ${JSON.stringify(loss)}`}; ` +
+      `expected a loss function or one of ${names.join(', ')}`,
+  );
+}
+
+/** A loss given by name (either spelling) or as a function, as a function; `op` names the caller. */
+export function resolveLoss(loss: LossFn | LossSpelling, op: string): LossFn {
+  const checked = checkLoss(loss, op);
+  return typeof checked === 'function' ? checked : byName[checked];
 }
 
 /** How a {@link Trainer} trains. */
 export interface TrainerOptions {
-  /** Loss function or its name (a name lets a plain MLP take the fused step). */
-  loss: LossFn | LossName;
+  /** Loss function or its name in either spelling (a name lets a plain MLP take the fused step). */
+  loss: LossFn | LossSpelling;
   optimizer: Optimizer;
   /** Samples per step (the whole set when it is smaller). */
   batchSize: number;
@@ -80,6 +100,12 @@ export class Trainer {
    * block when they are in one, else one per parameter.
    */
   private readonly backup: Storage[];
+  /**
+   * The model's buffers (BatchNorm's running statistics, updated by each forward in training) and their
+   * values after the last step with a finite loss, put back with the weights.
+   */
+  private readonly buffers: Tensor[];
+  private readonly bufferBackup: Storage[];
   private haveBackup = false;
   private readonly fused: FusedStep | null;
   /** Whether the fused step writes every parameter's gradient (so nothing needs zeroing first). */
@@ -108,13 +134,14 @@ export class Trainer {
       throw new RangeError(`fit: batchSize must be a positive integer, got ${options.batchSize}`);
     this.batchSize = batchSize;
     this.batches = Math.ceil(n / batchSize);
-    this.lossFn = resolveLoss(options.loss, 'fit');
+    const loss = checkLoss(options.loss, 'fit');
+    this.lossFn = typeof loss === 'function' ? loss : byName[loss];
     this.params = options.optimizer.params;
 
     this.sums = new MetricSums(options.metrics, options.threshold);
     this.order = options.shuffle ? new Int32Array(n) : null;
 
-    const fused = options.fused ? FusedStep.plan(model, options.loss) : null;
+    const fused = options.fused ? FusedStep.plan(model, loss) : null;
     this.fused = fused !== null && fused.accepts(data.x, data.y) ? fused : null;
     this.fusedOwnsGrads = this.fused !== null && this.fused.covers(this.params);
     this.owner = kernels();
@@ -127,6 +154,8 @@ export class Trainer {
     this.backup = this.blocks
       ? [allocStorage(this.params[0].dtype, this.blocks.params.length)]
       : this.params.map((p) => allocStorage(p.dtype, p.size));
+    this.buffers = model.buffers();
+    this.bufferBackup = this.buffers.map((b) => allocStorage(b.dtype, b.size));
     this.batchX = this.fused ? new Map() : undefined;
     this.batchY = this.fused ? new Map() : undefined;
   }
@@ -205,6 +234,7 @@ export class Trainer {
     if (!Number.isFinite(value)) return value;
     if (this.blocks) copyInto(this.backup[0], this.blocks.params);
     else for (let i = 0; i < this.params.length; i++) copyInto(this.backup[i], this.params[i].data);
+    for (let i = 0; i < this.buffers.length; i++) copyInto(this.bufferBackup[i], this.buffers[i].data);
     this.haveBackup = true;
     optimizer.step();
     return value;
@@ -225,6 +255,7 @@ export class Trainer {
     if (!this.haveBackup) return;
     if (this.blocks) this.blocks.params.set(this.backup[0]);
     else this.params.forEach((p, i) => p.data.set(this.backup[i]));
+    this.buffers.forEach((b, i) => b.data.set(this.bufferBackup[i]));
   }
 
   /**
