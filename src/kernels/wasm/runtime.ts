@@ -594,6 +594,7 @@ export class WasmRuntime {
     const threads = this.threadsFor(plan.macs);
     const scratch = fr.take(scratchBytes * threads);
     if (!this.reserve(fr.end)) return false;
+    if (threads > 1) this.pool?.wake();
     const I = this.i32;
     fillTaps(I, taps / 4, g, plan, S);
     fillPositions(I, pos / 4, g, plan, S);
@@ -682,6 +683,9 @@ export class WasmRuntime {
     const oAt = fr.take(region(out.length, S));
     const aAt = argmax ? fr.take(argmax.length * 4 + 16) : 0;
     if (!this.reserve(fr.end)) return false;
+    const planes = g.batch * g.channels;
+    const threads = this.threadsFor(planes * g.outH * g.outW * g.kH * g.kW * POOL_TAP_WORK);
+    if (threads > 1) this.pool?.wake();
     const I = this.i32;
     const cols = this.cols;
     writePoolTables(g, avg, countIncludePad, I, rows / 4, this.f64, rowF / 8, colF / 8, cols);
@@ -711,9 +715,6 @@ export class WasmRuntime {
     I[at + POOL.colB] = cols[1];
     I[at + POOL.rowF] = rowF;
     I[at + POOL.colF] = colF;
-    const planes = g.batch * g.channels;
-    const taps = planes * g.outH * g.outW * g.kH * g.kW;
-    const threads = this.threadsFor(taps * POOL_TAP_WORK);
     if (threads === 1) (this.exports[name] as Fn)(geo, 0, planes, 0);
     else
       this.runParts(
