@@ -94,6 +94,32 @@ function reducesLast(xShape: readonly number[], outShape: readonly number[]): bo
 }
 
 /**
+ * Whether a reduction of `xShape` to `outShape` keeps one block of middle axes and reduces the rest, the
+ * last axis among them (a convolution's bias gradient: [N, C, H·W] → [1, C, 1]): x seen as [outer, outs,
+ * per, cols] with outs the kept block, cols the last axis; null otherwise.
+ */
+function keepsMiddle(
+  xShape: readonly number[],
+  outShape: readonly number[],
+): { outer: number; per: number; cols: number } | null {
+  const nd = xShape.length;
+  if (nd < 2 || outShape[nd - 1] !== 1 || xShape[nd - 1] === 1) return null;
+  // Kept axes (out = x, not 1) must form one block; reduced ones (out = 1) lie before or after it.
+  let first = -1;
+  let last = -1;
+  for (let d = 0; d < nd; d++)
+    if (outShape[d] !== 1) {
+      if (outShape[d] !== xShape[d]) return null;
+      if (first < 0) first = d;
+      last = d;
+    }
+  if (first < 0) return null;
+  for (let d = first; d <= last; d++) if (outShape[d] !== xShape[d]) return null;
+  const product = (from: number, to: number) => xShape.slice(from, to).reduce((p, v) => p * v, 1);
+  return { outer: product(0, first), per: product(last + 1, nd - 1), cols: xShape[nd - 1] };
+}
+
+/**
  * Whether this runtime can run the WebAssembly kernels (it has WebAssembly with fixed-width SIMD). Where
  * it cannot, {@link loadWasmKernels} resolves to null and {@link useWasmKernels} to false.
  */
@@ -208,12 +234,14 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
     reduce(op, x, xShape, out, outShape) {
       if (x.length < minElements) return ref.reduce(op, x, xShape, out, outShape);
       const dt = dtypeOf(x, out, out);
+      const middle = out.length >= 2 ? keepsMiddle(xShape, outShape) : null;
       const done =
         dt !== null &&
         (out.length >= 2 && keepsTrailing(xShape, outShape)
           ? rt.reduceCols(dt, op, x, out, x.length / out.length, out.length)
-          : reducesLast(xShape, outShape) &&
-            rt.reduceRows(dt, op, x, out, out.length, x.length / out.length));
+          : reducesLast(xShape, outShape)
+            ? rt.reduceRows(dt, op, x, out, out.length, x.length / out.length)
+            : middle !== null && rt.reduceInto(dt, op, x, out, middle.outer, middle.per, middle.cols));
       if (!done) ref.reduce(op, x, xShape, out, outShape);
     },
     sgd(p, g, buf, h) {

@@ -186,6 +186,7 @@ interface DTypeFns {
   binary: Record<BinaryLayout, Partial<Record<BinaryOp, Fn>>>;
   reduceCols: Record<'sum' | 'max', Fn>;
   reduceRows: Record<'sum' | 'max', Fn>;
+  reduceInto: Record<'sum' | 'max', Fn>;
   /** The optimizer variants by `sgdIndex`, `adamIndex`, `rmspropIndex`, and weight decay (Adagrad). */
   sgd: Fn[];
   adam: Fn[];
@@ -241,6 +242,7 @@ export class WasmRuntime {
         binary: { same: {}, scalarA: {}, scalarB: {}, rowB: {} },
         reduceCols: { sum: fn(reduceNames.cols(dt, 'sum')), max: fn(reduceNames.cols(dt, 'max')) },
         reduceRows: { sum: fn(reduceNames.rows(dt, 'sum')), max: fn(reduceNames.rows(dt, 'max')) },
+        reduceInto: { sum: fn(reduceNames.into(dt, 'sum')), max: fn(reduceNames.into(dt, 'max')) },
         sgd: [],
         adam: [],
         rmsprop: [],
@@ -821,6 +823,33 @@ export class WasmRuntime {
     view.fill(op === 'sum' ? 0 : -Infinity, at, at + cols);
     this.fns[dt].reduceCols[op](xPtr, oPtr, rows, cols);
     this.take(dt, oPtr, cols, out, 0);
+    return true;
+  }
+
+  /**
+   * `Kernels.reduce` keeping a middle block of axes: x viewed as [outer, outs, per, cols], out [outs], each
+   * row of cols combined into its entry in x's order (see reduce.ts); false if it did not fit.
+   */
+  reduceInto(
+    dt: WasmDType,
+    op: 'sum' | 'max',
+    x: Storage,
+    out: Storage,
+    outer: number,
+    per: number,
+    cols: number,
+  ): boolean {
+    const size = ELEMENT_BYTES[dt];
+    const xAt = this.operands;
+    const oAt = xAt + region(x.length, size);
+    if (!this.reserve(oAt + region(out.length, size))) return false;
+    const xPtr = this.put(dt, x, 0, x.length, xAt);
+    const oPtr = this.target(dt, out, 0, oAt);
+    const view = dt === 'f32' ? this.f32 : this.f64;
+    const at = oPtr / size;
+    view.fill(op === 'sum' ? 0 : -Infinity, at, at + out.length);
+    this.fns[dt].reduceInto[op](xPtr, oPtr, outer, out.length, per, cols);
+    this.take(dt, oPtr, out.length, out, 0);
     return true;
   }
 
