@@ -12,6 +12,11 @@ export interface IO {
   readonly columns: number;
   /** Working directory that relative paths resolve against. */
   readonly cwd: string;
+  /**
+   * Whether stdout still takes output (false once its reader left, `| head`): a command that only writes
+   * there (generate) may stop early. Absent: always.
+   */
+  readonly outOpen?: () => boolean;
   /** Aborted on Ctrl-C: training stops after the current batch and saves a checkpoint. */
   readonly signal?: AbortSignal;
 }
@@ -22,14 +27,11 @@ export interface IO {
  * failure (a full disk under `> file`) is one line on stderr and exit status 1 (see {@link writeFailed}).
  */
 export function processIO(signal?: AbortSignal): IO {
-  // A reader that went away (`| head`) is not an error: stop quietly, as Unix tools do.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    throw e;
-  });
+  const out = channel(process.stdout, 'stdout');
   return {
-    out: channel(process.stdout, 'stdout'),
-    err: channel(process.stderr, 'stderr'),
+    out: out.write,
+    outOpen: out.open,
+    err: channel(process.stderr, 'stderr').write,
     isTTY: process.stderr.isTTY === true,
     columns: process.stderr.columns ?? 80,
     cwd: process.cwd(),
@@ -45,7 +47,10 @@ export function writeFailed(): boolean {
 }
 
 /** A writer to `stream` that stops once writing fails (never an unhandled 'error' event). */
-function channel(stream: NodeJS.WriteStream, name: string): (text: string) => void {
+function channel(
+  stream: NodeJS.WriteStream,
+  name: string,
+): { write: (text: string) => void; open: () => boolean } {
   let open = true;
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (!open) return;
@@ -55,7 +60,10 @@ function channel(stream: NodeJS.WriteStream, name: string): (text: string) => vo
     failed = true;
     if (stream !== process.stderr) process.stderr.write(`chainrule: cannot write to ${name}: ${e.message}\n`);
   });
-  return (text) => {
-    if (open) stream.write(text);
+  return {
+    write: (text) => {
+      if (open) stream.write(text);
+    },
+    open: () => open,
   };
 }

@@ -105,6 +105,7 @@ export {
   evaluate,
   predict,
   earlyStoppingState,
+  PAUSED,
   Trainer,
   TrainingDivergedError,
   DataError,

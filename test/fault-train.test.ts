@@ -69,8 +69,10 @@ describe('fault suite: kill -9 and Ctrl-C', () => {
       'train',
       '--data',
       'spiral',
+      // Epochs of 32,000 steps: long enough (seconds, even on a quiet machine) that the Ctrl-C sent
+      // shortly after training starts lands inside an epoch.
       '--size',
-      '4000',
+      '40000',
       '--batch-size',
       '1',
       '--layers',
@@ -86,7 +88,7 @@ describe('fault suite: kill -9 and Ctrl-C', () => {
     await new Promise((r) => setTimeout(r, 150));
     child.proc.kill('SIGINT');
     assert.equal((await child.exited).code, 130, child.stderr());
-    assert.match(child.stderr(), /interrupted in epoch [12] after batch \d+ of 3200/);
+    assert.match(child.stderr(), /interrupted in epoch [12] after batch \d+ of 32000/);
     const r = await runCli(['train', '--resume', 's.ckpt.json', '--quiet'], dir);
     assert.equal(r.code, 0, r.err);
     assert.equal(weightsOf(join(dir, 's.json')), weightsOf(join(dir, 'sref.json')));

@@ -124,8 +124,11 @@ export async function generateCommand(flags: Flags, io: IO): Promise<number> {
     const next = sampleNext(nextLogits(model, ids, context as number, dtype), { temperature, topK, rng });
     ids.push(next);
     io.out(decodeIds(vocab, [next]));
-    // Let a closed pipe's error arrive (the process's IO ends quietly on it).
-    if (i % 16 === 15) await immediate();
+    // Let a closed pipe's error arrive; once the reader has left there is no one to generate for.
+    if (i % 16 === 15) {
+      await immediate();
+      if (io.outOpen && !io.outOpen()) return 0;
+    }
   }
   io.out('\n');
   return 0;

@@ -69,6 +69,10 @@ export async function predictCommand(flags: Flags, io: IO): Promise<number> {
   if (typeof flags.model === 'string') {
     const doc = await readModelFile(flags.model, io.cwd);
     if (sequenceKind(doc.file) === 'series') return forecastCommand(flags, io, doc);
+    if (sequenceKind(doc.file) === 'text')
+      throw new UserError(
+        `${flags.model}: a language model; use 'chainrule generate --model ${flags.model}'`,
+      );
   }
   if (flags.steps !== undefined) throw new UserError('predict: --steps is for a forecast model');
   const { pre, table, outputs: out, raw } = await runModelOnData(flags, io.cwd, 'predict', { raw: true });

@@ -12,7 +12,7 @@ export {
   type EarlyStopping,
   type EarlyStoppingState,
 } from './fit.js';
-export { Trainer, TrainingDivergedError, type TrainerOptions, type PartialEpoch } from './step.js';
+export { PAUSED, Trainer, TrainingDivergedError, type TrainerOptions, type PartialEpoch } from './step.js';
 export { DataError, type Dataset, type Split } from './data.js';
 export { type EpochLog, type BatchLog, type History, type StopReason } from './history.js';
 export { FusedStep, type FusedLoss } from './fused.js';
