@@ -11,7 +11,6 @@ import {
   fromSpec,
   inferTask,
   kernels,
-  mlpSpec,
   optim,
   parseCheckpoint,
   random,
@@ -33,6 +32,14 @@ import {
   type Table,
 } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
+import {
+  ARCH_FLAGS,
+  ARCH_HELP,
+  checkArchFlags,
+  dryRunTable,
+  networkDescription,
+  networkSpec,
+} from '../arch.js';
 import { loadData } from '../data.js';
 import { TrainingFailure, UserError } from '../errors.js';
 import { duration, int, num, pct } from '../format.js';
@@ -86,6 +93,7 @@ export const trainSpec: CommandSpec = {
       description: 'Hidden activation',
       defaultText: 'relu',
     },
+    ...ARCH_FLAGS,
     {
       name: 'loss',
       type: 'string',
@@ -224,11 +232,13 @@ export const trainSpec: CommandSpec = {
     'model file, so `chainrule predict` takes raw rows like the training CSV. A folder of images (PNG, JPEG) has\n' +
     'one subfolder per class; its images are read as RGB (or --grayscale), resized with --resize, scaled to [0, 1],\n' +
     'and predict reads image files the same way. Ctrl-C stops after the current batch and saves a checkpoint to\n' +
-    'resume from.',
+    'resume from.\n\n' +
+    ARCH_HELP,
   examples: [
     'chainrule train --data iris',
     'chainrule train --data houses.csv --target price --layers 32,16 --epochs 200 --out price.json',
     'chainrule train --data mnist --layers 256 --epochs 8 --batch-size 64 --lr 0.001 --out mnist.json',
+    'chainrule train --data mnist --arch "conv 32 3 relu, maxpool 2, flatten, linear 128 relu, linear" --dry-run',
     'chainrule train --data spiral --noise 0.1 --layers 16,16 --activation tanh --plot loss.svg',
     'chainrule train --data photos/ --resize 32x32 --layers 128 --epochs 20 --out photos.json',
     'chainrule train --data fashion-mnist --layers 256 --epochs 10 --batch-size 64',
@@ -257,8 +267,11 @@ interface RunSettings {
   data: string;
   target: string;
   task: 'classification' | 'regression';
-  layers: number[];
-  activation: ActivationOp;
+  /** The MLP's hidden sizes and activation (without --arch). */
+  layers?: number[];
+  activation?: ActivationOp;
+  /** The --arch line or spec file. */
+  arch?: string;
   loss: 'crossEntropy' | 'mse' | 'mae' | 'huber';
   optimizer: OptimizerName;
   lr: number;
@@ -308,10 +321,16 @@ function settingsFrom(
   const lossFlag =
     (flags.loss as LossFlag | undefined) ??
     (p ? (p.loss === 'crossEntropy' ? 'cross-entropy' : p.loss) : undefined);
+  checkArchFlags(flags);
+  const arch = (flags.arch as string | undefined) ?? (flags.layers === undefined ? p?.arch : undefined);
   return {
     data,
-    layers: (flags.layers as number[] | undefined) ?? p?.layers ?? [64, 32],
-    activation: (flags.activation as RunSettings['activation'] | undefined) ?? p?.activation ?? 'relu',
+    ...(arch !== undefined
+      ? { arch }
+      : {
+          layers: (flags.layers as number[] | undefined) ?? p?.layers ?? [64, 32],
+          activation: (flags.activation as ActivationOp | undefined) ?? p?.activation ?? 'relu',
+        }),
     optimizer,
     lr: (flags.lr as number | undefined) ?? p?.lr ?? optim.OPTIMIZERS[optimizer].defaultLr,
     epochs: (flags.epochs as number | undefined) ?? p?.epochs ?? 50,
@@ -491,12 +510,9 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
       `${int(trainTable.numRows)} for training${valTable ? `, ${int(valTable.numRows)} for validation` : ''}`,
   );
 
-  const model = resumed
-    ? resumed.model
-    : fromSpec(mlpSpec([pre.inputSize, ...settings.layers, outputs], settings.activation), {
-        dtype: settings.dtype,
-        rng,
-      });
+  // Built and checked against the data before anything trains or is written.
+  const network = resumed ? null : await networkSpec(settings, pre, outputs, io.cwd);
+  const model = network ? fromSpec(network.spec, { dtype: settings.dtype, rng }) : resumed!.model;
   const optimizer = optim.makeOptimizer(settings.optimizer, model.parameters(), settings.lr);
   let initialEpoch = 0;
   const history: EpochLog[] = [];
@@ -518,10 +534,15 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
       `train: the checkpoint has already trained ${initialEpoch} epochs; pass --epochs larger than that to continue`,
     );
   say(
-    `model: ${[pre.inputSize, ...settings.layers, outputs].join('-')} ${settings.activation}, ${int(model.numParameters())} parameters, ` +
+    `model: ${networkDescription(settings, pre, outputs)}, ${int(model.numParameters())} parameters, ` +
       `${loss === 'crossEntropy' ? 'cross-entropy' : loss} loss, ${settings.optimizer} lr ${settings.lr}, ` +
       `${settings.epochs} epochs${resumed ? ` (resuming after epoch ${initialEpoch})` : ''}, batch ${settings.batchSize}, seed ${settings.seed}; ${kernels().name} kernels`,
   );
+
+  if (flags['dry-run']) {
+    io.out(dryRunTable(model, pre));
+    return 0;
+  }
 
   const metrics: MetricName[] = task === 'classification' ? ['accuracy'] : ['mae'];
   const meta = (epochsDone: number, extra: Record<string, unknown> = {}) => ({
