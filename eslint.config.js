@@ -9,7 +9,7 @@ const SHELL_BOUNDARY =
 
 export default tseslint.config(
   // .scratch/ is each engineer's git-ignored scratch space.
-  { ignores: ['dist/', 'node_modules/', '.scratch/'] },
+  { ignores: ['dist/', 'node_modules/', '.scratch/', 'docs/api/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

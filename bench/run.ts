@@ -4,8 +4,8 @@
  *
  *   npx tsx bench/run.ts                 full run (~6 minutes on 2 cores), writes bench/results.json
  *   npx tsx bench/run.ts --quick         smoke run: fewer runs, smaller sizes
- *   npx tsx bench/run.ts --only seed     just some workloads (comma-separated: seed, mlp, matmul, cnn, mnist,
- *                                        mnist-cnn, fashion-cnn)
+ *   npx tsx bench/run.ts --only seed     just some workloads (comma-separated: seed, mlp, matmul, cnn, gpt,
+ *                                        mnist, mnist-cnn, fashion-cnn)
  *   npx tsx bench/run.ts --out FILE      write the JSON elsewhere
  *
  * A run with --quick or --only writes bench/results.partial.json unless --out is given, so it never
@@ -23,6 +23,7 @@ import { ratio, renderTable } from './table.js';
 import { isFigure, PEERS, type BenchConfig, type Row } from './types.js';
 import { cnnWorkload } from './workloads/cnn.js';
 import { matmulWorkload } from './workloads/matmul.js';
+import { gptWorkload } from './workloads/gpt.js';
 import { DEFAULT_ROW, mlpWorkload } from './workloads/mlp.js';
 import { RECIPES, recipeWorkload, type MnistResult } from './workloads/mnist.js';
 import { seedWorkload } from './workloads/seed.js';
@@ -32,6 +33,7 @@ const WORKLOADS: Record<string, (cfg: BenchConfig) => Promise<Row[]>> = {
   mlp: mlpWorkload,
   matmul: matmulWorkload,
   cnn: cnnWorkload,
+  gpt: gptWorkload,
   // The command-line recipes are not table rows (their figures are wall times and accuracies): run in
   // main, reported below the table, with their bars (RECIPES in workloads/mnist.ts).
   mnist: async () => [],
@@ -81,6 +83,12 @@ const TARGETS: { test: (r: Row) => boolean; bar: string; min: number; unit: stri
     bar: 'CNN W4, batch 64, Adam, float32',
     min: 5_000,
     unit: 'samples/s',
+  },
+  {
+    test: (r) => r.workload === 'gpt',
+    bar: 'char GPT (vocab 65, context 64, width 128, 4 heads, 4 blocks), batch 32, AdamW',
+    min: 10_000,
+    unit: 'tokens/s',
   },
 ];
 
@@ -187,6 +195,8 @@ async function main(): Promise<void> {
     'mlp: tfjs uses dense(softmax) + categoricalCrossentropy on one-hot targets; chainrule uses ' +
       "fit(..., { loss: 'crossEntropy' }) on logits and class indices. brain.js cannot express softmax " +
       'cross-entropy or a matrix product: n/a.',
+    'gpt: tokens/s = batch·context per training step (zeroGrad, forward, cross-entropy, backward, AdamW step) ' +
+      'on random tokens; brain.js and tfjs have no trainable transformer (attention, layer norm) out of the box: n/a.',
     'matmul: 2·n³ flops per product; "(… kernel)" rows call a kernel set\'s matmul directly, "(matmul op)" (n ≤ 512) goes ' +
       'through the public matmul(a, b) (output allocation and graph node included) and is compared with ' +
       "the peers' A·B.",

@@ -3,8 +3,8 @@
 import { parseArgs } from 'node:util';
 import { UserError } from './errors.js';
 
-/** The value kinds a flag can take. */
-export type FlagType = 'string' | 'number' | 'integer' | 'boolean' | 'list';
+/** The value kinds a flag can take: `list` is positive integers, `names` column names, both comma-separated. */
+export type FlagType = 'string' | 'number' | 'integer' | 'boolean' | 'list' | 'names';
 
 /** One flag of a command. */
 export interface FlagSpec {
@@ -36,7 +36,7 @@ export interface CommandSpec {
 }
 
 /** Parsed flag values by name, typed by the spec (numbers as numbers, lists as arrays). */
-export type Flags = Record<string, string | number | boolean | number[] | undefined>;
+export type Flags = Record<string, string | number | boolean | number[] | string[] | undefined>;
 
 function distance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
@@ -61,10 +61,20 @@ export function suggest(word: string, options: readonly string[]): string | unde
   return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
-function convert(spec: FlagSpec, raw: string, cmd: string): number | string | number[] {
+/** A plain decimal number (1, -2.5, .5, 1e-3): not hex (0x10), binary, octal, Infinity or blank. */
+export function isDecimal(s: string): boolean {
+  return /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(s);
+}
+
+/** A name with its spelling undone: kebab-case and camelCase of the same words compare equal. */
+function spelling(name: string): string {
+  return name.replace(/[-_]/g, '').toLowerCase();
+}
+
+function convert(spec: FlagSpec, raw: string, cmd: string): number | string | number[] | string[] {
   const where = `${cmd}: --${spec.name}`;
   const num = (s: string, what: string): number => {
-    const v = s.trim() === '' ? NaN : Number(s);
+    const v = isDecimal(s) ? Number(s) : NaN;
     if (!Number.isFinite(v)) throw new UserError(`${where}: expected ${what}, got '${s}'`);
     if (spec.type === 'integer' && !Number.isInteger(v))
       throw new UserError(`${where}: expected an integer, got '${s}'`);
@@ -84,7 +94,7 @@ function convert(spec: FlagSpec, raw: string, cmd: string): number | string | nu
     case 'list': {
       const parts = raw.split(',').map((p) => p.trim());
       return parts.map((p) => {
-        const v = Number(p);
+        const v = isDecimal(p) ? Number(p) : NaN;
         if (p === '' || !Number.isInteger(v) || v < 1)
           throw new UserError(
             `${where}: expected positive integers separated by commas (e.g. 64,32), got '${raw}'`,
@@ -92,14 +102,24 @@ function convert(spec: FlagSpec, raw: string, cmd: string): number | string | nu
         return v;
       });
     }
-    case 'string':
-      if (spec.choices && !spec.choices.includes(raw)) {
-        const s = suggest(raw, spec.choices);
+    case 'names': {
+      const names = raw.split(',').map((p) => p.trim());
+      if (names.some((n) => n === ''))
         throw new UserError(
-          `${where}: expected one of ${spec.choices.join(', ')}, got '${raw}'${s ? ` (did you mean '${s}'?)` : ''}`,
+          `${where}: expected column names separated by commas (e.g. age,city), got '${raw}'`,
         );
-      }
-      return raw;
+      return names;
+    }
+    case 'string': {
+      if (!spec.choices) return raw;
+      // Either spelling of a choice: 'cross-entropy' or 'crossEntropy', 'leakyRelu' or 'leaky-relu'.
+      const choice = spec.choices.find((c) => spelling(c) === spelling(raw));
+      if (choice !== undefined) return choice;
+      const s = suggest(raw, spec.choices);
+      throw new UserError(
+        `${where}: expected one of ${spec.choices.join(', ')}, got '${raw}'${s ? ` (did you mean '${s}'?)` : ''}`,
+      );
+    }
     case 'boolean':
       return raw;
   }
@@ -120,7 +140,7 @@ export function parseCommand(
     };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: negativeValues(spec, argv), options, allowPositionals: true, strict: true });
   } catch (e) {
     const msg = (e as Error).message;
     const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(msg);
@@ -139,6 +159,16 @@ export function parseCommand(
       throw new UserError(`${spec.name}: ${missing[1]} needs a value`, {
         hint: `see 'chainrule ${spec.name} --help'`,
       });
+    // A value that starts with a dash and is not a number ('--out -x'): parseArgs calls it ambiguous.
+    const dashed = /Option '(?:-\w, )?(--[^' ]+)(?: <value>)?' argument is ambiguous/.exec(msg);
+    if (dashed) {
+      const short = spec.flags.find((f) => `--${f.name}` === dashed[1])?.short;
+      const at = argv.findIndex((a) => a === dashed[1] || (short !== undefined && a === `-${short}`));
+      const value = argv[at + 1] ?? '';
+      throw new UserError(
+        `${spec.name}: ${dashed[1]} needs a value, got '${value}', which looks like a flag; if it is the value, write ${dashed[1]}=${value}`,
+      );
+    }
     const noValue = /Option '(--[^']+)' does not take an argument/.exec(msg);
     if (noValue) throw new UserError(`${spec.name}: ${noValue[1]} takes no value`);
     throw new UserError(`${spec.name}: ${msg}`);
@@ -157,6 +187,34 @@ export function parseCommand(
       { hint: `see 'chainrule ${spec.name} --help'` },
     );
   return { flags, positionals: parsed.positionals, help: parsed.values.help === true };
+}
+
+/**
+ * `argv` with every negative number that follows a flag taking a value attached to it (`--epochs -1` →
+ * `--epochs=-1`): parseArgs would call it ambiguous, while the flag's own check has the useful message
+ * (`--epochs: expected a value ≥ 1, got -1`).
+ */
+function negativeValues(spec: CommandSpec, argv: readonly string[]): string[] {
+  const takesValue = new Map<string, string>();
+  for (const f of spec.flags)
+    if (f.type !== 'boolean') {
+      takesValue.set(`--${f.name}`, f.name);
+      if (f.short) takesValue.set(`-${f.short}`, f.name);
+    }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = takesValue.get(argv[i]);
+    const next = argv[i + 1];
+    if (name !== undefined && next !== undefined && /^-(?:\d|\.\d|Infinity$)/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+    if (argv[i] === '--') {
+      out.push(...argv.slice(i + 1));
+      break;
+    }
+  }
+  return out;
 }
 
 /** The --help text of a command. */

@@ -3,10 +3,11 @@
 // a built-in of the same name, so a user's 'iris' file is never shadowed.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Table } from '../src/index.js';
+import { CsvError, type CsvOptions, type Table } from '../src/index.js';
 import { readCsv } from './csv.js';
 import { BUILTIN_NAMES, loadBuiltin } from './datasets.js';
 import { UserError } from './errors.js';
+import { kindOf } from './fsutil.js';
 import { suggest } from './args.js';
 import { isImageFile, readImageFile, readImageFolder, type ImageReadOptions } from './images.js';
 
@@ -36,10 +37,28 @@ export interface LoadDataOptions extends GeneratorOptions {
   images?: ImageReadOptions;
   /** Whether a folder of images must have class subfolders (train: yes). */
   labels?: boolean;
+  /** How a CSV file is read: its delimiter, and column kinds chosen by flags or by the model. */
+  csv?: CsvOptions;
+}
+
+/** The --delimiter flag's value as one character: 'tab' or '\t' mean a tab. */
+export function delimiterFlag(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const d = value === 'tab' || value === '\\t' ? '\t' : value;
+  if (d.length !== 1 || d === '"')
+    throw new UserError(`--delimiter: expected one character other than '"' (or 'tab'), got '${value}'`);
+  return d;
 }
 
 /** `mnist:DIR` or `fashion-mnist:DIR`: an idx data set's name and the folder of its files. */
 const IDX_IN_FOLDER = /^(mnist|fashion-mnist):(.+)$/;
+
+/** A FIFO, device or socket named as --data: say what it is (reading it could block or never end). */
+function refuseSpecial(path: string, name: string): void {
+  const s = statSync(path);
+  if (!s.isFile() && !s.isDirectory())
+    throw new UserError(`--data '${name}': it is ${kindOf(s)}, not a CSV file or a folder of images`);
+}
 
 /** Resolve `--data` to tables. */
 export async function loadData(
@@ -47,9 +66,10 @@ export async function loadData(
   cwd: string,
   options: LoadDataOptions = {},
 ): Promise<LoadedData> {
-  const { images, labels = false, ...generator } = options;
+  const { images, labels = false, csv = {}, ...generator } = options;
   const path = resolve(cwd, name);
   if (existsSync(path)) {
+    refuseSpecial(path, name);
     const folder = statSync(path).isDirectory();
     if (folder || (await isImageFile(path))) {
       if (!images)
@@ -61,7 +81,16 @@ export async function loadData(
         : await readImageFile(path, name, images);
       return { train, name, builtin: false };
     }
-    return { train: await readCsv(path, name), name, builtin: false };
+    try {
+      return { train: await readCsv(path, name, csv), name, builtin: false };
+    } catch (e) {
+      // A file read with the wrong delimiter: say which flag reads it right.
+      if (e instanceof CsvError && e.likelyDelimiter !== undefined)
+        throw new UserError(e.message, {
+          hint: `read it with --delimiter ${e.likelyDelimiter === '\t' ? 'tab' : `'${e.likelyDelimiter}'`}`,
+        });
+      throw e;
+    }
   }
   const builtins = Object.keys(BUILTIN_NAMES);
   const inFolder = IDX_IN_FOLDER.exec(name);

@@ -16,14 +16,41 @@ export interface IO {
   readonly signal?: AbortSignal;
 }
 
-/** The process's own channels. */
+/**
+ * The process's own channels. A reader that goes away (`chainrule predict … | head`: EPIPE) ends that
+ * channel's output quietly and the command carries on, so `train` still saves its model; any other write
+ * failure (a full disk under `> file`) is one line on stderr and exit status 1 (see {@link writeFailed}).
+ */
 export function processIO(signal?: AbortSignal): IO {
   return {
-    out: (t) => void process.stdout.write(t),
-    err: (t) => void process.stderr.write(t),
+    out: channel(process.stdout, 'stdout'),
+    err: channel(process.stderr, 'stderr'),
     isTTY: process.stderr.isTTY === true,
     columns: process.stderr.columns ?? 80,
     cwd: process.cwd(),
     ...(signal ? { signal } : {}),
+  };
+}
+
+let failed = false;
+
+/** Whether writing to stdout or stderr failed for a reason other than a reader that left. */
+export function writeFailed(): boolean {
+  return failed;
+}
+
+/** A writer to `stream` that stops once writing fails (never an unhandled 'error' event). */
+function channel(stream: NodeJS.WriteStream, name: string): (text: string) => void {
+  let open = true;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (!open) return;
+    open = false;
+    // EPIPE: the reader closed its end (head, less, grep -m); that is how pipes end, not a failure.
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return;
+    failed = true;
+    if (stream !== process.stderr) process.stderr.write(`chainrule: cannot write to ${name}: ${e.message}\n`);
+  });
+  return (text) => {
+    if (open) stream.write(text);
   };
 }

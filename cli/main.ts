@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The chainrule command line: dispatch, help, and the one place errors turn into messages and exit codes.
-import { pathToFileURL } from 'node:url';
-import { ModelFileError, PreprocessError, VERSION } from '../src/index.js';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CsvError, DataError, ModelFileError, PreprocessError, VERSION } from '../src/index.js';
 import { helpText, parseCommand, suggest, type CommandSpec, type Flags } from './args.js';
 import { demoCommand, demoSpec } from './commands/demo.js';
 import { evalSpec, evaluateCommand } from './commands/evaluate.js';
@@ -14,7 +15,7 @@ import { playgroundCommand, playgroundSpec } from './commands/playground.js';
 import { predictCommand, predictSpec } from './commands/predict.js';
 import { train, trainSpec } from './commands/train.js';
 import { UserError } from './errors.js';
-import { processIO, type IO } from './io.js';
+import { processIO, writeFailed, type IO } from './io.js';
 
 type Run = (flags: Flags, positionals: string[], io: IO) => Promise<number>;
 
@@ -107,7 +108,12 @@ export async function main(argv: readonly string[], io: IO): Promise<number> {
       return e.exitCode;
     }
     // The library's own input errors (a model file, data that does not fit the model) are bad input too.
-    if (e instanceof ModelFileError || e instanceof PreprocessError) {
+    if (
+      e instanceof ModelFileError ||
+      e instanceof PreprocessError ||
+      e instanceof DataError ||
+      e instanceof CsvError
+    ) {
       io.err(`chainrule: ${e.message}\n`);
       return 2;
     }
@@ -121,7 +127,11 @@ export async function main(argv: readonly string[], io: IO): Promise<number> {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+/**
+ * Run the command line as this process: its arguments, its stdout and stderr, Ctrl-C, and its exit code.
+ * `cli/bin.ts` (the package's `chainrule` binary) calls it unconditionally.
+ */
+export async function runProcess(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   const controller = new AbortController();
   let interrupts = 0;
   process.on('SIGINT', () => {
@@ -129,6 +139,22 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     if (++interrupts > 1) process.exit(130);
     controller.abort();
   });
-  const code = await main(process.argv.slice(2), processIO(controller.signal));
-  process.exitCode = code;
+  const code = await main(argv, processIO(controller.signal));
+  process.exitCode = code === 0 && writeFailed() ? 1 : code;
 }
+
+/**
+ * Whether this module is the script node was started with (`tsx cli/main.ts …`). Paths are compared after
+ * resolving links: a package manager's `.bin/chainrule` is a link, so the URLs alone would differ.
+ */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) await runProcess();

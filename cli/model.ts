@@ -2,10 +2,12 @@
 import { resolve } from 'node:path';
 import {
   checkPreprocessing,
+  columnKinds,
+  dropMissing,
+  isNumeric,
   loadModel,
-  noGrad,
   parseModelFile,
-  transformFeatures,
+  tableOutputs,
   type ModelFile,
   type nn,
   type Preprocessing,
@@ -13,7 +15,7 @@ import {
   type Tensor,
 } from '../src/index.js';
 import type { Flags } from './args.js';
-import { loadData, type LoadedData } from './data.js';
+import { delimiterFlag, loadData, type LoadedData } from './data.js';
 import { UserError } from './errors.js';
 import { readTextFile } from './fsutil.js';
 import { readOptionsOf } from './images.js';
@@ -43,20 +45,58 @@ export async function readModelFile(path: string, cwd: string): Promise<ModelDoc
   return { model, file, pre, path };
 }
 
-/** Load and validate `--model` for a command that needs its preprocessing (eval, predict). */
+/** Load and validate `--model` for a command that needs its preprocessing (eval, explain). */
 export async function readModel(
   path: string | undefined,
   cwd: string,
   command: string,
 ): Promise<LoadedModel> {
-  if (!path)
-    throw new UserError(`${command}: --model is required`, { hint: `see 'chainrule ${command} --help'` });
-  const doc = await readModelFile(path, cwd);
+  const doc = await readModelDocument(path, cwd, command);
   if (!doc.pre)
     throw new UserError(
-      `${path}: has no preprocessing (imported weights?); ${command} needs a model from 'chainrule train'`,
+      `${doc.path}: has no preprocessing (imported weights?); ${command} needs a model from 'chainrule train'`,
+      { hint: 'chainrule predict runs such a model on a CSV of its raw inputs' },
     );
   return { ...doc, pre: doc.pre };
+}
+
+async function readModelDocument(
+  path: string | undefined,
+  cwd: string,
+  command: string,
+): Promise<ModelDocument> {
+  if (!path)
+    throw new UserError(`${command}: --model is required`, { hint: `see 'chainrule ${command} --help'` });
+  return readModelFile(path, cwd);
+}
+
+/**
+ * The preprocessing of a model that has none (imported weights): the table's columns, but an `id` column,
+ * fed to the network as they are, in the table's order. They must be numbers, as many as the network's
+ * inputs.
+ */
+export function rawInputs(doc: ModelDocument, table: Table, command: string): Preprocessing {
+  const first = doc.file.architecture.layers.find((l) => l.type === 'linear');
+  const inputs = first?.type === 'linear' ? first.in : undefined;
+  const columns = table.columns.filter((c) => c.name.toLowerCase() !== 'id');
+  const text = columns.filter((c) => !isNumeric(c)).map((c) => c.name);
+  const fix =
+    `${doc.path} has no preprocessing (imported weights), so ${command} feeds the network the columns of ` +
+    `${table.source} as they are (all but an 'id' column)`;
+  if (inputs !== undefined && columns.length !== inputs)
+    throw new UserError(
+      `${fix}: the network takes ${inputs} inputs, the file has ${columns.length} columns (${columns.map((c) => c.name).join(', ')})`,
+      { hint: `keep exactly the ${inputs} input columns, in the order the network expects` },
+    );
+  if (text.length > 0)
+    throw new UserError(
+      `${fix}: they must be numbers; ${text.length > 1 ? `columns ${text.join(', ')} hold` : `column ${text[0]} holds`} text`,
+    );
+  return {
+    features: columns.map((c) => ({ name: c.name, kind: 'numeric', mean: 0, std: 1 })),
+    target: { name: 'output', kind: 'numeric', mean: 0, std: 1 },
+    inputSize: columns.length,
+  };
 }
 
 /** A model run on `--data`: the model, the data (its test split when it has one) and the raw outputs. */
@@ -64,18 +104,38 @@ export interface ModelRun extends LoadedModel {
   data: LoadedData;
   table: Table;
   outputs: Tensor;
+  /** True when the model has no preprocessing of its own and took the columns as they are (`rawInputs`). */
+  raw: boolean;
+  /** Rows left out for missing values (labelled data only, as the model's policy says). */
+  dropped: number;
 }
 
-/** Load `--model` and `--data` and run the model on every row (eval and predict share this). */
-export async function runModelOnData(flags: Flags, cwd: string, command: string): Promise<ModelRun> {
-  const loaded = await readModel(flags.model as string | undefined, cwd, command);
+/**
+ * Load `--model` and `--data` and run the model on every row (eval and predict share this). With
+ * `raw: true` a model without preprocessing (imported weights) takes the data's columns as they are. With
+ * `labelled`, rows the model's missing-value policy leaves out of training are left out here too.
+ */
+export async function runModelOnData(
+  flags: Flags,
+  cwd: string,
+  command: string,
+  options: { raw?: boolean; labelled?: boolean } = {},
+): Promise<ModelRun> {
+  const path = flags.model as string | undefined;
+  const doc = options.raw ? await readModelDocument(path, cwd, command) : await readModel(path, cwd, command);
   const dataName = flags.data as string | undefined;
   if (!dataName)
     throw new UserError(`${command}: --data is required`, { hint: `see 'chainrule ${command} --help'` });
-  const image = loaded.pre.image;
-  const data = await loadData(dataName, cwd, image ? { images: readOptionsOf(image) } : {});
-  const table = data.test ?? data.train;
-  const x = transformFeatures(loaded.pre, table, loaded.model.parameters()[0].dtype);
-  const outputs = noGrad(() => loaded.model.eval().forward(x));
-  return { ...loaded, data, table, outputs };
+  const image = doc.pre?.image;
+  // A CSV is read the way the model reads its columns: a numeric feature as numbers (a word in it is then
+  // named), a categorical one as text, keeping spellings such as '007'.
+  const delimiter = delimiterFlag(flags.delimiter as string | undefined);
+  const csv = { ...(doc.pre ? { kinds: columnKinds(doc.pre) } : {}), ...(delimiter ? { delimiter } : {}) };
+  const data = await loadData(dataName, cwd, { ...(image ? { images: readOptionsOf(image) } : {}), csv });
+  const all = data.test ?? data.train;
+  const pre = doc.pre ?? rawInputs(doc, all, command);
+  const { table, dropped } =
+    options.labelled && doc.pre ? dropMissing(pre, all, { target: true }) : { table: all, dropped: 0 };
+  const outputs = tableOutputs(doc.model, pre, table);
+  return { ...doc, pre, data, table, outputs, raw: doc.pre === null, dropped };
 }

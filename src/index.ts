@@ -19,6 +19,7 @@ export {
   type TensorOptions,
   type GradNode,
 } from './tensor.js';
+export type { Shape } from './shape.js';
 export {
   add,
   sub,
@@ -103,15 +104,20 @@ export {
   fit,
   evaluate,
   predict,
+  earlyStoppingState,
   Trainer,
   TrainingDivergedError,
+  DataError,
   type Dataset,
+  type Split,
   type FitOptions,
   type TrainerOptions,
+  type PartialEpoch,
   type History,
   type EpochLog,
   type BatchLog,
   type EarlyStopping,
+  type EarlyStoppingState,
   type StopReason,
   type EvaluateOptions,
 } from './train/index.js';
@@ -135,7 +141,16 @@ export {
   wasmKernelsAvailable,
   type WasmKernelOptions,
 } from './kernels/wasm/index.js';
-export type { Kernels, Storage, UnaryOp, BinaryOp, BroadcastPlan, NormGeometry } from './kernels/types.js';
+export type {
+  Kernels,
+  Storage,
+  UnaryOp,
+  BinaryOp,
+  BroadcastPlan,
+  NormGeometry,
+  Window2d,
+  Conv2dGeometry,
+} from './kernels/types.js';
 export {
   UNARY,
   ACTIVATION_OPS,
@@ -201,8 +216,17 @@ export {
   loadModel,
   modelFromJSON,
   serializeCheckpoint,
+  snapshotCheckpoint,
+  checkpointFromSnapshot,
   checkpointToJSON,
   parseCheckpoint,
+  specAllocationBound,
+  MAX_PARAMETERS,
+  MAX_JSON_DEPTH,
+  decodePartialEpoch,
+  type CheckpointSnapshot,
+  type EarlyStoppingRecord,
+  type PartialEpochRecord,
   type ModelFile,
   type CheckpointFile,
   type CheckpointState,
@@ -214,9 +238,13 @@ export {
   type LoadedCheckpoint,
 } from './io/modelfile.js';
 export { encodeFloats, decodeFloats } from './io/base64.js';
+export { sha256 } from './io/sha256.js';
 export {
   inferTask,
+  chooseFeatures,
   fitPreprocessing,
+  dropMissing,
+  MISSING_POLICIES,
   transformFeatures,
   transformTarget,
   inverseTarget,
@@ -227,6 +255,8 @@ export {
   type Preprocessing,
   type Task,
   type FitPreprocessingOptions,
+  type MissingPolicy,
+  type PreprocessProblem,
   type Scaling,
   type TargetTensors,
   type TargetPredictions,
@@ -235,6 +265,13 @@ export {
   makeTable,
   selectRows,
   isNumeric,
+  isMissingValue,
+  isMissingCell,
+  parseNumber,
+  cellText,
+  asNumeric,
+  asText,
+  MISSING_VALUES,
   pixelName,
   RESAMPLES,
   type Table,
@@ -242,6 +279,15 @@ export {
   type ImageInput,
   type Resample,
 } from './data/table.js';
+export {
+  parseCsv,
+  writeCsv,
+  CsvError,
+  type CsvOptions,
+  type WriteCsvOptions,
+  type ColumnKind,
+} from './data/csv.js';
+export { columnKinds, tableOutputs, predictTable, predictionRows, rowIds } from './data/predict.js';
 export {
   imageTable,
   imageSize,
@@ -298,6 +344,7 @@ export {
   type Notation,
   type TraceActivation,
   type TraceLoss,
+  type TraceLossSpelling,
   type StepGraph,
   type GraphNode,
   type GraphOptions,

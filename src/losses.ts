@@ -173,8 +173,33 @@ export function huber(pred: Tensor, target: Tensor, options: LossOptions & { del
   return reduce(l, options.reduction, 'huber');
 }
 
-/** A loss by name, as the CLI and `fit` accept them. */
+/** A loss by name, as the library writes it (`fit` and the command line accept {@link LossSpelling}s). */
 export type LossName = 'mse' | 'mseHalfSum' | 'mae' | 'bce' | 'bceWithLogits' | 'crossEntropy' | 'huber';
+
+/**
+ * Every loss's name in its two spellings, the library's camelCase and the command line's kebab-case: one
+ * table, so `fit`, `evaluate`, `trace`, `stepGraph` and every `--loss` flag accept both.
+ */
+export const LOSS_SPELLINGS = {
+  mse: 'mse',
+  mseHalfSum: 'mse-half-sum',
+  mae: 'mae',
+  bce: 'bce',
+  bceWithLogits: 'bce-with-logits',
+  crossEntropy: 'cross-entropy',
+  huber: 'huber',
+} as const satisfies Record<LossName, string>;
+
+/** A loss's name in either spelling: `'crossEntropy'` or `'cross-entropy'`. */
+export type LossSpelling = LossName | (typeof LOSS_SPELLINGS)[LossName];
+
+/** The loss `name` spells, in either spelling (`'cross-entropy'` → `'crossEntropy'`); undefined if none. */
+export function lossName(name: unknown): LossName | undefined {
+  if (typeof name !== 'string') return undefined;
+  for (const [camel, kebab] of Object.entries(LOSS_SPELLINGS))
+    if (name === camel || name === kebab) return camel as LossName;
+  return undefined;
+}
 
 /** A loss function: prediction and target in, scalar tensor out. */
 export type LossFn = (pred: Tensor, target: Tensor) => Tensor;

@@ -135,6 +135,37 @@ export class MetricSums {
   }
 
   /**
+   * The running sums as plain numbers (a paused epoch in a checkpoint): count, numeric rows, hits,
+   * squared and absolute errors, then R²'s width (-1: none) and its three per-output arrays.
+   */
+  saveState(): number[] {
+    const r = this.r2;
+    const head = [this.count, this.numeric, this.hits, this.squared, this.absolute, r ? r.sse.length : -1];
+    return r ? [...head, ...r.sse, ...r.mean, ...r.m2] : head;
+  }
+
+  /** Take back `saveState()`'s numbers; throws (changing nothing) when they cannot be such a state. */
+  restoreState(s: readonly number[]): void {
+    const width = s[5];
+    const ok =
+      Array.isArray(s) &&
+      s.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
+      s.length >= 6 &&
+      Number.isInteger(width) &&
+      (width === -1 ? s.length === 6 : width > 0 && s.length === 6 + 3 * width);
+    if (!ok) throw new Error('metrics state: expected the numbers saveState() gives');
+    [this.count, this.numeric, this.hits, this.squared, this.absolute] = s;
+    this.r2 =
+      width === -1
+        ? null
+        : {
+            sse: Float64Array.from(s.slice(6, 6 + width)),
+            mean: Float64Array.from(s.slice(6 + width, 6 + 2 * width)),
+            m2: Float64Array.from(s.slice(6 + 2 * width)),
+          };
+  }
+
+  /**
    * The means so far. R² is 1 − SSE / Σ(y − ȳ)², averaged over the outputs (scikit-learn's
    * 'uniform_average'); NaN when a target does not vary. The errors are NaN for class-label targets.
    */

@@ -276,24 +276,25 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (k !== kb)
     throw new Error(`matmul: ${fmt(a.shape)} @ ${fmt(b.shape)}: inner sizes ${k} and ${kb} differ`);
   const dtype = promote(a.dtype, b.dtype);
-  const outShapeFull: number[] = [];
-  if (aShape.length === 2 && bShape.length === 2) {
-    const out = allocStorage(dtype, m * n);
-    kernels().matmul(a.data, 0, b.data, 0, out, 0, m, k, n, false, false);
-    outShapeFull.push(m, n);
-    const shape = dropVectorAxes(outShapeFull, a.ndim, b.ndim);
+  if (bShape.length === 2) {
+    // A matrix B: a's leading axes fold into its rows (a Linear on [batch, L, E] is one [batch·L, E]
+    // product), so each direction is one product and B's gradient needs no per-batch intermediate.
+    const rows = sizeOf(aShape.slice(0, -1));
+    const out = allocStorage(dtype, rows * n);
+    kernels().matmul(a.data, 0, b.data, 0, out, 0, rows, k, n, false, false);
+    const shape = dropVectorAxes([...aShape.slice(0, -1), n], a.ndim, b.ndim);
     return result(out, shape, 'matmul', [a, b], (g) => {
       let ga: Storage | null = null;
       let gb: Storage | null = null;
       if (a.requiresGrad) {
         // dA = G·Bᵀ
-        ga = allocStorage(dtype, m * k);
-        kernels().matmul(g, 0, b.data, 0, ga, 0, m, n, k, false, true);
+        ga = allocStorage(dtype, rows * k);
+        kernels().matmul(g, 0, b.data, 0, ga, 0, rows, n, k, false, true);
       }
       if (b.requiresGrad) {
-        // dB = Aᵀ·G
+        // dB = Aᵀ·G, summed over every row of every batch
         gb = allocStorage(dtype, k * n);
-        kernels().matmul(a.data, 0, g, 0, gb, 0, k, m, n, true, false);
+        kernels().matmul(a.data, 0, g, 0, gb, 0, k, rows, n, true, false);
       }
       return [ga, gb];
     });
@@ -516,9 +517,41 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return sub(x, logSumExp(x, axis, { keepDims: true }));
 }
 
-/** Softmax along `axis`: exp(logSoftmax(x)). */
+/**
+ * Softmax along `axis`. Along the last axis it is one graph node (attention's weights over [batch, heads,
+ * L, S] would otherwise be eight nodes and as many passes each way): per row y = e / Σe with
+ * e = exp(x − max) (shifted by 0 in a row whose max is not finite, as logSumExp), the exponentials from the
+ * kernel set and the sums in float64; the backward is y·(g − Σ g·y). Along another axis: exp(logSoftmax(x)).
+ */
 export function softmax(x: Tensor, axis = -1): Tensor {
-  return exp(logSoftmax(x, axis));
+  assertTensor(x, 'softmax');
+  const ax = normAxis(axis, x.ndim, 'softmax');
+  if (ax !== x.ndim - 1 || x.size === 0) return exp(logSoftmax(x, axis));
+  const n = x.shape[ax];
+  const rows = x.size / n;
+  const xd = x.data;
+  const y = allocStorage(x.dtype, x.size);
+  for (let r = 0, at = 0; r < rows; r++, at += n) {
+    let m = -Infinity;
+    for (let i = at; i < at + n; i++) if (xd[i] > m) m = xd[i];
+    if (!Number.isFinite(m)) m = 0;
+    for (let i = at; i < at + n; i++) y[i] = xd[i] - m;
+  }
+  kernels().unary('exp', y, y, 0, 0);
+  for (let r = 0, at = 0; r < rows; r++, at += n) {
+    let sum = 0;
+    for (let i = at; i < at + n; i++) sum += y[i];
+    for (let i = at; i < at + n; i++) y[i] = y[i] / sum;
+  }
+  return result(y, x.shape, 'softmax', [x], (g) => {
+    const gx = allocStorage(x.dtype, g.length);
+    for (let r = 0, at = 0; r < rows; r++, at += n) {
+      let dot = 0;
+      for (let i = at; i < at + n; i++) dot += g[i] * y[i];
+      for (let i = at; i < at + n; i++) gx[i] = y[i] * (g[i] - dot);
+    }
+    return [gx];
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -673,10 +706,11 @@ function assertLayout(x: Tensor, rank: number, layout: string, op: string, what 
 }
 
 /**
- * The output size along one axis of a window (PyTorch's formula), or −1 when the window does not fit in
- * the padded input. With `ceil`, the last window must still start inside the input or its left padding.
+ * @internal The output size along one axis of a window (PyTorch's formula), or −1 when the window does not
+ * fit in the padded input. With `ceil`, the last window must still start inside the input or its left
+ * padding. (ONNX export works out its graph's sizes with it too.)
  */
-function windowOut(
+export function windowOut(
   size: number,
   k: number,
   pad: number,

@@ -11,6 +11,7 @@ import { allocStorage, Tensor } from './tensor.js';
 
 /** The saved state of a random stream (plain JSON). */
 export type RandomStateSnapshot = MT19937State;
+export { MT19937, type MT19937State };
 
 function shapeArgs(shape: (number | readonly number[])[]): number[] {
   const s =

@@ -19,6 +19,7 @@ export {
   type Notation,
   type TraceActivation,
   type TraceLoss,
+  type TraceLossSpelling,
 } from './trace/network.js';
 export {
   stepGraph,

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -355,5 +355,81 @@ describe('kind errors', () => {
     assert.equal(r.code, 1);
     assert.match(r.err, /smaller learning rate/);
     assert.doesNotMatch(r.err, /\n\s+at /);
+  });
+});
+
+describe('messages that say what is wrong (issue #14)', () => {
+  test('a value the scaling turns into NaN is bad input at its file:line and column, not divergence', async () => {
+    // Finite numbers, but too large to standardize: their mean overflows.
+    const rows = ['a,b,y', ...Array.from({ length: 12 }, (_, i) => `${i},${1 + (i % 3) / 10}e308,${i % 2}`)];
+    writeFileSync(join(dir, 'huge.csv'), rows.join('\n') + '\n');
+    const r = await cli(['train', '--data', 'huge.csv', '--epochs', '2', '--out', 'huge.json']);
+    assert.equal(r.code, 2, r.err);
+    assert.match(
+      r.err,
+      /huge\.csv:\d+: column 'b' holds 1(\.\d)?e\+308, which its scaling .* turns into NaN/,
+    );
+    assert.match(r.err, /not a learning-rate problem/);
+    assert.doesNotMatch(r.err, /diverged|smaller learning rate/);
+    assert.ok(!existsSync(join(dir, 'huge.json')));
+  });
+
+  test('--epochs -1 and other negative values get the flag own check, not "argument is ambiguous"', async () => {
+    let r = await cli(['train', '--data', 'xor', '--epochs', '-1']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /train: --epochs: expected a value ≥ 1, got -1/);
+    r = await cli(['train', '--data', 'xor', '--lr', '-0.1']);
+    assert.match(r.err, /train: --lr: expected a value > 0, got -0\.1/);
+    r = await cli(['train', '--data', 'xor', '--out', '-m.json']);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.err,
+      /--out needs a value, got '-m\.json', which looks like a flag; if it is the value, write --out=-m\.json/,
+    );
+    assert.doesNotMatch(r.err, /ambiguous/);
+  });
+
+  test('a missing --out or --plot folder is found before the data is read and training starts', async () => {
+    for (const [flag, what] of [
+      ['--out', 'model file'],
+      ['--plot', 'plot'],
+    ]) {
+      const r = await cli(['train', '--data', 'iris', '--epochs', '200', flag, join('no-such-folder', 'x')]);
+      assert.equal(r.code, 2);
+      assert.match(
+        r.err,
+        new RegExp(
+          `^chainrule: cannot write ${what} '.*x': the folder '.*no-such-folder' does not exist\\n$`,
+        ),
+      );
+    }
+    mkdirSync(join(dir, 'a-folder'), { recursive: true });
+    const f = await cli(['train', '--data', 'iris', '--out', 'a-folder']);
+    assert.match(
+      f.err,
+      /^chainrule: cannot write model file '.*a-folder': a folder of that name is in the way\n$/,
+    );
+  });
+
+  test('losses and other choices in either spelling: --loss crossEntropy, --activation leaky-relu', async () => {
+    const r = await cli([
+      'train',
+      '--data',
+      'xor',
+      '--epochs',
+      '1',
+      '--loss',
+      'crossEntropy',
+      '--activation',
+      'leaky-relu',
+      '--out',
+      'spelt.json',
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /leakyRelu, .* cross-entropy loss/);
+    const e = await cli(['explain', '--model', 'spelt.json', '--data', 'xor', '--loss', 'crossEntropy']);
+    assert.equal(e.code, 0, e.err);
+    const g = await cli(['graph', '--loss', 'mseHalfSum']);
+    assert.equal(g.code, 0, g.err);
   });
 });

@@ -98,16 +98,72 @@ describe('parseCsv', () => {
     assert.deepEqual(values(t, 'd'), [2, 0]);
     assert.deepEqual(values(t, 'e'), [5, 0.01]);
     assert.deepEqual(values(parseCsv('a\n\t8\n\u00A09\u00A0\n', 'd.csv'), 'a'), [8, 9]);
-    for (const bad of ['"1,5"', '12abc', 'NaN', 'Infinity', '0x10', '1_000', '1e999', '--1', '1.2.3']) {
+    for (const bad of ['"1,5"', '12abc', 'Infinity', '0x10', '1_000', '1e999', '--1', '1.2.3']) {
       const s = parseCsv(`v\n1\n${bad}\n`, 'd.csv');
       assert.ok(Array.isArray(s.columns[0].values), `${bad} should make a text column`);
     }
   });
 
   test('a column that turns out to be text keeps the spelling of its numbers', () => {
-    const t = parseCsv('code,x\n1.0,1\n007,2\n 3,3\nA12,4\n', 'd.csv');
-    assert.deepEqual(values(t, 'code'), ['1.0', '007', ' 3', 'A12']);
+    const t = parseCsv('code,x\n1.0,1\n007,2\nA12,3\nB7,4\n', 'd.csv');
+    assert.deepEqual(values(t, 'code'), ['1.0', '007', 'A12', 'B7']);
     assert.deepEqual(values(t, 'x'), [1, 2, 3, 4]);
+    // Words leading early, numbers winning in the end: numeric after all.
+    const late = parseCsv('v\nx\ny\n1\n2\n3\n', 'd.csv');
+    assert.deepEqual(values(late, 'v'), [NaN, NaN, 1, 2, 3]);
+    assert.deepEqual(
+      [...late.columns[0].textCells!],
+      [
+        [0, 'x'],
+        [1, 'y'],
+      ],
+    );
+  });
+
+  test('the rule: numbers outnumber words, missing values not counted', () => {
+    // One stray word or NA leaves a column of numbers numeric; the cells are kept as written.
+    const t = parseCsv('a,b,c,d\n1,x,NA,\n2,y,?,\n3,4,null,\nabc,5,, NaN \n', 'd.csv');
+    assert.deepEqual(values(t, 'a'), [1, 2, 3, NaN]);
+    assert.deepEqual([...t.columns[0].textCells!], [[3, 'abc']]);
+    assert.deepEqual(values(t, 'b'), ['x', 'y', '4', '5'], 'a tie is text');
+    // Only missing values: text (a constant column).
+    assert.deepEqual(values(t, 'c'), ['NA', '?', 'null', '']);
+    assert.deepEqual(values(t, 'd'), ['', '', '', ' NaN ']);
+    const n = parseCsv('a,b\n1,NA\n,2\n', 'd.csv');
+    assert.deepEqual(values(n, 'a'), [1, NaN]);
+    assert.deepEqual([...n.columns[0].textCells!], [[1, '']]);
+    assert.deepEqual(values(n, 'b'), [NaN, 2]);
+    assert.equal(parseCsv('a\n1\n', 'd.csv').columns[0].textCells, undefined);
+  });
+
+  test('kinds chosen by the caller: text keeps the spelling, numeric keeps the words aside', () => {
+    const t = parseCsv('zip,n,w\n007,1,a\n1.0,2,b\n', 'd.csv', {
+      kinds: { zip: 'text', w: 'numeric', x: 'text' },
+    });
+    assert.deepEqual(values(t, 'zip'), ['007', '1.0']);
+    assert.deepEqual(values(t, 'n'), [1, 2]);
+    assert.deepEqual(values(t, 'w'), [NaN, NaN]);
+    assert.deepEqual(
+      [...t.columns[2].textCells!],
+      [
+        [0, 'a'],
+        [1, 'b'],
+      ],
+    );
+  });
+
+  test('another delimiter: semicolons, tabs', () => {
+    const t = parseCsv('a;b\n"1;5";2,5\n3;4\n', 'd.csv', { delimiter: ';' });
+    assert.deepEqual(values(t, 'a'), ['1;5', '3']);
+    assert.deepEqual(values(t, 'b'), ['2,5', '4']);
+    const tab = parseCsv('a\tb\n "x" \t2\n', 'd.csv', { delimiter: '\t' });
+    assert.deepEqual(values(tab, 'a'), [' "x" ']);
+    assert.deepEqual(values(tab, 'b'), [2]);
+    assert.equal(writeCsv([['1;5', '2']], ['a', 'b'], { delimiter: ';' }), 'a;b\n"1;5";2\n');
+    assert.throws(
+      () => parseCsv('a\n1\n', 'd.csv', { delimiter: ';;' }),
+      /the delimiter must be one character/,
+    );
   });
 
   test('empty cells are kept in text columns; an all-empty column is text', () => {
@@ -152,17 +208,11 @@ describe('parseCsv errors name the file and line', () => {
     throwsCsv('\n\na,\n1,2\n', 'data.csv:3: empty column name in header (column 2)', 3);
   });
 
-  test('an empty cell in a numeric column names the column and line', () => {
-    throwsCsv(
-      'x,age,note\n1,20,"multi\nline"\n2,30,a\n3,,b\n4,41,c\n',
-      "data.csv:5: column 'age' is empty (it holds numbers elsewhere; missing values are not filled in)",
-      5,
-    );
-    throwsCsv(
-      'x,age\n1,  \n2,30\n',
-      "data.csv:2: column 'age' is empty (it holds numbers elsewhere; missing values are not filled in)",
-      2,
-    );
+  test('an empty cell in a numeric column is kept, with its line, for the preprocessing to name', () => {
+    const t = parseCsv('x,age,note\n1,20,"multi\nline"\n2,30,a\n3,,b\n4,41,c\n', 'data.csv');
+    assert.deepEqual(values(t, 'age'), [20, 30, NaN, 41]);
+    assert.deepEqual([...t.columns[1].textCells!], [[2, '']]);
+    assert.equal(t.lineOf!(2), 5);
   });
 
   test('no data rows, empty file', () => {
@@ -200,6 +250,11 @@ describe('parseCsv errors name the file and line', () => {
       "data.csv:1: the header is a single column 'a\tb'; fields must be separated by commas, and this file looks separated by tabs",
       1,
     );
+    assert.throws(() => parseCsv('a,b\n1,2\n', 'd.csv', { delimiter: ';' }), {
+      message:
+        "d.csv:1: the header is a single column 'a,b'; fields must be separated by ';', and this file looks separated by commas",
+      likelyDelimiter: ',',
+    });
   });
 });
 

@@ -205,7 +205,10 @@ console.log(JSON.stringify({ name: k.name, active: lib.kernels() === k }));
     const cli = `const { main } = await import(${JSON.stringify(new URL('../cli/main.ts', import.meta.url).href)});
 let err = '';
 const io = { out: () => {}, err: (t) => void (err += t), isTTY: false, columns: 80, cwd: process.cwd() };
-const code = await main(['train', '--data', 'xor', '--epochs', '1', '--out', '/dev/null'], io);
+// A file of our own, never /dev/null: a model file replaces what is at --out, and only a regular file may be.
+const out = (await import('node:path')).join((await import('node:os')).tmpdir(), 'chainrule-kernels-' + process.pid + '.json');
+const code = await main(['train', '--data', 'xor', '--epochs', '1', '--out', out], io);
+(await import('node:fs')).rmSync(out, { force: true });
 console.log(JSON.stringify({ code, kernels: err.match(/; (\\S+) kernels/)?.[1] ?? err }));`;
     const ref = report(await child(cli, { CHAINRULE_KERNELS: 'reference' }));
     assert.deepEqual(ref, { code: 0, kernels: 'reference' });

@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readTextFile, writeFileAtomic } from '../cli/fsutil.js';
+import { checkOutputPath, readTextFile, removeStaleTemps, writeFileAtomic } from '../cli/fsutil.js';
 import { UserError } from '../cli/errors.js';
 
 const root = mkdtempSync(join(tmpdir(), 'chainrule-fsutil-'));
@@ -120,7 +120,7 @@ describe('writeFileAtomic', () => {
     },
   );
 
-  test('a process killed (SIGKILL) half-way through leaves the old file whole', () => {
+  test('a process killed (SIGKILL) half-way through leaves the old file whole', async () => {
     const dir = folder();
     const target = join(dir, 'model.json');
     writeFileSync(target, 'the old model');
@@ -159,9 +159,40 @@ describe('writeFileAtomic', () => {
     // The temporary file stays: nothing runs at SIGKILL. It is partial, unique and hidden (.model.json.*.tmp).
     const leftovers = readdirSync(dir).filter((n) => n !== 'model.json');
     assert.equal(leftovers.length, 1, `left behind: ${leftovers.join(', ')}`);
-    assert.match(leftovers[0], /^\.model\.json\.[0-9a-f]{12}\.tmp$/);
+    assert.match(leftovers[0], /^\.model\.json\.\d+-[0-9a-f]{12}\.tmp$/);
     assert.ok(statSync(join(dir, leftovers[0])).size < size);
-    rmSync(join(dir, leftovers[0]));
+    // The next run removes it: its writer (the process id in its name) is gone.
+    assert.deepEqual(await removeStaleTemps(target), [join(dir, leftovers[0])]);
+    assert.deepEqual(readdirSync(dir), ['model.json']);
+  });
+});
+
+describe('output paths', () => {
+  test('a device, FIFO or folder at the output name is refused, never replaced', async () => {
+    const dir = folder();
+    const fifo = join(dir, 'pipe');
+    spawnSync('mkfifo', [fifo]);
+    const cases: [string, string][] = [[fifo, 'a named pipe \\(FIFO\\)']];
+    // A device node of our own (a null device, as /dev/null), where we may make one: never the system's.
+    const device = join(dir, 'null');
+    if (spawnSync('mknod', ['-m', '666', device, 'c', '1', '3']).status === 0)
+      cases.push([device, 'a character device']);
+    for (const [path, kind] of cases) {
+      const e = await rejection(writeFileAtomic(path, 'x', { what: 'model file' }));
+      assert.match(
+        e.message,
+        new RegExp(`cannot write model file '${path}': it is ${kind}; chainrule writes only regular files`),
+      );
+      await assert.rejects(checkOutputPath(path, '--out'), new RegExp(`--out '${path}': it is ${kind}`));
+    }
+    assert.ok(statSync(fifo).isFIFO());
+    if (cases.length > 1) assert.ok(statSync(device).isCharacterDevice());
+    await assert.rejects(checkOutputPath(dir, '--out'), /it is a folder/);
+    await assert.rejects(
+      checkOutputPath(join(dir, 'no', 'm.json'), '--out'),
+      /the folder '.*no' does not exist/,
+    );
+    await checkOutputPath(join(dir, 'new.json'), '--out');
   });
 });
 

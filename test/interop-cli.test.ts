@@ -345,6 +345,43 @@ describe('chainrule export --safetensors and chainrule import', () => {
     assertClose(logits.data, flat(torch.logits), { rel: 1e-12, what: 'logits' });
   });
 
+  test("chainrule predict runs an imported model on raw columns: PyTorch's logits as output_0..2", async () => {
+    const torch = fixture<{ inputs: number[][]; logits: number[][] }>('torch-mlp.json');
+    // torch.json (float64, relu then tanh) from the test above.
+    const rows = torch.inputs.map((r, i) => [String(i + 10), ...r.map(String)].join(','));
+    writeFileSync(join(dir, 'torch-inputs.csv'), ['id,a,b,c,d', ...rows].join('\n') + '\n');
+    const p = await chainrule('predict', '--model', 'torch.json', '--data', 'torch-inputs.csv');
+    assert.equal(p.code, 0, p.err);
+    const lines = p.out.trim().split('\n');
+    assert.equal(lines[0], 'id,output_0,output_1,output_2');
+    assert.deepEqual(
+      lines.slice(1).map((l) => l.split(',')[0]),
+      torch.inputs.map((_, i) => String(i + 10)),
+    );
+    const got = lines.slice(1).flatMap((l) => l.split(',').slice(1).map(Number));
+    assertClose(got, flat(torch.logits), { rel: 1e-12, what: 'predict on imported weights' });
+
+    // The wrong number of columns, or text: what predict feeds the network, and what to do.
+    writeFileSync(join(dir, 'torch-short.csv'), 'a,b,c\n1,2,3\n');
+    let r = await chainrule('predict', '--model', 'torch.json', '--data', 'torch-short.csv');
+    assert.equal(r.code, 2);
+    assert.match(
+      r.err,
+      /torch\.json has no preprocessing \(imported weights\), so predict feeds the network the columns of torch-short\.csv as they are .*: the network takes 4 inputs, the file has 3 columns \(a, b, c\)/,
+    );
+    writeFileSync(join(dir, 'torch-text.csv'), 'a,b,c,d\n1,2,3,x\n');
+    r = await chainrule('predict', '--model', 'torch.json', '--data', 'torch-text.csv');
+    assert.equal(r.code, 2);
+    assert.match(r.err, /they must be numbers; column d holds text/);
+    // eval needs a target's encoding, which imported weights do not have: it says so, and what works.
+    r = await chainrule('eval', '--model', 'torch.json', '--data', 'torch-inputs.csv');
+    assert.equal(r.code, 2);
+    assert.match(
+      r.err,
+      /has no preprocessing .*\n +chainrule predict runs such a model on a CSV of its raw inputs/,
+    );
+  });
+
   test('bad input exits 2 with a message naming the file, and writes nothing', async () => {
     const before = readdirSync(dir).length;
     let r = await importCli('torch-mlp.safetensors', '--layers', '16,4', '--out', 'x.json');

@@ -436,10 +436,13 @@ describe('model files', () => {
         modelToJSON(model, { task: 'classification', preprocessing, training, created: CREATED }),
         text,
       );
+      const { sha256: digest, ...parsed } = parseModelFile(text);
       assert.deepEqual(
-        parseModelFile(text),
+        parsed,
         serializeModel(model, { task: 'classification', preprocessing, training, created: CREATED }),
       );
+      // The integrity digest: the SHA-256 of each other field's JSON text.
+      assert.deepEqual(Object.keys(digest ?? {}), Object.keys(parsed));
       assert.equal(stringifyModelFile(file), text);
     });
 
@@ -461,6 +464,7 @@ describe('model files', () => {
       'preprocessing',
       'training',
       'weights',
+      'sha256',
     ]);
     assert.equal(JSON.parse(text).task, null);
   });
@@ -774,7 +778,7 @@ describe('checkpoints', () => {
 
   test('a checkpoint is a model file with a checkpoint field', () => {
     const doc = checkpointDoc();
-    assert.deepEqual(Object.keys(doc).slice(-2), ['checkpoint', 'weights']);
+    assert.deepEqual(Object.keys(doc).slice(-3), ['checkpoint', 'weights', 'sha256']);
     // It loads as a model too (for predict from a checkpoint) ...
     assert.ok(modelFromJSON(JSON.stringify(doc)).model);
     // ... but a model file is not a checkpoint.

@@ -26,7 +26,7 @@ import {
   type Tensor,
 } from '../src/index.js';
 import { assertClose } from './helpers/close.js';
-import { ACTIVATION_CASES } from './helpers/layers.js';
+import { ACTIVATION_CASES, type ImageLayerType } from './helpers/layers.js';
 
 const DTYPES: DType[] = ['float32', 'float64'];
 
@@ -35,28 +35,11 @@ const REL = 1e-5;
 const ABS = 1e-7;
 
 /**
- * The layer types a spec describes that ONNX export does not take yet (issue #12): each must be refused
- * by name (tested below). Exporting one means moving it from here to a case in the table below.
+ * Every layer but Linear and the image layers (whose cases are in onnx-cnn.test.ts), with non-default
+ * parameters where it has them; typed over the layer types, so a new activation or layer must get its ONNX
+ * case here or there.
  */
-const NOT_EXPORTED = {
-  conv2d: () => new nn.Conv2d(1, 1, 1),
-  conv1d: () => new nn.Conv1d(1, 1, 1),
-  maxPool2d: () => new nn.MaxPool2d(1),
-  maxPool1d: () => new nn.MaxPool1d(1),
-  avgPool2d: () => new nn.AvgPool2d(1),
-  adaptiveAvgPool2d: () => new nn.AdaptiveAvgPool2d(1),
-  flatten: () => new nn.Flatten(),
-  unflatten: () => new nn.Unflatten(1, [2]),
-  batchNorm1d: () => new nn.BatchNorm1d(2),
-  batchNorm2d: () => new nn.BatchNorm2d(2),
-  layerNorm: () => new nn.LayerNorm(2),
-} satisfies { [T in LayerType]?: () => nn.Module };
-
-/**
- * Every layer but Linear and those not exported yet, with non-default parameters where it has them; typed
- * over the layer types, so a new activation or layer must get its ONNX case here.
- */
-const ACTIVATIONS: { [T in Exclude<LayerType, 'linear' | keyof typeof NOT_EXPORTED>]: () => nn.Module } = {
+const ACTIVATIONS: { [T in Exclude<LayerType, 'linear' | ImageLayerType>]: () => nn.Module } = {
   ...ACTIVATION_CASES,
   softmax: () => new nn.Softmax(-1),
   identity: () => new nn.Identity(),
@@ -292,6 +275,52 @@ describe('toOnnx: with preprocessing, raw inputs to answers', () => {
     });
   }
 
+  for (const dtype of DTYPES)
+    test(`missing values: NaN and -1 take the training fills in the graph, as chainrule fills them, ${dtype}`, async () => {
+      const table = mixedTable('class');
+      const pre = fitPreprocessing(table, { target: 'kind', missing: 'mean' });
+      // The fitted table had no gaps: give two features fills, as a table with gaps would have.
+      const a = pre.features.find((f) => f.name === 'a')!;
+      const size = pre.features.find((f) => f.name === 'size')!;
+      assert.ok(a.kind === 'numeric' && size.kind === 'categorical');
+      a.fill = 47.5;
+      size.fill = 'L';
+      const model = fromSpec(mlpSpec([pre.inputSize, 8, 3], 'tanh'), {
+        dtype,
+        rng: new random.RandomState(5),
+      });
+      const holes = makeTable('holes', [
+        { name: 'a', values: Float64Array.of(NaN, 51), textCells: new Map([[0, 'NA']]) },
+        { name: 'color', values: ['red', 'blue'] },
+        { name: 'b', values: Float64Array.of(-3, -2.5) },
+        { name: 'size', values: ['M', ''] },
+      ]);
+      const want = inverseTarget(pre, forward(model, transformFeatures(pre, holes, dtype)));
+      assert.equal(want.kind, 'classes');
+      if (want.kind !== 'classes') return;
+      const s = await session(toOnnx(model, { preprocessing: pre }));
+      const F = dtype === 'float64' ? Float64Array : Float32Array;
+      const r = await s.run({
+        features: new ort.Tensor(dtype, F.of(NaN, -3, 51, -2.5), [2, 2]),
+        categories: new ort.Tensor('int64', BigInt64Array.of(0n, 1n, 2n, -1n), [2, 2]),
+      });
+      assertClose(
+        r.probabilities.data as Float32Array,
+        want.probabilities.flatMap((p) => [...p]),
+        {
+          rel: REL,
+          abs: ABS,
+          what: `probabilities ${dtype}`,
+        },
+      );
+      const sig = onnxSignature(model, { preprocessing: pre });
+      assert.match(sig.inputs[0].description, /; NaN for a missing value, filled in the graph: a → 47\.5$/);
+      assert.match(
+        sig.inputs[1].description,
+        /size \(0=S, 1=M, 2=L, 3=XL; -1 for a missing value, filled with 2\)$/,
+      );
+    });
+
   test('numeric-only and text-only preprocessing have only the input they need', async () => {
     const numericOnly = makeTable('n', [
       { name: 'x', values: Float64Array.from([1, 2, 3, 4, 5, 6]) },
@@ -359,20 +388,6 @@ describe('toOnnx refuses what ONNX cannot express, naming the module', () => {
     }
   }
   class MyLinear extends nn.Linear {}
-
-  test('the layers not exported yet', () => {
-    for (const [type, make] of Object.entries(NOT_EXPORTED)) {
-      const m = make();
-      assert.throws(
-        () => toOnnx(new nn.Sequential(new nn.Linear(2, 2), m)),
-        (e: Error) =>
-          e instanceof OnnxExportError &&
-          e.message.includes(`layer 1 (${m.constructor.name}) cannot be expressed in ONNX`) &&
-          !e.message.split('supported modules: ')[1].includes(m.constructor.name),
-        type,
-      );
-    }
-  });
 
   test('custom modules and subclasses', () => {
     assert.throws(

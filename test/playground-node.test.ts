@@ -7,7 +7,7 @@ import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fit, makeTable, modelFromJSON, predict, seedNetwork, tensor } from '../src/index.js';
+import { fit, makeTable, modelFromJSON, parseCsv, predict, seedNetwork, tensor } from '../src/index.js';
 import * as pg from '../src/playground/index.js';
 import { playgroundCommand, servePlayground } from '../cli/commands/playground.js';
 import { UserError } from '../cli/errors.js';
@@ -243,6 +243,11 @@ describe('a playground run', () => {
       () => pg.pointsFromTable(table, { x1: 'a', x2: 'nope', label: 'price' }),
       /no column 'nope'/,
     );
+    // A CSV read by the library keeps a missing value or a typo in a numeric column: named, with its line.
+    const gaps = parseCsv('a,b,kind\n1,2,dog\n3,NA,cat\n4,5,dog\n', 'g.csv');
+    assert.throws(() => pg.pointsFromTable(gaps, { x1: 'a', x2: 'b', label: 'kind' }), {
+      message: `g.csv:3: the x₂ column 'b' has "NA", not a number; the playground needs a number in every row`,
+    });
     const run = pg.createRun({ ...pg.DEFAULT_CONFIG, dataset: 'csv', trainRatio: 50 }, c.points);
     assert.equal(run.data.train.y.length, 2);
     run.trainEpoch();

@@ -6,6 +6,8 @@ import { tensor } from '../src/index.js';
 import { makeTable, type Column, type Table } from '../src/data/table.js';
 import {
   checkPreprocessing,
+  chooseFeatures,
+  dropMissing,
   fitPreprocessing,
   inferTask,
   inverseTarget,
@@ -71,12 +73,15 @@ describe('inferTask', () => {
   });
 
   test('a number column with a few text cells is flagged', () => {
-    const prices = Array.from({ length: 50 }, (_, i) => (i === 3 || i === 9 ? 'NA' : String(100 + i)));
+    const prices = Array.from({ length: 50 }, (_, i) => (i === 3 || i === 9 ? 'n/k' : String(100 + i)));
     assert.equal(
       inferTask(str('price', prices)).reason,
       "target 'price' has 49 classes (100, 101, 102, 104, 105, 106, 107, 108, 110, 111, …); " +
-        "but only 2 values are not a number (such as 'NA'): if it should be numeric, fix or remove those rows",
+        "but only 2 values are not a number (such as 'n/k'): if it should be numeric, fix or remove those rows",
     );
+    // Missing values are not classes.
+    const missing = prices.map((p) => (p === 'n/k' ? 'NA' : p));
+    assert.match(inferTask(str('price', missing)).reason, /^target 'price' has 48 classes/);
     // Class names that are all numbers (generated labels) are not flagged.
     const labels = Array.from({ length: 50 }, (_, i) => String(i));
     assert.equal(inferTask(str('label', labels)).reason.includes('but only'), false);
@@ -189,7 +194,7 @@ describe('fitPreprocessing', () => {
     });
     const ids = table([
       str(
-        'id',
+        'user',
         Array.from({ length: 1001 }, (_, i) => `u${i}`),
       ),
       num(
@@ -199,13 +204,13 @@ describe('fitPreprocessing', () => {
     ]);
     assert.throws(() => fitPreprocessing(ids, { target: 'y' }), {
       message:
-        "data.csv: column 'id' has 1001 distinct values, more than 1000: it looks like an identifier or free text, " +
+        "data.csv: column 'user' has 1001 distinct values, more than 1000: it looks like an identifier or free text, " +
         'not a category; leave it out of the features',
     });
     const mostlyNumbers = table([
       str(
         'age',
-        Array.from({ length: 1200 }, (_, i) => (i === 7 ? '?' : String(i))),
+        Array.from({ length: 1200 }, (_, i) => (i === 7 ? 'unknown' : String(i))),
       ),
       num(
         'y',
@@ -213,7 +218,7 @@ describe('fitPreprocessing', () => {
       ),
     ]);
     assert.throws(() => fitPreprocessing(mostlyNumbers, { target: 'y' }), {
-      message: /; or, if it should hold numbers, fix the text in it \(e\.g\. '\?' on line 9\)$/,
+      message: /; or, if it should hold numbers, fix the text in it \(e\.g\. 'unknown' on line 9\)$/,
     });
     const priceText = table([
       num(
@@ -222,13 +227,13 @@ describe('fitPreprocessing', () => {
       ),
       str(
         'price',
-        Array.from({ length: 1100 }, (_, i) => (i === 5 ? 'NA' : String(i))),
+        Array.from({ length: 1100 }, (_, i) => (i === 5 ? 'n/k' : String(i))),
       ),
     ]);
     assert.throws(() => fitPreprocessing(priceText, { target: 'price' }), {
       message:
         "data.csv: target 'price' has 1100 distinct values, too many to be classes (at most 1000); " +
-        "if it should hold numbers, fix the text in it (e.g. 'NA' on line 7)",
+        "if it should hold numbers, fix the text in it (e.g. 'n/k' on line 7)",
     });
     assert.throws(() => fitPreprocessing(people(), { target: 'species', task: 'regression' }), {
       message: "data.csv: target 'species' holds text (e.g. 'b' on line 2); regression needs numbers",
@@ -239,9 +244,16 @@ describe('fitPreprocessing', () => {
     assert.throws(() => fitPreprocessing(people(), { target: 'species', features: ['species'] }), {
       message: "data.csv: 'species' is the target; it cannot be a feature too",
     });
+    // NaN in a table of numbers is a missing value; an infinity is no number at all.
     const nan = table([num('x', [1, NaN]), str('y', ['a', 'b'])]);
     assert.throws(() => fitPreprocessing(nan, { target: 'y' }), {
-      message: "data.csv:3: column 'x' has NaN, not a finite number",
+      message:
+        "data.csv:3: column 'x' has a missing value ('NaN'); choose what to do with missing values: leave those rows out, or fill in the mean or the most frequent value",
+      problem: 'missing',
+    });
+    const inf = table([num('x', [1, -Infinity]), str('y', ['a', 'b'])]);
+    assert.throws(() => fitPreprocessing(inf, { target: 'y', missing: 'mean' }), {
+      message: "data.csv:3: column 'x' has -Infinity, not a finite number",
     });
     assert.throws(() => fitPreprocessing(table([num('y', [1, 2])]), { target: 'y' }), {
       message: "data.csv: no feature columns besides the target 'y'",
@@ -301,11 +313,23 @@ describe('transformFeatures', () => {
     assert.throws(() => transformFeatures(pre, table([num('age', [1]), num('height', [1])])), {
       message: "data.csv: no column 'color', which the model takes as input",
     });
+    // A numeric column that arrives as text is read as numbers: a word names its line.
     const text = table([str('age', ['20', 'old']), str('color', ['red', 'red']), num('height', [1, 2])]);
     assert.throws(() => transformFeatures(pre, text), {
       message:
-        "data.csv: column 'age' holds text (e.g. 'old' on line 3), but the model was trained on numbers in it",
+        "data.csv:3: column 'age' has 'old' where a number was expected (the column is numeric: 1 of its 2 values are numbers)",
+      problem: 'not-a-number',
+      line: 3,
     });
+    const numbers = table([str('age', ['20', ' 30']), str('color', ['red', 'red']), num('height', [1, 2])]);
+    assert.deepEqual(
+      transformFeatures(pre, numbers, 'float64').data,
+      transformFeatures(
+        pre,
+        table([num('age', [20, 30]), str('color', ['red', 'red']), num('height', [1, 2])]),
+        'float64',
+      ).data,
+    );
   });
 
   test('a text column may arrive as numbers: matched by their text', () => {
@@ -499,4 +523,186 @@ test("scaling: 'minmax' maps each numeric column to [0, 1] (constant columns to 
   ]);
   const pre = fitPreprocessing(t, { target: 'label', scaling: 'minmax' });
   assert.deepEqual(Array.from(transformFeatures(pre, t, 'float64').data), [0, 0, 0.5, 0, 1, 0]);
+});
+
+describe('column kinds, identifiers and missing values', () => {
+  // Line r + 2 of data.csv, as parseCsv would give it: 'NA' and '' held in textCells, NaN in values.
+  const withGaps = () =>
+    table([
+      {
+        name: 'x',
+        values: Float64Array.from([2, NaN, 4, 100, NaN, 6]),
+        textCells: new Map([
+          [1, 'NA'],
+          [4, ''],
+        ]),
+      },
+      str('color', ['red', 'blue', '?', 'red', 'blue', 'blue']),
+      str('y', ['a', 'b', 'a', '', 'b', 'b']),
+    ]);
+
+  test("'error' (the default) names the first missing value's line and column, and counts the rest", () => {
+    assert.throws(() => fitPreprocessing(withGaps(), { target: 'y' }), {
+      name: 'PreprocessError',
+      message:
+        "data.csv:3: column 'x' has a missing value ('NA'), and 1 other row has one; choose what to do with " +
+        'missing values: leave those rows out, or fill in the mean or the most frequent value',
+      line: 3,
+      column: 'x',
+      problem: 'missing',
+    });
+    assert.throws(() => fitPreprocessing(withGaps(), { target: 'y', features: ['color'] }), {
+      message: /^data\.csv:4: column 'color' has a missing value \('\?'\);/,
+    });
+    assert.throws(() => fitPreprocessing(withGaps(), { target: 'y', features: [], drop: ['x', 'color'] }), {
+      message: "data.csv: no feature columns besides the target 'y'",
+    });
+  });
+
+  test("'drop': statistics from the complete rows; dropMissing leaves the others out", () => {
+    const t = withGaps();
+    const pre = fitPreprocessing(t, { target: 'y', missing: 'drop' });
+    assert.equal(pre.missing, 'drop');
+    // Complete: lines 2 and 7 (line 5 has no target).
+    const kept = dropMissing(pre, t, { target: true });
+    assert.equal(kept.dropped, 4);
+    assert.deepEqual(
+      Array.from({ length: kept.table.numRows }, (_, r) => kept.table.lineOf!(r)),
+      [2, 7],
+    );
+    assert.deepEqual(pre.features[0], { name: 'x', kind: 'numeric', mean: 4, std: 2 });
+    // Features only (predict): line 5 too.
+    assert.equal(dropMissing(pre, t).table.numRows, 3);
+    // A model that fills nothing names a missing value it meets.
+    assert.throws(() => transformFeatures(pre, t), {
+      message:
+        "data.csv:3: column 'x' has a missing value ('NA'); the model was trained without filling in missing values",
+    });
+  });
+
+  test("'mean' fills numbers with the mean, text with the most frequent value; 'mode' both with the most frequent", () => {
+    const t = withGaps();
+    const mean = fitPreprocessing(t, { target: 'y', missing: 'mean' });
+    // The row without a target (line 5) is not used: x over 2, 4 and 6.
+    const x = mean.features[0] as { mean: number; std: number; fill: number };
+    assert.equal(x.mean, 4);
+    assert.equal(x.fill, 4);
+    assertClose([x.std], [Math.sqrt(8 / 3)], { rel: 1e-15, what: 'std' });
+    assert.deepEqual(mean.features[1], {
+      name: 'color',
+      kind: 'categorical',
+      categories: ['red', 'blue'],
+      fill: 'blue',
+    });
+    assert.deepEqual(mean.target, { name: 'y', kind: 'classes', classes: ['a', 'b'] });
+    const { table: used, dropped } = dropMissing(mean, t, { target: true });
+    assert.equal(dropped, 1);
+    // The filled cells: line 3's x is the mean (0 once standardized), line 4's color the most frequent.
+    const got = rows(transformFeatures(mean, used, 'float64'));
+    assert.deepEqual(got[1], [0, 0, 1]);
+    assert.deepEqual(got[2].slice(1), [0, 1]);
+    const modeTable = table([num('x', [3, 1, 1, 3, NaN, 2]), str('y', ['a', 'b', 'a', 'b', 'a', 'b'])]);
+    const mode = fitPreprocessing(modeTable, { target: 'y', missing: 'mode' });
+    assert.equal((mode.features[0] as { fill: number }).fill, 1, 'ties: the smallest');
+    // Fills survive the model file.
+    assert.deepEqual(checkPreprocessing(JSON.parse(JSON.stringify(mean))), mean);
+    assert.deepEqual(checkPreprocessing(JSON.parse(JSON.stringify(mode))), mode);
+    assert.throws(() => checkPreprocessing({ ...mean, missing: 'guess' }), {
+      message: "preprocessing.missing: expected 'error', 'drop', 'mean', 'mode', got \"guess\"",
+    });
+    const badFill = JSON.parse(JSON.stringify(mean)) as { features: { fill?: string }[] };
+    badFill.features[1].fill = 'green';
+    assert.throws(() => checkPreprocessing(badFill), {
+      message: 'preprocessing.features[1].fill: expected one of the categories, got "green"',
+    });
+  });
+
+  test('a word in a numeric column names its line and column, whatever the policy', () => {
+    const t = table([
+      { name: 'x', values: Float64Array.from([1, 2, NaN, 4]), textCells: new Map([[2, 'abc']]) },
+      num('y', [0, 1, 0, 1]),
+    ]);
+    for (const missing of ['error', 'drop', 'mean', 'mode'] as const)
+      assert.throws(() => fitPreprocessing(t, { target: 'y', task: 'classification', missing }), {
+        message:
+          "data.csv:4: column 'x' has 'abc' where a number was expected (the column is numeric: 3 of its 4 values are numbers)",
+        problem: 'not-a-number',
+        line: 4,
+        column: 'x',
+      });
+    // Read as categories on request: the word is one of them.
+    const pre = fitPreprocessing(t, { target: 'y', task: 'classification', categorical: ['x'] });
+    assert.deepEqual(pre.features, [{ name: 'x', kind: 'categorical', categories: ['1', '2', 'abc', '4'] }]);
+    assert.deepEqual(rows(transformFeatures(pre, t))[2], [0, 0, 1, 0]);
+  });
+
+  test('numeric on request: a text column read as numbers', () => {
+    const t = table([str('x', ['1', '2', 'three', '4']), num('y', [0, 1, 0, 1])]);
+    assert.throws(() => fitPreprocessing(t, { target: 'y', numeric: ['x'] }), { line: 4 });
+    const ok = table([str('x', ['1', '2', '3', ' 4 ']), num('y', [0, 1, 0, 1])]);
+    const pre = fitPreprocessing(ok, { target: 'y', numeric: ['x'], scaling: 'none' });
+    assert.deepEqual(pre.features, [{ name: 'x', kind: 'numeric', mean: 0, std: 1 }]);
+    assert.deepEqual(Array.from(transformFeatures(pre, ok, 'float64').data), [1, 2, 3, 4]);
+    assert.throws(() => fitPreprocessing(ok, { target: 'y', numeric: ['x'], categorical: ['x'] }), {
+      message: "data.csv: 'x' cannot be both categorical and numeric",
+    });
+    assert.throws(() => fitPreprocessing(ok, { target: 'y', numeric: ['z'] }), {
+      message: "data.csv: no column 'z' to read as numeric; the columns are 'x', 'y'",
+    });
+  });
+
+  test('identifiers: a column named id is left out; a text column of all-different values is refused', () => {
+    const n = 30;
+    const t = table([
+      num(
+        'ID',
+        Array.from({ length: n }, (_, i) => i + 1),
+      ),
+      str(
+        'name',
+        Array.from({ length: n }, (_, i) => `person ${i}`),
+      ),
+      num(
+        'x',
+        Array.from({ length: n }, (_, i) => i % 3),
+      ),
+      num(
+        'y',
+        Array.from({ length: n }, (_, i) => i % 2),
+      ),
+    ]);
+    assert.deepEqual(chooseFeatures(t, { target: 'y' }), {
+      features: ['name', 'x'],
+      left: [{ name: 'ID', why: 'an id names rows' }],
+    });
+    assert.throws(() => fitPreprocessing(t, { target: 'y' }), {
+      message:
+        "data.csv: column 'name' has a different value in each of its 30 rows (such as 'person 0'): it looks like an identifier, not a category; leave it out of the features",
+      problem: 'identifier',
+      column: 'name',
+    });
+    const pre = fitPreprocessing(t, { target: 'y', drop: ['name'] });
+    assert.deepEqual(
+      pre.features.map((f) => f.name),
+      ['x'],
+    );
+    assert.deepEqual(chooseFeatures(t, { target: 'y', drop: ['name'] }).left, [
+      { name: 'ID', why: 'an id names rows' },
+      { name: 'name', why: 'dropped' },
+    ]);
+    // Named as a feature, an id is one.
+    assert.deepEqual(
+      fitPreprocessing(t, { target: 'y', features: ['ID', 'x'] }).features.map((f) => f.name),
+      ['ID', 'x'],
+    );
+    assert.throws(() => fitPreprocessing(t, { target: 'y', drop: ['nme'] }), {
+      message: "data.csv: no dropped column 'nme'; the columns are 'ID', 'name', 'x', 'y'",
+    });
+    assert.throws(() => fitPreprocessing(t, { target: 'y', features: ['x'], drop: ['x'] }), {
+      message: "data.csv: 'x' is both a feature and dropped",
+    });
+    // Fewer than 20 rows: all-different values can still be categories.
+    const small = table([str('c', ['a', 'b', 'c', 'd']), num('y', [0, 1, 0, 1])]);
+    assert.equal(fitPreprocessing(small, { target: 'y' }).inputSize, 4);
+  });
 });

@@ -6,18 +6,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertClose } from './helpers/close.js';
 import { fixture, flat } from './helpers/fixtures.js';
-import {
-  gradCheck,
-  narrow,
-  nn,
-  ones,
-  random,
-  stack,
-  tensor,
-  triu,
-  Tensor,
-  type NestedArray,
-} from '../src/index.js';
+import { checkModule } from './helpers/module-gradcheck.js';
+import { narrow, nn, ones, random, stack, tensor, triu, Tensor, type NestedArray } from '../src/index.js';
 
 interface LayerCase {
   name: string;
@@ -134,40 +124,6 @@ describe('PyTorch fixtures (float64, 1e-10 relative)', () => {
 
 // ---------------------------------------------------------------------------------------------------------
 // Without a fixture: gradCheck through the module with its parameters as inputs, and shapes.
-
-/** Point the module's field at `path` (dotted, as the state dict) to `t`. */
-function setField(module: nn.Module, path: string, t: Tensor): void {
-  const parts = path.split('.');
-  let owner = module as unknown as Record<string, unknown>;
-  for (const p of parts.slice(0, -1)) owner = owner[p] as Record<string, unknown>;
-  owner[parts[parts.length - 1]] = t;
-}
-
-/**
- * gradCheck of `run` with respect to the inputs and every parameter: each evaluation points the module's
- * fields at gradCheck's float64 copies, so the module reads exactly what is being perturbed.
- */
-function checkModule(
-  name: string,
-  module: nn.Module,
-  inputs: Tensor[],
-  run: (...xs: Tensor[]) => Tensor,
-): void {
-  const params = module.namedParameters();
-  const r = gradCheck(
-    (...ts) => {
-      params.forEach(([key], i) => setField(module, key, ts[inputs.length + i]));
-      return run(...ts.slice(0, inputs.length));
-    },
-    [...inputs, ...params.map(([, t]) => t)],
-    { tol: 2e-8 },
-  );
-  const names = [...inputs.map((_, i) => `input ${i}`), ...params.map(([k]) => k)];
-  const bad = r.inputs.flatMap((x, i) =>
-    x.ok ? [] : [`${names[i]}: abs ${x.maxAbsError}, rel ${x.maxRelError}`],
-  );
-  assert.deepEqual(bad, [], `${name}: ${bad.join('; ')}`);
-}
 
 const rs = (seed: number, shape: number[]) => new random.RandomState(seed).randn(shape);
 

@@ -83,6 +83,20 @@ describe("trace of the seed network, in the notebook's notation", () => {
   const ref = notebookScalars();
   const params = byName(t);
 
+  test("the loss in either spelling: 'mse-half-sum' is 'mseHalfSum' for trace and stepGraph", () => {
+    const kebab = trace(seedNetwork(), x, y, { loss: 'mse-half-sum', lr: 0.1 });
+    assert.deepEqual(kebab, t);
+    assert.deepEqual(
+      stepGraph(seedNetwork(), x, y, { loss: 'mse-half-sum' }),
+      stepGraph(seedNetwork(), x, y),
+    );
+    assert.throws(() => trace(seedNetwork(), x, y, { loss: 'huber' as 'mse' }), {
+      name: 'TraceError',
+      message:
+        'trace: the loss "huber" is not supported; a trace explains mseHalfSum, mse, crossEntropy, bce',
+    });
+  });
+
   test("names are the notebook's: w1…w6, b1…b3, h1, h2, output", () => {
     assert.equal(t.notation, 'seed');
     assert.deepEqual([...params.keys()].sort(), ['b1', 'b2', 'b3', 'w1', 'w2', 'w3', 'w4', 'w5', 'w6']);

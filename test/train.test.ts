@@ -1,7 +1,20 @@
 // The training loop: learning, reproducibility, stopping rules, divergence, validation and callbacks.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluate, fit, nn, optim, predict, random, tensor, TrainingDivergedError } from '../src/index.js';
+import {
+  DataError,
+  earlyStoppingState,
+  evaluate,
+  fit,
+  losses,
+  nn,
+  optim,
+  predict,
+  random,
+  tensor,
+  TrainingDivergedError,
+} from '../src/index.js';
+import { PAUSED, Trainer } from '../src/train/step.js';
 
 const X = () =>
   tensor([
@@ -146,6 +159,7 @@ describe('fit', () => {
         optimizer,
         epochs: 100,
         batchSize: 64,
+        divergence: { factor: Infinity },
         onBatchEnd: () => seen.push(weights(model)),
       }),
       (e: unknown) => {
@@ -159,6 +173,37 @@ describe('fit', () => {
     for (const w of weights(model)) for (const v of w) assert.ok(Number.isFinite(v));
     // The weights left are those the last finite loss was computed with: the ones before the last step.
     assert.deepEqual(weights(model), seen.at(-2));
+  });
+
+  test("an exploding loss (above 10⁶ × max(1, the first epoch's loss)) is divergence too, caught within one step", async () => {
+    const data = regression(64, 3);
+    const model = new nn.Sequential(
+      new nn.Linear(3, 8, { rng: new random.RandomState(0) }),
+      new nn.ReLU(),
+      new nn.Linear(8, 1, { rng: new random.RandomState(1) }),
+    );
+    const optimizer = new optim.SGD(model.parameters(), { lr: 50 });
+    const seen: { loss: number; w: number[][] }[] = [];
+    const initial = weights(model);
+    await assert.rejects(
+      fit(model, data, {
+        loss: 'mse',
+        optimizer,
+        epochs: 100,
+        batchSize: 64,
+        onBatchEnd: (b) => seen.push({ loss: b.loss, w: weights(model) }),
+      }),
+      (e: unknown) => {
+        assert.ok(e instanceof TrainingDivergedError);
+        assert.match(e.message, /loss exploded to [\d.e+]+ \(above [\d.e+]+/);
+        return true;
+      },
+    );
+    // Every step the run accepted stayed under the limit, and the weights are from before the bad step.
+    const limit = 1e6 * Math.max(1, seen[0].loss);
+    for (const s of seen) assert.ok(s.loss <= limit);
+    // The weights left are those the last acceptable loss was computed with.
+    assert.deepEqual(weights(model), seen.length >= 2 ? seen.at(-2)?.w : initial);
   });
 
   test("early stopping with restoreBest puts back the best epoch's weights", async () => {
@@ -193,6 +238,52 @@ describe('fit', () => {
     assert.deepEqual(weights(model), bestWeights);
     const r = evaluate(model, val, { loss: 'mse' });
     assert.ok(Math.abs(r.loss - best) <= 1e-6 * best);
+  });
+
+  test("restoreBest also keeps the best epoch when the run ends without stopping; the state is the caller's to read and continue", async () => {
+    const data = regression(200, 4);
+    const val = regression(100, 5);
+    const make = () =>
+      new nn.Sequential(
+        new nn.Linear(3, 16, { rng: new random.RandomState(2) }),
+        new nn.ReLU(),
+        new nn.Linear(16, 1, { rng: new random.RandomState(3) }),
+      );
+    const run = async (
+      model: nn.Sequential,
+      epochs: number,
+      state: ReturnType<typeof earlyStoppingState>,
+      initialEpoch = 0,
+    ) => {
+      const logs: { epoch: number; valLoss: number; w: number[][] }[] = [];
+      const h = await fit(model, data, {
+        loss: 'mse',
+        optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }),
+        epochs,
+        initialEpoch,
+        batchSize: 8,
+        validationData: val,
+        rng: new random.RandomState(initialEpoch),
+        earlyStopping: { patience: 1000, restoreBest: true, state },
+        onEpochEnd: (log) => logs.push({ epoch: log.epoch, valLoss: log.valLoss!, w: weights(model) }),
+      });
+      return { h, logs };
+    };
+    const state = earlyStoppingState();
+    const model = make();
+    const { h, logs } = await run(model, 40, state);
+    assert.equal(h.stopReason, 'completed');
+    const best = logs.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
+    assert.ok(best.epoch < 40, 'the last epoch is not the best');
+    assert.equal(h.bestEpoch, best.epoch);
+    assert.deepEqual(weights(model), best.w);
+    assert.equal(state.bestEpoch, best.epoch);
+    assert.equal(state.best, best.valLoss);
+    assert.equal(state.sinceBest, 40 - best.epoch);
+    // Passed back, the record goes on: a later epoch must beat the best so far to count.
+    const more = await run(model, 2, state, 40);
+    assert.ok(state.bestEpoch === best.epoch || state.bestEpoch > 40);
+    assert.equal(more.h.bestEpoch, state.bestEpoch);
   });
 
   test('validationSplit holds out the last fraction and reports val loss and metrics', async () => {
@@ -344,6 +435,100 @@ describe('fit', () => {
     );
   });
 
+  test('plain JavaScript mistakes get sentences, not "cannot read properties of undefined"', async () => {
+    const model = xorModel(0);
+    const data = { x: X(), y: Y() };
+    // What a caller without a type checker may write.
+    const untyped = fit as (m: unknown, d: unknown, o?: unknown) => Promise<unknown>;
+    await assert.rejects(untyped(model, data), {
+      name: 'TypeError',
+      message:
+        /^fit: options are required: fit\(model, \{ x, y \}, \{ loss, optimizer, epochs \}\), e\.g\. .*new optim\.Adam\(model\.parameters\(\)\)/,
+    });
+    await assert.rejects(
+      untyped(model, data, { optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }) }),
+      {
+        message:
+          /^fit: options\.loss is missing; expected a loss function or one of mse, .*crossEntropy \(cross-entropy\)/,
+      },
+    );
+    for (const [optimizer, said] of [
+      [undefined, 'options.optimizer is missing'],
+      ['adam', 'options.optimizer is the string "adam", not an optimizer'],
+      [optim.Adam, 'options.optimizer is the class Adam, not an optimizer made from it'],
+    ] as const)
+      await assert.rejects(untyped(model, data, { loss: 'mse', optimizer }), {
+        name: 'TypeError',
+        message: new RegExp(
+          `^fit: ${said.replace(/[.()]/g, '\\$&')}; make one over the model's parameters, e\\.g\\. `,
+        ),
+      });
+    await assert.rejects(
+      untyped(model, X(), { loss: 'mse', optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }) }),
+      {
+        message: 'fit: data.x must be a Tensor with a sample axis',
+      },
+    );
+  });
+
+  test('a NaN or infinite input or target is a DataError naming the value, not divergence', async () => {
+    const model = xorModel(0);
+    const optimizer = new optim.SGD(model.parameters(), { lr: 0.1 });
+    const before = weights(model);
+    const x = X();
+    x.data[5] = NaN;
+    await assert.rejects(fit(model, { x, y: Y() }, { loss: 'mse', optimizer }), (e: unknown) => {
+      assert.ok(e instanceof DataError);
+      assert.match(
+        e.message,
+        /^fit: data\.x\[2\]\[1\] is NaN; inputs and targets must be finite numbers \(this is bad data, not divergence/,
+      );
+      assert.deepEqual([e.dataset, e.tensor, e.sample, e.index], ['data', 'x', 2, 1]);
+      return true;
+    });
+    const y = Y();
+    y.data[3] = -Infinity;
+    await assert.rejects(
+      fit(model, { x: X(), y: Y() }, { loss: 'mse', optimizer, validationData: { x: X(), y } }),
+      { name: 'DataError', message: /^fit: validationData\.y\[3\]\[0\] is -Infinity/ },
+    );
+    assert.throws(() => evaluate(model, { x, y: Y() }, { loss: 'mse' }), {
+      name: 'DataError',
+      message: /^evaluate: data\.x\[2\]\[1\] is NaN/,
+    });
+    assert.deepEqual(weights(model), before, 'nothing trained');
+  });
+
+  test("a loss by name in either spelling: 'crossEntropy' or 'cross-entropy', the same run", async () => {
+    const runs = [];
+    for (const loss of ['bceWithLogits', 'bce-with-logits'] as const) {
+      const model = new nn.Sequential(new nn.Linear(2, 1, { rng: new random.RandomState(3) }));
+      const optimizer = new optim.Adam(model.parameters(), { lr: 0.1 });
+      const h = await fit(
+        model,
+        { x: X(), y: Y() },
+        { loss, optimizer, epochs: 3, shuffle: false, metrics: ['accuracy'] },
+      );
+      runs.push({
+        h: h.epochs.map((e) => [e.loss, e.metrics.accuracy]),
+        e: evaluate(model, { x: X(), y: Y() }, { loss, metrics: ['accuracy'] }),
+      });
+    }
+    assert.deepEqual(runs[1], runs[0]);
+    const model = new nn.Sequential(new nn.Linear(2, 2, { rng: new random.RandomState(3) }));
+    const labels = [0, 1, 1, 0];
+    assert.equal(
+      evaluate(model, { x: X(), y: labels }, { loss: 'cross-entropy' }).loss,
+      evaluate(model, { x: X(), y: labels }, { loss: 'crossEntropy' }).loss,
+    );
+    assert.equal(losses.lossName('mse-half-sum'), 'mseHalfSum');
+    assert.equal(losses.lossName('cross_entropy'), undefined);
+    for (const [camel, kebab] of Object.entries(losses.LOSS_SPELLINGS)) {
+      assert.equal(losses.lossName(camel), camel);
+      assert.equal(losses.lossName(kebab), camel);
+    }
+  });
+
   test('initialEpoch continues the numbering (for resumed training)', async () => {
     const model = xorModel(0);
     const optimizer = new optim.SGD(model.parameters(), { lr: 0.1 });
@@ -381,5 +566,110 @@ describe('fit', () => {
       { loss: 'bce', optimizer: b.optimizer, epochs: 2, batchSize: 2, rng: b.rng, initialEpoch: 2 },
     );
     assert.deepEqual(weights(b.model), weights(a.model));
+  });
+});
+
+describe('Trainer.run', () => {
+  test('an epoch paused after every batch gives the bits of one run straight through', () => {
+    const data = regression(200, 5);
+    const make = () => {
+      const model = new nn.Sequential(
+        new nn.Linear(3, 8, { rng: new random.RandomState(0) }),
+        new nn.Tanh(),
+        new nn.Linear(8, 1, { rng: new random.RandomState(1) }),
+      );
+      const optimizer = new optim.Adam(model.parameters(), { lr: 0.01 });
+      const trainer = new Trainer(
+        model,
+        { x: data.x, y: data.y, labels: false },
+        {
+          loss: 'mse',
+          optimizer,
+          batchSize: 16,
+          shuffle: true,
+          rng: new random.RandomState(9),
+          metrics: ['mae'],
+          threshold: 0.5,
+          fused: true,
+        },
+      );
+      return { model, trainer };
+    };
+    const a = make();
+    const b = make();
+    const lossesA: number[] = [];
+    const lossesB: number[] = [];
+    for (let e = 1; e <= 3; e++) {
+      lossesA.push(a.trainer.epoch(e) as number);
+      let r: number | null | typeof PAUSED;
+      let pauses = 0;
+      // A deadline in the past: the trainer stops after every batch and continues where it stopped.
+      while ((r = b.trainer.run(e, {}, 0)) === PAUSED) pauses++;
+      assert.equal(pauses, b.trainer.batches - 1);
+      lossesB.push(r as number);
+      assert.deepEqual(b.trainer.metrics(), a.trainer.metrics());
+    }
+    a.trainer.release();
+    b.trainer.release();
+    assert.deepEqual(lossesB, lossesA);
+    assert.deepEqual(weights(b.model), weights(a.model));
+  });
+});
+
+describe('fit: an epoch interrupted part way', () => {
+  test('history.partial, then resumeEpoch with the weights, optimizer and stream of that moment: the same bits', async () => {
+    const data = regression(120, 6);
+    const make = (rng: random.RandomState) =>
+      new nn.Sequential(
+        new nn.Linear(3, 8, { rng: new random.RandomState(0) }),
+        new nn.ReLU(),
+        new nn.Dropout(0.2, { rng }),
+        new nn.Linear(8, 1, { rng: new random.RandomState(1) }),
+      );
+    const common = { loss: 'mse' as const, batchSize: 8, metrics: ['mae' as const, 'r2' as const] };
+    // Straight through: 3 epochs.
+    const rngA = new random.RandomState(7);
+    const a = make(rngA);
+    const optA = new optim.Adam(a.parameters(), { lr: 0.01 });
+    const straight = await fit(a, data, { ...common, optimizer: optA, rng: rngA, epochs: 3 });
+
+    // Stopped after batch 6 of epoch 2, then continued by a fresh model, optimizer and stream.
+    const rngB = new random.RandomState(7);
+    const b = make(rngB);
+    const optB = new optim.Adam(b.parameters(), { lr: 0.01 });
+    const ac = new AbortController();
+    const first = await fit(b, data, {
+      ...common,
+      optimizer: optB,
+      rng: rngB,
+      epochs: 3,
+      signal: ac.signal,
+      onBatchEnd: (log) => {
+        if (log.epoch === 2 && log.batch === 5) ac.abort();
+      },
+    });
+    assert.equal(first.stopReason, 'aborted');
+    assert.equal(first.partial?.epoch, 2);
+    assert.equal(first.partial?.batch, 6);
+    const partial = JSON.parse(
+      JSON.stringify({ ...first.partial, order: Array.from(first.partial?.order ?? []) }),
+    );
+    const rngC = new random.RandomState(0);
+    rngC.setState(rngB.getState());
+    const c = make(rngC);
+    c.loadStateDict(b.stateDict());
+    const optC = new optim.Adam(c.parameters(), { lr: 0.01 });
+    optC.loadStateDict(JSON.parse(JSON.stringify(optB.stateDict())));
+    const rest = await fit(c, data, {
+      ...common,
+      optimizer: optC,
+      rng: rngC,
+      epochs: 2,
+      initialEpoch: 1,
+      resumeEpoch: { ...partial, order: Int32Array.from(partial.order) },
+    });
+    assert.deepEqual(weights(c), weights(a));
+    const strip = (e: { seconds: number }[]) => e.map(({ seconds: _s, ...x }) => x);
+    assert.deepEqual(strip(rest.epochs), strip(straight.epochs.slice(1)));
   });
 });

@@ -1,39 +1,9 @@
-// Bring your own data: a CSV file, picked or dropped, becomes a table (Papa Parse splits the records);
-// the user picks two numeric columns as x₁ and x₂ and a label column. The last file is kept for the tab's
-// session, so reloading a link to a CSV run finds its data again.
-import Papa from 'papaparse';
-import { makeTable, playground, type Column, type Table } from './lib.js';
+// Bring your own data: a CSV file, picked or dropped, becomes a table (the library's parseCsv, the same
+// reader as the command line's); the user picks two numeric columns as x₁ and x₂ and a label column. The
+// last file is kept for the tab's session, so reloading a link to a CSV run finds its data again.
+import { isNumeric, parseCsv, playground, type Table } from './lib.js';
 
 const STORAGE_KEY = 'chainrule-playground-csv';
-const NUMBER = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
-
-/**
- * A table from CSV text: a header row, then records of the same length; a column whose every cell is a
- * number is numeric. Throws an Error naming the file and line when the text is not such a table.
- */
-export function parseCsv(text: string, name: string): Table {
-  const result = Papa.parse<string[]>(text.replace(/^\uFEFF/, ''), { skipEmptyLines: 'greedy' });
-  const error = result.errors[0];
-  if (error)
-    throw new Error(
-      `${name}: ${error.message}${error.row !== undefined ? ` (record ${error.row + 1})` : ''}`,
-    );
-  const [header, ...rows] = result.data;
-  if (!header || rows.length === 0) throw new Error(`${name}: expected a header row and at least one record`);
-  rows.forEach((r, i) => {
-    if (r.length !== header.length)
-      throw new Error(`${name}: record ${i + 2} has ${r.length} fields, the header has ${header.length}`);
-  });
-  const columns: Column[] = header.map((h, j) => {
-    const cells = rows.map((r) => r[j]);
-    const numeric = cells.every((c) => NUMBER.test(c));
-    return {
-      name: h.trim() || `column ${j + 1}`,
-      values: numeric ? Float64Array.from(cells, Number) : cells,
-    };
-  });
-  return makeTable(name, columns);
-}
 
 /** A loaded CSV and the columns in use. */
 export interface CsvChoice {
@@ -87,7 +57,7 @@ export class CsvPanel {
   /** Read CSV text; `columns` picks the columns (default: the first two numeric ones and the last other). */
   load(text: string, name: string, columns: playground.CsvColumns | null): void {
     const table = parseCsv(text, name);
-    const numeric = table.columns.filter((c) => !(c.values.length > 0 && typeof c.values[0] === 'string'));
+    const numeric = table.columns.filter(isNumeric);
     if (numeric.length < 2)
       throw new Error(`${name}: needs two numeric columns for x₁ and x₂, has ${numeric.length}`);
     const names = table.columns.map((c) => c.name);

@@ -33,6 +33,13 @@ export const evalSpec: CommandSpec = {
       description:
         'Labelled CSV (with the target column), a folder of images with one subfolder per class, or a built-in dataset (its test split if it has one)',
     },
+    {
+      name: 'delimiter',
+      type: 'string',
+      placeholder: 'char',
+      description: "Field separator of the CSV ('tab' for tabs)",
+      defaultText: ',',
+    },
     { name: 'json', type: 'boolean', description: 'Print the metrics as one JSON object' },
   ],
   examples: [
@@ -67,7 +74,10 @@ function scoresText(report: ClassificationReport, classes: readonly string[]): s
 
 /** Run `chainrule eval`; returns the exit code. */
 export async function evaluateCommand(flags: Flags, io: IO): Promise<number> {
-  const { model, pre, path, data, table, outputs: out } = await runModelOnData(flags, io.cwd, 'eval');
+  const run = await runModelOnData(flags, io.cwd, 'eval', { labelled: true });
+  const { model, pre, path, data, table, outputs: out } = run;
+  if (run.dropped > 0)
+    io.err(`eval: left out ${int(run.dropped)} rows with missing values, as the model's training did\n`);
   if (!table.columns.some((c) => c.name === pre.target.name))
     throw new UserError(
       `eval: ${table.source} has no target column '${pre.target.name}' to compare with (use chainrule predict for unlabelled data)`,

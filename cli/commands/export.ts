@@ -53,7 +53,7 @@ export const exportSpec: CommandSpec = {
       type: 'string',
       placeholder: 'file',
       description:
-        "Write the weights as safetensors with PyTorch's nn.Sequential names ('0.weight', [out, in])",
+        "Write the weights as safetensors with PyTorch's nn.Sequential names and layouts ('0.weight', [out, in])",
     },
     {
       name: 'bare',
@@ -203,6 +203,14 @@ export async function exportCommand(flags: Flags, positionals: string[], io: IO)
         (pre ? ', preprocessing included' : file.preprocessing != null ? ', network only (--bare)' : ''),
       ...describeSignature(signature.inputs, signature.outputs),
     );
+    const noDouble = file.architecture.layers.filter((l) =>
+      ['conv1d', 'conv2d', 'avgPool2d', 'adaptiveAvgPool2d'].includes(l.type),
+    );
+    if (file.dtype === 'float64' && noDouble.length > 0)
+      lines.push(
+        `  note: onnxruntime (1.30) has no float64 kernel for ${[...new Set(noDouble.map((l) => l.type))].join(', ')}; ` +
+          'other runtimes may run this graph, onnxruntime needs a float32 model',
+      );
   }
 
   if (safetensorsPath) {
@@ -210,9 +218,11 @@ export async function exportCommand(flags: Flags, positionals: string[], io: IO)
       metadata: { [ARCHITECTURE_KEY]: JSON.stringify(file.architecture) },
     });
     await writeFileAtomic(resolve(io.cwd, safetensorsPath), bytes, { what: 'safetensors file' });
-    const tensors = model.namedTensors().length;
+    const tensors = model.namedTensors();
+    const counters = tensors.filter(([name]) => name.endsWith('num_batches_tracked')).length;
     lines.push(
-      `wrote ${safetensorsPath}: ${tensors} tensors (${file.dtype === 'float64' ? 'F64' : 'F32'}), ${kilobytes(bytes.length)}; ` +
+      `wrote ${safetensorsPath}: ${tensors.length} tensors (${file.dtype === 'float64' ? 'F64' : 'F32'}` +
+        `${counters > 0 ? `; num_batches_tracked I64, as PyTorch` : ''}), ${kilobytes(bytes.length)}; ` +
         'in PyTorch:',
       `  model = ${torchSequential(file.architecture, file.dtype)}`,
       `  model.load_state_dict(safetensors.torch.load_file(${JSON.stringify(safetensorsPath)}))`,

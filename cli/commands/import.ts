@@ -1,10 +1,12 @@
 // chainrule import: safetensors weights (from PyTorch, or from 'chainrule export') into a chainrule model
-// file. The architecture comes from the tensors' names and shapes, the flags, or the file's own record.
+// file. The architecture comes from --arch, the file's own record, or the tensors' names and shapes with
+// the flags (a flat MLP only).
 import { resolve } from 'node:path';
 import {
   ACTIVATION_NAMES,
   fromSafetensors,
-  modelToJSON,
+  serializeModel,
+  type ModelFile,
   parseSafetensors,
   validateSpec,
   type ActivationName,
@@ -14,16 +16,18 @@ import {
 import { suggest, type CommandSpec, type Flags } from '../args.js';
 import { UserError } from '../errors.js';
 import { int } from '../format.js';
-import { readBinaryFile, writeFileAtomic } from '../fsutil.js';
+import { checkedModelText } from '../checkpoint.js';
+import { readBinaryFile, readTextFile, writeFileAtomic } from '../fsutil.js';
 import type { IO } from '../io.js';
 import { ARCHITECTURE_KEY } from './export.js';
 
 /** The import command's flags and help. */
 export const importSpec: CommandSpec = {
   name: 'import',
-  summary: 'Import safetensors weights of a PyTorch nn.Sequential MLP into a chainrule model file.',
+  summary:
+    'Import safetensors weights of a PyTorch nn.Sequential (an MLP, or a CNN with --arch) into a model file.',
   usage:
-    'chainrule import <weights.safetensors> --out <model.json> [--layers 16,8] [--activation relu] [--dtype float64]',
+    'chainrule import <weights.safetensors> --out <model.json> [--layers 16,8] [--activation relu] [--arch spec.json] [--dtype float64]',
   positionals: [
     {
       name: 'weights.safetensors',
@@ -48,6 +52,13 @@ export const importSpec: CommandSpec = {
       defaultText: 'relu',
     },
     {
+      name: 'arch',
+      type: 'string',
+      placeholder: 'spec.json',
+      description:
+        'JSON file with the architecture ({"type": "sequential", "layers": [...]}, as a model file\'s "architecture"); needed for a CNN',
+    },
+    {
       name: 'dtype',
       type: 'string',
       placeholder: 'type',
@@ -62,10 +73,21 @@ export const importSpec: CommandSpec = {
     "Activations hold no tensors, so say which with --activation. A file written by 'chainrule export'",
     'records its architecture, which is used when neither --layers nor --activation is given.',
     "The model has no preprocessing: it takes the network's inputs as they are.",
+    '',
+    'A CNN (convolutions, batch norm) cannot be read from its tensors: pooling, activations and Flatten',
+    "hold none, and a convolution's stride and padding are not stored. Give its layers with --arch, e.g.",
+    '  {"type": "sequential", "layers": [',
+    '    {"type": "conv2d", "in": 1, "out": 4, "kernel": 3, "stride": 1, "padding": 1, "dilation": 1, "groups": 1, "bias": true},',
+    '    {"type": "batchNorm2d", "features": 4, "eps": 1e-5, "momentum": 0.1, "affine": true, "trackRunningStats": true},',
+    '    {"type": "relu"}, {"type": "maxPool2d", "kernel": 2, "stride": 2, "padding": 0, "dilation": 1, "ceilMode": false},',
+    '    {"type": "flatten"}, {"type": "linear", "in": 64, "out": 10, "bias": true}]}',
+    "Names and layouts are PyTorch's state dict: '0.weight' [out, in/groups, kh, kw] for a convolution,",
+    "[out, in] for a Linear, '1.running_mean', '1.running_var', '1.num_batches_tracked' (I64) for a batch norm.",
   ].join('\n'),
   examples: [
     'chainrule import mlp.safetensors --activation relu,tanh --out mlp.json',
     'chainrule import mlp.safetensors --layers 16,8 --activation gelu --dtype float64 --out mlp.json',
+    'chainrule import cnn.safetensors --arch cnn-spec.json --out cnn.json',
   ],
 };
 
@@ -101,10 +123,27 @@ export async function importCommand(flags: Flags, positionals: string[], io: IO)
     flags.activation === undefined ? undefined : parseActivations(flags.activation as string);
   const dtype = flags.dtype as DType | undefined;
 
-  const file = parseSafetensors(await readBinaryFile(resolve(io.cwd, path), 'safetensors file', path), path);
+  const archPath = flags.arch as string | undefined;
+  if (archPath !== undefined && (layers !== undefined || activation !== undefined))
+    throw new UserError('import: --arch gives the whole architecture; leave out --layers and --activation');
   let spec: ModelSpec | undefined;
+  if (archPath !== undefined) {
+    const text = await readTextFile(resolve(io.cwd, archPath), 'architecture file', archPath);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw new UserError(`${archPath}: not valid JSON: ${(e as Error).message}`);
+    }
+    try {
+      spec = validateSpec(value, archPath);
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    }
+  }
+  const file = parseSafetensors(await readBinaryFile(resolve(io.cwd, path), 'safetensors file', path), path);
   const recorded = file.metadata[ARCHITECTURE_KEY];
-  if (recorded !== undefined && layers === undefined && activation === undefined) {
+  if (!spec && recorded !== undefined && layers === undefined && activation === undefined) {
     try {
       spec = validateSpec(JSON.parse(recorded), `__metadata__.${ARCHITECTURE_KEY}`);
     } catch (e) {
@@ -118,18 +157,23 @@ export async function importCommand(flags: Flags, positionals: string[], io: IO)
     ...(activation ? { activation } : {}),
     ...(dtype ? { dtype } : {}),
   });
-  let json: string;
+  let doc: ModelFile;
   try {
-    json = modelToJSON(model, { task: null, preprocessing: null, training: { importedFrom: path } });
+    doc = serializeModel(model, { task: null, preprocessing: null, training: { importedFrom: path } });
   } catch (e) {
     // A file may hold NaN or infinite weights, which a model file refuses.
     throw new UserError(`${path}: ${(e as Error).message.replace(/^serializeModel: /, '')}`);
   }
-  await writeFileAtomic(resolve(io.cwd, out), json, { what: 'model file' });
+  // Checked with its own reader before it is written (a model chainrule could not load is never written).
+  await writeFileAtomic(resolve(io.cwd, out), checkedModelText(doc, out), {
+    what: 'model file',
+  });
   const dt = model.parameters()[0]?.dtype ?? 'float32';
-  const how = spec
-    ? 'the architecture recorded in the file'
-    : 'the tensors' + (activation ? '' : ' (activation relu, the default)');
+  const how = archPath
+    ? archPath
+    : spec
+      ? 'the architecture recorded in the file'
+      : 'the tensors' + (activation ? '' : ' (activation relu, the default)');
   io.out(
     [
       `read ${file.tensors.size} tensors from ${path}, architecture from ${how}:`,

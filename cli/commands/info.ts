@@ -25,10 +25,13 @@ export const infoSpec: CommandSpec = {
 
 function describePreprocessing(pre: Preprocessing, scale: string | undefined): string[] {
   const how = scale === 'minmax' ? 'scaled to [0, 1]' : scale === 'none' ? 'as is' : 'standardized';
+  const fill = (f: Preprocessing['features'][number]): string =>
+    f.fill === undefined ? '' : `; missing → ${typeof f.fill === 'number' ? num(f.fill) : `'${f.fill}'`}`;
   const one = (f: Preprocessing['features'][number]): string =>
-    f.kind === 'numeric'
+    (f.kind === 'numeric'
       ? `  ${f.name}: numeric, ${how}: (x − ${num(f.mean)}) / ${num(f.std)}`
-      : `  ${f.name}: one-hot over ${f.categories.length} categories (${f.categories.slice(0, 6).join(', ')}${f.categories.length > 6 ? ', …' : ''})`;
+      : `  ${f.name}: categorical, one-hot over ${f.categories.length} categories (${f.categories.slice(0, 6).join(', ')}${f.categories.length > 6 ? ', …' : ''})`) +
+    fill(f);
   let lines: string[];
   if (pre.image) lines = describeImage(pre, pre.image, how);
   else if (pre.features.length <= 12) lines = pre.features.map(one);
@@ -45,6 +48,14 @@ function describePreprocessing(pre: Preprocessing, scale: string | undefined): s
     if (categorical.length > 12) lines.push(`  … and ${categorical.length - 12} more categorical features`);
   }
   lines.push(`  network input: ${pre.inputSize} values`);
+  lines.push(
+    {
+      error: '  missing values: refused (an error naming the line)',
+      drop: '  missing values: rows with one were left out of training; predict refuses them',
+      mean: '  missing values: filled with the mean (numeric) or the most frequent value (categorical)',
+      mode: '  missing values: filled with the most frequent value',
+    }[pre.missing ?? 'error'],
+  );
   const t = pre.target;
   lines.push(
     t.kind === 'classes'

@@ -1,6 +1,6 @@
 // chainrule predict: raw rows in (like the training CSV, target optional), predictions out as CSV.
 import { resolve } from 'node:path';
-import { inverseTarget, isNumeric } from '../../src/index.js';
+import { inverseTarget, predictionRows, rowIds } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { writeCsv } from '../csv.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -18,7 +18,7 @@ export const predictSpec: CommandSpec = {
       name: 'model',
       type: 'string',
       placeholder: 'model.json',
-      description: 'Model file from chainrule train',
+      description: 'Model file from chainrule train or chainrule import',
     },
     {
       name: 'data',
@@ -26,6 +26,13 @@ export const predictSpec: CommandSpec = {
       placeholder: 'file|name',
       description:
         'Rows like the training CSV (the target column may be absent), or for a model trained on images an image file or a folder of them',
+    },
+    {
+      name: 'delimiter',
+      type: 'string',
+      placeholder: 'char',
+      description: "Field separator of the CSV ('tab' for tabs)",
+      defaultText: ',',
     },
     {
       name: 'out',
@@ -36,7 +43,9 @@ export const predictSpec: CommandSpec = {
   ],
   details:
     "Rows are identified by an 'id' column when the input has one, images by their file, else by their row number\n" +
-    '(1 = first data row). Images are read as the model was trained: channels, size (resized if it was), scaling.',
+    '(1 = first data row). Images are read as the model was trained: channels, size (resized if it was), scaling.\n' +
+    'A model without preprocessing (from chainrule import) takes the columns as they are, all but an id column,\n' +
+    'as many as the network has inputs, and its outputs are written as they are: output_0, output_1, ...',
   examples: [
     'chainrule predict --model iris.json --data new-flowers.csv --out preds.csv',
     'chainrule predict --model photos.json --data holiday/ --out preds.csv',
@@ -45,26 +54,19 @@ export const predictSpec: CommandSpec = {
 
 /** Run `chainrule predict`; returns the exit code. */
 export async function predictCommand(flags: Flags, io: IO): Promise<number> {
-  const { pre, table, outputs: out } = await runModelOnData(flags, io.cwd, 'predict');
-  // Images are named by their file.
-  const idColumn =
-    table.columns.find((c) => c.name.toLowerCase() === 'id') ??
-    (table.image ? table.columns.find((c) => c.name === 'file') : undefined);
-  const id = (r: number): string =>
-    idColumn
-      ? String(isNumeric(idColumn) ? idColumn.values[r] : (idColumn.values as readonly string[])[r])
-      : String(r + 1);
-  const header: string[] = [idColumn ? idColumn.name : 'row', `predicted_${pre.target.name}`];
-  const rows: string[][] = [];
-  const r = inverseTarget(pre, out);
-  if (r.kind === 'classes') {
-    const classes = pre.target.kind === 'classes' ? pre.target.classes : [];
-    header.push(...classes.map((c) => `p_${c}`));
-    for (let i = 0; i < table.numRows; i++)
-      rows.push([id(i), r.className[i], ...Array.from(r.probabilities[i], (p) => String(p))]);
-  } else {
-    for (let i = 0; i < table.numRows; i++) rows.push([id(i), String(r.values[i])]);
-  }
+  const { pre, table, outputs: out, raw } = await runModelOnData(flags, io.cwd, 'predict', { raw: true });
+  let header: string[];
+  let rows: string[][];
+  if (raw) {
+    // Imported weights: the network's outputs as they are, one column each.
+    const { header: idHeader, id } = rowIds(table);
+    const width = out.shape[1] ?? 1;
+    header = [idHeader, ...Array.from({ length: width }, (_, j) => `output_${j}`)];
+    rows = Array.from({ length: table.numRows }, (_, i) => [
+      id(i),
+      ...Array.from(out.data.subarray(i * width, (i + 1) * width), (v) => String(v)),
+    ]);
+  } else ({ header, rows } = predictionRows(pre, table, inverseTarget(pre, out)));
   const csv = writeCsv(rows, header);
   if (flags.out) {
     await writeFileAtomic(resolve(io.cwd, flags.out as string), csv);

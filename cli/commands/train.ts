@@ -3,6 +3,9 @@ import { resolve } from 'node:path';
 import {
   ACTIVATION_OPS,
   checkPreprocessing,
+  chooseFeatures,
+  DataError,
+  dropMissing,
   evaluate,
   fit,
   fitImagePreprocessing,
@@ -11,27 +14,38 @@ import {
   fromSpec,
   inferTask,
   kernels,
+  losses,
+  MISSING_POLICIES,
+  mlpSpec,
+  toSpec,
   optim,
   parseCheckpoint,
   random,
   selectRows,
-  serializeCheckpoint,
   serializeModel,
-  stringifyModelFile,
+  snapshotCheckpoint,
+  decodePartialEpoch,
+  type PartialEpoch,
+  decodeFloats,
+  MAX_PARAMETERS,
   TrainingDivergedError,
   transformFeatures,
   transformTarget,
   type ActivationOp,
+  type EarlyStoppingState,
   type EpochLog,
   type ImageScaling,
   type MetricName,
+  type MissingPolicy,
   type ModelFile,
   type Preprocessing,
   PreprocessError,
   type Scaling,
   type Table,
 } from '../../src/index.js';
-import type { CommandSpec, Flags } from '../args.js';
+import { parseCommand, type CommandSpec, type Flags } from '../args.js';
+import { checkedModelText, CheckpointWriter } from '../checkpoint.js';
+import { columnsSummary } from '../columns.js';
 import {
   ARCH_FLAGS,
   ARCH_HELP,
@@ -40,12 +54,19 @@ import {
   networkDescription,
   networkSpec,
 } from '../arch.js';
-import { loadData } from '../data.js';
+import { delimiterFlag, loadData } from '../data.js';
 import { TrainingFailure, UserError } from '../errors.js';
 import { duration, int, num, pct } from '../format.js';
-import { readTextFile, writeFileAtomic } from '../fsutil.js';
+import {
+  checkOutputPath,
+  checkWritable,
+  readTextFile,
+  removeStaleTemps,
+  writeFileAtomic,
+} from '../fsutil.js';
 import { parseNumbers, parseResize } from '../images.js';
 import type { IO } from '../io.js';
+import { checkScaling } from '../inputcheck.js';
 import { lossPlotSvg } from '../plot.js';
 import { Progress, type ProgressMode } from '../progress.js';
 
@@ -78,6 +99,46 @@ export const trainSpec: CommandSpec = {
       type: 'string',
       choices: ['classification', 'regression'],
       description: 'Override the inferred task',
+    },
+    {
+      name: 'features',
+      type: 'names',
+      placeholder: 'a,b,…',
+      description: 'Input columns',
+      defaultText: 'every column but the target and an id column',
+    },
+    {
+      name: 'drop',
+      type: 'names',
+      placeholder: 'a,b,…',
+      description: 'Columns to leave out of the features',
+    },
+    {
+      name: 'categorical',
+      type: 'names',
+      placeholder: 'a,b,…',
+      description: 'Columns read as categories (one-hot) even when they hold numbers',
+    },
+    {
+      name: 'numeric',
+      type: 'names',
+      placeholder: 'a,b,…',
+      description: 'Columns read as numbers even when words outnumber them',
+    },
+    {
+      name: 'missing',
+      type: 'string',
+      choices: MISSING_POLICIES,
+      description:
+        'Missing values (empty, NA, N/A, NaN, null, ?): refuse them, drop their rows, or fill in the mean or the most frequent value',
+      defaultText: 'error',
+    },
+    {
+      name: 'delimiter',
+      type: 'string',
+      placeholder: 'char',
+      description: "Field separator of the CSV ('tab' for tabs)",
+      defaultText: ',',
     },
     {
       name: 'layers',
@@ -168,8 +229,10 @@ export const trainSpec: CommandSpec = {
     {
       name: 'patience',
       type: 'integer',
-      min: 1,
-      description: 'Stop after N epochs without validation improvement, keeping the best weights',
+      min: 0,
+      description:
+        "Early stopping: stop after N epochs without a lower validation loss; either way keep the best epoch's weights (0 = off: train every epoch, keep the last)",
+      defaultText: '10 when there is a validation split',
     },
     {
       name: 'until-loss',
@@ -219,6 +282,7 @@ export const trainSpec: CommandSpec = {
       name: 'size',
       type: 'integer',
       min: 1,
+      max: 10_000_000,
       description: 'Samples for generated datasets (circle, spiral, …)',
       defaultText: '500',
     },
@@ -228,15 +292,19 @@ export const trainSpec: CommandSpec = {
   ],
   details:
     'The task is inferred from the target column (text or few integer values: classification; otherwise regression)\n' +
-    'and stated. Numeric features are standardized and text features one-hot encoded; all of it is saved in the\n' +
-    'model file, so `chainrule predict` takes raw rows like the training CSV. A folder of images (PNG, JPEG) has\n' +
-    'one subfolder per class; its images are read as RGB (or --grayscale), resized with --resize, scaled to [0, 1],\n' +
-    'and predict reads image files the same way. Ctrl-C stops after the current batch and saves a checkpoint to\n' +
-    'resume from.\n\n' +
+    'and stated. A column is numeric when more of its values are numbers than words (missing values not counted),\n' +
+    'otherwise categorical; --categorical and --numeric override that, and a word in a numeric column is an error\n' +
+    'naming its line. Numeric features are standardized and categorical ones one-hot encoded; all of it, with the\n' +
+    'values that fill missing ones, is saved in the model file, so `chainrule predict` takes raw rows like the\n' +
+    'training CSV. A folder of images (PNG, JPEG) has one subfolder per class; its images are read as RGB (or\n' +
+    '--grayscale), resized with --resize, scaled to [0, 1], and predict reads image files the same way. With a\n' +
+    'validation split (--val) training stops early once the validation loss has not improved for --patience\n' +
+    'epochs and keeps the best epoch. Ctrl-C stops after the current batch and saves a checkpoint to resume from.\n\n' +
     ARCH_HELP,
   examples: [
     'chainrule train --data iris',
     'chainrule train --data houses.csv --target price --layers 32,16 --epochs 200 --out price.json',
+    'chainrule train --data survey.csv --target answer --drop name --categorical zip --missing mean',
     'chainrule train --data mnist --layers 256 --epochs 8 --batch-size 64 --lr 0.001 --out mnist.json',
     'chainrule train --data mnist --arch "conv 32 3 relu, maxpool 2, flatten, linear 128 relu, linear" --dry-run',
     'chainrule train --data spiral --noise 0.1 --layers 16,16 --activation tanh --plot loss.svg',
@@ -290,6 +358,12 @@ interface RunSettings {
   std?: number[];
   size?: number;
   noise?: number;
+  features?: string[];
+  drop?: string[];
+  categorical?: string[];
+  numeric?: string[];
+  missing?: MissingPolicy;
+  delimiter?: string;
 }
 
 function settingsFrom(
@@ -309,7 +383,15 @@ function settingsFrom(
     });
   const size = (flags.size as number | undefined) ?? p?.size;
   const noise = (flags.noise as number | undefined) ?? p?.noise;
-  const patience = (flags.patience as number | undefined) ?? p?.patience;
+  // Early stopping is on by default; a checkpoint from before that default kept its own setting.
+  const patience = (flags.patience as number | undefined) ?? (p ? (p.patience ?? 0) : 10);
+  const names = (flag: string, kept: string[] | undefined) => (flags[flag] as string[] | undefined) ?? kept;
+  const features = names('features', p?.features);
+  const drop = names('drop', p?.drop);
+  const categorical = names('categorical', p?.categorical);
+  const numeric = names('numeric', p?.numeric);
+  const missing = (flags.missing as MissingPolicy | undefined) ?? p?.missing;
+  const delimiter = delimiterFlag(flags.delimiter as string | undefined) ?? p?.delimiter;
   const untilLoss = (flags['until-loss'] as number | undefined) ?? p?.untilLoss;
   const target = (flags.target as string | undefined) ?? p?.target;
   const scale = (flags.scale as ImageScaling | undefined) ?? p?.scale;
@@ -318,9 +400,7 @@ function settingsFrom(
   const mean = flags.mean ? parseNumbers(flags.mean as string, 'train: --mean') : p?.mean;
   const std = flags.std ? parseNumbers(flags.std as string, 'train: --std') : p?.std;
   const task = (flags.task as RunSettings['task'] | undefined) ?? p?.task;
-  const lossFlag =
-    (flags.loss as LossFlag | undefined) ??
-    (p ? (p.loss === 'crossEntropy' ? 'cross-entropy' : p.loss) : undefined);
+  const lossFlag = (flags.loss as LossFlag | undefined) ?? (p ? losses.LOSS_SPELLINGS[p.loss] : undefined);
   checkArchFlags(flags);
   const arch = (flags.arch as string | undefined) ?? (flags.layers === undefined ? p?.arch : undefined);
   return {
@@ -345,7 +425,13 @@ function settingsFrom(
     ...(std !== undefined ? { std } : {}),
     ...(size !== undefined ? { size } : {}),
     ...(noise !== undefined ? { noise } : {}),
-    ...(patience !== undefined ? { patience } : {}),
+    patience,
+    ...(features !== undefined ? { features } : {}),
+    ...(drop !== undefined ? { drop } : {}),
+    ...(categorical !== undefined ? { categorical } : {}),
+    ...(numeric !== undefined ? { numeric } : {}),
+    ...(missing !== undefined ? { missing } : {}),
+    ...(delimiter !== undefined ? { delimiter } : {}),
     ...(untilLoss !== undefined ? { untilLoss } : {}),
     ...(target !== undefined ? { target } : {}),
     ...(task !== undefined ? { task } : {}),
@@ -429,6 +515,214 @@ function dataset(pre: Preprocessing, table: Table, dtype: RunSettings['dtype']) 
   return { x, y: t.kind === 'classes' ? t.labels : t.y };
 }
 
+/** The flag of each run setting (loss has its own names: crossEntropy is --loss cross-entropy). */
+const SETTING_FLAGS: Record<Exclude<keyof RunSettings, 'loss' | ImageSetting>, string> = {
+  data: 'data',
+  target: 'target',
+  task: 'task',
+  layers: 'layers',
+  activation: 'activation',
+  arch: 'arch',
+  optimizer: 'optimizer',
+  lr: 'lr',
+  epochs: 'epochs',
+  batchSize: 'batch-size',
+  val: 'val',
+  patience: 'patience',
+  untilLoss: 'until-loss',
+  seed: 'seed',
+  dtype: 'dtype',
+  scale: 'scale',
+  size: 'size',
+  noise: 'noise',
+  features: 'features',
+  drop: 'drop',
+  categorical: 'categorical',
+  numeric: 'numeric',
+  missing: 'missing',
+  delimiter: 'delimiter',
+};
+const OPTIONAL_SETTINGS = new Set([
+  // An --arch run has no MLP sizes; an MLP run has no --arch.
+  'layers',
+  'activation',
+  'arch',
+  'patience',
+  'untilLoss',
+  'scale',
+  'size',
+  'noise',
+  'features',
+  'drop',
+  'categorical',
+  'numeric',
+  'missing',
+  'delimiter',
+]);
+
+/** The image settings, stored parsed (a [width, height] pair, number lists), checked on their own. */
+type ImageSetting = 'resize' | 'grayscale' | 'mean' | 'std';
+
+/** The image settings of a checkpoint: the shapes their flags parse into, sizes within reason. */
+function checkImageSettings(v: Record<string, unknown>, at: string): void {
+  const fail = (key: string, what: string) =>
+    new UserError(`${at}.${key}: expected ${what}, got ${JSON.stringify(v[key])?.slice(0, 60)}`);
+  const r = v.resize;
+  if (
+    r !== undefined &&
+    r !== null &&
+    !(Array.isArray(r) && r.length === 2 && r.every((d) => Number.isInteger(d) && d >= 1 && d <= 16384))
+  )
+    throw fail('resize', 'a [width, height] pair of integers from 1 to 16384');
+  if (v.grayscale !== undefined && v.grayscale !== null && typeof v.grayscale !== 'boolean')
+    throw fail('grayscale', 'true or false');
+  for (const key of ['mean', 'std'] as const) {
+    const x = v[key];
+    if (x === undefined || x === null) continue;
+    if (
+      !Array.isArray(x) ||
+      x.length === 0 ||
+      x.length > 4 ||
+      !x.every((n) => typeof n === 'number' && Number.isFinite(n) && (key === 'mean' || n > 0))
+    )
+      throw fail(key, `1 to 4 ${key === 'std' ? 'positive' : 'finite'} numbers, one per channel`);
+  }
+}
+
+/**
+ * Check a checkpoint's run settings with the rules of the flags they stand for (a batch size of 0, a
+ * negative seed or learning rate are as wrong in a file as on the command line), naming the field.
+ */
+function checkSettings(value: unknown, source: string): asserts value is RunSettings {
+  const at = `${source}: training.settings`;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new UserError(`${at}: expected an object`);
+  const v = value as Record<string, unknown>;
+  for (const [key, flag] of Object.entries(SETTING_FLAGS)) {
+    const x = v[key];
+    if (x === undefined || x === null) {
+      if (OPTIONAL_SETTINGS.has(key)) continue;
+      throw new UserError(`${at}.${key}: missing`);
+    }
+    const spec = trainSpec.flags.find((f) => f.name === flag);
+    if (!spec) continue;
+    const fail = (what: string) => new UserError(`${at}.${key}: ${what}`);
+    let raw: string;
+    if (spec.type === 'list') {
+      if (!Array.isArray(x) || !x.every((n) => typeof n === 'number'))
+        throw fail(`expected an array of positive integers, got ${JSON.stringify(x)?.slice(0, 60)}`);
+      raw = x.join(',');
+    } else if (spec.type === 'names') {
+      if (!Array.isArray(x) || !x.every((n) => typeof n === 'string'))
+        throw fail(`expected an array of column names, got ${JSON.stringify(x)?.slice(0, 60)}`);
+      raw = x.join(',');
+    } else if (spec.type === 'number' || spec.type === 'integer') {
+      if (typeof x !== 'number') throw fail(`expected a number, got ${JSON.stringify(x)?.slice(0, 60)}`);
+      raw = String(x);
+    } else {
+      if (typeof x !== 'string') throw fail(`expected a string, got ${JSON.stringify(x)?.slice(0, 60)}`);
+      raw = x;
+    }
+    try {
+      parseCommand(trainSpec, [`--${flag}=${raw}`]);
+    } catch (e) {
+      throw fail((e as Error).message.replace(/^train: --[\w-]+: /, ''));
+    }
+  }
+  checkImageSettings(v, at);
+  if (!['crossEntropy', 'mse', 'mae', 'huber'].includes(v.loss as string))
+    throw new UserError(
+      `${at}.loss: expected one of crossEntropy, mse, mae, huber, got ${JSON.stringify(v.loss)?.slice(0, 60)}`,
+    );
+}
+
+/** Check --out, its checkpoint and --plot can be written before any training (nothing but regular files). */
+async function checkOutputs(outPath: string, out: string, flags: Flags, cwd: string): Promise<void> {
+  await checkOutputPath(outPath, '--out', out);
+  await checkOutputPath(checkpointPath(outPath), '--out (its checkpoint)', checkpointPath(out));
+  const plot = flags.plot as string | undefined;
+  if (plot) await checkOutputPath(resolve(cwd, plot), '--plot', plot);
+}
+
+/** Refuse a network over the parameter limit before allocating it, naming the sizes. */
+function checkNetworkSize(sizes: number[], flags: Flags): void {
+  let params = 0;
+  for (let i = 1; i < sizes.length; i++) params += sizes[i - 1] * sizes[i] + sizes[i];
+  if (params > MAX_PARAMETERS)
+    throw new UserError(
+      `train: ${flags.layers ? `--layers ${(flags.layers as number[]).join(',')}` : 'the network'} ` +
+        `(${sizes.join('-')}) has ${params.toExponential(2)} parameters; the limit is ${MAX_PARAMETERS} (${(MAX_PARAMETERS * 4) / 2 ** 20} MiB as float32)`,
+    );
+}
+
+/**
+ * Write the trained model: a write that fails now (a full disk, a folder gone read-only) is a failed run,
+ * exit 1, like a failed checkpoint write, and says which checkpoint is left to resume from.
+ */
+async function writeAfterTraining(
+  path: string,
+  text: string,
+  what: string,
+  checkpointEpoch: number,
+  out: string,
+): Promise<void> {
+  try {
+    await writeFileAtomic(path, text, { what });
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    throw new UserError(
+      e.message +
+        (checkpointEpoch >= 0
+          ? `; the checkpoint of epoch ${checkpointEpoch} is in ${checkpointPath(out)}`
+          : '; nothing was saved'),
+      { exitCode: 1 },
+    );
+  }
+}
+
+/**
+ * A value the data layer let through but training refused (a `DataError`: NaN or infinite after scaling),
+ * as the cell of the file it came from: file:line, column, the raw value and what the scaling made of it.
+ */
+function badValue(e: DataError, pre: Preprocessing, table: Table | null): string {
+  let feature: Preprocessing['features'][number] | Preprocessing['target'] | undefined = pre.target;
+  if (e.tensor === 'x') {
+    let start = 0;
+    feature = pre.features.find((f) => {
+      start += f.kind === 'numeric' ? 1 : f.categories.length;
+      return e.index < start;
+    });
+  }
+  const column = table?.columns.find((c) => c.name === feature?.name);
+  if (!table || !feature || !column) return `train: ${e.message}`;
+  const line = table.lineOf?.(e.sample);
+  const scaling = feature.kind === 'numeric' ? ` (mean ${feature.mean}, deviation ${feature.std})` : '';
+  return (
+    `${table.source}${line === undefined ? '' : `:${line}`}: column '${column.name}' holds ${String(column.values[e.sample])}, ` +
+    `which its scaling${scaling} turns into ${e.value}: the column's values are too large to scale; ` +
+    'divide the column by a power of ten (bad input, not a learning-rate problem)'
+  );
+}
+
+/**
+ * Run a preprocessing step; its usual problems get the flag that solves them as a hint (the library's
+ * message names the file, line and column but knows no flags).
+ */
+function withHint<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    if (!(e instanceof PreprocessError) || e.problem === undefined) throw e;
+    const column = /^[\w.-]+$/.test(e.column ?? '') ? e.column : `'${e.column}'`;
+    const hint = {
+      missing: '--missing drop leaves such rows out; --missing mean or --missing mode fills the values in',
+      'not-a-number': `fix that value, or read the column as categories: --categorical ${column}`,
+      identifier: `leave it out: --drop ${column}`,
+    }[e.problem];
+    throw new UserError(e.message, { hint });
+  }
+}
+
 /** Path of the checkpoint next to a model path: model.json → model.ckpt.json. */
 export function checkpointPath(out: string): string {
   return out.endsWith('.json') ? `${out.slice(0, -'.json'.length)}.ckpt.json` : `${out}.ckpt.json`;
@@ -451,13 +745,21 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   const previous = (resumed?.file.training as { settings?: RunSettings } | null)?.settings ?? null;
   if (resumed && !previous)
     throw new UserError(`${resumePath}: this checkpoint has no training settings to resume with`);
+  if (previous) checkSettings(previous, resumePath as string);
   const s = settingsFrom(flags, previous);
   const out =
     (flags.out as string | undefined) ??
     (resumePath ? resumePath.replace(/\.ckpt\.json$/, '.json') : 'model.json');
   const outPath = resolve(io.cwd, out);
   const ckptPath = checkpointPath(outPath);
+  // Before the data and the training, not after them: a folder that is missing now will be missing then.
+  await checkWritable(outPath, { what: 'model file' });
+  if (flags.plot) await checkWritable(resolve(io.cwd, flags.plot as string), { what: 'plot' });
+  await checkOutputs(outPath, out, flags, io.cwd);
 
+  const kinds: Record<string, 'numeric' | 'text'> = {};
+  for (const name of s.numeric ?? []) kinds[name] = 'numeric';
+  for (const name of s.categorical ?? []) kinds[name] = 'text';
   const data = await loadData(s.data, io.cwd, {
     ...(s.size ? { size: s.size } : {}),
     ...(s.noise !== undefined ? { noise: s.noise } : {}),
@@ -469,6 +771,7 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
       maxValue: 255,
     },
     labels: true,
+    csv: { ...(s.delimiter ? { delimiter: s.delimiter } : {}), kinds },
   });
   const table = data.train;
   const target = s.target ?? table.columns[table.columns.length - 1]?.name;
@@ -488,20 +791,35 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   checkImageFlags(s, scale, table, data.builtin);
   const settings: RunSettings = { ...s, target: target as string, task, loss, scale };
 
-  // One stream per run: the split is its first draw, then initialisation, shuffling and dropout. A resumed
-  // run redoes the split from the seed and continues with the stream saved at the checkpoint.
-  const seeded = new random.RandomState(settings.seed);
-  const { train: trainTable, val: valTable } = split(table, settings.val, seeded);
-  const rng = resumed ? resumed.rng : seeded;
-  // Fitted on every row, so a class or category that happens to fall only in the validation rows is
-  // still known; its means and deviations then include the validation rows (a mild, deliberate leak).
+  // Fitted on every row the missing-value policy keeps, so a class or category that happens to fall only
+  // in the validation rows is still known; its means and deviations then include the validation rows (a
+  // mild, deliberate leak).
   const pre: Preprocessing = resumed
     ? checkPreprocessing(resumed.file.preprocessing, `${resumePath}: preprocessing`)
     : table.image
       ? imagePreprocessing(table, settings)
-      : fitPreprocessing(table, { target: settings.target, task, scaling: scale as Scaling });
-  const trainData = dataset(pre, trainTable, settings.dtype);
-  const valData = valTable ? dataset(pre, valTable, settings.dtype) : null;
+      : withHint(() =>
+          fitPreprocessing(table, {
+            target: settings.target,
+            task,
+            scaling: scale as Scaling,
+            ...(settings.features ? { features: settings.features } : {}),
+            ...(settings.drop ? { drop: settings.drop } : {}),
+            ...(settings.categorical ? { categorical: settings.categorical } : {}),
+            ...(settings.numeric ? { numeric: settings.numeric } : {}),
+            ...(settings.missing ? { missing: settings.missing } : {}),
+          }),
+        );
+  const { table: usable, dropped } = dropMissing(pre, table, { target: true });
+
+  // One stream per run: the split is its first draw, then initialisation, shuffling and dropout. A resumed
+  // run redoes the split from the seed and continues with the stream saved at the checkpoint.
+  const seeded = new random.RandomState(settings.seed);
+  const { train: trainTable, val: valTable } = split(usable, settings.val, seeded);
+  const rng = resumed ? resumed.rng : seeded;
+  if (!resumed && !table.image) checkScaling(pre, table);
+  const trainData = withHint(() => dataset(pre, trainTable, settings.dtype));
+  const valData = valTable ? withHint(() => dataset(pre, valTable, settings.dtype)) : null;
   const outputs = pre.target.kind === 'classes' ? pre.target.classes.length : 1;
 
   say(
@@ -509,13 +827,31 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
       `${task} (${s.task ? 'set by --task' : inferred.reason}); ${scalingText(scale, table, Boolean(settings.mean || settings.std))}; ` +
       `${int(trainTable.numRows)} for training${valTable ? `, ${int(valTable.numRows)} for validation` : ''}`,
   );
+  if (!table.image)
+    say(
+      columnsSummary(pre, {
+        left: chooseFeatures(table, settings).left,
+        categorical: settings.categorical ?? [],
+        numeric: settings.numeric ?? [],
+        dropped,
+      }),
+    );
 
-  // Built and checked against the data before anything trains or is written.
-  const network = resumed ? null : await networkSpec(settings, pre, outputs, io.cwd);
-  const model = network ? fromSpec(network.spec, { dtype: settings.dtype, rng }) : resumed!.model;
+  // Built and checked against the data before anything trains or is written (an --arch checkpoint carries
+  // its network; an MLP's settings must describe the checkpoint's).
+  if (settings.arch === undefined) checkNetworkSize([pre.inputSize, ...settings.layers!, outputs], flags);
+  const network =
+    resumed && settings.arch !== undefined ? null : await networkSpec(settings, pre, outputs, io.cwd);
+  if (resumed && network && JSON.stringify(toSpec(resumed.model)) !== JSON.stringify(network.spec))
+    throw new UserError(
+      `${resumePath}: training.settings (layers ${settings.layers?.join(',')}, ${settings.activation}) do not describe the checkpoint's architecture`,
+    );
+  const model = resumed ? resumed.model : fromSpec(network!.spec, { dtype: settings.dtype, rng });
   const optimizer = optim.makeOptimizer(settings.optimizer, model.parameters(), settings.lr);
   let initialEpoch = 0;
   const history: EpochLog[] = [];
+  // Early stopping's record lives here, so every snapshot carries it and a resumed run stops as the whole would.
+  const esState: EarlyStoppingState = { best: Infinity, bestEpoch: 0, sinceBest: 0, bestState: null };
   if (resumed) {
     const c = resumed.checkpoint;
     try {
@@ -527,15 +863,39 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     if (flags.lr !== undefined) optimizer.lr = settings.lr;
     initialEpoch = c.epoch;
     history.push(...((c.history as EpochLog[] | null) ?? []));
+    const es = c.earlyStopping;
+    if (es) {
+      esState.best = es.best ?? Infinity;
+      esState.bestEpoch = es.bestEpoch;
+      esState.sinceBest = es.sinceBest;
+      if (es.bestWeights) {
+        const best = model.stateDict();
+        for (const [name, t] of Object.entries(best))
+          t.data.set(decodeFloats(es.bestWeights[name].data, settings.dtype));
+        esState.bestState = best;
+      }
+    }
   }
-  const remaining = settings.epochs - initialEpoch;
-  if (remaining <= 0)
+  const earlyStopping = settings.patience && valData;
+  // A checkpoint of the epoch where the run stopped (written, then killed before the model was) resumes
+  // to saving the model, not to more epochs.
+  const stoppedBefore = resumed
+    ? earlyStopping && esState.sinceBest >= (settings.patience as number)
+      ? ('earlyStopping' as const)
+      : settings.untilLoss !== undefined && (history.at(-1)?.loss ?? Infinity) < settings.untilLoss
+        ? ('until' as const)
+        : initialEpoch >= settings.epochs && flags.epochs === undefined
+          ? ('completed' as const)
+          : null
+    : null;
+  const remaining = stoppedBefore ? 0 : settings.epochs - initialEpoch;
+  if (remaining <= 0 && !stoppedBefore)
     throw new UserError(
       `train: the checkpoint has already trained ${initialEpoch} epochs; pass --epochs larger than that to continue`,
     );
   say(
     `model: ${networkDescription(settings, pre, outputs)}, ${int(model.numParameters())} parameters, ` +
-      `${loss === 'crossEntropy' ? 'cross-entropy' : loss} loss, ${settings.optimizer} lr ${settings.lr}, ` +
+      `${losses.LOSS_SPELLINGS[loss]} loss, ${settings.optimizer} lr ${settings.lr}, ` +
       `${settings.epochs} epochs${resumed ? ` (resuming after epoch ${initialEpoch})` : ''}, batch ${settings.batchSize}, seed ${settings.seed}; ${kernels().name} kernels`,
   );
 
@@ -559,72 +919,132 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
       ...extra,
     },
   });
-  const saveCheckpoint = async (epoch: number) => {
-    const doc = serializeCheckpoint(model, { optimizer, rng, epoch, history, ...meta(epoch) });
-    await writeFileAtomic(ckptPath, stringifyModelFile(doc), { what: 'checkpoint' });
-  };
+  // One moment of the run, copied now (weights, optimizer, stream, epoch, history, early stopping).
+  const snapshot = (epoch: number, partialEpoch?: PartialEpoch) =>
+    snapshotCheckpoint(model, {
+      optimizer,
+      rng,
+      epoch,
+      history,
+      ...(partialEpoch ? { partialEpoch } : {}),
+      ...(earlyStopping ? { earlyStopping: { ...esState } } : {}),
+      ...meta(epoch),
+    });
 
   const progress = new Progress(io, mode, settings.epochs);
   const started = performance.now();
   const abort = new AbortController();
   const onAbort = () => abort.abort();
   io.signal?.addEventListener('abort', onAbort);
-  let pendingCheckpoint: Promise<void> = Promise.resolve();
-  let result;
+  const writer = new CheckpointWriter(ckptPath, checkpointPath(out), () => abort.abort());
+  await removeStaleTemps(ckptPath);
+  await removeStaleTemps(outPath);
+  const every = flags['checkpoint-every'] as number | undefined;
+  let result: {
+    stopReason: 'completed' | 'until' | 'earlyStopping' | 'aborted';
+    bestEpoch?: number;
+    partial?: PartialEpoch;
+  } = {
+    stopReason: stoppedBefore ?? 'completed',
+  };
+  if (stoppedBefore === 'earlyStopping') {
+    result.bestEpoch = esState.bestEpoch;
+    if (esState.bestState) model.loadStateDict(esState.bestState);
+  }
   try {
-    result = await fit(
-      model,
-      { x: trainData.x, y: trainData.y },
-      {
-        loss,
-        optimizer,
-        epochs: remaining,
-        initialEpoch,
-        batchSize: settings.batchSize,
-        rng,
-        metrics,
-        ...(valData ? { validationData: valData } : {}),
-        ...(settings.patience && valData
-          ? { earlyStopping: { patience: settings.patience, restoreBest: true } }
-          : {}),
-        ...(settings.untilLoss ? { until: { loss: settings.untilLoss } } : {}),
-        signal: abort.signal,
-        onBatchEnd: (b) => progress.batch(b),
-        onEpochEnd: (log) => {
-          history.push(log);
-          progress.epoch(log);
-          const every = flags['checkpoint-every'] as number | undefined;
-          if (every && log.epoch % every === 0)
-            pendingCheckpoint = pendingCheckpoint.then(() => saveCheckpoint(log.epoch));
+    if (remaining > 0)
+      result = await fit(
+        model,
+        { x: trainData.x, y: trainData.y },
+        {
+          loss,
+          optimizer,
+          epochs: remaining,
+          initialEpoch,
+          batchSize: settings.batchSize,
+          rng,
+          metrics,
+          ...(valData ? { validationData: valData } : {}),
+          ...(earlyStopping
+            ? { earlyStopping: { patience: settings.patience as number, restoreBest: true, state: esState } }
+            : {}),
+          ...(settings.untilLoss ? { until: { loss: settings.untilLoss } } : {}),
+          // An epoch interrupted part way continues at its next batch, in its order.
+          ...(resumed?.checkpoint.partialEpoch
+            ? { resumeEpoch: decodePartialEpoch(resumed.checkpoint.partialEpoch) }
+            : {}),
+          // The exploding-loss rule measures from the first epoch, also across a resume.
+          ...(history[0]?.epoch === 1 ? { divergence: { referenceLoss: history[0].loss } } : {}),
+          signal: abort.signal,
+          onBatchEnd: (b) => progress.batch(b),
+          onEpochEnd: (log) => {
+            history.push(log);
+            progress.epoch(log);
+            // Copied now, at the boundary; turned into text and written behind training.
+            if (every && log.epoch % every === 0) writer.offer(snapshot(log.epoch));
+          },
         },
-      },
-    );
+      );
   } catch (e) {
     progress.clear();
-    if (e instanceof TrainingDivergedError) throw new TrainingFailure(`train: ${e.message}`);
+    // A checkpoint's partial epoch that does not fit the data (the order of another data set).
+    if (e instanceof Error && /^(resumeEpoch|metrics state|fit: resumeEpoch)/.test(e.message))
+      throw new UserError(
+        `${resumePath}: checkpoint.partialEpoch: ${e.message.replace(/^resumeEpoch: /, '')}`,
+      );
+    if (e instanceof TrainingDivergedError) {
+      await writer.flush().catch(() => {});
+      throw new TrainingFailure(
+        `train: ${e.message}` +
+          (writer.written >= 0
+            ? `\n  the checkpoint of epoch ${writer.written} is in ${checkpointPath(out)}`
+            : ''),
+      );
+    }
+    if (e instanceof DataError)
+      throw new UserError(badValue(e, pre, e.dataset === 'validationData' ? valTable : trainTable));
     throw e;
   } finally {
     io.signal?.removeEventListener('abort', onAbort);
   }
-  await pendingCheckpoint;
+  if (writer.error) {
+    progress.clear();
+    throw writer.error;
+  }
   const epochsDone = history.at(-1)?.epoch ?? initialEpoch;
   const seconds = (performance.now() - started) / 1000;
 
   if (result.stopReason === 'aborted') {
     progress.clear();
-    await saveCheckpoint(epochsDone);
-    say(`interrupted after epoch ${epochsDone}; saved ${ckptPath}`);
+    // The moment it stopped, part way through an epoch (the batches done are kept), else the boundary.
+    const p = result.partial;
+    const done = history.at(-1)?.epoch ?? initialEpoch;
+    writer.offer(p ? snapshot(p.epoch - 1, p) : snapshot(done));
+    await writer.flush();
+    const batches = Math.ceil(trainTable.numRows / Math.min(settings.batchSize, trainTable.numRows));
+    say(
+      p
+        ? `interrupted in epoch ${p.epoch} after batch ${p.batch} of ${batches}; saved that moment to ${checkpointPath(out)}`
+        : `interrupted at the end of epoch ${done}; saved the state to ${checkpointPath(out)}`,
+    );
     say(`continue with: chainrule train --resume ${checkpointPath(out)}`);
     return 130;
   }
+  await writer.flush();
 
-  const why = {
-    completed: `trained ${epochsDone} epochs`,
-    until: `stopped at epoch ${epochsDone}: training loss below ${settings.untilLoss}`,
-    earlyStopping: `stopped at epoch ${epochsDone}: no validation improvement for ${settings.patience} epochs; kept epoch ${result.bestEpoch}`,
-    aborted: '',
-  }[result.stopReason];
-  say(`${why} in ${duration(seconds)}`);
+  const took = duration(seconds);
+  const kept = (why: string) =>
+    earlyStopping && result.bestEpoch !== undefined && result.bestEpoch !== epochsDone
+      ? `; kept epoch ${result.bestEpoch}${why}`
+      : '';
+  say(
+    {
+      completed: `trained ${epochsDone} epochs in ${took}${kept(', the lowest validation loss')}`,
+      until: `stopped at epoch ${epochsDone} in ${took}: training loss below ${settings.untilLoss}`,
+      earlyStopping: `stopped at epoch ${epochsDone} in ${took}: no validation improvement for ${settings.patience} epochs${kept('')}`,
+      aborted: '',
+    }[result.stopReason],
+  );
 
   let test: { loss: number; accuracy?: number; mae?: number; rows: number } | null = null;
   if (data.test) {
@@ -643,7 +1063,7 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     model,
     meta(epochsDone, { stopReason: result.stopReason, seconds, test, history }),
   );
-  await writeFileAtomic(outPath, stringifyModelFile(file), { what: 'model file' });
+  await writeAfterTraining(outPath, checkedModelText(file, out), 'model file', writer.written, out);
   say(`saved ${out}`);
   if (flags.plot) {
     const plotPath = resolve(io.cwd, flags.plot as string);

@@ -7,6 +7,8 @@ import {
   seedNetwork,
   selectRows,
   TraceError,
+  TRACE_LOSSES,
+  losses,
   transformFeatures,
   transformTarget,
   type nn,
@@ -19,13 +21,10 @@ import { loadData } from '../data.js';
 import { UserError } from '../errors.js';
 import { readModel } from '../model.js';
 
-/** The --loss choices, as the other commands spell losses, mapped to the library's names. */
-export const LOSS_FLAGS: Record<string, TraceLoss> = {
-  'mse-half-sum': 'mseHalfSum',
-  mse: 'mse',
-  'cross-entropy': 'crossEntropy',
-  bce: 'bce',
-};
+/** The --loss choices, spelt as the command line spells losses (the library's one table), to the library's names. */
+export const LOSS_FLAGS: Record<string, TraceLoss> = Object.fromEntries(
+  TRACE_LOSSES.map((l) => [losses.LOSS_SPELLINGS[l], l]),
+);
 
 /** A loss's flag spelling, for messages and titles. */
 export function lossFlag(loss: TraceLoss): string {

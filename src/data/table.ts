@@ -40,6 +40,12 @@ export interface Column {
   readonly name: string;
   /** One value per row. */
   readonly values: ArrayLike<number> | readonly string[];
+  /**
+   * In a numeric column read from text: the cells that held no number, by row, as written — a missing
+   * value ({@link isMissingValue}: `''`, `NA`, `NaN`…) or a stray word. `values` holds NaN there.
+   * Absent when every cell was a number.
+   */
+  readonly textCells?: ReadonlyMap<number, string>;
 }
 
 /** Columns of equal length, with where they came from (for error messages). */
@@ -67,6 +73,95 @@ export function isNumeric(column: Column): column is Column & { values: ArrayLik
   return column.values.length === 0 || typeof column.values[0] === 'number';
 }
 
+/**
+ * The cells that mean "no value here": empty (or only spaces), `NA`, `N/A`, `NaN`, `null` and `?`, in any
+ * letter case. A missing value is never a number or a category; what happens to it is the preprocessing's
+ * `missing` policy.
+ */
+export const MISSING_VALUES: readonly string[] = ['', 'NA', 'N/A', 'NaN', 'null', '?'];
+
+const MISSING = new Set(MISSING_VALUES.map((m) => m.toLowerCase()));
+
+/** Whether a cell is a missing value (one of {@link MISSING_VALUES}, spaces around it ignored, any case). */
+export function isMissingValue(cell: string): boolean {
+  const t = cell.trim();
+  return t.length <= 4 && MISSING.has(t.toLowerCase());
+}
+
+// A decimal number, optionally signed, with an optional exponent: '1e3', '-0.5', '.5', '5.' pass; '1,5',
+// '12abc', '0x10', 'Infinity', 'NaN' and '' do not (Number() would accept some of those).
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * The number a cell spells, or NaN: a decimal number with optional sign and exponent (`1e3`, `-0.5`,
+ * `.5`), spaces around it allowed. Hexadecimal, `Infinity`, `1,5`, `1_000` and numbers too large for a
+ * double (`1e999`) are not numbers.
+ */
+export function parseNumber(cell: string): number {
+  // Short unsigned integers — pixel values, counts, ids — are converted digit by digit: a large file has
+  // tens of millions of cells, and this is most of the time spent on each.
+  const n = cell.length;
+  if (n > 0 && n <= 15) {
+    let v = 0;
+    let i = 0;
+    for (; i < n; i++) {
+      const d = cell.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+    }
+    if (i === n) return v;
+  }
+  let t = cell;
+  if (!NUMBER.test(t)) {
+    t = cell.trim();
+    if (t === cell || !NUMBER.test(t)) return NaN;
+  }
+  const v = Number(t);
+  return v - v === 0 ? v : NaN;
+}
+
+/** A cell as text: a string column's value, a number's decimal text, or a text cell as written. */
+export function cellText(column: Column, row: number): string {
+  if (!isNumeric(column)) return (column.values as readonly string[])[row];
+  const v = column.values[row];
+  return v === v ? String(v) : (column.textCells?.get(row) ?? String(v));
+}
+
+/** Whether a cell holds a missing value (a numeric column's NaN from a missing-value cell, or a text one). */
+export function isMissingCell(column: Column, row: number): boolean {
+  if (!isNumeric(column)) return isMissingValue((column.values as readonly string[])[row]);
+  const v = column.values[row];
+  if (v === v) return false;
+  const text = column.textCells?.get(row);
+  return text === undefined || isMissingValue(text);
+}
+
+/**
+ * The column as numbers: a numeric column as it is; a text column converted cell by cell, with the cells
+ * that hold no number kept in `textCells` (and NaN in `values`).
+ */
+export function asNumeric(column: Column): Column & { values: ArrayLike<number> } {
+  if (isNumeric(column)) return column;
+  const strings = column.values as readonly string[];
+  const values = new Float64Array(strings.length);
+  const textCells = new Map<number, string>();
+  for (let r = 0; r < strings.length; r++) {
+    const v = parseNumber(strings[r]);
+    values[r] = v;
+    if (v !== v) textCells.set(r, strings[r]);
+  }
+  return { name: column.name, values, ...(textCells.size > 0 ? { textCells } : {}) };
+}
+
+/** The column as text: a text column as it is; numbers as their decimal text, text cells as written. */
+export function asText(column: Column): Column & { values: readonly string[] } {
+  if (!isNumeric(column)) return column as Column & { values: readonly string[] };
+  return {
+    name: column.name,
+    values: Array.from({ length: column.values.length }, (_, r) => cellText(column, r)),
+  };
+}
+
 /** A table from columns, checking they have equal lengths and distinct names. */
 export function makeTable(source: string, columns: Column[], lineOf?: (row: number) => number): Table {
   const numRows = columns.length > 0 ? columns[0].values.length : 0;
@@ -92,7 +187,18 @@ export function selectRows(table: Table, index: ArrayLike<number>): Table {
       };
       const out = new Ctor(n);
       for (let r = 0; r < n; r++) out[r] = src[index[r]];
-      return { name: c.name, values: out as ArrayLike<number> };
+      const cells = c.textCells;
+      if (!cells || cells.size === 0) return { name: c.name, values: out as ArrayLike<number> };
+      const textCells = new Map<number, string>();
+      for (let r = 0; r < n; r++) {
+        const t = cells.get(index[r]);
+        if (t !== undefined) textCells.set(r, t);
+      }
+      return {
+        name: c.name,
+        values: out as ArrayLike<number>,
+        ...(textCells.size > 0 ? { textCells } : {}),
+      };
     }
     const src = c.values as readonly string[];
     return { name: c.name, values: Array.from({ length: n }, (_, r) => src[index[r]]) };

@@ -9,9 +9,22 @@
  */
 import { checkPreprocessing, type Preprocessing } from '../data/preprocess.js';
 import { ACTIVATION_OPS, activationInfo, type OnnxNodes } from '../kernels/unary.js';
+import {
+  AdaptiveAvgPool2d,
+  AvgPool2d,
+  Conv1d,
+  Conv2d,
+  Flatten,
+  MaxPool1d,
+  MaxPool2d,
+  Unflatten,
+} from '../nn/conv.js';
 import { Dropout, Identity, Linear, Sequential, Softmax } from '../nn/layers.js';
-import { activationOfModule } from '../nn/spec.js';
 import type { Module } from '../nn/module.js';
+import { BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm } from '../nn/norm.js';
+import { activationOfModule } from '../nn/spec.js';
+import { windowOut } from '../ops.js';
+import { sizeOf } from '../shape.js';
 import type { DType, Tensor } from '../tensor.js';
 import { floatsToBytes } from './base64.js';
 import { VERSION } from './modelfile.js';
@@ -33,8 +46,9 @@ export interface OnnxValue {
   /** Its element type (float32 models have float32 inputs and outputs, float64 models float64). */
   type: OnnxElementType;
   /**
-   * Its shape; a string is a symbolic dimension: `'batch'`, or `'features'` / `'outputs'` for a width that
-   * a network without Linear layers does not fix.
+   * Its shape; a string is a symbolic dimension: `'batch'`, a size the first layer does not fix
+   * (`'features'`, `'height'`, `'width'`, `'length'`, `'channels'`), or `'?'` for a size that follows
+   * from a symbolic one (written as an unnamed dimension).
    */
   shape: (number | string)[];
   /** What it holds, in one line. */
@@ -55,6 +69,13 @@ export interface OnnxOptions {
    * read from JSON is checked first.
    */
   preprocessing?: Preprocessing | null;
+  /**
+   * The shape of one input sample, without the batch axis (e.g. [1, 28, 28]); only without
+   * `preprocessing`. Default: what the first layer that fixes it takes, with symbolic sizes where it does
+   * not say (a Conv2d(3, …) takes [3, 'height', 'width'], a Linear(4, …) [4]). Giving it fixes every size
+   * in the graph and lets a Flatten that keeps trailing axes, or an Unflatten after several, be written.
+   */
+  inputShape?: readonly number[];
   /** Add the `label` output (ArgMax) to a classifier (default true). */
   label?: boolean;
   /** Free text stored as the model's doc string. */
@@ -78,6 +99,7 @@ const ELEM = { float32: 1, int64: 7, float64: 11 } as const satisfies Record<Onn
 /** AttributeProto.AttributeType. */
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
+const ATTR_INTS = 7;
 
 // Field numbers of the messages written: ModelProto, OperatorSetIdProto, StringStringEntryProto, GraphProto,
 // NodeProto, AttributeProto, TensorProto, ValueInfoProto, TypeProto, TypeProto.Tensor, TensorShapeProto and
@@ -95,7 +117,7 @@ const OPSET = { domain: 1, version: 2 } as const;
 const ENTRY = { key: 1, value: 2 } as const;
 const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12 } as const;
 const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5 } as const;
-const ATTRIBUTE = { name: 1, f: 2, i: 3, type: 20 } as const;
+const ATTRIBUTE = { name: 1, f: 2, i: 3, ints: 8, type: 20 } as const;
 const TENSOR = { dims: 1, dataType: 2, int64Data: 7, name: 8, rawData: 9 } as const;
 const VALUE_INFO = { name: 1, type: 2, docString: 3 } as const;
 const TYPE = { tensorType: 1 } as const;
@@ -106,7 +128,8 @@ const DIM = { value: 1, param: 2 } as const;
 // ---------------------------------------------------------------------------------------------------------
 // The graph under construction.
 
-type Attribute = { name: string; float: number } | { name: string; int: number };
+type Attribute =
+  { name: string; float: number } | { name: string; int: number } | { name: string; ints: number[] };
 
 interface NodeSpec {
   op: string;
@@ -198,16 +221,24 @@ class Graph {
 // ---------------------------------------------------------------------------------------------------------
 // The network.
 
-/**
- * The layer classes ONNX export knows, for the message that refuses the others (not yet the convolution,
- * pooling and normalization layers a spec can describe).
- */
+/** The module classes ONNX export knows, for the message that refuses the others. */
 const SUPPORTED = [
   'Linear',
   ...ACTIVATION_OPS.map((op) => activationInfo(op).module),
   'Softmax',
   'Identity',
   'Dropout',
+  'Conv1d',
+  'Conv2d',
+  'MaxPool1d',
+  'MaxPool2d',
+  'AvgPool2d',
+  'AdaptiveAvgPool2d',
+  'Flatten',
+  'Unflatten',
+  'BatchNorm1d',
+  'BatchNorm2d',
+  'LayerNorm',
   'Sequential',
 ].join(', ');
 
@@ -216,20 +247,212 @@ function where(path: string, m: Module): string {
   return `${path === '' ? 'the model' : `layer ${path}`} (${m.constructor.name})`;
 }
 
-/** Width state while walking the layers: the number of features, or null when not yet known. */
+/**
+ * One axis of a sample (the batch axis aside) as the export follows it: a size, a symbolic name given to
+ * the graph's input (`'height'`), or {@link UNKNOWN} for a size that depends on a symbolic one.
+ */
+type Dim = number | string;
+
+/** A size the export does not work out (it depends on a symbolic input size); an unnamed ONNX dimension. */
+const UNKNOWN = '?';
+
+/** The value being built, and the shape of one sample of it (without the batch axis). */
 interface Walk {
   value: string;
-  width: number | null;
+  shape: Dim[];
 }
 
-/** Emit the nodes of module `m` (at `path`) applied to `at`; returns the new value and its width. */
+const showShape = (s: readonly Dim[]): string => `[batch, ${s.join(', ')}]`;
+
+/** The number of features of a [batch, F] value, or null for another rank or an unknown F. */
+function widthOf(shape: readonly Dim[]): number | null {
+  return shape.length === 1 && typeof shape[0] === 'number' ? shape[0] : null;
+}
+
+/** The size after a window along one axis (PyTorch's rule); throws naming the layer when it does not fit. */
+function windowDim(
+  size: Dim,
+  k: number,
+  pad: number,
+  stride: number,
+  dilation: number,
+  ceil: boolean,
+  fail: (message: string) => never,
+): Dim {
+  if (typeof size !== 'number') return UNKNOWN;
+  const out = windowOut(size, k, pad, stride, dilation, ceil);
+  if (out < 1)
+    fail(`its window of ${k} (dilation ${dilation}) does not fit an input of ${size} padded by ${pad}`);
+  return out;
+}
+
+/** The sliding-window layers, as the export sees them: 1-D ones as a height-less 2-D one. */
+interface Window {
+  op: 'Conv' | 'MaxPool' | 'AveragePool';
+  /** Spatial axes: 1 or 2. */
+  rank: number;
+  kernel: number[];
+  stride: number[];
+  /** Zeros (or −∞) before and after each axis. */
+  before: number[];
+  after: number[];
+  dilation: number[];
+  ceil: boolean;
+}
+
+/**
+ * The ceil_mode attribute to write. ONNX's rule rounds up without PyTorch's correction (a last window that
+ * would start in the right padding is dropped); where the correction applies, PyTorch's output is floor
+ * mode's, so floor mode is written. With a symbolic size the rule cannot be checked and ceil is written.
+ */
+function onnxCeil(w: Window, sizes: readonly Dim[]): boolean {
+  if (!w.ceil) return false;
+  return sizes.every((size, d) => {
+    if (typeof size !== 'number') return true;
+    const span = w.dilation[d] * (w.kernel[d] - 1) + 1;
+    const floor = Math.floor((size + w.before[d] + w.after[d] - span) / w.stride[d]) + 1;
+    return windowOut(size, w.kernel[d], w.before[d], w.stride[d], w.dilation[d], true) !== floor;
+  });
+}
+
+/** The window's node attributes (kernel_shape, strides, pads, dilations, ceil_mode as the op takes them). */
+function windowAttributes(w: Window, sizes: readonly Dim[]): Attribute[] {
+  const attrs: Attribute[] = [
+    { name: 'kernel_shape', ints: w.kernel },
+    { name: 'strides', ints: w.stride },
+    { name: 'pads', ints: [...w.before, ...w.after] },
+  ];
+  // AveragePool has no dilations before opset 19 (PyTorch's AvgPool2d has none either).
+  if (w.op !== 'AveragePool') attrs.push({ name: 'dilations', ints: w.dilation });
+  if (w.op !== 'Conv') attrs.push({ name: 'ceil_mode', int: onnxCeil(w, sizes) ? 1 : 0 });
+  return attrs;
+}
+
+/** The window of a convolution or pooling layer, or null for another module. */
+function windowOf(m: Module): Window | null {
+  switch (m.constructor) {
+    case Conv2d: {
+      const c = m as Conv2d;
+      const k = [...c.kernelSize];
+      const dilation = [...c.dilation];
+      let before: number[];
+      let after: number[];
+      if (c.padding === 'same') {
+        // PyTorch: the total is dilation·(k − 1); an odd one leaves its extra zero after.
+        const total = k.map((kk, d) => dilation[d] * (kk - 1));
+        before = total.map((t) => Math.floor(t / 2));
+        after = total.map((t, d) => t - before[d]);
+      } else before = after = c.padding === 'valid' ? [0, 0] : [...c.padding];
+      return { op: 'Conv', rank: 2, kernel: k, stride: [...c.stride], before, after, dilation, ceil: false };
+    }
+    case Conv1d: {
+      const c = m as Conv1d;
+      let before: number;
+      let after: number;
+      if (c.padding === 'same') {
+        const total = c.dilation * (c.kernelSize - 1);
+        before = Math.floor(total / 2);
+        after = total - before;
+      } else before = after = c.padding === 'valid' ? 0 : c.padding;
+      return {
+        op: 'Conv',
+        rank: 1,
+        kernel: [c.kernelSize],
+        stride: [c.stride],
+        before: [before],
+        after: [after],
+        dilation: [c.dilation],
+        ceil: false,
+      };
+    }
+    case MaxPool2d:
+    case AvgPool2d: {
+      const p = m as MaxPool2d | AvgPool2d;
+      return {
+        op: p instanceof MaxPool2d ? 'MaxPool' : 'AveragePool',
+        rank: 2,
+        kernel: [...p.kernelSize],
+        stride: [...p.stride],
+        before: [...p.padding],
+        after: [...p.padding],
+        dilation: p instanceof MaxPool2d ? [...p.dilation] : [1, 1],
+        ceil: p.ceilMode,
+      };
+    }
+    case MaxPool1d: {
+      const p = m as MaxPool1d;
+      return {
+        op: 'MaxPool',
+        rank: 1,
+        kernel: [p.kernelSize],
+        stride: [p.stride],
+        before: [p.padding],
+        after: [p.padding],
+        dilation: [p.dilation],
+        ceil: p.ceilMode,
+      };
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * A float constant of `values` shaped [C, 1, …] (one 1 per axis after the channels), so that it broadcasts
+ * over a [batch, C, …] value.
+ */
+function perChannel(g: Graph, name: string, t: Tensor, rank: number): string {
+  checkDType(g, t, name);
+  return g.constant(name, t.data, [t.size, ...new Array<number>(rank - 1).fill(1)]);
+}
+
+/** Emit the nodes of module `m` (at `path`) applied to `at`; returns the new value and its shape. */
 function emitModule(g: Graph, m: Module, path: string, at: Walk): Walk {
   const base = path === '' ? '/network' : `/${path.replace(/\./g, '/')}`;
   const prefix = path === '' ? '' : `${path}.`;
+  const fail = (message: string): never => {
+    throw new OnnxExportError(`toOnnx: ${where(path, m)} ${message}`);
+  };
+  const param = (t: Tensor, name: string, dims: readonly number[] = t.shape): string => {
+    checkDType(g, t, `${prefix}${name}`);
+    return g.constant(`${prefix}${name}`, t.data, [...dims]);
+  };
   // Exact classes, as toSpec: a subclass may change forward, and exporting it as its parent would be wrong.
   const act = activationOfModule(m);
   if (act)
-    return { value: activationInfo(act.op).onnx(scoped(g, base), at.value, act.param), width: at.width };
+    return { value: activationInfo(act.op).onnx(scoped(g, base), at.value, act.param), shape: at.shape };
+  const window = windowOf(m);
+  if (window) {
+    const { rank } = window;
+    if (at.shape.length !== rank + 1)
+      fail(`takes ${rank === 2 ? '[batch, C, H, W]' : '[batch, C, L]'}, but receives ${showShape(at.shape)}`);
+    const sizes = at.shape.slice(1);
+    const out = sizes.map((s, d) =>
+      windowDim(
+        s,
+        window.kernel[d],
+        // Sizes use the total padding; PyTorch's formula pads both sides alike, so halve the sum.
+        (window.before[d] + window.after[d]) / 2,
+        window.stride[d],
+        window.dilation[d],
+        window.ceil,
+        fail,
+      ),
+    );
+    const attributes = windowAttributes(window, sizes);
+    if (window.op !== 'Conv') {
+      if (window.op === 'AveragePool')
+        attributes.push({ name: 'count_include_pad', int: (m as AvgPool2d).countIncludePad ? 1 : 0 });
+      return { value: g.node(window.op, [at.value], base, attributes), shape: [at.shape[0], ...out] };
+    }
+    const c = m as Conv2d | Conv1d;
+    if (typeof at.shape[0] === 'number' && at.shape[0] !== c.inChannels)
+      fail(`takes ${c.inChannels} channels but receives ${showShape(at.shape)}`);
+    attributes.push({ name: 'group', int: c.groups });
+    const inputs = [at.value, param(c.weight, 'weight')];
+    if (c.bias) inputs.push(param(c.bias, 'bias'));
+    return { value: g.node('Conv', inputs, base, attributes), shape: [c.outChannels, ...out] };
+  }
   switch (m.constructor) {
     case Sequential: {
       const s = m as Sequential;
@@ -241,40 +464,177 @@ function emitModule(g: Graph, m: Module, path: string, at: Walk): Walk {
     }
     case Linear: {
       const l = m as Linear;
-      if (at.width !== null && at.width !== l.inFeatures)
-        throw new OnnxExportError(
-          `toOnnx: ${where(path, m)} takes ${l.inFeatures} features but receives ${at.width}`,
-        );
-      checkDType(g, l.weight, `${prefix}weight`);
-      const w = g.constant(`${prefix}weight`, l.weight.data, [l.inFeatures, l.outFeatures]);
-      let value: string;
-      if (l.bias) {
-        checkDType(g, l.bias, `${prefix}bias`);
-        const b = g.constant(`${prefix}bias`, l.bias.data, [l.outFeatures]);
-        // Gemm with the weight as stored: y = x·W + b, our [in, out] layout, no transpose attribute.
-        value = g.node('Gemm', [at.value, w, b], base);
-      } else value = g.node('MatMul', [at.value, w], base);
-      return { value, width: l.outFeatures };
+      const last = at.shape[at.shape.length - 1];
+      if (typeof last === 'number' && last !== l.inFeatures)
+        fail(`takes ${l.inFeatures} features but receives ${last}`);
+      const w = param(l.weight, 'weight', [l.inFeatures, l.outFeatures]);
+      const b = l.bias ? param(l.bias, 'bias', [l.outFeatures]) : null;
+      const shape = [...at.shape.slice(0, -1), l.outFeatures];
+      // Gemm with the weight as stored: y = x·W + b, our [in, out] layout, no transpose attribute. Gemm
+      // takes [batch, features] only; other ranks multiply over the last axis and broadcast the bias.
+      if (at.shape.length === 1)
+        return { value: g.node(b ? 'Gemm' : 'MatMul', b ? [at.value, w, b] : [at.value, w], base), shape };
+      const product = g.node('MatMul', [at.value, w], base);
+      return { value: b ? g.node('Add', [product, b], base) : product, shape };
     }
     case Softmax: {
       const axis = (m as Softmax).axis;
-      // The graph's values are [batch, features]; chainrule's softmax would fail on another axis too.
-      if (!Number.isInteger(axis) || axis < -2 || axis > 1)
-        throw new OnnxExportError(
-          `toOnnx: ${where(path, m)} has axis ${axis}, but its input is [batch, features] (axis -2…1)`,
-        );
-      const value = g.node('Softmax', [at.value], base, [{ name: 'axis', int: axis }]);
-      return { value, width: at.width };
+      const rank = at.shape.length + 1;
+      // chainrule's softmax would fail on an axis the value does not have too.
+      if (!Number.isInteger(axis) || axis < -rank || axis >= rank)
+        fail(`has axis ${axis}, but its input is ${showShape(at.shape)} (axis ${-rank}…${rank - 1})`);
+      return { value: g.node('Softmax', [at.value], base, [{ name: 'axis', int: axis }]), shape: at.shape };
     }
     case Identity:
     case Dropout:
       // The export is for inference: dropout is the identity in evaluation mode.
       return at;
+    case AdaptiveAvgPool2d: {
+      if (at.shape.length !== 3) fail(`takes [batch, C, H, W], but receives ${showShape(at.shape)}`);
+      return { value: g.node('GlobalAveragePool', [at.value], base), shape: [at.shape[0], 1, 1] };
+    }
+    case Flatten: {
+      const f = m as Flatten;
+      const rank = at.shape.length + 1;
+      const norm = (d: number) => (d < 0 ? d + rank : d);
+      const [s, e] = [norm(f.startDim), norm(f.endDim)];
+      if (s < 1 || e >= rank || s > e)
+        fail(
+          `flattens axes ${f.startDim}…${f.endDim}, which ${showShape(at.shape)} does not have` +
+            (s === 0 ? ' (or merges the batch axis)' : ''),
+        );
+      const full = [0, ...at.shape]; // the batch axis as a placeholder
+      const merged = full.slice(s, e + 1);
+      const size: Dim = merged.every((d) => typeof d === 'number')
+        ? (merged as number[]).reduce((a, b) => a * b, 1)
+        : UNKNOWN;
+      if (s === 1 && e === rank - 1)
+        // PyTorch's default, one row per sample: ONNX's Flatten at axis 1.
+        return {
+          value: g.node('Flatten', [at.value], base, [{ name: 'axis', int: 1 }]),
+          shape: [size],
+        };
+      const after = full.slice(e + 1);
+      return reshapeTo(g, at, base, prefix, s, after, fail, [size]);
+    }
+    case Unflatten: {
+      const u = m as Unflatten;
+      const rank = at.shape.length + 1;
+      const d = u.dim < 0 ? u.dim + rank : u.dim;
+      if (d < 1 || d >= rank)
+        fail(`splits axis ${u.dim}, which ${showShape(at.shape)} does not have (or is the batch axis)`);
+      const size = at.shape[d - 1];
+      const want = u.sizes.reduce((a, b) => a * b, 1);
+      if (typeof size === 'number' && size !== want)
+        fail(`splits axis ${u.dim} into ${u.sizes.join('·')} = ${want}, but receives ${showShape(at.shape)}`);
+      return reshapeTo(g, at, base, prefix, d, at.shape.slice(d), fail, [...u.sizes]);
+    }
+    case BatchNorm1d:
+    case BatchNorm2d:
+      return emitBatchNorm(g, m as BatchNorm, at, base, prefix, param, fail);
+    case LayerNorm: {
+      const n = m as LayerNorm;
+      const k = n.normalizedShape.length;
+      const tail = at.shape.slice(-k);
+      if (tail.length !== k || tail.some((dim, i) => typeof dim === 'number' && dim !== n.normalizedShape[i]))
+        fail(
+          `normalizes the last axes [${n.normalizedShape.join(', ')}], but receives ${showShape(at.shape)}`,
+        );
+      const scale = n.weight
+        ? param(n.weight, 'weight')
+        : g.constant(`${prefix}weight`, new Array<number>(sizeOf(n.normalizedShape)).fill(1), [
+            ...n.normalizedShape,
+          ]);
+      const inputs = [at.value, scale];
+      if (n.bias) inputs.push(param(n.bias, 'bias'));
+      const value = g.node('LayerNormalization', inputs, base, [
+        { name: 'axis', int: -k },
+        { name: 'epsilon', float: n.eps },
+      ]);
+      return { value, shape: at.shape };
+    }
     default:
-      throw new OnnxExportError(
-        `toOnnx: ${where(path, m)} cannot be expressed in ONNX; supported modules: ${SUPPORTED}`,
-      );
+      return fail(`cannot be expressed in ONNX; supported modules: ${SUPPORTED}`);
   }
+}
+
+/**
+ * A Reshape that keeps the first `keep` axes (batch included) of `at`, puts `middle` after them and then
+ * the axes `after` (sizes of the input's trailing axes): the target shape holds 0 (copy) for the kept axes,
+ * and the sizes, of which at most one may be unknown (−1).
+ */
+function reshapeTo(
+  g: Graph,
+  at: Walk,
+  base: string,
+  prefix: string,
+  keep: number,
+  after: readonly Dim[],
+  fail: (message: string) => never,
+  middle: Dim[],
+): Walk {
+  const tail = [...middle, ...after];
+  const unknown = tail.filter((d) => typeof d !== 'number').length;
+  if (unknown > 1)
+    fail(`needs the sizes of ${showShape(at.shape)}, which depend on the input's; give toOnnx an inputShape`);
+  const target = [...new Array<number>(keep).fill(0), ...tail.map((d) => (typeof d === 'number' ? d : -1))];
+  const shape = g.constant(`${prefix}shape`, target, [target.length], 'int64');
+  return {
+    value: g.node('Reshape', [at.value, shape], base),
+    shape: [...at.shape.slice(0, keep - 1), ...tail],
+  };
+}
+
+/**
+ * BatchNorm for inference: with running statistics, ONNX's BatchNormalization on them (evaluation mode,
+ * whatever mode the module is in); without (`trackRunningStats: false`, which normalizes by the batch in
+ * evaluation too), the batch's mean and biased variance over every axis but the channels, as nodes.
+ */
+function emitBatchNorm(
+  g: Graph,
+  b: BatchNorm,
+  at: Walk,
+  base: string,
+  prefix: string,
+  param: (t: Tensor, name: string, dims?: readonly number[]) => string,
+  fail: (message: string) => never,
+): Walk {
+  const is2d = b instanceof BatchNorm2d;
+  if (is2d ? at.shape.length !== 3 : at.shape.length !== 1 && at.shape.length !== 2)
+    fail(
+      `takes ${is2d ? '[batch, C, H, W]' : '[batch, C] or [batch, C, L]'}, but receives ${showShape(at.shape)}`,
+    );
+  if (typeof at.shape[0] === 'number' && at.shape[0] !== b.numFeatures)
+    fail(`normalizes ${b.numFeatures} channels but receives ${showShape(at.shape)}`);
+  const c = b.numFeatures;
+  const rank = at.shape.length;
+  if (b.running_mean && b.running_var) {
+    const ones = () => g.constant(`${prefix}weight`, new Array<number>(c).fill(1), [c]);
+    const zeros = () => g.constant(`${prefix}bias`, new Array<number>(c).fill(0), [c]);
+    const inputs = [
+      at.value,
+      b.weight ? param(b.weight, 'weight') : ones(),
+      b.bias ? param(b.bias, 'bias') : zeros(),
+      param(b.running_mean, 'running_mean'),
+      param(b.running_var, 'running_var'),
+    ];
+    const value = g.node('BatchNormalization', inputs, base, [{ name: 'epsilon', float: b.eps }]);
+    return { value, shape: at.shape };
+  }
+  // Every axis but the channels (axis 1): the batch and the spatial ones.
+  const axes = [0, ...Array.from({ length: rank - 1 }, (_, i) => i + 2)];
+  const reduce = (x: string) =>
+    g.node('ReduceMean', [x], base, [
+      { name: 'axes', ints: axes },
+      { name: 'keepdims', int: 1 },
+    ]);
+  const centred = g.node('Sub', [at.value, reduce(at.value)], base);
+  const variance = reduce(g.node('Mul', [centred, centred], base));
+  const std = g.node('Sqrt', [g.node('Add', [variance, g.scalar(b.eps)], base)], base);
+  let value = g.node('Div', [centred, std], base);
+  if (b.weight) value = g.node('Mul', [value, perChannel(g, `${prefix}weight`, b.weight, rank)], base);
+  if (b.bias) value = g.node('Add', [value, perChannel(g, `${prefix}bias`, b.bias, rank)], base);
+  return { value, shape: at.shape };
 }
 
 function checkDType(g: Graph, t: Tensor, name: string): void {
@@ -298,18 +658,52 @@ function scoped(g: Graph, base: string): OnnxNodes {
 // ---------------------------------------------------------------------------------------------------------
 // Preprocessing and answers.
 
-/** The network's input and output widths: from its first and last Linear (null without one). */
-function widths(model: Module): { input: number | null; output: number | null } {
-  const linears: Linear[] = [];
-  const visit = (m: Module) => {
-    if (m instanceof Linear) linears.push(m);
-    for (const [, c] of m.namedChildren()) visit(c);
+/**
+ * The shape of one input sample, from the first layer that fixes it: a Linear takes [in], a convolution
+ * [in, 'height', 'width'] or [in, 'length'], a pooling layer ['channels', 'height', 'width'], BatchNorm2d
+ * [C, 'height', 'width'], BatchNorm1d [C], LayerNorm its normalized shape, Unflatten(1, s) [s₁·s₂·…].
+ * Layers that take any shape (activations, dropout, Flatten) are passed over; with none that fixes it,
+ * ['features'].
+ */
+function inferInputShape(model: Module): Dim[] {
+  // A BatchNorm1d takes [C] or [C, L]: the next layer that fixes the rank says which.
+  let channels: number | null = null;
+  const visit = (m: Module): Dim[] | null => {
+    switch (m.constructor) {
+      case Sequential:
+        for (const layer of (m as Sequential).layers) {
+          const s = visit(layer);
+          if (s) return s;
+        }
+        return null;
+      case Linear:
+        return [channels ?? (m as Linear).inFeatures];
+      case Conv2d:
+        return [(m as Conv2d).inChannels, 'height', 'width'];
+      case Conv1d:
+        return [(m as Conv1d).inChannels, 'length'];
+      case BatchNorm2d:
+        return [(m as BatchNorm).numFeatures, 'height', 'width'];
+      case BatchNorm1d:
+        channels ??= (m as BatchNorm).numFeatures;
+        return null;
+      case MaxPool2d:
+      case AvgPool2d:
+      case AdaptiveAvgPool2d:
+        return ['channels', 'height', 'width'];
+      case MaxPool1d:
+        return [channels ?? 'channels', 'length'];
+      case Unflatten: {
+        const u = m as Unflatten;
+        return u.dim === 1 ? [sizeOf(u.sizes)] : null;
+      }
+      case LayerNorm:
+        return [...(m as LayerNorm).normalizedShape];
+      default:
+        return null;
+    }
   };
-  visit(model);
-  return {
-    input: linears.length ? linears[0].inFeatures : null,
-    output: linears.length ? linears[linears.length - 1].outFeatures : null,
-  };
+  return visit(model) ?? [channels ?? 'features'];
 }
 
 /** The model's one dtype (float32 for a model without tensors). */
@@ -347,8 +741,23 @@ function emitPreprocessing(g: Graph, pre: Preprocessing, signature: OnnxSignatur
       name: input,
       type: g.dtype,
       shape: ['batch', numeric.length],
-      description: `numeric columns, raw values (standardized in the graph): ${listed(numeric.map((f) => f.name))}`,
+      description:
+        `numeric columns, raw values (standardized in the graph): ${listed(numeric.map((f) => f.name))}` +
+        (numeric.some((f) => f.fill !== undefined)
+          ? `; NaN for a missing value, filled in the graph: ${listed(numeric.filter((f) => f.fill !== undefined).map((f) => `${f.name} → ${f.fill}`))}`
+          : ''),
     });
+    // A missing value arrives as NaN: a feature with a fill takes it (the others keep NaN, as chainrule
+    // refuses them).
+    let raw = input;
+    if (numeric.some((f) => f.fill !== undefined)) {
+      const fill = g.constant(
+        'preprocessing.fill',
+        numeric.map((f) => f.fill ?? NaN),
+        [numeric.length],
+      );
+      raw = g.node('Where', [g.node('IsNaN', [input], '/preprocessing'), fill, input], '/preprocessing');
+    }
     const mean = g.constant(
       'preprocessing.mean',
       numeric.map((f) => f.mean),
@@ -359,7 +768,7 @@ function emitPreprocessing(g: Graph, pre: Preprocessing, signature: OnnxSignatur
       numeric.map((f) => f.std),
       [numeric.length],
     );
-    const centred = g.node('Sub', [input, mean], '/preprocessing');
+    const centred = g.node('Sub', [raw, mean], '/preprocessing');
     blocks.push(g.node('Div', [centred, std], '/preprocessing'));
     column = numeric.length;
   }
@@ -371,14 +780,29 @@ function emitPreprocessing(g: Graph, pre: Preprocessing, signature: OnnxSignatur
       shape: ['batch', categorical.length],
       description:
         'category index per text column (0-based, in the listed order): ' +
-        categorical.map((f) => `${f.name} (${listed(f.categories.map((c, i) => `${i}=${c}`))})`).join('; '),
+        categorical
+          .map(
+            (f) =>
+              `${f.name} (${listed(f.categories.map((c, i) => `${i}=${c}`))}` +
+              (f.fill !== undefined
+                ? `; -1 for a missing value, filled with ${f.categories.indexOf(f.fill)}`
+                : '') +
+              ')',
+          )
+          .join('; '),
     });
     const offOn = g.constant('preprocessing.one_hot_values', [0, 1], [2], 'float32');
     categorical.forEach((f, j) => {
       const b = `/preprocessing/${j}`;
       const index = g.constant(`preprocessing.column_${j}`, [j], [], 'int64');
       const depth = g.constant(`preprocessing.depth_${j}`, [f.categories.length], [], 'int64');
-      const picked = g.node('Gather', [input, index], b, [{ name: 'axis', int: 1 }]);
+      let picked = g.node('Gather', [input, index], b, [{ name: 'axis', int: 1 }]);
+      if (f.fill !== undefined) {
+        // -1 marks a missing value: the fill's index replaces it (OneHot would count -1 from the end).
+        const zero = g.constant(`preprocessing.zero_${j}`, [0], [], 'int64');
+        const fill = g.constant(`preprocessing.fill_${j}`, [f.categories.indexOf(f.fill)], [], 'int64');
+        picked = g.node('Where', [g.node('Less', [picked, zero], b), fill, picked], b);
+      }
       // onnxruntime's OneHot writes float (not double) from int64 indices; the cast is exact for 0 and 1.
       let oneHot = g.node('OneHot', [picked, depth, offOn], b, [{ name: 'axis', int: -1 }]);
       if (g.dtype === 'float64') oneHot = g.node('Cast', [oneHot], b, [{ name: 'to', int: ELEM.float64 }]);
@@ -419,32 +843,41 @@ function build(model: Module, options: OnnxOptions): Built {
   const g = new Graph(dtype);
   const signature: OnnxSignature = { inputs: [], outputs: [] };
   const pre = options.preprocessing == null ? null : checkPreprocessing(options.preprocessing);
-  const w = widths(model);
+  const given = options.inputShape;
+  if (given !== undefined && (!Array.isArray(given) || !given.every((d) => Number.isInteger(d) && d >= 1)))
+    throw new OnnxExportError(
+      `toOnnx: inputShape must be the sizes of one sample (positive integers), got ${JSON.stringify(given)}`,
+    );
+  const expected = given ? [...given] : inferInputShape(model);
   let walk: Walk;
   if (pre) {
-    if (w.input !== null && w.input !== pre.inputSize)
+    if (given) throw new OnnxExportError('toOnnx: give inputShape or preprocessing, not both');
+    const width = widthOf(expected);
+    if (expected.length !== 1 || (width !== null && width !== pre.inputSize))
       throw new OnnxExportError(
-        `toOnnx: the preprocessing makes ${pre.inputSize} inputs but the network takes ${w.input}`,
+        `toOnnx: the preprocessing makes ${pre.inputSize} inputs but the network takes ` +
+          (width === null ? showShape(expected) : width),
       );
-    walk = { value: emitPreprocessing(g, pre, signature), width: pre.inputSize };
+    walk = { value: emitPreprocessing(g, pre, signature), shape: [pre.inputSize] };
   } else {
     const input = g.claim('input');
     signature.inputs.push({
       name: input,
       type: dtype,
-      shape: ['batch', w.input ?? 'features'],
+      shape: ['batch', ...expected],
       description: 'the network input',
     });
-    walk = { value: input, width: w.input };
+    walk = { value: input, shape: expected };
   }
   // The network's own names ('0.weight') cannot clash with the ones above; its values start with '/'.
   const out = emitModule(g, model, '', walk);
-  const width = out.width;
+  const width = widthOf(out.shape);
   const t = pre?.target;
   if (t?.kind === 'classes') {
     if (width !== t.classes.length)
       throw new OnnxExportError(
-        `toOnnx: the target has ${t.classes.length} classes but the network has ${width ?? 'an unknown number of'} outputs`,
+        `toOnnx: the target has ${t.classes.length} classes but the network ` +
+          (width === null ? `gives ${showShape(out.shape)}` : `has ${width} outputs`),
       );
     const probabilities = g.node('Softmax', [out.value], '/answer', [{ name: 'axis', int: -1 }]);
     g.rename(probabilities, 'probabilities');
@@ -470,7 +903,8 @@ function build(model: Module, options: OnnxOptions): Built {
   } else if (t?.kind === 'numeric') {
     if (width !== 1)
       throw new OnnxExportError(
-        `toOnnx: a regression model should have 1 output but the network has ${width ?? 'an unknown number of'}`,
+        `toOnnx: a regression model should have 1 output but the network ` +
+          (width === null ? `gives ${showShape(out.shape)}` : `has ${width}`),
       );
     const scaled = g.node('Mul', [out.value, g.scalar(t.std)], '/answer');
     g.rename(g.node('Add', [scaled, g.scalar(t.mean)], '/answer'), 'prediction');
@@ -485,7 +919,7 @@ function build(model: Module, options: OnnxOptions): Built {
     signature.outputs.push({
       name: 'output',
       type: dtype,
-      shape: ['batch', width ?? 'outputs'],
+      shape: ['batch', ...out.shape],
       description: 'the network output',
     });
   }
@@ -504,6 +938,11 @@ function encodeTensor(t: Initializer): ProtoWriter {
 function encodeAttribute(a: Attribute): ProtoWriter {
   const w = new ProtoWriter().string(ATTRIBUTE.name, a.name);
   if ('float' in a) return w.float(ATTRIBUTE.f, a.float).int(ATTRIBUTE.type, ATTR_FLOAT);
+  if ('ints' in a) {
+    // Unpacked, as onnx.proto (proto2) declares the field; every parser reads that form.
+    for (const v of a.ints) w.int(ATTRIBUTE.ints, v);
+    return w.int(ATTRIBUTE.type, ATTR_INTS);
+  }
   return w.int(ATTRIBUTE.i, a.int).int(ATTRIBUTE.type, ATTR_INT);
 }
 
@@ -521,7 +960,11 @@ function encodeValueInfo(v: OnnxValue): ProtoWriter {
   for (const d of v.shape)
     shape.message(
       SHAPE.dim,
-      typeof d === 'number' ? new ProtoWriter().int(DIM.value, d) : new ProtoWriter().string(DIM.param, d),
+      typeof d === 'number'
+        ? new ProtoWriter().int(DIM.value, d)
+        : d === UNKNOWN
+          ? new ProtoWriter()
+          : new ProtoWriter().string(DIM.param, d),
     );
   const tensorType = new ProtoWriter()
     .int(TENSOR_TYPE.elemType, ELEM[v.type])
@@ -547,7 +990,19 @@ export function onnxSignature(model: Module, options: OnnxOptions = {}): OnnxSig
  * float32 model has float32 inputs, weights and outputs; a float64 model float64 ones (LeakyReLU, ELU and
  * Softplus are then composed from ops that onnxruntime runs in double).
  *
- * Without `preprocessing`: input `input` [batch, in], output `output` [batch, out], the network as is.
+ * The image layers: Conv1d/Conv2d are `Conv` (the weight as stored, [out, in/groups, …kernel]; strides,
+ * dilations, group, and explicit pads, so PyTorch's asymmetric `'same'` puts its extra zero after);
+ * MaxPool1d/2d `MaxPool`; AvgPool2d `AveragePool` (count_include_pad, ceil_mode; where PyTorch drops a
+ * last window that would start in the padding and the sizes are known, floor mode, which gives the same
+ * windows); AdaptiveAvgPool2d(1) `GlobalAveragePool`; Flatten() `Flatten` (other axes and Unflatten:
+ * `Reshape`); LayerNorm `LayerNormalization` (opset 17). BatchNorm is `BatchNormalization` on the running
+ * statistics: the graph is for inference, evaluation mode, whatever mode the model is in (without running
+ * statistics, the batch's own mean and variance, as ReduceMean nodes, as chainrule evaluates it). ONNX
+ * defines all of these for double, but onnxruntime (1.30) has no double kernel for Conv, AveragePool and
+ * GlobalAveragePool: a float64 CNN exports, and runs elsewhere, but onnxruntime refuses to load it.
+ *
+ * Without `preprocessing`: input `input` [batch, …sample] (see {@link OnnxOptions.inputShape}), output
+ * `output` [batch, …], the network as is.
  *
  * With `preprocessing` (a model from `chainrule train`) the graph takes the same raw values as
  * `chainrule predict`:
@@ -562,8 +1017,9 @@ export function onnxSignature(model: Module, options: OnnxOptions = {}): OnnxSig
  * The preprocessing is also stored as JSON in the model's metadata (`chainrule.preprocessing`).
  *
  * Throws {@link OnnxExportError} naming the module for layers ONNX cannot express (custom modules,
- * subclasses, a softmax over an axis the graph does not have) and for mixed dtypes; a preprocessing
- * that does not fit the network (input width, number of classes) is refused too.
+ * subclasses, a softmax over an axis the graph does not have), for layers whose input does not fit
+ * (rank, channels, a window larger than the input) and for mixed dtypes; a preprocessing that does not
+ * fit the network (input width, number of classes) is refused too.
  */
 export function toOnnx(model: Module, options: OnnxOptions = {}): Uint8Array {
   const { graph: g, signature, pre } = build(model, options);

@@ -7,12 +7,15 @@
  * The format: 8 bytes, the header length N as a little-endian u64; N bytes of UTF-8 JSON mapping each
  * tensor name to `{ dtype, shape, data_offsets: [begin, end] }` (plus an optional `__metadata__` map of
  * strings); then the data, every tensor's little-endian bytes, offsets relative to the data's start.
- * Names are the state-dict keys (`'0.weight'`); a Linear's weight is stored [out, in], PyTorch's layout,
- * i.e. transposed from chainrule's [in, out]. Files come from anywhere, so the reader checks every
- * field, offset and size before it reads a value, and names the tensor at fault.
+ * Names are the state-dict keys (`'0.weight'`, `'1.running_mean'`); a Linear's weight is stored [out, in],
+ * PyTorch's layout, i.e. transposed from chainrule's [in, out]; a convolution's weight is [out, in/groups,
+ * …kernel] in both; BatchNorm's `num_batches_tracked` is an I64 scalar, as PyTorch keeps it (chainrule
+ * holds it in the model's float dtype, exact up to 2⁵³). Files come from anywhere, so the reader checks
+ * every field, offset and size before it reads a value, and names the tensor at fault.
  */
 import { Linear, Sequential } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
+import { BatchNorm } from '../nn/norm.js';
 import {
   ACTIVATIONS,
   ACTIVATION_NAMES,
@@ -25,10 +28,34 @@ import {
 } from '../nn/spec.js';
 import { noGrad, type DType, type Tensor } from '../tensor.js';
 import { bytesToFloats, floatsToBytes } from './base64.js';
-import { ModelFileError } from './modelfile.js';
+import {
+  jsonDepth,
+  MAX_JSON_DEPTH,
+  MAX_PARAMETERS,
+  ModelFileError,
+  specAllocationBound,
+} from './modelfile.js';
+
+/** A safetensors element type (`'F32'`, `'F64'`, `'BF16'`...). */
+export type SafetensorsDType =
+  | 'BOOL'
+  | 'U8'
+  | 'I8'
+  | 'F8_E5M2'
+  | 'F8_E4M3'
+  | 'I16'
+  | 'U16'
+  | 'F16'
+  | 'BF16'
+  | 'I32'
+  | 'U32'
+  | 'F32'
+  | 'I64'
+  | 'U64'
+  | 'F64';
 
 /** Element types of the format and their sizes in bytes. */
-const DTYPE_SIZES = {
+const DTYPE_SIZES: Readonly<Record<SafetensorsDType, number>> = {
   BOOL: 1,
   U8: 1,
   I8: 1,
@@ -44,13 +71,13 @@ const DTYPE_SIZES = {
   I64: 8,
   U64: 8,
   F64: 8,
-} as const;
-
-/** A safetensors element type (`'F32'`, `'F64'`, `'BF16'`...). */
-export type SafetensorsDType = keyof typeof DTYPE_SIZES;
+};
 
 /** The element types chainrule can read into a float model. */
 const FLOAT_DTYPES: readonly SafetensorsDType[] = ['F64', 'F32', 'F16', 'BF16'];
+
+/** The integer element types a counter (BatchNorm's `num_batches_tracked`) may come in. */
+const INT_DTYPES: readonly SafetensorsDType[] = ['I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8'];
 
 /** The largest header accepted, as the reference implementation (100 MB): a guard against a bad length. */
 export const SAFETENSORS_MAX_HEADER_SIZE = 100_000_000;
@@ -130,6 +157,8 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors file')
     return fail(`the header is not valid UTF-8 JSON: ${(e as Error).message}`);
   }
   if (!isRecord(header)) return fail('the header is not a JSON object');
+  if (jsonDepth(header, MAX_JSON_DEPTH) > MAX_JSON_DEPTH)
+    fail(`the header nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
 
   const metadata: Record<string, string> = {};
   if ('__metadata__' in header) {
@@ -227,14 +256,39 @@ function tensorValues(t: SafetensorsTensor): Float64Array | Float32Array | null 
   }
 }
 
-/** The tensors of `model` that are Linear weights (stored [out, in] in the file). */
-function linearWeights(model: Module): Set<Tensor> {
-  const out = new Set<Tensor>();
+/**
+ * How a tensor of `model` is stored where it differs from chainrule's own layout: a Linear's weight
+ * transposed ([out, in]), BatchNorm's batch counter as an I64 scalar.
+ */
+function storedLayouts(model: Module): Map<Tensor, 'linear' | 'counter'> {
+  const out = new Map<Tensor, 'linear' | 'counter'>();
   const visit = (m: Module) => {
-    if (m instanceof Linear) out.add(m.weight);
+    if (m instanceof Linear) out.set(m.weight, 'linear');
+    if (m instanceof BatchNorm && m.num_batches_tracked) out.set(m.num_batches_tracked, 'counter');
     for (const [, child] of m.namedChildren()) visit(child);
   };
   visit(model);
+  return out;
+}
+
+/** The values of an integer tensor as numbers, or null when one is beyond 2⁵³ (or the dtype not an integer). */
+function integerValues(t: SafetensorsTensor): number[] | null {
+  const size = DTYPE_SIZES[t.dtype];
+  if (!INT_DTYPES.includes(t.dtype)) return null;
+  const view = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const signed = t.dtype.startsWith('I');
+  const out: number[] = [];
+  for (let at = 0; at < t.data.length; at += size) {
+    let v: number;
+    if (size === 8) {
+      const big = signed ? view.getBigInt64(at, true) : view.getBigUint64(at, true);
+      if (big > BigInt(Number.MAX_SAFE_INTEGER) || big < -BigInt(Number.MAX_SAFE_INTEGER)) return null;
+      v = Number(big);
+    } else if (size === 4) v = signed ? view.getInt32(at, true) : view.getUint32(at, true);
+    else if (size === 2) v = signed ? view.getInt16(at, true) : view.getUint16(at, true);
+    else v = signed ? view.getInt8(at) : view.getUint8(at);
+    out.push(v);
+  }
   return out;
 }
 
@@ -286,25 +340,36 @@ export function loadSafetensors(
           .join('; ') +
         ` (the model has ${own.map(([n]) => `'${n}'`).join(', ') || 'no tensors'})`,
     );
-  const weights = linearWeights(model);
+  const layouts = storedLayouts(model);
   const updates: [Tensor, Float32Array | Float64Array][] = [];
   for (const [name, target] of own) {
     const t = file.tensors.get(name)!;
-    const isWeight = weights.has(target);
+    const layout = layouts.get(target);
+    const isWeight = layout === 'linear';
     const expected = isWeight ? [target.shape[1], target.shape[0]] : [...target.shape];
     if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i]))
       fail(
         `tensor '${name}' has shape ${fmtShape(t.shape)}, but the model expects ${fmtShape(expected)}` +
           (isWeight ? ` (a Linear(${target.shape[0]} → ${target.shape[1]}) weight, stored [out, in])` : ''),
       );
-    const values = tensorValues(t);
+    let values: ArrayLike<number> | null = tensorValues(t);
+    if (!values && layout === 'counter') {
+      values = integerValues(t);
+      if (!values && INT_DTYPES.includes(t.dtype))
+        fail(
+          `tensor '${name}' (a batch counter) holds a value beyond 2^53, which a float cannot count exactly`,
+        );
+    }
     if (!values)
       return fail(
-        `tensor '${name}' has dtype ${t.dtype}; chainrule loads float tensors (${FLOAT_DTYPES.join(', ')})`,
+        `tensor '${name}' has dtype ${t.dtype}; chainrule loads float tensors (${FLOAT_DTYPES.join(', ')})` +
+          (layout === 'counter' ? `, or integers for a batch counter (${INT_DTYPES.join(', ')})` : ''),
       );
     const out = target.dtype === 'float64' ? new Float64Array(target.size) : new Float32Array(target.size);
     if (isWeight) transposed(values, expected[0], expected[1], out);
     else out.set(values);
+    if (layout === 'counter' && out.some((v) => !Number.isInteger(v) || v < 0))
+      fail(`tensor '${name}' (a batch counter) must hold a whole number ≥ 0, got ${out[0]}`);
     updates.push([target, out]);
   }
   noGrad(() => {
@@ -317,6 +382,8 @@ export interface FromSafetensorsOptions {
   /**
    * The architecture. Without it, it is inferred from the tensors of a flat `nn.Sequential` of Linear
    * layers with one parameterless module (the activation) between each two: keys `0.*`, `2.*`, `4.*`...
+   * A CNN needs it: its file has no trace of pooling, activations, Flatten, strides or paddings (a file
+   * with convolution weights or batch-norm statistics and no spec is refused, saying so).
    */
   spec?: ModelSpec;
   /** When inferring: the expected hidden sizes (e.g. [16, 8]), checked against the tensors. */
@@ -347,6 +414,17 @@ function inferSpec(
   options: FromSafetensorsOptions,
   fail: (p: string) => never,
 ): ModelSpec {
+  // A CNN's file holds its convolutions and norms, but not what has no tensors (activations, pooling,
+  // Flatten) nor a convolution's stride and padding: nothing to infer from, so say what is needed.
+  for (const [name, t] of file.tensors) {
+    const image = /\.weight$/.test(name) && t.shape.length > 2;
+    if (image || /\.(running_mean|running_var|num_batches_tracked)$/.test(name))
+      fail(
+        `cannot infer the architecture: tensor '${name}' (${t.dtype} ${fmtShape(t.shape)}) belongs to a ` +
+          `${image ? 'convolution' : 'batch norm'}, and a network with one does not record its pooling, ` +
+          'activations, strides or paddings; pass the architecture (spec) instead',
+      );
+  }
   const found = new Map<number, { weight?: SafetensorsTensor; bias: boolean }>();
   for (const [name, t] of file.tensors) {
     const m = /^(0|[1-9]\d*)\.(weight|bias)$/.exec(name);
@@ -440,7 +518,18 @@ export function fromSafetensors(
       return fail((e as Error).message);
     }
   } else spec = inferSpec(file, options, fail);
-  const all64 = file.tensors.size > 0 && [...file.tensors.values()].every((t) => t.dtype === 'F64');
+  // Before building: what the architecture allocates, against the limit and the values the file holds.
+  const claimed = specAllocationBound(spec);
+  let present = 0;
+  for (const t of file.tensors.values()) present += t.data.length / DTYPE_SIZES[t.dtype];
+  if (claimed > MAX_PARAMETERS || claimed > 64 * present + 4096)
+    fail(
+      `the architecture describes about ${claimed} parameters, but the file holds ${present} values` +
+        (claimed > MAX_PARAMETERS ? ` (and the limit is ${MAX_PARAMETERS})` : ''),
+    );
+  // Integer tensors (batch counters) say nothing about the model's dtype.
+  const floats = [...file.tensors.values()].filter((t) => !INT_DTYPES.includes(t.dtype));
+  const all64 = floats.length > 0 && floats.every((t) => t.dtype === 'F64');
   const dtype = options.dtype ?? (all64 ? 'float64' : 'float32');
   // Zeros, not random: every weight is overwritten, and drawing them would move the default stream.
   const model = fromSpec(spec, { dtype, init: 'zeros' });
@@ -451,10 +540,19 @@ export function fromSafetensors(
 // ---------------------------------------------------------------------------------------------------------
 // Writing.
 
-/** A tensor to write: its data is written as F32 or F64 by its array type. */
+/** A tensor to write: its data is written as F32, F64 or I64 by its array type. */
 export interface SafetensorsInput {
   shape: readonly number[];
-  data: Float32Array | Float64Array;
+  data: Float32Array | Float64Array | BigInt64Array;
+}
+
+/** An array's little-endian bytes. */
+function littleEndian(data: Float32Array | Float64Array | BigInt64Array): Uint8Array {
+  if (!(data instanceof BigInt64Array)) return floatsToBytes(data);
+  const out = new Uint8Array(data.byteLength);
+  const view = new DataView(out.buffer);
+  data.forEach((v, i) => view.setBigInt64(i * 8, v, true));
+  return out;
 }
 
 /**
@@ -479,7 +577,7 @@ export function encodeSafetensors(
         `encodeSafetensors: '${name}' has ${t.data.length} values but shape ${fmtShape(t.shape)}`,
       );
     header[name] = {
-      dtype: t.data instanceof Float64Array ? 'F64' : 'F32',
+      dtype: t.data instanceof Float64Array ? 'F64' : t.data instanceof BigInt64Array ? 'I64' : 'F32',
       shape: [...t.shape],
       data_offsets: [offset, offset + t.data.byteLength],
     };
@@ -495,7 +593,7 @@ export function encodeSafetensors(
   out.fill(0x20, 8 + json.length, 8 + headerSize);
   let at = 8 + headerSize;
   for (const name of names) {
-    const bytes = floatsToBytes(tensors[name].data);
+    const bytes = littleEndian(tensors[name].data);
     out.set(bytes, at);
     at += bytes.length;
   }
@@ -509,16 +607,24 @@ export interface ToSafetensorsOptions {
 }
 
 /**
- * The model's weights as a safetensors file that `torch.nn.Sequential.load_state_dict` accepts: every
- * tensor under its state-dict name (`'0.weight'`), in its own dtype (F32 or F64), each Linear's weight
- * transposed to PyTorch's [out, in]. Values are written bit for bit, so `loadSafetensors` restores them
+ * The model's weights and buffers as a safetensors file that `torch.nn.Sequential.load_state_dict`
+ * accepts: every tensor under its state-dict name (`'0.weight'`, `'1.running_var'`), in its own dtype
+ * (F32 or F64), each Linear's weight transposed to PyTorch's [out, in], BatchNorm's `num_batches_tracked`
+ * as the I64 scalar PyTorch keeps. Values are written bit for bit, so `loadSafetensors` restores them
  * exactly.
  */
 export function toSafetensors(model: Module, options: ToSafetensorsOptions = {}): Uint8Array {
-  const weights = linearWeights(model);
+  const layouts = storedLayouts(model);
   const tensors: Record<string, SafetensorsInput> = {};
   for (const [name, t] of model.namedTensors()) {
-    if (weights.has(t)) {
+    const layout = layouts.get(t);
+    if (layout === 'counter') {
+      if (t.size !== 1 || !Number.isSafeInteger(t.data[0]) || t.data[0] < 0)
+        throw new Error(
+          `toSafetensors: '${name}' should be a whole number of batches, got ${Array.from(t.data)}`,
+        );
+      tensors[name] = { shape: [], data: BigInt64Array.of(BigInt(t.data[0])) };
+    } else if (layout === 'linear') {
       const [inp, out] = t.shape;
       const data = t.dtype === 'float64' ? new Float64Array(t.size) : new Float32Array(t.size);
       transposed(t.data, inp, out, data);

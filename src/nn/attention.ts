@@ -90,7 +90,7 @@ export interface AttendResult {
  * self-attention without a mask; `attend` takes query, key, value and masks and returns the weights too.
  */
 export class MultiheadAttention extends Module {
-  /** [3·embedDim, embedDim]: the q, k and v projections' rows. */
+  /** Shape [3·embedDim, embedDim]: the q, k and v projections' rows. */
   in_proj_weight: Tensor;
   /** [3·embedDim], or null without bias. */
   in_proj_bias: Tensor | null;

@@ -23,6 +23,7 @@ export {
   type AttendOptions,
   type AttendResult,
 } from './attention.js';
+export { TransformerBlock, GPT, type TransformerBlockOptions, type GPTOptions } from './transformer.js';
 export {
   Linear,
   Sigmoid,

@@ -16,10 +16,12 @@ export {
   StepLR,
   ExponentialLR,
   CosineAnnealingLR,
+  type CosineAnnealingOptions,
   ReduceLROnPlateau,
   type ReduceLROnPlateauOptions,
   type SchedulerState,
 } from './schedulers.js';
+export { clipGradNorm, type ClipGradNormOptions } from './clip.js';
 export {
   OPTIMIZERS,
   OPTIMIZER_NAMES,

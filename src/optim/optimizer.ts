@@ -106,12 +106,12 @@ export abstract class Optimizer {
   }
 
   /**
-   * Update parameter `i` in place from its gradient, on kernel set `K`; `i` is {@link FLAT} for every
+   * Update parameter `i` in place from its gradient, on kernel set `K`; `i` is `FLAT` (−1) for every
    * parameter at once (then `p` and `g` are the blocks, and the buffers the state's blocks).
    */
   protected abstract update(i: number, p: Storage, g: Storage, K: Kernels): void;
 
-  /** Updates of parameter `i` so far (with {@link FLAT}: of every parameter, which are then equal). */
+  /** Updates of parameter `i` so far (with `FLAT` (−1): of every parameter, which are then equal). */
   protected paramStep(i: number): number {
     return this.paramSteps[i === FLAT ? 0 : i];
   }
@@ -175,7 +175,7 @@ export abstract class Optimizer {
     return b;
   }
 
-  /** Whether buffer `name` of parameter `i` exists yet (with {@link FLAT}: of the block). */
+  /** Whether buffer `name` of parameter `i` exists yet (with `FLAT` (−1): of the block). */
   protected hasBuffer(name: string, i: number): boolean {
     if (i === FLAT) return this.flat?.state[name] !== undefined;
     return (this.buffers[name]?.[i] ?? null) !== null;

@@ -73,25 +73,68 @@ export class ExponentialLR extends LRScheduler {
   }
 }
 
-/** Cosine annealing from the base rate down to `etaMin` over `tMax` epochs (and back up, periodically). */
+/** Options of {@link CosineAnnealingLR}. */
+export interface CosineAnnealingOptions {
+  /** Epochs of the cosine, after any warm-up: the rate reaches `etaMin` at epoch `warmup + tMax`. */
+  tMax: number;
+  /** The lowest rate (default 0). */
+  etaMin?: number;
+  /**
+   * Epochs of linear warm-up before the cosine (default 0): the rate at epoch e < warmup is
+   * base·(s + (1 − s)·e/warmup), s = `warmupStartFactor`, PyTorch's `LinearLR` ramp; at epoch `warmup`
+   * it is the base rate and the cosine starts from there.
+   */
+  warmup?: number;
+  /** The fraction of the base rate at epoch 0 of the warm-up (default 1/(warmup + 1), nanoGPT's ramp). */
+  warmupStartFactor?: number;
+}
+
+/**
+ * Cosine annealing from the base rate down to `etaMin` over `tMax` epochs (and back up, periodically),
+ * optionally after a linear warm-up (which sets the optimizer's rate to its first value on construction,
+ * as PyTorch's `LinearLR`). The cosine part is PyTorch's `CosineAnnealingLR`, shifted by the warm-up.
+ */
 export class CosineAnnealingLR extends LRScheduler {
   readonly tMax: number;
   readonly etaMin: number;
+  /** Epochs of linear warm-up before the cosine. */
+  readonly warmup: number;
+  /** The fraction of the base rate at epoch 0 of the warm-up. */
+  readonly warmupStartFactor: number;
 
-  constructor(optimizer: Optimizer, options: { tMax: number; etaMin?: number }) {
+  constructor(optimizer: Optimizer, options: CosineAnnealingOptions) {
     super(optimizer);
     if (!Number.isInteger(options.tMax) || options.tMax < 1)
       throw new RangeError(`CosineAnnealingLR: tMax must be a positive integer, got ${options.tMax}`);
     this.tMax = options.tMax;
     this.etaMin = options.etaMin ?? 0;
+    const warmup = options.warmup ?? 0;
+    if (!Number.isInteger(warmup) || warmup < 0)
+      throw new RangeError(`CosineAnnealingLR: warmup must be a non-negative integer, got ${warmup}`);
+    this.warmup = warmup;
+    const s = options.warmupStartFactor ?? 1 / (warmup + 1);
+    if (!(s > 0 && s <= 1))
+      throw new RangeError(`CosineAnnealingLR: warmupStartFactor must be in (0, 1], got ${s}`);
+    this.warmupStartFactor = s;
+    if (warmup > 0) optimizer.lr = this.baseLr * s;
   }
 
   step(): void {
     this.lastEpoch++;
-    const e = this.lastEpoch;
+    const W = this.warmup;
+    const base = this.baseLr;
+    if (this.lastEpoch < W) {
+      const s = this.warmupStartFactor;
+      this.optimizer.lr = base * (s + ((1 - s) * this.lastEpoch) / W);
+      return;
+    }
+    if (this.lastEpoch === W) {
+      this.optimizer.lr = base;
+      return;
+    }
+    const e = this.lastEpoch - W;
     const T = this.tMax;
     const lr = this.optimizer.lr;
-    const base = this.baseLr;
     const etaMin = this.etaMin;
     if ((e - 1 - T) % (2 * T) === 0) {
       this.optimizer.lr = lr + ((base - etaMin) * (1 - Math.cos(Math.PI / T))) / 2;

@@ -4,7 +4,7 @@
  * value: −1 or +1 for the two classes, a number in [−1, 1] for regression (the seed's 0.8 as it is).
  */
 import { inferTask } from '../data/preprocess.js';
-import { isNumeric, type Table } from '../data/table.js';
+import { cellText, isNumeric, type Table } from '../data/table.js';
 import { GENERATORS, seedSample } from '../data/generators.js';
 import { RandomState } from '../random.js';
 import { DATASETS, type DatasetName, type PlaygroundConfig, type ProblemType } from './config.js';
@@ -24,6 +24,9 @@ export interface PlaygroundData {
   readonly test: Points;
 }
 
+/** A built-in dataset that draws its points from a seeded generator. */
+export type GeneratedDataset = 'circle' | 'xor' | 'gauss' | 'spiral' | 'plane' | 'multi-gaussian';
+
 /** Where the points of each built-in set come from: the library's generators. */
 const GENERATOR_OF = {
   circle: 'circle',
@@ -32,10 +35,7 @@ const GENERATOR_OF = {
   spiral: 'spiral',
   plane: 'plane',
   'multi-gaussian': 'multi-gaussian',
-} as const satisfies Partial<Record<DatasetName, keyof typeof GENERATORS>>;
-
-/** A built-in dataset that draws its points from a seeded generator. */
-export type GeneratedDataset = keyof typeof GENERATOR_OF;
+} as const satisfies Record<GeneratedDataset, keyof typeof GENERATORS> & Partial<Record<DatasetName, string>>;
 
 /** A problem with the data, in words for the page (a CSV column that is not numeric, too many classes). */
 export class PlaygroundDataError extends Error {
@@ -171,7 +171,15 @@ function numericColumn(table: Table, name: string, role: string): ArrayLike<numb
       bad >= 0 && table.lineOf ? ` (line ${table.lineOf(bad)}: ${JSON.stringify(values[bad])})` : '';
     throw new PlaygroundDataError(`${table.source}: ${role} column '${name}' is not numeric${line}`);
   }
-  return c.values;
+  // A numeric column read from a CSV keeps NaN where a cell held no number (a missing value, a typo).
+  const values = c.values;
+  for (let r = 0; r < values.length; r++)
+    if (!Number.isFinite(values[r]))
+      throw new PlaygroundDataError(
+        `${table.source}${table.lineOf ? `:${table.lineOf(r)}` : `: row ${r + 1}`}: ${role} column '${name}' ` +
+          `has ${JSON.stringify(cellText(c, r))}, not a number; the playground needs a number in every row`,
+      );
+  return values;
 }
 
 /**

@@ -13,16 +13,15 @@ import {
   inputTensor,
   namesFor,
   targetOf,
-  TRACE_LOSSES,
-  TraceError,
+  traceLoss,
   type Notation,
-  type TraceLoss,
+  type TraceLossSpelling,
 } from './network.js';
 
 /** Options of `stepGraph`. */
 export interface GraphOptions {
   /** The loss (default `'mseHalfSum'`). */
-  loss?: TraceLoss;
+  loss?: TraceLossSpelling;
   /** Names for the tensors (default `'auto'`: the notebook's for its network). */
   notation?: Notation | 'auto';
   /** Precision (default float64). */
@@ -65,11 +64,7 @@ export function stepGraph(
   y: Tensor | NestedArray | ArrayLike<number>,
   options: GraphOptions = {},
 ): StepGraph {
-  const lossName = options.loss ?? 'mseHalfSum';
-  if (!TRACE_LOSSES.includes(lossName))
-    throw new TraceError(
-      `stepGraph: the loss ${JSON.stringify(lossName)} is not supported; use one of ${TRACE_LOSSES.join(', ')}`,
-    );
+  const lossName = traceLoss(options.loss, 'stepGraph');
   const dtype = options.dtype ?? 'float64';
   const layers = denseLayers(model);
   const names = namesFor(layers, lossName, options.notation ?? 'auto');

@@ -21,6 +21,18 @@ export type TraceLoss = 'mseHalfSum' | 'mse' | 'crossEntropy' | 'bce';
 /** Every loss `trace` accepts, for validating input and listing choices. */
 export const TRACE_LOSSES: readonly TraceLoss[] = ['mseHalfSum', 'mse', 'crossEntropy', 'bce'];
 
+/** A trace's loss in either spelling (`'crossEntropy'` or `'cross-entropy'`; see `losses.LOSS_SPELLINGS`). */
+export type TraceLossSpelling = TraceLoss | (typeof losses.LOSS_SPELLINGS)[TraceLoss];
+
+/** The trace loss `name` spells, or a `TraceError` from `op` listing the losses a trace explains. */
+export function traceLoss(name: TraceLossSpelling | undefined, op: string): TraceLoss {
+  const loss = losses.lossName(name ?? 'mseHalfSum');
+  if (loss !== undefined && (TRACE_LOSSES as readonly string[]).includes(loss)) return loss as TraceLoss;
+  throw new TraceError(
+    `${op}: the loss ${JSON.stringify(name)} is not supported; a trace explains ${TRACE_LOSSES.join(', ')}`,
+  );
+}
+
 /**
  * The elementwise activations a trace can explain: every activation of the unary op table (a Linear
  * layer without one has `'identity'`).

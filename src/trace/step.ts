@@ -25,19 +25,20 @@ import {
   namesFor,
   rowsOf,
   targetOf,
-  TRACE_LOSSES,
+  traceLoss,
   TraceError,
   type Names,
   type Notation,
   type Target,
   type TraceActivation,
   type TraceLoss,
+  type TraceLossSpelling,
 } from './network.js';
 
 /** Options of `trace`. */
 export interface TraceOptions {
   /** The loss (default `'mseHalfSum'`, the seed notebook's ½·Σ(o − y)²). */
-  loss?: TraceLoss;
+  loss?: TraceLossSpelling;
   /** SGD learning rate of the update (default 0.1, the notebook's). */
   lr?: number;
   /** Precision of the step (default float64, whatever the model's dtype; finite differences need it). */
@@ -225,11 +226,7 @@ export function trace(
   y: Tensor | NestedArray | ArrayLike<number>,
   options: TraceOptions = {},
 ): StepTrace {
-  const lossName = options.loss ?? 'mseHalfSum';
-  if (!TRACE_LOSSES.includes(lossName))
-    throw new TraceError(
-      `trace: the loss ${JSON.stringify(lossName)} is not supported; a trace explains ${TRACE_LOSSES.join(', ')}`,
-    );
+  const lossName = traceLoss(options.loss, 'trace');
   const lr = options.lr ?? 0.1;
   if (!Number.isFinite(lr))
     throw new TraceError(`trace: the learning rate must be a finite number, got ${lr}`);

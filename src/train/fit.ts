@@ -3,7 +3,7 @@
  * "until the loss is below X", schedulers, callbacks and cancellation; `evaluate` and `predict` run a
  * model without gradients.
  */
-import type { LossFn, LossName } from '../losses.js';
+import { lossName, type LossFn, type LossSpelling } from '../losses.js';
 import { MetricSums, NO_METRICS, type MetricName, type Metrics } from '../metrics.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -13,7 +13,7 @@ import { defaultStream, type RandomState } from '../random.js';
 import { allocStorage, noGrad, Tensor } from '../tensor.js';
 import { rows, toSplit, type Dataset, type Split } from './data.js';
 import { EpochColumns, type BatchLog, type EpochLog, type History } from './history.js';
-import { resolveLoss, Trainer } from './step.js';
+import { checkLoss, PAUSED, resolveLoss, Trainer, type PartialEpoch } from './step.js';
 
 /** Early-stopping settings. */
 export interface EarlyStopping {
@@ -21,16 +21,42 @@ export interface EarlyStopping {
   patience: number;
   /** Smallest decrease that counts as an improvement (default 0). */
   minDelta?: number;
-  /** Put back the weights of the best epoch when stopping (default false). */
+  /**
+   * When training ends — stopped early or after its last epoch — put back the weights of the best epoch
+   * (default false). Not when aborted (a checkpoint then continues from the current weights) or stopped
+   * by `until`.
+   */
   restoreBest?: boolean;
   /** What to watch: `'valLoss'` when there is validation data (default), else `'loss'`. */
   monitor?: 'loss' | 'valLoss';
+  /**
+   * Where the bookkeeping lives: `fit` starts from it and updates it in place after every epoch, before
+   * `onEpochEnd` (so a checkpoint taken there can carry it and a resumed run stops where the whole would).
+   */
+  state?: EarlyStoppingState;
+}
+
+/** Where early stopping stands: the best monitored loss, its epoch and weights, and the epochs since. */
+export interface EarlyStoppingState {
+  /** The lowest monitored loss so far (Infinity before the first epoch). */
+  best: number;
+  /** The epoch that gave it (0 before the first). */
+  bestEpoch: number;
+  /** Epochs since it without an improvement. */
+  sinceBest: number;
+  /** A copy of the weights of the best epoch (with `restoreBest`; else null). */
+  bestState: Record<string, Tensor> | null;
+}
+
+/** A fresh early-stopping record: nothing seen yet. */
+export function earlyStoppingState(): EarlyStoppingState {
+  return { best: Infinity, bestEpoch: 0, sinceBest: 0, bestState: null };
 }
 
 /** Options of `fit`. */
 export interface FitOptions {
-  /** Loss function or its name. */
-  loss: LossFn | LossName;
+  /** Loss function or its name, in either spelling (`'crossEntropy'` or `'cross-entropy'`). */
+  loss: LossFn | LossSpelling;
   /** Optimizer over the model's parameters. */
   optimizer: Optimizer;
   /** Number of passes over the data (default 1). */
@@ -62,6 +88,19 @@ export interface FitOptions {
   /** Epochs already done (when resuming a checkpoint): numbering continues from here. */
   initialEpoch?: number;
   /**
+   * Divergence: a step whose loss is NaN or infinite, or above `factor` × max(1, reference) (an exploding
+   * loss), stops training with a `TrainingDivergedError`, the weights put back to before that step. The
+   * reference is the first epoch's mean training loss (during the first epoch: its first step's loss);
+   * a resumed run passes the first epoch's loss as `referenceLoss` to apply the same limit. `factor`
+   * defaults to 1e6; Infinity checks for non-finite losses only.
+   */
+  divergence?: { factor?: number; referenceLoss?: number };
+  /**
+   * Continue an epoch stopped part way (`history.partial` of an aborted run, with its weights, optimizer
+   * and stream): it must be epoch `initialEpoch + 1`.
+   */
+  resumeEpoch?: PartialEpoch;
+  /**
    * Take the fused step (no graph, preallocated buffers) when the model is a plain MLP and the loss a
    * squared error or cross-entropy on class labels (default true). Its results are bit-identical to the
    * general path's. On a kernel set with its own memory (the WebAssembly set) the parameters' values live
@@ -71,9 +110,30 @@ export interface FitOptions {
   fused?: boolean;
 }
 
+const EXAMPLE = ', e.g. { loss: "mse", optimizer: new optim.Adam(model.parameters()), epochs: 100 }';
+
+/** What a plain-JavaScript caller may pass as `options.optimizer` by mistake, answered in words. */
+function checkOptimizer(optimizer: unknown): asserts optimizer is Optimizer {
+  if (
+    optimizer !== null &&
+    typeof optimizer === 'object' &&
+    typeof (optimizer as Optimizer).step === 'function'
+  )
+    return;
+  const got =
+    optimizer === undefined
+      ? 'options.optimizer is missing'
+      : typeof optimizer === 'string'
+        ? `options.optimizer is the string ${JSON.stringify(optimizer)}, not an optimizer`
+        : typeof optimizer === 'function'
+          ? `options.optimizer is the class ${optimizer.name || '(anonymous)'}, not an optimizer made from it`
+          : `options.optimizer is ${String(optimizer)}, not an optimizer`;
+  throw new TypeError(`fit: ${got}; make one over the model's parameters${EXAMPLE}`);
+}
+
 /** The decision threshold for a single output's accuracy: 0 for logits, 0.5 for probabilities. */
-function thresholdOf(loss: LossFn | LossName): number {
-  return loss === 'bceWithLogits' ? 0 : 0.5;
+function thresholdOf(loss: LossFn | LossSpelling): number {
+  return typeof loss === 'string' && lossName(loss) === 'bceWithLogits' ? 0 : 0.5;
 }
 
 // setImmediate where it exists (Node); a macrotask elsewhere. Not a microtask: those would starve timers.
@@ -97,23 +157,25 @@ const CLOCK_MS = 0.05;
  * last weights that gave a finite loss.
  */
 export async function fit(model: Module, data: Dataset, options: FitOptions): Promise<History> {
-  resolveLoss(options.loss, 'fit');
-  const { optimizer } = options;
-  if (!optimizer || typeof optimizer.step !== 'function')
+  // Plain JavaScript reaches here without a type checker: say what is missing, not "cannot read 'loss'".
+  if (options === null || typeof options !== 'object')
     throw new TypeError(
-      'fit: options.optimizer must be an optimizer (e.g. new optim.Adam(model.parameters()))',
+      `fit: options are required: fit(model, { x, y }, { loss, optimizer, epochs })${EXAMPLE}`,
     );
+  const loss = checkLoss(options.loss, 'fit');
+  checkOptimizer(options.optimizer);
+  const { optimizer } = options;
   const epochs = options.epochs ?? 1;
   if (!Number.isInteger(epochs) || epochs < 0)
     throw new RangeError(`fit: epochs must be a non-negative integer, got ${epochs}`);
   const metrics = options.metrics ?? [];
-  const threshold = thresholdOf(options.loss);
+  const threshold = thresholdOf(loss);
 
   // Training and validation sets.
   const all = toSplit(data, 'fit');
   let train: Split = all;
   let val: Split | null = null;
-  if (options.validationData) val = toSplit(options.validationData, 'fit: validationData');
+  if (options.validationData) val = toSplit(options.validationData, 'fit', 'validationData');
   else if (options.validationSplit) {
     const f = options.validationSplit;
     if (!(f > 0 && f < 1)) throw new RangeError(`fit: validationSplit must be in (0, 1), got ${f}`);
@@ -130,7 +192,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     throw new Error("fit: earlyStopping monitors 'valLoss' but there is no validation data");
 
   const trainer = new Trainer(model, train, {
-    loss: options.loss,
+    loss,
     optimizer,
     batchSize: options.batchSize ?? 32,
     shuffle: options.shuffle ?? true,
@@ -138,7 +200,19 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     metrics,
     threshold,
     fused: options.fused !== false,
+    explodeFactor: options.divergence?.factor ?? 1e6,
+    ...(options.divergence?.referenceLoss !== undefined
+      ? { referenceLoss: options.divergence.referenceLoss }
+      : {}),
   });
+  if (options.resumeEpoch) {
+    const p = options.resumeEpoch;
+    if (p.epoch !== (options.initialEpoch ?? 0) + 1)
+      throw new Error(
+        `fit: resumeEpoch is epoch ${p.epoch}, but the run continues with epoch ${(options.initialEpoch ?? 0) + 1}`,
+      );
+    trainer.resumeEpoch(p);
+  }
   const run = new Epochs(model, trainer, options, val, monitor, threshold);
   const restoreModes = modesOf(model);
   model.train();
@@ -153,9 +227,10 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   }
   const history = run.history;
   if (es) {
-    history.bestEpoch = run.bestEpoch;
-    if (es.restoreBest && run.bestState && history.stopReason === 'earlyStopping')
-      model.loadStateDict(run.bestState);
+    const { bestEpoch, bestState } = run.es;
+    history.bestEpoch = bestEpoch;
+    const ended = history.stopReason === 'earlyStopping' || history.stopReason === 'completed';
+    if (es.restoreBest && bestState && ended) model.loadStateDict(bestState);
   }
   return history;
 }
@@ -176,10 +251,10 @@ class Epochs {
   private every = 1;
   private unclocked = 0;
   private clock = performance.now();
-  private best = Infinity;
-  bestEpoch = 0;
-  bestState: Record<string, Tensor> | null = null;
-  private sinceBest = 0;
+  /** Early stopping's record: the caller's `earlyStopping.state`, or a fresh one. */
+  readonly es: EarlyStoppingState;
+  /** Deadline of the current stretch (performance.now() milliseconds). */
+  private until = 0;
 
   constructor(
     private readonly model: Module,
@@ -198,6 +273,7 @@ class Epochs {
     this.columns = plain ? new EpochColumns(this.epoch) : null;
     this.history = this.columns ? this.columns.history : { epochs: [], stopReason: 'completed' };
     this.hooks = { signal: options.signal, onBatchEnd: options.onBatchEnd, history: this.history };
+    this.es = options.earlyStopping?.state ?? earlyStoppingState();
   }
 
   /** Run epochs for about YIELD_MS; true once training is over (the stop reason is in the history). */
@@ -205,8 +281,12 @@ class Epochs {
     // Time spent away (yielding) belongs to no epoch.
     this.clock = performance.now();
     const until = this.clock + YIELD_MS;
+    this.until = until;
     while (this.epoch < this.end) {
-      if (this.one()) return true;
+      const done = this.one();
+      // An epoch paused at the deadline continues in the next stretch.
+      if (done === PAUSED) return false;
+      if (done) return true;
       this.epoch++;
       // The clock is fresh after every recorded epoch and after every `every` plain ones.
       if (this.unclocked === 0 && this.clock > until) return this.epoch >= this.end;
@@ -214,16 +294,21 @@ class Epochs {
     return true;
   }
 
-  /** One epoch; true when training stops after it. */
-  private one(): boolean {
+  /** One epoch (or the part of it before the stretch's deadline); true when training stops after it. */
+  private one(): boolean | typeof PAUSED {
     const { options, trainer, history, columns } = this;
     const epoch = this.epoch;
     const lr = options.optimizer.lr;
-    const loss = trainer.epoch(epoch, this.hooks);
+    const loss = trainer.run(epoch, this.hooks, this.until);
+    if (loss === PAUSED) return PAUSED;
     if (loss === null) {
       history.stopReason = 'aborted';
+      const partial = trainer.partial();
+      if (partial) history.partial = partial;
       return true;
     }
+    // The exploding-loss limit is measured from the run's first epoch.
+    if (epoch === 1) trainer.setReferenceLoss(loss);
     let watched = loss;
     let log: EpochLog | null = null;
     if (columns) {
@@ -255,25 +340,27 @@ class Epochs {
     const scheduler = options.scheduler;
     if (scheduler instanceof ReduceLROnPlateau) scheduler.step(watched);
     else scheduler?.step();
-    if (log) options.onEpochEnd?.(log);
-
-    if (options.until && loss < options.until.loss) {
-      history.stopReason = 'until';
-      return true;
-    }
+    // Every piece of state is updated before the callback, so what it sees (or saves) is one moment.
     const es = options.earlyStopping;
+    let stop = false;
     if (es) {
-      if (watched < this.best - (es.minDelta ?? 0)) {
-        this.best = watched;
-        this.bestEpoch = epoch;
-        this.sinceBest = 0;
-        if (es.restoreBest) this.bestState = this.model.stateDict();
-      } else if (++this.sinceBest >= es.patience) {
+      const s = this.es;
+      if (watched < s.best - (es.minDelta ?? 0)) {
+        s.best = watched;
+        s.bestEpoch = epoch;
+        s.sinceBest = 0;
+        if (es.restoreBest) s.bestState = this.model.stateDict();
+      } else if (++s.sinceBest >= es.patience) {
         history.stopReason = 'earlyStopping';
-        return true;
+        stop = true;
       }
     }
-    return false;
+    if (options.until && loss < options.until.loss) {
+      history.stopReason = 'until';
+      stop = true;
+    }
+    if (log) options.onEpochEnd?.(log);
+    return stop;
   }
 
   /** Share the time since the last reading among the plain epochs since; adapt how often to read. */
@@ -295,7 +382,8 @@ class Epochs {
 
 /** Options of `evaluate`. */
 export interface EvaluateOptions {
-  loss: LossFn | LossName;
+  /** Loss function or its name, in either spelling. */
+  loss: LossFn | LossSpelling;
   metrics?: MetricName[];
   batchSize?: number;
   /** Decision threshold for single-output accuracy (default 0.5; 0 for logits). */

@@ -3,6 +3,7 @@
  * record (a tiny network's epoch is one step, and an object per step would cost more than the step).
  */
 import { NO_METRICS, type Metrics } from '../metrics.js';
+import type { PartialEpoch } from './step.js';
 
 /** One epoch's record. */
 export interface EpochLog {
@@ -44,6 +45,8 @@ export interface History {
   stopReason: StopReason;
   /** Epoch with the best monitored value, when early stopping was on. */
   bestEpoch?: number;
+  /** When aborted part way through an epoch: where (pass it to `fit` as `resumeEpoch` to continue). */
+  partial?: PartialEpoch;
 }
 
 /** Losses per chunk of the plain-number record: chunks are kept, never copied into bigger arrays. */

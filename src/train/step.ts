@@ -10,7 +10,14 @@
  */
 import { kernels } from '../kernels/index.js';
 import type { Kernels, Storage } from '../kernels/types.js';
-import { byName, type LossFn, type LossName } from '../losses.js';
+import {
+  byName,
+  LOSS_SPELLINGS,
+  lossName,
+  type LossFn,
+  type LossName,
+  type LossSpelling,
+} from '../losses.js';
 import { MetricSums, type MetricName, type Metrics } from '../metrics.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -20,7 +27,10 @@ import { rows, type Split } from './data.js';
 import { FusedStep } from './fused.js';
 import type { BatchLog, History } from './history.js';
 
-/** Thrown when the loss becomes NaN or infinite; the model keeps its last weights with a finite loss. */
+/**
+ * Thrown when the loss becomes NaN or infinite, or explodes past the trainer's `lossLimit`; the model keeps
+ * its last weights that gave an acceptable loss.
+ */
 export class TrainingDivergedError extends Error {
   constructor(
     message: string,
@@ -32,21 +42,56 @@ export class TrainingDivergedError extends Error {
   }
 }
 
-/** A loss given by name or as a function, as a function; `op` names the caller in the message. */
-export function resolveLoss(loss: LossFn | LossName, op: string): LossFn {
+/**
+ * A loss option checked: a function as it is, a name in either spelling as the library's name; `op` names
+ * the caller in the message for anything else.
+ */
+export function checkLoss(loss: LossFn | LossSpelling, op: string): LossFn | LossName {
   if (typeof loss === 'function') return loss;
-  const fn = (byName as Record<string, LossFn | undefined>)[loss];
-  if (!fn)
-    throw new Error(
-      `${op}: unknown loss ${JSON.stringify(loss)}; expected one of ${Object.keys(byName).join(', ')}`,
-    );
-  return fn;
+  const name = lossName(loss);
+  if (name) return name;
+  const names = Object.entries(LOSS_SPELLINGS).map(([camel, kebab]) =>
+    camel === kebab ? camel : `${camel} (${kebab})`,
+  );
+  throw new Error(
+    `${op}: ${loss === undefined ? 'options.loss is missing' : `unknown loss ${JSON.stringify(loss)}`}; ` +
+      `expected a loss function or one of ${names.join(', ')}`,
+  );
 }
+
+/** A loss given by name (either spelling) or as a function, as a function; `op` names the caller. */
+export function resolveLoss(loss: LossFn | LossSpelling, op: string): LossFn {
+  const checked = checkLoss(loss, op);
+  return typeof checked === 'function' ? checked : byName[checked];
+}
+
+/**
+ * An epoch stopped part way (Ctrl-C): everything needed to continue it with the bits of an uninterrupted
+ * one, given the weights, optimizer and random stream of that moment. `Trainer.partial` gives it,
+ * `Trainer.resumeEpoch` (or `fit`'s `resumeEpoch`) takes it back.
+ */
+export interface PartialEpoch {
+  /** The epoch's number (1-based, as in the history). */
+  epoch: number;
+  /** Batches of it already trained. */
+  batch: number;
+  /** Their summed loss (each batch's mean × its size). */
+  lossSum: number;
+  /** The epoch's sample order (null when not shuffling). */
+  order: Int32Array | null;
+  /** The metrics' running sums (`MetricSums.saveState`). */
+  metrics: number[];
+  /** The exploding-loss rule's reference, when it had one. */
+  reference: number | null;
+}
+
+/** What `Trainer.run` returns when it stopped at its deadline in the middle of an epoch. */
+export const PAUSED: unique symbol = Symbol('paused');
 
 /** How a {@link Trainer} trains. */
 export interface TrainerOptions {
-  /** Loss function or its name (a name lets a plain MLP take the fused step). */
-  loss: LossFn | LossName;
+  /** Loss function or its name in either spelling (a name lets a plain MLP take the fused step). */
+  loss: LossFn | LossSpelling;
   optimizer: Optimizer;
   /** Samples per step (the whole set when it is smaller). */
   batchSize: number;
@@ -59,6 +104,13 @@ export interface TrainerOptions {
   threshold: number;
   /** Allow the fused step where the model and loss permit it. */
   fused: boolean;
+  /**
+   * A loss above this × max(1, reference) counts as diverged (default Infinity: only NaN and ±Infinity
+   * do). The reference is `referenceLoss`, else the first step's loss until `setReferenceLoss` is called.
+   */
+  explodeFactor?: number;
+  /** The reference loss of the exploding-loss rule, when known from the start (a resumed run). */
+  referenceLoss?: number;
 }
 
 /** dst.set(src), by hand for short arrays, where `set`'s call costs more than the copy. */
@@ -115,13 +167,14 @@ export class Trainer {
       throw new RangeError(`fit: batchSize must be a positive integer, got ${options.batchSize}`);
     this.batchSize = batchSize;
     this.batches = Math.ceil(n / batchSize);
-    this.lossFn = resolveLoss(options.loss, 'fit');
+    const loss = checkLoss(options.loss, 'fit');
+    this.lossFn = typeof loss === 'function' ? loss : byName[loss];
     this.params = options.optimizer.params;
 
     this.sums = new MetricSums(options.metrics, options.threshold);
     this.order = options.shuffle ? new Int32Array(n) : null;
 
-    const fused = options.fused ? FusedStep.plan(model, options.loss) : null;
+    const fused = options.fused ? FusedStep.plan(model, loss) : null;
     this.fused = fused !== null && fused.accepts(data.x, data.y) ? fused : null;
     this.fusedOwnsGrads = this.fused !== null && this.fused.covers(this.params);
     this.owner = kernels();
@@ -138,6 +191,7 @@ export class Trainer {
     this.bufferBackup = this.buffers.map((b) => allocStorage(b.dtype, b.size));
     this.batchX = this.fused ? new Map() : undefined;
     this.batchY = this.fused ? new Map() : undefined;
+    if (options.referenceLoss !== undefined) this.setReferenceLoss(options.referenceLoss);
   }
 
   /** Training samples. */
@@ -147,43 +201,147 @@ export class Trainer {
 
   /**
    * One pass over the data. Returns the epoch's mean loss (its metrics are then `metrics()`), or null when
-   * `signal` was aborted before a batch (the batches before it stay trained). A NaN or infinite loss puts
-   * back the last weights that gave a finite loss and throws a {@link TrainingDivergedError} carrying
-   * `history`.
+   * `signal` was aborted before a batch (the batches before it stay trained). A NaN or infinite loss, or
+   * one above `lossLimit`, puts back the last weights that gave an acceptable loss and throws a
+   * {@link TrainingDivergedError} carrying `history`.
    */
   epoch(
     epoch: number,
     hooks: { signal?: AbortSignal; onBatchEnd?: (log: BatchLog) => void; history?: History } = {},
   ): number | null {
+    return this.run(epoch, hooks, Infinity) as number | null;
+  }
+
+  /**
+   * Like `epoch`, but returns {@link PAUSED} once `performance.now()` passes `until` after a batch; the
+   * next call with the same `epoch` continues with the next batch, in the same order, so an epoch split
+   * across calls gives the bits of one in a single call. (A caller yields to the event loop in between, so
+   * signals and timers are served within a batch even when an epoch takes minutes.)
+   */
+  run(
+    epoch: number,
+    hooks: { signal?: AbortSignal; onBatchEnd?: (log: BatchLog) => void; history?: History },
+    until: number,
+  ): number | null | typeof PAUSED {
     const { x, y, labels } = this.data;
     const n = x.shape[0];
     const order = this.order;
-    if (order) {
-      for (let i = 0; i < n; i++) order[i] = i;
-      this.options.rng.shuffle(order);
-    }
     const metrics = this.sums;
-    if (metrics.names.length > 0) metrics.reset();
+    if (this.cursor.epoch !== epoch) {
+      if (order) {
+        for (let i = 0; i < n; i++) order[i] = i;
+        this.options.rng.shuffle(order);
+      }
+      if (metrics.names.length > 0) metrics.reset();
+      this.cursor.epoch = epoch;
+      this.cursor.batch = 0;
+      this.cursor.lossSum = 0;
+    }
     const batches = this.batches;
     // One batch of every sample in order is the data itself.
     const whole = batches === 1 && order === null;
-    let lossSum = 0;
-    for (let b = 0; b < batches; b++) {
-      if (hooks.signal?.aborted) return null;
+    let lossSum = this.cursor.lossSum;
+    for (let b = this.cursor.batch; b < batches; b++) {
+      if (hooks.signal?.aborted) {
+        // Kept, so `partial()` can say where the epoch stopped (and `run` could continue it).
+        this.cursor.batch = b;
+        this.cursor.lossSum = lossSum;
+        return null;
+      }
       const from = b * this.batchSize;
       const to = Math.min(n, from + this.batchSize);
       const xb = whole ? x : rows(x, order, from, to, this.batchX);
       const yb = whole ? y : rows(y, order, from, to, this.batchY);
       const value = this.step(xb, yb);
-      if (!Number.isFinite(value)) throw this.diverged(value, epoch, b, hooks.history);
+      if (this.unacceptable(value)) {
+        this.cursor.epoch = -1;
+        throw this.diverged(value, epoch, b, hooks.history);
+      }
+      if (!this.haveReference) this.setReferenceLoss(value);
       lossSum += value * (to - from);
       if (metrics.names.length > 0) {
         const pred = this.lastOutput ?? (this.fused as FusedStep).output(to - from);
         metrics.add(pred.data, yb.data, to - from, labels);
       }
       hooks.onBatchEnd?.({ epoch, batch: b, batches, size: to - from, loss: value });
+      if (b + 1 < batches && until !== Infinity && performance.now() > until) {
+        this.cursor.batch = b + 1;
+        this.cursor.lossSum = lossSum;
+        return PAUSED;
+      }
     }
+    this.cursor.epoch = -1;
     return lossSum / n;
+  }
+
+  /** Where a paused epoch continues: its number (-1: none paused), next batch and loss so far. */
+  private readonly cursor = { epoch: -1, batch: 0, lossSum: 0 };
+
+  /**
+   * The largest loss a step may have before training counts as diverged (see `explodeFactor`); a loss
+   * above it is handled like a NaN.
+   */
+  lossLimit = Infinity;
+  private haveReference = false;
+  private reference: number | null = null;
+
+  /** Set the exploding-loss rule's reference: the limit becomes explodeFactor × max(1, loss). */
+  setReferenceLoss(loss: number): void {
+    const factor = this.options.explodeFactor ?? Infinity;
+    if (!Number.isFinite(loss) || factor === Infinity) return;
+    this.lossLimit = factor * Math.max(1, loss);
+    this.haveReference = true;
+    this.reference = loss;
+  }
+
+  /** Where the current epoch stopped, if it stopped part way (after an abort or a pause); else null. */
+  partial(): PartialEpoch | null {
+    const c = this.cursor;
+    if (c.epoch < 0) return null;
+    return {
+      epoch: c.epoch,
+      batch: c.batch,
+      lossSum: c.lossSum,
+      order: this.order ? this.order.slice() : null,
+      metrics: this.sums.saveState(),
+      reference: this.reference,
+    };
+  }
+
+  /**
+   * Continue an epoch that stopped part way (`partial()` of an earlier trainer, on the same data): the
+   * next `run` of that epoch starts at its next batch, in its order, with its sums. Throws, changing
+   * nothing, when it cannot belong to this trainer's data.
+   */
+  resumeEpoch(p: PartialEpoch): void {
+    const n = this.data.x.shape[0];
+    const fail = (why: string): never => {
+      throw new Error(`resumeEpoch: ${why}`);
+    };
+    if (!Number.isInteger(p.epoch) || p.epoch < 1) fail(`epoch must be a positive integer, got ${p.epoch}`);
+    if (!Number.isInteger(p.batch) || p.batch < 0 || p.batch >= this.batches)
+      fail(`batch must be an integer in [0, ${this.batches}), got ${p.batch}`);
+    if (!Number.isFinite(p.lossSum)) fail(`lossSum must be finite, got ${p.lossSum}`);
+    if ((p.order === null) !== (this.order === null))
+      fail(
+        this.order ? 'the epoch order is missing' : 'an order was given, but this trainer does not shuffle',
+      );
+    if (p.order) {
+      if (p.order.length !== n) fail(`the order has ${p.order.length} entries for ${n} samples`);
+      const seen = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const k = p.order[i];
+        if (!(k >= 0 && k < n) || seen[k]) fail('the order is not a permutation of the samples');
+        seen[k] = 1;
+      }
+    }
+    if (p.reference !== null && !Number.isFinite(p.reference)) fail('the reference loss must be finite');
+    this.sums.restoreState(p.metrics);
+    if (p.order && this.order) this.order.set(p.order);
+    this.cursor.epoch = p.epoch;
+    this.cursor.batch = p.batch;
+    this.cursor.lossSum = p.lossSum;
+    if (p.reference !== null) this.setReferenceLoss(p.reference);
   }
 
   /** The last epoch's metrics, averaged over its samples. */
@@ -207,11 +365,11 @@ export class Trainer {
       const pred = this.model.forward(xb);
       const loss = this.lossFn(pred, yb);
       value = loss.item();
-      if (!Number.isFinite(value)) return value;
+      if (this.unacceptable(value)) return value;
       if (this.sums.names.length > 0) this.lastOutput = pred;
       loss.backward();
     }
-    if (!Number.isFinite(value)) return value;
+    if (this.unacceptable(value)) return value;
     if (this.blocks) copyInto(this.backup[0], this.blocks.params);
     else for (let i = 0; i < this.params.length; i++) copyInto(this.backup[i], this.params[i].data);
     for (let i = 0; i < this.buffers.length; i++) copyInto(this.bufferBackup[i], this.buffers[i].data);
@@ -220,12 +378,20 @@ export class Trainer {
     return value;
   }
 
+  /** Whether a step's loss means divergence: NaN, infinite, or above `lossLimit`. */
+  private unacceptable(value: number): boolean {
+    return !Number.isFinite(value) || value > this.lossLimit;
+  }
+
   /** Put back the last finite weights; the error that says so (built out of line: `epoch` is hot). */
   private diverged(value: number, epoch: number, b: number, history?: History): TrainingDivergedError {
     this.restore();
+    const what = Number.isFinite(value)
+      ? `the loss exploded to ${value} (above ${this.lossLimit}, 10⁶ × the starting loss or 1)`
+      : `the loss became ${value}`;
     return new TrainingDivergedError(
-      `training diverged: the loss became ${value} at epoch ${epoch}, batch ${b + 1} of ${this.batches}. ` +
-        `The model keeps its last weights that gave a finite loss. Try a smaller learning rate (it is ${this.options.optimizer.lr}).`,
+      `training diverged: ${what} at epoch ${epoch}, batch ${b + 1} of ${this.batches}. ` +
+        `The model keeps its last weights that gave ${Number.isFinite(value) ? 'an acceptable' : 'a finite'} loss. Try a smaller learning rate (it is ${this.options.optimizer.lr}).`,
       history ?? { epochs: [], stopReason: 'completed' },
     );
   }

@@ -1,5 +1,5 @@
 // Modules the suites build networks from, typed over the library's lists so a new op must get its case.
-import { nn, type ActivationOp } from '../../src/index.js';
+import { nn, type ActivationOp, type LayerType } from '../../src/index.js';
 
 /**
  * One module of every elementwise activation of the op table, with non-default parameters where it has
@@ -16,3 +16,9 @@ export const ACTIVATION_CASES: { [K in ActivationOp]: () => nn.Module } = {
   elu: () => new nn.ELU(0.7),
   silu: () => new nn.SiLU(),
 };
+
+/**
+ * The layer types of a spec beyond Linear and the elementwise/softmax/identity/dropout layers: convolution,
+ * pooling, reshaping and normalization. Suites that cover every layer type key their cases by it.
+ */
+export type ImageLayerType = Exclude<LayerType, ActivationOp | 'linear' | 'identity' | 'softmax' | 'dropout'>;
