@@ -16,7 +16,6 @@ import {
   kernels,
   losses,
   MISSING_POLICIES,
-  mlpSpec,
   toSpec,
   optim,
   parseCheckpoint,
