@@ -22,6 +22,11 @@ export interface IO {
  * failure (a full disk under `> file`) is one line on stderr and exit status 1 (see {@link writeFailed}).
  */
 export function processIO(signal?: AbortSignal): IO {
+  // A reader that went away (`| head`) is not an error: stop quietly, as Unix tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   return {
     out: channel(process.stdout, 'stdout'),
     err: channel(process.stderr, 'stderr'),

@@ -7,6 +7,7 @@ import { helpText, parseCommand, suggest, type CommandSpec, type Flags } from '.
 import { demoCommand, demoSpec } from './commands/demo.js';
 import { evalSpec, evaluateCommand } from './commands/evaluate.js';
 import { explainCommand, explainSpec } from './commands/explain.js';
+import { generateCommand, generateSpec } from './commands/generate.js';
 import { exportCommand, exportSpec } from './commands/export.js';
 import { graphCommand, graphSpec } from './commands/graph.js';
 import { importCommand, importSpec } from './commands/import.js';
@@ -24,6 +25,7 @@ const COMMANDS: { spec: CommandSpec; run: Run }[] = [
   { spec: trainSpec, run: (f, _p, io) => train(f, io) },
   { spec: evalSpec, run: (f, _p, io) => evaluateCommand(f, io) },
   { spec: predictSpec, run: (f, _p, io) => predictCommand(f, io) },
+  { spec: generateSpec, run: (f, _p, io) => generateCommand(f, io) },
   { spec: infoSpec, run: infoCommand },
   { spec: explainSpec, run: explainCommand },
   { spec: graphSpec, run: graphCommand },

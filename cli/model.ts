@@ -41,8 +41,18 @@ export async function readModelFile(path: string, cwd: string): Promise<ModelDoc
   const text = await readTextFile(resolve(cwd, path), 'model file', path);
   const file = parseModelFile(text, path);
   const { model } = loadModel(file, path);
-  const pre = file.preprocessing ? checkPreprocessing(file.preprocessing, `${path}: preprocessing`) : null;
+  // A sequence model's preprocessing (a vocabulary, a series' scaling) is read by generate and predict.
+  const pre =
+    file.preprocessing && !sequenceKind(file)
+      ? checkPreprocessing(file.preprocessing, `${path}: preprocessing`)
+      : null;
   return { model, file, pre, path };
+}
+
+/** 'text' (a language model) or 'series' (a forecaster) when the model file is a sequence model's. */
+export function sequenceKind(file: ModelFile): 'text' | 'series' | null {
+  const kind = (file.preprocessing as { kind?: unknown } | null)?.kind;
+  return kind === 'text' || kind === 'series' ? kind : null;
 }
 
 /** Load and validate `--model` for a command that needs its preprocessing (eval, explain). */
@@ -52,6 +62,8 @@ export async function readModel(
   command: string,
 ): Promise<LoadedModel> {
   const doc = await readModelDocument(path, cwd, command);
+  if (sequenceKind(doc.file) === 'text')
+    throw new UserError(`${doc.path}: a language model; use 'chainrule generate --model ${doc.path}'`);
   if (!doc.pre)
     throw new UserError(
       `${doc.path}: has no preprocessing (imported weights?); ${command} needs a model from 'chainrule train'`,

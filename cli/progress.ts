@@ -29,6 +29,8 @@ export class Progress {
     private readonly io: IO,
     private readonly mode: ProgressMode,
     private readonly totalEpochs: number,
+    /** Rates in another unit than samples: a language model counts tokens, `perSample` to a window. */
+    private readonly unit: { name: string; perSample: number } = { name: 'samples', perSample: 1 },
   ) {}
 
   /** Called after each batch: redraws the live bar at most ten times a second. */
@@ -39,7 +41,7 @@ export class Progress {
       this.epochStart = now;
       this.samples = 0;
     }
-    this.samples += b.size;
+    this.samples += b.size * this.unit.perSample;
     if (now - this.lastDraw < 100 && b.batch + 1 < b.batches) return;
     this.lastDraw = now;
     const elapsed = (now - this.epochStart) / 1000;
@@ -49,10 +51,13 @@ export class Progress {
     const width = Math.max(10, Math.min(30, this.io.columns - 70));
     const filled = Math.round(done * width);
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-    const line = `epoch ${b.epoch}/${this.totalEpochs} ${bar} ${b.batch + 1}/${b.batches}  loss ${num(b.loss)}  ${int(rate)} samples/s  ETA ${duration(eta)}`;
+    const line = `epoch ${b.epoch}/${this.totalEpochs} ${bar} ${b.batch + 1}/${b.batches}  loss ${num(b.loss)}  ${int(rate)} ${this.unit.name}/s  ETA ${duration(eta)}`;
     this.io.err(`\r\x1b[2K${line.slice(0, this.io.columns - 1)}`);
     this.drawn = true;
   }
+
+  /** Samples of the current epoch, for the epoch line's rate (set by the caller that knows them). */
+  epochSamples = 0;
 
   /** Called after each epoch: the summary line (or JSON object). */
   epoch(log: EpochLog): void {
@@ -70,8 +75,13 @@ export class Progress {
         break;
     }
     const width = String(this.totalEpochs).length;
+    // Where samples are not the natural unit, the epoch line says the rate too (tokens/s of a language model).
+    const rate =
+      this.unit.perSample > 1 && this.epochSamples > 0 && log.seconds > 0
+        ? `  ${int((this.epochSamples * this.unit.perSample) / log.seconds)} ${this.unit.name}/s`
+        : '';
     this.io.err(
-      `epoch ${String(log.epoch).padStart(width)}/${this.totalEpochs}  ${epochSummary(log)}  (${duration(log.seconds)})\n`,
+      `epoch ${String(log.epoch).padStart(width)}/${this.totalEpochs}  ${epochSummary(log)}${rate}  (${duration(log.seconds)})\n`,
     );
   }
 

@@ -354,3 +354,36 @@ export {
   type NotebookLossRow,
 } from './trace.js';
 export * as playground from './playground/index.js';
+// Text and time series for sequence models (character corpora, forecasting windows).
+export {
+  TextDataError,
+  decodeText,
+  buildVocabulary,
+  encodeText,
+  decodeIds,
+  checkVocabulary,
+  charCorpus,
+  windowsAt,
+  randomStarts,
+  tiledStarts,
+  sampleNext,
+  showChar,
+  type Vocabulary,
+  type CharCorpus,
+  type SamplingOptions,
+} from './data/text.js';
+export {
+  fitSeriesScaling,
+  checkSeriesScaling,
+  seriesWindows,
+  lastWindow,
+  unscale,
+  type SeriesScaling,
+} from './data/series.js';
+export {
+  recurrentLanguageModelSpec,
+  recurrentForecasterSpec,
+  type SequenceLayerSpec,
+  type RecurrentSpecFields,
+  type LanguageModelSpecOptions,
+} from './nn/spec.js';

@@ -17,6 +17,7 @@ import { kernelThreads } from '../web/protocol.js';
 import { chromiumSkip, launchChromium } from './helpers/browser.js';
 import type { MatmulCheck, PageReport, WorkerReport } from './helpers/kernel-check.js';
 import { LAYOUTS, SHAPES } from './helpers/kernel-cases.js';
+import { F32_TOL } from './helpers/window-cases.js';
 
 const CHECK_SOURCE = fileURLToPath(new URL('./helpers/kernel-check.ts', import.meta.url));
 
@@ -49,6 +50,11 @@ describe('the WebAssembly kernels in Chromium', { skip: chromiumSkip }, () => {
     page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
     await page.goto(server.url);
   });
+
+  /** The page's checks, run once for the tests that read them. */
+  let pageChecks: Promise<PageReport> | null = null;
+  const pageReport = () =>
+    (pageChecks ??= page.evaluate<PageReport>("import('./kernel-check.js').then((m) => m.checkInPage())"));
 
   after(async () => {
     await context?.close();
@@ -86,7 +92,7 @@ describe('the WebAssembly kernels in Chromium', { skip: chromiumSkip }, () => {
   });
 
   test('in the page: matmul in every layout and the elementwise ops agree with the reference', async () => {
-    const r = await page.evaluate<PageReport>("import('./kernel-check.js').then((m) => m.checkInPage())");
+    const r = await pageReport();
     assert.equal(r.isolated, true);
     // The main thread may not block in Atomics.wait: asked for two threads, the set runs on one.
     const base = r.relaxed ? 'wasm-simd-relaxed32' : 'wasm-simd';
@@ -112,6 +118,15 @@ describe('the WebAssembly kernels in Chromium', { skip: chromiumSkip }, () => {
     assert.deepEqual(r.elementwiseMismatches, []);
   });
 
+  test('in the page: convolution and pooling agree with the reference (float64 to the bit)', async () => {
+    const r = await pageReport();
+    assert.deepEqual(r.windows.mismatches, []);
+    assert.ok(r.windows.calls > 600, `${r.windows.calls} calls compared`);
+    // Float32 convolutions sum in float32 lanes (fused where the browser has relaxed SIMD): not the
+    // reference's bits, which shows they ran in wasm.
+    assert.ok(r.windows.worstF32 > 0 && r.windows.worstF32 <= F32_TOL, `float32 error ${r.windows.worstF32}`);
+  });
+
   test('in a worker: two threads give the same bits as one on products of 2²² multiply-adds or more', async () => {
     const r = await page.evaluate<WorkerReport>(
       "import('./kernel-check.js').then((m) => m.checkThreadsInWorker())",
@@ -125,6 +140,9 @@ describe('the WebAssembly kernels in Chromium', { skip: chromiumSkip }, () => {
       assert.ok(p.sameBits, `${p.what}: two threads and one differ`);
       assert.ok(p.error <= p.tol, `${p.what}: error ${p.error} against the reference > ${p.tol}`);
     }
+    // The sliding-window kernels, every call split over two threads: one thread's bits, the reference's in float64.
+    assert.deepEqual(r.windows.mismatches, []);
+    assert.ok(r.windowWorkerParts > 0, "the pool's worker took no part in the sliding-window kernels");
   });
 
   test('no console errors', () => {

@@ -168,6 +168,24 @@ for (const k of SETS) {
       });
     }
 
+    // A set with relaxed SIMD in float64 too (`relaxed: true`) fuses its multiply-adds: not these bits.
+    const fusedF64 = /^wasm-simd-relaxed(-|$)/.test(k.name);
+    test('float64: every layout and shape has the reference bits, at any depth', { skip: fusedF64 }, () => {
+      // Past a depth block the sums continue from C in order, so they are the reference's sequential sums.
+      const rng = new random.RandomState(15);
+      for (const [m, kk, n] of [...SHAPES, [9, 1100, 13] as [number, number, number]]) {
+        const a = randomArray(rng, Float64Array, m * kk);
+        const b = randomArray(rng, Float64Array, kk * n);
+        for (const l of ALL_LAYOUTS) {
+          const out = new Float64Array(m * n);
+          k.matmul(a, 0, b, 0, out, 0, m, kk, n, l.transA, l.transB);
+          const ref = new Float64Array(m * n);
+          referenceKernels.matmul(a, 0, b, 0, ref, 0, m, kk, n, l.transA, l.transB);
+          assert.deepEqual(out, ref, `${m}×${kk}×${n} ${l.name}`);
+        }
+      }
+    });
+
     test('operands of mixed element types still multiply (through the reference)', () => {
       const rng = new random.RandomState(14);
       const a = randomArray(rng, Float32Array, 20 * 30);

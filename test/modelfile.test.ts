@@ -108,6 +108,20 @@ const ONE_OF_EACH: { [T in LayerType]: Extract<LayerSpec, { type: T }> } = {
     trackRunningStats: true,
   },
   layerNorm: { type: 'layerNorm', shape: [5], eps: 1e-6, elementwiseAffine: true },
+  embedding: { type: 'embedding', num: 7, dim: 3 },
+  lstm: { type: 'lstm', in: 2, hidden: 3, layers: 2, bias: true, bidirectional: false, dropout: 0.25 },
+  gru: { type: 'gru', in: 3, hidden: 2, layers: 1, bias: false, bidirectional: true, dropout: 0 },
+  rnn: {
+    type: 'rnn',
+    in: 4,
+    hidden: 3,
+    layers: 1,
+    bias: true,
+    bidirectional: false,
+    dropout: 0,
+    nonlinearity: 'relu',
+  },
+  lastStep: { type: 'lastStep' },
 };
 
 /** The layer types over images and sequences, which the spec below strings together by their shapes. */
@@ -122,11 +136,17 @@ const WINDOW_TYPES: readonly LayerType[] = [
   'conv1d',
   'maxPool1d',
   'batchNorm1d',
+  'embedding',
+  'lstm',
+  'gru',
+  'rnn',
+  'lastStep',
 ];
 
 /**
  * A spec with every layer type: flat rows of 3 become [2, 3, 4] images through the image layers, then a
- * sequence [4, 3] through the 1-D ones; then each activation (and dropout, identity, layer norm) after a
+ * sequence [4, 3] through the 1-D ones, a sequence [3, 2] through the recurrent layers (the embedding, which
+ * takes ids, has its own test); then each activation (and dropout, identity, layer norm) after a
  * linear layer of its own, so each shapes the output; softmax last.
  */
 const EVERY_LAYER: ModelSpec = {
@@ -146,7 +166,13 @@ const EVERY_LAYER: ModelSpec = {
     ONE_OF_EACH.maxPool1d, // [5, 2]
     ONE_OF_EACH.batchNorm1d,
     ONE_OF_EACH.flatten, // [10]
-    { type: 'linear', in: 10, out: 5, bias: true },
+    { type: 'linear', in: 10, out: 6, bias: true },
+    { type: 'unflatten', shape: [3, 2] },
+    ONE_OF_EACH.lstm, // [3, 3]
+    ONE_OF_EACH.gru, // [3, 4]
+    ONE_OF_EACH.rnn, // [3, 3]
+    ONE_OF_EACH.lastStep, // [3]
+    { type: 'linear', in: 3, out: 5, bias: true },
     ...Object.values(ONE_OF_EACH)
       .filter((l) => l.type !== 'softmax' && !WINDOW_TYPES.includes(l.type))
       .flatMap((l): LayerSpec[] =>
@@ -284,7 +310,7 @@ describe('model specs', () => {
       [spec([{ type: 'linear', in: 2, out: 3 }]), 'layers[0].bias: expected true or false, got nothing'],
       [
         spec([{ type: 'conv', size: 3 }]),
-        'layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, conv2d, conv1d, maxPool2d, maxPool1d, avgPool2d, adaptiveAvgPool2d, flatten, unflatten, batchNorm1d, batchNorm2d, layerNorm, got "conv"',
+        'layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, conv2d, conv1d, maxPool2d, maxPool1d, avgPool2d, adaptiveAvgPool2d, flatten, unflatten, batchNorm1d, batchNorm2d, layerNorm, embedding, lstm, gru, rnn, lastStep, got "conv"',
       ],
       [spec(['relu']), 'layers[0]: expected an object with a "type", got "relu"'],
       [
@@ -310,7 +336,7 @@ describe('model specs', () => {
     });
     assert.throws(() => validateSpec({ type: 'sequential', layers: [{}] }, 'architecture'), {
       message:
-        'architecture.layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, conv2d, conv1d, maxPool2d, maxPool1d, avgPool2d, adaptiveAvgPool2d, flatten, unflatten, batchNorm1d, batchNorm2d, layerNorm, got nothing',
+        'architecture.layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, conv2d, conv1d, maxPool2d, maxPool1d, avgPool2d, adaptiveAvgPool2d, flatten, unflatten, batchNorm1d, batchNorm2d, layerNorm, embedding, lstm, gru, rnn, lastStep, got nothing',
     });
   });
 

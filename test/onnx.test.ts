@@ -39,7 +39,17 @@ const ABS = 1e-7;
  * parameters where it has them; typed over the layer types, so a new activation or layer must get its ONNX
  * case here or there.
  */
-const ACTIVATIONS: { [T in Exclude<LayerType, 'linear' | ImageLayerType>]: () => nn.Module } = {
+const NOT_EXPORTED = {
+  embedding: () => new nn.Embedding(3, 2),
+  lstm: () => new nn.LSTM(2, 2, { batchFirst: true }),
+  gru: () => new nn.GRU(2, 2, { batchFirst: true }),
+  rnn: () => new nn.RNN(2, 2, { batchFirst: true }),
+  lastStep: () => new nn.LastStep(),
+} satisfies { [T in LayerType]?: () => nn.Module };
+
+const ACTIVATIONS: {
+  [T in Exclude<LayerType, 'linear' | ImageLayerType | keyof typeof NOT_EXPORTED>]: () => nn.Module;
+} = {
   ...ACTIVATION_CASES,
   softmax: () => new nn.Softmax(-1),
   identity: () => new nn.Identity(),
@@ -388,6 +398,20 @@ describe('toOnnx refuses what ONNX cannot express, naming the module', () => {
     }
   }
   class MyLinear extends nn.Linear {}
+
+  test('the layers not exported yet (sequence layers), each refused by name', () => {
+    for (const [type, make] of Object.entries(NOT_EXPORTED)) {
+      const m = make();
+      assert.throws(
+        () => toOnnx(new nn.Sequential(new nn.Linear(2, 2), m)),
+        (e: Error) =>
+          e instanceof OnnxExportError &&
+          e.message.includes(`(${m.constructor.name})`) &&
+          !(e.message.split('supported modules: ')[1] ?? '').includes(m.constructor.name),
+        type,
+      );
+    }
+  });
 
   test('custom modules and subclasses', () => {
     assert.throws(

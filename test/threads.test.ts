@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { random, type Kernels, type Storage } from '../src/index.js';
 import { loadWasmKernels } from '../src/kernels/wasm/index.js';
 import { relaxedSimdSupported } from '../src/kernels/wasm/module.js';
-import { poolStats, splitProduct, type GemmPool } from '../src/kernels/wasm/pool.js';
+import { poolStats, splitProduct, type KernelPool } from '../src/kernels/wasm/pool.js';
 import { WasmRuntime } from '../src/kernels/wasm/runtime.js';
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
@@ -153,7 +153,7 @@ test("threads: 'auto' loads a set and results still match one thread", async () 
 async function runtimeWithPool() {
   const rt = await WasmRuntime.create({ relaxed: false, threads: 3, minThreadWork: 1, workerTimeoutMs: 300 });
   // Test-only access to the pool inside (private in TypeScript only).
-  const pool = (rt as unknown as { pool: GemmPool }).pool;
+  const pool = (rt as unknown as { pool: KernelPool }).pool;
   const workers = (pool as unknown as { workers: ({ terminate(): Promise<number> } | null)[] }).workers;
   return { rt, pool, workers };
 }

@@ -1,5 +1,5 @@
 // The optimizer updates and reductions on the WebAssembly kernels against the reference kernels: the same
-// bits for every SGD, Adam, RMSprop and Adagrad variant and every leading-axis and last-axis reduction, both dtypes, awkward lengths and
+// bits for every SGD, Adam, RMSprop and Adagrad variant and every leading-axis, last-axis and middle-block reduction, both dtypes, awkward lengths and
 // special values (NaN, ±Infinity, −0, subnormals); the updates over several steps, so the state they store
 // and re-read is exercised too.
 import { describe, test } from 'node:test';
@@ -206,6 +206,23 @@ describe('optimizer updates on the WebAssembly kernels', async () => {
           [4, 1, 6],
         ],
         [[33], [1]],
+        // A middle block kept (a convolution's bias gradient), with reduced axes before and after it.
+        [
+          [7, 5, 19],
+          [1, 5, 1],
+        ],
+        [
+          [3, 6, 4, 9],
+          [1, 6, 1, 1],
+        ],
+        [
+          [3, 2, 3, 5],
+          [1, 2, 3, 1],
+        ],
+        [
+          [2, 9, 1, 33],
+          [2, 9, 1, 1],
+        ],
       ];
       for (const [xs, os] of cases)
         for (const special of [false, true])

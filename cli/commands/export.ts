@@ -138,6 +138,14 @@ function torchLayer(l: LayerSpec): string {
       );
     case 'layerNorm':
       return `nn.LayerNorm(${py(l.shape)}, eps=${l.eps}, elementwise_affine=${py(l.elementwiseAffine)})`;
+    case 'embedding':
+      return `nn.Embedding(${l.num}, ${l.dim})`;
+    case 'lstm':
+    case 'gru':
+    case 'rnn':
+    case 'lastStep':
+      // PyTorch's recurrent modules return (output, state), which nn.Sequential cannot chain.
+      throw new Error(`torchLayer: a '${l.type}' layer has no nn.Sequential form in PyTorch`);
     default: {
       // Only activations are left, and those were written above through the op table.
       const activation: ElementwiseSpec = l;
@@ -220,12 +228,21 @@ export async function exportCommand(flags: Flags, positionals: string[], io: IO)
     await writeFileAtomic(resolve(io.cwd, safetensorsPath), bytes, { what: 'safetensors file' });
     const tensors = model.namedTensors();
     const counters = tensors.filter(([name]) => name.endsWith('num_batches_tracked')).length;
+    const recurrent = file.architecture.layers.some((l) =>
+      ['lstm', 'gru', 'rnn', 'lastStep'].includes(l.type),
+    );
     lines.push(
       `wrote ${safetensorsPath}: ${tensors.length} tensors (${file.dtype === 'float64' ? 'F64' : 'F32'}` +
         `${counters > 0 ? `; num_batches_tracked I64, as PyTorch` : ''}), ${kilobytes(bytes.length)}; ` +
-        'in PyTorch:',
-      `  model = ${torchSequential(file.architecture, file.dtype)}`,
-      `  model.load_state_dict(safetensors.torch.load_file(${JSON.stringify(safetensorsPath)}))`,
+        (recurrent ? "PyTorch's state-dict keys and layouts" : 'in PyTorch:'),
+      ...(recurrent
+        ? [
+            '  (a recurrent layer returns (output, state) in PyTorch, so there is no nn.Sequential line to load it into)',
+          ]
+        : [
+            `  model = ${torchSequential(file.architecture, file.dtype)}`,
+            `  model.load_state_dict(safetensors.torch.load_file(${JSON.stringify(safetensorsPath)}))`,
+          ]),
     );
   }
   io.out(lines.join('\n') + '\n');

@@ -125,13 +125,13 @@ export async function infoCommand(flags: Flags, positionals: string[], io: IO): 
     'preprocessing:',
     ...(pre
       ? describePreprocessing(pre, training.settings?.scale as string | undefined)
-      : ['  none: the network takes its inputs as they are (imported weights)']),
+      : sequencePreprocessing(file.preprocessing)),
   ];
   const s = training.settings;
   if (s) {
     lines.push('training:');
     lines.push(
-      `  data ${training.data}, seed ${s.seed}, ${training.epochs} epochs (${training.stopReason ?? 'completed'}), batch ${s.batchSize}, ${s.optimizer} lr ${s.lr}, loss ${s.loss}`,
+      `  data ${training.data}, seed ${s.seed}, ${training.epochs} epochs (${training.stopReason ?? 'completed'}), batch ${s.batchSize}, ${s.optimizer} lr ${s.lr}, loss ${s.loss ?? (s.task === 'language-model' ? 'cross-entropy per character' : 'mse')}`,
     );
     const f = training.final;
     if (f)
@@ -152,4 +152,26 @@ export async function infoCommand(flags: Flags, positionals: string[], io: IO): 
   }
   io.out(lines.join('\n') + '\n');
   return 0;
+}
+
+/** A sequence model's preprocessing (a vocabulary, a series' scaling) as lines; imported weights have none. */
+function sequencePreprocessing(p: unknown): string[] {
+  const q = p as {
+    kind?: string;
+    vocab?: { chars: string[] };
+    context?: number;
+    column?: string;
+    window?: number;
+    mean?: number;
+    std?: number;
+  } | null;
+  if (q?.kind === 'text' && q.vocab)
+    return [
+      `  characters: a vocabulary of ${q.vocab.chars.length} (${JSON.stringify(q.vocab.chars.join('')).slice(0, 60)}), context ${q.context}`,
+    ];
+  if (q?.kind === 'series')
+    return [
+      `  series '${q.column}': windows of ${q.window} → the next value, (x − ${num(q.mean as number)}) / ${num(q.std as number)}`,
+    ];
+  return ['  none: the network takes its inputs as they are (imported weights)'];
 }

@@ -4,8 +4,10 @@ import { inverseTarget, predictionRows, rowIds } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { writeCsv } from '../csv.js';
 import { writeFileAtomic } from '../fsutil.js';
+import { UserError } from '../errors.js';
 import type { IO } from '../io.js';
-import { runModelOnData } from '../model.js';
+import { readModelFile, runModelOnData, sequenceKind } from '../model.js';
+import { forecastCommand } from './sequence.js';
 
 /** The predict command's flags and help. */
 export const predictSpec: CommandSpec = {
@@ -40,20 +42,35 @@ export const predictSpec: CommandSpec = {
       placeholder: 'preds.csv',
       description: 'Write the CSV here instead of stdout',
     },
+    {
+      name: 'steps',
+      type: 'integer',
+      min: 0,
+      description: 'Forecast model: also forecast this many steps past the end, each from the ones before',
+      defaultText: '0',
+    },
   ],
   details:
     "Rows are identified by an 'id' column when the input has one, images by their file, else by their row number\n" +
     '(1 = first data row). Images are read as the model was trained: channels, size (resized if it was), scaling.\n' +
     'A model without preprocessing (from chainrule import) takes the columns as they are, all but an id column,\n' +
-    'as many as the network has inputs, and its outputs are written as they are: output_0, output_1, ...',
+    'as many as the network has inputs, and its outputs are written as they are: output_0, output_1, ...\n' +
+    'A forecast model (train --task forecast) reads the CSV column it was trained on and predicts each value from\n' +
+    'the window before it (one step ahead), then --steps values past the end.',
   examples: [
     'chainrule predict --model iris.json --data new-flowers.csv --out preds.csv',
     'chainrule predict --model photos.json --data holiday/ --out preds.csv',
+    'chainrule predict --model load.json --data series.csv --steps 24',
   ],
 };
 
 /** Run `chainrule predict`; returns the exit code. */
 export async function predictCommand(flags: Flags, io: IO): Promise<number> {
+  if (typeof flags.model === 'string') {
+    const doc = await readModelFile(flags.model, io.cwd);
+    if (sequenceKind(doc.file) === 'series') return forecastCommand(flags, io, doc);
+  }
+  if (flags.steps !== undefined) throw new UserError('predict: --steps is for a forecast model');
   const { pre, table, outputs: out, raw } = await runModelOnData(flags, io.cwd, 'predict', { raw: true });
   let header: string[];
   let rows: string[][];

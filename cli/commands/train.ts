@@ -68,6 +68,7 @@ import type { IO } from '../io.js';
 import { checkScaling } from '../inputcheck.js';
 import { lossPlotSvg } from '../plot.js';
 import { Progress, type ProgressMode } from '../progress.js';
+import { isSequenceTask, trainSequence } from './sequence.js';
 
 type OptimizerName = optim.OptimizerName;
 const LOSSES = ['cross-entropy', 'mse', 'mae', 'huber'] as const;
@@ -96,8 +97,9 @@ export const trainSpec: CommandSpec = {
     {
       name: 'task',
       type: 'string',
-      choices: ['classification', 'regression'],
-      description: 'Override the inferred task',
+      choices: ['classification', 'regression', 'language-model', 'forecast'],
+      description:
+        'Override the inferred task; language-model: next character of a text file; forecast: next value of a CSV column',
     },
     {
       name: 'features',
@@ -286,6 +288,56 @@ export const trainSpec: CommandSpec = {
       defaultText: '500',
     },
     { name: 'noise', type: 'number', min: 0, description: 'Noise for generated datasets', defaultText: '0' },
+    // Sequence tasks (--task language-model | forecast, cli/commands/sequence.ts).
+    {
+      name: 'model',
+      type: 'string',
+      choices: ['lstm', 'gru', 'rnn'],
+      description: 'Sequence model: the recurrent layer',
+      defaultText: 'lstm',
+    },
+    {
+      name: 'context',
+      type: 'integer',
+      min: 1,
+      description: 'Language model: characters per training window',
+      defaultText: '64',
+    },
+    {
+      name: 'window',
+      type: 'integer',
+      min: 1,
+      description: 'Forecast: steps read to predict the next one',
+      defaultText: '32',
+    },
+    {
+      name: 'embed',
+      type: 'integer',
+      min: 1,
+      description: 'Language model: embedding width',
+      defaultText: '32',
+    },
+    {
+      name: 'hidden',
+      type: 'integer',
+      min: 1,
+      description: 'Sequence model: hidden size of the recurrent layer',
+      defaultText: '128 for a language model, 64 for a forecast',
+    },
+    {
+      name: 'depth',
+      type: 'integer',
+      min: 1,
+      description: 'Sequence model: stacked recurrent layers',
+      defaultText: '1',
+    },
+    {
+      name: 'steps',
+      type: 'integer',
+      min: 1,
+      description: 'Language model: steps per epoch (each a batch of freshly drawn windows)',
+      defaultText: '200',
+    },
     { name: 'json', type: 'boolean', description: 'One JSON object per epoch on stdout' },
     { name: 'quiet', type: 'boolean', short: 'q', description: 'No progress output' },
   ],
@@ -310,6 +362,9 @@ export const trainSpec: CommandSpec = {
     'chainrule train --data photos/ --resize 32x32 --layers 128 --epochs 20 --out photos.json',
     'chainrule train --data fashion-mnist --layers 256 --epochs 10 --batch-size 64',
     'chainrule train --resume model.ckpt.json',
+    'chainrule train --data book.txt --task language-model --context 64 --epochs 10 --out book.json',
+    'chainrule train --data names --task language-model --context 16 --out names.json',
+    'chainrule train --data series.csv --target load --task forecast --window 32 --out load.json',
   ],
 };
 
@@ -742,6 +797,11 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     resumed = parseCheckpoint(await readTextFile(abs, 'checkpoint', resumePath), resumePath);
   }
   const previous = (resumed?.file.training as { settings?: RunSettings } | null)?.settings ?? null;
+  // Sequence tasks (text, time series) train in cli/commands/sequence.ts.
+  const sequenceTask = flags.task ?? (previous as { task?: string } | null)?.task;
+  if (isSequenceTask(sequenceTask)) return trainSequence(flags, io, sequenceTask, resumed, resumePath);
+  for (const f of ['model', 'context', 'window', 'embed', 'hidden', 'depth', 'steps'])
+    if (flags[f] !== undefined) throw new UserError(`train: --${f} is for --task language-model or forecast`);
   if (resumed && !previous)
     throw new UserError(`${resumePath}: this checkpoint has no training settings to resume with`);
   if (previous) checkSettings(previous, resumePath as string);

@@ -175,7 +175,8 @@ export interface Kernels {
   /**
    * Cross-correlation of x [N, C, H, W] with w [CO, C/groups, kH, kW] (PyTorch's conv2d) into out
    * [N, CO, OH, OW], overwritten. Each output is one sum from zero over its group's (ci, kh, kw) in
-   * row-major order, taps in the padding skipped, then + bias[co] when a bias is given.
+   * row-major order, then + bias[co] when a bias is given. A tap in the padding reads zero and its product
+   * w·0 is added, as im2col's zero columns give (the same sum for finite weights; NaN for infinite ones).
    */
   conv2d(x: Storage, w: Storage, bias: Storage | null, out: Storage, g: Conv2dGeometry): void;
   /**
@@ -188,7 +189,7 @@ export interface Kernels {
   /**
    * The weight gradient of {@link Kernels.conv2d}: gw [CO, C/groups, kH, kW] overwritten, each entry one
    * sum from zero over images n, then output positions in row-major order, of gOut[n, co, oh, ow] times
-   * the input the tap read (taps in the padding skipped).
+   * the input the tap read (zero for a tap in the padding, as in the forward pass).
    */
   conv2dWeightGrad(x: Storage, gOut: Storage, gw: Storage, g: Conv2dGeometry): void;
   /**

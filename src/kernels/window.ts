@@ -1,8 +1,9 @@
 /**
  * The reference loops of the sliding-window kernels: convolution (forward, input and weight gradients)
  * and max / average pooling over NCHW data. Each follows the summation order its contract in
- * `types.ts` states, so a faster set (im2col into the packed product) can give the same bits in
- * float64. They accumulate in JavaScript numbers (float64) and never allocate per element.
+ * `types.ts` states, and a convolution's taps in the padding read zeros as im2col's columns hold, so
+ * the WebAssembly set (im2col into the packed product) gives the same bits in float64. They accumulate
+ * in JavaScript numbers (float64) and never allocate per element.
  */
 import type { Conv2dGeometry, Storage, Window2d } from './types.js';
 
@@ -30,13 +31,13 @@ export function conv2d(x: Storage, w: Storage, bias: Storage | null, out: Storag
             const wc = wBase + ci * kH * kW;
             for (let kh = 0; kh < kH; kh++) {
               const ih = ih0 + kh * dilationH;
-              if (ih < 0 || ih >= inH) continue;
+              const rowInside = ih >= 0 && ih < inH;
               const xr = xc + ih * inW;
               const wr = wc + kh * kW;
               for (let kw = 0; kw < kW; kw++) {
                 const iw = iw0 + kw * dilationW;
-                if (iw < 0 || iw >= inW) continue;
-                s += w[wr + kw] * x[xr + iw];
+                // A tap in the padding reads zero: w·0 is added (NaN for an infinite w), as im2col's zeros.
+                s += w[wr + kw] * (rowInside && iw >= 0 && iw < inW ? x[xr + iw] : 0);
               }
             }
           }
@@ -104,11 +105,12 @@ export function conv2dWeightGrad(x: Storage, gOut: Storage, gw: Storage, g: Conv
             const gc = (n * outChannels + co) * outPlane;
             for (let oh = 0; oh < outH; oh++) {
               const ih = oh * strideH - padH + kh * dilationH;
-              if (ih < 0 || ih >= inH) continue;
+              const rowInside = ih >= 0 && ih < inH;
               for (let ow = 0; ow < outW; ow++) {
                 const iw = ow * strideW - padW + kw * dilationW;
-                if (iw < 0 || iw >= inW) continue;
-                s += gOut[gc + oh * outW + ow] * x[xc + ih * inW + iw];
+                // A tap in the padding reads zero, as in the forward pass.
+                s +=
+                  gOut[gc + oh * outW + ow] * (rowInside && iw >= 0 && iw < inW ? x[xc + ih * inW + iw] : 0);
               }
             }
           }

@@ -9,6 +9,7 @@ export {
   RNN,
   LSTM,
   GRU,
+  LastStep,
   type EmbeddingOptions,
   type RecurrentOptions,
   type RNNOptions,

@@ -406,3 +406,16 @@ export class GRU extends RecurrentBase {
     return { h: ops.add(ops.mul(ops.sub(h, n), z), n), c: null };
   };
 }
+
+/**
+ * The last time step of a batch-first sequence, PyTorch's `x[:, -1]`: [N, T, F] → [N, F]. What puts a
+ * Linear head on a recurrent layer's final output in a `Sequential` (a forecaster reads a window and
+ * predicts one value).
+ */
+export class LastStep extends Module {
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 3) throw new Error(`LastStep: expected [batch, time, features], got ${fmt(x.shape)}`);
+    const [n, t, f] = x.shape;
+    return ops.reshape(narrow(x, 1, t - 1, 1), [n, f]);
+  }
+}

@@ -5,7 +5,7 @@
  * shape from layer to layer where it is known (from an `unflatten` layer or a Linear on), so a kernel that
  * cannot fit the image or a Linear that does not take what a Flatten gives fails before any training.
  */
-import { type RandomState } from '../random.js';
+import { RandomState } from '../random.js';
 import { type DType } from '../tensor.js';
 import { INITS, type Init } from './init.js';
 import {
@@ -30,6 +30,7 @@ import {
 import { Activation, ACTIVATION_MODULES, Dropout, Identity, Linear, Sequential, Softmax } from './layers.js';
 import type { Module } from './module.js';
 import { BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm } from './norm.js';
+import { Embedding, GRU, LastStep, LSTM, RecurrentBase, RNN } from './recurrent.js';
 
 /**
  * An elementwise activation layer as JSON: its op from the unary op table and, for the ones that take one,
@@ -128,7 +129,8 @@ export type LayerSpec =
       trackRunningStats: boolean;
     }
   /** `LayerNorm(shape, {eps, elementwiseAffine})`. */
-  | { type: 'layerNorm'; shape: number[]; eps: number; elementwiseAffine: boolean };
+  | { type: 'layerNorm'; shape: number[]; eps: number; elementwiseAffine: boolean }
+  | SequenceLayerSpec;
 
 /** A whole model as JSON: for now always a `Sequential`; the `type` leaves room for other containers. */
 export interface ModelSpec {
@@ -227,6 +229,200 @@ const batchNormFields = {
   trackRunningStats: boolean,
 };
 
+// ---- Sequence layers (embedding, recurrent layers, last step): their spec types, fields, shapes, modules.
+
+/**
+ * The sequence layers as JSON. A recurrent layer in a spec is always batch-first ([N, T, features], as a
+ * Sequential's samples come first) and gives every step's output; `lastStep` keeps the last step.
+ */
+export type SequenceLayerSpec =
+  /** `Embedding(num, dim)`: ids [N, T] → [N, T, dim]. */
+  | { type: 'embedding'; num: number; dim: number }
+  /** `LSTM(in, hidden, {numLayers: layers, bias, bidirectional, dropout, batchFirst: true})`. */
+  | ({ type: 'lstm' } & RecurrentSpecFields)
+  /** `GRU(in, hidden, {…})`, as LSTM. */
+  | ({ type: 'gru' } & RecurrentSpecFields)
+  /** `RNN(in, hidden, {…, nonlinearity})`. */
+  | ({ type: 'rnn'; nonlinearity: 'tanh' | 'relu' } & RecurrentSpecFields)
+  /** `LastStep()`: [N, T, F] → [N, F], PyTorch's `x[:, -1]`. */
+  | { type: 'lastStep' };
+
+/** The fields every recurrent layer's spec has. */
+export interface RecurrentSpecFields {
+  in: number;
+  hidden: number;
+  layers: number;
+  bias: boolean;
+  bidirectional: boolean;
+  dropout: number;
+}
+
+const recurrentFields = {
+  in: positiveInt,
+  hidden: positiveInt,
+  layers: positiveInt,
+  bias: boolean,
+  bidirectional: boolean,
+  dropout: probability,
+};
+const SEQUENCE_FIELDS: { readonly [T in SequenceLayerSpec['type']]: Readonly<Record<string, FieldCheck>> } = {
+  embedding: { num: positiveInt, dim: positiveInt },
+  lstm: recurrentFields,
+  gru: recurrentFields,
+  rnn: {
+    ...recurrentFields,
+    nonlinearity: (v) => (v === 'tanh' || v === 'relu' ? null : '"tanh" or "relu"'),
+  },
+  lastStep: {},
+};
+
+/**
+ * A sample's shape after a sequence layer, given the shape before (null: unknown); throws naming the layer
+ * when it does not take that shape. An embedding starts a known shape: [T] ids → [T, dim], T unknown (−1).
+ */
+function sequenceShape(
+  l: SequenceLayerSpec,
+  shape: number[] | null,
+  fail: (message: string) => never,
+  given: () => string,
+  lp: string,
+): number[] | null {
+  switch (l.type) {
+    case 'embedding':
+      if (shape !== null && shape.length !== 1) fail(`takes [T] ids per sample, but ${given()}`);
+      return [shape ? shape[0] : -1, l.dim];
+    case 'lstm':
+    case 'gru':
+    case 'rnn': {
+      if (shape === null) return [-1, (l.bidirectional ? 2 : 1) * l.hidden];
+      if (shape.length !== 2) fail(`takes [T, features] per sample, but ${given()}`);
+      if (shape[1] !== -1 && shape[1] !== l.in)
+        throw new Error(`${lp}.in: expected ${shape[1]} (the features ${given()}), got ${l.in}`);
+      return [shape[0], (l.bidirectional ? 2 : 1) * l.hidden];
+    }
+    case 'lastStep':
+      if (shape === null) return null;
+      if (shape.length !== 2) fail(`takes [T, features] per sample, but ${given()}`);
+      return [shape[1]];
+    default:
+      return l satisfies never;
+  }
+}
+
+function buildSequenceLayer(l: SequenceLayerSpec, options: FromSpecOptions): Module {
+  const dtype = options.dtype ?? 'float32';
+  // These layers draw their own initial values (PyTorch's schemes, not `init`'s). A model being loaded
+  // (init 'zeros') must move no caller's stream: they draw from a scratch one, which a stacked recurrent
+  // layer's dropout between layers then uses too.
+  const rng =
+    options.init === 'zeros' ? { rng: new RandomState(0) } : options.rng ? { rng: options.rng } : {};
+  switch (l.type) {
+    case 'embedding':
+      return new Embedding(l.num, l.dim, { dtype, ...rng });
+    case 'lstm':
+    case 'gru':
+    case 'rnn': {
+      const o = {
+        numLayers: l.layers,
+        bias: l.bias,
+        bidirectional: l.bidirectional,
+        dropout: l.dropout,
+        batchFirst: true,
+        dtype,
+        ...rng,
+      };
+      if (l.type === 'rnn') return new RNN(l.in, l.hidden, { ...o, nonlinearity: l.nonlinearity });
+      return l.type === 'lstm' ? new LSTM(l.in, l.hidden, o) : new GRU(l.in, l.hidden, o);
+    }
+    case 'lastStep':
+      return new LastStep();
+    default:
+      return l satisfies never;
+  }
+}
+
+/** The spec of a sequence module, or null (a recurrent layer that is not batch-first has none). */
+function describeSequenceLayer(m: Module): SequenceLayerSpec | null {
+  switch (m.constructor) {
+    case Embedding: {
+      const e = m as Embedding;
+      if (e.paddingIdx !== null) return null;
+      checkWeight(e.weight, [e.numEmbeddings, e.embeddingDim], 'Embedding');
+      return { type: 'embedding', num: e.numEmbeddings, dim: e.embeddingDim };
+    }
+    case LSTM:
+    case GRU:
+    case RNN: {
+      const r = m as RecurrentBase;
+      if (!r.batchFirst) return null;
+      const common = {
+        in: r.inputSize,
+        hidden: r.hiddenSize,
+        layers: r.numLayers,
+        bias: r.bias,
+        bidirectional: r.bidirectional,
+        dropout: r.dropout,
+      };
+      if (m instanceof RNN) return { type: 'rnn', ...common, nonlinearity: m.nonlinearity };
+      return { type: m instanceof LSTM ? 'lstm' : 'gru', ...common };
+    }
+    case LastStep:
+      return { type: 'lastStep' };
+    default:
+      return null;
+  }
+}
+
+/** Sizes of {@link recurrentLanguageModelSpec}. */
+export interface LanguageModelSpecOptions {
+  /** Width of the character embedding (default 32). */
+  embed?: number;
+  /** Hidden size of the recurrent layer (default 128). */
+  hidden?: number;
+  /** Stacked recurrent layers (default 1). */
+  layers?: number;
+  /** Which recurrent layer (default 'lstm'). */
+  cell?: 'lstm' | 'gru' | 'rnn';
+}
+
+/**
+ * A character-level language model: Embedding(vocab, embed) → LSTM (or GRU, RNN) → Linear(hidden, vocab),
+ * giving next-character logits at every position: ids [N, T] → [N, T, vocab].
+ */
+export function recurrentLanguageModelSpec(vocab: number, options: LanguageModelSpecOptions = {}): ModelSpec {
+  const { embed = 32, hidden = 128, layers = 1, cell = 'lstm' } = options;
+  const common = { in: embed, hidden, layers, bias: true, bidirectional: false, dropout: 0 };
+  const rec: SequenceLayerSpec =
+    cell === 'rnn' ? { type: 'rnn', ...common, nonlinearity: 'tanh' } : { type: cell, ...common };
+  return validateSpec({
+    type: 'sequential',
+    layers: [
+      { type: 'embedding', num: vocab, dim: embed },
+      rec,
+      { type: 'linear', in: hidden, out: vocab, bias: true },
+    ],
+  });
+}
+
+/**
+ * A forecaster over windows of one series: LSTM (or GRU, RNN) → last step → Linear(hidden, 1): [N, T, 1] →
+ * [N, 1] (brain.js's LSTMTimeStep, PyTorch's usual `lstm(x)[0][:, -1]` + head).
+ */
+export function recurrentForecasterSpec(
+  options: Omit<LanguageModelSpecOptions, 'embed'> & { inputs?: number } = {},
+): ModelSpec {
+  const { hidden = 64, layers = 1, cell = 'lstm', inputs = 1 } = options;
+  const common = { in: inputs, hidden, layers, bias: true, bidirectional: false, dropout: 0 };
+  const rec: SequenceLayerSpec =
+    cell === 'rnn' ? { type: 'rnn', ...common, nonlinearity: 'tanh' } : { type: cell, ...common };
+  return validateSpec({
+    type: 'sequential',
+    layers: [rec, { type: 'lastStep' }, { type: 'linear', in: hidden, out: 1, bias: true }],
+  });
+}
+
+// ---- End of the sequence layers' block.
+
 /** The fields of each layer type besides `type`, the activations' aside (their table names theirs). */
 const FIELDS: { readonly [T in Exclude<LayerType, ActivationOp>]: Readonly<Record<string, FieldCheck>> } = {
   linear: { in: positiveInt, out: positiveInt, bias: boolean },
@@ -274,6 +470,7 @@ const FIELDS: { readonly [T in Exclude<LayerType, ActivationOp>]: Readonly<Recor
   batchNorm1d: batchNormFields,
   batchNorm2d: batchNormFields,
   layerNorm: { shape: shapeList, eps: nonNegative, elementwiseAffine: boolean },
+  ...SEQUENCE_FIELDS,
 };
 
 /** The fields a layer type has besides `type`. */
@@ -496,6 +693,13 @@ function walkShapes(layers: readonly LayerSpec[], at: (i: number) => string): (n
         out = shape;
         break;
       }
+      case 'embedding':
+      case 'lstm':
+      case 'gru':
+      case 'rnn':
+      case 'lastStep':
+        out = sequenceShape(l, shape, fail, given, lp);
+        break;
       default:
         // Activations, identity, softmax and dropout keep the shape.
         out = shape;
@@ -628,6 +832,12 @@ function buildLayer(l: LayerSpec, options: FromSpecOptions): Module {
         elementwiseAffine: l.elementwiseAffine,
         dtype: options.dtype ?? 'float32',
       });
+    case 'embedding':
+    case 'lstm':
+    case 'gru':
+    case 'rnn':
+    case 'lastStep':
+      return buildSequenceLayer(l, options);
     default:
       throw new Error(`fromSpec: unknown layer ${show(l)}`);
   }
@@ -768,7 +978,7 @@ export function describeLayer(m: Module): LayerSpec | null {
       };
     }
     default:
-      return null;
+      return describeSequenceLayer(m);
   }
 }
 
@@ -801,6 +1011,9 @@ export const SPEC_MODULES = [
   'BatchNorm1d',
   'BatchNorm2d',
   'LayerNorm',
+  'Embedding',
+  'LSTM/GRU/RNN (batchFirst)',
+  'LastStep',
 ].join(', ');
 
 /** The spec of a Sequential; throws, naming the layer, for a module no spec can describe. */

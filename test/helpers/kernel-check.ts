@@ -15,6 +15,7 @@ import {
   UNARY_CASES,
 } from './kernel-cases.js';
 import { poolStats } from '../../src/kernels/wasm/pool.js';
+import { checkWindowKernels, type WindowReport } from './window-cases.js';
 import { broadcastPlan } from '../../src/shape.js';
 
 /**
@@ -71,6 +72,8 @@ export interface PageReport {
   elementwiseCases: number;
   /** The elementwise calls whose result differs from the reference, with the first differing element. */
   elementwiseMismatches: string[];
+  /** The sliding-window kernels (convolution, pooling) on the set that runs every call in wasm. */
+  windows: WindowReport;
 }
 
 /** One product of the threaded set against the one-thread set. */
@@ -93,6 +96,10 @@ export interface WorkerReport {
   /** Milliseconds until the pool's workers first took part in a product. */
   startMs: number;
   products: ThreadCheck[];
+  /** The sliding-window kernels on two threads (every call split) against one thread and the reference. */
+  windows: WindowReport;
+  /** Parts of those calls the pool's workers computed. */
+  windowWorkerParts: number;
 }
 
 /** Uniform in [−1, 1): signed, so sums cancel as in real products. */
@@ -293,6 +300,7 @@ export async function checkInPage(): Promise<PageReport> {
     playground,
     elementwiseCases: elementwise.reduce((s, e) => s + e.cases, 0),
     elementwiseMismatches: elementwise.flatMap((e) => e.mismatches),
+    windows: checkWindowKernels(forced),
   };
 }
 
@@ -345,11 +353,38 @@ export async function checkThreads(): Promise<WorkerReport> {
           tol: dt.tol,
         });
       }
+  // The sliding-window kernels with every call split: a set of their own, whose pool starts anew.
+  const every = { minMatmulWork: 1, minElements: 1 };
+  const split = mustLoad(await loadWasmKernels({ ...every, threads: 2, minThreadWork: 1 }), 'split');
+  const one = mustLoad(await loadWasmKernels(every), 'one thread');
+  for (;;) {
+    const before = poolStats.workerParts;
+    split.matmul(
+      new Float32Array(64),
+      0,
+      new Float32Array(64),
+      0,
+      new Float32Array(64),
+      0,
+      8,
+      8,
+      8,
+      false,
+      false,
+    );
+    if (poolStats.workerParts > before) break;
+    if (performance.now() - started > 20_000) throw new Error('the second pool never started its workers');
+    await sleep(10);
+  }
+  const before = poolStats.workerParts;
+  const windows = checkWindowKernels(split, one);
   return {
     isolated: globalThis.crossOriginIsolated === true,
     names: { threaded: threaded.name, single: single.name },
     startMs,
     products,
+    windows,
+    windowWorkerParts: poolStats.workerParts - before,
   };
 }
 

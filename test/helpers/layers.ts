@@ -17,8 +17,13 @@ export const ACTIVATION_CASES: { [K in ActivationOp]: () => nn.Module } = {
   silu: () => new nn.SiLU(),
 };
 
+/** The sequence layers' spec types (text and series models). */
+export type SequenceLayerType = 'embedding' | 'lstm' | 'gru' | 'rnn' | 'lastStep';
 /**
  * The layer types of a spec beyond Linear and the elementwise/softmax/identity/dropout layers: convolution,
  * pooling, reshaping and normalization. Suites that cover every layer type key their cases by it.
  */
-export type ImageLayerType = Exclude<LayerType, ActivationOp | 'linear' | 'identity' | 'softmax' | 'dropout'>;
+export type ImageLayerType = Exclude<
+  LayerType,
+  ActivationOp | 'linear' | 'identity' | 'softmax' | 'dropout' | SequenceLayerType
+>;

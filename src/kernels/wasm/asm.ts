@@ -64,16 +64,26 @@ const OPS = {
   'i32.or': [0x72],
   'i32.shl': [0x74],
   'i32.shr_u': [0x76],
+  'f32.ne': [0x5c],
+  'f32.gt': [0x5e],
   'f32.add': [0x92],
   'f32.mul': [0x94],
   'f64.ne': [0x62],
   'f64.gt': [0x64],
   'f64.add': [0xa0],
   'f64.mul': [0xa2],
+  'f64.div': [0xa3],
+  'i32.trunc_f64_s': [0xaa],
+  'f64.convert_i32_s': [0xb7],
   'f32.demote_f64': [0xb6],
   'f64.promote_f32': [0xbb],
   'f32x4.splat': simd(0x13),
   'f64x2.splat': simd(0x14),
+  'i32x4.splat': simd(0x11),
+  'i32x4.eq': simd(0x37),
+  'f32x4.ne': simd(0x42),
+  'f32x4.gt': simd(0x44),
+  'i32x4.add': simd(0xae),
   'v128.not': simd(0x4d),
   'v128.and': simd(0x4e),
   'v128.andnot': simd(0x4f),
@@ -124,6 +134,19 @@ const OPS = {
 
 /** An instruction without immediates. */
 export type Op = keyof typeof OPS;
+
+/** Instructions with a lane index immediate. */
+const LANE_OPS = {
+  'i32x4.extract_lane': simd(0x1b),
+  'i32x4.replace_lane': simd(0x1c),
+  'f32x4.extract_lane': simd(0x1f),
+  'f32x4.replace_lane': simd(0x20),
+  'f64x2.extract_lane': simd(0x21),
+  'f64x2.replace_lane': simd(0x22),
+} satisfies Record<string, readonly number[]>;
+
+/** An instruction with a lane index. */
+export type LaneOp = keyof typeof LANE_OPS;
 
 /** Loads and stores: opcode bytes and the natural alignment (log2 bytes) the memarg states. */
 const MEMOPS = {
@@ -251,6 +274,12 @@ export class Func {
     uleb(this.code, 3);
     uleb(this.code, offset);
     this.code.push(lane);
+    return this;
+  }
+
+  /** A lane instruction (extract_lane, replace_lane) with its lane index. */
+  lane(o: LaneOp, lane: number): this {
+    this.code.push(...LANE_OPS[o], lane);
     return this;
   }
 

@@ -83,7 +83,6 @@ interface DTypeOps {
   add: Op;
   mul: Op;
   madd: Op;
-  scalarAdd: Op;
   zero: (f: Func) => Func;
 }
 
@@ -97,7 +96,6 @@ const DTYPES: Record<WasmDType, DTypeOps> = {
     add: 'f32x4.add',
     mul: 'f32x4.mul',
     madd: 'f32x4.relaxed_madd',
-    scalarAdd: 'f32.add',
     zero: (f) => f.f32(0),
   },
   f64: {
@@ -109,7 +107,6 @@ const DTYPES: Record<WasmDType, DTypeOps> = {
     add: 'f64x2.add',
     mul: 'f64x2.mul',
     madd: 'f64x2.relaxed_madd',
-    scalarAdd: 'f64.add',
     zero: (f) => f.f64(0),
   },
 };
@@ -129,7 +126,9 @@ export interface GemmOptions {
  *   pack(src, sw, sk, len, kc, dst): `len` rows (or columns) of width-`w` micro-panels, element (q, p) at
  *     src + (q·sw + p·sk)·size bytes, padded with zeros to a multiple of w.
  *   macro(aPack, bPack, c, ldc, mc, nc, kc, accumulate, scratch): C[mc×nc] (row stride ldc elements) =
- *     (or +=) packed A · packed B; edge tiles go through the scratch tile at `scratch`.
+ *     (or +=) packed A · packed B; edge tiles go through the scratch tile at `scratch`. Accumulating, each
+ *     element's sum starts from C's value and adds the products in order, so a product cut into depth
+ *     blocks sums exactly as one sequential loop over the whole depth (the reference's order).
  *   gemm(a, b, c, aI, aP, bJ, bP, ldc, k, i0, i1, j0, j1, work): rows i0..i1 and columns j0..j1 of
  *     C = op(A)·op(B), op(A)(i, p) at a + (i·aI + p·aP)·size, op(B)(p, j) at b + (j·bJ + p·bP)·size, C's
  *     row stride ldc; `work` is the caller's work area ({@link WORK_BYTES}). Every element of C gets the
@@ -141,13 +140,24 @@ export function addGemm(
   dt: WasmDType,
   opts: GemmOptions,
   shape: GemmShape = GEMM_SHAPES[dt],
-): void {
+): GemmFuncs {
   const t = DTYPES[dt];
   const packA = addPack(mod, `${dt}_packA`, t, shape.mr);
   const packB = addPack(mod, `${dt}_packB`, t, shape.nr);
   const micro = addMicro(mod, dt, t, shape, opts);
   const macro = addMacro(mod, dt, t, shape, micro);
   addDriver(mod, dt, t, shape, packA, packB, macro);
+  return { packA, packB, macro };
+}
+
+/** Indices of the functions {@link addGemm} added that other drivers (convolution) call. */
+export interface GemmFuncs {
+  /** pack(src, sw, sk, len, kc, dst) into mr-row micro-panels. */
+  packA: number;
+  /** pack(src, sw, sk, len, kc, dst) into nr-column micro-panels. */
+  packB: number;
+  /** macro(aPack, bPack, c, ldc, mc, nc, kc, accumulate, scratch). */
+  macro: number;
 }
 
 /**
@@ -276,7 +286,7 @@ function addPack(mod: ModuleBuilder, name: string, t: DTypeOps, w: number): numb
 }
 
 /**
- * micro(a, b, c, ldcBytes, kc, accumulate): the mr×nr tile at c = (or +=) Σₚ a[p]ᵀ·b[p] over packed
+ * micro(a, b, c, ldcBytes, kc, accumulate): the mr×nr tile at c = (or +=, continuing C's sums) Σₚ a[p]ᵀ·b[p] over packed
  * micro-panels. Each k-step loads nr/lanes vectors of B and broadcasts each of mr values of A into a
  * register, so the loop does mr·nr/lanes multiply-adds per mr + nr/lanes loads.
  */
@@ -288,17 +298,31 @@ function addMicro(mod: ModuleBuilder, dt: WasmDType, t: DTypeOps, s: GemmShape, 
     const acc: Local[][] = [];
     for (let r = 0; r < s.mr; r++) {
       acc.push([]);
-      for (let v = 0; v < nv; v++) {
-        const l = f.local('v128');
-        acc[r].push(l);
-        f.zero128().set(l);
-      }
+      for (let v = 0; v < nv; v++) acc[r].push(f.local('v128'));
     }
     const bv: Local[] = [];
     for (let v = 0; v < nv; v++) bv.push(f.local('v128'));
     const av = f.local('v128');
     const cr = f.local('i32');
     const rem = f.local('i32');
+    // Accumulating, the sums start from C and continue in order (a later depth block carries on from
+    // where the earlier one stopped, so a float64 sum has the sequential loop's bits at any depth);
+    // otherwise from zero.
+    f.get(accumulate).if(
+      () => {
+        f.get(c).set(cr);
+        for (let r = 0; r < s.mr; r++) {
+          for (let v = 0; v < nv; v++)
+            f.get(cr)
+              .mem('v128.load', v * 16)
+              .set(acc[r][v]);
+          f.inc(cr, ldc);
+        }
+      },
+      () => {
+        for (let r = 0; r < s.mr; r++) for (let v = 0; v < nv; v++) f.zero128().set(acc[r][v]);
+      },
+    );
     const step = (u: number) => {
       for (let v = 0; v < nv; v++)
         f.get(b)
@@ -339,18 +363,6 @@ function addMicro(mod: ModuleBuilder, dt: WasmDType, t: DTypeOps, s: GemmShape, 
         f.get(kc).i32(1).op('i32.sub').tee(kc).brIf(top);
       });
     });
-    f.get(accumulate).if(() => {
-      f.get(c).set(cr);
-      for (let r = 0; r < s.mr; r++) {
-        for (let v = 0; v < nv; v++)
-          f.get(acc[r][v])
-            .get(cr)
-            .mem('v128.load', v * 16)
-            .op(t.add)
-            .set(acc[r][v]);
-        f.inc(cr, ldc);
-      }
-    });
     for (let r = 0; r < s.mr; r++) {
       for (let v = 0; v < nv; v++)
         f.get(c)
@@ -380,7 +392,6 @@ function addMacro(mod: ModuleBuilder, dt: WasmDType, t: DTypeOps, s: GemmShape, 
     const panelB = f.local('i32');
     const src = f.local('i32');
     const dst = f.local('i32');
-    const val = f.local(dt);
     f.get(ldc).i32(S).op('i32.mul').set(ldcB);
     f.get(kc)
       .i32(s.mr * S)
@@ -405,31 +416,32 @@ function addMacro(mod: ModuleBuilder, dt: WasmDType, t: DTypeOps, s: GemmShape, 
             f.get(ap).get(bp).get(cp).get(ldcB).get(kc).get(accumulate).call(micro);
           },
           () => {
-            // An edge tile: compute the whole tile into scratch, then copy the part inside C.
+            // An edge tile: the part inside C goes into the scratch tile (when accumulating), the whole
+            // tile is computed there, and the part inside C is copied back.
+            const copy = (toScratch: boolean) =>
+              f.for(r, 0, rows, 1, () => {
+                f.get(r).get(ldcB).op('i32.mul').get(cp).op('i32.add').set(dst);
+                f.get(r)
+                  .i32(s.nr * S)
+                  .op('i32.mul')
+                  .get(scratch)
+                  .op('i32.add')
+                  .set(src);
+                f.for(j, 0, cols, 1, () => {
+                  if (toScratch) f.get(src).get(dst).mem(t.load).mem(t.store);
+                  else f.get(dst).get(src).mem(t.load).mem(t.store);
+                  f.inc(dst, S).inc(src, S);
+                });
+              });
+            f.get(accumulate).if(() => copy(true));
             f.get(ap)
               .get(bp)
               .get(scratch)
               .i32(s.nr * S)
               .get(kc)
-              .i32(0)
+              .get(accumulate)
               .call(micro);
-            f.for(r, 0, rows, 1, () => {
-              f.get(r).get(ldcB).op('i32.mul').get(cp).op('i32.add').set(dst);
-              f.get(r)
-                .i32(s.nr * S)
-                .op('i32.mul')
-                .get(scratch)
-                .op('i32.add')
-                .set(src);
-              f.for(j, 0, cols, 1, () => {
-                f.get(src).mem(t.load).set(val);
-                f.get(accumulate).if(() => {
-                  f.get(dst).mem(t.load).get(val).op(t.scalarAdd).set(val);
-                });
-                f.get(dst).get(val).mem(t.store);
-                f.inc(dst, S).inc(src, S);
-              });
-            });
+            copy(false);
           },
         );
         f.inc(ap, panelA);

@@ -7,7 +7,7 @@
  */
 import { referenceKernels } from '../reference.js';
 import { selection } from '../state.js';
-import type { Kernels, Storage } from '../types.js';
+import type { Conv2dGeometry, Kernels, Storage } from '../types.js';
 import { UNARY } from './elementwise.js';
 import type { WasmDType } from './gemm.js';
 import { relaxedSimdSupported, simdSupported } from './module.js';
@@ -94,6 +94,32 @@ function reducesLast(xShape: readonly number[], outShape: readonly number[]): bo
 }
 
 /**
+ * Whether a reduction of `xShape` to `outShape` keeps one block of middle axes and reduces the rest, the
+ * last axis among them (a convolution's bias gradient: [N, C, H·W] → [1, C, 1]): x seen as [outer, outs,
+ * per, cols] with outs the kept block, cols the last axis; null otherwise.
+ */
+function keepsMiddle(
+  xShape: readonly number[],
+  outShape: readonly number[],
+): { outer: number; per: number; cols: number } | null {
+  const nd = xShape.length;
+  if (nd < 2 || outShape[nd - 1] !== 1 || xShape[nd - 1] === 1) return null;
+  // Kept axes (out = x, not 1) must form one block; reduced ones (out = 1) lie before or after it.
+  let first = -1;
+  let last = -1;
+  for (let d = 0; d < nd; d++)
+    if (outShape[d] !== 1) {
+      if (outShape[d] !== xShape[d]) return null;
+      if (first < 0) first = d;
+      last = d;
+    }
+  if (first < 0) return null;
+  for (let d = first; d <= last; d++) if (outShape[d] !== xShape[d]) return null;
+  const product = (from: number, to: number) => xShape.slice(from, to).reduce((p, v) => p * v, 1);
+  return { outer: product(0, first), per: product(last + 1, nd - 1), cols: xShape[nd - 1] };
+}
+
+/**
  * Whether this runtime can run the WebAssembly kernels (it has WebAssembly with fixed-width SIMD). Where
  * it cannot, {@link loadWasmKernels} resolves to null and {@link useWasmKernels} to false.
  */
@@ -144,6 +170,11 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
   // An empty product (k = 0 included) goes to the reference, which writes the zeros.
   const minWork = Math.max(1, options.minMatmulWork ?? MIN_MATMUL_WORK);
   const minElements = Math.max(1, options.minElements ?? MIN_ELEMENTS);
+  // A convolution runs in wasm when its products are big enough to pay for the copies and its fixed costs
+  // (tables, packing: about 2 µs, the reference's time for some 500 multiply-adds on 2 cores, Node 20),
+  // and not empty (then the reference writes what little there is).
+  const worthIt = (g: Conv2dGeometry) =>
+    g.batch * g.outChannels * g.outH * g.outW * (g.channels / g.groups) * g.kH * g.kW >= 4 * minWork;
   // Each method runs in wasm when the op has a wasm version, the arrays share an element type and are big
   // enough, and the memory could grow to hold them; otherwise the reference does the work. The size is
   // checked first: the calls of a tiny network are many and each must cost no more than the reference's.
@@ -203,12 +234,14 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
     reduce(op, x, xShape, out, outShape) {
       if (x.length < minElements) return ref.reduce(op, x, xShape, out, outShape);
       const dt = dtypeOf(x, out, out);
+      const middle = out.length >= 2 ? keepsMiddle(xShape, outShape) : null;
       const done =
         dt !== null &&
         (out.length >= 2 && keepsTrailing(xShape, outShape)
           ? rt.reduceCols(dt, op, x, out, x.length / out.length, out.length)
-          : reducesLast(xShape, outShape) &&
-            rt.reduceRows(dt, op, x, out, out.length, x.length / out.length));
+          : reducesLast(xShape, outShape)
+            ? rt.reduceRows(dt, op, x, out, out.length, x.length / out.length)
+            : middle !== null && rt.reduceInto(dt, op, x, out, middle.outer, middle.per, middle.cols));
       if (!done) ref.reduce(op, x, xShape, out, outShape);
     },
     sgd(p, g, buf, h) {
@@ -240,6 +273,38 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
       if (p.length < minElements) return ref.adagrad(p, g, sum, h);
       const dt = dtypeOf(p, g, sum);
       if (dt === null || !rt.adagrad(dt, p, g, sum, h)) ref.adagrad(p, g, sum, h);
+    },
+    conv2d(x, w, bias, out, g) {
+      const dt = dtypeOf(x, w, out, bias ?? out);
+      if (dt === null || !worthIt(g) || !rt.conv2d(dt, x, w, bias, out, g)) ref.conv2d(x, w, bias, out, g);
+    },
+    conv2dInputGrad(gOut, w, gx, g) {
+      const dt = dtypeOf(gOut, w, gx);
+      if (dt === null || !worthIt(g) || !rt.conv2dInputGrad(dt, gOut, w, gx, g))
+        ref.conv2dInputGrad(gOut, w, gx, g);
+    },
+    conv2dWeightGrad(x, gOut, gw, g) {
+      const dt = dtypeOf(x, gOut, gw);
+      if (dt === null || !worthIt(g) || !rt.conv2dWeightGrad(dt, x, gOut, gw, g))
+        ref.conv2dWeightGrad(x, gOut, gw, g);
+    },
+    maxPool2d(x, out, argmax, g) {
+      const dt = out.length < minElements ? null : dtypeOf(x, out, out);
+      if (dt === null || !rt.maxPool2d(dt, x, out, argmax, g)) ref.maxPool2d(x, out, argmax, g);
+    },
+    maxPool2dGrad(gOut, argmax, gx, g) {
+      const dt = gOut.length < minElements ? null : dtypeOf(gOut, gx, gx);
+      if (dt === null || !rt.maxPool2dGrad(dt, gOut, argmax, gx, g)) ref.maxPool2dGrad(gOut, argmax, gx, g);
+    },
+    avgPool2d(x, out, g, countIncludePad) {
+      const dt = out.length < minElements ? null : dtypeOf(x, out, out);
+      if (dt === null || !rt.avgPool2d(dt, x, out, g, countIncludePad))
+        ref.avgPool2d(x, out, g, countIncludePad);
+    },
+    avgPool2dGrad(gOut, gx, g, countIncludePad) {
+      const dt = gOut.length < minElements ? null : dtypeOf(gOut, gx, gx);
+      if (dt === null || !rt.avgPool2dGrad(dt, gOut, gx, g, countIncludePad))
+        ref.avgPool2dGrad(gOut, gx, g, countIncludePad);
     },
     accumulate(acc, x) {
       if (acc.length < minElements) return ref.accumulate(acc, x);

@@ -7,9 +7,11 @@
  * features and memory costs no second assembly.
  */
 import { ModuleBuilder, type Func } from './asm.js';
+import { addConv } from './conv.js';
 import { addElementwise } from './elementwise.js';
 import { addGemm } from './gemm.js';
 import { addOptim } from './optim.js';
+import { addPooling } from './pooling.js';
 import { addReduce } from './reduce.js';
 
 /** What the module is built to use. */
@@ -77,13 +79,15 @@ function assemble(
   memory?: { minPages: number; maxPages: number; shared: true },
 ): Uint8Array<ArrayBuffer> {
   const mod = new ModuleBuilder();
-  addGemm(mod, 'f32', { relaxed: features.relaxed });
-  addGemm(mod, 'f64', { relaxed: features.relaxed64 ?? false });
+  addConv(mod, 'f32', addGemm(mod, 'f32', { relaxed: features.relaxed }));
+  addConv(mod, 'f64', addGemm(mod, 'f64', { relaxed: features.relaxed64 ?? false }));
   addElementwise(mod, 'f32');
   addElementwise(mod, 'f64');
   addOptim(mod, 'f32');
   addOptim(mod, 'f64');
   addReduce(mod, 'f32');
   addReduce(mod, 'f64');
+  addPooling(mod, 'f32');
+  addPooling(mod, 'f64');
   return mod.build(memory);
 }

@@ -1,6 +1,6 @@
 /**
  * A persistent pool of worker threads that share the kernels' `WebAssembly.Memory` and split large matrix
- * products with the calling thread. Each worker instantiates the same compiled module on the same shared
+ * products, convolutions and poolings with the calling thread. Each worker instantiates the same compiled module on the same shared
  * memory and owns a work area there (packing buffers and scratch tile) that no other thread touches.
  *
  * The `Kernels` interface is synchronous, so the calling thread hands out parts of C through a control
@@ -24,12 +24,14 @@ const GEN = 0;
 const DONE = 1;
 const READY = 2;
 /**
- * Int32s per worker slot: the generation it is assigned to, the element type, the 14 arguments of `gemm`,
- * then the generation it last finished and that part's outcome (0: done; 1: `gemm` threw).
+ * Int32s per worker slot: the generation it is assigned to, the function to run (an index into the names
+ * the pool was made with), its arguments (up to {@link MAX_ARGS}), then the generation it last finished and
+ * that part's outcome (0: done; 1: the function threw).
  */
-const SLOT_INTS = 18;
-const FINISHED = 16;
-const FAILED = 17;
+const MAX_ARGS = 16;
+const SLOT_INTS = MAX_ARGS + 4;
+const FINISHED = MAX_ARGS + 2;
+const FAILED = MAX_ARGS + 3;
 /** Header size in int32s; also bounds the number of threads (ready flags live in the header). */
 const HEADER_INTS = 64;
 
@@ -42,10 +44,16 @@ export function controlBytes(threads: number): number {
 }
 
 /**
- * Polls of a shared flag before a thread sleeps in `Atomics.wait`: a worker after its part (tens of
- * microseconds: the next product often follows at once), the caller waiting for the workers' parts.
+ * How long a worker polls for the next part before it sleeps in `Atomics.wait` (ms, after its last part or
+ * wake-up), and how many polls the caller makes before it sleeps waiting for the workers' parts. Waking a
+ * sleeping thread costs tens of microseconds on an idle machine and milliseconds on a busy one, while a
+ * training step's products, convolutions and poolings come a fraction of a millisecond apart (other ops
+ * run between them): polling through those gaps keeps the worker ready for the next one. Training W4 (the
+ * MNIST-shaped CNN, issue #12) on 2 busy cores: 14 ms a step with polls for 0.1 ms, 12 with 2, 11.4 with 5;
+ * the 784-128-10 MLP ran as fast with 5 ms as with 1 (and faster than with 0.1). OpenMP runtimes poll for
+ * 200 ms by default.
  */
-const WORKER_SPIN = 20000;
+const WORKER_SPIN_MS = 5;
 const CALLER_SPIN = 20000;
 
 /** How long the first large product waits for Node workers to start before it runs without them. */
@@ -235,31 +243,31 @@ export function autoThreadsSync(): number {
 
 /**
  * The worker's program. It instantiates the module on the shared memory, raises its ready flag, then
- * loops: sleep until the generation changes, and if its slot is assigned to that generation, run `gemm`
- * with the slot's arguments and count itself done. The slot's generation is written after its arguments
+ * loops: sleep until the generation changes, and if its slot is assigned to that generation, run the
+ * slot's function with the slot's arguments and count itself done. The slot's generation is written after its arguments
  * and before the generation is bumped, so a worker never runs a half-written job or one meant for later.
  */
 function workerSource(node: boolean): string {
   const body = `
 const start = (d) => {
   const x = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports;
-  const fns = [x.f32_gemm, x.f64_gemm];
+  const fns = d.names.map((name) => x[name]);
   const I = new Int32Array(d.memory.buffer, d.control, ${HEADER_INTS} + d.slots * ${SLOT_INTS});
   const s = ${HEADER_INTS} + (d.index - 1) * ${SLOT_INTS};
   let gen = Atomics.load(I, ${GEN});
   Atomics.store(I, ${READY} + d.index, 1);
   Atomics.notify(I, ${READY} + d.index);
   for (;;) {
-    // Spin a little before sleeping: products come in runs (a training step has several), and waking a
-    // sleeping thread costs tens of microseconds.
-    for (let i = 0; i < ${WORKER_SPIN} && Atomics.load(I, ${GEN}) === gen; i++);
+    // Poll a while before sleeping (see WORKER_SPIN_MS), reading the clock every thousand polls.
+    const until = performance.now() + ${WORKER_SPIN_MS};
+    while (Atomics.load(I, ${GEN}) === gen && performance.now() < until)
+      for (let i = 0; i < 1000 && Atomics.load(I, ${GEN}) === gen; i++);
     Atomics.wait(I, ${GEN}, gen);
     gen = Atomics.load(I, ${GEN});
     if (Atomics.load(I, s) !== gen) continue;
     let failed = 0;
     try {
-      fns[I[s + 1]](I[s + 2], I[s + 3], I[s + 4], I[s + 5], I[s + 6], I[s + 7], I[s + 8], I[s + 9],
-        I[s + 10], I[s + 11], I[s + 12], I[s + 13], I[s + 14], I[s + 15]);
+      fns[I[s + 1]](${Array.from({ length: MAX_ARGS }, (_, i) => `I[s + ${i + 2}]`).join(', ')});
     } catch {
       failed = 1;
     }
@@ -313,11 +321,11 @@ export function splitProduct(m: number, n: number, mr: number, nr: number, parts
 export const poolStats = { jobs: 0, workerParts: 0, redoneParts: 0 };
 
 /**
- * The workers of one kernel set, started on first use. `run` splits a product among the calling thread
- * and every worker that has started; since every element of C is computed the same way whichever thread
- * computes it, the result does not depend on how many took part.
+ * The workers of one kernel set, started on first use. `run` hands the parts of one call to the calling
+ * thread and every worker that has started; the kernels are cut so that every output element is computed
+ * the same way whichever thread computes it, so the result does not depend on how many took part.
  */
-export class GemmPool {
+export class KernelPool {
   private control: Int32Array | null = null;
   private readonly workers: (PoolWorker | null)[] = [];
   /** Workers taken out of service (failed, timed out, or the pool disposed). */
@@ -331,6 +339,8 @@ export class GemmPool {
     private readonly controlPtr: number,
     /** Threads including the caller. */
     readonly threads: number,
+    /** The exported functions workers may be asked to run, by index. */
+    private readonly names: readonly string[],
     /** Byte address of thread t's work area. */
     private readonly workArea: (t: number) => number,
     /**
@@ -345,6 +355,17 @@ export class GemmPool {
   /** Workers still in service. */
   get liveWorkers(): number {
     return this.control ? this.threads - 1 - this.retired.size : this.threads - 1;
+  }
+
+  /**
+   * Wake sleeping workers now, ahead of a call about to be split, so their wake-up (tens of microseconds
+   * on an idle machine, far more on a busy one) overlaps the caller's copying of operands: a new
+   * generation with no part assigned sends each worker back to spinning, where the call's parts find it.
+   */
+  wake(): void {
+    if (!this.control || this.liveWorkers === 0) return;
+    Atomics.add(this.control, GEN, 1);
+    Atomics.notify(this.control, GEN);
   }
 
   /**
@@ -369,6 +390,7 @@ export class GemmPool {
           control: this.controlPtr,
           slots,
           index: w,
+          names: this.names,
           work: this.workArea(w),
         });
         this.workers.push(worker);
@@ -408,38 +430,32 @@ export class GemmPool {
   }
 
   /**
-   * Compute C = op(A)·op(B) (`args`: the 9 leading arguments of `gemm`, up to the rectangle and work area) with
-   * the pool: `local(i0, i1, j0, j1, work)` runs one rectangle on the calling thread. A part whose worker
-   * fails or does not finish in time is computed by the caller: the result is the same bits either way.
+   * Run the parts of one call: part 0 on the calling thread (`local`), the others on workers that are ready
+   * (parts beyond them run on the calling thread too). `fn` indexes the names the pool was made with; each
+   * part is its argument list, to which the running thread's work area is appended as the last argument
+   * (at most {@link MAX_ARGS} in all). A part whose worker fails or does not finish in time is computed by
+   * the caller: the result is the same bits either way.
    */
   run(
-    dt: 0 | 1,
-    args: readonly number[],
-    m: number,
-    n: number,
-    mr: number,
-    nr: number,
-    local: (i0: number, i1: number, j0: number, j1: number, work: number) => void,
+    fn: number,
+    parts: readonly (readonly number[])[],
+    local: (args: readonly number[], work: number) => void,
   ): void {
     const I = this.start();
     const ready: number[] = [];
-    for (let w = 1; w < this.threads; w++)
+    for (let w = 1; w < this.threads && ready.length + 1 < parts.length; w++)
       if (!this.retired.has(w) && Atomics.load(I, READY + w) === 1) ready.push(w);
-    const parts = splitProduct(m, n, mr, nr, ready.length + 1);
-    const helpers = parts.length - 1;
+    const helpers = ready.length;
     const gen = (Atomics.load(I, GEN) + 1) | 0;
     if (helpers > 0) {
       for (let h = 0; h < helpers; h++) {
-        const w = ready[h];
-        const p = parts[h + 1];
-        const s = HEADER_INTS + (w - 1) * SLOT_INTS;
-        I[s + 1] = dt;
-        for (let i = 0; i < 9; i++) I[s + 2 + i] = args[i];
-        I[s + 11] = p.i0;
-        I[s + 12] = p.i1;
-        I[s + 13] = p.j0;
-        I[s + 14] = p.j1;
-        I[s + 15] = this.workArea(w);
+        const s = HEADER_INTS + (ready[h] - 1) * SLOT_INTS;
+        const args = parts[h + 1];
+        if (args.length >= MAX_ARGS)
+          throw new Error(`pool: ${args.length} arguments, at most ${MAX_ARGS - 1}`);
+        I[s + 1] = fn;
+        for (let i = 0; i < args.length; i++) I[s + 2 + i] = args[i];
+        I[s + 2 + args.length] = this.workArea(ready[h]);
         Atomics.store(I, s, gen);
       }
       Atomics.store(I, GEN, gen);
@@ -448,8 +464,9 @@ export class GemmPool {
       poolStats.workerParts += helpers;
     }
     const started = Date.now();
-    const p = parts[0];
-    local(p.i0, p.i1, p.j0, p.j1, this.workArea(0));
+    const own = this.workArea(0);
+    local(parts[0], own);
+    for (let p = helpers + 1; p < parts.length; p++) local(parts[p], own);
     if (helpers === 0) return;
     const finished = (h: number) =>
       Atomics.load(I, HEADER_INTS + (ready[h] - 1) * SLOT_INTS + FINISHED) === gen;
@@ -477,8 +494,7 @@ export class GemmPool {
       // Failed or lost: redo its part here, and give it no more work.
       this.retire(w);
       poolStats.redoneParts++;
-      const q = parts[h + 1];
-      local(q.i0, q.i1, q.j0, q.j1, this.workArea(0));
+      local(parts[h + 1], own);
     }
     if (lost) this.onLostWorker();
   }

@@ -18,6 +18,7 @@ import { ELEMENT_BYTES, type WasmDType } from './gemm.js';
 export const reduceNames = {
   cols: (dt: WasmDType, op: 'sum' | 'max') => `${dt}_reduce_cols_${op}`,
   rows: (dt: WasmDType, op: 'sum' | 'max') => `${dt}_reduce_rows_${op}`,
+  into: (dt: WasmDType, op: 'sum' | 'max') => `${dt}_reduce_into_${op}`,
 };
 
 /** Rows reduced side by side in `rows`. */
@@ -127,10 +128,87 @@ function addCols(mod: ModuleBuilder, dt: WasmDType, op: 'sum' | 'max'): void {
   });
 }
 
+/**
+ * `into(x, out, outer, outs, per, cols)`: the reduction that keeps a middle block of axes (a convolution's
+ * bias gradient, [N, C, H·W] → [C]): x is [outer, outs, per, cols] and each row of `cols` is combined into
+ * out[o] (already holding 0 or −∞), rows in x's order, as the reference does it: the running value read from
+ * out, the row accumulated in a double, stored back (rounded to the element type) after every row. Four
+ * entries of out side by side, each its own chain.
+ */
+function addInto(mod: ModuleBuilder, dt: WasmDType, op: 'sum' | 'max'): void {
+  const S = ELEMENT_BYTES[dt];
+  const load = (f: Func) => (dt === 'f64' ? f.mem('f64.load') : f.mem('f32.load').op('f64.promote_f32'));
+  const store = (f: Func) => (dt === 'f64' ? f.mem('f64.store') : f.op('f32.demote_f64').mem('f32.store'));
+  mod.func(reduceNames.into(dt, op), ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f: Func) => {
+    const [x, out, outer, outs, per, cols] = f.params;
+    const o = f.local('i32');
+    const r = f.local('i32');
+    const h = f.local('i32');
+    const j = f.local('i32');
+    const block = f.local('i32');
+    const rowBytes = f.local('i32');
+    const p = Array.from({ length: LANES }, () => f.local('i32'));
+    const acc = Array.from({ length: LANES }, () => f.local('f64'));
+    const v = f.local('f64');
+    f.get(cols).i32(S).op('i32.mul').set(rowBytes);
+    const combine = (l: number) => {
+      if (op === 'sum') f.get(acc[l]).get(v).op('f64.add').set(acc[l]);
+      else {
+        f.get(v).get(acc[l]);
+        f.get(v).get(acc[l]).op('f64.gt').get(v).get(v).op('f64.ne', 'i32.or', 'select').set(acc[l]);
+      }
+    };
+    // Entries r..r+lanes of out, for outer block o: their `per` rows each, in order.
+    const entries = (lanes: number) => {
+      f.for(h, 0, per, 1, () => {
+        for (let l = 0; l < lanes; l++) {
+          // p[l] = x + ((block + r + l)·per + h)·cols·S
+          f.get(block).get(r).op('i32.add').i32(l).op('i32.add').get(per).op('i32.mul').get(h).op('i32.add');
+          f.get(rowBytes).op('i32.mul').get(x).op('i32.add').set(p[l]);
+          load(f.get(out).get(r).i32(l).op('i32.add').i32(S).op('i32.mul', 'i32.add'));
+          f.set(acc[l]);
+        }
+        f.for(j, 0, cols, 1, () => {
+          for (let l = 0; l < lanes; l++) {
+            load(f.get(p[l]));
+            f.set(v);
+            combine(l);
+            f.inc(p[l], S);
+          }
+        });
+        for (let l = 0; l < lanes; l++) {
+          f.get(out).get(r).i32(l).op('i32.add').i32(S).op('i32.mul', 'i32.add').get(acc[l]);
+          store(f);
+        }
+      });
+    };
+    f.for(o, 0, outer, 1, () => {
+      f.get(o).get(outs).op('i32.mul').set(block);
+      f.i32(0).set(r);
+      f.block((done) => {
+        f.loop((top) => {
+          f.get(r).i32(LANES).op('i32.add').get(outs).op('i32.gt_s').brIf(done);
+          entries(LANES);
+          f.inc(r, LANES).br(top);
+        });
+      });
+      f.block((done) => {
+        f.loop((top) => {
+          f.get(r).get(outs).op('i32.ge_s').brIf(done);
+          entries(1);
+          f.inc(r, 1).br(top);
+        });
+      });
+    });
+  });
+}
+
 /** Add the reductions for one element type. */
 export function addReduce(mod: ModuleBuilder, dt: WasmDType): void {
   addCols(mod, dt, 'sum');
   addCols(mod, dt, 'max');
   addRows(mod, dt, 'sum');
   addRows(mod, dt, 'max');
+  addInto(mod, dt, 'sum');
+  addInto(mod, dt, 'max');
 }

@@ -3,9 +3,22 @@
  * that drive the exported functions. Everything here takes the element type already checked; choosing
  * between wasm and the reference kernels is `index.ts`'s job.
  */
-import type { BinaryOp, Storage, UnaryOp } from '../types.js';
+import type { BinaryOp, Conv2dGeometry, Storage, UnaryOp, Window2d } from '../types.js';
+import { CONV_PARAM_BYTES, convNames } from './conv.js';
+import { POOL_FIELDS, POOL_PARAM_BYTES, poolNames } from './pooling.js';
 import { BINARY, names, UNARY, type BinaryLayout, type GradInput } from './elementwise.js';
 import { ELEMENT_BYTES, GEMM_SHAPES, WORK_BYTES, type WasmDType } from './gemm.js';
+import {
+  convPlan,
+  emptyConvPlan,
+  fillPositions,
+  fillTaps,
+  gcd,
+  writePoolTables,
+  splitRange,
+  TABLE_SLACK,
+  writeConvFields,
+} from './window-plan.js';
 import { buildKernelModule, type WasmFeatures } from './module.js';
 import { reduceNames } from './reduce.js';
 import {
@@ -19,7 +32,14 @@ import {
 } from './optim.js';
 import type { AdagradHyper, AdamHyper, RmspropHyper, SgdHyper } from '../types.js';
 import { Heap } from './heap.js';
-import { controlBytes, GemmPool, threadSupport, threadSupportSync, type Spawner } from './pool.js';
+import {
+  controlBytes,
+  KernelPool,
+  splitProduct,
+  threadSupport,
+  threadSupportSync,
+  type Spawner,
+} from './pool.js';
 
 type Fn = (...args: number[]) => void;
 
@@ -60,6 +80,78 @@ function gradArray(name: GradInput, x: Storage, y: Storage, g: Storage): Storage
   return name === 'x' ? x : name === 'y' ? y : g;
 }
 
+/** The exported functions the pool's workers may run (a part names one by its index here). */
+const POOL_FUNCTIONS: readonly string[] = [
+  'f32_gemm',
+  'f64_gemm',
+  ...(['f32', 'f64'] as const).flatMap((dt) => [
+    convNames.forward(dt),
+    convNames.inputGrad(dt),
+    convNames.weightGrad(dt),
+    poolNames.max(dt),
+    poolNames.maxGrad(dt),
+    poolNames.avg(dt),
+    poolNames.avgGrad(dt),
+  ]),
+];
+
+/** The pooling kernels' export names per element type (made once: calls build no strings). */
+const POOL_NAMES = {
+  f32: {
+    max: poolNames.max('f32'),
+    maxGrad: poolNames.maxGrad('f32'),
+    avg: poolNames.avg('f32'),
+    avgGrad: poolNames.avgGrad('f32'),
+  },
+  f64: {
+    max: poolNames.max('f64'),
+    maxGrad: poolNames.maxGrad('f64'),
+    avg: poolNames.avg('f64'),
+    avgGrad: poolNames.avgGrad('f64'),
+  },
+};
+
+/** The convolution drivers' export names per element type. */
+const CONV_NAMES = {
+  f32: {
+    forward: convNames.forward('f32'),
+    inputGrad: convNames.inputGrad('f32'),
+    weightGrad: convNames.weightGrad('f32'),
+  },
+  f64: {
+    forward: convNames.forward('f64'),
+    inputGrad: convNames.inputGrad('f64'),
+    weightGrad: convNames.weightGrad('f64'),
+  },
+};
+
+/** Each pooling field's i32 index in the parameter block. */
+const POOL = Object.fromEntries(POOL_FIELDS.map((f, i) => [f, i])) as Record<
+  (typeof POOL_FIELDS)[number],
+  number
+>;
+
+/** A pooling tap costs about this many multiply-adds of a product (for `minThreadWork`). */
+const POOL_TAP_WORK = 16;
+
+/** Lays out one call's regions one after another from a start address, each on a cache line. */
+class Frame {
+  constructor(public end: number) {}
+
+  /** Start again at `end` (the runtime keeps one frame, so a call allocates none). */
+  reset(end: number): this {
+    this.end = end;
+    return this;
+  }
+
+  /** The address of the next `bytes` bytes. */
+  take(bytes: number): number {
+    const at = this.end;
+    this.end = align(at + bytes);
+    return at;
+  }
+}
+
 /** wasm32 addresses stop at 4 GiB; a call needing more is left to the reference. */
 const MAX_BYTES = 2 ** 32 - PAGE;
 
@@ -88,11 +180,13 @@ interface RuntimePlan {
 /** The exported functions of one element type, looked up once so calls build no strings. */
 interface DTypeFns {
   gemm: Fn;
+  packA: Fn;
   unary: Partial<Record<UnaryOp, Fn>>;
   grad: Partial<Record<UnaryOp, Fn>>;
   binary: Record<BinaryLayout, Partial<Record<BinaryOp, Fn>>>;
   reduceCols: Record<'sum' | 'max', Fn>;
   reduceRows: Record<'sum' | 'max', Fn>;
+  reduceInto: Record<'sum' | 'max', Fn>;
   /** The optimizer variants by `sgdIndex`, `adamIndex`, `rmspropIndex`, and weight decay (Adagrad). */
   sgd: Fn[];
   adam: Fn[];
@@ -104,12 +198,18 @@ interface DTypeFns {
 export class WasmRuntime {
   private f32 = new Float32Array(0);
   private f64 = new Float64Array(0);
+  private i32 = new Int32Array(0);
+  /** The one frame calls lay out their regions with, and the pooling tables' column range. */
+  private readonly frame = new Frame(0);
+  private readonly cols: [number, number] = [0, 0];
+  /** The plan of the convolution being called (filled in per call). */
+  private readonly plan = emptyConvPlan();
   private readonly fns: Record<WasmDType, DTypeFns>;
 
   /** Lowest address the operands may use: past the work areas, raised when a worker is lost. */
   private operandsFloor: number;
   /** The pool for large products, or null for a single thread (or once disposed). */
-  private pool: GemmPool | null = null;
+  private pool: KernelPool | null = null;
   /** Resident arrays (shared memory only: views of a plain memory would detach when it grows). */
   private readonly heap: Heap | null;
   /** Byte address of each resident array's first element. */
@@ -136,11 +236,13 @@ export class WasmRuntime {
     const table = (dt: WasmDType): DTypeFns => {
       const t: DTypeFns = {
         gemm: fn(`${dt}_gemm`),
+        packA: fn(`${dt}_packA`),
         unary: {},
         grad: {},
         binary: { same: {}, scalarA: {}, scalarB: {}, rowB: {} },
         reduceCols: { sum: fn(reduceNames.cols(dt, 'sum')), max: fn(reduceNames.cols(dt, 'max')) },
         reduceRows: { sum: fn(reduceNames.rows(dt, 'sum')), max: fn(reduceNames.rows(dt, 'max')) },
+        reduceInto: { sum: fn(reduceNames.into(dt, 'sum')), max: fn(reduceNames.into(dt, 'max')) },
         sgd: [],
         adam: [],
         rmsprop: [],
@@ -233,12 +335,13 @@ export class WasmRuntime {
     );
     if (spawner && threads > 1)
       // The control block sits right after the work areas (see operandsAt).
-      rt.pool = new GemmPool(
+      rt.pool = new KernelPool(
         spawner,
         module,
         memory,
         threads * WORK_BYTES,
         threads,
+        POOL_FUNCTIONS,
         (t) => t * WORK_BYTES,
         () => rt.abandonOperands(),
         options.workerTimeoutMs,
@@ -325,6 +428,7 @@ export class WasmRuntime {
   private refreshViews(): void {
     this.f32 = new Float32Array(this.memory.buffer);
     this.f64 = new Float64Array(this.memory.buffer);
+    this.i32 = new Int32Array(this.memory.buffer);
   }
 
   /**
@@ -389,13 +493,259 @@ export class WasmRuntime {
     const bP = transB ? 1 : n;
     // The blocked loops run in wasm (`gemm`), over all of C here or over one rectangle per thread.
     if (this.pool && m * k * n >= this.minThreadWork) {
-      const args = [aPtr, bPtr, cPtr, aI, aP, bJ, bP, n, k];
-      this.pool.run(dt === 'f32' ? 0 : 1, args, m, n, s.mr, s.nr, (i0, i1, j0, j1, work) =>
-        gemm(aPtr, bPtr, cPtr, aI, aP, bJ, bP, n, k, i0, i1, j0, j1, work),
+      const parts = splitProduct(m, n, s.mr, s.nr, this.pool.threads).map((p) => [
+        aPtr,
+        bPtr,
+        cPtr,
+        aI,
+        aP,
+        bJ,
+        bP,
+        n,
+        k,
+        p.i0,
+        p.i1,
+        p.j0,
+        p.j1,
+      ]);
+      this.pool.run(POOL_FUNCTIONS.indexOf(`${dt}_gemm`), parts, (a, work) =>
+        gemm(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], work),
       );
     } else gemm(aPtr, bPtr, cPtr, aI, aP, bJ, bP, n, k, 0, m, 0, n, 0);
     this.take(dt, cPtr, m * n, c, co);
     return true;
+  }
+
+  /** Threads a call of `macs` multiply-adds may use. */
+  private threadsFor(macs: number): number {
+    return this.pool && macs >= this.minThreadWork ? this.pool.threads : 1;
+  }
+
+  /**
+   * Run the parts of one call of the exported function `name`, each its argument list (the work area is
+   * appended): on the pool where there is more than one part, else here.
+   */
+  private runParts(name: string, parts: number[][]): void {
+    const fn = this.exports[name] as Fn;
+    const local = (a: readonly number[], work: number) => fn(...a, work);
+    if (this.pool && parts.length > 1) this.pool.run(POOL_FUNCTIONS.indexOf(name), parts, local);
+    else for (const a of parts) local(a, 0);
+  }
+
+  /** `Kernels.conv2d` in wasm; false if it did not fit. */
+  conv2d(
+    dt: WasmDType,
+    x: Storage,
+    w: Storage,
+    bias: Storage | null,
+    out: Storage,
+    g: Conv2dGeometry,
+  ): boolean {
+    return this.conv('forward', dt, g, x, w, bias, out);
+  }
+
+  /** `Kernels.conv2dInputGrad` in wasm; false if it did not fit. */
+  conv2dInputGrad(dt: WasmDType, gOut: Storage, w: Storage, gx: Storage, g: Conv2dGeometry): boolean {
+    return this.conv('inputGrad', dt, g, gOut, w, null, gx);
+  }
+
+  /** `Kernels.conv2dWeightGrad` in wasm; false if it did not fit. */
+  conv2dWeightGrad(dt: WasmDType, x: Storage, gOut: Storage, gw: Storage, g: Conv2dGeometry): boolean {
+    return this.conv('weightGrad', dt, g, x, gOut, null, gw);
+  }
+
+  /**
+   * One convolution call (`conv.ts` has the drivers): lay out the parameter block, the tap and position
+   * tables, the packed weights (forward: W; input gradient: Wᵀ; packed once for every part), the operands
+   * and each part's scratch; copy in what is not resident; run the parts; copy out. `a`, `b` are x and w
+   * (forward), gOut and w (input gradient), x and gOut (weight gradient).
+   */
+  private conv(
+    kind: 'forward' | 'inputGrad' | 'weightGrad',
+    dt: WasmDType,
+    g: Conv2dGeometry,
+    a: Storage,
+    b: Storage,
+    bias: Storage | null,
+    out: Storage,
+  ): boolean {
+    const S = ELEMENT_BYTES[dt];
+    const s = GEMM_SHAPES[dt];
+    const plan = convPlan(g, dt, this.plan);
+    const fr = this.frame.reset(this.operands);
+    const geo = fr.take(CONV_PARAM_BYTES);
+    const taps = fr.take((plan.k + TABLE_SLACK) * 4);
+    const pos = fr.take((plan.p + TABLE_SLACK) * 4);
+    const packed = fr.take(
+      kind === 'forward'
+        ? g.groups * plan.k * plan.opgR * S
+        : kind === 'inputGrad'
+          ? g.groups * plan.opg * plan.kR * S
+          : 0,
+    );
+    const aAt = fr.take(region(a.length, S));
+    const bAt = fr.take(region(b.length, S));
+    const biasAt = bias ? fr.take(region(bias.length, S)) : 0;
+    const oAt = fr.take(region(out.length, S));
+    // Each part's scratch: the zero-bordered image (forward, weight gradient), or the column block and a
+    // zero-bordered gradient image of one group (input gradient).
+    const image = plan.padded ? plan.padH * plan.padW * S : 0;
+    const scratchBytes = align(
+      kind === 'inputGrad' ? plan.blockRows * plan.p * S + plan.cpg * image : g.channels * image,
+    );
+    const threads = this.threadsFor(plan.macs);
+    const scratch = fr.take(scratchBytes * threads);
+    if (!this.reserve(fr.end)) return false;
+    if (threads > 1) this.pool?.wake();
+    const I = this.i32;
+    fillTaps(I, taps / 4, g, plan, S);
+    fillPositions(I, pos / 4, g, plan, S);
+    const aPtr = this.put(dt, a, 0, a.length, aAt);
+    const bPtr = this.put(dt, b, 0, b.length, bAt);
+    const biasPtr = bias ? this.put(dt, bias, 0, bias.length, biasAt) : 0;
+    const oPtr = out === a || out === b || out === bias ? oAt : this.target(dt, out, 0, oAt);
+    const packA = this.fns[dt].packA;
+    if (kind === 'forward')
+      // W: per group, per depth block, mr-row panels over all of opg.
+      for (let grp = 0; grp < g.groups; grp++)
+        for (let pc = 0; pc < plan.k; pc += s.kc) {
+          const src = bPtr + (grp * plan.opg * plan.k + pc) * S;
+          const dst = packed + (grp * plan.k * plan.opgR + pc * plan.opgR) * S;
+          packA(src, plan.k, 1, plan.opg, Math.min(s.kc, plan.k - pc), dst);
+        }
+    else if (kind === 'inputGrad')
+      // Wᵀ: per group, per depth block of output channels, mr-tap panels over all taps.
+      for (let grp = 0; grp < g.groups; grp++)
+        for (let pc = 0; pc < plan.opg; pc += s.kc) {
+          const src = bPtr + (grp * plan.opg + pc) * plan.k * S;
+          const dst = packed + (grp * plan.opg * plan.kR + pc * plan.kR) * S;
+          packA(src, 1, plan.k, plan.k, Math.min(s.kc, plan.opg - pc), dst);
+        }
+    const x = kind === 'inputGrad' ? 0 : aPtr;
+    const gout = kind === 'forward' ? 0 : kind === 'inputGrad' ? aPtr : bPtr;
+    writeConvFields(I, geo / 4, g, plan, x, packed, biasPtr, oPtr, gout, taps, pos);
+    const name = CONV_NAMES[dt][kind];
+    // The whole call: images and positions (forward), images and channels (input gradient), or the rows
+    // and columns of gw (weight gradient).
+    const whole: [number, number, number, number] =
+      kind === 'forward'
+        ? [0, g.batch, 0, plan.p]
+        : kind === 'inputGrad'
+          ? [0, g.batch, 0, plan.cpg]
+          : [0, plan.opg, 0, plan.k];
+    if (threads === 1) (this.exports[name] as Fn)(geo, ...whole, scratch, 0);
+    else {
+      // Images to threads where there are enough; else positions (forward), channels in steps whose first
+      // tap row starts a packed panel of Wᵀ (input gradient); gw in rectangles (weight gradient).
+      const ranges =
+        kind === 'weightGrad'
+          ? splitProduct(plan.opg, plan.k, s.mr, s.nr, threads).map((r) => [r.i0, r.i1, r.j0, r.j1])
+          : g.batch >= threads
+            ? splitRange(g.batch, threads).map(([n0, n1]) => [n0, n1, whole[2], whole[3]])
+            : kind === 'forward'
+              ? splitRange(plan.p, threads, s.nr).map(([j0, j1]) => [0, g.batch, j0, j1])
+              : splitRange(plan.cpg, threads, s.mr / gcd(s.mr, plan.khw)).map(([c0, c1]) => [
+                  0,
+                  g.batch,
+                  c0,
+                  c1,
+                ]);
+      this.runParts(
+        name,
+        ranges.map((r, i) => [geo, ...r, scratch + i * scratchBytes]),
+      );
+    }
+    this.take(dt, oPtr, out.length, out, 0);
+    return true;
+  }
+
+  /**
+   * A pooling call: lay out the parameter block, tables and operands, copy in what is not resident, run
+   * `name` over the (n, c) planes (split among threads when the taps are many), copy out. `input` is x
+   * (forward) or gOut (gradients), `out` the output or gx; `argmax` is read (`argmaxIn`) or written.
+   */
+  private pool2d(
+    dt: WasmDType,
+    name: string,
+    g: Window2d,
+    avg: boolean,
+    countIncludePad: boolean,
+    input: Storage,
+    out: Storage,
+    argmax: Int32Array | null,
+    argmaxIn: boolean,
+  ): boolean {
+    const S = ELEMENT_BYTES[dt];
+    const fr = this.frame.reset(this.operands);
+    const geo = fr.take(POOL_PARAM_BYTES);
+    const rows = fr.take(g.outH * 8);
+    const rowF = fr.take(g.outH * 8);
+    const colF = fr.take(g.outW * 8);
+    const inAt = fr.take(region(input.length, S));
+    const oAt = fr.take(region(out.length, S));
+    const aAt = argmax ? fr.take(argmax.length * 4 + 16) : 0;
+    if (!this.reserve(fr.end)) return false;
+    const planes = g.batch * g.channels;
+    const threads = this.threadsFor(planes * g.outH * g.outW * g.kH * g.kW * POOL_TAP_WORK);
+    if (threads > 1) this.pool?.wake();
+    const I = this.i32;
+    const cols = this.cols;
+    writePoolTables(g, avg, countIncludePad, I, rows / 4, this.f64, rowF / 8, colF / 8, cols);
+    const inPtr = this.put(dt, input, 0, input.length, inAt);
+    const oPtr = out === input ? oAt : this.target(dt, out, 0, oAt);
+    if (argmax && argmaxIn) I.set(argmax, aAt / 4);
+    const at = geo / 4;
+    I.fill(0, at, at + POOL_PARAM_BYTES / 4);
+    I[at + POOL.x] = inPtr;
+    I[at + POOL.gout] = inPtr;
+    I[at + POOL.out] = oPtr;
+    I[at + POOL.argmax] = aAt;
+    I[at + POOL.inH] = g.inH;
+    I[at + POOL.inW] = g.inW;
+    I[at + POOL.outH] = g.outH;
+    I[at + POOL.outW] = g.outW;
+    I[at + POOL.kH] = g.kH;
+    I[at + POOL.kW] = g.kW;
+    I[at + POOL.strideH] = g.strideH;
+    I[at + POOL.strideW] = g.strideW;
+    I[at + POOL.padH] = g.padH;
+    I[at + POOL.padW] = g.padW;
+    I[at + POOL.dilationH] = g.dilationH;
+    I[at + POOL.dilationW] = g.dilationW;
+    I[at + POOL.rows] = rows;
+    I[at + POOL.colA] = cols[0];
+    I[at + POOL.colB] = cols[1];
+    I[at + POOL.rowF] = rowF;
+    I[at + POOL.colF] = colF;
+    if (threads === 1) (this.exports[name] as Fn)(geo, 0, planes, 0);
+    else
+      this.runParts(
+        name,
+        splitRange(planes, threads).map(([p0, p1]) => [geo, p0, p1]),
+      );
+    this.take(dt, oPtr, out.length, out, 0);
+    if (argmax && !argmaxIn) argmax.set(I.subarray(aAt / 4, aAt / 4 + argmax.length));
+    return true;
+  }
+
+  /** `Kernels.maxPool2d` in wasm; false if it did not fit. */
+  maxPool2d(dt: WasmDType, x: Storage, out: Storage, argmax: Int32Array, g: Window2d): boolean {
+    return this.pool2d(dt, POOL_NAMES[dt].max, g, false, false, x, out, argmax, false);
+  }
+
+  /** `Kernels.maxPool2dGrad` in wasm; false if it did not fit. */
+  maxPool2dGrad(dt: WasmDType, gOut: Storage, argmax: Int32Array, gx: Storage, g: Window2d): boolean {
+    return this.pool2d(dt, POOL_NAMES[dt].maxGrad, g, false, false, gOut, gx, argmax, true);
+  }
+
+  /** `Kernels.avgPool2d` in wasm; false if it did not fit. */
+  avgPool2d(dt: WasmDType, x: Storage, out: Storage, g: Window2d, countIncludePad: boolean): boolean {
+    return this.pool2d(dt, POOL_NAMES[dt].avg, g, true, countIncludePad, x, out, null, false);
+  }
+
+  /** `Kernels.avgPool2dGrad` in wasm; false if it did not fit. */
+  avgPool2dGrad(dt: WasmDType, gOut: Storage, gx: Storage, g: Window2d, countIncludePad: boolean): boolean {
+    return this.pool2d(dt, POOL_NAMES[dt].avgGrad, g, true, countIncludePad, gOut, gx, null, false);
   }
 
   /** out = op(x) where UNARY has the op; false if it did not fit. */
@@ -473,6 +823,33 @@ export class WasmRuntime {
     view.fill(op === 'sum' ? 0 : -Infinity, at, at + cols);
     this.fns[dt].reduceCols[op](xPtr, oPtr, rows, cols);
     this.take(dt, oPtr, cols, out, 0);
+    return true;
+  }
+
+  /**
+   * `Kernels.reduce` keeping a middle block of axes: x viewed as [outer, outs, per, cols], out [outs], each
+   * row of cols combined into its entry in x's order (see reduce.ts); false if it did not fit.
+   */
+  reduceInto(
+    dt: WasmDType,
+    op: 'sum' | 'max',
+    x: Storage,
+    out: Storage,
+    outer: number,
+    per: number,
+    cols: number,
+  ): boolean {
+    const size = ELEMENT_BYTES[dt];
+    const xAt = this.operands;
+    const oAt = xAt + region(x.length, size);
+    if (!this.reserve(oAt + region(out.length, size))) return false;
+    const xPtr = this.put(dt, x, 0, x.length, xAt);
+    const oPtr = this.target(dt, out, 0, oAt);
+    const view = dt === 'f32' ? this.f32 : this.f64;
+    const at = oPtr / size;
+    view.fill(op === 'sum' ? 0 : -Infinity, at, at + out.length);
+    this.fns[dt].reduceInto[op](xPtr, oPtr, outer, out.length, per, cols);
+    this.take(dt, oPtr, out.length, out, 0);
     return true;
   }
 
