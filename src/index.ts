@@ -193,6 +193,17 @@ export {
   type MlpSpecOptions,
 } from './nn/spec.js';
 export {
+  parseArch,
+  archShapes,
+  checkSpecFits,
+  ArchError,
+  ARCH_WORDS,
+  ARCH_GRAMMAR,
+  type ArchInput,
+  type ParsedArch,
+} from './nn/arch.js';
+export { summarize, summaryTable, type ModelSummary, type LayerSummary } from './nn/summary.js';
+export {
   VERSION,
   MODEL_FORMAT,
   MODEL_FILE_VERSION,

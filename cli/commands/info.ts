@@ -1,5 +1,5 @@
 // chainrule info: what a model file holds, readable by a person (or --json for programs).
-import type { ImageInput, Preprocessing } from '../../src/index.js';
+import { summarize, summaryTable, type ImageInput, type Preprocessing } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { UserError } from '../errors.js';
 import { int, num, pct } from '../format.js';
@@ -9,10 +9,17 @@ import { readModelFile } from '../model.js';
 /** The info command's flags and help. */
 export const infoSpec: CommandSpec = {
   name: 'info',
-  summary: 'Show a model file: architecture, parameter count, preprocessing and training metadata.',
+  summary: 'Show a model file: its layers (output shapes, parameters), preprocessing and training metadata.',
   usage: 'chainrule info <model.json> [--json]',
   positionals: [{ name: 'model.json', description: 'Model file from chainrule train', required: true }],
-  flags: [{ name: 'json', type: 'boolean', description: 'Print as JSON (everything but the weights)' }],
+  flags: [
+    {
+      name: 'json',
+      type: 'boolean',
+      description: 'Print as JSON (everything but the weights, with the per-layer summary)',
+    },
+  ],
+  details: 'For a network not yet trained: chainrule train --data <data> --arch "…" --dry-run',
   examples: ['chainrule info iris.json'],
 };
 
@@ -86,9 +93,11 @@ export async function infoCommand(flags: Flags, positionals: string[], io: IO): 
   const path = positionals[0];
   if (!path) throw new UserError('info: which model file? e.g. chainrule info model.json');
   const { model, file, pre } = await readModelFile(path, io.cwd);
+  // Layer by layer as torchinfo's summary: shapes for the rows the preprocessing gives.
+  const summary = summarize(model, pre ? [pre.inputSize] : undefined);
   if (flags.json) {
     const { weights: _weights, ...rest } = file;
-    io.out(JSON.stringify({ ...rest, parameters: model.numParameters() }, null, 2) + '\n');
+    io.out(JSON.stringify({ ...rest, parameters: model.numParameters(), summary }, null, 2) + '\n');
     return 0;
   }
   const training = (file.training ?? {}) as {
@@ -110,8 +119,7 @@ export async function infoCommand(flags: Flags, positionals: string[], io: IO): 
     `${path}: chainrule model (format version ${file.version}, written by chainrule ${file.chainrule} on ${file.created})`,
     `task: ${file.task ?? 'unknown'}, dtype ${file.dtype}, ${int(model.numParameters())} parameters`,
     'architecture:',
-    ...model
-      .toString()
+    ...summaryTable(summary)
       .split('\n')
       .map((l) => `  ${l}`),
     'preprocessing:',

@@ -16,7 +16,6 @@ import {
   kernels,
   losses,
   MISSING_POLICIES,
-  mlpSpec,
   toSpec,
   optim,
   parseCheckpoint,
@@ -46,6 +45,14 @@ import {
 import { parseCommand, type CommandSpec, type Flags } from '../args.js';
 import { checkedModelText, CheckpointWriter } from '../checkpoint.js';
 import { columnsSummary } from '../columns.js';
+import {
+  ARCH_FLAGS,
+  ARCH_HELP,
+  checkArchFlags,
+  dryRunTable,
+  networkDescription,
+  networkSpec,
+} from '../arch.js';
 import { delimiterFlag, loadData } from '../data.js';
 import { TrainingFailure, UserError } from '../errors.js';
 import { duration, int, num, pct } from '../format.js';
@@ -148,6 +155,7 @@ export const trainSpec: CommandSpec = {
       description: 'Hidden activation',
       defaultText: 'relu',
     },
+    ...ARCH_FLAGS,
     {
       name: 'loss',
       type: 'string',
@@ -342,12 +350,14 @@ export const trainSpec: CommandSpec = {
     'training CSV. A folder of images (PNG, JPEG) has one subfolder per class; its images are read as RGB (or\n' +
     '--grayscale), resized with --resize, scaled to [0, 1], and predict reads image files the same way. With a\n' +
     'validation split (--val) training stops early once the validation loss has not improved for --patience\n' +
-    'epochs and keeps the best epoch. Ctrl-C stops after the current batch and saves a checkpoint to resume from.',
+    'epochs and keeps the best epoch. Ctrl-C stops after the current batch and saves a checkpoint to resume from.\n\n' +
+    ARCH_HELP,
   examples: [
     'chainrule train --data iris',
     'chainrule train --data houses.csv --target price --layers 32,16 --epochs 200 --out price.json',
     'chainrule train --data survey.csv --target answer --drop name --categorical zip --missing mean',
     'chainrule train --data mnist --layers 256 --epochs 8 --batch-size 64 --lr 0.001 --out mnist.json',
+    'chainrule train --data mnist --arch "conv 32 3 relu, maxpool 2, flatten, linear 128 relu, linear" --dry-run',
     'chainrule train --data spiral --noise 0.1 --layers 16,16 --activation tanh --plot loss.svg',
     'chainrule train --data photos/ --resize 32x32 --layers 128 --epochs 20 --out photos.json',
     'chainrule train --data fashion-mnist --layers 256 --epochs 10 --batch-size 64',
@@ -379,8 +389,11 @@ interface RunSettings {
   data: string;
   target: string;
   task: 'classification' | 'regression';
-  layers: number[];
-  activation: ActivationOp;
+  /** The MLP's hidden sizes and activation (without --arch). */
+  layers?: number[];
+  activation?: ActivationOp;
+  /** The --arch line or spec file. */
+  arch?: string;
   loss: 'crossEntropy' | 'mse' | 'mae' | 'huber';
   optimizer: OptimizerName;
   lr: number;
@@ -442,10 +455,16 @@ function settingsFrom(
   const std = flags.std ? parseNumbers(flags.std as string, 'train: --std') : p?.std;
   const task = (flags.task as RunSettings['task'] | undefined) ?? p?.task;
   const lossFlag = (flags.loss as LossFlag | undefined) ?? (p ? losses.LOSS_SPELLINGS[p.loss] : undefined);
+  checkArchFlags(flags);
+  const arch = (flags.arch as string | undefined) ?? (flags.layers === undefined ? p?.arch : undefined);
   return {
     data,
-    layers: (flags.layers as number[] | undefined) ?? p?.layers ?? [64, 32],
-    activation: (flags.activation as RunSettings['activation'] | undefined) ?? p?.activation ?? 'relu',
+    ...(arch !== undefined
+      ? { arch }
+      : {
+          layers: (flags.layers as number[] | undefined) ?? p?.layers ?? [64, 32],
+          activation: (flags.activation as ActivationOp | undefined) ?? p?.activation ?? 'relu',
+        }),
     optimizer,
     lr: (flags.lr as number | undefined) ?? p?.lr ?? optim.OPTIMIZERS[optimizer].defaultLr,
     epochs: (flags.epochs as number | undefined) ?? p?.epochs ?? 50,
@@ -557,6 +576,7 @@ const SETTING_FLAGS: Record<Exclude<keyof RunSettings, 'loss' | ImageSetting>, s
   task: 'task',
   layers: 'layers',
   activation: 'activation',
+  arch: 'arch',
   optimizer: 'optimizer',
   lr: 'lr',
   epochs: 'epochs',
@@ -577,6 +597,10 @@ const SETTING_FLAGS: Record<Exclude<keyof RunSettings, 'loss' | ImageSetting>, s
   delimiter: 'delimiter',
 };
 const OPTIONAL_SETTINGS = new Set([
+  // An --arch run has no MLP sizes; an MLP run has no --arch.
+  'layers',
+  'activation',
+  'arch',
   'patience',
   'untilLoss',
   'scale',
@@ -872,18 +896,16 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
       }),
     );
 
-  checkNetworkSize([pre.inputSize, ...settings.layers, outputs], flags);
-  const spec = mlpSpec([pre.inputSize, ...settings.layers, outputs], settings.activation);
-  if (resumed && JSON.stringify(toSpec(resumed.model)) !== JSON.stringify(spec))
+  // Built and checked against the data before anything trains or is written (an --arch checkpoint carries
+  // its network; an MLP's settings must describe the checkpoint's).
+  if (settings.arch === undefined) checkNetworkSize([pre.inputSize, ...settings.layers!, outputs], flags);
+  const network =
+    resumed && settings.arch !== undefined ? null : await networkSpec(settings, pre, outputs, io.cwd);
+  if (resumed && network && JSON.stringify(toSpec(resumed.model)) !== JSON.stringify(network.spec))
     throw new UserError(
-      `${resumePath}: training.settings (layers ${settings.layers.join(',')}, ${settings.activation}) do not describe the checkpoint's architecture`,
+      `${resumePath}: training.settings (layers ${settings.layers?.join(',')}, ${settings.activation}) do not describe the checkpoint's architecture`,
     );
-  const model = resumed
-    ? resumed.model
-    : fromSpec(spec, {
-        dtype: settings.dtype,
-        rng,
-      });
+  const model = resumed ? resumed.model : fromSpec(network!.spec, { dtype: settings.dtype, rng });
   const optimizer = optim.makeOptimizer(settings.optimizer, model.parameters(), settings.lr);
   let initialEpoch = 0;
   const history: EpochLog[] = [];
@@ -931,10 +953,15 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
       `train: the checkpoint has already trained ${initialEpoch} epochs; pass --epochs larger than that to continue`,
     );
   say(
-    `model: ${[pre.inputSize, ...settings.layers, outputs].join('-')} ${settings.activation}, ${int(model.numParameters())} parameters, ` +
+    `model: ${networkDescription(settings, pre, outputs)}, ${int(model.numParameters())} parameters, ` +
       `${losses.LOSS_SPELLINGS[loss]} loss, ${settings.optimizer} lr ${settings.lr}, ` +
       `${settings.epochs} epochs${resumed ? ` (resuming after epoch ${initialEpoch})` : ''}, batch ${settings.batchSize}, seed ${settings.seed}; ${kernels().name} kernels`,
   );
+
+  if (flags['dry-run']) {
+    io.out(dryRunTable(model, pre));
+    return 0;
+  }
 
   const metrics: MetricName[] = task === 'classification' ? ['accuracy'] : ['mae'];
   const meta = (epochsDone: number, extra: Record<string, unknown> = {}) => ({
