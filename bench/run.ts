@@ -25,7 +25,7 @@ import { cnnWorkload } from './workloads/cnn.js';
 import { matmulWorkload } from './workloads/matmul.js';
 import { gptWorkload } from './workloads/gpt.js';
 import { DEFAULT_ROW, mlpWorkload } from './workloads/mlp.js';
-import { RECIPES, recipeWorkload, type MnistResult } from './workloads/mnist.js';
+import { RECIPES, recipeWorkload, rssSpread, type MnistResult } from './workloads/mnist.js';
 import { seedWorkload } from './workloads/seed.js';
 
 const WORKLOADS: Record<string, (cfg: BenchConfig) => Promise<Row[]>> = {
@@ -222,12 +222,29 @@ async function main(): Promise<void> {
         measured: `median ${r.medianSeconds.toFixed(1)} s of ${r.runs.length} run${r.runs.length === 1 ? '' : 's'}, ${(r.accuracy * 100).toFixed(2)}% (${r.kernels} kernels)`,
         met: (maxSeconds === null || r.medianSeconds <= maxSeconds) && r.accuracy >= minAccuracy,
       });
+      // Issue #12's memory bar: the MNIST CNN run's RSS flat (±5%) from epoch 2 to the last.
+      const spreads = r.runs.map((x) => rssSpread(x.rssByEpoch));
+      if (r.name === 'mnist-cnn' && spreads.every((x) => x !== null))
+        barList.push({
+          bar: `${r.name}: RSS flat (±5%) from epoch 2 to the last`,
+          measured: spreads.map((x) => `${((x as number) * 100).toFixed(1)}%`).join(', '),
+          met: spreads.every((x) => (x as number) <= 0.1),
+        });
     }
   const out: string[] = [renderTable(rows, cfg.reps), ''];
   for (const r of recipes)
     out.push(
       `${r.name} (${r.command}): ${r.runs.map((x) => `${x.seconds.toFixed(1)} s`).join(', ')}; ` +
-        `test accuracy ${(r.accuracy * 100).toFixed(2)}%, ${r.kernels} kernels.`,
+        `test accuracy ${(r.accuracy * 100).toFixed(2)}%, ${r.kernels} kernels` +
+        r.runs
+          .map((x) => rssSpread(x.rssByEpoch))
+          .filter((x): x is number => x !== null)
+          .map(
+            (x, i) =>
+              (i === 0 ? '; RSS from epoch 2 to the last within ' : ', ') + `${(x * 100).toFixed(1)}%`,
+          )
+          .join('') +
+        '.',
       '',
     );
   for (const n of notes) out.push(`- ${n}`);

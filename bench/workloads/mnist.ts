@@ -6,12 +6,11 @@
  * `mnist-cnn` and `fashion-cnn`: the CNN recipes (issue #12's bars: ≥ 99.2% in ≤ 3 minutes; ≥ 91%).
  * No peer runs them: brain.js has no softmax cross-entropy, and tfjs's rates are in the mlp and cnn rows.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { median, progress } from '../harness.js';
 import type { BenchConfig } from '../types.js';
 
@@ -77,10 +76,58 @@ export const RECIPES: Readonly<Record<'mnist' | 'mnist-cnn' | 'fashion-cnn', Rec
   'fashion-cnn': { args: cnnArgs('fashion-mnist', 20), reps: 1, maxSeconds: null, minAccuracy: 0.91 },
 };
 
-/** One run: wall seconds and test accuracy. */
+/** One run: wall seconds, test accuracy, and the process's resident memory as each epoch ended. */
 export interface MnistRun {
   seconds: number;
   accuracy: number;
+  /** RSS in bytes read from /proc when each epoch's line arrived (empty where /proc is absent). */
+  rssByEpoch: number[];
+}
+
+/** The process's resident set size from /proc (Linux), or null. */
+function rssOf(pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Run the command line on `args` (without --quiet, so each epoch prints a line) and read the child's RSS
+ * as each epoch line arrives; rejects on a non-zero exit with its stderr.
+ */
+function runRecipe(argv: string[], cwd: string): Promise<number[]> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, argv, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    const rss: number[] = [];
+    let err = '';
+    let pending = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      err = (err + chunk).slice(-20_000);
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines)
+        if (/^epoch \d+\/\d+/.test(line.trim())) {
+          const r = child.pid === undefined ? null : rssOf(child.pid);
+          if (r !== null) rss.push(r);
+        }
+    });
+    child.on('error', fail);
+    child.on('exit', (code) =>
+      code === 0 ? done(rss) : fail(new Error(`recipe exited with ${code}:\n${err}`)),
+    );
+  });
+}
+
+/** Largest relative spread of RSS from epoch 2 to the last: (max − min) / min; null with under 3 epochs. */
+export function rssSpread(rss: readonly number[]): number | null {
+  const tail = rss.slice(1);
+  if (tail.length < 2) return null;
+  return (Math.max(...tail) - Math.min(...tail)) / Math.min(...tail);
 }
 
 /** A recipe's figures: every run, the median time, and the command. */
@@ -118,10 +165,16 @@ export async function recipeWorkload(name: keyof typeof RECIPES, cfg: BenchConfi
     for (let r = 0; r < reps; r++) {
       const out = path.join(dir, `${name}-${r}.json`);
       const started = performance.now();
-      await promisify(execFile)(
-        process.execPath,
-        ['--import', tsx, path.join(root, 'cli/main.ts'), ...args, '--out', out],
-        { cwd: root, maxBuffer: 1 << 24 },
+      const rssByEpoch = await runRecipe(
+        [
+          '--import',
+          tsx,
+          path.join(root, 'cli/main.ts'),
+          ...args.filter((a) => a !== '--quiet'),
+          '--out',
+          out,
+        ],
+        root,
       );
       const seconds = (performance.now() - started) / 1000;
       const training = (
@@ -130,9 +183,11 @@ export async function recipeWorkload(name: keyof typeof RECIPES, cfg: BenchConfi
         }
       ).training;
       kernels = training.kernels;
-      runs.push({ seconds, accuracy: training.test.accuracy });
+      runs.push({ seconds, accuracy: training.test.accuracy, rssByEpoch });
+      const spread = rssSpread(rssByEpoch);
       progress(
-        `${name} run ${r + 1}/${reps}: ${seconds.toFixed(1)} s, test accuracy ${(training.test.accuracy * 100).toFixed(2)}%`,
+        `${name} run ${r + 1}/${reps}: ${seconds.toFixed(1)} s, test accuracy ${(training.test.accuracy * 100).toFixed(2)}%` +
+          (spread === null ? '' : `, RSS epoch 2→last within ${(spread * 100).toFixed(1)}%`),
       );
     }
   } finally {
