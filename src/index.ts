@@ -270,6 +270,7 @@ export {
 } from './data/table.js';
 export {
   parseCsv,
+  CsvParser,
   writeCsv,
   CsvError,
   type CsvOptions,

@@ -74,70 +74,139 @@ function delimiterName(d: string): string {
  *
  * The table's `lineOf(row)` gives the line each data row starts on, for later messages. Errors are
  * {@link CsvError}s naming the line, e.g. `data.csv:7: expected 5 fields (as in the header), found 4`.
+ * For text that arrives in pieces (a file read as a stream), {@link CsvParser} gives the same table.
  */
 export function parseCsv(text: string, source: string, options: CsvOptions = {}): Table {
-  const delimiter = options.delimiter ?? ',';
-  if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r')
-    throw new CsvError(
-      `${source}: the delimiter must be one character other than a quote or a line break, got ${JSON.stringify(delimiter)}`,
-      source,
-    );
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  // One newline convention, so line numbers are a count of '\n' and a stray '\r' is never content.
-  if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
-  // Every data row follows at least one '\n' (the header's), so this bounds the number of rows.
-  let capacity = 0;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) capacity++;
+  const parser = new CsvParser(source, options);
+  parser.push(text);
+  return parser.end();
+}
 
-  let header: string[] | null = null;
-  let builders: ColumnBuilder[] = [];
-  const lines = new Int32Array(capacity);
-  let numRows = 0;
-  forEachRecord(text, source, delimiter, (fields, line) => {
-    if (header === null) {
-      header = checkHeader(fields, line, source, delimiter);
-      builders = header.map((name) => newBuilder(name, options.kinds?.[name], capacity));
-      return true;
-    }
-    if (fields.length !== header.length)
-      throw fail(source, line, `expected ${header.length} fields (as in the header), found ${fields.length}`);
-    lines[numRows] = line;
-    for (let c = 0; c < fields.length; c++) addCell(builders[c], fields[c], numRows);
-    numRows++;
-    return true;
-  });
-  if (header === null) throw fail(source, undefined, 'the file is empty (expected a header row)');
-  if (numRows === 0) throw fail(source, undefined, 'no data rows');
+/**
+ * {@link parseCsv} for text that arrives in pieces: `push` each piece in order, then `end` for the table.
+ * Pieces may split the file anywhere (inside a quoted field, between `\r` and `\n`); the table, and every
+ * error with its line, are those `parseCsv` gives for the whole text. Only the unfinished record is held
+ * between pieces, so memory is the table's, not the file's. An error may come from `push` (as soon as the
+ * record that has it is complete) or from `end`.
+ */
+export class CsvParser {
+  private readonly source: string;
+  private readonly options: CsvOptions;
+  private readonly delimiter: string;
+  /** Text not yet made into records: the unfinished last record, '\n' line ends only. */
+  private rest = '';
+  /** A '\r' at the end of the last piece: its meaning depends on whether '\n' comes next. */
+  private pendingCR = false;
+  private started = false;
+  private ended = false;
+  /** The line `rest` starts on. */
+  private line = 1;
+  private header: string[] | null = null;
+  private builders: ColumnBuilder[] = [];
+  private lines = new Int32Array(INITIAL_ROWS);
+  private numRows = 0;
 
-  // The rule, for the columns the caller left to it: numeric when numbers outnumber words.
-  for (const b of builders) {
-    const numeric = b.forced ? b.forced === 'numeric' : b.numberCount > b.wordCount;
-    if (!numeric && b.strings === null) {
-      b.strings = new Array<string>(numRows);
-      b.backfillTo = numRows;
-      b.numbers = null;
-      b.textCells = null;
-    }
+  /** A parser for the file named `source` in messages; `options` as in {@link parseCsv}. */
+  constructor(source: string, options: CsvOptions = {}) {
+    const delimiter = options.delimiter ?? ',';
+    if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r')
+      throw new CsvError(
+        `${source}: the delimiter must be one character other than a quote or a line break, got ${JSON.stringify(delimiter)}`,
+        source,
+      );
+    this.source = source;
+    this.options = options;
+    this.delimiter = delimiter;
   }
-  backfill(text, source, delimiter, builders);
 
-  const columns: Column[] = builders.map((b) => {
-    const numeric = b.forced ? b.forced === 'numeric' : b.numberCount > b.wordCount;
-    if (b.numbers !== null) {
-      const values = numRows === capacity ? b.numbers : b.numbers.slice(0, numRows);
-      const cells = b.textCells;
-      return { name: b.name, values, ...(cells && cells.size > 0 ? { textCells: cells } : {}) };
+  /** Add the next piece of the text; complete records in it are read now. */
+  push(chunk: string): void {
+    if (this.ended) throw new Error('CsvParser: push after end');
+    if (chunk.length === 0) return;
+    if (!this.started) {
+      this.started = true;
+      if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
     }
-    const strings = b.strings as string[];
-    // Stored as text while words led, numbers won in the end.
-    return numeric ? asNumeric({ name: b.name, values: strings }) : { name: b.name, values: strings };
-  });
-  const rowLines = numRows === capacity ? lines : lines.slice(0, numRows);
-  return makeTable(source, columns, (row) => {
-    if (!(row >= 0 && row < numRows))
-      throw new RangeError(`lineOf: row ${row} is outside the table's ${numRows} rows`);
-    return rowLines[row];
-  });
+    if (this.pendingCR) {
+      chunk = '\r' + chunk;
+      this.pendingCR = false;
+    }
+    if (chunk.charCodeAt(chunk.length - 1) === 13) {
+      chunk = chunk.slice(0, -1);
+      this.pendingCR = true;
+    }
+    this.read(chunk, false);
+  }
+
+  /** The table of everything pushed; errors as {@link parseCsv}'s. */
+  end(): Table {
+    if (this.ended) throw new Error('CsvParser: end called twice');
+    this.ended = true;
+    this.read(this.pendingCR ? '\r' : '', true);
+    const { source, builders, numRows } = this;
+    if (this.header === null) throw fail(source, undefined, 'the file is empty (expected a header row)');
+    if (numRows === 0) throw fail(source, undefined, 'no data rows');
+    const columns: Column[] = builders.map((b) => {
+      const numeric = b.forced ? b.forced === 'numeric' : b.numberCount > b.wordCount;
+      if (b.numbers !== null && !numeric) toText(b, numRows);
+      if (b.numbers !== null) {
+        const values = b.numbers.length === numRows ? b.numbers : b.numbers.slice(0, numRows);
+        const cells = b.textCells;
+        return { name: b.name, values, ...(cells && cells.size > 0 ? { textCells: cells } : {}) };
+      }
+      const strings = b.strings as string[];
+      // Stored as text while words led, numbers won in the end.
+      return numeric ? asNumeric({ name: b.name, values: strings }) : { name: b.name, values: strings };
+    });
+    const rowLines = this.lines.length === numRows ? this.lines : this.lines.slice(0, numRows);
+    this.builders = [];
+    this.lines = new Int32Array(0);
+    return makeTable(source, columns, (row) => {
+      if (!(row >= 0 && row < numRows))
+        throw new RangeError(`lineOf: row ${row} is outside the table's ${numRows} rows`);
+      return rowLines[row];
+    });
+  }
+
+  private read(chunk: string, final: boolean): void {
+    // One newline convention, so line numbers are a count of '\n' and a stray '\r' is never content.
+    if (chunk.includes('\r')) chunk = chunk.replace(/\r\n?/g, '\n');
+    const text = this.rest + chunk;
+    const { consumed, line } = forEachRecord(text, this.source, this.delimiter, this.line, final, (f, l) =>
+      this.record(f, l),
+    );
+    this.rest = consumed === 0 ? text : text.slice(consumed);
+    this.line = line;
+  }
+
+  private record(fields: string[], line: number): void {
+    const { source } = this;
+    if (this.header === null) {
+      this.header = checkHeader(fields, line, source, this.delimiter);
+      this.builders = this.header.map((name) => newBuilder(name, this.options.kinds?.[name]));
+      return;
+    }
+    if (fields.length !== this.header.length)
+      throw fail(
+        source,
+        line,
+        `expected ${this.header.length} fields (as in the header), found ${fields.length}`,
+      );
+    const row = this.numRows;
+    if (row === this.lines.length) this.lines = grow(this.lines, row);
+    this.lines[row] = line;
+    for (let c = 0; c < fields.length; c++) addCell(this.builders[c], fields[c], row);
+    this.numRows++;
+  }
+}
+
+const INITIAL_ROWS = 1024;
+
+/** `a` in a new array twice as long, its first `used` elements copied. */
+function grow<T extends Int32Array | Float64Array>(a: T, used: number): T {
+  const bigger = new (a.constructor as new (n: number) => T)(Math.max(INITIAL_ROWS, a.length * 2));
+  bigger.set(a.subarray(0, used));
+  return bigger;
 }
 
 /**
@@ -147,26 +216,28 @@ export function parseCsv(text: string, source: string, options: CsvOptions = {})
 interface ColumnBuilder {
   readonly name: string;
   readonly forced: ColumnKind | undefined;
-  readonly capacity: number;
   numbers: Float64Array | null;
+  /** Rows of `numbers` that hold NaN, as written. */
   textCells: Map<number, string> | null;
+  /**
+   * Rows of `numbers` whose spelling is not the number's own (`1.0`, `007`, ` 7`), kept while the column
+   * may still turn out to be text, which keeps every cell as written. Most files have few.
+   */
+  spellings: Map<number, string> | null;
   strings: string[] | null;
-  /** Rows before this one were stored as numbers and must be read again as text (0: none). */
-  backfillTo: number;
   /** Cells that are numbers, and cells that are neither numbers nor missing values. */
   numberCount: number;
   wordCount: number;
 }
 
-function newBuilder(name: string, forced: ColumnKind | undefined, capacity: number): ColumnBuilder {
+function newBuilder(name: string, forced: ColumnKind | undefined): ColumnBuilder {
   return {
     name,
     forced,
-    capacity,
     numbers: null,
     textCells: null,
+    spellings: null,
     strings: forced === 'text' ? [] : null,
-    backfillTo: 0,
     numberCount: 0,
     wordCount: 0,
   };
@@ -182,26 +253,33 @@ function addCell(b: ColumnBuilder, cell: string, row: number): void {
     }
     return;
   }
-  b.numbers ??= new Float64Array(b.capacity);
+  if (b.numbers === null) b.numbers = new Float64Array(INITIAL_ROWS);
+  else if (row === b.numbers.length) b.numbers = grow(b.numbers, row);
   const v = parseNumber(cell);
   if (v === v) {
     b.numbers[row] = v;
     b.numberCount++;
+    if (b.forced === undefined && String(v) !== cell) (b.spellings ??= new Map()).set(row, cell);
     return;
   }
   b.numbers[row] = NaN;
   (b.textCells ??= new Map()).set(row, cell);
   if (isMissingValue(cell)) return;
   b.wordCount++;
-  // Words lead: store text from here on. The numbers so far lost their spelling ('1.0', '007'), so those
-  // rows are read again from the file afterwards.
-  if (b.forced === undefined && b.wordCount > b.numberCount) {
-    b.numbers = null;
-    b.textCells = null;
-    b.strings = new Array<string>(row);
-    b.strings.push(cell);
-    b.backfillTo = row;
-  }
+  // Words lead: store text from here on, the rows so far as they were written.
+  if (b.forced === undefined && b.wordCount > b.numberCount) toText(b, row + 1);
+}
+
+/** Turn a column stored as numbers into its first `rows` cells as written. */
+function toText(b: ColumnBuilder, rows: number): void {
+  const numbers = b.numbers as Float64Array;
+  const strings = new Array<string>(rows);
+  for (let r = 0; r < rows; r++)
+    strings[r] = b.textCells?.get(r) ?? b.spellings?.get(r) ?? String(numbers[r]);
+  b.strings = strings;
+  b.numbers = null;
+  b.textCells = null;
+  b.spellings = null;
 }
 
 function checkHeader(fields: string[], line: number, source: string, delimiter: string): string[] {
@@ -230,42 +308,32 @@ function checkHeader(fields: string[], line: number, source: string, delimiter: 
   return names;
 }
 
-/** Read again the leading rows of columns that turned out to be text, keeping each cell's exact spelling. */
-function backfill(text: string, source: string, delimiter: string, builders: ColumnBuilder[]): void {
-  const pending = builders.map((b, c) => ({ b, c })).filter(({ b }) => b.backfillTo > 0);
-  if (pending.length === 0) return;
-  const end = Math.max(...pending.map(({ b }) => b.backfillTo));
-  let row = -1; // the header
-  forEachRecord(text, source, delimiter, (fields) => {
-    if (row >= 0) for (const { b, c } of pending) if (row < b.backfillTo) b.strings![row] = fields[c];
-    row++;
-    return row < end;
-  });
-}
-
 const QUOTE = 34;
 const NEWLINE = 10;
 const SPACE = 32;
 const TAB = 9;
 
 /**
- * Call `visit` with each non-blank record and the line it starts on; `visit` returns false to stop. The
- * text has '\n' line ends only. A field is quoted when its first character is '"'; inside, '""' is a
- * quote and line breaks are content; after the closing quote only spaces may come before the delimiter
- * or the line end. Records are handed over one at a time, so a large file never exists as one array of
- * all its cells.
+ * Call `visit` with each non-blank record of `text` and the line it starts on (`text` starts on line
+ * `line`), and say how much of the text was read and the line after it. The text has '\n' line ends
+ * only. A field is quoted when its first character is '"'; inside, '""' is a quote and line breaks are
+ * content; after the closing quote only spaces may come before the delimiter or the line end. Unless
+ * `final`, a record that runs to the end of the text may go on in the next piece: it is left unread.
+ * Records are handed over one at a time, so a large file never exists as one array of all its cells.
  */
 function forEachRecord(
   text: string,
   source: string,
   delimiter: string,
-  visit: (fields: string[], line: number) => boolean,
-): void {
+  line: number,
+  final: boolean,
+  visit: (fields: string[], line: number) => void,
+): { consumed: number; line: number } {
   const n = text.length;
   const D = delimiter.charCodeAt(0);
   let pos = 0;
-  let line = 1;
   while (pos < n) {
+    const recordStart = pos;
     const recordLine = line;
     const fields: string[] = [];
     let quoted = false;
@@ -277,8 +345,12 @@ function forEachRecord(
         let from = pos + 1;
         for (;;) {
           const q = text.indexOf('"', from);
-          if (q < 0)
+          if (q < 0) {
+            if (!final) return { consumed: recordStart, line: recordLine };
             throw fail(source, openLine, "unterminated quoted field: the '\"' that opens it is never closed");
+          }
+          // A quote at the very end may be the first of a '""'.
+          if (q + 1 >= n && !final) return { consumed: recordStart, line: recordLine };
           for (let i = text.indexOf('\n', from); i !== -1 && i < q; i = text.indexOf('\n', i + 1)) line++;
           if (text.charCodeAt(q + 1) === QUOTE) {
             value += text.slice(from, q + 1);
@@ -292,7 +364,10 @@ function forEachRecord(
         let c = text.charCodeAt(pos);
         while ((c === SPACE || c === TAB) && c !== D) c = text.charCodeAt(++pos);
         fields.push(value);
-        if (pos >= n) break;
+        if (pos >= n) {
+          if (!final) return { consumed: recordStart, line: recordLine };
+          break;
+        }
         if (c === D) {
           pos++;
           continue;
@@ -315,6 +390,7 @@ function forEachRecord(
         c = text.charCodeAt(i);
         if (c === D || c === NEWLINE) break;
       }
+      if (i >= n && !final) return { consumed: recordStart, line: recordLine };
       fields.push(text.slice(pos, i));
       if (i >= n) {
         pos = n;
@@ -328,8 +404,9 @@ function forEachRecord(
     }
     // A blank line reads as one empty field; a lone "" is a real (empty) value.
     if (fields.length === 1 && !quoted && fields[0].trim() === '') continue;
-    if (!visit(fields, recordLine)) return;
+    visit(fields, recordLine);
   }
+  return { consumed: n, line };
 }
 
 /** Options of {@link writeCsv}. */
