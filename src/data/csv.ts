@@ -349,8 +349,6 @@ function forEachRecord(
             if (!final) return { consumed: recordStart, line: recordLine };
             throw fail(source, openLine, "unterminated quoted field: the '\"' that opens it is never closed");
           }
-          // A quote at the very end may be the first of a '""'.
-          if (q + 1 >= n && !final) return { consumed: recordStart, line: recordLine };
           for (let i = text.indexOf('\n', from); i !== -1 && i < q; i = text.indexOf('\n', i + 1)) line++;
           if (text.charCodeAt(q + 1) === QUOTE) {
             value += text.slice(from, q + 1);
@@ -365,6 +363,7 @@ function forEachRecord(
         while ((c === SPACE || c === TAB) && c !== D) c = text.charCodeAt(++pos);
         fields.push(value);
         if (pos >= n) {
+          // The piece may go on with '"' (this quote was the first of '""'), spaces, or the record.
           if (!final) return { consumed: recordStart, line: recordLine };
           break;
         }
