@@ -103,6 +103,34 @@ describe('CsvParser: any cut gives the table or error of the whole text', () => 
     assert.deepEqual(parseCsv('v\n1.50\nx\n', 'd.csv').columns[0].values, ['1.50', 'x']);
   });
 
+  test('every spelling of a number survives the turn to text', () => {
+    const cells = [
+      '0',
+      '-0',
+      '0.0',
+      '-0.0',
+      '-0.000',
+      '1.50',
+      '-12.3400',
+      '9.995',
+      '0.1',
+      '1e-7',
+      '0.0000001',
+    ];
+    cells.push('0.00000010', '123456789012345', '1234567890123456', '12345678.1234567', '1.23456789012345');
+    cells.push('99999999999999999999999', '+2', '.5', '5.', ' 7', '7 ', '0x10', '1E3', 'Infinity', '00.5');
+    let seed = 7;
+    for (let i = 0; i < 300; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const v = (seed / 2 ** 31 - 0.5) * 10 ** ((seed % 13) - 6);
+      cells.push(v.toFixed(seed % 9), String(v), v.toPrecision(1 + (seed % 16)));
+    }
+    const words = cells.map((_, i) => `w${i}`);
+    const all = [...cells, ...words, 'w'];
+    const t = parseCsv(`v\n${all.join('\n')}\n`, 'd.csv');
+    assert.deepEqual(t.columns[0].values, all);
+  });
+
   test('more rows than the first allocation', () => {
     const rows = Array.from({ length: 5000 }, (_, i) => `${i},${i % 3 === 0 ? 'NA' : i / 4}`);
     const text = `a,b\n${rows.join('\n')}\n`;

@@ -203,7 +203,7 @@ export class CsvParser {
 const INITIAL_ROWS = 1024;
 
 /** `a` in a new array twice as long, its first `used` elements copied. */
-function grow<T extends Int32Array | Float64Array>(a: T, used: number): T {
+function grow<T extends Int32Array | Float64Array | Uint8Array>(a: T, used: number): T {
   const bigger = new (a.constructor as new (n: number) => T)(Math.max(INITIAL_ROWS, a.length * 2));
   bigger.set(a.subarray(0, used));
   return bigger;
@@ -220,9 +220,12 @@ interface ColumnBuilder {
   /** Rows of `numbers` that hold NaN, as written. */
   textCells: Map<number, string> | null;
   /**
-   * Rows of `numbers` whose spelling is not the number's own (`1.0`, `007`, ` 7`), kept while the column
-   * may still turn out to be text, which keeps every cell as written. Most files have few.
+   * How each number was written, while the column may still turn out to be text (which keeps every cell
+   * as written): per row the digits after the point, so `numbers[row].toFixed(digits)` spells it again
+   * (null while every number so far is a plain integer), or {@link KEEP} for the few cells with another
+   * spelling (`007`, ` 7`, `1e3`, `-0`), which `spellings` holds.
    */
+  digits: Uint8Array | null;
   spellings: Map<number, string> | null;
   strings: string[] | null;
   /** Cells that are numbers, and cells that are neither numbers nor missing values. */
@@ -236,6 +239,7 @@ function newBuilder(name: string, forced: ColumnKind | undefined): ColumnBuilder
     forced,
     numbers: null,
     textCells: null,
+    digits: null,
     spellings: null,
     strings: forced === 'text' ? [] : null,
     numberCount: 0,
@@ -254,12 +258,21 @@ function addCell(b: ColumnBuilder, cell: string, row: number): void {
     return;
   }
   if (b.numbers === null) b.numbers = new Float64Array(INITIAL_ROWS);
-  else if (row === b.numbers.length) b.numbers = grow(b.numbers, row);
+  else if (row === b.numbers.length) {
+    b.numbers = grow(b.numbers, row);
+    if (b.digits !== null) b.digits = grow(b.digits, row);
+  }
   const v = parseNumber(cell);
   if (v === v) {
     b.numbers[row] = v;
     b.numberCount++;
-    if (b.forced === undefined && String(v) !== cell) (b.spellings ??= new Map()).set(row, cell);
+    if (b.forced === undefined) {
+      const d = fractionDigits(cell, v);
+      if (d !== 0) {
+        (b.digits ??= new Uint8Array(b.numbers.length))[row] = d;
+        if (d === KEEP) (b.spellings ??= new Map()).set(row, cell);
+      }
+    }
     return;
   }
   b.numbers[row] = NaN;
@@ -274,12 +287,44 @@ function addCell(b: ColumnBuilder, cell: string, row: number): void {
 function toText(b: ColumnBuilder, rows: number): void {
   const numbers = b.numbers as Float64Array;
   const strings = new Array<string>(rows);
-  for (let r = 0; r < rows; r++)
-    strings[r] = b.textCells?.get(r) ?? b.spellings?.get(r) ?? String(numbers[r]);
+  for (let r = 0; r < rows; r++) {
+    const d = b.digits === null ? 0 : b.digits[r];
+    strings[r] =
+      b.textCells?.get(r) ?? (d === KEEP ? (b.spellings?.get(r) as string) : numbers[r].toFixed(d));
+  }
   b.strings = strings;
   b.numbers = null;
   b.textCells = null;
+  b.digits = null;
   b.spellings = null;
+}
+
+/** A spelling that `toFixed` does not give back: the cell itself is kept. */
+const KEEP = 255;
+
+/**
+ * For a cell that reads as the number `v`: the digits after its decimal point when it is written plainly
+ * (`-12.50`: 2), so that `v.toFixed(digits)` is the cell again, else {@link KEEP}. Plain means an optional
+ * '-', an integer part without leading zeros, and at most 15 digits in all, which a double holds exactly.
+ */
+function fractionDigits(cell: string, v: number): number {
+  const n = cell.length;
+  let i = cell.charCodeAt(0) === 45 ? 1 : 0;
+  const first = i;
+  while (i < n && isDigit(cell.charCodeAt(i))) i++;
+  const integerDigits = i - first;
+  if (integerDigits === 0 || (integerDigits > 1 && cell.charCodeAt(first) === 48)) return KEEP;
+  if (v === 0 && first === 1) return KEEP; // '-0' reads as -0, which toFixed writes as '0'
+  if (i === n) return integerDigits <= 15 ? 0 : KEEP;
+  if (cell.charCodeAt(i) !== 46) return KEEP;
+  const point = ++i;
+  while (i < n && isDigit(cell.charCodeAt(i))) i++;
+  const digits = i - point;
+  return i === n && digits > 0 && integerDigits + digits <= 15 ? digits : KEEP;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
 }
 
 function checkHeader(fields: string[], line: number, source: string, delimiter: string): string[] {
