@@ -131,13 +131,20 @@ describe('CsvParser: any cut gives the table or error of the whole text', () => 
     assert.deepEqual(t.columns[0].values, all);
   });
 
-  test('more rows than the first allocation', () => {
-    const rows = Array.from({ length: 5000 }, (_, i) => `${i},${i % 3 === 0 ? 'NA' : i / 4}`);
+  test('more rows than a block of storage, and a column that turns to text after it', () => {
+    const rows = Array.from({ length: 70000 }, (_, i) => `${i},${i % 3 === 0 ? 'NA' : i / 4}`);
     const text = `a,b\n${rows.join('\n')}\n`;
-    const t = inPieces(text.match(/[^]{1,777}/g)!);
-    assert.equal(t.numRows, 5000);
-    assert.equal(t.lineOf!(4999), 5001);
+    const t = inPieces(text.match(/[^]{1,7777}/g)!);
+    assert.equal(t.numRows, 70000);
+    assert.equal(t.lineOf!(69999), 70001);
     assert.deepEqual(snapshot(t), snapshot(parseCsv(text, 'd.csv')));
+    assert.equal((t.columns[1].values as Float64Array)[69998], 69998 / 4);
+    const numbers = Array.from({ length: 66000 }, (_, i) => (i / 8).toFixed(i % 4));
+    const words = Array.from({ length: 66001 }, (_, i) => `w${i}`);
+    assert.deepEqual(parseCsv(`v\n${[...numbers, ...words].join('\n')}`, 'd.csv').columns[0].values, [
+      ...numbers,
+      ...words,
+    ]);
   });
 
   test('push after end is a programming error', () => {

@@ -150,7 +150,8 @@ export class CsvParser {
       const numeric = b.forced ? b.forced === 'numeric' : b.numberCount > b.wordCount;
       if (b.numbers !== null && !numeric) toText(b, numRows);
       if (b.numbers !== null) {
-        const values = b.numbers.length === numRows ? b.numbers : b.numbers.slice(0, numRows);
+        const values = joinBlocks(b.numbers, numRows);
+        b.numbers = null; // each column's blocks go as soon as it is one array: the peak is one column more
         const cells = b.textCells;
         return { name: b.name, values, ...(cells && cells.size > 0 ? { textCells: cells } : {}) };
       }
@@ -159,8 +160,8 @@ export class CsvParser {
       return numeric ? asNumeric({ name: b.name, values: strings }) : { name: b.name, values: strings };
     });
     const rowLines = this.lines.length === numRows ? this.lines : this.lines.slice(0, numRows);
-    this.builders = [];
     this.lines = new Int32Array(0);
+    this.builders = [];
     return makeTable(source, columns, (row) => {
       if (!(row >= 0 && row < numRows))
         throw new RangeError(`lineOf: row ${row} is outside the table's ${numRows} rows`);
@@ -201,12 +202,25 @@ export class CsvParser {
 }
 
 const INITIAL_ROWS = 1024;
+/** Numbers are stored in blocks of this many rows (the first grows to it), joined once at the end. */
+const BLOCK_BITS = 16;
+const BLOCK_ROWS = 1 << BLOCK_BITS;
 
-/** `a` in a new array twice as long, its first `used` elements copied. */
-function grow<T extends Int32Array | Float64Array | Uint8Array>(a: T, used: number): T {
-  const bigger = new (a.constructor as new (n: number) => T)(Math.max(INITIAL_ROWS, a.length * 2));
+/** `a` in a new array at least twice as long and longer than `row`, its first `used` elements copied. */
+function grow<T extends Int32Array | Float64Array | Uint8Array>(a: T, used: number, row = used): T {
+  const length = Math.max(INITIAL_ROWS, a.length * 2, 2 * row);
+  const bigger = new (a.constructor as new (n: number) => T)(length);
   bigger.set(a.subarray(0, used));
   return bigger;
+}
+
+/** The first `rows` numbers of `blocks` as one array. */
+function joinBlocks(blocks: Float64Array[], rows: number): Float64Array {
+  if (blocks.length === 1 && blocks[0].length === rows) return blocks[0];
+  const values = new Float64Array(rows);
+  for (let k = 0, at = 0; at < rows; k++, at += BLOCK_ROWS)
+    values.set(blocks[k].subarray(0, Math.min(BLOCK_ROWS, rows - at)), at);
+  return values;
 }
 
 /**
@@ -216,12 +230,13 @@ function grow<T extends Int32Array | Float64Array | Uint8Array>(a: T, used: numb
 interface ColumnBuilder {
   readonly name: string;
   readonly forced: ColumnKind | undefined;
-  numbers: Float64Array | null;
-  /** Rows of `numbers` that hold NaN, as written. */
+  /** The numbers, in blocks of {@link BLOCK_ROWS} rows. */
+  numbers: Float64Array[] | null;
+  /** Rows that hold NaN in `numbers`, as written. */
   textCells: Map<number, string> | null;
   /**
    * How each number was written, while the column may still turn out to be text (which keeps every cell
-   * as written): per row the digits after the point, so `numbers[row].toFixed(digits)` spells it again
+   * as written): per row the digits after the point, so the number's `toFixed(digits)` spells it again
    * (null while every number so far is a plain integer), or {@link KEEP} for the few cells with another
    * spelling (`007`, ` 7`, `1e3`, `-0`), which `spellings` holds.
    */
@@ -257,25 +272,28 @@ function addCell(b: ColumnBuilder, cell: string, row: number): void {
     }
     return;
   }
-  if (b.numbers === null) b.numbers = new Float64Array(INITIAL_ROWS);
-  else if (row === b.numbers.length) {
-    b.numbers = grow(b.numbers, row);
-    if (b.digits !== null) b.digits = grow(b.digits, row);
-  }
+  const blocks = (b.numbers ??= []);
+  const k = row >>> BLOCK_BITS;
+  const at = row & (BLOCK_ROWS - 1);
+  let numbers = blocks[k];
+  if (numbers === undefined) blocks.push((numbers = new Float64Array(k === 0 ? INITIAL_ROWS : BLOCK_ROWS)));
+  else if (at === numbers.length) blocks[k] = numbers = grow(numbers, at);
   const v = parseNumber(cell);
   if (v === v) {
-    b.numbers[row] = v;
+    numbers[at] = v;
     b.numberCount++;
     if (b.forced === undefined) {
       const d = fractionDigits(cell, v);
       if (d !== 0) {
-        (b.digits ??= new Uint8Array(b.numbers.length))[row] = d;
+        if (b.digits === null) b.digits = new Uint8Array(Math.max(INITIAL_ROWS, 2 * row));
+        else if (row >= b.digits.length) b.digits = grow(b.digits, b.digits.length, row);
+        b.digits[row] = d;
         if (d === KEEP) (b.spellings ??= new Map()).set(row, cell);
       }
     }
     return;
   }
-  b.numbers[row] = NaN;
+  numbers[at] = NaN;
   (b.textCells ??= new Map()).set(row, cell);
   if (isMissingValue(cell)) return;
   b.wordCount++;
@@ -285,12 +303,13 @@ function addCell(b: ColumnBuilder, cell: string, row: number): void {
 
 /** Turn a column stored as numbers into its first `rows` cells as written. */
 function toText(b: ColumnBuilder, rows: number): void {
-  const numbers = b.numbers as Float64Array;
+  const blocks = b.numbers as Float64Array[];
+  const digits = b.digits;
   const strings = new Array<string>(rows);
   for (let r = 0; r < rows; r++) {
-    const d = b.digits === null ? 0 : b.digits[r];
-    strings[r] =
-      b.textCells?.get(r) ?? (d === KEEP ? (b.spellings?.get(r) as string) : numbers[r].toFixed(d));
+    const d = digits !== null && r < digits.length ? digits[r] : 0;
+    const v = blocks[r >>> BLOCK_BITS][r & (BLOCK_ROWS - 1)];
+    strings[r] = b.textCells?.get(r) ?? (d === KEEP ? (b.spellings?.get(r) as string) : v.toFixed(d));
   }
   b.strings = strings;
   b.numbers = null;
