@@ -26,7 +26,6 @@ export async function readCsv(
   options: CsvOptions = {},
   chunkBytes = CSV_CHUNK_BYTES,
 ): Promise<Table> {
-  const parser = new CsvParser(shown, options);
   let handle: FileHandle;
   try {
     handle = await open(path, 'r');
@@ -34,6 +33,7 @@ export async function readCsv(
     throw readError(e, shown);
   }
   try {
+    const parser = new CsvParser(shown, options);
     // Two bytes at least in the first piece, for the UTF-16 check.
     const buffer = Buffer.allocUnsafe(Math.max(2, chunkBytes));
     const read = async (at: number, length: number): Promise<number> => {
