@@ -282,6 +282,7 @@ export {
 } from './data/table.js';
 export {
   parseCsv,
+  CsvParser,
   writeCsv,
   CsvError,
   type CsvOptions,

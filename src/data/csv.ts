@@ -74,70 +74,153 @@ function delimiterName(d: string): string {
  *
  * The table's `lineOf(row)` gives the line each data row starts on, for later messages. Errors are
  * {@link CsvError}s naming the line, e.g. `data.csv:7: expected 5 fields (as in the header), found 4`.
+ * For text that arrives in pieces (a file read as a stream), {@link CsvParser} gives the same table.
  */
 export function parseCsv(text: string, source: string, options: CsvOptions = {}): Table {
-  const delimiter = options.delimiter ?? ',';
-  if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r')
-    throw new CsvError(
-      `${source}: the delimiter must be one character other than a quote or a line break, got ${JSON.stringify(delimiter)}`,
-      source,
-    );
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  // One newline convention, so line numbers are a count of '\n' and a stray '\r' is never content.
-  if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
-  // Every data row follows at least one '\n' (the header's), so this bounds the number of rows.
-  let capacity = 0;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) capacity++;
+  const parser = new CsvParser(source, options);
+  parser.push(text);
+  return parser.end();
+}
 
-  let header: string[] | null = null;
-  let builders: ColumnBuilder[] = [];
-  const lines = new Int32Array(capacity);
-  let numRows = 0;
-  forEachRecord(text, source, delimiter, (fields, line) => {
-    if (header === null) {
-      header = checkHeader(fields, line, source, delimiter);
-      builders = header.map((name) => newBuilder(name, options.kinds?.[name], capacity));
-      return true;
-    }
-    if (fields.length !== header.length)
-      throw fail(source, line, `expected ${header.length} fields (as in the header), found ${fields.length}`);
-    lines[numRows] = line;
-    for (let c = 0; c < fields.length; c++) addCell(builders[c], fields[c], numRows);
-    numRows++;
-    return true;
-  });
-  if (header === null) throw fail(source, undefined, 'the file is empty (expected a header row)');
-  if (numRows === 0) throw fail(source, undefined, 'no data rows');
+/**
+ * {@link parseCsv} for text that arrives in pieces: `push` each piece in order, then `end` for the table.
+ * Pieces may split the file anywhere (inside a quoted field, between `\r` and `\n`); the table, and every
+ * error with its line, are those `parseCsv` gives for the whole text. Only the unfinished record is held
+ * between pieces, so memory is the table's, not the file's. An error may come from `push` (as soon as the
+ * record that has it is complete) or from `end`.
+ */
+export class CsvParser {
+  private readonly source: string;
+  private readonly options: CsvOptions;
+  private readonly delimiter: string;
+  /** Text not yet made into records: the unfinished last record, '\n' line ends only. */
+  private rest = '';
+  /** A '\r' at the end of the last piece: its meaning depends on whether '\n' comes next. */
+  private pendingCR = false;
+  private started = false;
+  private ended = false;
+  /** The line `rest` starts on. */
+  private line = 1;
+  private header: string[] | null = null;
+  private builders: ColumnBuilder[] = [];
+  private lines = new Int32Array(INITIAL_ROWS);
+  private numRows = 0;
 
-  // The rule, for the columns the caller left to it: numeric when numbers outnumber words.
-  for (const b of builders) {
-    const numeric = b.forced ? b.forced === 'numeric' : b.numberCount > b.wordCount;
-    if (!numeric && b.strings === null) {
-      b.strings = new Array<string>(numRows);
-      b.backfillTo = numRows;
-      b.numbers = null;
-      b.textCells = null;
-    }
+  /** A parser for the file named `source` in messages; `options` as in {@link parseCsv}. */
+  constructor(source: string, options: CsvOptions = {}) {
+    const delimiter = options.delimiter ?? ',';
+    if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r')
+      throw new CsvError(
+        `${source}: the delimiter must be one character other than a quote or a line break, got ${JSON.stringify(delimiter)}`,
+        source,
+      );
+    this.source = source;
+    this.options = options;
+    this.delimiter = delimiter;
   }
-  backfill(text, source, delimiter, builders);
 
-  const columns: Column[] = builders.map((b) => {
-    const numeric = b.forced ? b.forced === 'numeric' : b.numberCount > b.wordCount;
-    if (b.numbers !== null) {
-      const values = numRows === capacity ? b.numbers : b.numbers.slice(0, numRows);
-      const cells = b.textCells;
-      return { name: b.name, values, ...(cells && cells.size > 0 ? { textCells: cells } : {}) };
+  /** Add the next piece of the text; complete records in it are read now. */
+  push(chunk: string): void {
+    if (this.ended) throw new Error('CsvParser: push after end');
+    if (chunk.length === 0) return;
+    if (!this.started) {
+      this.started = true;
+      if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
     }
-    const strings = b.strings as string[];
-    // Stored as text while words led, numbers won in the end.
-    return numeric ? asNumeric({ name: b.name, values: strings }) : { name: b.name, values: strings };
-  });
-  const rowLines = numRows === capacity ? lines : lines.slice(0, numRows);
-  return makeTable(source, columns, (row) => {
-    if (!(row >= 0 && row < numRows))
-      throw new RangeError(`lineOf: row ${row} is outside the table's ${numRows} rows`);
-    return rowLines[row];
-  });
+    if (this.pendingCR) {
+      chunk = '\r' + chunk;
+      this.pendingCR = false;
+    }
+    if (chunk.charCodeAt(chunk.length - 1) === 13) {
+      chunk = chunk.slice(0, -1);
+      this.pendingCR = true;
+    }
+    this.read(chunk, false);
+  }
+
+  /** The table of everything pushed; errors as {@link parseCsv}'s. */
+  end(): Table {
+    if (this.ended) throw new Error('CsvParser: end called twice');
+    this.ended = true;
+    this.read(this.pendingCR ? '\r' : '', true);
+    const { source, builders, numRows } = this;
+    if (this.header === null) throw fail(source, undefined, 'the file is empty (expected a header row)');
+    if (numRows === 0) throw fail(source, undefined, 'no data rows');
+    const columns: Column[] = builders.map((b) => {
+      const numeric = b.forced ? b.forced === 'numeric' : b.numberCount > b.wordCount;
+      if (b.numbers !== null && !numeric) toText(b, numRows);
+      if (b.numbers !== null) {
+        const values = joinBlocks(b.numbers, numRows);
+        b.numbers = null; // each column's blocks go as soon as it is one array: the peak is one column more
+        const cells = b.textCells;
+        return { name: b.name, values, ...(cells && cells.size > 0 ? { textCells: cells } : {}) };
+      }
+      const strings = b.strings as string[];
+      // Stored as text while words led, numbers won in the end.
+      return numeric ? asNumeric({ name: b.name, values: strings }) : { name: b.name, values: strings };
+    });
+    const rowLines = this.lines.length === numRows ? this.lines : this.lines.slice(0, numRows);
+    this.lines = new Int32Array(0);
+    this.builders = [];
+    return makeTable(source, columns, (row) => {
+      if (!(row >= 0 && row < numRows))
+        throw new RangeError(`lineOf: row ${row} is outside the table's ${numRows} rows`);
+      return rowLines[row];
+    });
+  }
+
+  private read(chunk: string, final: boolean): void {
+    // One newline convention, so line numbers are a count of '\n' and a stray '\r' is never content.
+    if (chunk.includes('\r')) chunk = chunk.replace(/\r\n?/g, '\n');
+    const text = this.rest + chunk;
+    const { consumed, line } = forEachRecord(text, this.source, this.delimiter, this.line, final, (f, l) =>
+      this.record(f, l),
+    );
+    this.rest = consumed === 0 ? text : text.slice(consumed);
+    this.line = line;
+  }
+
+  private record(fields: string[], line: number): void {
+    const { source } = this;
+    if (this.header === null) {
+      this.header = checkHeader(fields, line, source, this.delimiter);
+      this.builders = this.header.map((name) => newBuilder(name, this.options.kinds?.[name]));
+      return;
+    }
+    if (fields.length !== this.header.length)
+      throw fail(
+        source,
+        line,
+        `expected ${this.header.length} fields (as in the header), found ${fields.length}`,
+      );
+    const row = this.numRows;
+    if (row === this.lines.length) this.lines = grow(this.lines, row);
+    this.lines[row] = line;
+    for (let c = 0; c < fields.length; c++) addCell(this.builders[c], fields[c], row);
+    this.numRows++;
+  }
+}
+
+const INITIAL_ROWS = 1024;
+/** Numbers are stored in blocks of this many rows (the first grows to it), joined once at the end. */
+const BLOCK_BITS = 16;
+const BLOCK_ROWS = 1 << BLOCK_BITS;
+
+/** `a` in a new array at least twice as long and longer than `row`, its first `used` elements copied. */
+function grow<T extends Int32Array | Float64Array | Uint8Array>(a: T, used: number, row = used): T {
+  const length = Math.max(INITIAL_ROWS, a.length * 2, 2 * row);
+  const bigger = new (a.constructor as new (n: number) => T)(length);
+  bigger.set(a.subarray(0, used));
+  return bigger;
+}
+
+/** The first `rows` numbers of `blocks` as one array. */
+function joinBlocks(blocks: Float64Array[], rows: number): Float64Array {
+  if (blocks.length === 1 && blocks[0].length === rows) return blocks[0];
+  const values = new Float64Array(rows);
+  for (let k = 0, at = 0; at < rows; k++, at += BLOCK_ROWS)
+    values.set(blocks[k].subarray(0, Math.min(BLOCK_ROWS, rows - at)), at);
+  return values;
 }
 
 /**
@@ -147,26 +230,33 @@ export function parseCsv(text: string, source: string, options: CsvOptions = {})
 interface ColumnBuilder {
   readonly name: string;
   readonly forced: ColumnKind | undefined;
-  readonly capacity: number;
-  numbers: Float64Array | null;
+  /** The numbers, in blocks of {@link BLOCK_ROWS} rows. */
+  numbers: Float64Array[] | null;
+  /** Rows that hold NaN in `numbers`, as written. */
   textCells: Map<number, string> | null;
+  /**
+   * How each number was written, while the column may still turn out to be text (which keeps every cell
+   * as written): per row the digits after the point, so the number's `toFixed(digits)` spells it again
+   * (null while every number so far is a plain integer), or {@link KEEP} for the few cells with another
+   * spelling (`007`, ` 7`, `1e3`, `-0`), which `spellings` holds.
+   */
+  digits: Uint8Array | null;
+  spellings: Map<number, string> | null;
   strings: string[] | null;
-  /** Rows before this one were stored as numbers and must be read again as text (0: none). */
-  backfillTo: number;
   /** Cells that are numbers, and cells that are neither numbers nor missing values. */
   numberCount: number;
   wordCount: number;
 }
 
-function newBuilder(name: string, forced: ColumnKind | undefined, capacity: number): ColumnBuilder {
+function newBuilder(name: string, forced: ColumnKind | undefined): ColumnBuilder {
   return {
     name,
     forced,
-    capacity,
     numbers: null,
     textCells: null,
+    digits: null,
+    spellings: null,
     strings: forced === 'text' ? [] : null,
-    backfillTo: 0,
     numberCount: 0,
     wordCount: 0,
   };
@@ -182,26 +272,78 @@ function addCell(b: ColumnBuilder, cell: string, row: number): void {
     }
     return;
   }
-  b.numbers ??= new Float64Array(b.capacity);
+  const blocks = (b.numbers ??= []);
+  const k = row >>> BLOCK_BITS;
+  const at = row & (BLOCK_ROWS - 1);
+  let numbers = blocks[k];
+  if (numbers === undefined) blocks.push((numbers = new Float64Array(k === 0 ? INITIAL_ROWS : BLOCK_ROWS)));
+  else if (at === numbers.length) blocks[k] = numbers = grow(numbers, at);
   const v = parseNumber(cell);
   if (v === v) {
-    b.numbers[row] = v;
+    numbers[at] = v;
     b.numberCount++;
+    if (b.forced === undefined) {
+      const d = fractionDigits(cell, v);
+      if (d !== 0) {
+        if (b.digits === null) b.digits = new Uint8Array(Math.max(INITIAL_ROWS, 2 * row));
+        else if (row >= b.digits.length) b.digits = grow(b.digits, b.digits.length, row);
+        b.digits[row] = d;
+        if (d === KEEP) (b.spellings ??= new Map()).set(row, cell);
+      }
+    }
     return;
   }
-  b.numbers[row] = NaN;
+  numbers[at] = NaN;
   (b.textCells ??= new Map()).set(row, cell);
   if (isMissingValue(cell)) return;
   b.wordCount++;
-  // Words lead: store text from here on. The numbers so far lost their spelling ('1.0', '007'), so those
-  // rows are read again from the file afterwards.
-  if (b.forced === undefined && b.wordCount > b.numberCount) {
-    b.numbers = null;
-    b.textCells = null;
-    b.strings = new Array<string>(row);
-    b.strings.push(cell);
-    b.backfillTo = row;
+  // Words lead: store text from here on, the rows so far as they were written.
+  if (b.forced === undefined && b.wordCount > b.numberCount) toText(b, row + 1);
+}
+
+/** Turn a column stored as numbers into its first `rows` cells as written. */
+function toText(b: ColumnBuilder, rows: number): void {
+  const blocks = b.numbers as Float64Array[];
+  const digits = b.digits;
+  const strings = new Array<string>(rows);
+  for (let r = 0; r < rows; r++) {
+    const d = digits !== null && r < digits.length ? digits[r] : 0;
+    const v = blocks[r >>> BLOCK_BITS][r & (BLOCK_ROWS - 1)];
+    strings[r] = b.textCells?.get(r) ?? (d === KEEP ? (b.spellings?.get(r) as string) : v.toFixed(d));
   }
+  b.strings = strings;
+  b.numbers = null;
+  b.textCells = null;
+  b.digits = null;
+  b.spellings = null;
+}
+
+/** A spelling that `toFixed` does not give back: the cell itself is kept. */
+const KEEP = 255;
+
+/**
+ * For a cell that reads as the number `v`: the digits after its decimal point when it is written plainly
+ * (`-12.50`: 2), so that `v.toFixed(digits)` is the cell again, else {@link KEEP}. Plain means an optional
+ * '-', an integer part without leading zeros, and at most 15 digits in all, which a double holds exactly.
+ */
+function fractionDigits(cell: string, v: number): number {
+  const n = cell.length;
+  let i = cell.charCodeAt(0) === 45 ? 1 : 0;
+  const first = i;
+  while (i < n && isDigit(cell.charCodeAt(i))) i++;
+  const integerDigits = i - first;
+  if (integerDigits === 0 || (integerDigits > 1 && cell.charCodeAt(first) === 48)) return KEEP;
+  if (v === 0 && first === 1) return KEEP; // '-0' reads as -0, which toFixed writes as '0'
+  if (i === n) return integerDigits <= 15 ? 0 : KEEP;
+  if (cell.charCodeAt(i) !== 46) return KEEP;
+  const point = ++i;
+  while (i < n && isDigit(cell.charCodeAt(i))) i++;
+  const digits = i - point;
+  return i === n && digits > 0 && integerDigits + digits <= 15 ? digits : KEEP;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
 }
 
 function checkHeader(fields: string[], line: number, source: string, delimiter: string): string[] {
@@ -230,42 +372,32 @@ function checkHeader(fields: string[], line: number, source: string, delimiter: 
   return names;
 }
 
-/** Read again the leading rows of columns that turned out to be text, keeping each cell's exact spelling. */
-function backfill(text: string, source: string, delimiter: string, builders: ColumnBuilder[]): void {
-  const pending = builders.map((b, c) => ({ b, c })).filter(({ b }) => b.backfillTo > 0);
-  if (pending.length === 0) return;
-  const end = Math.max(...pending.map(({ b }) => b.backfillTo));
-  let row = -1; // the header
-  forEachRecord(text, source, delimiter, (fields) => {
-    if (row >= 0) for (const { b, c } of pending) if (row < b.backfillTo) b.strings![row] = fields[c];
-    row++;
-    return row < end;
-  });
-}
-
 const QUOTE = 34;
 const NEWLINE = 10;
 const SPACE = 32;
 const TAB = 9;
 
 /**
- * Call `visit` with each non-blank record and the line it starts on; `visit` returns false to stop. The
- * text has '\n' line ends only. A field is quoted when its first character is '"'; inside, '""' is a
- * quote and line breaks are content; after the closing quote only spaces may come before the delimiter
- * or the line end. Records are handed over one at a time, so a large file never exists as one array of
- * all its cells.
+ * Call `visit` with each non-blank record of `text` and the line it starts on (`text` starts on line
+ * `line`), and say how much of the text was read and the line after it. The text has '\n' line ends
+ * only. A field is quoted when its first character is '"'; inside, '""' is a quote and line breaks are
+ * content; after the closing quote only spaces may come before the delimiter or the line end. Unless
+ * `final`, a record that runs to the end of the text may go on in the next piece: it is left unread.
+ * Records are handed over one at a time, so a large file never exists as one array of all its cells.
  */
 function forEachRecord(
   text: string,
   source: string,
   delimiter: string,
-  visit: (fields: string[], line: number) => boolean,
-): void {
+  line: number,
+  final: boolean,
+  visit: (fields: string[], line: number) => void,
+): { consumed: number; line: number } {
   const n = text.length;
   const D = delimiter.charCodeAt(0);
   let pos = 0;
-  let line = 1;
   while (pos < n) {
+    const recordStart = pos;
     const recordLine = line;
     const fields: string[] = [];
     let quoted = false;
@@ -277,8 +409,10 @@ function forEachRecord(
         let from = pos + 1;
         for (;;) {
           const q = text.indexOf('"', from);
-          if (q < 0)
+          if (q < 0) {
+            if (!final) return { consumed: recordStart, line: recordLine };
             throw fail(source, openLine, "unterminated quoted field: the '\"' that opens it is never closed");
+          }
           for (let i = text.indexOf('\n', from); i !== -1 && i < q; i = text.indexOf('\n', i + 1)) line++;
           if (text.charCodeAt(q + 1) === QUOTE) {
             value += text.slice(from, q + 1);
@@ -292,7 +426,11 @@ function forEachRecord(
         let c = text.charCodeAt(pos);
         while ((c === SPACE || c === TAB) && c !== D) c = text.charCodeAt(++pos);
         fields.push(value);
-        if (pos >= n) break;
+        if (pos >= n) {
+          // The piece may go on with '"' (this quote was the first of '""'), spaces, or the record.
+          if (!final) return { consumed: recordStart, line: recordLine };
+          break;
+        }
         if (c === D) {
           pos++;
           continue;
@@ -315,6 +453,7 @@ function forEachRecord(
         c = text.charCodeAt(i);
         if (c === D || c === NEWLINE) break;
       }
+      if (i >= n && !final) return { consumed: recordStart, line: recordLine };
       fields.push(text.slice(pos, i));
       if (i >= n) {
         pos = n;
@@ -328,8 +467,9 @@ function forEachRecord(
     }
     // A blank line reads as one empty field; a lone "" is a real (empty) value.
     if (fields.length === 1 && !quoted && fields[0].trim() === '') continue;
-    if (!visit(fields, recordLine)) return;
+    visit(fields, recordLine);
   }
+  return { consumed: n, line };
 }
 
 /** Options of {@link writeCsv}. */
