@@ -62,8 +62,6 @@ export async function readModel(
   command: string,
 ): Promise<LoadedModel> {
   const doc = await readModelDocument(path, cwd, command);
-  if (sequenceKind(doc.file) === 'text')
-    throw new UserError(`${doc.path}: a language model; use 'chainrule generate --model ${doc.path}'`);
   if (!doc.pre)
     throw new UserError(
       `${doc.path}: has no preprocessing (imported weights?); ${command} needs a model from 'chainrule train'`,
@@ -72,14 +70,21 @@ export async function readModel(
   return { ...doc, pre: doc.pre };
 }
 
-async function readModelDocument(
+/**
+ * `--model` for a command that runs a model on rows (eval, predict, explain): required, and not a language
+ * model (those only `generate` runs).
+ */
+export async function readModelDocument(
   path: string | undefined,
   cwd: string,
   command: string,
 ): Promise<ModelDocument> {
   if (!path)
     throw new UserError(`${command}: --model is required`, { hint: `see 'chainrule ${command} --help'` });
-  return readModelFile(path, cwd);
+  const doc = await readModelFile(path, cwd);
+  if (sequenceKind(doc.file) === 'text')
+    throw new UserError(`${doc.path}: a language model; use 'chainrule generate --model ${doc.path}'`);
+  return doc;
 }
 
 /**
@@ -131,10 +136,12 @@ export async function runModelOnData(
   flags: Flags,
   cwd: string,
   command: string,
-  options: { raw?: boolean; labelled?: boolean } = {},
+  options: { raw?: boolean; labelled?: boolean; doc?: ModelDocument } = {},
 ): Promise<ModelRun> {
   const path = flags.model as string | undefined;
-  const doc = options.raw ? await readModelDocument(path, cwd, command) : await readModel(path, cwd, command);
+  const doc =
+    options.doc ??
+    (options.raw ? await readModelDocument(path, cwd, command) : await readModel(path, cwd, command));
   const dataName = flags.data as string | undefined;
   if (!dataName)
     throw new UserError(`${command}: --data is required`, { hint: `see 'chainrule ${command} --help'` });

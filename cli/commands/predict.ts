@@ -6,7 +6,7 @@ import { writeCsv } from '../csv.js';
 import { writeFileAtomic } from '../fsutil.js';
 import { UserError } from '../errors.js';
 import type { IO } from '../io.js';
-import { readModelFile, runModelOnData, sequenceKind } from '../model.js';
+import { readModelDocument, runModelOnData, sequenceKind } from '../model.js';
 import { forecastCommand } from './sequence.js';
 
 /** The predict command's flags and help. */
@@ -66,16 +66,19 @@ export const predictSpec: CommandSpec = {
 
 /** Run `chainrule predict`; returns the exit code. */
 export async function predictCommand(flags: Flags, io: IO): Promise<number> {
-  if (typeof flags.model === 'string') {
-    const doc = await readModelFile(flags.model, io.cwd);
-    if (sequenceKind(doc.file) === 'series') return forecastCommand(flags, io, doc);
-    if (sequenceKind(doc.file) === 'text')
-      throw new UserError(
-        `${flags.model}: a language model; use 'chainrule generate --model ${flags.model}'`,
-      );
-  }
+  // One read of the model file: a forecaster goes its own way, anything else runs on the rows.
+  const doc = await readModelDocument(flags.model as string | undefined, io.cwd, 'predict');
+  if (sequenceKind(doc.file) === 'series') return forecastCommand(flags, io, doc);
   if (flags.steps !== undefined) throw new UserError('predict: --steps is for a forecast model');
-  const { pre, table, outputs: out, raw } = await runModelOnData(flags, io.cwd, 'predict', { raw: true });
+  const {
+    pre,
+    table,
+    outputs: out,
+    raw,
+  } = await runModelOnData(flags, io.cwd, 'predict', {
+    raw: true,
+    doc,
+  });
   let header: string[];
   let rows: string[][];
   if (raw) {
