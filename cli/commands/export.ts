@@ -92,7 +92,7 @@ function py(v: unknown): string {
 }
 
 /** The PyTorch expression of one layer (what `nn.Sequential(...)` needs to match the state dict). */
-function torchLayer(l: LayerSpec): string {
+function torchLayer(l: LayerSpec): string | null {
   const act = elementwiseOf(l);
   if (act) {
     const info = activationInfo(act.op);
@@ -145,7 +145,7 @@ function torchLayer(l: LayerSpec): string {
     case 'rnn':
     case 'lastStep':
       // PyTorch's recurrent modules return (output, state), which nn.Sequential cannot chain.
-      throw new Error(`torchLayer: a '${l.type}' layer has no nn.Sequential form in PyTorch`);
+      return null;
     default: {
       // Only activations are left, and those were written above through the op table.
       const activation: ElementwiseSpec = l;
@@ -154,9 +154,11 @@ function torchLayer(l: LayerSpec): string {
   }
 }
 
-/** The matching PyTorch model, as one line of Python. */
-export function torchSequential(spec: ModelSpec, dtype: DType): string {
-  return `nn.Sequential(${spec.layers.map(torchLayer).join(', ')})${dtype === 'float64' ? '.double()' : ''}`;
+/** The matching PyTorch model, as one line of Python; null when a layer has no `nn.Sequential` form. */
+export function torchSequential(spec: ModelSpec, dtype: DType): string | null {
+  const layers = spec.layers.map(torchLayer);
+  if (layers.includes(null)) return null;
+  return `nn.Sequential(${layers.join(', ')})${dtype === 'float64' ? '.double()' : ''}`;
 }
 
 /** Inputs and outputs as lines, aligned in columns. */
@@ -228,20 +230,18 @@ export async function exportCommand(flags: Flags, positionals: string[], io: IO)
     await writeFileAtomic(resolve(io.cwd, safetensorsPath), bytes, { what: 'safetensors file' });
     const tensors = model.namedTensors();
     const counters = tensors.filter(([name]) => name.endsWith('num_batches_tracked')).length;
-    const recurrent = file.architecture.layers.some((l) =>
-      ['lstm', 'gru', 'rnn', 'lastStep'].includes(l.type),
-    );
+    const torch = torchSequential(file.architecture, file.dtype);
     lines.push(
       `wrote ${safetensorsPath}: ${tensors.length} tensors (${file.dtype === 'float64' ? 'F64' : 'F32'}` +
         `${counters > 0 ? `; num_batches_tracked I64, as PyTorch` : ''}), ${kilobytes(bytes.length)}; ` +
-        (recurrent ? "PyTorch's state-dict keys and layouts" : 'in PyTorch:'),
-      ...(recurrent
+        (torch ? 'in PyTorch:' : "PyTorch's state-dict keys and layouts"),
+      ...(torch
         ? [
-            '  (a recurrent layer returns (output, state) in PyTorch, so there is no nn.Sequential line to load it into)',
+            `  model = ${torch}`,
+            `  model.load_state_dict(safetensors.torch.load_file(${JSON.stringify(safetensorsPath)}))`,
           ]
         : [
-            `  model = ${torchSequential(file.architecture, file.dtype)}`,
-            `  model.load_state_dict(safetensors.torch.load_file(${JSON.stringify(safetensorsPath)}))`,
+            '  (a recurrent layer returns (output, state) in PyTorch, so there is no nn.Sequential line to load it into)',
           ]),
     );
   }
