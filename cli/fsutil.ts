@@ -188,11 +188,12 @@ export interface WriteOptions {
  * that file behind — nothing can run at such a moment — named `.<name>.<pid>-<random>.tmp` next to the
  * target, which `removeStaleTemps` cleans up later; the target itself is never partial. Anything at
  * `path` but a regular file (a folder, a FIFO, `/dev/null`) is refused, not replaced. A file being replaced keeps its permission bits, and a symlink
- * keeps pointing where it did: the file it points to is the one replaced.
+ * keeps pointing where it did: the file it points to is the one replaced. `data` may be pieces of text
+ * made as they are written; an error while making them is thrown as it is, and nothing is written.
  */
 export async function writeFileAtomic(
   path: string,
-  data: string | Uint8Array,
+  data: string | Uint8Array | Iterable<string>,
   options: WriteOptions = {},
 ): Promise<void> {
   const what = options.what ?? 'file';
@@ -223,7 +224,9 @@ export async function writeFileAtomic(
     created = true;
     // open's mode is reduced by the umask; the replaced file's own bits are what its owner chose.
     if (mode !== undefined) await handle.chmod(mode);
-    await handle.writeFile(data);
+    if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+    // Text made a piece at a time (predictions of a large file) is written as it comes.
+    else await writePieces(handle, data);
     await handle.sync();
     await handle.close();
     handle = null;
@@ -232,9 +235,32 @@ export async function writeFileAtomic(
   } catch (e) {
     await handle?.close().catch(() => {});
     if (created) await unlink(temp).catch(() => {});
+    // The data's own failure (bad input found while making it) is that error, not the file's.
+    if (e instanceof MakingFailed) throw e.cause;
     throw fileError('write', what, path, await writeReason(e, dir), e);
   }
   await syncDirectory(dir);
+}
+
+/** An error thrown while making the pieces of a file, not while writing them. */
+class MakingFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super('making the data failed');
+  }
+}
+
+async function writePieces(handle: FileHandle, pieces: Iterable<string>): Promise<void> {
+  const it = pieces[Symbol.iterator]();
+  for (;;) {
+    let next: IteratorResult<string>;
+    try {
+      next = it.next();
+    } catch (e) {
+      throw new MakingFailed(e);
+    }
+    if (next.done) return;
+    await handle.write(next.value);
+  }
 }
 
 /** The permission bits of an existing file at `path`, or undefined when there is none to keep. */

@@ -116,15 +116,29 @@ export function rawInputs(doc: ModelDocument, table: Table, command: string): Pr
   };
 }
 
-/** A model run on `--data`: the model, the data (its test split when it has one) and the raw outputs. */
-export interface ModelRun extends LoadedModel {
+/** A model and `--data`, ready to run: the model, the data (its test split when it has one), the rows. */
+export interface ModelData extends LoadedModel {
   data: LoadedData;
   table: Table;
-  outputs: Tensor;
   /** True when the model has no preprocessing of its own and took the columns as they are (`rawInputs`). */
   raw: boolean;
   /** Rows left out for missing values (labelled data only, as the model's policy says). */
   dropped: number;
+}
+
+/** A model run on `--data`: {@link ModelData} and the raw outputs for every row. */
+export interface ModelRun extends ModelData {
+  outputs: Tensor;
+}
+
+/** How eval and predict load `--model` and `--data` (see {@link loadModelData}). */
+export interface ModelDataOptions {
+  /** Take a model without preprocessing (imported weights) on the data's columns as they are. */
+  raw?: boolean;
+  /** Leave out the rows the model's missing-value policy leaves out of training. */
+  labelled?: boolean;
+  /** The model file, already read. */
+  doc?: ModelDocument;
 }
 
 /**
@@ -136,8 +150,22 @@ export async function runModelOnData(
   flags: Flags,
   cwd: string,
   command: string,
-  options: { raw?: boolean; labelled?: boolean; doc?: ModelDocument } = {},
+  options: ModelDataOptions = {},
 ): Promise<ModelRun> {
+  const loaded = await loadModelData(flags, cwd, command, options);
+  return { ...loaded, outputs: tableOutputs(loaded.model, loaded.pre, loaded.table) };
+}
+
+/**
+ * {@link runModelOnData} without the run: the model and the rows it would take, for a command that runs
+ * them a block at a time (predict streams its answers).
+ */
+export async function loadModelData(
+  flags: Flags,
+  cwd: string,
+  command: string,
+  options: ModelDataOptions = {},
+): Promise<ModelData> {
   const path = flags.model as string | undefined;
   const doc =
     options.doc ??
@@ -155,6 +183,5 @@ export async function runModelOnData(
   const pre = doc.pre ?? rawInputs(doc, all, command);
   const { table, dropped } =
     options.labelled && doc.pre ? dropMissing(pre, all, { target: true }) : { table: all, dropped: 0 };
-  const outputs = tableOutputs(doc.model, pre, table);
-  return { ...doc, pre, data, table, outputs, raw: doc.pre === null, dropped };
+  return { ...doc, pre, data, table, raw: doc.pre === null, dropped };
 }

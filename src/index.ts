@@ -284,12 +284,21 @@ export {
   parseCsv,
   CsvParser,
   writeCsv,
+  csvLine,
   CsvError,
   type CsvOptions,
   type WriteCsvOptions,
   type ColumnKind,
 } from './data/csv.js';
-export { columnKinds, tableOutputs, predictTable, predictionRows, rowIds } from './data/predict.js';
+export {
+  columnKinds,
+  tableOutputs,
+  predictTable,
+  predictionRows,
+  predictionCsv,
+  rowIds,
+  type PredictionCsvOptions,
+} from './data/predict.js';
 export {
   imageTable,
   imageSize,

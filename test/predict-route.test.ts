@@ -15,6 +15,7 @@ import {
   columnKinds,
   modelFromJSON,
   parseCsv,
+  predictionCsv,
   predictionRows,
   predictTable,
   writeCsv,
@@ -86,6 +87,60 @@ function parseCsvRows(csv: string): string[][] {
     .split('\n')
     .map((l) => l.split(','));
 }
+
+test('predictionCsv: the same text a block at a time, bad input found before the first piece', () => {
+  const { model, file } = modelFromJSON(modelText, 'm.json');
+  const pre = checkPreprocessing(file.preprocessing);
+  // The training rows again, without the target, 60 of them: blocks of 7 leave a remainder that joins the last.
+  const csv = TRAIN.split('\n')
+    .map((line) => line.slice(0, line.lastIndexOf(',')))
+    .join('\n');
+  const rows = parseCsv(csv, 'all.csv', { kinds: columnKinds(pre) });
+  const whole = route(modelText, csv);
+  for (const blockRows of [1, 7, 29, 30, 60, 8192]) {
+    const pieces = [...predictionCsv(model, pre, rows, { blockRows })];
+    assert.equal(pieces.join(''), whole, `blocks of ${blockRows}`);
+    // Header + first block, then one piece per further block; none shorter than a block.
+    assert.equal(pieces.length, Math.max(1, Math.floor(60 / blockRows)), `pieces for blocks of ${blockRows}`);
+  }
+  // Raw outputs: the network's numbers as they are, one column each.
+  const raw = [...predictionCsv(model, pre, rows, { raw: true, blockRows: 16 })].join('');
+  const lines = raw.trim().split('\n');
+  assert.deepEqual(lines[0], 'id,output_0,output_1,output_2');
+  assert.equal(lines.length, 61);
+  // A bad cell in the last row: the error comes at the first piece, before any text.
+  const bad = parseCsv(csv.replace(/\n60,[^\n]*$/, '\n60,5,wide,01'), 'bad.csv', { kinds: columnKinds(pre) });
+  const pieces = predictionCsv(model, pre, bad, { blockRows: 7 });
+  assert.throws(() => pieces.next(), {
+    name: 'PreprocessError',
+    message: /^bad\.csv:61: column 'petal' has 'wide'/,
+  });
+});
+
+test('chainrule predict: a bad cell in the last row writes nothing, to stdout or --out', async () => {
+  const many = [
+    'id,sepal,petal,code',
+    ...Array.from({ length: 20_000 }, (_, i) => `r${i},5.1,1.2,01`),
+    'last,5,wide,01',
+  ];
+  writeFileSync(join(dir, 'bad-late.csv'), many.join('\n') + '\n');
+  const toStdout = await cli(['predict', '--model', 'm.json', '--data', 'bad-late.csv'], dir);
+  assert.equal(toStdout.code, 2, toStdout.err);
+  assert.equal(toStdout.out, '');
+  assert.match(toStdout.err, /bad-late\.csv:20002: column 'petal' has 'wide'/);
+  const toFile = await cli(['predict', '--model', 'm.json', '--data', 'bad-late.csv', '--out', 'p.csv'], dir);
+  assert.equal(toFile.code, 2, toFile.err);
+  assert.throws(() => readFileSync(join(dir, 'p.csv')), { code: 'ENOENT' });
+  assert.doesNotMatch(toFile.err, /cannot write/);
+  // The same file without the bad row: 20,000 predictions, a block at a time, as the library route gives.
+  writeFileSync(join(dir, 'good.csv'), many.slice(0, -1).join('\n') + '\n');
+  const good = await cli(['predict', '--model', 'm.json', '--data', 'good.csv', '--out', 'p.csv'], dir);
+  assert.equal(good.code, 0, good.err);
+  assert.equal(
+    readFileSync(join(dir, 'p.csv'), 'utf8'),
+    route(modelText, many.slice(0, -1).join('\n') + '\n'),
+  );
+});
 
 test('in Node: the same CSV as chainrule predict, missing values filled and codes kept as written', async () => {
   const r = await cli(['predict', '--model', 'm.json', '--data', 'new.csv'], dir);

@@ -1,12 +1,11 @@
 // chainrule predict: raw rows in (like the training CSV, target optional), predictions out as CSV.
 import { resolve } from 'node:path';
-import { inverseTarget, predictionRows, rowIds } from '../../src/index.js';
+import { predictionCsv } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
-import { writeCsv } from '../csv.js';
 import { writeFileAtomic } from '../fsutil.js';
 import { UserError } from '../errors.js';
 import type { IO } from '../io.js';
-import { readModelDocument, runModelOnData, sequenceKind } from '../model.js';
+import { loadModelData, readModelDocument, sequenceKind } from '../model.js';
 import { forecastCommand } from './sequence.js';
 
 /** The predict command's flags and help. */
@@ -70,31 +69,20 @@ export async function predictCommand(flags: Flags, io: IO): Promise<number> {
   const doc = await readModelDocument(flags.model as string | undefined, io.cwd, 'predict');
   if (sequenceKind(doc.file) === 'series') return forecastCommand(flags, io, doc);
   if (flags.steps !== undefined) throw new UserError('predict: --steps is for a forecast model');
-  const {
-    pre,
-    table,
-    outputs: out,
-    raw,
-  } = await runModelOnData(flags, io.cwd, 'predict', {
-    raw: true,
-    doc,
-  });
-  let header: string[];
-  let rows: string[][];
-  if (raw) {
-    // Imported weights: the network's outputs as they are, one column each.
-    const { header: idHeader, id } = rowIds(table);
-    const width = out.shape[1] ?? 1;
-    header = [idHeader, ...Array.from({ length: width }, (_, j) => `output_${j}`)];
-    rows = Array.from({ length: table.numRows }, (_, i) => [
-      id(i),
-      ...Array.from(out.data.subarray(i * width, (i + 1) * width), (v) => String(v)),
-    ]);
-  } else ({ header, rows } = predictionRows(pre, table, inverseTarget(pre, out)));
-  const csv = writeCsv(rows, header);
+  const { model, pre, table, raw } = await loadModelData(flags, io.cwd, 'predict', { raw: true, doc });
+  // A block of rows at a time: memory holds the table and one block's answers, never all of them as text.
+  // Imported weights (raw) give the network's outputs as they are, one column each.
+  const csv = predictionCsv(model, pre, table, { raw });
   if (flags.out) {
     await writeFileAtomic(resolve(io.cwd, flags.out as string), csv);
-    io.err(`wrote ${rows.length} predictions to ${flags.out as string}\n`);
-  } else io.out(csv);
+    io.err(`wrote ${table.numRows} predictions to ${flags.out as string}\n`);
+  } else {
+    // Every block is checked before the first piece comes, so bad input leaves stdout empty; a reader that
+    // left (`| head`) ends the work.
+    for (const piece of csv) {
+      io.out(piece);
+      if (io.outOpen && !io.outOpen()) break;
+    }
+  }
   return 0;
 }

@@ -485,18 +485,25 @@ export interface WriteCsvOptions {
  * same cells.
  */
 export function writeCsv(rows: string[][], header: string[], options: WriteCsvOptions = {}): string {
-  const delimiter = options.delimiter ?? ',';
   const width = header.length;
-  const out: string[] = [formatRecord(header, delimiter)];
+  const out: string[] = [csvLine(header, options)];
   rows.forEach((row, i) => {
     if (row.length !== width)
       throw new Error(`writeCsv: row ${i} has ${row.length} fields, the header has ${width}`);
-    out.push(formatRecord(row, delimiter));
+    out.push(csvLine(row, options));
   });
   return out.join('\n') + '\n';
 }
 
-function formatRecord(fields: string[], delimiter: string): string {
+/**
+ * One CSV record without its line end, quoted as {@link writeCsv} quotes: for writing a large CSV a piece
+ * at a time.
+ */
+export function csvLine(fields: readonly string[], options: WriteCsvOptions = {}): string {
+  return formatRecord(fields, options.delimiter ?? ',');
+}
+
+function formatRecord(fields: readonly string[], delimiter: string): string {
   if (fields.length === 1 && fields[0] === '') return '""';
   const quote = (f: string) =>
     f.includes(delimiter) || /["\n\r]|^\s|\s$/.test(f) ? `"${f.replaceAll('"', '""')}"` : f;
