@@ -312,6 +312,8 @@ export {
   type OnnxSignature,
   type OnnxValue,
   type OnnxElementType,
+  type OnnxSequencePreprocessing,
+  type OnnxTextPreprocessing,
 } from './io/onnx.js';
 export {
   toSafetensors,
