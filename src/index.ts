@@ -329,6 +329,7 @@ export {
   type SafetensorsInput,
   type LoadSafetensorsOptions,
   type FromSafetensorsOptions,
+  type SafetensorsRename,
   type ToSafetensorsOptions,
 } from './io/safetensors.js';
 export {
