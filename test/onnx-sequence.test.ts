@@ -297,6 +297,27 @@ describe('chainrule export of models trained by the command line', () => {
       assertClose(got.data, want.data, { rel: REL, abs: ABS, what: 'logits' });
     });
 
+  test('a float64 language model exports, with the note that onnxruntime runs LSTM in float32 only', async () => {
+    const args = ['--context', '4', '--hidden', '4', '--embed', '3', '--steps', '1', '--epochs', '1'];
+    const t = await cli([
+      'train',
+      '--data',
+      'tiny.txt',
+      '--task',
+      'language-model',
+      '--dtype',
+      'float64',
+      ...args,
+      '--out',
+      'lm64.json',
+    ]);
+    assert.equal(t.code, 0, t.err);
+    const e = await cli(['export', 'lm64.json', '--onnx', 'lm64.onnx']);
+    assert.equal(e.code, 0, e.err);
+    assert.match(e.out, /logits\s+float64/);
+    assert.match(e.out, /note: onnxruntime \(1\.30\) has no float64 kernel for lstm/);
+  });
+
   test('--task forecast: raw windows in, what chainrule predict prints out', async () => {
     const t = await cli([
       'train',
