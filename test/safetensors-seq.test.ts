@@ -8,12 +8,18 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  encodeSafetensors,
+  fromSpec,
   loadModel,
   loadSafetensors,
+  parseSafetensors,
+  recurrentForecasterSpec,
+  toSafetensors,
   losses,
   nn,
   noGrad,
   parseModelFile,
+  random,
   SafetensorsError,
   stack,
   tensor,
@@ -187,6 +193,37 @@ describe('chainrule import of a PyTorch nn.LSTM (--arch, --rename)', () => {
     const c = named('LSTM(3, 5, batch_first=True)');
     const out = noGrad(() => model.forward(tensor(c.input, { dtype })));
     assertClose(out, c.output, { rel: REL, abs: ABS, what: 'output' });
+  });
+
+  test("the help's forecaster: fields lstm and head load with --rename 'lstm.=0.,head.=2.', bit for bit", async () => {
+    const spec = recurrentForecasterSpec({ hidden: 4, cell: 'gru' });
+    const model = fromSpec(spec, { dtype, rng: new random.RandomState(5) });
+    // The file a PyTorch module with fields `lstm` and `head` would save: chainrule's tensors, renamed.
+    const file = parseSafetensors(toSafetensors(model));
+    const torchNames = Object.fromEntries(
+      [...file.tensors].map(([n, t]) => [
+        n.replace(/^0\./, 'lstm.').replace(/^2\./, 'head.'),
+        { shape: t.shape, data: new Float64Array(t.data.slice().buffer) },
+      ]),
+    );
+    assert.ok('head.weight' in torchNames && 'lstm.weight_ih_l0' in torchNames);
+    writeFileSync(join(dir, 'forecaster.safetensors'), encodeSafetensors(torchNames));
+    writeFileSync(join(dir, 'forecaster.json'), JSON.stringify(spec));
+    const r = await cli([
+      'import',
+      'forecaster.safetensors',
+      '--arch',
+      'forecaster.json',
+      '--rename',
+      'lstm.=0.,head.=2.',
+      '--out',
+      'f.json',
+    ]);
+    assert.equal(r.code, 0, r.err);
+    const { model: back } = loadModel(parseModelFile(readFileSync(join(dir, 'f.json'), 'utf8'), 'f.json'));
+    const x = tensor([0.1, -0.4, 0.3, 0.9, -0.2, 0.5], { shape: [2, 3, 1], dtype });
+    const [a, b] = noGrad(() => [model.eval().forward(x), back.forward(x)]);
+    assert.deepEqual(Array.from(b.data), Array.from(a.data));
   });
 
   test('without --rename the keys are named; a bad --rename is refused (exit 2, nothing written)', async () => {
