@@ -321,6 +321,8 @@ export {
   type OnnxSignature,
   type OnnxValue,
   type OnnxElementType,
+  type OnnxSequencePreprocessing,
+  type OnnxTextPreprocessing,
 } from './io/onnx.js';
 export {
   toSafetensors,
@@ -336,6 +338,7 @@ export {
   type SafetensorsInput,
   type LoadSafetensorsOptions,
   type FromSafetensorsOptions,
+  type SafetensorsRename,
   type ToSafetensorsOptions,
 } from './io/safetensors.js';
 export {

@@ -17,6 +17,7 @@ import {
   type ElementwiseSpec,
   type LayerSpec,
   type ModelSpec,
+  type OnnxSequencePreprocessing,
   type OnnxValue,
   type Preprocessing,
 } from '../../src/index.js';
@@ -72,6 +73,12 @@ export const exportSpec: CommandSpec = {
     '[batch, classes] and label [batch] (int64, the most probable class); a regressor gives prediction',
     "[batch, 1] in the target's units. Without preprocessing (or with --bare): input [batch, in] →",
     'output [batch, out]. The command prints the names and shapes it wrote.',
+    '',
+    'Sequence models (train --task language-model | forecast): a language model takes ids [batch, length]',
+    "(int64, each character's index in the vocabulary printed here) and gives logits [batch, length,",
+    'vocab] for the next character after each position; a forecaster takes window [batch, window, 1], the',
+    "raw last values, and gives prediction [batch, 1] in the series' units. LSTM, GRU and RNN are ONNX's",
+    'own ops (onnxruntime runs them in float32 only).',
     '',
     'safetensors: load in PyTorch with model.load_state_dict(safetensors.torch.load_file(path)) on the',
     "nn.Sequential the command prints; 'chainrule import' reads the file back.",
@@ -195,9 +202,15 @@ export async function exportCommand(flags: Flags, positionals: string[], io: IO)
   const lines: string[] = [];
 
   if (onnxPath) {
-    let pre: Preprocessing | null = null;
-    if (file.preprocessing != null && !flags.bare)
-      pre = checkPreprocessing(file.preprocessing, `${path}: preprocessing`);
+    let pre: Preprocessing | OnnxSequencePreprocessing | null = null;
+    if (file.preprocessing != null && !flags.bare) {
+      // A sequence model's vocabulary or series scaling: toOnnx checks it (and names what is wrong).
+      const kind = (file.preprocessing as { kind?: unknown }).kind;
+      pre =
+        kind === 'text' || kind === 'series'
+          ? (file.preprocessing as OnnxSequencePreprocessing)
+          : checkPreprocessing(file.preprocessing, `${path}: preprocessing`);
+    }
     let bytes: Uint8Array;
     try {
       bytes = toOnnx(model, { preprocessing: pre, docString: `exported by chainrule from ${path}` });
@@ -214,7 +227,7 @@ export async function exportCommand(flags: Flags, positionals: string[], io: IO)
       ...describeSignature(signature.inputs, signature.outputs),
     );
     const noDouble = file.architecture.layers.filter((l) =>
-      ['conv1d', 'conv2d', 'avgPool2d', 'adaptiveAvgPool2d'].includes(l.type),
+      ['conv1d', 'conv2d', 'avgPool2d', 'adaptiveAvgPool2d', 'lstm', 'gru', 'rnn'].includes(l.type),
     );
     if (file.dtype === 'float64' && noDouble.length > 0)
       lines.push(

@@ -25,9 +25,9 @@ import { ARCHITECTURE_KEY } from './export.js';
 export const importSpec: CommandSpec = {
   name: 'import',
   summary:
-    'Import safetensors weights of a PyTorch nn.Sequential (an MLP, or a CNN with --arch) into a model file.',
+    'Import safetensors weights of a PyTorch nn.Sequential (an MLP; a CNN or recurrent model with --arch) into a model file.',
   usage:
-    'chainrule import <weights.safetensors> --out <model.json> [--layers 16,8] [--activation relu] [--arch spec.json] [--dtype float64]',
+    'chainrule import <weights.safetensors> --out <model.json> [--layers 16,8] [--activation relu] [--arch spec.json] [--rename from=to,...] [--dtype float64]',
   positionals: [
     {
       name: 'weights.safetensors',
@@ -59,6 +59,13 @@ export const importSpec: CommandSpec = {
         'JSON file with the architecture ({"type": "sequential", "layers": [...]}, as a model file\'s "architecture"); needed for a CNN',
     },
     {
+      name: 'rename',
+      type: 'string',
+      placeholder: 'from=to,...',
+      description:
+        "Rename tensors by prefix before loading, longest prefix first: 'lstm.=0.,head.=2.' (an empty prefix matches every name: '=0.')",
+    },
+    {
       name: 'dtype',
       type: 'string',
       placeholder: 'type',
@@ -83,11 +90,17 @@ export const importSpec: CommandSpec = {
     '    {"type": "flatten"}, {"type": "linear", "in": 64, "out": 10, "bias": true}]}',
     "Names and layouts are PyTorch's state dict: '0.weight' [out, in/groups, kh, kw] for a convolution,",
     "[out, in] for a Linear, '1.running_mean', '1.running_var', '1.num_batches_tracked' (I64) for a batch norm.",
+    '',
+    "Recurrent layers keep PyTorch's names (weight_ih_l0 [gates·hidden, in], gates i, f, g, o for an LSTM,",
+    "r, z, n for a GRU): a PyTorch model whose modules have other names than the spec's layer indices loads",
+    "with --rename, e.g. a bare nn.LSTM saved alone: --rename '=0.' with an --arch of one lstm layer; a",
+    "forecaster with fields lstm and head: --rename 'lstm.=0.,head.=2.' (lstm, lastStep, linear).",
   ].join('\n'),
   examples: [
     'chainrule import mlp.safetensors --activation relu,tanh --out mlp.json',
     'chainrule import mlp.safetensors --layers 16,8 --activation gelu --dtype float64 --out mlp.json',
     'chainrule import cnn.safetensors --arch cnn-spec.json --out cnn.json',
+    "chainrule import lstm.safetensors --arch forecaster.json --rename 'lstm.=0.,head.=2.' --out f.json",
   ],
 };
 
@@ -106,6 +119,20 @@ function parseActivations(raw: string): ActivationName[] {
   });
 }
 
+/** `lstm.=0.,head.=2.` → prefix renames, each with one '=' and no prefix given twice. */
+function parseRename(raw: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const part of raw.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.indexOf('=', eq + 1) >= 0)
+      throw new UserError(`import: --rename: expected from=to pairs separated by commas, got '${part}'`);
+    const from = part.slice(0, eq).trim();
+    if (from in out) throw new UserError(`import: --rename: the prefix '${from}' is given twice`);
+    out[from] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
 /** Run `chainrule import`; returns the exit code. */
 export async function importCommand(flags: Flags, positionals: string[], io: IO): Promise<number> {
   const path = positionals[0];
@@ -122,6 +149,7 @@ export async function importCommand(flags: Flags, positionals: string[], io: IO)
   const activation =
     flags.activation === undefined ? undefined : parseActivations(flags.activation as string);
   const dtype = flags.dtype as DType | undefined;
+  const rename = flags.rename === undefined ? undefined : parseRename(flags.rename as string);
 
   const archPath = flags.arch as string | undefined;
   if (archPath !== undefined && (layers !== undefined || activation !== undefined))
@@ -156,6 +184,7 @@ export async function importCommand(flags: Flags, positionals: string[], io: IO)
     ...(layers ? { layers } : {}),
     ...(activation ? { activation } : {}),
     ...(dtype ? { dtype } : {}),
+    ...(rename ? { rename } : {}),
   });
   let doc: ModelFile;
   try {

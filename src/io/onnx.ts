@@ -8,6 +8,8 @@
  * TensorProto, ValueInfoProto, TypeProto, TensorShapeProto, OperatorSetIdProto).
  */
 import { checkPreprocessing, type Preprocessing } from '../data/preprocess.js';
+import { checkSeriesScaling, type SeriesScaling } from '../data/series.js';
+import { checkVocabulary, type Vocabulary } from '../data/text.js';
 import { ACTIVATION_OPS, activationInfo, type OnnxNodes } from '../kernels/unary.js';
 import {
   AdaptiveAvgPool2d,
@@ -22,6 +24,9 @@ import {
 import { Dropout, Identity, Linear, Sequential, Softmax } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import { BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm } from '../nn/norm.js';
+import { MultiheadAttention } from '../nn/attention.js';
+import { Embedding, GRU, LastStep, LSTM, RecurrentBase, RNN, type CellParameters } from '../nn/recurrent.js';
+import { GPT, TransformerBlock } from '../nn/transformer.js';
 import { activationOfModule } from '../nn/spec.js';
 import { windowOut } from '../ops.js';
 import { sizeOf } from '../shape.js';
@@ -68,7 +73,7 @@ export interface OnnxOptions {
    * {@link toOnnx}); without it (default) the graph is the bare network, `input` → `output`. A value
    * read from JSON is checked first.
    */
-  preprocessing?: Preprocessing | null;
+  preprocessing?: Preprocessing | OnnxSequencePreprocessing | null;
   /**
    * The shape of one input sample, without the batch axis (e.g. [1, 28, 28]); only without
    * `preprocessing`. Default: what the first layer that fixes it takes, with symbolic sizes where it does
@@ -81,6 +86,21 @@ export interface OnnxOptions {
   /** Free text stored as the model's doc string. */
   docString?: string;
 }
+
+/** A language model's preprocessing, as `chainrule train --task language-model` stores it. */
+export interface OnnxTextPreprocessing {
+  kind: 'text';
+  /** The characters, in id order. */
+  vocab: Vocabulary;
+  /** The context the model was trained on (kept in the metadata; the graph takes any length). */
+  context?: number;
+}
+
+/**
+ * A sequence model's preprocessing: a language model's vocabulary (the graph takes character ids and gives
+ * logits) or a forecaster's scaling (raw window in, the next value out, in the series' units).
+ */
+export type OnnxSequencePreprocessing = OnnxTextPreprocessing | SeriesScaling;
 
 /** A model that ONNX export refuses, with the module at fault in the message. */
 export class OnnxExportError extends Error {
@@ -96,10 +116,15 @@ export class OnnxExportError extends Error {
 /** TensorProto.DataType. */
 const ELEM = { float32: 1, int64: 7, float64: 11 } as const satisfies Record<OnnxElementType, number>;
 
+/** TensorProto.DataType of bool (Where's condition), which no graph input or constant here has. */
+const ELEM_BOOL = 9;
+
 /** AttributeProto.AttributeType. */
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
+const ATTR_STRING = 3;
 const ATTR_INTS = 7;
+const ATTR_STRINGS = 8;
 
 // Field numbers of the messages written: ModelProto, OperatorSetIdProto, StringStringEntryProto, GraphProto,
 // NodeProto, AttributeProto, TensorProto, ValueInfoProto, TypeProto, TypeProto.Tensor, TensorShapeProto and
@@ -117,7 +142,7 @@ const OPSET = { domain: 1, version: 2 } as const;
 const ENTRY = { key: 1, value: 2 } as const;
 const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12 } as const;
 const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5 } as const;
-const ATTRIBUTE = { name: 1, f: 2, i: 3, ints: 8, type: 20 } as const;
+const ATTRIBUTE = { name: 1, f: 2, i: 3, s: 4, ints: 8, strings: 9, type: 20 } as const;
 const TENSOR = { dims: 1, dataType: 2, int64Data: 7, name: 8, rawData: 9 } as const;
 const VALUE_INFO = { name: 1, type: 2, docString: 3 } as const;
 const TYPE = { tensorType: 1 } as const;
@@ -129,7 +154,11 @@ const DIM = { value: 1, param: 2 } as const;
 // The graph under construction.
 
 type Attribute =
-  { name: string; float: number } | { name: string; int: number } | { name: string; ints: number[] };
+  | { name: string; float: number }
+  | { name: string; int: number }
+  | { name: string; ints: number[] }
+  | { name: string; string: string }
+  | { name: string; strings: string[] };
 
 interface NodeSpec {
   op: string;
@@ -239,6 +268,14 @@ const SUPPORTED = [
   'BatchNorm1d',
   'BatchNorm2d',
   'LayerNorm',
+  'Embedding',
+  'RNN',
+  'LSTM',
+  'GRU',
+  'LastStep',
+  'MultiheadAttention',
+  'TransformerBlock',
+  'GPT',
   'Sequential',
 ].join(', ');
 
@@ -260,6 +297,8 @@ const UNKNOWN = '?';
 interface Walk {
   value: string;
   shape: Dim[];
+  /** The value holds token ids (int64), which only an Embedding (or a GPT) takes. */
+  ids?: boolean;
 }
 
 const showShape = (s: readonly Dim[]): string => `[batch, ${s.join(', ')}]`;
@@ -417,6 +456,8 @@ function emitModule(g: Graph, m: Module, path: string, at: Walk): Walk {
     checkDType(g, t, `${prefix}${name}`);
     return g.constant(`${prefix}${name}`, t.data, [...dims]);
   };
+  if (at.ids && !TAKES_IDS.has(m.constructor))
+    fail(`takes floats, but receives the graph's token ids (int64); an Embedding reads them`);
   // Exact classes, as toSpec: a subclass may change forward, and exporting it as its parent would be wrong.
   const act = activationOfModule(m);
   if (act)
@@ -532,6 +573,34 @@ function emitModule(g: Graph, m: Module, path: string, at: Walk): Walk {
     case BatchNorm1d:
     case BatchNorm2d:
       return emitBatchNorm(g, m as BatchNorm, at, base, prefix, param, fail);
+    case Embedding: {
+      const e = m as Embedding;
+      if (!at.ids)
+        fail(
+          `takes token ids, which only the graph's input holds, but receives floats ${showShape(at.shape)}`,
+        );
+      const value = g.node('Gather', [param(e.weight, 'weight'), at.value], base, [{ name: 'axis', int: 0 }]);
+      return { value, shape: [...at.shape, e.embeddingDim] };
+    }
+    case RNN:
+    case LSTM:
+    case GRU:
+      return emitRecurrent(g, m as RecurrentBase, at, base, prefix, fail);
+    case LastStep: {
+      if (at.shape.length !== 2) fail(`takes [batch, time, features], but receives ${showShape(at.shape)}`);
+      // x[:, -1]: Gather with a scalar index drops the time axis.
+      const last = g.constant(`${prefix}last`, [-1], [], 'int64');
+      return {
+        value: g.node('Gather', [at.value, last], base, [{ name: 'axis', int: 1 }]),
+        shape: [at.shape[1]],
+      };
+    }
+    case MultiheadAttention:
+      return emitAttention(g, m as MultiheadAttention, at, base, prefix, false, fail);
+    case TransformerBlock:
+      return emitBlock(g, m as TransformerBlock, at, path, fail);
+    case GPT:
+      return emitGpt(g, m as GPT, at, path, base, prefix, fail);
     case LayerNorm: {
       const n = m as LayerNorm;
       const k = n.normalizedShape.length;
@@ -556,6 +625,264 @@ function emitModule(g: Graph, m: Module, path: string, at: Walk): Walk {
     default:
       return fail(`cannot be expressed in ONNX; supported modules: ${SUPPORTED}`);
   }
+}
+
+/** The modules that take token ids (the graph's int64 input), and those that pass a value through untouched. */
+const TAKES_IDS = new Set<unknown>([Embedding, GPT, Sequential, Identity, Dropout]);
+
+/** Where ONNX's gate blocks come from in PyTorch's: LSTM i, o, f, c from i, f, g, o; GRU z, r, h from r, z, n. */
+const GATE_ORDER: Readonly<Record<RecurrentBase['mode'], readonly number[]>> = {
+  RNN_TANH: [0],
+  RNN_RELU: [0],
+  LSTM: [0, 3, 1, 2],
+  GRU: [1, 0, 2],
+};
+
+/**
+ * RNN, LSTM and GRU as ONNX's own ops, one node per layer (both directions in one node): the graph stays
+ * the same size for any sequence length, which may stay symbolic, and runtimes run their fused kernels.
+ * PyTorch's weights are repacked: gate blocks reordered ({@link GATE_ORDER}), directions stacked, the two
+ * biases concatenated; GRU with `linear_before_reset` = 1, PyTorch's r ⊙ (W_hn h + b_hn). The ops take
+ * [time, batch, features] (onnxruntime implements no `layout` = 1), so a batch-first layer is transposed
+ * in and out; Y [time, directions, batch, hidden] becomes [time, batch, directions·hidden] for the next
+ * layer, forward direction first, as chainrule concatenates them.
+ */
+function emitRecurrent(
+  g: Graph,
+  r: RecurrentBase,
+  at: Walk,
+  base: string,
+  prefix: string,
+  fail: (message: string) => never,
+): Walk {
+  if (at.shape.length !== 2)
+    fail(
+      `takes ${r.batchFirst ? '[batch, time, features]' : '[time, batch, features]'}, but receives ${showShape(at.shape)}`,
+    );
+  const width = at.shape[1];
+  if (typeof width === 'number' && width !== r.inputSize)
+    fail(`takes ${r.inputSize} features per step but receives ${showShape(at.shape)}`);
+  const H = r.hiddenSize;
+  const dirs = r.bidirectional ? 2 : 1;
+  const order = GATE_ORDER[r.mode];
+  const rows = order.length * H;
+  const perm = (ints: number[]): Attribute[] => [{ name: 'perm', ints }];
+  let x = r.batchFirst ? g.node('Transpose', [at.value], base, perm([1, 0, 2])) : at.value;
+  for (let l = 0; l < r.numLayers; l++) {
+    const cells = Array.from({ length: dirs }, (_, d) => r.cellParameters(l, d === 1));
+    const stacked = (pick: (c: CellParameters) => Tensor | null, name: string): number[] => {
+      const out: number[] = [];
+      for (const c of cells) {
+        const t = pick(c) as Tensor;
+        checkDType(g, t, `${prefix}${name}`);
+        const cols = t.size / rows;
+        for (const block of order) for (let i = 0; i < H * cols; i++) out.push(t.data[block * H * cols + i]);
+      }
+      return out;
+    };
+    const sfx = `_l${l}`;
+    const inW = l === 0 ? r.inputSize : H * dirs;
+    const inputs = [
+      x,
+      g.constant(
+        `${prefix}W${sfx}`,
+        stacked((c) => c.weightIh, `weight_ih${sfx}`),
+        [dirs, rows, inW],
+      ),
+      g.constant(
+        `${prefix}R${sfx}`,
+        stacked((c) => c.weightHh, `weight_hh${sfx}`),
+        [dirs, rows, H],
+      ),
+    ];
+    if (r.bias) {
+      // [dirs, 2·rows]: each direction's input bias, then its hidden bias.
+      const bi = stacked((c) => c.biasIh, `bias_ih${sfx}`);
+      const bh = stacked((c) => c.biasHh, `bias_hh${sfx}`);
+      const b: number[] = [];
+      for (let d = 0; d < dirs; d++)
+        b.push(...bi.slice(d * rows, (d + 1) * rows), ...bh.slice(d * rows, (d + 1) * rows));
+      inputs.push(g.constant(`${prefix}B${sfx}`, b, [dirs, 2 * rows]));
+    }
+    const attributes: Attribute[] = [
+      { name: 'hidden_size', int: H },
+      { name: 'direction', string: dirs === 2 ? 'bidirectional' : 'forward' },
+    ];
+    if (r.mode === 'GRU') attributes.push({ name: 'linear_before_reset', int: 1 });
+    if (r.mode === 'RNN_TANH' || r.mode === 'RNN_RELU')
+      attributes.push({
+        name: 'activations',
+        strings: new Array<string>(dirs).fill(r.mode === 'RNN_TANH' ? 'Tanh' : 'Relu'),
+      });
+    const op = r.mode === 'LSTM' ? 'LSTM' : r.mode === 'GRU' ? 'GRU' : 'RNN';
+    const y = g.node(op, inputs, base, attributes); // [time, dirs, batch, H]
+    x =
+      dirs === 1
+        ? g.node('Squeeze', [y, g.constant(`${prefix}axes`, [1], [1], 'int64')], base)
+        : g.node(
+            'Reshape',
+            [
+              g.node('Transpose', [y], base, perm([0, 2, 1, 3])),
+              g.constant(`${prefix}shape`, [0, 0, -1], [3], 'int64'),
+            ],
+            base,
+          );
+  }
+  if (r.batchFirst) x = g.node('Transpose', [x], base, perm([1, 0, 2]));
+  return { value: x, shape: [at.shape[0], dirs * H] };
+}
+
+/**
+ * Self-attention of `at` ([batch, L, E] batch-first, else [L, batch, E]) as PyTorch 1.13 computes it: the
+ * q, k and v projections (rows of `in_proj_weight`, transposed to MatMul's [in, out]), heads by Reshape
+ * and Transpose, q / √headDim, q·kᵀ, with `causal` the positions after each query set to −∞ (Where on a
+ * Trilu of ones, so L may stay symbolic), Softmax, ·v, heads merged, `out_proj`.
+ */
+function emitAttention(
+  g: Graph,
+  a: MultiheadAttention,
+  at: Walk,
+  base: string,
+  prefix: string,
+  causal: boolean,
+  fail: (message: string) => never,
+): Walk {
+  const E = a.embedDim;
+  const heads = a.numHeads;
+  const D = a.headDim;
+  if (at.shape.length !== 2 || (typeof at.shape[1] === 'number' && at.shape[1] !== E))
+    fail(
+      `takes ${a.batchFirst ? '[batch, sequence' : '[sequence, batch'}, ${E}], but receives ${showShape(at.shape)}`,
+    );
+  const perm = (ints: number[]): Attribute[] => [{ name: 'perm', ints }];
+  const W = a.in_proj_weight;
+  const bias = a.in_proj_bias;
+  checkDType(g, W, `${prefix}in_proj_weight`);
+  if (bias) checkDType(g, bias, `${prefix}in_proj_bias`);
+  /** Rows [from, from + n) of an [rows, cols] matrix, transposed to [cols, n]. */
+  const transposedRows = (t: Tensor, from: number, n: number): number[] => {
+    const cols = t.shape[1];
+    const out = new Array<number>(n * cols);
+    for (let r = 0; r < n; r++) for (let c = 0; c < cols; c++) out[c * n + r] = t.data[(from + r) * cols + c];
+    return out;
+  };
+  const linear = (x: string, name: string, w: number[], b: ArrayLike<number> | null): string => {
+    const y = g.node('MatMul', [x, g.constant(`${prefix}${name}_weight`, w, [E, E])], base);
+    return b ? g.node('Add', [y, g.constant(`${prefix}${name}_bias`, b, [E])], base) : y;
+  };
+  const x = a.batchFirst ? at.value : g.node('Transpose', [at.value], base, perm([1, 0, 2]));
+  const [q, k, v] = ['q', 'k', 'v'].map((name, i) =>
+    linear(x, name, transposedRows(W, i * E, E), bias ? bias.data.subarray(i * E, (i + 1) * E) : null),
+  );
+  const split = g.constant(`${prefix}heads_shape`, [0, 0, heads, D], [4], 'int64');
+  const byHead = (t: string, p: number[]) =>
+    g.node('Transpose', [g.node('Reshape', [t, split], base)], base, perm(p));
+  const qh = g.node('Div', [byHead(q, [0, 2, 1, 3]), g.scalar(Math.sqrt(D))], base);
+  let scores = g.node('MatMul', [qh, byHead(k, [0, 2, 3, 1])], base); // [batch, heads, L, L]
+  if (causal) {
+    // [L, L] ones from the input's length, its strict upper triangle (the later keys) → −∞.
+    const length = g.node('Shape', [x], base, [
+      { name: 'start', int: 1 },
+      { name: 'end', int: 2 },
+    ]);
+    const square = g.node('Concat', [length, length], base, [{ name: 'axis', int: 0 }]);
+    const ones = g.node('Expand', [g.scalar(1), square], base);
+    const later = g.node('Trilu', [ones, g.constant(`${prefix}diagonal`, [1], [], 'int64')], base, [
+      { name: 'upper', int: 1 },
+    ]);
+    const blocked = g.node('Cast', [later], base, [{ name: 'to', int: ELEM_BOOL }]);
+    scores = g.node('Where', [blocked, g.scalar(-Infinity), scores], base);
+  }
+  const weights = g.node('Softmax', [scores], base, [{ name: 'axis', int: -1 }]);
+  const context = g.node('MatMul', [weights, byHead(v, [0, 2, 1, 3])], base); // [batch, heads, L, D]
+  const merged = g.node(
+    'Reshape',
+    [
+      g.node('Transpose', [context], base, perm([0, 2, 1, 3])),
+      g.constant(`${prefix}merged_shape`, [0, 0, E], [3], 'int64'),
+    ],
+    base,
+  );
+  const o = a.out_proj;
+  checkDType(g, o.weight, `${prefix}out_proj.weight`);
+  let out = g.node(
+    'MatMul',
+    [merged, g.constant(`${prefix}out_proj.weight`, transposedRows(o.weight, 0, E), [E, E])],
+    base,
+  );
+  if (o.bias) out = g.node('Add', [out, weightConstant(g, o.bias, `${prefix}out_proj.bias`)], base);
+  if (!a.batchFirst) out = g.node('Transpose', [out], base, perm([1, 0, 2]));
+  return { value: out, shape: at.shape };
+}
+
+/** A tensor as a constant under its state-dict name, its dtype checked. */
+function weightConstant(g: Graph, t: Tensor, name: string): string {
+  checkDType(g, t, name);
+  return g.constant(name, t.data, [...t.shape]);
+}
+
+/**
+ * A pre-norm TransformerBlock: ln1, attention (causal if the block is), residual add; ln2, fc, GELU, proj,
+ * residual add. Dropout is left out (inference). Its parts go through {@link emitModule} under their paths.
+ */
+function emitBlock(
+  g: Graph,
+  b: TransformerBlock,
+  at: Walk,
+  path: string,
+  fail: (message: string) => never,
+): Walk {
+  if (!b.attn.batchFirst) fail('has an attention that is not batch-first, which a block never builds');
+  const p = path === '' ? '' : `${path}.`;
+  const scope = (name: string) => `/${`${p}${name}`.replace(/\./g, '/')}`;
+  const h = emitModule(g, b.ln1, `${p}ln1`, at);
+  const a = emitAttention(g, b.attn, h, scope('attn'), `${p}attn.`, b.causal, fail);
+  const x = { value: g.node('Add', [at.value, a.value], scope('add1')), shape: at.shape };
+  let m = emitModule(g, b.ln2, `${p}ln2`, x);
+  m = emitModule(g, b.fc, `${p}fc`, m);
+  m = emitModule(g, b.act, `${p}act`, m);
+  m = emitModule(g, b.proj, `${p}proj`, m);
+  return { value: g.node('Add', [x.value, m.value], scope('add2')), shape: at.shape };
+}
+
+/**
+ * A GPT on token ids [batch, L]: tok (Gather) plus the first L rows of pos (Slice to the input's length),
+ * the blocks, lnf, head → logits [batch, L, vocab]. A length over the context gives fewer position rows
+ * than tokens, which the Add refuses at run time (chainrule refuses it too).
+ */
+function emitGpt(
+  g: Graph,
+  m: GPT,
+  at: Walk,
+  path: string,
+  base: string,
+  prefix: string,
+  fail: (message: string) => never,
+): Walk {
+  if (!at.ids || at.shape.length !== 1)
+    fail(`takes token ids [batch, sequence], the graph's input, but receives ${showShape(at.shape)}`);
+  const L = at.shape[0];
+  if (typeof L === 'number' && L > m.contextLength)
+    fail(`takes at most ${m.contextLength} tokens (its context), but receives ${L}`);
+  const tok = g.node('Gather', [weightConstant(g, m.tok.weight, `${prefix}tok.weight`), at.value], base, [
+    { name: 'axis', int: 0 },
+  ]);
+  const length = g.node('Shape', [at.value], base, [
+    { name: 'start', int: 1 },
+    { name: 'end', int: 2 },
+  ]);
+  const zero = g.constant(`${prefix}pos_start`, [0], [1], 'int64');
+  const pos = g.node(
+    'Slice',
+    [weightConstant(g, m.pos.weight, `${prefix}pos.weight`), zero, length, zero],
+    base,
+  );
+  let h: Walk = { value: g.node('Add', [tok, pos], base), shape: [L, m.embedDim] };
+  m.blocks.forEach((b, i) => {
+    h = emitBlock(g, b, h, `${prefix}blocks.${i}`, fail);
+  });
+  h = emitModule(g, m.lnf, `${prefix}lnf`, h);
+  return emitModule(g, m.head, `${prefix}head`, h);
 }
 
 /**
@@ -658,17 +985,32 @@ function scoped(g: Graph, base: string): OnnxNodes {
 // ---------------------------------------------------------------------------------------------------------
 // Preprocessing and answers.
 
+/** What the graph's input is, from the first layer that fixes it (see {@link inferInput}). */
+interface InputGuess {
+  /** One sample's shape. */
+  shape: Dim[];
+  /** Token ids (int64), for a model that starts with an Embedding or is a GPT. */
+  ids: boolean;
+  /** The name of axis 0: `'batch'`, or `'time'` before a recurrent or attention layer that is not batch-first. */
+  leading: string;
+}
+
 /**
  * The shape of one input sample, from the first layer that fixes it: a Linear takes [in], a convolution
  * [in, 'height', 'width'] or [in, 'length'], a pooling layer ['channels', 'height', 'width'], BatchNorm2d
- * [C, 'height', 'width'], BatchNorm1d [C], LayerNorm its normalized shape, Unflatten(1, s) [s₁·s₂·…].
+ * [C, 'height', 'width'], BatchNorm1d [C], LayerNorm its normalized shape, Unflatten(1, s) [s₁·s₂·…];
+ * an Embedding or a GPT token ids ['length']; a batch-first recurrent layer ['length', in], an attention
+ * layer or block ['length', E] (not batch-first: axis 0 is time, ['sequences', in]).
  * Layers that take any shape (activations, dropout, Flatten) are passed over; with none that fixes it,
  * ['features'].
  */
-function inferInputShape(model: Module): Dim[] {
+function inferInput(model: Module): InputGuess {
   // A BatchNorm1d takes [C] or [C, L]: the next layer that fixes the rank says which.
   let channels: number | null = null;
-  const visit = (m: Module): Dim[] | null => {
+  const plain = (shape: Dim[]): InputGuess => ({ shape, ids: false, leading: 'batch' });
+  const sequence = (batchFirst: boolean, width: number): InputGuess =>
+    batchFirst ? plain(['length', width]) : { shape: ['sequences', width], ids: false, leading: 'time' };
+  const visit = (m: Module): InputGuess | null => {
     switch (m.constructor) {
       case Sequential:
         for (const layer of (m as Sequential).layers) {
@@ -677,33 +1019,44 @@ function inferInputShape(model: Module): Dim[] {
         }
         return null;
       case Linear:
-        return [channels ?? (m as Linear).inFeatures];
+        return plain([channels ?? (m as Linear).inFeatures]);
       case Conv2d:
-        return [(m as Conv2d).inChannels, 'height', 'width'];
+        return plain([(m as Conv2d).inChannels, 'height', 'width']);
       case Conv1d:
-        return [(m as Conv1d).inChannels, 'length'];
+        return plain([(m as Conv1d).inChannels, 'length']);
       case BatchNorm2d:
-        return [(m as BatchNorm).numFeatures, 'height', 'width'];
+        return plain([(m as BatchNorm).numFeatures, 'height', 'width']);
       case BatchNorm1d:
         channels ??= (m as BatchNorm).numFeatures;
         return null;
       case MaxPool2d:
       case AvgPool2d:
       case AdaptiveAvgPool2d:
-        return ['channels', 'height', 'width'];
+        return plain(['channels', 'height', 'width']);
       case MaxPool1d:
-        return [channels ?? 'channels', 'length'];
+        return plain([channels ?? 'channels', 'length']);
       case Unflatten: {
         const u = m as Unflatten;
-        return u.dim === 1 ? [sizeOf(u.sizes)] : null;
+        return u.dim === 1 ? plain([sizeOf(u.sizes)]) : null;
       }
       case LayerNorm:
-        return [...(m as LayerNorm).normalizedShape];
+        return plain([...(m as LayerNorm).normalizedShape]);
+      case Embedding:
+      case GPT:
+        return { shape: ['length'], ids: true, leading: 'batch' };
+      case RNN:
+      case LSTM:
+      case GRU:
+        return sequence((m as RecurrentBase).batchFirst, (m as RecurrentBase).inputSize);
+      case MultiheadAttention:
+        return sequence((m as MultiheadAttention).batchFirst, (m as MultiheadAttention).embedDim);
+      case TransformerBlock:
+        return plain(['length', (m as TransformerBlock).embedDim]);
       default:
         return null;
     }
   };
-  return visit(model) ?? [channels ?? 'features'];
+  return visit(model) ?? plain([channels ?? 'features']);
 }
 
 /** The model's one dtype (float32 for a model without tensors). */
@@ -835,39 +1188,103 @@ function emitPreprocessing(g: Graph, pre: Preprocessing, signature: OnnxSignatur
 interface Built {
   graph: Graph;
   signature: OnnxSignature;
-  pre: Preprocessing | null;
+  /** The preprocessing to store in the metadata, checked. */
+  pre: Preprocessing | OnnxSequencePreprocessing | null;
+}
+
+/** The preprocessing of options, checked, sorted by kind. */
+function checkedPreprocessing(value: OnnxOptions['preprocessing']): {
+  table: Preprocessing | null;
+  sequence: OnnxSequencePreprocessing | null;
+} {
+  if (value == null) return { table: null, sequence: null };
+  const kind = (value as { kind?: unknown }).kind;
+  try {
+    if (kind === 'series') return { table: null, sequence: checkSeriesScaling(value, 'preprocessing') };
+    if (kind === 'text') {
+      const t = value as Partial<OnnxTextPreprocessing>;
+      return {
+        table: null,
+        sequence: {
+          kind: 'text',
+          vocab: checkVocabulary(t.vocab, 'preprocessing.vocab'),
+          context: t.context,
+        },
+      };
+    }
+  } catch (e) {
+    throw new OnnxExportError(`toOnnx: ${(e as Error).message}`);
+  }
+  return { table: checkPreprocessing(value as Preprocessing), sequence: null };
 }
 
 function build(model: Module, options: OnnxOptions): Built {
   const dtype = modelDType(model);
   const g = new Graph(dtype);
   const signature: OnnxSignature = { inputs: [], outputs: [] };
-  const pre = options.preprocessing == null ? null : checkPreprocessing(options.preprocessing);
+  const { table: pre, sequence } = checkedPreprocessing(options.preprocessing);
   const given = options.inputShape;
   if (given !== undefined && (!Array.isArray(given) || !given.every((d) => Number.isInteger(d) && d >= 1)))
     throw new OnnxExportError(
       `toOnnx: inputShape must be the sizes of one sample (positive integers), got ${JSON.stringify(given)}`,
     );
-  const expected = given ? [...given] : inferInputShape(model);
+  const guess = inferInput(model);
+  const expected = given ? [...given] : guess.shape;
   let walk: Walk;
+  if ((pre || sequence) && given)
+    throw new OnnxExportError('toOnnx: give inputShape or preprocessing, not both');
   if (pre) {
-    if (given) throw new OnnxExportError('toOnnx: give inputShape or preprocessing, not both');
     const width = widthOf(expected);
-    if (expected.length !== 1 || (width !== null && width !== pre.inputSize))
+    if (guess.ids || expected.length !== 1 || (width !== null && width !== pre.inputSize))
       throw new OnnxExportError(
         `toOnnx: the preprocessing makes ${pre.inputSize} inputs but the network takes ` +
-          (width === null ? showShape(expected) : width),
+          (guess.ids ? 'token ids' : width === null ? showShape(expected) : width),
       );
     walk = { value: emitPreprocessing(g, pre, signature), shape: [pre.inputSize] };
+  } else if (sequence?.kind === 'text') {
+    if (!guess.ids)
+      throw new OnnxExportError(
+        "toOnnx: a language model's preprocessing (a vocabulary) needs a network that starts with an Embedding",
+      );
+    const input = g.claim('ids');
+    signature.inputs.push({
+      name: input,
+      type: 'int64',
+      shape: ['batch', 'length'],
+      description:
+        `character ids, each character's index in the vocabulary of ${sequence.vocab.chars.length} ` +
+        `(${listed(sequence.vocab.chars.map((c, i) => `${i}=${JSON.stringify(c)}`))})`,
+    });
+    walk = { value: input, shape: ['length'], ids: true };
+  } else if (sequence?.kind === 'series') {
+    const w = sequence.window;
+    if (guess.ids || expected.length !== 2 || (typeof expected[1] === 'number' && expected[1] !== 1))
+      throw new OnnxExportError(
+        `toOnnx: a forecast's preprocessing gives windows [batch, ${w}, 1] but the network takes ` +
+          (guess.ids ? 'token ids' : showShape(expected)),
+      );
+    const input = g.claim('window');
+    signature.inputs.push({
+      name: input,
+      type: dtype,
+      shape: ['batch', w, 1],
+      description: `the last ${w} values of ${sequence.column}, oldest first, raw (standardized in the graph)`,
+    });
+    const centred = g.node('Sub', [input, g.scalar(sequence.mean)], '/preprocessing');
+    walk = { value: g.node('Div', [centred, g.scalar(sequence.std)], '/preprocessing'), shape: [w, 1] };
   } else {
     const input = g.claim('input');
     signature.inputs.push({
       name: input,
-      type: dtype,
-      shape: ['batch', ...expected],
-      description: 'the network input',
+      type: guess.ids ? 'int64' : dtype,
+      shape: [guess.leading, ...expected],
+      description: guess.ids
+        ? "token ids (integers below the embedding's size)"
+        : guess.leading === 'time'
+          ? 'the network input, time first (its first sequence layer is not batch-first)'
+          : 'the network input',
     });
-    walk = { value: input, shape: expected };
+    walk = { value: input, shape: expected, ids: guess.ids };
   }
   // The network's own names ('0.weight') cannot clash with the ones above; its values start with '/'.
   const out = emitModule(g, model, '', walk);
@@ -914,16 +1331,43 @@ function build(model: Module, options: OnnxOptions): Built {
       shape: ['batch', 1],
       description: `${t.name}, in its own units`,
     });
+  } else if (sequence?.kind === 'text') {
+    const vocab = sequence.vocab.chars.length;
+    if (out.shape.length !== 2 || out.shape[1] !== vocab)
+      throw new OnnxExportError(
+        `toOnnx: the vocabulary has ${vocab} characters but the network gives ${showShape(out.shape)}, ` +
+          `not [batch, length, ${vocab}]`,
+      );
+    g.rename(out.value, 'logits');
+    signature.outputs.push({
+      name: 'logits',
+      type: dtype,
+      shape: ['batch', 'length', vocab],
+      description: "the next character's logits after each position (softmax for its probabilities)",
+    });
+  } else if (sequence?.kind === 'series') {
+    if (widthOf(out.shape) !== 1)
+      throw new OnnxExportError(
+        `toOnnx: a forecaster should give one value per window but the network gives ${showShape(out.shape)}`,
+      );
+    const scaled = g.node('Mul', [out.value, g.scalar(sequence.std)], '/answer');
+    g.rename(g.node('Add', [scaled, g.scalar(sequence.mean)], '/answer'), 'prediction');
+    signature.outputs.push({
+      name: 'prediction',
+      type: dtype,
+      shape: ['batch', 1],
+      description: `the next value of ${sequence.column}, in its own units`,
+    });
   } else {
     g.rename(out.value, 'output');
     signature.outputs.push({
       name: 'output',
       type: dtype,
-      shape: ['batch', ...out.shape],
+      shape: [guess.leading, ...out.shape],
       description: 'the network output',
     });
   }
-  return { graph: g, signature, pre };
+  return { graph: g, signature, pre: pre ?? sequence };
 }
 
 function encodeTensor(t: Initializer): ProtoWriter {
@@ -942,6 +1386,11 @@ function encodeAttribute(a: Attribute): ProtoWriter {
     // Unpacked, as onnx.proto (proto2) declares the field; every parser reads that form.
     for (const v of a.ints) w.int(ATTRIBUTE.ints, v);
     return w.int(ATTRIBUTE.type, ATTR_INTS);
+  }
+  if ('string' in a) return w.string(ATTRIBUTE.s, a.string).int(ATTRIBUTE.type, ATTR_STRING);
+  if ('strings' in a) {
+    for (const v of a.strings) w.string(ATTRIBUTE.strings, v);
+    return w.int(ATTRIBUTE.type, ATTR_STRINGS);
   }
   return w.int(ATTRIBUTE.i, a.int).int(ATTRIBUTE.type, ATTR_INT);
 }
@@ -1001,6 +1450,15 @@ export function onnxSignature(model: Module, options: OnnxOptions = {}): OnnxSig
  * defines all of these for double, but onnxruntime (1.30) has no double kernel for Conv, AveragePool and
  * GlobalAveragePool: a float64 CNN exports, and runs elsewhere, but onnxruntime refuses to load it.
  *
+ * The sequence layers: Embedding is `Gather` on the graph's int64 input (an Embedding elsewhere is
+ * refused); RNN, LSTM and GRU are ONNX's own ops, one node per layer, PyTorch's weights repacked to
+ * ONNX's gate orders (LSTM i, o, f, c; GRU z, r, h with `linear_before_reset` = 1), batch-first layers
+ * transposed in and out, stacked and bidirectional layers as chainrule runs them; LastStep `Gather` of
+ * index −1 on the time axis; MultiheadAttention (self-attention, as `forward`), TransformerBlock (its
+ * causal mask by `Trilu` and `Where`, so the length may stay symbolic) and GPT (position rows sliced to
+ * the input's length) from MatMul, Reshape, Transpose, Softmax and LayerNormalization. Sequence lengths
+ * stay symbolic (`'length'`). onnxruntime (1.30) runs RNN, LSTM and GRU in float32 only.
+ *
  * Without `preprocessing`: input `input` [batch, …sample] (see {@link OnnxOptions.inputShape}), output
  * `output` [batch, …], the network as is.
  *
@@ -1014,6 +1472,10 @@ export function onnxSignature(model: Module, options: OnnxOptions = {}): OnnxSig
  * Each input is present only when there are such columns. Outputs: a classifier gives `probabilities`
  * [batch, classes] (softmax of the logits, classes in the preprocessing's order) and `label` [batch]
  * int64 (ArgMax, unless `label: false`); a regressor gives `prediction` [batch, 1] in the target's units.
+ * A sequence model's preprocessing ({@link OnnxSequencePreprocessing}): a language model's vocabulary
+ * gives input `ids` [batch, length] int64 and output `logits` [batch, length, vocab]; a forecaster's
+ * scaling gives input `window` [batch, window, 1] (raw values, standardized in the graph) and output
+ * `prediction` [batch, 1] in the series' units.
  * The preprocessing is also stored as JSON in the model's metadata (`chainrule.preprocessing`).
  *
  * Throws {@link OnnxExportError} naming the module for layers ONNX cannot express (custom modules,

@@ -302,16 +302,58 @@ function transposed(
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c];
 }
 
+/**
+ * How the file's tensor names become the model's: a function, or prefixes to replace, the longest that
+ * matches winning (`{ 'lstm.': '0.', 'head.': '2.' }`; `''` matches every name, so `{ '': '0.' }` reads a
+ * bare `nn.LSTM`'s `weight_ih_l0` as layer 0's). A name no prefix matches stays as it is.
+ */
+export type SafetensorsRename = ((name: string) => string) | Readonly<Record<string, string>>;
+
 /** Options of {@link loadSafetensors}. */
 export interface LoadSafetensorsOptions {
   /** Name of the file for messages (default `'safetensors file'`). */
   source?: string;
+  /** The file's names → the model's (see {@link SafetensorsRename}); default: the same names. */
+  rename?: SafetensorsRename;
 }
 
 /**
- * Load safetensors weights into `model` in place (optimizers over its parameters keep working). The
- * file must hold exactly the model's state-dict keys, each with the PyTorch shape (a Linear's weight
- * [out, in], transposed here), in a float dtype (F64, F32, F16 or BF16; converted to the model's dtype,
+ * The file with its tensors under the model's names, and each new name's name in the file (for messages);
+ * two tensors that would get one name are refused.
+ */
+function renamed(
+  file: SafetensorsFile,
+  rename: SafetensorsRename | undefined,
+  fail: (problem: string) => never,
+): { file: SafetensorsFile; inFile: Map<string, string> } {
+  const inFile = new Map<string, string>();
+  if (rename === undefined) return { file, inFile };
+  const prefixes =
+    typeof rename === 'function' ? [] : Object.keys(rename).sort((a, b) => b.length - a.length);
+  const map = (name: string): string => {
+    if (typeof rename === 'function') return rename(name);
+    const from = prefixes.find((p) => name.startsWith(p));
+    return from === undefined ? name : rename[from] + name.slice(from.length);
+  };
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const [name, t] of file.tensors) {
+    const to = map(name);
+    if (typeof to !== 'string' || to === '') fail(`renaming tensor '${name}' gave ${show(to)}, not a name`);
+    const before = inFile.get(to);
+    if (before !== undefined) fail(`tensors '${before}' and '${name}' are both renamed '${to}'`);
+    inFile.set(to, name);
+    tensors.set(to, t);
+  }
+  return { file: { tensors, metadata: file.metadata }, inFile };
+}
+
+/**
+ * Load safetensors weights into `model` in place (optimizers over its parameters keep working): any
+ * module, so a PyTorch `nn.LSTM`, `nn.GRU` or `nn.MultiheadAttention` file loads into `nn.LSTM`, `nn.GRU`
+ * or `nn.MultiheadAttention` as it is (their names, layouts and gate orders are PyTorch's), and a model
+ * whose names differ with `rename` (a flat one-block GPT's `ln1.weight` as `blocks.0.ln1.weight`). The
+ * file must hold exactly the model's state-dict keys (a missing or unexpected one is named), each with
+ * the PyTorch shape (a Linear's weight [out, in], transposed here), in a float dtype (F64, F32, F16 or BF16; converted to the model's dtype,
  * so a float32 file loads into a float64 model exactly). Everything is checked before anything is
  * written: a failed load leaves the model as it was. `bytes` may also be an already parsed file.
  */
@@ -321,14 +363,20 @@ export function loadSafetensors(
   options: LoadSafetensorsOptions = {},
 ): void {
   const source = options.source ?? 'safetensors file';
-  const file = bytes instanceof Uint8Array ? parseSafetensors(bytes, source) : bytes;
   const fail = (problem: string): never => {
     throw new SafetensorsError(source, problem);
+  };
+  const parsed = bytes instanceof Uint8Array ? parseSafetensors(bytes, source) : bytes;
+  const { file, inFile } = renamed(parsed, options.rename, fail);
+  // A renamed tensor is named as the file has it, and as the model reads it.
+  const called = (n: string): string => {
+    const original = inFile.get(n);
+    return original === undefined || original === n ? `'${n}'` : `'${original}' (read as '${n}')`;
   };
   const own = model.namedTensors();
   const names = new Set(own.map(([n]) => n));
   const missing = own.filter(([n]) => !file.tensors.has(n)).map(([n]) => `'${n}'`);
-  const unexpected = [...file.tensors.keys()].filter((n) => !names.has(n)).map((n) => `'${n}'`);
+  const unexpected = [...file.tensors.keys()].filter((n) => !names.has(n)).map(called);
   if (missing.length > 0 || unexpected.length > 0)
     fail(
       'the tensors do not match the model: ' +
@@ -349,7 +397,7 @@ export function loadSafetensors(
     const expected = isWeight ? [target.shape[1], target.shape[0]] : [...target.shape];
     if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i]))
       fail(
-        `tensor '${name}' has shape ${fmtShape(t.shape)}, but the model expects ${fmtShape(expected)}` +
+        `tensor ${called(name)} has shape ${fmtShape(t.shape)}, but the model expects ${fmtShape(expected)}` +
           (isWeight ? ` (a Linear(${target.shape[0]} → ${target.shape[1]}) weight, stored [out, in])` : ''),
       );
     let values: ArrayLike<number> | null = tensorValues(t);
@@ -397,6 +445,8 @@ export interface FromSafetensorsOptions {
   dtype?: DType;
   /** Name of the file for messages. */
   source?: string;
+  /** The file's names → the model's (see {@link SafetensorsRename}), applied before anything is inferred. */
+  rename?: SafetensorsRename;
 }
 
 function activationSpec(a: ActivationName | ActivationSpec, fail: (p: string) => never): ActivationSpec {
@@ -509,7 +559,8 @@ export function fromSafetensors(
   const fail = (problem: string): never => {
     throw new SafetensorsError(source, problem);
   };
-  const file = bytes instanceof Uint8Array ? parseSafetensors(bytes, source) : bytes;
+  const parsed = bytes instanceof Uint8Array ? parseSafetensors(bytes, source) : bytes;
+  const file = renamed(parsed, options.rename, fail).file;
   let spec: ModelSpec;
   if (options.spec) {
     try {
@@ -533,7 +584,7 @@ export function fromSafetensors(
   const dtype = options.dtype ?? (all64 ? 'float64' : 'float32');
   // Zeros, not random: every weight is overwritten, and drawing them would move the default stream.
   const model = fromSpec(spec, { dtype, init: 'zeros' });
-  loadSafetensors(model, file, { source });
+  loadSafetensors(model, parsed, { source, rename: options.rename });
   return model.eval();
 }
 
