@@ -136,6 +136,8 @@ export interface AttentionMaps {
   /** Width of each head (d in q·k/√d). */
   headDim: number;
   layers: HeadAttention[][];
+  /** The model's logits at each position, [L·vocab] (the same numbers `model.forward` gives). */
+  logits: Float64Array;
 }
 
 /** The gradient one step sends to each position's token embedding, for the prompt as a training window. */
@@ -283,7 +285,7 @@ export class TextRun {
     const L = ids.length;
     const E = model.embedDim;
     const maps: HeadAttention[][] = [];
-    noGrad(() => {
+    const logits = noGrad(() => {
       let h = gptEmbed(model, ids);
       for (const block of model.blocks) {
         const a = block.ln1.forward(h);
@@ -316,9 +318,15 @@ export class TextRun {
         h = ops.add(h, r.output);
         h = ops.add(h, block.proj.forward(block.act.forward(block.fc.forward(block.ln2.forward(h)))));
       }
+      return model.head.forward(model.lnf.forward(h)).data;
     });
     const chars = this.corpus.vocab.chars;
-    return { tokens: ids.map((i) => chars[i]), headDim: E / model.blocks[0].numHeads, layers: maps };
+    return {
+      tokens: ids.map((i) => chars[i]),
+      headDim: E / model.blocks[0].numHeads,
+      layers: maps,
+      logits: Float64Array.from(logits),
+    };
   }
 
   /**
