@@ -112,6 +112,8 @@ async function corpusText(): Promise<{ text: string; source: string } | string> 
 /** Start a new run (step 0) from the state. */
 async function restart(): Promise<void> {
   const id = ++runId;
+  // The old run stops now, even when no new one can start (no text yet).
+  if (playing) post({ type: 'pause' });
   playing = false;
   step = null;
   digest = null;
