@@ -55,6 +55,26 @@ describe('a Text run', () => {
     assertClose(a.history[0].valLoss as number, Math.log(28), { rel: 0.05, what: 'step 0 validation' });
   });
 
+  test('the names list is shuffled once, the same for every seed, so validation holds names of every letter', () => {
+    const shuffled = pg.shuffleLines(names);
+    assert.equal(shuffled, pg.shuffleLines(names));
+    assert.deepEqual(shuffled.split('\n').sort(), names.split('\n').sort());
+    const run = pg.createTextRun(SMALL, names);
+    const held = run.corpus.ids.subarray(run.corpus.trainEnd);
+    const text = Array.from(held, (i) => run.corpus.vocab.chars[i]).join('');
+    const initials = new Set(
+      text
+        .split('\n')
+        .slice(1, -1)
+        .map((l) => l[0]),
+    );
+    assert.ok(initials.size > 20, `initials of held-out names: ${[...initials].join('')}`);
+    assert.equal(
+      pg.createTextRun({ ...SMALL, corpus: 'pasted' }, names).corpus.ids.length,
+      run.corpus.ids.length,
+    );
+  });
+
   test('sampling is seeded and leaves the training stream alone', () => {
     const a = pg.createTextRun(SMALL, names);
     const b = pg.createTextRun(SMALL, names);

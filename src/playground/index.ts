@@ -60,6 +60,7 @@ export {
   checkTextConfig,
   createTextRun,
   nextCharLoss,
+  shuffleLines,
   type AttentionMaps,
   type EmbeddingGradients,
   type HeadAttention,
