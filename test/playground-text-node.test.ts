@@ -172,6 +172,10 @@ describe('a Text run', () => {
       /context: expected an integer in 2…64/,
     );
     assert.throws(() => pg.createTextRun(SMALL, 'abc'), /too few for a context of 8/);
+    assert.throws(
+      () => pg.createTextRun({ ...SMALL, model: 'rnn' as pg.TextModelKind }, names),
+      /model: expected 'gpt' or 'lstm', got "rnn"/,
+    );
     const run = pg.createTextRun(SMALL, names);
     assert.throws(() => run.attention('Zoë'), /not in the model's vocabulary/);
     assert.throws(() => run.embeddingGradients('a'), /at least two characters/);

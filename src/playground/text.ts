@@ -93,6 +93,12 @@ export class TextConfigError extends Error {
 
 /** Check a configuration: every number in its bounds, heads dividing the width. */
 export function checkTextConfig(c: TextConfig): TextConfig {
+  if (c.model !== 'gpt' && c.model !== 'lstm')
+    throw new TextConfigError(`model: expected 'gpt' or 'lstm', got ${JSON.stringify(c.model)}`);
+  if (!['names', 'pasted', 'file'].includes(c.corpus))
+    throw new TextConfigError(
+      `corpus: expected 'names', 'pasted' or 'file', got ${JSON.stringify(c.corpus)}`,
+    );
   for (const [key, [lo, hi]] of Object.entries(TEXT_LIMITS)) {
     const v = c[key as keyof typeof TEXT_LIMITS];
     const integer = key !== 'lr';
