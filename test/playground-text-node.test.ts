@@ -147,7 +147,7 @@ describe('a Text run', () => {
       run.optimizer.zeroGrad();
     });
 
-  test('the LSTM exports a model file that chainrule generate reads; the GPT says it cannot yet', async () => {
+  test('the LSTM exports a model file that chainrule generate reads; a GPT where model files have its spec', async () => {
     const run = pg.createTextRun({ ...SMALL, model: 'lstm' }, names);
     for (let i = 0; i < 3; i++) run.trainStep();
     writeFileSync(join(dir, 'names-lstm.json'), run.toModelFile());
@@ -158,8 +158,17 @@ describe('a Text run', () => {
     assert.equal(r.code, 0, r.err);
     assert.equal([...r.out.trimEnd()].length, 42);
     assert.ok(r.out.startsWith('ma'));
+    // A GPT exports once model files have a gpt layer spec (another branch adds it); until then it says so.
     const gpt = pg.createTextRun(SMALL, names);
-    assert.throws(() => gpt.toModelFile(), /GPT model files are not supported yet.*LSTM/);
+    if (!gpt.canExport()) assert.throws(() => gpt.toModelFile(), /no GPT layer in model files yet.*LSTM/);
+    else {
+      writeFileSync(join(dir, 'names-gpt.json'), gpt.toModelFile());
+      const g = await runCli(
+        ['generate', '--model', 'names-gpt.json', '--length', '10', '--prompt', 'ma'],
+        dir,
+      );
+      assert.equal(g.code, 0, g.err);
+    }
   });
 
   test('bad settings and bad text are refused with what was expected', () => {

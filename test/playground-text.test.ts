@@ -215,6 +215,7 @@ describe('the Text page in Chromium', { skip: chromiumSkip }, () => {
       (s) => s === 1,
       'step 1 from Enter',
     );
+    // Play with Space; a focused heatmap keeps its focus and open card while frames repaint it.
     await page.focus('#play');
     await page.keyboard.press('Space');
     await waitFor(
@@ -222,16 +223,26 @@ describe('the Text page in Chromium', { skip: chromiumSkip }, () => {
       (p) => p,
       'playing',
     );
+    await page.focus('.attn-map');
+    await page.keyboard.press('ArrowUp');
+    const startStep = (await hook('step')) as number;
+    const samples = await hook('samples');
+    await waitFor(
+      () => hook('samples'),
+      (v) => JSON.stringify(v) !== JSON.stringify(samples),
+      'a new sample while playing',
+    );
+    assert.ok(((await hook('step')) as number) > startStep);
+    assert.equal(await page.evaluate(() => document.activeElement?.className), 'attn-map');
+    assert.equal(await page.isVisible('#card'), true);
+    assert.match((await page.textContent('#card')) ?? '', /block 1, head 1: query \d+ .* → key 0/);
+    await page.focus('#play');
     await page.keyboard.press('Space');
     await waitFor(
       () => hook('digest'),
       (d) => d !== null,
       'paused',
     );
-    await page.focus('.attn-map');
-    await page.keyboard.press('ArrowUp');
-    assert.equal(await page.isVisible('#card'), true);
-    assert.match((await page.textContent('#card')) ?? '', /block 1, head 1: query \d+/);
     await page.selectOption('#model', 'lstm');
     await waitFor(
       () => hook('state'),
@@ -278,7 +289,7 @@ describe('the Text page in Chromium', { skip: chromiumSkip }, () => {
     );
   });
 
-  test('export: the LSTM downloads a model file that chainrule generate reads; the GPT says why not', async () => {
+  test('export: the LSTM downloads a model file that chainrule generate reads; a GPT only where model files can hold it', async () => {
     await open({ ...SMALL, model: 'lstm', seed: 4 });
     await page.click('#step');
     await waitFor(
@@ -291,12 +302,12 @@ describe('the Text page in Chromium', { skip: chromiumSkip }, () => {
     const r = await runCli(['generate', '--model', 'lstm.json', '--length', '20', '--prompt', 'an'], dir);
     assert.equal(r.code, 0, r.err);
     assert.ok(r.out.startsWith('an'));
-    await open({ ...SMALL, seed: 4 });
-    await page.click('#export');
-    await waitFor(
-      () => page.textContent('#status'),
-      (t) => /not supported yet/.test(t ?? ''),
-      'the GPT note',
+    const gpt = await open({ ...SMALL, seed: 4 });
+    const exportable = nodeRun(gpt, 0).canExport();
+    assert.equal(await page.isDisabled('#export'), !exportable);
+    assert.match(
+      (await page.textContent('#export-note')) ?? '',
+      exportable ? /chainrule generate/ : /cannot save a GPT/,
     );
     assert.deepEqual(errors, []);
   });

@@ -83,125 +83,246 @@ function heat(v: number): string {
 
 const CELL = 18;
 
-/** One canvas per head and layer: row t = query position, column s = key position. */
-export function drawAttention(container: HTMLElement, maps: playground.AttentionMaps, tip: Tip): void {
-  container.replaceChildren();
-  const L = maps.tokens.length;
-  const labels = maps.tokens.map(showChar);
-  maps.layers.forEach((layer, l) => {
-    const row = document.createElement('div');
-    row.className = 'attention-layer';
-    const title = document.createElement('h4');
-    title.textContent = `Block ${l + 1}`;
-    row.append(title);
-    layer.forEach((head, h) => {
-      const figure = document.createElement('figure');
-      const canvas = document.createElement('canvas');
-      const side = CELL * L + CELL;
-      canvas.width = side;
-      canvas.height = side;
-      canvas.tabIndex = 0;
-      canvas.className = 'attn-map';
-      canvas.dataset.layer = String(l);
-      canvas.dataset.head = String(h);
-      canvas.setAttribute(
-        'aria-label',
-        `Attention weights of block ${l + 1}, head ${h + 1}: arrow keys move between cells`,
-      );
-      const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
-      ctx.font = '12px ui-monospace, monospace';
-      ctx.textAlign = 'center';
-      ctx.fillStyle = '#222';
-      for (let i = 0; i < L; i++) {
-        ctx.fillText(labels[i], CELL * (i + 1) + CELL / 2, 13);
-        ctx.fillText(labels[i], CELL / 2, CELL * (i + 1) + 13);
-      }
-      for (let t = 0; t < L; t++)
-        for (let s = 0; s < L; s++) {
-          ctx.fillStyle = s > t ? '#eee' : heat(head.weights[t * L + s]);
-          ctx.fillRect(CELL * (s + 1), CELL * (t + 1), CELL - 1, CELL - 1);
-        }
-      const card = (t: number, s: number) => {
-        const where = `block ${l + 1}, head ${h + 1}: query ${t} '${labels[t]}' → key ${s} '${labels[s]}'`;
-        if (s > t) return `<b>${where}</b><br>masked (causal: key after query): score −∞, weight 0`;
-        let row = '';
-        for (let j = 0; j <= t; j++)
-          row += `${j === s ? '<b>' : ''}${fmt(head.scores[t * L + j], 2)}${j === s ? '</b>' : ''} `;
-        return (
-          `<b>${where}</b><br>weight a = softmax<sub>s′≤t</sub>(q<sub>t</sub>·k<sub>s′</sub>/√d)<sub>s</sub> = <b>${fmt(head.weights[t * L + s])}</b>` +
-          `<br>score q<sub>t</sub>·k<sub>s</sub>/√d = ${fmt(head.scores[t * L + s])} (d = ${maps.headDim}, √d = ${fmt(Math.sqrt(maps.headDim), 3)})` +
-          `<br>row t's scores: ${row}`
-        );
-      };
-      const cell = (e: MouseEvent) => {
-        const r = canvas.getBoundingClientRect();
-        return [Math.floor((e.clientY - r.top) / CELL) - 1, Math.floor((e.clientX - r.left) / CELL) - 1];
-      };
-      canvas.addEventListener('mousemove', (e) => {
-        const [t, s] = cell(e);
-        if (t < 0 || s < 0 || t >= L || s >= L) return tip.hide();
-        tip.show(card(t, s), e.clientX, e.clientY);
-      });
-      canvas.addEventListener('mouseleave', () => tip.hide());
-      let at = [L - 1, 0];
-      const focusCell = () => {
-        const r = canvas.getBoundingClientRect();
-        tip.show(card(at[0], at[1]), r.left + CELL * (at[1] + 1), r.top + CELL * (at[0] + 1));
-      };
-      canvas.addEventListener('focus', focusCell);
-      canvas.addEventListener('blur', () => tip.hide());
-      canvas.addEventListener('keydown', (e) => {
-        const moves: Record<string, [number, number]> = {
-          ArrowUp: [-1, 0],
-          ArrowDown: [1, 0],
-          ArrowLeft: [0, -1],
-          ArrowRight: [0, 1],
-        };
-        const m = moves[e.key];
-        if (!m) return;
-        e.preventDefault();
-        at = [Math.max(0, Math.min(L - 1, at[0] + m[0])), Math.max(0, Math.min(L - 1, at[1] + m[1]))];
-        focusCell();
-      });
-      const caption = document.createElement('figcaption');
-      caption.textContent = `head ${h + 1}`;
-      figure.append(canvas, caption);
-      row.append(figure);
-    });
-    container.append(row);
-  });
+/** Where the hover card of a view points: a cell or bar, and whether the pointer or the focus opened it. */
+interface Open {
+  render(): void;
 }
 
-/** One bar per input position: the norm of the gradient at its token embedding; the vector on hover. */
-export function drawGradients(container: HTMLElement, g: playground.EmbeddingGradients, tip: Tip): void {
-  container.replaceChildren();
-  const max = Math.max(...g.norms, 1e-300);
-  g.tokens.forEach((token, t) => {
-    const item = document.createElement('div');
-    item.className = 'grad-token';
-    item.tabIndex = 0;
-    item.dataset.norm = String(g.norms[t]);
-    const bar = document.createElement('div');
-    bar.className = 'grad-bar';
-    bar.style.height = `${Math.max(1, (80 * g.norms[t]) / max)}px`;
-    const label = document.createElement('span');
-    label.textContent = showChar(token);
-    item.append(bar, label);
-    item.setAttribute('aria-label', `position ${t} '${showChar(token)}': gradient norm ${fmt(g.norms[t])}`);
-    const vector = Array.from(g.vectors.subarray(t * g.embed, (t + 1) * g.embed), (v) => fmt(v, 5));
-    const card =
-      `<b>position ${t}: '${showChar(token)}' predicting '${showChar(g.targets[t])}'</b>` +
-      `<br>‖∂L/∂e<sub>${t}</sub>‖ = <b>${fmt(g.norms[t])}</b>, where e<sub>${t}</sub> = tok['${showChar(token)}'] ` +
-      `and L = mean over positions of −log softmax(logits)<sub>next</sub> = ${fmt(g.loss)}` +
-      `<br>∂L/∂e<sub>${t}</sub> = [${vector.join(', ')}]`;
-    const show = (x: number, y: number) => tip.show(card, x, y);
-    item.addEventListener('mousemove', (e) => show(e.clientX, e.clientY));
-    item.addEventListener('mouseleave', () => tip.hide());
-    item.addEventListener('focus', () => {
-      const r = item.getBoundingClientRect();
-      show(r.right, r.top);
+/**
+ * The attention heatmaps: one canvas per head and layer, row t = query position, column s = key position.
+ * A new frame of the same prompt and model repaints the canvases in place, so keyboard focus and an open
+ * card stay (the card shows the new numbers); another shape rebuilds them.
+ */
+export class AttentionView {
+  private key = '';
+  private maps: playground.AttentionMaps | null = null;
+  private paints: (() => void)[] = [];
+  private open: Open | null = null;
+
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly tip: Tip,
+  ) {}
+
+  clear(): void {
+    this.container.replaceChildren();
+    this.key = '';
+    this.open = null;
+  }
+
+  update(maps: playground.AttentionMaps): void {
+    const key = `${maps.tokens.join('')}|${maps.layers.map((l) => l.length).join(',')}`;
+    this.maps = maps;
+    if (key !== this.key) this.build(maps, key);
+    for (const paint of this.paints) paint();
+    this.open?.render();
+  }
+
+  private build(maps: playground.AttentionMaps, key: string): void {
+    this.clear();
+    this.key = key;
+    this.paints = [];
+    const L = maps.tokens.length;
+    const labels = maps.tokens.map(showChar);
+    maps.layers.forEach((layer, l) => {
+      const row = document.createElement('div');
+      row.className = 'attention-layer';
+      const title = document.createElement('h4');
+      title.textContent = `Block ${l + 1}`;
+      row.append(title);
+      layer.forEach((_, h) => {
+        const figure = document.createElement('figure');
+        const canvas = this.canvas(l, h, L, labels);
+        const caption = document.createElement('figcaption');
+        caption.textContent = `head ${h + 1}`;
+        figure.append(canvas, caption);
+        row.append(figure);
+      });
+      this.container.append(row);
     });
-    item.addEventListener('blur', () => tip.hide());
-    container.append(item);
-  });
+  }
+
+  private head(l: number, h: number): playground.HeadAttention {
+    return (this.maps as playground.AttentionMaps).layers[l][h];
+  }
+
+  private card(l: number, h: number, t: number, s: number, labels: string[]): string {
+    const { weights, scores } = this.head(l, h);
+    const L = labels.length;
+    const d = (this.maps as playground.AttentionMaps).headDim;
+    const where = `block ${l + 1}, head ${h + 1}: query ${t} '${labels[t]}' → key ${s} '${labels[s]}'`;
+    if (s > t) return `<b>${where}</b><br>masked (causal: key after query): score −∞, weight 0`;
+    let row = '';
+    for (let j = 0; j <= t; j++)
+      row += `${j === s ? '<b>' : ''}${fmt(scores[t * L + j], 2)}${j === s ? '</b>' : ''} `;
+    return (
+      `<b>${where}</b><br>weight a = softmax<sub>s′≤t</sub>(q<sub>t</sub>·k<sub>s′</sub>/√d)<sub>s</sub> = <b>${fmt(weights[t * L + s])}</b>` +
+      `<br>score q<sub>t</sub>·k<sub>s</sub>/√d = ${fmt(scores[t * L + s])} (d = ${d}, √d = ${fmt(Math.sqrt(d), 3)})` +
+      `<br>row t's scores: ${row}`
+    );
+  }
+
+  private canvas(l: number, h: number, L: number, labels: string[]): HTMLCanvasElement {
+    const canvas = document.createElement('canvas');
+    canvas.width = CELL * L + CELL;
+    canvas.height = CELL * L + CELL;
+    canvas.tabIndex = 0;
+    canvas.className = 'attn-map';
+    canvas.dataset.layer = String(l);
+    canvas.dataset.head = String(h);
+    canvas.setAttribute(
+      'aria-label',
+      `Attention weights of block ${l + 1}, head ${h + 1}: arrow keys move between cells`,
+    );
+    const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
+    ctx.font = '12px ui-monospace, monospace';
+    ctx.textAlign = 'center';
+    ctx.fillStyle = '#222';
+    for (let i = 0; i < L; i++) {
+      ctx.fillText(labels[i], CELL * (i + 1) + CELL / 2, 13);
+      ctx.fillText(labels[i], CELL / 2, CELL * (i + 1) + 13);
+    }
+    this.paints.push(() => {
+      const { weights } = this.head(l, h);
+      for (let t = 0; t < L; t++)
+        for (let s = 0; s < L; s++) {
+          ctx.fillStyle = s > t ? '#eee' : heat(weights[t * L + s]);
+          ctx.fillRect(CELL * (s + 1), CELL * (t + 1), CELL - 1, CELL - 1);
+        }
+    });
+    const tip = this.tip;
+    const close = () => {
+      this.open = null;
+      tip.hide();
+    };
+    canvas.addEventListener('mousemove', (e) => {
+      const r = canvas.getBoundingClientRect();
+      const t = Math.floor((e.clientY - r.top) / CELL) - 1;
+      const s = Math.floor((e.clientX - r.left) / CELL) - 1;
+      if (t < 0 || s < 0 || t >= L || s >= L) return close();
+      const [x, y] = [e.clientX, e.clientY];
+      this.open = { render: () => tip.show(this.card(l, h, t, s, labels), x, y) };
+      this.open.render();
+    });
+    canvas.addEventListener('mouseleave', close);
+    let at = [L - 1, 0];
+    const focusCell = () => {
+      this.open = {
+        render: () => {
+          const r = canvas.getBoundingClientRect();
+          tip.show(
+            this.card(l, h, at[0], at[1], labels),
+            r.left + CELL * (at[1] + 1),
+            r.top + CELL * (at[0] + 1),
+          );
+        },
+      };
+      this.open.render();
+    };
+    canvas.addEventListener('focus', focusCell);
+    canvas.addEventListener('blur', close);
+    canvas.addEventListener('keydown', (e) => {
+      const moves: Record<string, [number, number]> = {
+        ArrowUp: [-1, 0],
+        ArrowDown: [1, 0],
+        ArrowLeft: [0, -1],
+        ArrowRight: [0, 1],
+      };
+      const m = moves[e.key];
+      if (!m) return;
+      e.preventDefault();
+      at = [Math.max(0, Math.min(L - 1, at[0] + m[0])), Math.max(0, Math.min(L - 1, at[1] + m[1]))];
+      focusCell();
+    });
+    return canvas;
+  }
+}
+
+/**
+ * One bar per input position: the norm of the gradient at its token embedding; the vector on hover or
+ * focus. Like {@link AttentionView}, a new frame of the same prompt updates the bars in place.
+ */
+export class GradientView {
+  private key = '';
+  private grads: playground.EmbeddingGradients | null = null;
+  private items: HTMLElement[] = [];
+  private open: Open | null = null;
+
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly tip: Tip,
+  ) {}
+
+  clear(): void {
+    this.container.replaceChildren();
+    this.key = '';
+    this.items = [];
+    this.open = null;
+  }
+
+  update(g: playground.EmbeddingGradients): void {
+    const key = `${g.tokens.join('')}|${g.embed}`;
+    this.grads = g;
+    if (key !== this.key) this.build(g, key);
+    const max = Math.max(...g.norms, 1e-300);
+    this.items.forEach((item, t) => {
+      item.dataset.norm = String(g.norms[t]);
+      (item.firstElementChild as HTMLElement).style.height = `${Math.max(1, (80 * g.norms[t]) / max)}px`;
+      item.setAttribute(
+        'aria-label',
+        `position ${t} '${showChar(g.tokens[t])}': gradient norm ${fmt(g.norms[t])}`,
+      );
+    });
+    this.open?.render();
+  }
+
+  private card(t: number): string {
+    const g = this.grads as playground.EmbeddingGradients;
+    const token = showChar(g.tokens[t]);
+    const vector = Array.from(g.vectors.subarray(t * g.embed, (t + 1) * g.embed), (v) => fmt(v, 5));
+    return (
+      `<b>position ${t}: '${token}' predicting '${showChar(g.targets[t])}'</b>` +
+      `<br>‖∂L/∂e<sub>${t}</sub>‖ = <b>${fmt(g.norms[t])}</b>, where e<sub>${t}</sub> = tok['${token}'] ` +
+      `and L = mean over positions of −log softmax(logits)<sub>next</sub> = ${fmt(g.loss)}` +
+      `<br>∂L/∂e<sub>${t}</sub> = [${vector.join(', ')}]`
+    );
+  }
+
+  private build(g: playground.EmbeddingGradients, key: string): void {
+    this.clear();
+    this.key = key;
+    const tip = this.tip;
+    const close = () => {
+      this.open = null;
+      tip.hide();
+    };
+    this.items = g.tokens.map((token, t) => {
+      const item = document.createElement('div');
+      item.className = 'grad-token';
+      item.tabIndex = 0;
+      const bar = document.createElement('div');
+      bar.className = 'grad-bar';
+      const label = document.createElement('span');
+      label.textContent = showChar(token);
+      item.append(bar, label);
+      item.addEventListener('mousemove', (e) => {
+        const [x, y] = [e.clientX, e.clientY];
+        this.open = { render: () => tip.show(this.card(t), x, y) };
+        this.open.render();
+      });
+      item.addEventListener('mouseleave', close);
+      item.addEventListener('focus', () => {
+        this.open = {
+          render: () => {
+            const r = item.getBoundingClientRect();
+            tip.show(this.card(t), r.right, r.top);
+          },
+        };
+        this.open.render();
+      });
+      item.addEventListener('blur', close);
+      this.container.append(item);
+      return item;
+    });
+  }
 }

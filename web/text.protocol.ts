@@ -50,6 +50,8 @@ export type FromTextWorker =
       characters: number;
       trainCharacters: number;
       parameters: number;
+      /** Whether the model can be saved as a chainrule model file (a GPT needs a gpt layer spec). */
+      exportable: boolean;
       frame: TextFrame;
     }
   | { type: 'frame'; run: number; frame: TextFrame }

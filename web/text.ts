@@ -1,7 +1,7 @@
 // The Text page's wiring: state ↔ URL, controls → worker, worker frames → drawing. The names list is a
 // file built next to the page (names.txt); a pasted text or a dropped file is read here and sent over.
 import { decodeText, playground } from './lib.js';
-import { Tip, drawAttention, drawChart, drawGradients, showChar } from './text.draw.js';
+import { AttentionView, GradientView, Tip, drawChart, showChar } from './text.draw.js';
 import type { FromTextWorker, Inspection, TextFrame, ToTextWorker } from './text.protocol.js';
 import {
   DEFAULT_TEXT_STATE,
@@ -33,6 +33,8 @@ let longPaste: string | null = null;
 let namesText: Promise<string> | null = null;
 
 const tip = new Tip(byId('card'));
+const attentionView = new AttentionView(byId('attention'), tip);
+const gradientView = new GradientView(byId('gradients'), tip);
 
 function status(text: string): void {
   byId('status').textContent = text;
@@ -79,10 +81,14 @@ function fillSelects(): void {
     byId<HTMLTextAreaElement>('text').value = longPaste ?? state.text;
   byId<HTMLTextAreaElement>('prompt').value = typedPrompt(state.prompt);
   document.body.className = state.model;
-  byId('export-note').textContent =
-    state.model === 'gpt'
-      ? 'A GPT cannot be saved as a model file yet (TODO: GPT layers in model files); choose the LSTM to export. ONNX has no recurrent or attention layers in chainrule, so neither model exports to ONNX.'
-      : 'The file runs with chainrule generate --model <file>. ONNX: chainrule does not export LSTM layers to ONNX.';
+}
+
+/** What the export button gives, and what it cannot (ONNX has no recurrent or attention layers here). */
+function exportNote(exportable: boolean): void {
+  (byId('export') as HTMLButtonElement).disabled = !exportable;
+  byId('export-note').textContent = exportable
+    ? 'The file runs with chainrule generate --model <file>. ONNX: chainrule exports no recurrent or attention layers to ONNX.'
+    : 'This chainrule cannot save a GPT as a model file yet (a gpt layer spec is coming); choose the LSTM to export. ONNX: chainrule exports no recurrent or attention layers to ONNX.';
 }
 
 /** Store the state in the URL (replacing the entry: every control change is not a history step). */
@@ -174,10 +180,10 @@ function show(frame: TextFrame): void {
     inspection = frame.inspection;
     const i = frame.inspection;
     byId('prompt-note').textContent = i.note ?? '';
-    if (i.gradients) drawGradients(byId('gradients'), i.gradients, tip);
-    else byId('gradients').replaceChildren();
-    if (i.attention) drawAttention(byId('attention'), i.attention, tip);
-    else byId('attention').replaceChildren();
+    if (i.gradients) gradientView.update(i.gradients);
+    else gradientView.clear();
+    if (i.attention) attentionView.update(i.attention);
+    else attentionView.clear();
   }
   updatePlayer();
 }
@@ -196,6 +202,7 @@ worker.onmessage = (event: MessageEvent<FromTextWorker>) => {
         `${m.characters.toLocaleString('en-US')} characters, ${m.vocabulary.length} distinct (${m.vocabulary.map(showChar).join('')}); ` +
         `the first ${m.trainCharacters.toLocaleString('en-US')} train, the rest validate. ${m.parameters.toLocaleString('en-US')} parameters.`;
       status('');
+      exportNote(m.exportable);
       show(m.frame);
       return;
     case 'frame':

@@ -110,6 +110,7 @@ function handle(msg: ToTextWorker): void {
         characters: run.corpus.ids.length,
         trainCharacters: run.corpus.trainEnd,
         parameters: run.model.numParameters(),
+        exportable: run.canExport(),
         frame: frame(run, true),
       });
       return;

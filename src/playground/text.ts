@@ -19,9 +19,9 @@ import { serializeModel, stringifyModelFile } from '../io/modelfile.js';
 import { sha256 } from '../io/sha256.js';
 import * as losses from '../losses.js';
 import { GPT } from '../nn/transformer.js';
-import { fromSpec, recurrentLanguageModelSpec } from '../nn/spec.js';
+import { fromSpec, recurrentLanguageModelSpec, toSpec } from '../nn/spec.js';
 import type { Module } from '../nn/module.js';
-import type { Sequential } from '../nn/layers.js';
+import { Sequential } from '../nn/layers.js';
 import * as ops from '../ops.js';
 import { narrow } from '../ops-indexing.js';
 import { makeOptimizer } from '../optim/byname.js';
@@ -400,16 +400,34 @@ export class TextRun {
   }
 
   /**
-   * The model as a chainrule model file that `chainrule generate` reads (the LSTM; a GPT has no layer
-   * spec in model files yet, so it throws a {@link TextConfigError} saying so).
+   * The model as a Sequential that model files describe: the LSTM's own, or the GPT as the one layer of a
+   * Sequential (the form a `gpt` layer spec takes).
+   */
+  private exportable(): Sequential {
+    return this.model instanceof GPT ? new Sequential(this.model) : this.model;
+  }
+
+  /** Whether {@link toModelFile} can describe this model (a GPT needs a `gpt` layer spec in model files). */
+  canExport(): boolean {
+    try {
+      toSpec(this.exportable());
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The model as a chainrule model file that `chainrule generate` reads: its vocabulary and context as
+   * text preprocessing. Where model files have no layer spec for the model (a GPT, until they have one)
+   * it throws a {@link TextConfigError} saying so.
    */
   toModelFile(): string {
-    const model = this.model;
-    if (model instanceof GPT)
+    if (!this.canExport())
       throw new TextConfigError(
-        'export: GPT model files are not supported yet (a GPT layer spec is coming); choose the LSTM to export',
+        'export: this version of chainrule has no GPT layer in model files yet; choose the LSTM to export',
       );
-    const file = serializeModel(model, {
+    const file = serializeModel(this.exportable(), {
       task: 'classification',
       preprocessing: { kind: 'text', vocab: this.corpus.vocab, context: this.config.context },
       training: { source: 'playground text', settings: this.config, steps: this.step },
