@@ -5,6 +5,7 @@ import { build } from 'esbuild';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadText } from '../cli/sequence-data.js';
 
 /** This folder: the page's sources. */
 export const WEB_SOURCE = dirname(fileURLToPath(import.meta.url));
@@ -28,7 +29,12 @@ export interface BuildOptions {
 export async function buildWeb(outDir: string = WEB_OUT, options: BuildOptions = {}): Promise<string[]> {
   await mkdir(outDir, { recursive: true });
   await build({
-    entryPoints: { main: join(WEB_SOURCE, 'main.ts'), worker: join(WEB_SOURCE, 'worker.ts') },
+    entryPoints: {
+      main: join(WEB_SOURCE, 'main.ts'),
+      worker: join(WEB_SOURCE, 'worker.ts'),
+      text: join(WEB_SOURCE, 'text.ts'),
+      'text.worker': join(WEB_SOURCE, 'text.worker.ts'),
+    },
     outdir: outDir,
     bundle: true,
     format: 'esm',
@@ -40,9 +46,39 @@ export async function buildWeb(outDir: string = WEB_OUT, options: BuildOptions =
   });
   await copyFile(join(WEB_SOURCE, 'index.html'), join(outDir, 'index.html'));
   await copyFile(join(WEB_SOURCE, 'style.css'), join(outDir, 'style.css'));
+  const text = await buildTextPage(outDir);
   const headers = Object.entries(ISOLATION_HEADERS).map(([k, v]) => `  ${k}: ${v}`);
   await writeFile(join(outDir, '_headers'), `/*\n${headers.join('\n')}\n`);
-  return ['index.html', 'style.css', 'main.js', 'main.js.map', 'worker.js', 'worker.js.map', '_headers'];
+  return [
+    'index.html',
+    'style.css',
+    'main.js',
+    'main.js.map',
+    'worker.js',
+    'worker.js.map',
+    ...text,
+    '_headers',
+  ];
+}
+
+/**
+ * The Text page's static files (its scripts are bundled with the others): the page, its styles, and the
+ * built-in names list as `names.txt` — the very text `chainrule train --data names` reads, from the same
+ * devDependencies, so the page needs no network and trains on the command line's corpus.
+ */
+async function buildTextPage(outDir: string): Promise<string[]> {
+  await copyFile(join(WEB_SOURCE, 'text.html'), join(outDir, 'text.html'));
+  await copyFile(join(WEB_SOURCE, 'text.css'), join(outDir, 'text.css'));
+  await writeFile(join(outDir, 'names.txt'), (await loadText('names', outDir)).text);
+  return [
+    'text.html',
+    'text.css',
+    'text.js',
+    'text.js.map',
+    'text.worker.js',
+    'text.worker.js.map',
+    'names.txt',
+  ];
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

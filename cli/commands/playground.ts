@@ -36,7 +36,8 @@ export const playgroundSpec: CommandSpec = {
   examples: ['chainrule playground', 'chainrule playground --port 0'],
   details:
     'In a clone of the repository the page is built first (esbuild, into dist/web); an installed package ' +
-    'serves the page it ships. The URL goes to stdout. Ctrl-C stops the server.',
+    'serves the page it ships. The URL goes to stdout; the Text page (a small GPT or an LSTM learning ' +
+    'to write) is text.html beside it. Ctrl-C stops the server.',
 };
 
 /** Content types by file extension; anything else is sent as bytes. */
@@ -205,6 +206,7 @@ export async function playgroundCommand(flags: Flags, _positionals: string[], io
   const root = await pageFolder(flags.dir as string | undefined, io);
   const server = await servePlayground({ root, port: (flags.port as number | undefined) ?? 8080 });
   io.err(`chainrule playground: serving ${root} (cross-origin isolated); Ctrl-C stops it\n`);
+  io.err(`chainrule playground: the Text page (a small GPT learns to write) is ${server.url}text.html\n`);
   io.out(`${server.url}\n`);
   await new Promise<void>((done) => {
     if (io.signal?.aborted) return done();

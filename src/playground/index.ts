@@ -51,3 +51,21 @@ export {
   type LayerParameters,
 } from './run.js';
 export { explainStep, type PlaygroundExplanation } from './explain.js';
+export {
+  DEFAULT_TEXT_CONFIG,
+  TEXT_LIMITS,
+  TextConfigError,
+  TextRun,
+  VALIDATE_EVERY,
+  checkTextConfig,
+  createTextRun,
+  nextCharLoss,
+  shuffleLines,
+  type AttentionMaps,
+  type EmbeddingGradients,
+  type HeadAttention,
+  type TextConfig,
+  type TextCorpusKind,
+  type TextModelKind,
+  type TextStats,
+} from './text.js';
