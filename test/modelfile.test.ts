@@ -122,6 +122,7 @@ const ONE_OF_EACH: { [T in LayerType]: Extract<LayerSpec, { type: T }> } = {
     nonlinearity: 'relu',
   },
   lastStep: { type: 'lastStep' },
+  gpt: { type: 'gpt', vocab: 7, context: 5, width: 8, heads: 2, blocks: 2, dropout: 0.1 },
 };
 
 /** The layer types over images and sequences, which the spec below strings together by their shapes. */
@@ -141,6 +142,7 @@ const WINDOW_TYPES: readonly LayerType[] = [
   'gru',
   'rnn',
   'lastStep',
+  'gpt',
 ];
 
 /**

@@ -146,6 +146,9 @@ function torchLayer(l: LayerSpec): string | null {
     case 'lastStep':
       // PyTorch's recurrent modules return (output, state), which nn.Sequential cannot chain.
       return null;
+    case 'gpt':
+      // torch.nn has no GPT module: the fixture's is a script of its own.
+      return null;
     default: {
       // Only activations are left, and those were written above through the op table.
       const activation: ElementwiseSpec = l;

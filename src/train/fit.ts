@@ -79,6 +79,11 @@ export interface FitOptions {
   until?: { loss: number };
   /** Stepped once per epoch (ReduceLROnPlateau with the monitored loss). */
   scheduler?: LRScheduler;
+  /**
+   * Clip the gradients' total 2-norm to this before every optimizer step (`optim.clipGradNorm`, PyTorch's
+   * `clip_grad_norm_`); default: no clipping. A model that clips takes the general path, not the fused step.
+   */
+  clipGradNorm?: number;
   /** Called after every epoch. */
   onEpochEnd?: (log: EpochLog) => void;
   /** Called after every batch. */
@@ -199,7 +204,8 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     rng: options.rng ?? defaultStream,
     metrics,
     threshold,
-    fused: options.fused !== false,
+    fused: options.fused !== false && options.clipGradNorm === undefined,
+    ...(options.clipGradNorm !== undefined ? { clipGradNorm: options.clipGradNorm } : {}),
     explodeFactor: options.divergence?.factor ?? 1e6,
     ...(options.divergence?.referenceLoss !== undefined
       ? { referenceLoss: options.divergence.referenceLoss }
