@@ -312,7 +312,7 @@ describe('model specs', () => {
       [spec([{ type: 'linear', in: 2, out: 3 }]), 'layers[0].bias: expected true or false, got nothing'],
       [
         spec([{ type: 'conv', size: 3 }]),
-        'layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, conv2d, conv1d, maxPool2d, maxPool1d, avgPool2d, adaptiveAvgPool2d, flatten, unflatten, batchNorm1d, batchNorm2d, layerNorm, embedding, lstm, gru, rnn, lastStep, got "conv"',
+        'layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, conv2d, conv1d, maxPool2d, maxPool1d, avgPool2d, adaptiveAvgPool2d, flatten, unflatten, batchNorm1d, batchNorm2d, layerNorm, embedding, lstm, gru, rnn, lastStep, gpt, got "conv"',
       ],
       [spec(['relu']), 'layers[0]: expected an object with a "type", got "relu"'],
       [
@@ -338,7 +338,7 @@ describe('model specs', () => {
     });
     assert.throws(() => validateSpec({ type: 'sequential', layers: [{}] }, 'architecture'), {
       message:
-        'architecture.layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, conv2d, conv1d, maxPool2d, maxPool1d, avgPool2d, adaptiveAvgPool2d, flatten, unflatten, batchNorm1d, batchNorm2d, layerNorm, embedding, lstm, gru, rnn, lastStep, got nothing',
+        'architecture.layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, conv2d, conv1d, maxPool2d, maxPool1d, avgPool2d, adaptiveAvgPool2d, flatten, unflatten, batchNorm1d, batchNorm2d, layerNorm, embedding, lstm, gru, rnn, lastStep, gpt, got nothing',
     });
   });
 

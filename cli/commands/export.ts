@@ -244,7 +244,9 @@ export async function exportCommand(flags: Flags, positionals: string[], io: IO)
             `  model.load_state_dict(safetensors.torch.load_file(${JSON.stringify(safetensorsPath)}))`,
           ]
         : [
-            '  (a recurrent layer returns (output, state) in PyTorch, so there is no nn.Sequential line to load it into)',
+            file.architecture.layers.some((l) => l.type === 'gpt')
+              ? "  (torch.nn has no GPT module: the keys are a GPT's (tok, pos, blocks.i.…, lnf, head) under index 0)"
+              : '  (a recurrent layer returns (output, state) in PyTorch, so there is no nn.Sequential line to load it into)',
           ]),
     );
   }
