@@ -168,7 +168,7 @@ export const trainSpec: CommandSpec = {
       type: 'string',
       choices: optim.OPTIMIZER_NAMES,
       description: 'Optimizer (momentum = SGD with momentum 0.9)',
-      defaultText: 'adam',
+      defaultText: 'adam; adamw at lr 0.002 for --model gpt',
     },
     {
       name: 'lr',
@@ -301,8 +301,8 @@ export const trainSpec: CommandSpec = {
       name: 'context',
       type: 'integer',
       min: 1,
-      description: 'Language model: characters per training window',
-      defaultText: '64',
+      description: 'Language model: characters per training window (a GPT reads at most this many)',
+      defaultText: '64; 32 for --model gpt',
     },
     {
       name: 'window',
