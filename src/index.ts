@@ -396,8 +396,10 @@ export {
 } from './data/series.js';
 export {
   recurrentLanguageModelSpec,
+  gptLanguageModelSpec,
   recurrentForecasterSpec,
   type SequenceLayerSpec,
   type RecurrentSpecFields,
   type LanguageModelSpecOptions,
+  type GPTSpecOptions,
 } from './nn/spec.js';

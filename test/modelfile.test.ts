@@ -122,6 +122,7 @@ const ONE_OF_EACH: { [T in LayerType]: Extract<LayerSpec, { type: T }> } = {
     nonlinearity: 'relu',
   },
   lastStep: { type: 'lastStep' },
+  gpt: { type: 'gpt', vocab: 7, context: 5, width: 8, heads: 2, blocks: 2, dropout: 0.1 },
 };
 
 /** The layer types over images and sequences, which the spec below strings together by their shapes. */
@@ -141,6 +142,7 @@ const WINDOW_TYPES: readonly LayerType[] = [
   'gru',
   'rnn',
   'lastStep',
+  'gpt',
 ];
 
 /**
@@ -310,7 +312,7 @@ describe('model specs', () => {
       [spec([{ type: 'linear', in: 2, out: 3 }]), 'layers[0].bias: expected true or false, got nothing'],
       [
         spec([{ type: 'conv', size: 3 }]),
-        'layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, conv2d, conv1d, maxPool2d, maxPool1d, avgPool2d, adaptiveAvgPool2d, flatten, unflatten, batchNorm1d, batchNorm2d, layerNorm, embedding, lstm, gru, rnn, lastStep, got "conv"',
+        'layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, conv2d, conv1d, maxPool2d, maxPool1d, avgPool2d, adaptiveAvgPool2d, flatten, unflatten, batchNorm1d, batchNorm2d, layerNorm, embedding, lstm, gru, rnn, lastStep, gpt, got "conv"',
       ],
       [spec(['relu']), 'layers[0]: expected an object with a "type", got "relu"'],
       [
@@ -336,7 +338,7 @@ describe('model specs', () => {
     });
     assert.throws(() => validateSpec({ type: 'sequential', layers: [{}] }, 'architecture'), {
       message:
-        'architecture.layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, conv2d, conv1d, maxPool2d, maxPool1d, avgPool2d, adaptiveAvgPool2d, flatten, unflatten, batchNorm1d, batchNorm2d, layerNorm, embedding, lstm, gru, rnn, lastStep, got nothing',
+        'architecture.layers[0].type: expected one of linear, sigmoid, tanh, relu, leakyRelu, gelu, softplus, elu, silu, identity, softmax, dropout, conv2d, conv1d, maxPool2d, maxPool1d, avgPool2d, adaptiveAvgPool2d, flatten, unflatten, batchNorm1d, batchNorm2d, layerNorm, embedding, lstm, gru, rnn, lastStep, gpt, got nothing',
     });
   });
 

@@ -45,6 +45,7 @@ const SEQUENCE = {
   gru: () => new nn.GRU(2, 2, { batchFirst: true }),
   rnn: () => new nn.RNN(2, 2, { batchFirst: true }),
   lastStep: () => new nn.LastStep(),
+  gpt: () => new nn.GPT({ vocabSize: 3, contextLength: 2, embedDim: 2, numHeads: 1 }),
 } satisfies { [T in LayerType]?: () => nn.Module };
 
 const ACTIVATIONS: {

@@ -153,6 +153,9 @@ function torchLayer(l: LayerSpec): string | null {
     case 'lastStep':
       // PyTorch's recurrent modules return (output, state), which nn.Sequential cannot chain.
       return null;
+    case 'gpt':
+      // torch.nn has no GPT module: the fixture's is a script of its own.
+      return null;
     default: {
       // Only activations are left, and those were written above through the op table.
       const activation: ElementwiseSpec = l;
@@ -254,7 +257,9 @@ export async function exportCommand(flags: Flags, positionals: string[], io: IO)
             `  model.load_state_dict(safetensors.torch.load_file(${JSON.stringify(safetensorsPath)}))`,
           ]
         : [
-            '  (a recurrent layer returns (output, state) in PyTorch, so there is no nn.Sequential line to load it into)',
+            file.architecture.layers.some((l) => l.type === 'gpt')
+              ? "  (torch.nn has no GPT module: the keys are a GPT's (tok, pos, blocks.i.…, lnf, head) under index 0)"
+              : '  (a recurrent layer returns (output, state) in PyTorch, so there is no nn.Sequential line to load it into)',
           ]),
     );
   }

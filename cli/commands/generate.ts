@@ -54,11 +54,13 @@ export const generateSpec: CommandSpec = {
     },
   ],
   details:
-    'The prompt is printed, then each generated character as soon as it is drawn. The model reads at most the\n' +
-    'context it was trained with (the last characters). A closed pipe (| head) ends it quietly.',
+    'The prompt is printed, then each generated character as soon as it is drawn. The model (an LSTM, GRU, RNN\n' +
+    'or GPT) reads at most the context it was trained with (the last characters). A closed pipe (| head) ends\n' +
+    'it quietly.',
   examples: [
     'chainrule generate --model book.json --prompt "The " --length 500 --temperature 0.8 --top-k 40 --seed 1',
     'chainrule generate --model names.json --length 200 --temperature 0.7',
+    'chainrule generate --model names-gpt.json --length 200 --temperature 0.8 --top-k 10 --seed 1',
   ],
 };
 

@@ -93,8 +93,15 @@ export async function infoCommand(flags: Flags, positionals: string[], io: IO): 
   const path = positionals[0];
   if (!path) throw new UserError('info: which model file? e.g. chainrule info model.json');
   const { model, file, pre } = await readModelFile(path, io.cwd);
-  // Layer by layer as torchinfo's summary: shapes for the rows the preprocessing gives.
-  const summary = summarize(model, pre ? [pre.inputSize] : undefined);
+  // Layer by layer as torchinfo's summary: shapes for the rows the preprocessing gives, or for the
+  // windows a language model reads.
+  const text = file.preprocessing as { kind?: string; context?: unknown } | null;
+  const input = pre
+    ? [pre.inputSize]
+    : text?.kind === 'text' && Number.isInteger(text.context)
+      ? [text.context as number]
+      : undefined;
+  const summary = summarize(model, input);
   if (flags.json) {
     const { weights: _weights, ...rest } = file;
     io.out(JSON.stringify({ ...rest, parameters: model.numParameters(), summary }, null, 2) + '\n');

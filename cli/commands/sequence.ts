@@ -4,8 +4,10 @@ import { resolve } from 'node:path';
 import {
   charCorpus,
   checkSeriesScaling,
+  decodePartialEpoch,
   fit,
   fromSpec,
+  gptLanguageModelSpec,
   kernels,
   losses,
   optim,
@@ -25,16 +27,19 @@ import {
   seriesWindows,
   lastWindow,
   noGrad,
+  summarize,
+  summaryTable,
   unscale,
   type EpochLog,
   type ModelSpec,
+  type PartialEpoch,
   type nn,
   type parseCheckpoint,
   type SeriesScaling,
   type Tensor,
   type Vocabulary,
 } from '../../src/index.js';
-import type { Flags } from '../args.js';
+import type { Flags, FlagSpec } from '../args.js';
 import { TrainingFailure, UserError } from '../errors.js';
 import { duration, int, num } from '../format.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -55,9 +60,49 @@ export function isSequenceTask(task: unknown): task is SequenceTask {
   return (SEQUENCE_TASKS as readonly unknown[]).includes(task);
 }
 
-/** The sequence models --model names (a GPT joins as 'gpt'). */
-export const SEQUENCE_MODELS = ['lstm', 'gru', 'rnn'] as const;
+/** The sequence models --model names: a recurrent layer, or a GPT (language models only). */
+export const SEQUENCE_MODELS = ['lstm', 'gru', 'rnn', 'gpt'] as const;
 type SequenceModel = (typeof SEQUENCE_MODELS)[number];
+
+/** The sizes of a GPT's defaults: small enough to learn names in minutes on two cores. */
+const GPT_DEFAULTS = { width: 64, heads: 4, blocks: 2, dropout: 0, context: 32, lr: 0.002 };
+/** The GPT's gradient clipping (global norm), as nanoGPT. */
+const GPT_CLIP = 1;
+
+/** The GPT's flags, for train's flag table. */
+export const GPT_FLAGS: FlagSpec[] = [
+  {
+    name: 'width',
+    type: 'integer',
+    min: 1,
+    description: 'GPT: width of the residual stream (embeddings, attention)',
+    defaultText: String(GPT_DEFAULTS.width),
+  },
+  {
+    name: 'heads',
+    type: 'integer',
+    min: 1,
+    description: 'GPT: attention heads per block (must divide --width)',
+    defaultText: String(GPT_DEFAULTS.heads),
+  },
+  {
+    name: 'blocks',
+    type: 'integer',
+    min: 1,
+    description: 'GPT: transformer blocks',
+    defaultText: String(GPT_DEFAULTS.blocks),
+  },
+  {
+    name: 'dropout',
+    type: 'number',
+    min: 0,
+    max: 0.9,
+    description: 'GPT: dropout while training (embeddings, attention weights, each branch)',
+    defaultText: String(GPT_DEFAULTS.dropout),
+  },
+];
+const GPT_ONLY = ['width', 'heads', 'blocks', 'dropout'];
+const RECURRENT_ONLY = ['embed', 'hidden', 'depth'];
 
 /** What a text model file keeps to turn a prompt into ids and ids into text. */
 export interface TextPreprocessing {
@@ -76,6 +121,11 @@ interface SequenceSettings {
   embed: number;
   hidden: number;
   depth: number;
+  /** The GPT's sizes (absent in checkpoints of recurrent runs written before the GPT). */
+  width?: number;
+  heads?: number;
+  blocks?: number;
+  dropout?: number;
   context: number;
   window: number;
   steps: number;
@@ -94,11 +144,34 @@ function settingsFrom(flags: Flags, task: SequenceTask, p: SequenceSettings | nu
     throw new UserError(
       `train: --data is required (${task === 'forecast' ? 'a CSV file' : 'a text file or a built-in corpus: sotu, names'})`,
     );
-  const optimizer = (flags.optimizer as optim.OptimizerName | undefined) ?? p?.optimizer ?? 'adam';
   const model = (flags.model as string | undefined) ?? p?.model ?? 'lstm';
   if (!(SEQUENCE_MODELS as readonly string[]).includes(model))
     throw new UserError(`train: --model ${model}: expected one of ${SEQUENCE_MODELS.join(', ')}`);
+  const gpt = model === 'gpt';
+  if (gpt && task === 'forecast')
+    throw new UserError('train: --model gpt is a language model; a forecast takes --model lstm, gru or rnn');
+  for (const f of gpt ? RECURRENT_ONLY : GPT_ONLY)
+    if (flags[f] !== undefined)
+      throw new UserError(
+        gpt
+          ? `train: --${f} sizes a recurrent model; a GPT has --width, --heads, --blocks (and --context)`
+          : `train: --${f} is for --model gpt, not --model ${model}`,
+      );
+  const optimizer =
+    (flags.optimizer as optim.OptimizerName | undefined) ?? p?.optimizer ?? (gpt ? 'adamw' : 'adam');
   const target = (flags.target as string | undefined) ?? p?.target;
+  const sizes = gpt
+    ? {
+        width: (flags.width as number | undefined) ?? p?.width ?? GPT_DEFAULTS.width,
+        heads: (flags.heads as number | undefined) ?? p?.heads ?? GPT_DEFAULTS.heads,
+        blocks: (flags.blocks as number | undefined) ?? p?.blocks ?? GPT_DEFAULTS.blocks,
+        dropout: (flags.dropout as number | undefined) ?? p?.dropout ?? GPT_DEFAULTS.dropout,
+      }
+    : {};
+  if (sizes.width !== undefined && sizes.width % (sizes.heads as number) !== 0)
+    throw new UserError(
+      `train: --heads ${sizes.heads} does not divide --width ${sizes.width}: each head takes width/heads channels`,
+    );
   return {
     task,
     data,
@@ -107,14 +180,19 @@ function settingsFrom(flags: Flags, task: SequenceTask, p: SequenceSettings | nu
     embed: (flags.embed as number | undefined) ?? p?.embed ?? 32,
     hidden: (flags.hidden as number | undefined) ?? p?.hidden ?? (task === 'forecast' ? 64 : 128),
     depth: (flags.depth as number | undefined) ?? p?.depth ?? 1,
-    context: (flags.context as number | undefined) ?? p?.context ?? 64,
+    ...sizes,
+    context: (flags.context as number | undefined) ?? p?.context ?? (gpt ? GPT_DEFAULTS.context : 64),
     window: (flags.window as number | undefined) ?? p?.window ?? 32,
     steps: (flags.steps as number | undefined) ?? p?.steps ?? 200,
     optimizer,
     lr:
       (flags.lr as number | undefined) ??
       p?.lr ??
-      (optimizer === 'adam' ? 0.002 : optim.OPTIMIZERS[optimizer].defaultLr),
+      (gpt && optimizer === 'adamw'
+        ? GPT_DEFAULTS.lr
+        : optimizer === 'adam'
+          ? 0.002
+          : optim.OPTIMIZERS[optimizer].defaultLr),
     epochs: (flags.epochs as number | undefined) ?? p?.epochs ?? (task === 'forecast' ? 50 : 10),
     batchSize: (flags['batch-size'] as number | undefined) ?? p?.batchSize ?? 32,
     val: (flags.val as number | undefined) ?? p?.val ?? (task === 'forecast' ? 0.2 : 0.1),
@@ -179,8 +257,9 @@ export async function trainSequence(
   const seeded = new random.RandomState(s.seed);
   const rng = resumed ? resumed.rng : seeded;
 
-  // The data, as a way to draw each epoch's training windows plus a fixed validation set.
-  let epochData: () => { x: Tensor; y: Tensor };
+  // The data, as a way to draw each epoch's training windows (or take them back from a checkpoint of an
+  // interrupted epoch) plus a fixed validation set.
+  let epochData: (saved?: Int32Array) => { x: Tensor; y: Tensor; starts?: Int32Array };
   let valData: { x: Tensor; y: Tensor } | null;
   let spec: ModelSpec;
   let loss: ((pred: Tensor, target: Tensor) => Tensor) | 'mse';
@@ -207,21 +286,27 @@ export async function trainSequence(
         `vocabulary ${V}; ${int(corpus.trainEnd)} for training${n > corpus.trainEnd ? `, the last ${int(n - corpus.trainEnd)} for validation` : ''}; ` +
         `windows of ${s.context} characters`,
     );
-    epochData = () =>
-      windowsAt(
-        corpus.ids,
-        randomStarts(0, corpus.trainEnd, s.context, s.steps * s.batchSize, rng),
-        s.context,
-        s.dtype,
-      );
+    epochData = (saved) => {
+      const starts = saved ?? randomStarts(0, corpus.trainEnd, s.context, s.steps * s.batchSize, rng);
+      return { ...windowsAt(corpus.ids, starts, s.context, s.dtype), starts };
+    };
     const valStarts = tiledStarts(corpus.trainEnd, n, s.context, 256);
     valData = valStarts.length > 0 ? windowsAt(corpus.ids, valStarts, s.context, s.dtype) : null;
-    spec = recurrentLanguageModelSpec(V, {
-      embed: s.embed,
-      hidden: s.hidden,
-      layers: s.depth,
-      cell: s.model,
-    });
+    spec =
+      s.model === 'gpt'
+        ? gptLanguageModelSpec(V, {
+            context: s.context,
+            width: s.width as number,
+            heads: s.heads as number,
+            blocks: s.blocks as number,
+            dropout: s.dropout as number,
+          })
+        : recurrentLanguageModelSpec(V, {
+            embed: s.embed,
+            hidden: s.hidden,
+            layers: s.depth,
+            cell: s.model,
+          });
     loss = nextTokenLoss(V);
     preprocessing = { kind: 'text', vocab: corpus.vocab, context: s.context };
     perSample = s.context;
@@ -250,7 +335,7 @@ export async function trainSequence(
         (nVal > 0 ? `, the last ${int(nVal)} for validation` : ''),
     );
     epochData = () => train;
-    spec = recurrentForecasterSpec({ hidden: s.hidden, layers: s.depth, cell: s.model });
+    spec = recurrentForecasterSpec({ hidden: s.hidden, layers: s.depth, cell: s.model as 'lstm' });
     loss = 'mse';
     preprocessing = scaling;
     perSample = 1;
@@ -258,29 +343,57 @@ export async function trainSequence(
 
   const model: nn.Sequential = resumed ? resumed.model : fromSpec(spec, { dtype: s.dtype, rng });
   const optimizer = optim.makeOptimizer(s.optimizer, model.parameters(), s.lr);
+  const gpt = s.model === 'gpt';
+  // A GPT's rate warms up linearly, then follows a cosine down to a tenth over every step of the run
+  // (nanoGPT's schedule), stepped after each batch.
+  const totalSteps = s.epochs * s.steps;
+  const warmup = Math.min(100, Math.floor(totalSteps / 10));
+  const scheduler = gpt
+    ? new optim.CosineAnnealingLR(optimizer, {
+        tMax: Math.max(1, totalSteps - warmup),
+        etaMin: s.lr / 10,
+        warmup,
+      })
+    : null;
   let initialEpoch = 0;
   const history: EpochLog[] = [];
+  let resumeEpoch: PartialEpoch | undefined;
+  let resumeStarts: Int32Array | undefined;
   if (resumed) {
     try {
       optimizer.loadStateDict(resumed.checkpoint.optimizer as optim.OptimizerState);
+      const saved = resumed.checkpoint.scheduler;
+      if (scheduler && saved) scheduler.loadStateDict(saved);
     } catch (e) {
       throw new UserError(`${resumePath}: ${(e as Error).message}`);
     }
     if (flags.lr !== undefined) optimizer.lr = s.lr;
     initialEpoch = resumed.checkpoint.epoch;
     history.push(...((resumed.checkpoint.history as EpochLog[] | null) ?? []));
+    // An epoch interrupted part way continues with its own windows, at its next batch, in its order.
+    const partial = resumed.checkpoint.partialEpoch;
+    const starts = (resumed.file.training as { windows?: unknown } | null)?.windows;
+    if (partial) {
+      if (!Array.isArray(starts) || starts.length !== s.steps * s.batchSize)
+        throw new UserError(
+          `${resumePath}: training.windows: expected the ${s.steps * s.batchSize} window starts of the interrupted epoch`,
+        );
+      resumeStarts = Int32Array.from(starts as number[]);
+      resumeEpoch = decodePartialEpoch(partial);
+    }
   }
   if (s.epochs - initialEpoch <= 0)
     throw new UserError(
       `train: the checkpoint has already trained ${initialEpoch} epochs; pass --epochs larger than that to continue`,
     );
-  const sizes =
-    task === 'language-model'
+  const sizes = gpt
+    ? `GPT: width ${s.width}, ${s.heads} heads, ${s.blocks} block${s.blocks === 1 ? '' : 's'}, context ${s.context}${s.dropout ? `, dropout ${s.dropout}` : ''}, vocabulary ${(preprocessing as TextPreprocessing).vocab.chars.length}`
+    : task === 'language-model'
       ? `embedding ${s.embed}, ${s.model.toUpperCase()} ${s.hidden}${s.depth > 1 ? ` × ${s.depth} layers` : ''}, linear → ${(preprocessing as TextPreprocessing).vocab.chars.length}`
       : `${s.model.toUpperCase()} ${s.hidden}${s.depth > 1 ? ` × ${s.depth} layers` : ''}, last step, linear → 1`;
   say(
     `model: ${sizes}; ${int(model.numParameters())} parameters, ${task === 'language-model' ? 'cross-entropy per character' : 'mse'}, ` +
-      `${s.optimizer} lr ${s.lr}, ${s.epochs} epochs${task === 'language-model' ? ` of ${s.steps} steps` : ''}` +
+      `${s.optimizer} lr ${s.lr}${scheduler ? ` (warm-up ${warmup} steps, cosine to ${num(s.lr / 10)}; gradient norm clipped to ${GPT_CLIP})` : ''}, ${s.epochs} epochs${task === 'language-model' ? ` of ${s.steps} steps` : ''}` +
       `${resumed ? ` (resuming after epoch ${initialEpoch})` : ''}, batch ${s.batchSize}, seed ${s.seed}; ${kernels().name} kernels`,
   );
 
@@ -297,8 +410,21 @@ export async function trainSequence(
       ...extra,
     },
   });
-  const saveCheckpoint = async (epoch: number) => {
-    const doc = serializeCheckpoint(model, { optimizer, rng, epoch, history, ...meta(epoch) });
+  if (flags['dry-run']) {
+    io.out(summaryTable(summarize(model, [perSample])) + '\n');
+    return 0;
+  }
+
+  const saveCheckpoint = async (epoch: number, partial?: { epoch: PartialEpoch; starts: Int32Array }) => {
+    const doc = serializeCheckpoint(model, {
+      optimizer,
+      ...(scheduler ? { scheduler } : {}),
+      rng,
+      epoch,
+      history,
+      ...(partial ? { partialEpoch: partial.epoch } : {}),
+      ...meta(epoch, partial ? { windows: Array.from(partial.starts) } : {}),
+    });
     await writeFileAtomic(ckptPath, stringifyModelFile(doc), { what: 'checkpoint' });
   };
 
@@ -311,28 +437,42 @@ export async function trainSequence(
   const onAbort = () => abort.abort();
   io.signal?.addEventListener('abort', onAbort);
   let aborted = false;
+  let interrupted: { epoch: PartialEpoch; starts: Int32Array } | undefined;
   try {
     // One fit call per epoch, so a language model sees freshly drawn windows every epoch.
     for (let epoch = initialEpoch; epoch < s.epochs && !aborted; epoch++) {
-      const data = epochData();
+      const data = epochData(epoch === initialEpoch ? resumeStarts : undefined);
       progress.epochSamples = data.x.shape[0];
-      const result = await fit(model, data, {
-        loss,
-        optimizer,
-        epochs: 1,
-        initialEpoch: epoch,
-        batchSize: s.batchSize,
-        rng,
-        metrics: task === 'forecast' ? ['mae'] : [],
-        ...(valData ? { validationData: valData } : {}),
-        signal: abort.signal,
-        onBatchEnd: (b) => progress.batch(b),
-        onEpochEnd: (log) => {
-          history.push(log);
-          progress.epoch(log);
+      const result = await fit(
+        model,
+        { x: data.x, y: data.y },
+        {
+          loss,
+          optimizer,
+          epochs: 1,
+          initialEpoch: epoch,
+          batchSize: s.batchSize,
+          rng,
+          metrics: task === 'forecast' ? ['mae'] : [],
+          ...(valData ? { validationData: valData } : {}),
+          ...(gpt ? { clipGradNorm: GPT_CLIP } : {}),
+          ...(epoch === initialEpoch && resumeEpoch ? { resumeEpoch } : {}),
+          // The exploding-loss rule measures from the first epoch, in every epoch's fit and across a resume.
+          ...(history[0]?.epoch === 1 ? { divergence: { referenceLoss: history[0].loss } } : {}),
+          signal: abort.signal,
+          onBatchEnd: (b) => {
+            scheduler?.step();
+            progress.batch(b);
+          },
+          onEpochEnd: (log) => {
+            history.push(log);
+            progress.epoch(log);
+          },
         },
-      });
+      );
       aborted = result.stopReason === 'aborted';
+      if (aborted && result.partial && data.starts)
+        interrupted = { epoch: result.partial, starts: data.starts };
       const every = flags['checkpoint-every'] as number | undefined;
       if (!aborted && every && (epoch + 1) % every === 0) await saveCheckpoint(epoch + 1);
     }
@@ -347,8 +487,14 @@ export async function trainSequence(
   const seconds = (performance.now() - started) / 1000;
   if (aborted) {
     progress.clear();
-    await saveCheckpoint(epochsDone);
-    say(`interrupted after epoch ${epochsDone}; saved ${ckptPath}`);
+    // The moment it stopped: part way through an epoch (its windows kept to continue it), else the boundary.
+    const p = interrupted?.epoch;
+    await saveCheckpoint(p ? p.epoch - 1 : epochsDone, interrupted);
+    say(
+      p
+        ? `interrupted in epoch ${p.epoch} after batch ${p.batch} of ${s.steps}; saved that moment to ${ckptPath}`
+        : `interrupted after epoch ${epochsDone}; saved ${ckptPath}`,
+    );
     say(`continue with: chainrule train --resume ${checkpointPath(out)}`);
     return 130;
   }

@@ -68,7 +68,7 @@ import type { IO } from '../io.js';
 import { checkScaling } from '../inputcheck.js';
 import { lossPlotSvg } from '../plot.js';
 import { Progress, type ProgressMode } from '../progress.js';
-import { isSequenceTask, trainSequence } from './sequence.js';
+import { GPT_FLAGS, isSequenceTask, SEQUENCE_MODELS, trainSequence } from './sequence.js';
 
 type OptimizerName = optim.OptimizerName;
 const LOSSES = ['cross-entropy', 'mse', 'mae', 'huber'] as const;
@@ -168,7 +168,7 @@ export const trainSpec: CommandSpec = {
       type: 'string',
       choices: optim.OPTIMIZER_NAMES,
       description: 'Optimizer (momentum = SGD with momentum 0.9)',
-      defaultText: 'adam',
+      defaultText: 'adam; adamw at lr 0.002 for --model gpt',
     },
     {
       name: 'lr',
@@ -292,16 +292,17 @@ export const trainSpec: CommandSpec = {
     {
       name: 'model',
       type: 'string',
-      choices: ['lstm', 'gru', 'rnn'],
-      description: 'Sequence model: the recurrent layer',
+      choices: SEQUENCE_MODELS,
+      description: 'Sequence model: a recurrent layer, or a GPT (decoder-only transformer; language models)',
       defaultText: 'lstm',
     },
+    ...GPT_FLAGS,
     {
       name: 'context',
       type: 'integer',
       min: 1,
-      description: 'Language model: characters per training window',
-      defaultText: '64',
+      description: 'Language model: characters per training window (a GPT reads at most this many)',
+      defaultText: '64; 32 for --model gpt',
     },
     {
       name: 'window',
@@ -364,6 +365,7 @@ export const trainSpec: CommandSpec = {
     'chainrule train --resume model.ckpt.json',
     'chainrule train --data book.txt --task language-model --context 64 --epochs 10 --out book.json',
     'chainrule train --data names --task language-model --context 16 --out names.json',
+    'chainrule train --data names --task language-model --model gpt --width 64 --heads 4 --blocks 2 --out gpt.json',
     'chainrule train --data series.csv --target load --task forecast --window 32 --out load.json',
   ],
 };
@@ -800,7 +802,16 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   // Sequence tasks (text, time series) train in cli/commands/sequence.ts.
   const sequenceTask = flags.task ?? (previous as { task?: string } | null)?.task;
   if (isSequenceTask(sequenceTask)) return trainSequence(flags, io, sequenceTask, resumed, resumePath);
-  for (const f of ['model', 'context', 'window', 'embed', 'hidden', 'depth', 'steps'])
+  for (const f of [
+    'model',
+    'context',
+    'window',
+    'embed',
+    'hidden',
+    'depth',
+    'steps',
+    ...GPT_FLAGS.map((g) => g.name),
+  ])
     if (flags[f] !== undefined) throw new UserError(`train: --${f} is for --task language-model or forecast`);
   if (resumed && !previous)
     throw new UserError(`${resumePath}: this checkpoint has no training settings to resume with`);

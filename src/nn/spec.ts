@@ -31,6 +31,7 @@ import { Activation, ACTIVATION_MODULES, Dropout, Identity, Linear, Sequential, 
 import type { Module } from './module.js';
 import { BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm } from './norm.js';
 import { Embedding, GRU, LastStep, LSTM, RecurrentBase, RNN } from './recurrent.js';
+import { GPT } from './transformer.js';
 
 /**
  * An elementwise activation layer as JSON: its op from the unary op table and, for the ones that take one,
@@ -245,7 +246,20 @@ export type SequenceLayerSpec =
   /** `RNN(in, hidden, {…, nonlinearity})`. */
   | ({ type: 'rnn'; nonlinearity: 'tanh' | 'relu' } & RecurrentSpecFields)
   /** `LastStep()`: [N, T, F] → [N, F], PyTorch's `x[:, -1]`. */
-  | { type: 'lastStep' };
+  | { type: 'lastStep' }
+  /**
+   * `GPT({vocabSize: vocab, contextLength: context, embedDim: width, numHeads: heads, numLayers: blocks,
+   * dropout})`: ids [N, T] (T ≤ context) → logits [N, T, vocab]; pre-norm causal blocks with a 4·width MLP.
+   */
+  | {
+      type: 'gpt';
+      vocab: number;
+      context: number;
+      width: number;
+      heads: number;
+      blocks: number;
+      dropout: number;
+    };
 
 /** The fields every recurrent layer's spec has. */
 export interface RecurrentSpecFields {
@@ -274,6 +288,14 @@ const SEQUENCE_FIELDS: { readonly [T in SequenceLayerSpec['type']]: Readonly<Rec
     nonlinearity: (v) => (v === 'tanh' || v === 'relu' ? null : '"tanh" or "relu"'),
   },
   lastStep: {},
+  gpt: {
+    vocab: positiveInt,
+    context: positiveInt,
+    width: positiveInt,
+    heads: positiveInt,
+    blocks: positiveInt,
+    dropout: probability,
+  },
 };
 
 /**
@@ -304,6 +326,14 @@ function sequenceShape(
       if (shape === null) return null;
       if (shape.length !== 2) fail(`takes [T, features] per sample, but ${given()}`);
       return [shape[1]];
+    case 'gpt': {
+      if (l.width % l.heads !== 0)
+        throw new Error(`${lp}.heads: expected a divisor of width ${l.width}, got ${l.heads}`);
+      if (shape !== null && shape.length !== 1) fail(`takes [T] ids per sample, but ${given()}`);
+      const T = shape ? shape[0] : -1;
+      if (T > l.context) fail(`takes at most ${l.context} ids (its context), but ${given()}`);
+      return [T, l.vocab];
+    }
     default:
       return l satisfies never;
   }
@@ -336,6 +366,22 @@ function buildSequenceLayer(l: SequenceLayerSpec, options: FromSpecOptions): Mod
     }
     case 'lastStep':
       return new LastStep();
+    case 'gpt': {
+      // A GPT being loaded with dropout must draw its masks from the caller's stream (a checkpoint's, set
+      // after loading), and its dropout layers take the stream its initial values come from: it draws its
+      // discarded initial values from that stream too. Without dropout it draws from the scratch one.
+      const own = options.init === 'zeros' && l.dropout > 0 && options.rng ? { rng: options.rng } : rng;
+      return new GPT({
+        vocabSize: l.vocab,
+        contextLength: l.context,
+        embedDim: l.width,
+        numHeads: l.heads,
+        numLayers: l.blocks,
+        dropout: l.dropout,
+        dtype,
+        ...own,
+      });
+    }
     default:
       return l satisfies never;
   }
@@ -368,6 +414,33 @@ function describeSequenceLayer(m: Module): SequenceLayerSpec | null {
     }
     case LastStep:
       return { type: 'lastStep' };
+    case GPT: {
+      const g = m as GPT;
+      const b = g.blocks[0];
+      // Only what the spec builds: the 4·width MLP, causal blocks, PyTorch's LayerNorm eps, one dropout.
+      const plain = g.blocks.every(
+        (k) =>
+          k.causal &&
+          k.numHeads === b.numHeads &&
+          k.fc.outFeatures === 4 * g.embedDim &&
+          k.ln1.eps === 1e-5 &&
+          k.ln2.eps === 1e-5 &&
+          k.attn.dropout === g.drop.p &&
+          k.attnDrop.p === g.drop.p &&
+          k.mlpDrop.p === g.drop.p,
+      );
+      if (!b || !plain || g.lnf.eps !== 1e-5) return null;
+      checkWeight(g.tok.weight, [g.vocabSize, g.embedDim], 'GPT');
+      return {
+        type: 'gpt',
+        vocab: g.vocabSize,
+        context: g.contextLength,
+        width: g.embedDim,
+        heads: b.numHeads,
+        blocks: g.blocks.length,
+        dropout: g.drop.p,
+      };
+    }
     default:
       return null;
   }
@@ -418,6 +491,32 @@ export function recurrentForecasterSpec(
   return validateSpec({
     type: 'sequential',
     layers: [rec, { type: 'lastStep' }, { type: 'linear', in: hidden, out: 1, bias: true }],
+  });
+}
+
+/** Sizes of {@link gptLanguageModelSpec}. */
+export interface GPTSpecOptions {
+  /** Longest window the model reads (rows of the position embedding). */
+  context: number;
+  /** Width of the residual stream (default 128). */
+  width?: number;
+  /** Attention heads per block, dividing width (default 4). */
+  heads?: number;
+  /** Transformer blocks (default 4). */
+  blocks?: number;
+  /** Dropout in training mode (default 0). */
+  dropout?: number;
+}
+
+/**
+ * A character-level GPT as a one-layer Sequential: ids [N, T] → next-character logits [N, T, vocab]. Its
+ * state keys are the GPT's own under the Sequential's index: `0.tok.weight`, `0.blocks.0.attn.in_proj_weight`, ….
+ */
+export function gptLanguageModelSpec(vocab: number, options: GPTSpecOptions): ModelSpec {
+  const { context, width = 128, heads = 4, blocks = 4, dropout = 0 } = options;
+  return validateSpec({
+    type: 'sequential',
+    layers: [{ type: 'gpt', vocab, context, width, heads, blocks, dropout }],
   });
 }
 
@@ -698,6 +797,7 @@ function walkShapes(layers: readonly LayerSpec[], at: (i: number) => string): (n
       case 'gru':
       case 'rnn':
       case 'lastStep':
+      case 'gpt':
         out = sequenceShape(l, shape, fail, given, lp);
         break;
       default:
@@ -837,6 +937,7 @@ function buildLayer(l: LayerSpec, options: FromSpecOptions): Module {
     case 'gru':
     case 'rnn':
     case 'lastStep':
+    case 'gpt':
       return buildSequenceLayer(l, options);
     default:
       throw new Error(`fromSpec: unknown layer ${show(l)}`);
@@ -1014,6 +1115,7 @@ export const SPEC_MODULES = [
   'Embedding',
   'LSTM/GRU/RNN (batchFirst)',
   'LastStep',
+  'GPT',
 ].join(', ');
 
 /** The spec of a Sequential; throws, naming the layer, for a module no spec can describe. */

@@ -4,8 +4,10 @@
  * buffers (BatchNorm's running statistics), with the totals. What `chainrule info` prints.
  */
 import type { Sequential } from './layers.js';
+import type { Module } from './module.js';
 import { archShapes } from './arch.js';
 import { specShapes, toSpec } from './spec.js';
+import { GPT } from './transformer.js';
 
 /** One row of a {@link ModelSummary}. */
 export interface LayerSummary {
@@ -21,6 +23,11 @@ export interface LayerSummary {
   trainable: number;
   /** Buffer values: state saved with the model but not trained (running means and variances). */
   buffers: number;
+  /**
+   * The parts of a composite layer (a GPT: `tok`, `pos`, each block, `lnf`, `head`), each with its state
+   * key prefix inside the layer; their parameters are the layer's, not added again to the totals.
+   */
+  parts?: { name: string; layer: string; output: number[] | null; parameters: number }[];
 }
 
 /** A model layer by layer, with totals. */
@@ -47,13 +54,15 @@ export function summarize(model: Sequential, input?: readonly number[]): ModelSu
   }
   const layers = model.layers.map((m, index): LayerSummary => {
     const params = m.parameters();
+    const output = shapes[index] ?? null;
     return {
       index,
       layer: `${m.constructor.name}(${m.describe()})`,
-      output: shapes[index] ?? null,
+      output,
       parameters: count(params),
       trainable: count(params.filter((p) => p.requiresGrad)),
       buffers: count(m.buffers()),
+      ...(m instanceof GPT ? { parts: gptParts(m, output) } : {}),
     };
   });
   const total = (k: 'parameters' | 'trainable' | 'buffers') => layers.reduce((n, l) => n + l[k], 0);
@@ -65,17 +74,39 @@ export function summarize(model: Sequential, input?: readonly number[]): ModelSu
   };
 }
 
+/** A GPT's parts in forward order; each gives [T, width] except the head's [T, vocab]. */
+function gptParts(g: GPT, output: number[] | null): NonNullable<LayerSummary['parts']> {
+  const T = output ? output[0] : -1;
+  const part = (name: string, m: Module, width = g.embedDim) => ({
+    name,
+    layer: `${m.constructor.name}(${m.describe()})`,
+    output: [T, width],
+    parameters: count(m.parameters()),
+  });
+  return [
+    part('tok', g.tok),
+    part('pos', g.pos),
+    ...g.blocks.map((b, i) => part(`blocks.${i}`, b)),
+    part('lnf', g.lnf),
+    part('head', g.head, g.vocabSize),
+  ];
+}
+
 /** A number with thousands separators (1,234,567). */
 const grouped = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
 /** A {@link ModelSummary} as a text table: #, layer, output shape, parameters, then the totals. */
 export function summaryTable(s: ModelSummary): string {
   const shape = (o: number[] | null) => (o ? `[${o.map((d) => (d === -1 ? '?' : d)).join(', ')}]` : '?');
-  const rows = s.layers.map((l) => [
-    String(l.index),
-    l.layer,
-    shape(l.output),
-    grouped(l.parameters) + (l.buffers ? ` (+${grouped(l.buffers)} buffers)` : ''),
+  const rows = s.layers.flatMap((l) => [
+    [
+      String(l.index),
+      l.layer,
+      shape(l.output),
+      grouped(l.parameters) + (l.buffers ? ` (+${grouped(l.buffers)} buffers)` : ''),
+    ],
+    // A composite layer's parts, indented under it, by their key inside it.
+    ...(l.parts ?? []).map((p) => ['', `  ${p.name}: ${p.layer}`, shape(p.output), grouped(p.parameters)]),
   ]);
   const head = ['#', 'layer', 'output (per sample)', 'parameters'];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));

@@ -230,6 +230,9 @@ export class GPT extends Module {
   }
 
   override describe(): string {
-    return `vocab: ${this.vocabSize}, context: ${this.contextLength}, embed: ${this.embedDim}`;
+    return (
+      `vocab: ${this.vocabSize}, context: ${this.contextLength}, embed: ${this.embedDim}, ` +
+      `heads: ${this.blocks[0]?.numHeads}, blocks: ${this.blocks.length}`
+    );
   }
 }

@@ -79,6 +79,11 @@ export interface FitOptions {
   until?: { loss: number };
   /** Stepped once per epoch (ReduceLROnPlateau with the monitored loss). */
   scheduler?: LRScheduler;
+  /**
+   * Clip the gradients' total 2-norm to this before every optimizer step (`optim.clipGradNorm`, PyTorch's
+   * `clip_grad_norm_`); default: no clipping. A model that clips takes the general path, not the fused step.
+   */
+  clipGradNorm?: number;
   /** Called after every epoch. */
   onEpochEnd?: (log: EpochLog) => void;
   /** Called after every batch. */
@@ -199,7 +204,8 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     rng: options.rng ?? defaultStream,
     metrics,
     threshold,
-    fused: options.fused !== false,
+    fused: options.fused !== false && options.clipGradNorm === undefined,
+    ...(options.clipGradNorm !== undefined ? { clipGradNorm: options.clipGradNorm } : {}),
     explodeFactor: options.divergence?.factor ?? 1e6,
     ...(options.divergence?.referenceLoss !== undefined
       ? { referenceLoss: options.divergence.referenceLoss }
@@ -251,6 +257,8 @@ class Epochs {
   private every = 1;
   private unclocked = 0;
   private clock = performance.now();
+  /** Milliseconds the epoch in progress ran in earlier stretches (an epoch longer than one stretch). */
+  private carried = 0;
   /** Early stopping's record: the caller's `earlyStopping.state`, or a fresh one. */
   readonly es: EarlyStoppingState;
   /** Deadline of the current stretch (performance.now() milliseconds). */
@@ -284,8 +292,11 @@ class Epochs {
     this.until = until;
     while (this.epoch < this.end) {
       const done = this.one();
-      // An epoch paused at the deadline continues in the next stretch.
-      if (done === PAUSED) return false;
+      // An epoch paused at the deadline continues in the next stretch; its time so far is kept.
+      if (done === PAUSED) {
+        this.carried += performance.now() - this.clock;
+        return false;
+      }
       if (done) return true;
       this.epoch++;
       // The clock is fresh after every recorded epoch and after every `every` plain ones.
@@ -331,8 +342,9 @@ class Epochs {
         log.valMetrics = r.metrics;
       }
       const now = performance.now();
-      log.seconds = (now - this.clock) / 1000;
+      log.seconds = (now - this.clock + this.carried) / 1000;
       this.clock = now;
+      this.carried = 0;
       history.epochs.push(log);
       if (this.monitor === 'valLoss') watched = log.valLoss as number;
     }
@@ -366,7 +378,8 @@ class Epochs {
   /** Share the time since the last reading among the plain epochs since; adapt how often to read. */
   private readClock(): void {
     const now = performance.now();
-    const elapsed = now - this.clock;
+    const elapsed = now - this.clock + this.carried;
+    this.carried = 0;
     (this.columns as EpochColumns).spreadSeconds(this.unclocked, elapsed / 1000);
     if (elapsed < CLOCK_MS && this.every < 4096) this.every *= 2;
     else if (elapsed > 4 * CLOCK_MS && this.every > 1) this.every >>= 1;

@@ -20,6 +20,7 @@ import {
 } from '../losses.js';
 import { MetricSums, type MetricName, type Metrics } from '../metrics.js';
 import type { Module } from '../nn/module.js';
+import { clipGradNorm } from '../optim/clip.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { RandomState } from '../random.js';
 import { allocStorage, Tensor } from '../tensor.js';
@@ -104,6 +105,8 @@ export interface TrainerOptions {
   threshold: number;
   /** Allow the fused step where the model and loss permit it. */
   fused: boolean;
+  /** Clip the gradients' total 2-norm to this before each optimizer step (general path only). */
+  clipGradNorm?: number;
   /**
    * A loss above this × max(1, reference) counts as diverged (default Infinity: only NaN and ±Infinity
    * do). The reference is `referenceLoss`, else the first step's loss until `setReferenceLoss` is called.
@@ -368,6 +371,7 @@ export class Trainer {
       if (this.unacceptable(value)) return value;
       if (this.sums.names.length > 0) this.lastOutput = pred;
       loss.backward();
+      if (this.options.clipGradNorm !== undefined) clipGradNorm(this.params, this.options.clipGradNorm);
     }
     if (this.unacceptable(value)) return value;
     if (this.blocks) copyInto(this.backup[0], this.blocks.params);

@@ -18,7 +18,7 @@ export const ACTIVATION_CASES: { [K in ActivationOp]: () => nn.Module } = {
 };
 
 /** The sequence layers' spec types (text and series models). */
-export type SequenceLayerType = 'embedding' | 'lstm' | 'gru' | 'rnn' | 'lastStep';
+export type SequenceLayerType = 'embedding' | 'lstm' | 'gru' | 'rnn' | 'lastStep' | 'gpt';
 /**
  * The layer types of a spec beyond Linear and the elementwise/softmax/identity/dropout layers: convolution,
  * pooling, reshaping and normalization. Suites that cover every layer type key their cases by it.
