@@ -25,13 +25,15 @@ const DONE = 1;
 const READY = 2;
 /**
  * Int32s per worker slot: the generation it is assigned to, the function to run (an index into the names
- * the pool was made with), its arguments (up to {@link MAX_ARGS}), then the generation it last finished and
- * that part's outcome (0: done; 1: the function threw).
+ * the pool was made with), its arguments (up to {@link MAX_ARGS}), then the generation it last finished,
+ * that part's outcome (0: done; 1: the function threw), and who holds the part (0: assigned, nobody yet;
+ * 1: the worker took it and runs it; 2: the caller took it back, the worker must leave it alone).
  */
 const MAX_ARGS = 16;
-const SLOT_INTS = MAX_ARGS + 4;
+const SLOT_INTS = MAX_ARGS + 5;
 const FINISHED = MAX_ARGS + 2;
 const FAILED = MAX_ARGS + 3;
+const CLAIM = MAX_ARGS + 4;
 /** Header size in int32s; also bounds the number of threads (ready flags live in the header). */
 const HEADER_INTS = 64;
 
@@ -61,10 +63,15 @@ const NODE_START_TIMEOUT_MS = 3000;
 
 /**
  * How long the caller waits for a worker's part beyond the time its own part took, at least: a worker
- * that misses this is taken for dead (killed, or stuck), its part is computed by the caller and it gets no
- * more work.
+ * that has not even taken its part by then is taken for dead (killed, or starved of CPU), the part is taken
+ * back and computed by the caller, and the worker gets no more work. A worker that has taken its part is
+ * waited for (it is running; on a busy machine it may be slow), up to {@link WORKER_RUNNING_LIMIT_MS}:
+ * redoing a part that a worker may still be writing would let its late writes land on memory the caller
+ * has moved on from (a product that adds to C would add twice).
  */
 const WORKER_TIMEOUT_MS = 10_000;
+/** How long a part a worker is running may take before the call fails rather than wait on. */
+const WORKER_RUNNING_LIMIT_MS = 600_000;
 
 /** A started worker, reduced to what the pool uses of Node's and the browser's `Worker`. */
 interface PoolWorker {
@@ -265,6 +272,8 @@ const start = (d) => {
     Atomics.wait(I, ${GEN}, gen);
     gen = Atomics.load(I, ${GEN});
     if (Atomics.load(I, s) !== gen) continue;
+    // Take the part, unless the caller gave up waiting and took it back.
+    if (Atomics.compareExchange(I, s + ${CLAIM}, 0, 1) !== 0) continue;
     let failed = 0;
     try {
       fns[I[s + 1]](${Array.from({ length: MAX_ARGS }, (_, i) => `I[s + ${i + 2}]`).join(', ')});
@@ -433,8 +442,9 @@ export class KernelPool {
    * Run the parts of one call: part 0 on the calling thread (`local`), the others on workers that are ready
    * (parts beyond them run on the calling thread too). `fn` indexes the names the pool was made with; each
    * part is its argument list, to which the running thread's work area is appended as the last argument
-   * (at most {@link MAX_ARGS} in all). A part whose worker fails or does not finish in time is computed by
-   * the caller: the result is the same bits either way.
+   * (at most {@link MAX_ARGS} in all). A part whose worker fails, or has not taken it in time, is computed
+   * by the caller; a part a worker is running is waited for (see {@link WORKER_TIMEOUT_MS}). The result is
+   * the same bits either way, and no worker writes to memory after the call returns.
    */
   run(
     fn: number,
@@ -456,6 +466,7 @@ export class KernelPool {
         I[s + 1] = fn;
         for (let i = 0; i < args.length; i++) I[s + 2 + i] = args[i];
         I[s + 2 + args.length] = this.workArea(ready[h]);
+        Atomics.store(I, s + CLAIM, 0);
         Atomics.store(I, s, gen);
       }
       Atomics.store(I, GEN, gen);
@@ -476,7 +487,7 @@ export class KernelPool {
     };
     for (let i = 0; i < CALLER_SPIN && !allFinished(); i++);
     // Wait on the counter each finished part bumps, with a deadline: parts are about equal, so a worker
-    // far slower than the caller's own part (and at least timeoutMs) is taken for lost.
+    // far slower than the caller's own part (and at least timeoutMs) is looked at below.
     const deadline = Date.now() + Math.max(this.timeoutMs, 20 * (Date.now() - started));
     let lost = false;
     while (!allFinished()) {
@@ -489,9 +500,29 @@ export class KernelPool {
     }
     for (let h = 0; h < helpers; h++) {
       const w = ready[h];
-      const ok = finished(h) && Atomics.load(I, HEADER_INTS + (w - 1) * SLOT_INTS + FAILED) === 0;
-      if (ok) continue;
-      // Failed or lost: redo its part here, and give it no more work.
+      const slot = HEADER_INTS + (w - 1) * SLOT_INTS;
+      if (!finished(h)) {
+        // Not done in time. A part nobody took is taken back (the worker will skip it); a part the worker
+        // is running is waited for, so no late write can land after this call returns.
+        if (Atomics.compareExchange(I, slot + CLAIM, 0, 2) === 0) {
+          this.retire(w);
+          poolStats.redoneParts++;
+          local(parts[h + 1], own);
+          continue;
+        }
+        const limit = Date.now() + WORKER_RUNNING_LIMIT_MS;
+        while (!finished(h)) {
+          const left = limit - Date.now();
+          if (left <= 0)
+            throw new Error(
+              `pool: worker ${w} has run its part of ${this.names[fn]} for over ${WORKER_RUNNING_LIMIT_MS / 1000} s; ` +
+                'its result cannot be trusted',
+            );
+          Atomics.wait(I, DONE, Atomics.load(I, DONE), Math.min(left, 100));
+        }
+      }
+      if (Atomics.load(I, slot + FAILED) === 0) continue;
+      // The function threw on the worker: redo its part here, and give it no more work.
       this.retire(w);
       poolStats.redoneParts++;
       local(parts[h + 1], own);
