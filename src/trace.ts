@@ -35,3 +35,18 @@ export {
   type NotebookFirstStep,
   type NotebookLossRow,
 } from './trace/notebook.js';
+export {
+  traceLayer,
+  traceModel,
+  type LayerTrace as LayerGradientTrace,
+  type SingleLayerTrace,
+  type ModelTrace,
+  type ModelTraceOptions,
+  type LayerTraceOptions,
+  type TracedGradient,
+  type ElementCheck,
+  type TraceSummary,
+  type Derivation,
+  type Quantity,
+  type Term,
+} from './trace/model.js';
