@@ -356,6 +356,7 @@ export {
   type NotebookLossRow,
   traceLayer,
   traceModel,
+  isDenseNetwork,
   type LayerGradientTrace,
   type SingleLayerTrace,
   type ModelTrace,

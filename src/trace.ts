@@ -16,6 +16,7 @@ export {
 export {
   TRACE_LOSSES,
   TraceError,
+  isDenseNetwork,
   type Notation,
   type TraceActivation,
   type TraceLoss,

@@ -1106,10 +1106,10 @@ function recurrent(m: RecurrentBase, v: LayerValues): LocalTrace {
   for (let n = 0; n < N; n++)
     for (let t = 0; t < T; t++)
       kTerms.push(
-        term(`d_a${gate}[${n}][${t}][${row % H}] · h[${n}][${t - 1}][${col}]`, [
-          dGates0[(n * T + t) * G * H + row],
-          r0.h[(n * (T + 1) + t) * H + col],
-        ]),
+        term(
+          `d_a${gate}[${n}][${t}][${row % H}] · ${t === 0 ? `h_init[${n}]` : `h[${n}][${t - 1}]`}[${col}]`,
+          [dGates0[(n * T + t) * G * H + row], r0.h[(n * (T + 1) + t) * H + col]],
+        ),
       );
   return {
     title: `${m.constructor.name}(${m.inputSize} → ${H}${m.numLayers > 1 ? `, ${m.numLayers} layers` : ''}${dirs > 1 ? ', bidirectional' : ''})`,
