@@ -3,7 +3,7 @@
 // values, and the trace beside autograd and finite differences. No math here: every number comes from the
 // trace record; a bounded number of terms and values is shown unless --all.
 import type { LayerGradientTrace, ModelTrace, TracedGradient } from '../../src/index.js';
-import { columns, type Block } from './doc.js';
+import { columns, equation, LINE_WIDTH, wrap, type Block } from './doc.js';
 import { full } from './format.js';
 
 /** What the reader is told besides the trace, and how much of it. */
@@ -14,39 +14,45 @@ export interface LayerContext {
   limit: number;
 }
 
+/** Full precision, small values in exponent form (shorter, so tables fit). */
+const num = (v: number): string => (v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential() : full(v));
 const rel = (v: number): string => (v === 0 ? '0' : v.toExponential(1));
 const factor = (v: number): string => (v < 0 || Object.is(v, -0) ? `(${full(v)})` : full(v));
 const shape = (s: readonly number[]) => `[${s.join(', ')}]`;
+
+const list = (v: readonly number[], n: number): string =>
+  `${v.slice(0, n).map(full).join(', ')}${v.length > n ? `, … (${v.length - n} more)` : ''}`;
 
 function more(total: number, shown: number, what: string): string[] {
   return total > shown ? [`… and ${total - shown} more ${what} (--all shows every one)`] : [];
 }
 
-function gradientTable(grads: TracedGradient[], limit: number): Block[] {
-  const rows: string[][] = [];
-  for (const g of grads) {
+/** One table per gradient tensor: its first `limit` elements by the chain rule, autograd and finite differences. */
+function gradientTables(grads: TracedGradient[], limit: number): Block[] {
+  return grads.map((g): Block => {
     const n = Math.min(limit, g.traced.length);
+    const rows: string[][] = [];
     for (let k = 0; k < n; k++) {
       const check = g.checks.find((c) => c.flat === k);
-      rows.push([
-        k === 0 ? `${g.key} ${shape(g.shape)}` : '',
-        String(k),
-        full(g.traced[k]),
-        full(g.autograd[k]),
-        check ? full(check.numeric) : '',
-      ]);
+      rows.push([indexOf(g.shape, k), num(g.traced[k]), num(g.autograd[k]), check ? num(check.numeric) : '']);
     }
-    if (g.traced.length > n) rows.push(['', `… ${g.traced.length - n} more`, '', '', '']);
+    if (g.traced.length > n) rows.push([`… ${g.traced.length - n} more`, '', '', '']);
+    return {
+      kind: 'table',
+      header: [`${g.key} ${shape(g.shape)}`, 'chain rule', 'autograd', 'finite difference'],
+      rows,
+    };
+  });
+}
+
+/** `[0][2][1]`: flat element k of a tensor of `dims`. */
+function indexOf(dims: readonly number[], k: number): string {
+  const out: number[] = [];
+  for (let d = dims.length - 1; d >= 0; d--) {
+    out.unshift(k % dims[d]);
+    k = Math.floor(k / dims[d]);
   }
-  return rows.length === 0
-    ? []
-    : [
-        {
-          kind: 'table',
-          header: ['gradient', 'element', 'chain rule (by hand)', 'autograd', 'finite difference'],
-          rows,
-        },
-      ];
+  return out.map((i) => `[${i}]`).join('');
 }
 
 function layerBlocks(l: LayerGradientTrace, limit: number): Block[] {
@@ -62,18 +68,18 @@ function layerBlocks(l: LayerGradientTrace, limit: number): Block[] {
     blocks.push({
       kind: 'lines',
       lines: [
-        `${q.name} ${shape(q.shape)}: ${q.note}`,
-        `  ${q.values.slice(0, n).map(full).join(', ')}${q.values.length > n ? `, … (${q.values.length - n} more)` : ''}`,
+        ...wrap(`${q.name} ${shape(q.shape)}: ${q.note}`, LINE_WIDTH, '    '),
+        ...wrap(`  ${list(q.values, n)}`, LINE_WIDTH, '  '),
       ],
     });
   }
   for (const d of l.derivations) {
     const n = Math.min(limit, d.terms.length);
-    const lines = [`${d.target} = ${d.rule}`];
+    const lines = [d.target, ...wrap(`  = ${d.rule}`, LINE_WIDTH, '    ')];
     d.terms.slice(0, n).forEach((t, k) => {
-      const prod =
-        t.factors.length > 1 ? `${t.factors.map(factor).join(' · ')} = ${full(t.value)}` : full(t.value);
-      lines.push(`  ${k === 0 ? ' ' : '+'} ${t.label} = ${prod}`);
+      const parts =
+        t.factors.length > 1 ? [t.factors.map(factor).join(' · '), full(t.value)] : [full(t.value)];
+      lines.push(...equation(`  ${k === 0 ? ' ' : '+'} ${t.label}`, parts));
     });
     lines.push(...more(d.terms.length, n, 'terms').map((s) => `    ${s}`));
     if (Number.isFinite(d.value))
@@ -82,7 +88,7 @@ function layerBlocks(l: LayerGradientTrace, limit: number): Block[] {
       );
     blocks.push({ kind: 'lines', lines });
   }
-  blocks.push(...gradientTable(l.gradients, limit));
+  blocks.push(...gradientTables(l.gradients, limit));
   const worst = l.gradients.reduce((m, g) => Math.max(m, g.maxRelDiff), 0);
   if (l.gradients.length > 0)
     blocks.push({
@@ -105,9 +111,9 @@ export function modelTraceBlocks(t: ModelTrace, ctx: LayerContext): Block[] {
       kind: 'lines',
       lines: [
         `loss (${t.loss.name}) = ${full(t.loss.value)}`,
-        `output ${shape(t.output.shape)}: ${t.output.values.slice(0, n).map(full).join(', ')}${t.output.values.length > n ? ', …' : ''}`,
-        `d_loss/d_output (closed form): ${g.traced.slice(0, n).map(full).join(', ')}${g.traced.length > n ? ', …' : ''}`,
-        `d_loss/d_output (autograd):    ${g.autograd.slice(0, n).map(full).join(', ')}${g.autograd.length > n ? ', …' : ''}`,
+        ...wrap(`output ${shape(t.output.shape)}: ${list(t.output.values, n)}`, LINE_WIDTH, '    '),
+        ...wrap(`d_loss/d_output by its closed form: ${list(g.traced, n)}`, LINE_WIDTH, '    '),
+        ...wrap(`d_loss/d_output by autograd: ${list(g.autograd, n)}`, LINE_WIDTH, '    '),
       ],
     },
     {

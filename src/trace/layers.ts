@@ -388,8 +388,13 @@ function conv(m: Conv2d | Conv1d, v: LayerValues): LocalTrace {
       }
   const wName = one ? at('weight', [wo, wc, wj]) : at('weight', [wo, wc, wi, wj]);
   const pos = one ? 'ox' : 'oy,ox';
-  const tapY = one ? '' : `[oy·${g.sH}${g.pH ? `−${g.pH}` : ''}+${wi}${g.dH > 1 ? `·${g.dH}` : ''}]`;
-  const tapX = `[ox·${g.sW}${g.pW ? `−${g.pW}` : ''}+${wj}${g.dW > 1 ? `·${g.dW}` : ''}]`;
+  // The input position a tap reads at output position o: o·stride − padding + tap·dilation.
+  const tap = (o: string, st: number, p: number, t: number) => {
+    const off = t - p;
+    return `[${o}${st > 1 ? `·${st}` : ''}${off > 0 ? `+${off}` : off < 0 ? `−${-off}` : ''}]`;
+  };
+  const tapY = one ? '' : tap('oy', g.sH, g.pH, wi * g.dH);
+  const tapX = tap('ox', g.sW, g.pW, wj * g.dW);
   const derivations = [
     derivation(
       `d_loss/d_${wName}`,
@@ -760,14 +765,11 @@ function norm(m: BatchNorm | LayerNorm, v: LayerValues): LocalTrace {
       'input',
       k,
       [
-        term(`direct: δ·γ / √(σ² + ε)`, [d[k] * (gamma ? gamma[feature(k)] : 1), inv]),
+        term('direct: δ·γ · 1/√(σ² + ε)', [d[k] * (gamma ? gamma[feature(k)] : 1), inv]),
         ...(batchStats
           ? [
-              term(`via mean: (d_loss/d_μ = ${dMean[gi]}) · (d_μ/d_x = 1/${M})`, [dMean[gi], 1 / M]),
-              term(`via variance: (d_loss/d_σ² = ${dVar[gi]}) · (d_σ²/d_x = 2(x − μ)/${M})`, [
-                dVar[gi],
-                (2 * (x[k] - mean[gi])) / M,
-              ]),
+              term(`via mean: d_loss/d_μ · 1/${M}`, [dMean[gi], 1 / M]),
+              term(`via variance: d_loss/d_σ² · 2(x − μ)/${M}`, [dVar[gi], (2 * (x[k] - mean[gi])) / M]),
             ]
           : []),
       ],
