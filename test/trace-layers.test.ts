@@ -358,4 +358,67 @@ describe('traceModel: whole steps layer by layer', () => {
     assert.deepEqual(f.summary.disagreements, []);
     assert.equal(f.layers[1].type, 'LastStep');
   });
+
+  test("the fixture's tiny GPT: embeddings, layer norms, causal attention per head, GELU MLP, head", () => {
+    const c = fixture<{
+      cases: {
+        name: string;
+        x: number[][];
+        y: number[][];
+        initialState: Record<string, NestedArray[]>;
+        losses: number[];
+      }[];
+    }>('model-trajectories.json').cases[1];
+    assert.match(c.name, /^tiny GPT/);
+    const gpt = new nn.GPT({
+      vocabSize: 11,
+      contextLength: 6,
+      embedDim: 8,
+      numHeads: 2,
+      numLayers: 1,
+      dtype,
+    });
+    const TOP = /^(tok|pos|lnf|head)\./;
+    const LINEAR = new Set(['fc.weight', 'proj.weight', 'head.weight']);
+    gpt.loadStateDict(
+      Object.fromEntries(
+        Object.entries(c.initialState).map(([k, v]) => {
+          const t = tensor(v, { dtype });
+          return [TOP.test(k) ? k : `blocks.0.${k}`, LINEAR.has(k) ? t.T : t];
+        }),
+      ),
+    );
+    const t = traceModel(gpt, c.x, c.y.flat(), { loss: 'crossEntropy', check: 4 });
+    assertClose(t.loss.value, c.losses[0], { rel: 1e-12, what: 'loss' });
+    assert.deepEqual(
+      t.layers.map((l) => l.path),
+      [
+        'tok',
+        'pos',
+        'drop',
+        'blocks.0.ln1',
+        'blocks.0.attn',
+        'blocks.0.attnDrop',
+        'blocks.0.ln2',
+        'blocks.0.fc',
+        'blocks.0.act',
+        'blocks.0.proj',
+        'blocks.0.mlpDrop',
+        'lnf',
+        'head',
+      ],
+    );
+    for (const l of t.layers) assertAgrees(l, t.loss.value, `GPT ${l.path}`);
+    assert.deepEqual(t.summary.disagreements, []);
+    assert.deepEqual(t.summary.traceDisagreements, []);
+    // Every parameter of the GPT is traced and checked.
+    const traced = new Set(
+      t.layers.flatMap((l) => l.gradients.filter((g) => g.checks.length > 0).map((g) => g.key)),
+    );
+    assert.deepEqual([...traced].sort(), Object.keys(Object.fromEntries(gpt.namedParameters())).sort());
+    // The attention's story: one softmax-Jacobian derivation per head.
+    const attn = t.layers.find((l) => l.path === 'blocks.0.attn') as LayerGradientTrace;
+    assert.equal(attn.derivations.length, 2);
+    assert.match(attn.title, /causal/);
+  });
 });

@@ -57,7 +57,7 @@ function indexOf(dims: readonly number[], k: number): string {
 
 function layerBlocks(l: LayerGradientTrace, limit: number): Block[] {
   const blocks: Block[] = [
-    { kind: 'heading', text: `Layer ${l.index}: ${l.title}` },
+    { kind: 'heading', text: `Layer ${l.path || l.index}: ${l.title}` },
     {
       kind: 'para',
       text: `Input ${shape(l.inputShape)} → output ${shape(l.outputShape)}. ${l.story}`,

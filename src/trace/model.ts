@@ -11,6 +11,7 @@ import { MultiheadAttention } from '../nn/attention.js';
 import { Dropout, Sequential } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import { RecurrentBase, Embedding } from '../nn/recurrent.js';
+import { GPT } from '../nn/transformer.js';
 import { describeLayer, fromSpec, toSpec } from '../nn/spec.js';
 import { RandomState } from '../random.js';
 import { fmt } from '../shape.js';
@@ -63,8 +64,10 @@ export interface TracedGradient {
 
 /** One layer through the step. */
 export interface LayerTrace {
-  /** Position in the Sequential (0 for `traceLayer`). */
+  /** Position in the step's order of layers (0 for `traceLayer`). */
   index: number;
+  /** The layer's path in the model (`3`, `blocks.0.attn`; `''` for `traceLayer`). */
+  path: string;
   /** The layer's class (`Conv2d`, `LSTM`…) and a title with its settings. */
   type: string;
   title: string;
@@ -267,7 +270,8 @@ function loadFloat64(copy: Module, m: Module): void {
   copy.loadStateDict(state);
 }
 
-function values(x: Tensor | NestedArray, what: string): Tensor {
+/** A float64 copy of `x` (a tensor or nested arrays), or a TraceError naming `what`. */
+export function values(x: Tensor | NestedArray, what: string): Tensor {
   try {
     return tensor(x instanceof Tensor ? Float64Array.from(x.data) : (x as NestedArray[]), {
       dtype: 'float64',
@@ -284,6 +288,7 @@ function layerTrace(
   v: LayerValues,
   inputGrad: ArrayLike<number> | null,
   keyOf: (name: string) => string,
+  gradOf: (p: Tensor) => ArrayLike<number> = (p) => (p.grad ? p.grad.data : new Float64Array(p.size)),
 ): LayerTrace {
   const local = traceLocal(m, v);
   const gradients: TracedGradient[] = [];
@@ -294,9 +299,7 @@ function layerTrace(
       continue;
     }
     const p = v.params.get(name) as Tensor;
-    gradients.push(
-      compare(name, keyOf(name), [...p.shape], traced, p.grad ? p.grad.data : new Float64Array(p.size)),
-    );
+    gradients.push(compare(name, keyOf(name), [...p.shape], traced, gradOf(p)));
   }
   for (const d of local.derivations) {
     const g = gradients.find((t) => t.name === d.tensor);
@@ -304,6 +307,7 @@ function layerTrace(
   }
   return {
     index,
+    path: '',
     type: m.constructor.name,
     title: local.title,
     story: local.story,
@@ -369,33 +373,11 @@ export function traceLayer(
   return { ...t, loss: loss.item(), summary: summarize(t.gradients, loss.item()) };
 }
 
-/** Options of `traceModel`. */
-export interface ModelTraceOptions extends LayerTraceOptions {
-  /** The loss (default `'mse'`; `'crossEntropy'` takes class indices, over the last axis of the output). */
-  loss?: TraceLossSpelling;
-}
-
 /**
- * Trace one training step of a `Sequential` layer by layer: the step on a float64 copy (training mode,
- * Dropout left out), autograd's gradient at every layer's output, and for every layer its parameter and
- * input gradients by its own chain rule next to autograd's, with finite-difference checks of the whole
- * step's loss for `check` elements of every parameter tensor. The loss's gradient at the output comes
- * from its closed form. The model is not changed.
- *
- * Layers as for `traceLayer` (no MultiheadAttention: a Sequential has none). `x` is a batch (`[N, …]`, or
- * token ids for a model that starts with an Embedding); `y` the targets: values shaped as the output for
- * `mse`/`mseHalfSum`, class indices for `crossEntropy` (one per row of the output's last axis: a language
- * model's [N, T, vocab] output takes [N, T] ids).
+ * A float64 copy of a Sequential for one training step: training mode (BatchNorm's batch statistics),
+ * Dropout and recurrent dropout left out so the step is deterministic, with a note for each.
  */
-export function traceModel(
-  model: Sequential,
-  x: Tensor | NestedArray,
-  y: Tensor | NestedArray | ArrayLike<number>,
-  options: ModelTraceOptions = {},
-): ModelTrace {
-  if (!(model instanceof Sequential))
-    throw new TraceError('trace: traceModel takes an nn.Sequential (see traceLayer for a single layer)');
-  const lossName = traceLoss(options.loss ?? 'mse', 'traceModel');
+export function stepCopy(model: Sequential): { copy: Sequential; notes: string[] } {
   let copy: Sequential;
   try {
     copy = fromSpec(toSpec(model), { dtype: 'float64', rng: new RandomState(0) });
@@ -415,24 +397,82 @@ export function traceModel(
       notes.push(`Layer ${i} (${m.constructor.name}): its dropout between layers is left out of the step.`);
     }
   });
+  return { copy, notes };
+}
+
+/** Options of `traceModel`. */
+export interface ModelTraceOptions extends LayerTraceOptions {
+  /** The loss (default `'mse'`; `'crossEntropy'` takes class indices, over the last axis of the output). */
+  loss?: TraceLossSpelling;
+}
+
+/**
+ * Trace one training step of a model layer by layer: the step on a float64 copy (training mode, Dropout
+ * left out), autograd's gradient at every layer's output, and for every layer its parameter and input
+ * gradients by its own chain rule next to autograd's, with finite-difference checks of the whole step's
+ * loss for `check` elements of every parameter tensor. The loss's gradient at the output comes from its
+ * closed form. The model is not changed.
+ *
+ * `model` is an `nn.Sequential` of the layers `traceLayer` takes, or a `GPT` (its embeddings, layer
+ * norms, causal attention, Linear layers and GELU are the layers traced; the residual additions pass the
+ * gradient on unchanged). `x` is a batch (`[N, …]`, or token ids for a model that starts with an
+ * Embedding); `y` the targets: values shaped as the output for `mse`/`mseHalfSum`, class indices for
+ * `crossEntropy` (one per row of the output's last axis: a language model's [N, T, vocab] output takes
+ * [N, T] ids).
+ */
+export function traceModel(
+  model: Sequential | GPT,
+  x: Tensor | NestedArray,
+  y: Tensor | NestedArray | ArrayLike<number>,
+  options: ModelTraceOptions = {},
+): ModelTrace {
+  if (!(model instanceof Sequential) && !(model instanceof GPT))
+    throw new TraceError(
+      'trace: traceModel takes an nn.Sequential or a GPT (see traceLayer for a single layer)',
+    );
+  const lossName = traceLoss(options.loss ?? 'mse', 'traceModel');
+  const { copy, notes } = model instanceof GPT ? gptCopy(model) : stepCopy(model);
   const X = values(x as Tensor | NestedArray, 'x');
-  const float = !(copy.layers[0] instanceof Embedding);
+  const float = !(copy instanceof GPT) && !((copy as Sequential).layers[0] instanceof Embedding);
   if (float) X.requiresGrad = true;
 
-  const forward = (keep: boolean) => {
-    const ins: Tensor[] = [];
-    const outs: Tensor[] = [];
-    let a = X;
-    for (const m of copy.layers) {
-      ins.push(a);
-      a = m.forward(a);
-      if (keep && a.requiresGrad) a.retainGrad();
-      outs.push(a);
+  // Every traced layer's call is recorded: its input, its output (gradients kept) and for attention the mask.
+  interface Call {
+    path: string;
+    m: Module;
+    x: Tensor;
+    y: Tensor;
+    causal: boolean;
+  }
+  let calls: Call[] | null = null;
+  const leaves = tracedModules(copy, '');
+  for (const [path, m] of leaves) {
+    const keep = (x: Tensor, y: Tensor, causal: boolean) => {
+      if (calls === null) return;
+      if (x.requiresGrad && !x.isLeaf) x.retainGrad();
+      if (y.requiresGrad) y.retainGrad();
+      calls.push({ path, m, x, y, causal });
+    };
+    if (m instanceof MultiheadAttention) {
+      const attend = m.attend.bind(m);
+      m.attend = (q, k, v, o = {}) => {
+        const r = attend(q, k, v, o);
+        if (q === k && k === v) keep(q, r.output, o.isCausal ?? false);
+        return r;
+      };
+    } else {
+      const forward = m.forward.bind(m);
+      m.forward = (x: Tensor) => {
+        const y = forward(x);
+        keep(x, y, false);
+        return y;
+      };
     }
-    return { ins, outs, out: a };
-  };
-  const pass = forward(true);
-  const out = pass.out;
+  }
+  calls = [];
+  const out = copy.forward(X);
+  const recorded: Call[] = calls;
+  calls = null;
   const C = out.shape[out.ndim - 1];
   const rows = out.size / C;
   const target: Target = targetOf(y as Tensor | NestedArray, lossName, rows, C, 'float64');
@@ -458,33 +498,46 @@ export function traceModel(
     out.grad ? out.grad.data : new Float64Array(out.size),
   );
 
-  const layers = copy.layers.map((m, i) => {
-    const yv = pass.outs[i];
-    const delta = yv.grad ? Float64Array.from(yv.grad.data) : new Float64Array(yv.size);
-    const inp = pass.ins[i];
-    const inputGrad =
-      i === 0
-        ? float && X.grad
-          ? X.grad.data
-          : null
-        : inp.grad
-          ? inp.grad.data
-          : new Float64Array(inp.size);
-    return layerTrace(
+  // Autograd's gradients of the parameters, kept before the replays below add to them.
+  const grads = new Map(
+    copy.parameters().map((p) => [p, p.grad ? Float64Array.from(p.grad.data) : new Float64Array(p.size)]),
+  );
+  const seen = new Set<Module>();
+  const layers = recorded.map((c, i) => {
+    if (seen.has(c.m) && c.m.parameters().length > 0)
+      throw new TraceError(
+        `trace: ${c.path} runs twice in one step; a trace takes each layer with parameters once`,
+      );
+    seen.add(c.m);
+    const delta = c.y.grad ? Float64Array.from(c.y.grad.data) : new Float64Array(c.y.size);
+    // Autograd's gradient at the input through this layer alone: an input may also feed other layers (a
+    // residual stream), so the layer is replayed on a detached copy of its input with δ at its output.
+    const inputGrad = c.x.requiresGrad ? replay(c, delta) : null;
+    const t = layerTrace(
       i,
-      m,
-      { x: inp, y: yv, delta, params: new Map(m.namedParameters()), causal: false, training: m.training },
+      c.m,
+      {
+        x: c.x,
+        y: c.y,
+        delta,
+        params: new Map(c.m.namedParameters()),
+        causal: c.causal,
+        training: c.m.training,
+      },
       inputGrad,
-      (n) => (n === 'input' ? (i === 0 ? 'input' : `${i}.input`) : `${i}.${n}`),
+      (n) => (n === 'input' ? (c.x === X ? 'input' : `${c.path}.input`) : `${c.path}.${n}`),
+      (p) => grads.get(p) as Float64Array,
     );
+    return { ...t, path: c.path };
   });
 
-  const lossAt = () => noGrad(() => lossValue(lossName, flatOut(forward(false).out), target).item());
+  const named = new Map(copy.namedParameters());
+  copy.zeroGrad();
+  const lossAt = () => noGrad(() => lossValue(lossName, flatOut(copy.forward(X)), target).item());
   for (const l of layers)
     for (const g of l.gradients) {
       if (g.name === 'input') continue;
-      const p = (copy.layers[l.index].namedParameters().find(([n]) => n === g.name) as [string, Tensor])[1];
-      addChecks(g, p.data as Float64Array, options, lossAt);
+      addChecks(g, (named.get(g.key) as Tensor).data as Float64Array, options, lossAt);
     }
   const all = [lossGrad, ...layers.flatMap((l) => l.gradients)];
   return {
@@ -496,4 +549,59 @@ export function traceModel(
     summary: summarize(all, lossNow),
     notes,
   };
+}
+
+/** d(Σ layer(x)·δ)/dx by autograd on a detached copy of the call's input. */
+function replay(c: { m: Module; x: Tensor; causal: boolean }, delta: Float64Array): Float64Array {
+  const x = tensor(Float64Array.from(c.x.data), {
+    dtype: 'float64',
+    shape: [...c.x.shape],
+    requiresGrad: true,
+  });
+  const m = c.m;
+  const y =
+    m instanceof MultiheadAttention
+      ? m.attend(x, x, x, { isCausal: c.causal, needWeights: false }).output
+      : m.forward(x);
+  y.mul(tensor(delta, { dtype: 'float64', shape: [...y.shape] }))
+    .sum()
+    .backward();
+  return x.grad ? Float64Array.from(x.grad.data) : new Float64Array(x.size);
+}
+
+/** The modules a trace explains in `m`, with their paths: a Sequential's layers, a GPT's leaves. */
+function tracedModules(m: Module, prefix: string): [string, Module][] {
+  const out: [string, Module][] = [];
+  for (const [name, child] of m.namedChildren()) {
+    const path = prefix ? `${prefix}.${name}` : name;
+    if (m instanceof Sequential || child instanceof MultiheadAttention || child.namedChildren().length === 0)
+      out.push([path, child]);
+    else out.push(...tracedModules(child, path));
+  }
+  return out;
+}
+
+/** A float64 copy of a GPT for one step, dropout left out. */
+function gptCopy(model: GPT): { copy: GPT; notes: string[] } {
+  const block = model.blocks[0];
+  const copy = new GPT({
+    vocabSize: model.vocabSize,
+    contextLength: model.contextLength,
+    embedDim: model.embedDim,
+    numHeads: block.numHeads,
+    numLayers: model.blocks.length,
+    hidden: block.fc.outFeatures,
+    init: 'pytorch',
+    dtype: 'float64',
+    rng: new RandomState(0),
+  });
+  loadFloat64(copy, model);
+  copy.train();
+  const notes: string[] = [];
+  for (const m of copy.modules())
+    if ((m instanceof Dropout && m.p > 0) || (m instanceof MultiheadAttention && m.dropout > 0)) {
+      m.training = false;
+      if (notes.length === 0) notes.push('Dropout is left out of the step, so the step is deterministic.');
+    }
+  return { copy, notes };
 }
