@@ -39,7 +39,7 @@ export {
 export {
   traceLayer,
   traceModel,
-  type LayerTrace as LayerGradientTrace,
+  type LayerGradientTrace,
   type SingleLayerTrace,
   type ModelTrace,
   type ModelTraceOptions,

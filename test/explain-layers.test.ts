@@ -3,7 +3,7 @@
 // terms, every term with --all), in text, Markdown and JSON, and the mistakes answered with exit 2.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, spawnCli } from './helpers/cli.js';
@@ -129,6 +129,23 @@ describe('chainrule explain, layer by layer (child processes)', () => {
     assert.deepEqual(t.summary.disagreements, []);
     assert.deepEqual(t.summary.traceDisagreements, []);
     assert.ok(t.summary.checked > 0);
+  });
+
+  test('chainrule graph draws them too: parameters by state key, each layer output by index and class', async () => {
+    let r = await spawnCli(
+      ['graph', '--model', 'cnn.json', '--data', 'digits', '--row', '3', '--out', 'cnn.dot'],
+      dir,
+    );
+    assert.equal(r.code, 0, r.err);
+    const dot = readFileSync(join(dir, 'cnn.dot'), 'utf8');
+    for (const name of ['1: Conv2d', '1.weight', '3: BatchNorm2d', '4: MaxPool2d', 'loss'])
+      assert.ok(dot.includes(name), `no ${name} in the DOT`);
+    assert.doesNotMatch(dot, /running_mean/, 'buffers are not parameters of the step');
+    r = await spawnCli(['graph', '--model', 'lm.json', '--data', 'tiny.txt'], dir);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^digraph step \{/);
+    for (const name of ['1.weight_ih_l0', '1.weight_hh_l0', '0.weight', '2: Linear'])
+      assert.ok(r.out.includes(name), name);
   });
 
   test('mistakes: exit 2, the flag named, no stack trace', async () => {

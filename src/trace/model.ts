@@ -63,7 +63,7 @@ export interface TracedGradient {
 }
 
 /** One layer through the step. */
-export interface LayerTrace {
+export interface LayerGradientTrace {
   /** Position in the step's order of layers (0 for `traceLayer`). */
   index: number;
   /** The layer's path in the model (`3`, `blocks.0.attn`; `''` for `traceLayer`). */
@@ -110,7 +110,7 @@ export interface LayerTraceOptions {
 }
 
 /** `traceLayer`'s result: one layer under the loss Σ output·upstream. */
-export interface SingleLayerTrace extends LayerTrace {
+export interface SingleLayerTrace extends LayerGradientTrace {
   /** Σ output·upstream. */
   loss: number;
   summary: TraceSummary;
@@ -128,7 +128,7 @@ export interface ModelTrace {
     gradient: TracedGradient;
   };
   output: { shape: number[]; values: number[] };
-  layers: LayerTrace[];
+  layers: LayerGradientTrace[];
   summary: TraceSummary;
   /** Things the reader should know (Dropout left out of the step…). */
   notes: string[];
@@ -289,7 +289,7 @@ function layerTrace(
   inputGrad: ArrayLike<number> | null,
   keyOf: (name: string) => string,
   gradOf: (p: Tensor) => ArrayLike<number> = (p) => (p.grad ? p.grad.data : new Float64Array(p.size)),
-): LayerTrace {
+): LayerGradientTrace {
   const local = traceLocal(m, v);
   const gradients: TracedGradient[] = [];
   for (const [name, traced] of local.grads) {
