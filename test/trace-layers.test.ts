@@ -148,6 +148,55 @@ const quantity = (t: SingleLayerTrace, name: string) => {
   return q;
 };
 
+describe('traceLayer beyond the fixture: bidirectional and stacked recurrences, same padding, ceil mode', () => {
+  const rng = new random.RandomState(3);
+  const rnd = (shape: number[]) =>
+    tensor(
+      Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.rand(1).data[0] - 0.5),
+      { dtype, shape },
+    );
+  const cases: [string, () => nn.Module, number[]][] = [
+    [
+      'GRU, 2 layers, bidirectional',
+      () => new nn.GRU(3, 4, { batchFirst: true, bidirectional: true, numLayers: 2, dtype, rng }),
+      [2, 4, 3],
+    ],
+    [
+      'LSTM, bidirectional',
+      () => new nn.LSTM(3, 4, { batchFirst: true, bidirectional: true, dtype, rng }),
+      [2, 4, 3],
+    ],
+    ['RNN, relu', () => new nn.RNN(3, 4, { batchFirst: true, nonlinearity: 'relu', dtype, rng }), [2, 4, 3]],
+    ['Conv1d, stride 2', () => new nn.Conv1d(3, 4, 3, { stride: 2, dtype, rng }), [2, 3, 9]],
+    [
+      "Conv1d, 'same', dilation 2",
+      () => new nn.Conv1d(3, 4, 3, { padding: 'same', dilation: 2, dtype, rng }),
+      [2, 3, 9],
+    ],
+    [
+      "Conv2d 3×2, 'same' (the odd zero after)",
+      () => new nn.Conv2d(2, 4, [3, 2], { padding: 'same', dtype, rng }),
+      [2, 2, 5, 6],
+    ],
+    ['MaxPool1d, padding 1', () => new nn.MaxPool1d(3, { stride: 2, padding: 1 }), [2, 3, 9]],
+    [
+      'AvgPool2d, ceil mode, padding not counted',
+      () => new nn.AvgPool2d(3, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false }),
+      [2, 2, 6, 6],
+    ],
+    ['Softmax(1)', () => new nn.Softmax(1), [3, 5]],
+    ['SiLU', () => new nn.SiLU(), [3, 5]],
+  ];
+  for (const [name, make, shape] of cases)
+    test(name, () => {
+      const m = make();
+      const x = rnd(shape);
+      const t = traceLayer(m, x, rnd([...m.forward(x).shape]), { check: 6 });
+      assertAgrees(t, t.loss, name);
+      assert.deepEqual(t.summary.disagreements, []);
+    });
+});
+
 describe('what each layer type explains', () => {
   test('Conv2d: a weight is Σ over output positions of input × δ; the bias Σ δ; the input a sum over taps', () => {
     const { c, layer } = layerOf('Conv2d in=2 ');
