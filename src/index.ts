@@ -366,6 +366,20 @@ export {
   type NotebookComparison,
   type NotebookFirstStep,
   type NotebookLossRow,
+  traceLayer,
+  traceModel,
+  isDenseNetwork,
+  type LayerGradientTrace,
+  type SingleLayerTrace,
+  type ModelTrace,
+  type ModelTraceOptions,
+  type LayerTraceOptions,
+  type TracedGradient,
+  type ElementCheck,
+  type TraceSummary,
+  type Derivation,
+  type Quantity,
+  type Term,
 } from './trace.js';
 export * as playground from './playground/index.js';
 // Text and time series for sequence models (character corpora, forecasting windows).

@@ -16,6 +16,7 @@ export {
 export {
   TRACE_LOSSES,
   TraceError,
+  isDenseNetwork,
   type Notation,
   type TraceActivation,
   type TraceLoss,
@@ -35,3 +36,18 @@ export {
   type NotebookFirstStep,
   type NotebookLossRow,
 } from './trace/notebook.js';
+export {
+  traceLayer,
+  traceModel,
+  type LayerGradientTrace,
+  type SingleLayerTrace,
+  type ModelTrace,
+  type ModelTraceOptions,
+  type LayerTraceOptions,
+  type TracedGradient,
+  type ElementCheck,
+  type TraceSummary,
+  type Derivation,
+  type Quantity,
+  type Term,
+} from './trace/model.js';

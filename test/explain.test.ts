@@ -235,7 +235,7 @@ describe('chainrule explain on a trained model', () => {
     assert.match(mae.out.replace(/\s+/g, ' '), /loss \(out_0 - y_0\)\^2/);
   });
 
-  test("a model the trace cannot explain (Dropout) is bad input, with the trace's reason", async () => {
+  test('a model beyond Linear and activations (Dropout) is explained layer by layer, Dropout left out', async () => {
     const file = JSON.parse(readFileSync(join(dir, 'iris.json'), 'utf8')) as { preprocessing: unknown };
     const model = new nn.Sequential(new nn.Linear(4, 3), new nn.Dropout(0.2));
     writeFileSync(
@@ -244,11 +244,16 @@ describe('chainrule explain on a trained model', () => {
         serializeModel(model, { preprocessing: file.preprocessing, task: 'classification' }),
       ),
     );
+    const r = await explain('--model', 'dropout.json', '--data', 'iris');
+    assertWidth(r.out);
+    const text = r.out.replace(/\s+/g, ' ');
+    assert.match(text, /Layer 1 \(Dropout\) is left out of the step, so the step is deterministic\./);
+    assert.match(text, /Layer 0: Linear\(4 → 3\)/);
+    assert.match(text, /All agree/);
+    // --all belongs to the layer-by-layer view; an MLP takes --limit.
     await assert.rejects(
-      explain('--model', 'dropout.json', '--data', 'iris'),
-      (e: Error) =>
-        e instanceof UserError &&
-        /^explain: layer 1 is Dropout, which makes a training step random/.test(e.message),
+      explain('--model', 'iris.json', '--data', 'iris', '--all'),
+      (e: Error) => e instanceof UserError && /--all is for a layer-by-layer trace/.test(e.message),
     );
   });
 });

@@ -1,13 +1,14 @@
 // chainrule explain: one training step with every chain-rule term, in the seed notebook's notation by
 // default, or for a trained model and one row of data; --notebook sets the notebook's update order beside
 // backpropagation.
-import { compareNotebookOrder, trace, type StepTrace } from '../../src/index.js';
+import { compareNotebookOrder, isDenseNetwork, trace, traceModel, type StepTrace } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { UserError } from '../errors.js';
 import type { IO } from '../io.js';
 import { renderMarkdown, renderText, type Block } from '../explain/doc.js';
 import { describeSetup, notebookBlocks, stepBlocks, stepsSummaryBlocks } from '../explain/format.js';
-import { asUserError, loadStepInput, stepInputFlags } from '../explain/input.js';
+import { asUserError, loadStepInput, stepInputFlags, type StepInput } from '../explain/input.js';
+import { modelTraceBlocks } from '../explain/layers.js';
 
 const DEFAULT_LIMIT = 8;
 const DEFAULT_LR = 0.1;
@@ -42,8 +43,13 @@ export const explainSpec: CommandSpec = {
       type: 'integer',
       placeholder: 'N',
       min: 1,
-      description: 'Weights shown and checked per tensor, units shown per layer',
+      description: 'Weights shown and checked per tensor, units (or terms of a sum) shown per layer',
       defaultText: String(DEFAULT_LIMIT),
+    },
+    {
+      name: 'all',
+      type: 'boolean',
+      description: 'Show every term and value of a layer-by-layer trace (CNN, LSTM…), not the first --limit',
     },
     {
       name: 'format',
@@ -66,12 +72,18 @@ export const explainSpec: CommandSpec = {
     "written. The loss is the seed's mse-half-sum or the one the model was trained with, unless --loss.\n" +
     'Finite differences check each gradient shown; --limit bounds how many per tensor.\n' +
     '--steps K explains the first step in full and the rest one line each. --format json prints the\n' +
-    'trace record (an array of K records with --steps K), or the comparison with --notebook.',
+    'trace record (an array of K records with --steps K), or the comparison with --notebook.\n' +
+    'A model with other layers (convolution, pooling, BatchNorm, LayerNorm, embedding, LSTM/GRU/RNN) is\n' +
+    "explained layer by layer: each layer's chain rule by hand beside autograd, one element of each\n" +
+    'gradient as its sum of terms (the first --limit; --all for every one), finite differences. A\n' +
+    'language model takes the window at character --row of a text; a forecaster the --row-th window.',
   examples: [
     'chainrule explain',
     'chainrule explain --notebook',
     'chainrule explain --model iris.json --data iris --row 51 --format markdown > step.md',
     'chainrule explain --model m.json --data houses.csv --steps 5 --format json',
+    'chainrule explain --model cnn.json --data digits --row 3 --format markdown',
+    'chainrule explain --model lm.json --data shakespeare --row 100 --all',
   ],
 };
 
@@ -93,6 +105,8 @@ export async function explainCommand(flags: Flags, _positionals: string[], io: I
     return 0;
   }
   const input = await loadStepInput(flags, io.cwd, 'explain');
+  if (!isDenseNetwork(input.model)) return explainLayers(input, flags, format, io);
+  if (flags.all) throw new UserError('explain: --all is for a layer-by-layer trace; an MLP takes --limit');
   const steps = (flags.steps as number | undefined) ?? 1;
   const limit = (flags.limit as number | undefined) ?? DEFAULT_LIMIT;
   const lr = (flags.lr as number | undefined) ?? DEFAULT_LR;
@@ -122,6 +136,40 @@ export async function explainCommand(flags: Flags, _positionals: string[], io: I
     legend: input.legend,
   });
   blocks.push(...stepsSummaryBlocks(traces));
+  io.out(render(blocks, format));
+  return 0;
+}
+
+/** A model beyond Linear layers and activations, layer by layer. */
+function explainLayers(input: StepInput, flags: Flags, format: string, io: IO): number {
+  for (const f of ['steps', 'lr'])
+    if (flags[f] !== undefined)
+      throw new UserError(
+        `explain: --${f} is for an MLP's step and update; a layer-by-layer trace explains the gradients of one step`,
+      );
+  const limit = flags.all ? Infinity : ((flags.limit as number | undefined) ?? DEFAULT_LIMIT);
+  const t = asUserError('explain', () =>
+    traceModel(input.model, input.x, input.y, {
+      loss: input.loss,
+      check: flags.all ? 16 : ((flags.limit as number | undefined) ?? DEFAULT_LIMIT),
+    }),
+  );
+  if (format === 'json') {
+    io.out(JSON.stringify(t, null, 2) + '\n');
+    return 0;
+  }
+  const precision =
+    input.modelDType === 'float64'
+      ? ''
+      : ` The model is ${input.modelDType}; the step runs on a float64 copy.`;
+  const blocks = modelTraceBlocks(t, {
+    title: 'One training step, layer by layer, every gradient by the chain rule and checked',
+    about: [
+      input.source,
+      `${t.layers.length} layers (${t.layers.map((l) => l.type).join(', ')}); loss ${t.loss.name}; computed in float64 in training mode.${precision}`,
+    ],
+    limit,
+  });
   io.out(render(blocks, format));
   return 0;
 }

@@ -28,7 +28,9 @@ export const graphSpec: CommandSpec = {
     'autograd walks, from the inputs and parameters to the loss: parameters as blue boxes, ops as\n' +
     "ellipses, each node with its value and gradient. SVG needs Graphviz's dot on the PATH (or\n" +
     'CHAINRULE_DOT=/path/to/dot); without it, --out graph.svg writes graph.dot instead and says so.\n' +
-    "The loss is the seed's mse-half-sum or the one the model was trained with, unless --loss.",
+    "The loss is the seed's mse-half-sum or the one the model was trained with, unless --loss.\n" +
+    'A CNN, language-model or forecaster model file is drawn too (parameters by state-dict key, each\n' +
+    "layer's output by its index and class); --row picks the row, character or window as for explain.",
   examples: [
     'chainrule graph --out seed.svg',
     'chainrule graph --model iris.json --data iris --row 3 --out iris-step.dot',

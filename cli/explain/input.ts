@@ -2,6 +2,11 @@
 // file and one row of data (--model, --data, --row). Flags become typed values here; problems a user can
 // cause become UserErrors that name the flag.
 import {
+  checkSeriesScaling,
+  checkVocabulary,
+  encodeText,
+  seriesWindows,
+  TextDataError,
   SEED_SETUP,
   seedData,
   seedNetwork,
@@ -11,6 +16,7 @@ import {
   losses,
   transformFeatures,
   transformTarget,
+  tensor,
   type nn,
   type Preprocessing,
   type Tensor,
@@ -19,7 +25,8 @@ import {
 import type { Flags, FlagSpec } from '../args.js';
 import { loadData } from '../data.js';
 import { UserError } from '../errors.js';
-import { readModel } from '../model.js';
+import { readModel, readModelFile, sequenceKind } from '../model.js';
+import { loadText, readSeries } from '../sequence-data.js';
 
 /** The --loss choices, spelt as the command line spells losses (the library's one table), to the library's names. */
 export const LOSS_FLAGS: Record<string, TraceLoss> = Object.fromEntries(
@@ -46,6 +53,8 @@ export interface StepInput {
   legend: Map<string, string>;
   /** The model's own dtype (the trace runs in float64 whatever it is). */
   modelDType: string;
+  /** For a language model: the characters of the window and of its targets, for the reader. */
+  text?: { input: string; next: string };
 }
 
 /** A TraceError (a model or loss a trace cannot explain) as the command line's bad-input error. */
@@ -57,6 +66,9 @@ export function asUserError<T>(command: string, run: () => T): T {
     throw e;
   }
 }
+
+const tensorOf = (data: ArrayLike<number>, shape: number[]): Tensor =>
+  tensor(Float64Array.from(data), { dtype: 'float64', shape });
 
 function legendOf(pre: Preprocessing): Map<string, string> {
   const legend = new Map<string, string>();
@@ -101,6 +113,10 @@ export async function loadStepInput(flags: Flags, cwd: string, command: string):
         hint: `see 'chainrule ${command} --help'`,
       },
     );
+  const doc = await readModelFile(modelPath, cwd);
+  const kind = sequenceKind(doc.file);
+  if (kind !== null)
+    return sequenceInput(flags, cwd, command, modelPath, doc.model, doc.file, kind, flagLoss);
   const { model, file, pre } = await readModel(modelPath, cwd, command);
   const data = await loadData(dataName, cwd);
   const table = data.train;
@@ -144,6 +160,94 @@ export async function loadStepInput(flags: Flags, cwd: string, command: string):
     seed: false,
     source: `Model ${modelPath}, row ${row} of ${data.builtin ? `the built-in '${data.name}'` : table.source} (${what}).`,
     legend: legendOf(pre),
+    modelDType: file.dtype,
+  };
+}
+
+/**
+ * One window of a sequence model's data: `--row N` is the window starting at character N (a language
+ * model: ids [1, context] → the next id at every position) or the N-th window of the series (a forecaster:
+ * [1, window, 1] → the next value, scaled as in training).
+ */
+async function sequenceInput(
+  flags: Flags,
+  cwd: string,
+  command: string,
+  modelPath: string,
+  model: nn.Sequential,
+  file: { dtype: string; preprocessing: unknown },
+  kind: 'text' | 'series',
+  flagLoss: TraceLoss | undefined,
+): Promise<StepInput> {
+  const dataName = flags.data as string;
+  const row = (flags.row as number | undefined) ?? 1;
+  if (kind === 'text') {
+    if (flagLoss !== undefined && flagLoss !== 'crossEntropy')
+      throw new UserError(
+        `${command}: ${modelPath} is a language model; its loss is cross-entropy, not --loss ${flags.loss as string}`,
+      );
+    const pre = file.preprocessing as { vocab: unknown; context: number };
+    const vocab = checkVocabulary(pre.vocab, `${modelPath}: preprocessing.vocab`);
+    const context = pre.context;
+    const text = await loadText(dataName, cwd);
+    let ids: Int32Array;
+    try {
+      ids = encodeText(vocab, text.text, text.source);
+    } catch (e) {
+      if (e instanceof TextDataError) throw new UserError(e.message);
+      throw e;
+    }
+    const windows = ids.length - context;
+    if (windows < 1)
+      throw new UserError(
+        `${command}: ${text.source} has ${ids.length} characters; a window needs ${context + 1}`,
+      );
+    if (row > windows)
+      throw new UserError(
+        `${command}: --row ${row}: ${text.source} has ${windows} windows of ${context + 1} characters`,
+      );
+    const x = new Float64Array(context);
+    const y = new Int32Array(context);
+    for (let t = 0; t < context; t++) {
+      x[t] = ids[row - 1 + t];
+      y[t] = ids[row + t];
+    }
+    const chars = (a: ArrayLike<number>) => Array.from(a, (i) => vocab.chars[i]).join('');
+    return {
+      model,
+      x: tensorOf(x, [1, context]),
+      y,
+      loss: 'crossEntropy',
+      seed: false,
+      source: `Language model ${modelPath}, the ${context}-character window at character ${row} of ${text.builtin ? `the built-in '${text.name}'` : text.source}: ${JSON.stringify(chars(x))} → next characters ${JSON.stringify(chars(y))}.`,
+      legend: new Map(),
+      modelDType: file.dtype,
+      text: { input: chars(x), next: chars(y) },
+    };
+  }
+  if (flagLoss !== undefined && flagLoss === 'crossEntropy')
+    throw new UserError(`${command}: ${modelPath} forecasts numbers; cross-entropy needs a classifier`);
+  const scaling = checkSeriesScaling(file.preprocessing, `${modelPath}: preprocessing`);
+  const series = await readSeries(dataName, cwd, scaling.column);
+  if (series.values.length <= scaling.window)
+    throw new UserError(
+      `${command}: ${series.source}: ${series.values.length} values in '${scaling.column}', but the model reads windows of ${scaling.window}`,
+    );
+  const { x, y } = seriesWindows(series.values, scaling, 'float64');
+  const count = y.size;
+  if (row > count)
+    throw new UserError(
+      `${command}: --row ${row}: ${series.source} has ${count} windows of ${scaling.window}`,
+    );
+  const w = scaling.window;
+  return {
+    model,
+    x: tensorOf(x.data.slice((row - 1) * w, row * w), [1, w, 1]),
+    y: tensorOf(y.data.slice(row - 1, row), [1, 1]),
+    loss: flagLoss ?? 'mse',
+    seed: false,
+    source: `Forecaster ${modelPath}, window ${row} of column '${scaling.column}' of ${series.source} (${w} values → the next, standardized).`,
+    legend: new Map(),
     modelDType: file.dtype,
   };
 }

@@ -6,7 +6,10 @@
  */
 import type { Sequential } from '../nn/layers.js';
 import type { DType, NestedArray, Tensor } from '../tensor.js';
+import { stepCopy, values } from './model.js';
 import {
+  isDenseNetwork,
+  lossValue,
   copyNet,
   denseLayers,
   forward,
@@ -15,6 +18,7 @@ import {
   targetOf,
   traceLoss,
   type Notation,
+  type TraceLoss,
   type TraceLossSpelling,
 } from './network.js';
 
@@ -56,7 +60,8 @@ export interface StepGraph {
 /**
  * Run the forward pass and backward pass of one step on a float64 copy of `model` (the model is not
  * changed) and return the graph autograd walked, every node with its value and gradient. Models, losses
- * and targets as for `trace`.
+ * and targets as for `trace`; a model with other layers (convolution, normalization, sequence layers) as
+ * for `traceModel`, its parameters named by their state-dict keys.
  */
 export function stepGraph(
   model: Sequential,
@@ -66,6 +71,7 @@ export function stepGraph(
 ): StepGraph {
   const lossName = traceLoss(options.loss, 'stepGraph');
   const dtype = options.dtype ?? 'float64';
+  if (!isDenseNetwork(model)) return layerGraph(model, x, y, lossName);
   const layers = denseLayers(model);
   const names = namesFor(layers, lossName, options.notation ?? 'auto');
   const net = copyNet(layers, dtype);
@@ -79,7 +85,45 @@ export function stepGraph(
     if (lin.bias) lin.bias.name = names.biasTensor[l];
   });
   const { loss } = forward(net, X, target, lossName, names);
+  const params = new Set(net.linears.flatMap((l) => (l.bias ? [l.weight, l.bias] : [l.weight])));
+  const data = new Set<Tensor>([X]);
+  if (target.kind === 'values') data.add(target.y);
+  return { notation: names.notation, ...walk(loss, params, data) };
+}
 
+/**
+ * The graph of a model beyond Linear layers and activations (convolution, normalization, sequence
+ * layers): a float64 copy in training mode with Dropout left out, as `traceModel` runs it; parameters
+ * named by their state-dict keys, each layer's output by its index and class.
+ */
+function layerGraph(
+  model: Sequential,
+  x: Tensor | NestedArray,
+  y: Tensor | NestedArray | ArrayLike<number>,
+  lossName: TraceLoss,
+): StepGraph {
+  const { copy } = stepCopy(model);
+  const X = values(x, 'x');
+  X.name = 'x';
+  for (const [key, p] of copy.namedParameters()) p.name = key;
+  let a = X;
+  copy.layers.forEach((m, i) => {
+    a = m.forward(a);
+    a.name = `${i}: ${m.constructor.name}`;
+  });
+  const C = a.shape[a.ndim - 1];
+  const rows = a.size / C;
+  const target = targetOf(y, lossName, rows, C, 'float64');
+  if (target.kind === 'values') target.y.name = 'y';
+  const loss = lossValue(lossName, a.ndim === 2 ? a : a.reshape(rows, C), target);
+  loss.name = 'loss';
+  const data = new Set<Tensor>([X]);
+  if (target.kind === 'values') data.add(target.y);
+  return { notation: 'systematic', ...walk(loss, new Set(copy.parameters()), data) };
+}
+
+/** Walk the graph from `loss`, backpropagate, and list every tensor with its value and gradient. */
+function walk(loss: Tensor, params: Set<Tensor>, data: Set<Tensor>): { loss: number; nodes: GraphNode[] } {
   // Topological order by an iterative post-order walk; the graph is freed by backward(), so walk first.
   const order: Tensor[] = [];
   const seen = new Set<Tensor>();
@@ -107,7 +151,6 @@ export function stepGraph(
   for (const t of order) if (!t.isLeaf) t.retainGrad();
   loss.backward();
 
-  const params = new Set(net.linears.flatMap((l) => (l.bias ? [l.weight, l.bias] : [l.weight])));
   const nodes = order.map((t): GraphNode => {
     const op = ops.get(t) ?? null;
     const kind: GraphNode['kind'] =
@@ -117,7 +160,7 @@ export function stepGraph(
           ? 'parameter'
           : op !== null
             ? 'op'
-            : t === X || (target.kind === 'values' && t === target.y)
+            : data.has(t)
               ? 'data'
               : 'constant';
     return {
@@ -131,7 +174,7 @@ export function stepGraph(
       inputs: edges.get(t) ?? [],
     };
   });
-  return { notation: names.notation, loss: loss.item(), nodes };
+  return { loss: loss.item(), nodes };
 }
 
 /** Options of `toDot`. */

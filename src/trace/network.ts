@@ -363,3 +363,18 @@ export function rowsOf(t: Tensor | null, rows: number, cols: number): number[][]
     Array.from({ length: cols }, (_, j) => (t ? t.data[r * cols + j] : 0)),
   );
 }
+
+/**
+ * Whether `trace` can explain `model` unit by unit: an `nn.Sequential` of Linear layers each followed by
+ * at most one elementwise activation. Other models (convolution, normalization, sequence layers, Softmax,
+ * Dropout) are explained layer by layer with `traceModel`.
+ */
+export function isDenseNetwork(model: unknown): boolean {
+  try {
+    denseLayers(model);
+    return true;
+  } catch (e) {
+    if (e instanceof TraceError) return false;
+    throw e;
+  }
+}
