@@ -403,7 +403,8 @@ describe('toOnnx refuses what ONNX cannot express, naming the module', () => {
   test('the sequence layers are exported (their cases: onnx-sequence.test.ts)', () => {
     for (const make of Object.values(SEQUENCE)) {
       const m = make();
-      const first = m instanceof nn.Embedding ? [] : [new nn.LSTM(2, 2, { batchFirst: true })];
+      const first =
+        m instanceof nn.Embedding || m instanceof nn.GPT ? [] : [new nn.LSTM(2, 2, { batchFirst: true })];
       const last = m instanceof nn.LastStep ? [] : [new nn.LastStep()];
       assert.ok(toOnnx(new nn.Sequential(...first, m, ...last)).length > 0, m.constructor.name);
     }
