@@ -25,7 +25,7 @@ import { SGD } from '../optim/optimizers.js';
 import type { RandomState } from '../random.js';
 import { allocStorage, Tensor } from '../tensor.js';
 import { rows, type Split } from './data.js';
-import { FusedStep } from './fused.js';
+import { FusedStep, type TinyStep } from './fused.js';
 import type { BatchLog, History } from './history.js';
 
 /**
@@ -219,13 +219,18 @@ export class Trainer {
    * before each stretch of epochs: between stretches other code may run.
    */
   sgdLane(): boolean {
-    return (
+    const open =
       this.sgdLaneFits &&
       this.cursor.epoch === -1 &&
       (this.blocks as ParamBlocks).intact() &&
-      (this.blocks as ParamBlocks).params.length < (kernels().referenceElementsBelow ?? 0)
-    );
+      (this.blocks as ParamBlocks).params.length < (kernels().referenceElementsBelow ?? 0);
+    // The tiny step holds this moment's arrays: made again for every stretch.
+    this.tiny = open ? (this.fused as FusedStep).tiny(this.data.x.shape[0]) : null;
+    return open;
   }
+
+  /** The tiny step of the current stretch's lane, when the network is that small (see `sgdLane`). */
+  private tiny: TinyStep | null = null;
 
   /**
    * @internal Up to `count` whole epochs of one batch each (only when `sgdLane()`), their mean losses into
@@ -246,7 +251,7 @@ export class Trainer {
     const backup = this.backup[0];
     const size = p.length;
     const lr = this.options.optimizer.lr;
-    const tiny = fused.tiny(n);
+    const tiny = this.tiny;
     const xs = x.data;
     const ys = y.data;
     let done = 0;
@@ -262,7 +267,8 @@ export class Trainer {
         backup[j] = w;
         p[j] = w + -lr * g[j];
       }
-      const loss = (0 + value * n) / n;
+      // The epoch's mean as `run` computes it, (0 + value·n) / n: for one sample, exactly 0 + value.
+      const loss = n === 1 ? 0 + value : (0 + value * n) / n;
       losses[done++] = loss;
       if (loss < untilLoss) break;
     }
