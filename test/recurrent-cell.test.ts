@@ -4,7 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gradCheck, random, referenceKernels, setKernels, Tensor, type Kernels } from '../src/index.js';
-import { GATES } from '../src/kernels/recurrent.js';
+import type { CellBuffers, Storage } from '../src/kernels/types.js';
+import { GATES, SAVED_PER_UNIT } from '../src/kernels/recurrent.js';
 import { loadWasmKernels } from '../src/kernels/wasm/index.js';
 import { recurrentSequence } from '../src/ops-recurrent.js';
 
@@ -54,5 +55,83 @@ describe('recurrentSequence passes gradCheck', () => {
             }, inputs),
           );
           assert.ok(r.ok, JSON.stringify(r.inputs));
+        });
+});
+
+/** One set's buffers for a sequence, filled from a seeded stream (the same values for every set). */
+function cellBuffers(
+  k: Kernels,
+  cell: 'lstm' | 'gru',
+  dtype: 'float32' | 'float64',
+  T: number,
+  rows: number,
+  H: number,
+) {
+  const rng = new random.RandomState(11);
+  const G = GATES[cell];
+  const make = (n: number, fill: boolean): Storage => {
+    const s = k.alloc?.(dtype, n) ?? (dtype === 'float32' ? new Float32Array(n) : new Float64Array(n));
+    if (fill) {
+      const v = new Float64Array(n);
+      rng.fillNormal(v, 0, 1);
+      s.set(v);
+    }
+    return s;
+  };
+  const b: CellBuffers = {
+    cell,
+    rows,
+    hidden: H,
+    pre: make(T * rows * G * H, true),
+    hh: make(rows * G * H, true),
+    bias: make(G * H, true),
+    saved: make(T * rows * SAVED_PER_UNIT[cell] * H, false),
+    h: make((T + 1) * rows * H, true),
+    c: cell === 'lstm' ? make((T + 1) * rows * H, true) : null,
+    gOut: make(T * rows * H, true),
+    dhRec: make(rows * H, true),
+    carry: make(rows * H, true),
+    dPre: make(T * rows * G * H, false),
+    dHh: make(T * rows * G * H, false),
+  };
+  if (cell === 'lstm') b.dHh = b.dPre;
+  return b;
+}
+
+describe('the WebAssembly cell kernels give the reference loops’ bits', { skip: wasm === null }, () => {
+  for (const dtype of ['float64', 'float32'] as const)
+    for (const cell of ['lstm', 'gru'] as const)
+      for (const H of [1, 4, 5])
+        test(`${cell}, ${dtype}, hidden ${H}`, () => {
+          const w = wasm as Kernels;
+          const T = 3;
+          const rows = 3;
+          const ref = cellBuffers(referenceKernels, cell, dtype, T, rows, H);
+          const got = cellBuffers(w, cell, dtype, T, rows, H);
+          assert.ok(got.saved !== ref.saved && w.alloc?.(dtype, 1) !== null, 'buffers in wasm memory');
+          // The wasm set hands work it cannot do to the reference: make that fail here.
+          const { cellForward, cellBackward } = referenceKernels;
+          const fail = () => {
+            throw new Error('fell back to the reference');
+          };
+          for (let t = 0; t < T; t++) referenceKernels.cellForward(ref, t);
+          for (let t = T - 1; t >= 0; t--) referenceKernels.cellBackward(ref, t);
+          Object.assign(referenceKernels, { cellForward: fail, cellBackward: fail });
+          try {
+            for (let t = 0; t < T; t++) w.cellForward(got, t);
+            for (let t = T - 1; t >= 0; t--) w.cellBackward(got, t);
+          } finally {
+            Object.assign(referenceKernels, { cellForward, cellBackward });
+          }
+          for (const key of ['saved', 'h', 'c', 'carry', 'dPre', 'dHh'] as const) {
+            const a = ref[key];
+            const b = got[key];
+            if (a === null || b === null) continue;
+            assert.deepEqual(
+              Array.from(b, (v) => (Object.is(v, -0) ? '-0' : v)),
+              Array.from(a, (v) => (Object.is(v, -0) ? '-0' : v)),
+              key,
+            );
+          }
         });
 });
