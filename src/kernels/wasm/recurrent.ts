@@ -140,42 +140,44 @@ function gateInput(f: Func, a: Access, hh: Buf, bias: Buf, pre: Buf, k: number):
 export function addRecurrent(mod: ModuleBuilder, dt: WasmDType): void {
   const i32 = (n: number) => new Array<'i32'>(n).fill('i32');
 
+  if (dt === 'f32') addFloat32Forward(mod);
   // lstm_fwd(pre, hh, bias, saved, cPrev, cNext, hNext, rows, H)
-  mod.func(recurrentNames.lstmForward(dt), i32(9), [], (f) => {
-    const [pre, hh, bias, saved, cPrev, cNext, hNext, rows, H] = f.params;
-    const P: Buf = { ptr: pre, blocks: 4 };
-    const Q: Buf = { ptr: hh, blocks: 4 };
-    const Bb: Buf = { ptr: bias, blocks: 0 };
-    const Sv: Buf = { ptr: saved, blocks: 5 };
-    const Cp: Buf = { ptr: cPrev, blocks: 1 };
-    const Cn: Buf = { ptr: cNext, blocks: 1 };
-    const Hn: Buf = { ptr: hNext, blocks: 1 };
-    rowsAndUnits(f, dt, [P, Q, Sv, Cp, Cn, Hn], rows, H, (a) => {
-      const I = sigmoid(f, gateInput(f, a, Q, Bb, P, 0));
-      const F = sigmoid(f, gateInput(f, a, Q, Bb, P, 1));
-      const gIn = gateInput(f, a, Q, Bb, P, 2);
-      const G = keep(f, () => pushTanh(f, gIn));
-      const O = sigmoid(f, gateInput(f, a, Q, Bb, P, 3));
-      // c' = f·c + i·g
-      const C = keep(f, () => {
-        f.get(F);
-        a.ld(Cp);
-        f.op('f64x2.mul').get(I).get(G).op('f64x2.mul', 'f64x2.add');
+  if (dt === 'f64')
+    mod.func(recurrentNames.lstmForward(dt), i32(9), [], (f) => {
+      const [pre, hh, bias, saved, cPrev, cNext, hNext, rows, H] = f.params;
+      const P: Buf = { ptr: pre, blocks: 4 };
+      const Q: Buf = { ptr: hh, blocks: 4 };
+      const Bb: Buf = { ptr: bias, blocks: 0 };
+      const Sv: Buf = { ptr: saved, blocks: 5 };
+      const Cp: Buf = { ptr: cPrev, blocks: 1 };
+      const Cn: Buf = { ptr: cNext, blocks: 1 };
+      const Hn: Buf = { ptr: hNext, blocks: 1 };
+      rowsAndUnits(f, dt, [P, Q, Sv, Cp, Cn, Hn], rows, H, (a) => {
+        const I = sigmoid(f, gateInput(f, a, Q, Bb, P, 0));
+        const F = sigmoid(f, gateInput(f, a, Q, Bb, P, 1));
+        const gIn = gateInput(f, a, Q, Bb, P, 2);
+        const G = keep(f, () => pushTanh(f, gIn));
+        const O = sigmoid(f, gateInput(f, a, Q, Bb, P, 3));
+        // c' = f·c + i·g
+        const C = keep(f, () => {
+          f.get(F);
+          a.ld(Cp);
+          f.op('f64x2.mul').get(I).get(G).op('f64x2.mul', 'f64x2.add');
+        });
+        const T = keep(f, () => pushTanh(f, C));
+        a.st(Sv, 0, I);
+        a.st(Sv, 1, F);
+        a.st(Sv, 2, G);
+        a.st(Sv, 3, O);
+        a.st(Sv, 4, T);
+        a.st(Cn, 0, C);
+        a.st(
+          Hn,
+          0,
+          keep(f, () => f.get(O).get(T).op('f64x2.mul')),
+        );
       });
-      const T = keep(f, () => pushTanh(f, C));
-      a.st(Sv, 0, I);
-      a.st(Sv, 1, F);
-      a.st(Sv, 2, G);
-      a.st(Sv, 3, O);
-      a.st(Sv, 4, T);
-      a.st(Cn, 0, C);
-      a.st(
-        Hn,
-        0,
-        keep(f, () => f.get(O).get(T).op('f64x2.mul')),
-      );
     });
-  });
 
   // lstm_bwd(saved, cPrev, gOut, dhRec, carry, dPre, rows, H)
   mod.func(recurrentNames.lstmBackward(dt), i32(8), [], (f) => {
@@ -239,42 +241,43 @@ export function addRecurrent(mod: ModuleBuilder, dt: WasmDType): void {
   });
 
   // gru_fwd(pre, hh, bias, saved, hPrev, hNext, rows, H)
-  mod.func(recurrentNames.gruForward(dt), i32(8), [], (f) => {
-    const [pre, hh, bias, saved, hPrev, hNext, rows, H] = f.params;
-    const P: Buf = { ptr: pre, blocks: 3 };
-    const Q: Buf = { ptr: hh, blocks: 3 };
-    const Bb: Buf = { ptr: bias, blocks: 0 };
-    const Sv: Buf = { ptr: saved, blocks: 4 };
-    const Hp: Buf = { ptr: hPrev, blocks: 1 };
-    const Hn: Buf = { ptr: hNext, blocks: 1 };
-    rowsAndUnits(f, dt, [P, Q, Sv, Hp, Hn], rows, H, (a) => {
-      const R = sigmoid(f, gateInput(f, a, Q, Bb, P, 0));
-      const Z = sigmoid(f, gateInput(f, a, Q, Bb, P, 1));
-      const M = keep(f, () => {
-        a.ld(Q, 2);
-        a.ld(Bb, 2);
-        f.op('f64x2.add');
+  if (dt === 'f64')
+    mod.func(recurrentNames.gruForward(dt), i32(8), [], (f) => {
+      const [pre, hh, bias, saved, hPrev, hNext, rows, H] = f.params;
+      const P: Buf = { ptr: pre, blocks: 3 };
+      const Q: Buf = { ptr: hh, blocks: 3 };
+      const Bb: Buf = { ptr: bias, blocks: 0 };
+      const Sv: Buf = { ptr: saved, blocks: 4 };
+      const Hp: Buf = { ptr: hPrev, blocks: 1 };
+      const Hn: Buf = { ptr: hNext, blocks: 1 };
+      rowsAndUnits(f, dt, [P, Q, Sv, Hp, Hn], rows, H, (a) => {
+        const R = sigmoid(f, gateInput(f, a, Q, Bb, P, 0));
+        const Z = sigmoid(f, gateInput(f, a, Q, Bb, P, 1));
+        const M = keep(f, () => {
+          a.ld(Q, 2);
+          a.ld(Bb, 2);
+          f.op('f64x2.add');
+        });
+        const nIn = keep(f, () => {
+          a.ld(P, 2);
+          f.get(R).get(M).op('f64x2.mul', 'f64x2.add');
+        });
+        const N = keep(f, () => pushTanh(f, nIn));
+        a.st(Sv, 0, R);
+        a.st(Sv, 1, Z);
+        a.st(Sv, 2, N);
+        a.st(Sv, 3, M);
+        // h' = (h − n)·z + n
+        a.st(
+          Hn,
+          0,
+          keep(f, () => {
+            a.ld(Hp);
+            f.get(N).op('f64x2.sub').get(Z).op('f64x2.mul').get(N).op('f64x2.add');
+          }),
+        );
       });
-      const nIn = keep(f, () => {
-        a.ld(P, 2);
-        f.get(R).get(M).op('f64x2.mul', 'f64x2.add');
-      });
-      const N = keep(f, () => pushTanh(f, nIn));
-      a.st(Sv, 0, R);
-      a.st(Sv, 1, Z);
-      a.st(Sv, 2, N);
-      a.st(Sv, 3, M);
-      // h' = (h − n)·z + n
-      a.st(
-        Hn,
-        0,
-        keep(f, () => {
-          a.ld(Hp);
-          f.get(N).op('f64x2.sub').get(Z).op('f64x2.mul').get(N).op('f64x2.add');
-        }),
-      );
     });
-  });
 
   // gru_bwd(saved, hPrev, gOut, dhRec, carry, dPre, dHh, rows, H)
   mod.func(recurrentNames.gruBackward(dt), i32(9), [], (f) => {
@@ -328,6 +331,249 @@ export function addRecurrent(mod: ModuleBuilder, dt: WasmDType): void {
         Ca,
         0,
         keep(f, () => f.get(DH).get(Z).op('f64x2.mul')),
+      );
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// float32 forward in f32x4 lanes
+
+/**
+ * The row and unit loops of the float32 forward functions: four units a trip in f32x4 lanes, then the
+ * units left over (H mod 4) one at a time through the same body with one-element loads and stores.
+ */
+function rowsAndQuads(f: Func, bufs: readonly Buf[], rows: Local, H: Local, body: (a: Access) => void): void {
+  const hb = f.local('i32');
+  f.get(H).i32(4).op('i32.mul').set(hb);
+  const blockAt: Local[] = [];
+  for (let k = 0; k <= 5; k++) {
+    const l = f.local('i32');
+    f.get(hb).i32(k).op('i32.mul').set(l);
+    blockAt.push(l);
+  }
+  const jb = f.local('i32');
+  const quads = f.local('i32');
+  f.get(H).i32(-4).op('i32.and').set(quads);
+  const addr = (b: Buf, k: number) => {
+    f.get(b.ptr).get(jb).op('i32.add');
+    if (k > 0) f.get(blockAt[k]).op('i32.add');
+  };
+  const quad: Access = {
+    ld(b, k = 0) {
+      addr(b, k);
+      f.mem('v128.load');
+    },
+    st(b, k, v) {
+      addr(b, k);
+      f.get(v).mem('v128.store');
+    },
+  };
+  const single: Access = {
+    ld(b, k = 0) {
+      addr(b, k);
+      f.mem('f32.load').op('f32x4.splat');
+    },
+    st(b, k, v) {
+      addr(b, k);
+      f.get(v).lane('f32x4.extract_lane', 0).mem('f32.store');
+    },
+  };
+  const r = f.local('i32');
+  const j = f.local('i32');
+  f.for(r, 0, rows, 1, () => {
+    f.for(j, 0, quads, 4, () => {
+      f.get(j).i32(4).op('i32.mul').set(jb);
+      body(quad);
+    });
+    f.for(j, quads, H, 1, () => {
+      f.get(j).i32(4).op('i32.mul').set(jb);
+      body(single);
+    });
+    for (const b of bufs) if (b.blocks > 0) f.inc(b.ptr, blockAt[b.blocks]);
+  });
+}
+
+const splat4 = (f: Func, c: number) => f.f32(c).op('f32x4.splat');
+
+/**
+ * e^x in f32x4 lanes (Cephes' expf: x clamped to [−87, 88], Cody–Waite reduction by ln 2, a degree-6
+ * polynomial, 2^k from the exponent bits; within 2 float32 ulps).
+ */
+function exp4(f: Func, x: Local): Local {
+  const xc = keep(f, () => {
+    f.get(x);
+    splat4(f, -87);
+    f.op('f32x4.max');
+    splat4(f, 88);
+    f.op('f32x4.min');
+  });
+  const k = keep(f, () => {
+    f.get(xc);
+    splat4(f, Math.LOG2E);
+    f.op('f32x4.mul', 'f32x4.nearest');
+  });
+  const r = keep(f, () => {
+    f.get(xc).get(k);
+    splat4(f, 0.693359375);
+    f.op('f32x4.mul', 'f32x4.sub').get(k);
+    splat4(f, -2.1219444e-4);
+    f.op('f32x4.mul', 'f32x4.sub');
+  });
+  const c = [
+    1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
+  ];
+  return keep(f, () => {
+    // 1 + r + r²·P(r), then · 2^k
+    splat4(f, c[0]);
+    for (let i = 1; i < c.length; i++) {
+      f.get(r).op('f32x4.mul');
+      splat4(f, c[i]);
+      f.op('f32x4.add');
+    }
+    f.get(r).get(r).op('f32x4.mul', 'f32x4.mul').get(r).op('f32x4.add');
+    splat4(f, 1);
+    f.op('f32x4.add');
+    f.get(k).op('i32x4.trunc_sat_f32x4_s');
+    f.i32(127).op('i32x4.splat', 'i32x4.add').i32(23).op('i32x4.shl', 'f32x4.mul');
+  });
+}
+
+/** σ(x) = 1 / (1 + e^−x) in f32x4 lanes. */
+function sigmoid4(f: Func, x: Local): Local {
+  const t = keep(f, () => f.get(x).op('f32x4.neg'));
+  const e = exp4(f, t);
+  return keep(f, () => {
+    splat4(f, 1);
+    splat4(f, 1);
+    f.get(e).op('f32x4.add', 'f32x4.div');
+  });
+}
+
+/**
+ * tanh x in f32x4 lanes (Cephes' tanhf): below |x| = 0.625 an odd polynomial, above 1 − 2/(e^{2|x|} + 1)
+ * with the sign of x (1 once e^{2|x|} saturates).
+ */
+function tanh4(f: Func, x: Local): Local {
+  const ax = keep(f, () => f.get(x).op('f32x4.abs'));
+  const e = exp4(
+    f,
+    keep(f, () => f.get(ax).get(ax).op('f32x4.add')),
+  );
+  const big = keep(f, () => {
+    splat4(f, 1);
+    splat4(f, 2);
+    f.get(e);
+    splat4(f, 1);
+    f.op('f32x4.add', 'f32x4.div', 'f32x4.sub');
+    // the sign bit of x
+    f.get(x)
+      .i32(0x80000000 | 0)
+      .op('i32x4.splat', 'v128.and', 'v128.or');
+  });
+  const z = keep(f, () => f.get(x).get(x).op('f32x4.mul'));
+  const p = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1];
+  const small = keep(f, () => {
+    splat4(f, p[0]);
+    for (let i = 1; i < p.length; i++) {
+      f.get(z).op('f32x4.mul');
+      splat4(f, p[i]);
+      f.op('f32x4.add');
+    }
+    f.get(z).op('f32x4.mul').get(x).op('f32x4.mul').get(x).op('f32x4.add');
+  });
+  return keep(f, () => {
+    f.get(small).get(big).get(ax);
+    splat4(f, 0.625);
+    f.op('f32x4.lt', 'v128.bitselect');
+  });
+}
+
+/** (hh_k + b_k) + pre_k of gate k, in f32x4 lanes. */
+function gateInput4(f: Func, a: Access, hh: Buf, bias: Buf, pre: Buf, k: number): Local {
+  return keep(f, () => {
+    a.ld(hh, k);
+    a.ld(bias, k);
+    f.op('f32x4.add');
+    a.ld(pre, k);
+    f.op('f32x4.add');
+  });
+}
+
+/**
+ * The float32 forward steps in f32x4 lanes: the reference's formulas and order, each operation rounded
+ * to float32, σ and tanh by `exp4`/`tanh4` (not libm's): within a few float32 ulps of the reference,
+ * not its bits. Four times the lanes, and polynomials of float32 length instead of float64 ones.
+ */
+function addFloat32Forward(mod: ModuleBuilder): void {
+  const i32 = (n: number) => new Array<'i32'>(n).fill('i32');
+  mod.func(recurrentNames.lstmForward('f32'), i32(9), [], (f) => {
+    const [pre, hh, bias, saved, cPrev, cNext, hNext, rows, H] = f.params;
+    const P: Buf = { ptr: pre, blocks: 4 };
+    const Q: Buf = { ptr: hh, blocks: 4 };
+    const Bb: Buf = { ptr: bias, blocks: 0 };
+    const Sv: Buf = { ptr: saved, blocks: 5 };
+    const Cp: Buf = { ptr: cPrev, blocks: 1 };
+    const Cn: Buf = { ptr: cNext, blocks: 1 };
+    const Hn: Buf = { ptr: hNext, blocks: 1 };
+    rowsAndQuads(f, [P, Q, Sv, Cp, Cn, Hn], rows, H, (a) => {
+      const I = sigmoid4(f, gateInput4(f, a, Q, Bb, P, 0));
+      const F = sigmoid4(f, gateInput4(f, a, Q, Bb, P, 1));
+      const G = tanh4(f, gateInput4(f, a, Q, Bb, P, 2));
+      const O = sigmoid4(f, gateInput4(f, a, Q, Bb, P, 3));
+      const C = keep(f, () => {
+        f.get(F);
+        a.ld(Cp);
+        f.op('f32x4.mul').get(I).get(G).op('f32x4.mul', 'f32x4.add');
+      });
+      const T = tanh4(f, C);
+      a.st(Sv, 0, I);
+      a.st(Sv, 1, F);
+      a.st(Sv, 2, G);
+      a.st(Sv, 3, O);
+      a.st(Sv, 4, T);
+      a.st(Cn, 0, C);
+      a.st(
+        Hn,
+        0,
+        keep(f, () => f.get(O).get(T).op('f32x4.mul')),
+      );
+    });
+  });
+  mod.func(recurrentNames.gruForward('f32'), i32(8), [], (f) => {
+    const [pre, hh, bias, saved, hPrev, hNext, rows, H] = f.params;
+    const P: Buf = { ptr: pre, blocks: 3 };
+    const Q: Buf = { ptr: hh, blocks: 3 };
+    const Bb: Buf = { ptr: bias, blocks: 0 };
+    const Sv: Buf = { ptr: saved, blocks: 4 };
+    const Hp: Buf = { ptr: hPrev, blocks: 1 };
+    const Hn: Buf = { ptr: hNext, blocks: 1 };
+    rowsAndQuads(f, [P, Q, Sv, Hp, Hn], rows, H, (a) => {
+      const R = sigmoid4(f, gateInput4(f, a, Q, Bb, P, 0));
+      const Z = sigmoid4(f, gateInput4(f, a, Q, Bb, P, 1));
+      const M = keep(f, () => {
+        a.ld(Q, 2);
+        a.ld(Bb, 2);
+        f.op('f32x4.add');
+      });
+      const N = tanh4(
+        f,
+        keep(f, () => {
+          a.ld(P, 2);
+          f.get(R).get(M).op('f32x4.mul', 'f32x4.add');
+        }),
+      );
+      a.st(Sv, 0, R);
+      a.st(Sv, 1, Z);
+      a.st(Sv, 2, N);
+      a.st(Sv, 3, M);
+      a.st(
+        Hn,
+        0,
+        keep(f, () => {
+          a.ld(Hp);
+          f.get(N).op('f32x4.sub').get(Z).op('f32x4.mul').get(N).op('f32x4.add');
+        }),
       );
     });
   });
