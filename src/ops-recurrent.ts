@@ -1,64 +1,89 @@
 /**
  * The fused recurrent layers: one graph node runs an LSTM or GRU layer over a whole sequence, forward
- * and backward. Each step is one matmul (h·W_hhᵀ; back, the gate gradients times W_hh) and one kernel call
- * for the gate arithmetic (`Kernels.cellForward`/`cellBackward`, reference loops in
- * `kernels/recurrent.ts`); the weight gradient of W_hh is one product over all steps after the loop, and
- * b_hh's one column sum. The buffers are made once per sequence (in the kernel set's memory where it has
- * one, so the WebAssembly set works on them in place); nothing is allocated per step or per element.
+ * and backward. The input projection of all steps is one product (+ b_ih) into the gates' input part;
+ * then each step is one matmul (h·W_hhᵀ; back, the gate gradients times W_hh) and one kernel call for the
+ * gate arithmetic (`Kernels.cellForward`/`cellBackward`, reference loops in `kernels/recurrent.ts`); the
+ * weight gradients are one product each over all steps after the loop, the biases' one column sum each.
+ * The buffers are made once per sequence (in the kernel set's memory where it has one, so the
+ * WebAssembly set works on them in place); nothing is allocated per step or per element.
  */
 import { kernels, kernelStorage } from './kernels/index.js';
 import { GATES, SAVED_PER_UNIT } from './kernels/recurrent.js';
 import type { CellBuffers, Storage } from './kernels/types.js';
 import { assertTensor, cast, result } from './ops.js';
-import { fmt } from './shape.js';
+import { broadcastPlan, fmt } from './shape.js';
 import { allocStorage, type Tensor } from './tensor.js';
 
+/** One layer-and-direction's parameters in PyTorch's layouts (G gate blocks of H units). */
+export interface SequenceParameters {
+  /** [G·H, input]. */
+  weightIh: Tensor;
+  /** [G·H, H]. */
+  weightHh: Tensor;
+  /** [G·H], or null without bias. */
+  biasIh: Tensor | null;
+  /** [G·H], or null without bias. */
+  biasHh: Tensor | null;
+}
+
 /**
- * One LSTM or GRU layer over a sequence, as one graph node. `pre` [T, batch, G·H] is the input part of
- * the gates (x·W_ihᵀ + b_ih; G = 4 for an LSTM, gates i, f, g, o; 3 for a GRU, r, z, n), `weightHh`
- * [G·H, H] and `biasHh` [G·H] (or null) PyTorch's, `h0` and `c0` [batch, H] the initial states (null:
- * zeros; `c0` for an LSTM only). Returns [T, batch, H], each step's h, and for an LSTM one more row:
- * [T + 1, batch, H] with the final cell state last. Runs the steps in order t = 0 … T − 1.
+ * One LSTM or GRU layer over a sequence, as one graph node. `x` [T, batch, input]; the parameters
+ * PyTorch's (G = 4 for an LSTM, gates i, f, g, o; 3 for a GRU, r, z, n); `h0` and `c0` [batch, H] the
+ * initial states (null: zeros; `c0` for an LSTM only). The gates' input part is x·W_ihᵀ + b_ih, each
+ * step's hidden part h·W_hhᵀ, and the cell adds (hh + b_hh) + that (the order of PyTorch's composed
+ * formula). Returns [T, batch, H], each step's h, and for an LSTM one more row: [T + 1, batch, H] with
+ * the final cell state last. Runs the steps in order t = 0 … T − 1 (reverse a sequence before and after
+ * for the backward direction).
  */
 export function recurrentSequence(
   cell: 'lstm' | 'gru',
-  pre: Tensor,
-  weightHh: Tensor,
-  biasHh: Tensor | null,
+  x: Tensor,
+  p: SequenceParameters,
   h0: Tensor | null,
   c0: Tensor | null,
 ): Tensor {
   const op = cell === 'lstm' ? 'lstmSequence' : 'gruSequence';
-  assertTensor(pre, op);
-  assertTensor(weightHh, op);
+  assertTensor(x, op);
+  assertTensor(p.weightIh, op);
+  assertTensor(p.weightHh, op);
   const G = GATES[cell];
-  const [T, B, GH] = pre.shape;
-  const H = weightHh.shape[1];
+  const [T, B, I] = x.shape;
+  const H = p.weightHh.shape[1];
+  const GH = G * H;
   const want = (t: Tensor | null, shape: number[], what: string) => {
     if (t !== null && (t.ndim !== shape.length || t.shape.some((d, i) => d !== shape[i])))
       throw new Error(`${op}: ${what} has shape ${fmt(t.shape)}, expected ${fmt(shape)}`);
   };
-  if (pre.ndim !== 3 || weightHh.ndim !== 2 || GH !== G * H || weightHh.shape[0] !== G * H)
-    throw new Error(
-      `${op}: pre ${fmt(pre.shape)} and weightHh ${fmt(weightHh.shape)} do not fit: expected [T, batch, ${G}·H] and [${G}·H, H]`,
-    );
-  want(biasHh, [G * H], 'biasHh');
+  if (x.ndim !== 3 || T < 1)
+    throw new Error(`${op}: x has shape ${fmt(x.shape)}, expected [T ≥ 1, batch, input]`);
+  want(p.weightHh, [GH, H], 'weightHh');
+  want(p.weightIh, [GH, I], 'weightIh');
+  want(p.biasIh, [GH], 'biasIh');
+  want(p.biasHh, [GH], 'biasHh');
   want(h0, [B, H], 'h0');
   want(c0, [B, H], 'c0');
   if (cell === 'gru' && c0 !== null) throw new Error(`${op}: a GRU has no cell state`);
-  const dtype = pre.dtype;
-  const w = cast(weightHh, dtype);
-  const bh = biasHh && cast(biasHh, dtype);
+  const dtype = x.dtype;
+  const wi = cast(p.weightIh, dtype);
+  const wh = cast(p.weightHh, dtype);
+  const bi = p.biasIh && cast(p.biasIh, dtype);
+  const bh = p.biasHh && cast(p.biasHh, dtype);
   const hi = h0 && cast(h0, dtype);
   const ci = c0 && cast(c0, dtype);
   const k = kernels();
   const BH = B * H;
+  const TB = T * B;
   const buf = (n: number) => kernelStorage(dtype, n);
   // In the kernel set's memory: the matmuls and cell kernels use them where they lie.
-  const whh = buf(G * H * H);
-  whh.set(w.data);
-  const preBuf = buf(T * B * GH);
-  preBuf.set(pre.data);
+  const xs = buf(TB * I);
+  xs.set(x.data);
+  const wih = buf(GH * I);
+  wih.set(wi.data);
+  const whh = buf(GH * H);
+  whh.set(wh.data);
+  const pre = buf(TB * GH);
+  k.matmul(xs, 0, wih, 0, pre, 0, TB, I, GH, false, true);
+  if (bi) k.binary('add', pre, bi.data, pre, broadcastPlan([TB, GH], [GH], op));
   const bias = buf(GH);
   if (bh) bias.set(bh.data);
   const h = buf((T + 1) * BH);
@@ -66,15 +91,15 @@ export function recurrentSequence(
   const c = cell === 'lstm' ? buf((T + 1) * BH) : null;
   if (c && ci) c.set(ci.data);
   const hh = buf(B * GH);
-  const empty = preBuf.subarray(0, 0);
+  const empty = pre.subarray(0, 0);
   const b: CellBuffers = {
     cell,
     rows: B,
     hidden: H,
-    pre: preBuf,
+    pre,
     hh,
     bias,
-    saved: buf(T * B * SAVED_PER_UNIT[cell] * H),
+    saved: buf(TB * SAVED_PER_UNIT[cell] * H),
     h,
     c,
     gOut: empty,
@@ -92,20 +117,21 @@ export function recurrentSequence(
   out.set(h.subarray(BH));
   if (c) out.set(c.subarray(T * BH), T * BH);
   k.free?.(hh);
-  k.free?.(preBuf);
-  const inputs = [pre, w];
+  k.free?.(pre);
+  const inputs = [x, wi, wh];
+  if (bi) inputs.push(bi);
   if (bh) inputs.push(bh);
   if (hi) inputs.push(hi);
   if (ci) inputs.push(ci);
-  return result(out, cell === 'lstm' ? [T + 1, B, H] : [T, B, H], op, inputs, (g: Storage) => {
+  const y = result(out, cell === 'lstm' ? [T + 1, B, H] : [T, B, H], op, inputs, (g: Storage) => {
     const kb = kernels();
     const gOut = buf(T * BH);
     gOut.set(g.subarray(0, T * BH));
     const carry = buf(BH);
     if (cell === 'lstm') carry.set(g.subarray(T * BH));
     const dhRec = buf(BH);
-    const dPre = buf(T * B * GH);
-    const dHh = cell === 'lstm' ? dPre : buf(T * B * GH);
+    const dPre = buf(TB * GH);
+    const dHh = cell === 'lstm' ? dPre : buf(TB * GH);
     b.gOut = gOut;
     b.carry = carry;
     b.dhRec = dhRec;
@@ -115,15 +141,23 @@ export function recurrentSequence(
       kb.cellBackward(b, t);
       kb.matmul(dHh, t * B * GH, whh, 0, dhRec, 0, B, GH, H, false, false);
     }
-    // dW_hh = Σ_t dHh_tᵀ·h_t over all steps at once: [G·H, T·B] by [T·B, H].
-    const dW = allocStorage(dtype, G * H * H);
-    kb.matmul(dHh, 0, h, 0, dW, 0, GH, T * B, H, true, false);
-    const grads: (Storage | null)[] = [dPre, dW];
-    if (bh) {
-      const dB = allocStorage(dtype, GH);
-      kb.reduce('sum', dHh, [T * B, GH], dB, [1, GH]);
-      grads.push(dB);
-    }
+    // Over all steps at once: dx = dPre·W_ih, dW_ih = dPreᵀ·x, dW_hh = dHhᵀ·h_t ([G·H, T·B] by [T·B, H]).
+    const dx = allocStorage(dtype, TB * I);
+    kb.matmul(dPre, 0, wih, 0, dx, 0, TB, GH, I, false, false);
+    const dWi = allocStorage(dtype, GH * I);
+    kb.matmul(dPre, 0, xs, 0, dWi, 0, GH, TB, I, true, false);
+    const dWh = allocStorage(dtype, GH * H);
+    kb.matmul(dHh, 0, h, 0, dWh, 0, GH, TB, H, true, false);
+    const grads: (Storage | null)[] = [dx, dWi, dWh];
+    const columnSum = (d: Storage) => {
+      const s = allocStorage(dtype, GH);
+      kb.reduce('sum', d, [TB, GH], s, [1, GH]);
+      return s;
+    };
+    // An LSTM's b_ih and b_hh get the same gradient (dHh is dPre): one sum, two copies.
+    const dBi = bi ? columnSum(dPre) : null;
+    if (dBi) grads.push(dBi);
+    if (bh) grads.push(dBi && dHh === dPre ? dBi.slice() : columnSum(dHh));
     if (hi) {
       const dh0 = allocStorage(dtype, BH);
       dh0.set(dhRec);
@@ -136,9 +170,12 @@ export function recurrentSequence(
       dc0.set(carry);
       grads.push(dc0);
     }
-    for (const s of [gOut, dhRec, carry]) kb.free?.(s);
+    for (const s of [gOut, dhRec, carry, dPre]) kb.free?.(s);
     if (dHh !== dPre) kb.free?.(dHh);
     b.gOut = b.dhRec = b.carry = b.dPre = b.dHh = empty;
     return grads;
   });
+  // Without a graph (noGrad, or no input needs a gradient) nothing reads the buffers again.
+  if (!y.requiresGrad) for (const a of [xs, wih, whh, bias, b.saved, h, c]) if (a) k.free?.(a);
+  return y;
 }

@@ -41,18 +41,20 @@ describe('recurrentSequence passes gradCheck', () => {
           const T = 4;
           const B = 2;
           const H = 3;
+          const I = 2;
           const G = GATES[cell];
-          const inputs = [randn([T, B, G * H], 1, 1), randn([G * H, H], 2)];
-          if (withBias) inputs.push(randn([G * H], 3));
-          if (withState) inputs.push(randn([B, H], 4));
-          if (withState && cell === 'lstm') inputs.push(randn([B, H], 5));
+          const inputs = [randn([T, B, I], 1, 1), randn([G * H, I], 2), randn([G * H, H], 3)];
+          if (withBias) inputs.push(randn([G * H], 4), randn([G * H], 5));
+          if (withState) inputs.push(randn([B, H], 6));
+          if (withState && cell === 'lstm') inputs.push(randn([B, H], 7));
           const r = withSet(k, () =>
             gradCheck((...xs: Tensor[]) => {
-              const [pre, w, ...rest] = xs;
-              const b = withBias ? (rest.shift() as Tensor) : null;
+              const [x, weightIh, weightHh, ...rest] = xs;
+              const biasIh = withBias ? (rest.shift() as Tensor) : null;
+              const biasHh = withBias ? (rest.shift() as Tensor) : null;
               const h0 = withState ? (rest.shift() as Tensor) : null;
               const c0 = withState && cell === 'lstm' ? (rest.shift() as Tensor) : null;
-              return recurrentSequence(cell, pre, w, b, h0, c0);
+              return recurrentSequence(cell, x, { weightIh, weightHh, biasIh, biasHh }, h0, c0);
             }, inputs),
           );
           assert.ok(r.ok, JSON.stringify(r.inputs));

@@ -316,16 +316,11 @@ export abstract class RecurrentBase extends Module {
     const zeros = () => new Tensor(allocStorage(seq.dtype, batch * H), [batch, H]);
     let hs = h ?? zeros();
     let cs = this.mode === 'LSTM' ? (c ?? zeros()) : null;
-    // x·W_ihᵀ + b_ih for every step at once: [time·batch, gates·hidden].
-    let pre = ops.matmul(ops.reshape(seq, [steps * batch, width]), ops.transpose(p.weightIh));
-    if (p.biasIh) pre = ops.add(pre, p.biasIh);
     if (this.mode === 'LSTM' || this.mode === 'GRU') {
       const lstm = this.mode === 'LSTM';
       // The fused op runs t = 0 … T − 1; the reverse direction reads the steps in reversed order.
       const order = reverse ? Array.from({ length: steps }, (_, i) => steps - 1 - i) : null;
-      let input = ops.reshape(pre, [steps, batch, pre.shape[1]]);
-      if (order) input = indexSelect(input, 0, order);
-      const y = recurrentSequence(lstm ? 'lstm' : 'gru', input, p.weightHh, p.biasHh, h, c);
+      const y = recurrentSequence(lstm ? 'lstm' : 'gru', order ? indexSelect(seq, 0, order) : seq, p, h, c);
       const ys = lstm ? narrow(y, 0, 0, steps) : y;
       return {
         out: order ? indexSelect(ys, 0, order) : ys,
@@ -333,6 +328,9 @@ export abstract class RecurrentBase extends Module {
         c: lstm ? ops.reshape(narrow(y, 0, steps, 1), [batch, H]) : null,
       };
     }
+    // x·W_ihᵀ + b_ih for every step at once: [time·batch, hidden].
+    let pre = ops.matmul(ops.reshape(seq, [steps * batch, width]), ops.transpose(p.weightIh));
+    if (p.biasIh) pre = ops.add(pre, p.biasIh);
     const inputs = unbind(ops.reshape(pre, [steps, batch, pre.shape[1]]), 0);
     const whhT = ops.transpose(p.weightHh);
     const outs = new Array<Tensor>(steps);
