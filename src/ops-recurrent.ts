@@ -9,7 +9,7 @@
  */
 import { kernels, kernelStorage } from './kernels/index.js';
 import { GATES, SAVED_PER_UNIT } from './kernels/recurrent.js';
-import type { CellBuffers, Storage } from './kernels/types.js';
+import type { CellBuffers, Kernels, Storage } from './kernels/types.js';
 import { assertTensor, cast, result } from './ops.js';
 import { broadcastPlan, fmt } from './shape.js';
 import { allocStorage, type Tensor } from './tensor.js';
@@ -24,6 +24,65 @@ export interface SequenceParameters {
   biasIh: Tensor | null;
   /** [G·H], or null without bias. */
   biasHh: Tensor | null;
+}
+
+/**
+ * Buffers in the kernel set's memory, kept for the next sequence instead of allocated anew: allocating
+ * a resident array costs far more than its size in time (a view on the shared memory, a finalizer), and
+ * a training step makes a dozen per layer. A buffer comes back when its step is done: scratch at once, the
+ * forward's saved state once autograd has released the node (backward without retainGraph) — checked at
+ * the next call. Taken buffers hold stale values: callers zero what they read before writing.
+ */
+class BufferPool {
+  private readonly free = new Map<string, Storage[]>();
+  /** Nodes whose saved buffers come back once released; the node weakly, so a dropped graph costs nothing. */
+  private pending: { node: WeakRef<{ backward: unknown }>; buffers: Storage[] }[] = [];
+
+  constructor(private readonly k: Kernels) {}
+
+  take(dtype: 'float32' | 'float64', n: number): Storage {
+    return this.free.get(`${dtype}${n}`)?.pop() ?? kernelStorage(dtype, n);
+  }
+
+  give(buffers: readonly (Storage | null)[]): void {
+    for (const b of buffers) {
+      if (b === null) continue;
+      const key = `${b instanceof Float64Array ? 'float64' : 'float32'}${b.length}`;
+      let list = this.free.get(key);
+      if (!list) this.free.set(key, (list = []));
+      // A few per size: enough for the layers and directions of a model; the rest go back to the set.
+      if (list.length < 8) list.push(b);
+      else this.k.free?.(b);
+    }
+  }
+
+  /** Give `buffers` back once autograd has released `node` (its backward is null: it can no longer run). */
+  giveWhenReleased(node: { backward: unknown }, buffers: Storage[]): void {
+    this.pending.push({ node: new WeakRef(node), buffers });
+    // Graphs dropped without a backward are forgotten (their buffers go with the garbage collector).
+    if (this.pending.length > 64) this.pending.shift();
+  }
+
+  /** Take back the buffers of released nodes; forget those whose node is gone. */
+  collect(): void {
+    if (this.pending.length === 0) return;
+    const keep: typeof this.pending = [];
+    for (const p of this.pending) {
+      const node = p.node.deref();
+      if (node === undefined) continue;
+      if (node.backward === null) this.give(p.buffers);
+      else keep.push(p);
+    }
+    this.pending = keep;
+  }
+}
+
+const pools = new WeakMap<Kernels, BufferPool>();
+
+function poolOf(k: Kernels): BufferPool {
+  let p = pools.get(k);
+  if (!p) pools.set(k, (p = new BufferPool(k)));
+  return p;
 }
 
 /**
@@ -71,9 +130,11 @@ export function recurrentSequence(
   const hi = h0 && cast(h0, dtype);
   const ci = c0 && cast(c0, dtype);
   const k = kernels();
+  const pool = poolOf(k);
+  pool.collect();
   const BH = B * H;
   const TB = T * B;
-  const buf = (n: number) => kernelStorage(dtype, n);
+  const buf = (n: number) => pool.take(dtype, n);
   // In the kernel set's memory: the matmuls and cell kernels use them where they lie.
   const xs = buf(TB * I);
   xs.set(x.data);
@@ -86,10 +147,13 @@ export function recurrentSequence(
   if (bi) k.binary('add', pre, bi.data, pre, broadcastPlan([TB, GH], [GH], op));
   const bias = buf(GH);
   if (bh) bias.set(bh.data);
+  else bias.fill(0);
   const h = buf((T + 1) * BH);
   if (hi) h.set(hi.data);
+  else h.fill(0, 0, BH);
   const c = cell === 'lstm' ? buf((T + 1) * BH) : null;
   if (c && ci) c.set(ci.data);
+  else c?.fill(0, 0, BH);
   const hh = buf(B * GH);
   const empty = pre.subarray(0, 0);
   const b: CellBuffers = {
@@ -116,8 +180,7 @@ export function recurrentSequence(
   const out = allocStorage(dtype, rows * BH);
   out.set(h.subarray(BH));
   if (c) out.set(c.subarray(T * BH), T * BH);
-  k.free?.(hh);
-  k.free?.(pre);
+  pool.give([hh, pre]);
   const inputs = [x, wi, wh];
   if (bi) inputs.push(bi);
   if (bh) inputs.push(bh);
@@ -129,7 +192,8 @@ export function recurrentSequence(
     gOut.set(g.subarray(0, T * BH));
     const carry = buf(BH);
     if (cell === 'lstm') carry.set(g.subarray(T * BH));
-    const dhRec = buf(BH);
+    else carry.fill(0);
+    const dhRec = buf(BH).fill(0);
     const dPre = buf(TB * GH);
     const dHh = cell === 'lstm' ? dPre : buf(TB * GH);
     b.gOut = gOut;
@@ -170,12 +234,14 @@ export function recurrentSequence(
       dc0.set(carry);
       grads.push(dc0);
     }
-    for (const s of [gOut, dhRec, carry, dPre]) kb.free?.(s);
-    if (dHh !== dPre) kb.free?.(dHh);
+    pool.give([gOut, dhRec, carry, dPre, dHh === dPre ? null : dHh]);
     b.gOut = b.dhRec = b.carry = b.dPre = b.dHh = empty;
     return grads;
   });
+  const saved = [xs, wih, whh, bias, b.saved, h, ...(c ? [c] : [])];
   // Without a graph (noGrad, or no input needs a gradient) nothing reads the buffers again.
-  if (!y.requiresGrad) for (const a of [xs, wih, whh, bias, b.saved, h, c]) if (a) k.free?.(a);
+  const node = y._node;
+  if (node === null) pool.give(saved);
+  else pool.giveWhenReleased(node, saved);
   return y;
 }

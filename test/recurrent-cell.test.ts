@@ -146,3 +146,43 @@ describe('the WebAssembly cell kernels against the reference loops', { skip: was
           }
         });
 });
+
+// The op keeps its buffers for later sequences; they come back only once autograd has released the node.
+describe('recurrentSequence reuses its buffers only when no backward can read them', () => {
+  for (const cell of ['lstm', 'gru'] as const)
+    test(`${cell}: graphs alive side by side, retainGraph, and reuse after release give fresh results`, () => {
+      const G = GATES[cell];
+      const p = {
+        weightIh: randn([G * 3, 2], 2),
+        weightHh: randn([G * 3, 3], 3),
+        biasIh: null,
+        biasHh: randn([G * 3], 4),
+      };
+      const x1 = randn([4, 2, 2], 5);
+      const x2 = randn([4, 2, 2], 6);
+      const run = (x: Tensor) => ((y: Tensor) => y.mul(y).sum())(recurrentSequence(cell, x, p, null, null));
+      const grads = () =>
+        [x1, x2, p.weightIh, p.weightHh, p.biasHh].map((t) => Array.from(t.grad?.data ?? []));
+      const zero = () => [x1, x2, p.weightIh, p.weightHh, p.biasHh].forEach((t) => (t.grad = null));
+      // Fresh: one graph at a time.
+      run(x1).backward();
+      run(x2).backward();
+      const fresh = grads();
+      zero();
+      // Both graphs made before either backward; the second backward after the first released its node.
+      const l1 = run(x1);
+      const l2 = run(x2);
+      l2.backward();
+      run(x2); // a third sequence, made after l2's node was released: it may take l2's buffers, not l1's
+      l1.backward();
+      assert.deepEqual(grads(), fresh);
+      zero();
+      // retainGraph: the second backward reads the same buffers again.
+      const l3 = run(x1);
+      l3.backward(undefined, { retainGraph: true });
+      run(x2);
+      l3.backward();
+      const once = fresh[0].map((v) => 2 * v);
+      assert.deepEqual(grads()[0], once);
+    });
+});
