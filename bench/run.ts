@@ -206,7 +206,8 @@ async function main(): Promise<void> {
     'gpt: tokens/s = batch·context per training step (zeroGrad, forward, cross-entropy, backward, AdamW step) ' +
       'on random tokens; brain.js and tfjs have no trainable transformer (attention, layer norm) out of the box: n/a.',
     'lstm: sequences/s = training windows of 32 steps per second (fit, one epoch per timed call); the peers ' +
-      'train a 128-window set per call; brain.js LSTMTimeStep trains one 33-value sequence at a time (its own update, a loss on every step).',
+      'train a 128-window set per call; brain.js LSTMTimeStep trains one 33-value sequence at a time (its own update, a loss on every step). ' +
+      'Each figure\'s "note" in the JSON adds its rate per CPU-second (user + system time of all threads), which shared cores disturb less than wall time.',
     'matmul: 2·n³ flops per product; "(… kernel)" rows call a kernel set\'s matmul directly, "(matmul op)" (n ≤ 512) goes ' +
       'through the public matmul(a, b) (output allocation and graph node included) and is compared with ' +
       "the peers' A·B.",

@@ -13,6 +13,34 @@ import { loadBrain } from '../peers/brain.js';
 import { loadTf, type TfBackend } from '../peers/tfjs.js';
 import type { BenchConfig, NotApplicable, PeerName, Row } from '../types.js';
 
+/**
+ * Sequences per CPU-second (user + system time of the whole process, every thread): on cores shared with
+ * other work, wall-clock rates follow the load, CPU time much less. Calls `call` until it has used
+ * `cpuSeconds`, after `measure` (so warm).
+ */
+async function perCpuSecond(call: () => unknown, work: number, cpuSeconds: number): Promise<number> {
+  const c0 = process.cpuUsage();
+  let done = 0;
+  let used: number;
+  do {
+    await call();
+    done += work;
+    const c = process.cpuUsage(c0);
+    used = (c.user + c.system) / 1e6;
+  } while (used < cpuSeconds);
+  return done / used;
+}
+
+/** `measure`, then the rate per CPU-second added to the figure's note. */
+async function measured(spec: Parameters<typeof measure>[0], cpuSeconds: number): Promise<Figure> {
+  const figure = await measure(spec);
+  const rate = await perCpuSecond(spec.call, spec.work, cpuSeconds);
+  progress(`  ${spec.label}: ${Math.round(rate).toLocaleString('en-US')} per CPU-second`);
+  const cpu = `${Math.round(rate)} sequences per CPU-second`;
+  figure.note = figure.note ? `${figure.note}; ${cpu}` : cpu;
+  return figure;
+}
+
 const STEPS = 32;
 const HIDDEN = 64;
 const BATCH = 32;
@@ -52,22 +80,25 @@ async function ours(cfg: BenchConfig, data: Windows): Promise<Figure> {
   const optimizer = new optim.Adam(model.parameters(), { lr: LR });
   const x = new Tensor(data.x, [data.n, STEPS, 1]);
   const y = new Tensor(data.y, [data.n, 1]);
-  return measure({
-    label: `chainrule fit (${kernels().name} kernels)`,
-    work: data.n,
-    call: async () => {
-      const h = await fit(
-        model,
-        { x, y },
-        { loss: 'mse', optimizer, epochs: 1, batchSize: BATCH, shuffle: true, rng },
-      );
-      if (!Number.isFinite(h.epochs[0]?.loss)) throw new Error('lstm: chainrule loss is not finite');
+  return measured(
+    {
+      label: `chainrule fit (${kernels().name} kernels)`,
+      work: data.n,
+      call: async () => {
+        const h = await fit(
+          model,
+          { x, y },
+          { loss: 'mse', optimizer, epochs: 1, batchSize: BATCH, shuffle: true, rng },
+        );
+        if (!Number.isFinite(h.epochs[0]?.loss)) throw new Error('lstm: chainrule loss is not finite');
+      },
+      warmupSeconds: cfg.quick ? 0 : 1,
+      reps: cfg.reps,
+      minReps: cfg.minReps,
+      maxSeconds: cfg.quick ? 3 : 20,
     },
-    warmupSeconds: cfg.quick ? 0 : 1,
-    reps: cfg.reps,
-    minReps: cfg.minReps,
-    maxSeconds: cfg.quick ? 3 : 20,
-  });
+    cfg.quick ? 0.5 : 2,
+  );
 }
 
 async function tfjs(cfg: BenchConfig, backend: TfBackend, data: Windows): Promise<Figure | NotApplicable> {
@@ -89,20 +120,23 @@ async function tfjs(cfg: BenchConfig, backend: TfBackend, data: Windows): Promis
       progress(`  tfjs ${backend} cannot train the LSTM: ${why}`);
       return { na: `cannot train: ${why}` };
     }
-    return await measure({
-      label: `tfjs ${backend} model.fit`,
-      work: data.n,
-      call: async () => {
-        const h = await model.fit(xs, ys, { batchSize: BATCH, epochs: 1, shuffle: true, verbose: 0 });
-        if (!Number.isFinite(h.history.loss[0] as number))
-          throw new Error(`lstm: tfjs ${backend} loss is not finite`);
+    return await measured(
+      {
+        label: `tfjs ${backend} model.fit`,
+        work: data.n,
+        call: async () => {
+          const h = await model.fit(xs, ys, { batchSize: BATCH, epochs: 1, shuffle: true, verbose: 0 });
+          if (!Number.isFinite(h.history.loss[0] as number))
+            throw new Error(`lstm: tfjs ${backend} loss is not finite`);
+        },
+        warmup: async () => {},
+        warmupSeconds: 0,
+        reps: cfg.reps,
+        minReps: cfg.minReps,
+        maxSeconds: cfg.quick ? 3 : 20,
       },
-      warmup: async () => {},
-      warmupSeconds: 0,
-      reps: cfg.reps,
-      minReps: cfg.minReps,
-      maxSeconds: cfg.quick ? 3 : 20,
-    });
+      cfg.quick ? 0.5 : 2,
+    );
   } finally {
     tf.dispose([xs, ys]);
     model.dispose();
@@ -115,18 +149,21 @@ async function brainjs(cfg: BenchConfig, data: Windows): Promise<Figure> {
   const net = new brain.recurrent.LSTMTimeStep({ inputSize: 1, hiddenLayers: [HIDDEN], outputSize: 1 });
   const seqs: number[][] = [];
   for (let s = 0; s < data.n; s++) seqs.push([...data.x.subarray(s * STEPS, (s + 1) * STEPS), data.y[s]]);
-  return measure({
-    label: 'brain.js LSTMTimeStep.train',
-    work: data.n,
-    call: () => {
-      const r = net.train(seqs, { iterations: 1, errorThresh: 0, log: false });
-      if (!Number.isFinite(r.error)) throw new Error('lstm: brain.js error is not finite');
+  return measured(
+    {
+      label: 'brain.js LSTMTimeStep.train',
+      work: data.n,
+      call: () => {
+        const r = net.train(seqs, { iterations: 1, errorThresh: 0, log: false });
+        if (!Number.isFinite(r.error)) throw new Error('lstm: brain.js error is not finite');
+      },
+      warmupSeconds: 0,
+      reps: cfg.reps,
+      minReps: cfg.minReps,
+      maxSeconds: cfg.quick ? 3 : 20,
     },
-    warmupSeconds: 0,
-    reps: cfg.reps,
-    minReps: cfg.minReps,
-    maxSeconds: cfg.quick ? 3 : 20,
-  });
+    cfg.quick ? 0.5 : 2,
+  );
 }
 
 export async function lstmWorkload(cfg: BenchConfig): Promise<Row[]> {
