@@ -116,17 +116,17 @@ export interface CellBuffers {
   readonly rows: number;
   /** Hidden units. */
   readonly hidden: number;
-  /** [T, rows, G·hidden]: the input part of the gates, x·W_ihᵀ + b_ih. */
+  /** The input part of the gates, x·W_ihᵀ + b_ih, [T, rows, G·hidden]. */
   readonly pre: Storage;
-  /** [rows, G·hidden]: this step's h·W_hhᵀ. */
+  /** This step's h·W_hhᵀ, [rows, G·hidden]. */
   readonly hh: Storage;
-  /** [G·hidden]: b_hh (zeros without bias). */
+  /** b_hh, [G·hidden] (zeros without bias). */
   readonly bias: Storage;
-  /** [T, rows, S·hidden]: what the backward reads (LSTM S = 5: i, f, g, o, tanh c'; GRU S = 4: r, z, n, m). */
+  /** What the backward reads, [T, rows, S·hidden] (LSTM S = 5: i, f, g, o, tanh c'; GRU S = 4: r, z, n, m). */
   readonly saved: Storage;
-  /** [T + 1, rows, hidden]: h₀ (given), then each step's output. */
+  /** h₀ (given), then each step's output: [T + 1, rows, hidden]. */
   readonly h: Storage;
-  /** [T + 1, rows, hidden]: the LSTM's cell states, c₀ given; null for a GRU. */
+  /** The LSTM's cell states, c₀ given, [T + 1, rows, hidden]; null for a GRU. */
   readonly c: Storage | null;
   /** Backward: [T, rows, hidden], the gradient of each step's output h. */
   gOut: Storage;
