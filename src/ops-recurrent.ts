@@ -33,6 +33,8 @@ export interface SequenceParameters {
  * forward's saved state once autograd has released the node (backward without retainGraph) — checked at
  * the next call. Taken buffers hold stale values: callers zero what they read before writing.
  */
+const POOL_BYTES = 64 * 2 ** 20;
+
 class BufferPool {
   private readonly free = new Map<string, Storage[]>();
   /** Nodes whose saved buffers come back once released; the node weakly, so a dropped graph costs nothing. */
@@ -40,8 +42,14 @@ class BufferPool {
 
   constructor(private readonly k: Kernels) {}
 
+  /** Bytes held in `free`. */
+  private bytes = 0;
+
   take(dtype: 'float32' | 'float64', n: number): Storage {
-    return this.free.get(`${dtype}${n}`)?.pop() ?? kernelStorage(dtype, n);
+    const b = this.free.get(`${dtype}${n}`)?.pop();
+    if (!b) return kernelStorage(dtype, n);
+    this.bytes -= b.byteLength;
+    return b;
   }
 
   give(buffers: readonly (Storage | null)[]): void {
@@ -50,9 +58,11 @@ class BufferPool {
       const key = `${b instanceof Float64Array ? 'float64' : 'float32'}${b.length}`;
       let list = this.free.get(key);
       if (!list) this.free.set(key, (list = []));
-      // A few per size: enough for the layers and directions of a model; the rest go back to the set.
-      if (list.length < 8) list.push(b);
-      else this.k.free?.(b);
+      // A few per size, 64 MiB in all: enough for the layers and directions of a model; the rest go back.
+      if (list.length < 8 && this.bytes + b.byteLength <= POOL_BYTES) {
+        list.push(b);
+        this.bytes += b.byteLength;
+      } else this.k.free?.(b);
     }
   }
 
