@@ -16,6 +16,7 @@ import type {
 import { UNARY, type UnaryOp } from './unary.js';
 import * as indexing from './indexing.js';
 import * as norm from './norm.js';
+import * as recurrent from './recurrent.js';
 import * as window from './window.js';
 
 function unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): void {
@@ -524,4 +525,6 @@ export const referenceKernels: Kernels = {
   moments: norm.moments,
   normalize: norm.normalize,
   normalizeGrad: norm.normalizeGrad,
+  cellForward: recurrent.cellForward,
+  cellBackward: recurrent.cellBackward,
 };

@@ -306,6 +306,16 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
       if (dt === null || !rt.avgPool2dGrad(dt, gOut, gx, g, countIncludePad))
         ref.avgPool2dGrad(gOut, gx, g, countIncludePad);
     },
+    cellForward(b, t) {
+      const dt = dtypeOf(b.pre, b.hh, b.saved, b.h);
+      if (dt === null || dtypeOf(b.bias, b.c ?? b.h, b.h) !== dt || !rt.cellForward(dt, b, t))
+        ref.cellForward(b, t);
+    },
+    cellBackward(b, t) {
+      const dt = dtypeOf(b.saved, b.gOut, b.dPre, b.carry);
+      if (dt === null || dtypeOf(b.dhRec, b.dHh, b.c ?? b.h, b.h) !== dt || !rt.cellBackward(dt, b, t))
+        ref.cellBackward(b, t);
+    },
     accumulate(acc, x) {
       if (acc.length < minElements) return ref.accumulate(acc, x);
       const dt = dtypeOf(acc, x, acc);

@@ -21,6 +21,7 @@ import {
 } from './window-plan.js';
 import { buildKernelModule, type WasmFeatures } from './module.js';
 import { reduceNames } from './reduce.js';
+import { recurrentNames } from './recurrent.js';
 import {
   ADAM_VARIANTS,
   adamIndex,
@@ -30,7 +31,7 @@ import {
   SGD_VARIANTS,
   sgdIndex,
 } from './optim.js';
-import type { AdagradHyper, AdamHyper, RmspropHyper, SgdHyper } from '../types.js';
+import type { AdagradHyper, AdamHyper, CellBuffers, RmspropHyper, SgdHyper } from '../types.js';
 import { Heap } from './heap.js';
 import {
   controlBytes,
@@ -205,6 +206,11 @@ export class WasmRuntime {
   /** The plan of the convolution being called (filled in per call). */
   private readonly plan = emptyConvPlan();
   private readonly fns: Record<WasmDType, DTypeFns>;
+  /** The fused recurrent cells' functions (`recurrent.ts`). */
+  private readonly cellFns: Record<
+    WasmDType,
+    Record<'lstmForward' | 'lstmBackward' | 'gruForward' | 'gruBackward', Fn>
+  >;
 
   /** Lowest address the operands may use: past the work areas, raised when a worker is lost. */
   private operandsFloor: number;
@@ -264,6 +270,13 @@ export class WasmRuntime {
       return t;
     };
     this.fns = { f32: table('f32'), f64: table('f64') };
+    const cells = (dt: WasmDType) => ({
+      lstmForward: fn(recurrentNames.lstmForward(dt)),
+      lstmBackward: fn(recurrentNames.lstmBackward(dt)),
+      gruForward: fn(recurrentNames.gruForward(dt)),
+      gruBackward: fn(recurrentNames.gruBackward(dt)),
+    });
+    this.cellFns = { f32: cells('f32'), f64: cells('f64') };
     this.refreshViews();
   }
 
@@ -870,6 +883,62 @@ export class WasmRuntime {
     const oPtr = this.target(dt, out, 0, oAt);
     this.fns[dt].reduceRows[op](xPtr, oPtr, rows, cols);
     this.take(dt, oPtr, rows, out, 0);
+    return true;
+  }
+
+  // The fused recurrent cells work on resident buffers only (the op allocates them with `alloc`): a step
+  // touches a slice of sequence-long buffers, which copying in and out per step would cost T times over.
+
+  /** The byte address of element `offset` of a resident array, or −1 where it is not resident. */
+  private residentAt(dt: WasmDType, a: Storage, offset: number): number {
+    const home = this.resident.get(a);
+    return home === undefined ? -1 : home + offset * ELEMENT_BYTES[dt];
+  }
+
+  /** `Kernels.cellForward` in wasm; false where a buffer is not resident. */
+  cellForward(dt: WasmDType, b: CellBuffers, t: number): boolean {
+    const { rows, hidden: H } = b;
+    const G = b.cell === 'lstm' ? 4 : 3;
+    const at = t * rows;
+    const pre = this.residentAt(dt, b.pre, at * G * H);
+    const hh = this.residentAt(dt, b.hh, 0);
+    const bias = this.residentAt(dt, b.bias, 0);
+    const saved = this.residentAt(dt, b.saved, at * (G + 1) * H);
+    const hPrev = this.residentAt(dt, b.h, at * H);
+    const hNext = this.residentAt(dt, b.h, (at + rows) * H);
+    if (pre < 0 || hh < 0 || bias < 0 || saved < 0 || hPrev < 0) return false;
+    if (b.c === null) {
+      this.cellFns[dt].gruForward(pre, hh, bias, saved, hPrev, hNext, rows, H);
+      return true;
+    }
+    const cPrev = this.residentAt(dt, b.c, at * H);
+    if (cPrev < 0) return false;
+    const cNext = cPrev + rows * H * ELEMENT_BYTES[dt];
+    this.cellFns[dt].lstmForward(pre, hh, bias, saved, cPrev, cNext, hNext, rows, H);
+    return true;
+  }
+
+  /** `Kernels.cellBackward` in wasm; false where a buffer is not resident. */
+  cellBackward(dt: WasmDType, b: CellBuffers, t: number): boolean {
+    const { rows, hidden: H } = b;
+    const G = b.cell === 'lstm' ? 4 : 3;
+    const at = t * rows;
+    const saved = this.residentAt(dt, b.saved, at * (G + 1) * H);
+    const gOut = this.residentAt(dt, b.gOut, at * H);
+    const dhRec = this.residentAt(dt, b.dhRec, 0);
+    const carry = this.residentAt(dt, b.carry, 0);
+    const dPre = this.residentAt(dt, b.dPre, at * G * H);
+    if (saved < 0 || gOut < 0 || dhRec < 0 || carry < 0 || dPre < 0) return false;
+    if (b.c === null) {
+      const hPrev = this.residentAt(dt, b.h, at * H);
+      const dHh = this.residentAt(dt, b.dHh, at * G * H);
+      if (hPrev < 0 || dHh < 0) return false;
+      this.cellFns[dt].gruBackward(saved, hPrev, gOut, dhRec, carry, dPre, dHh, rows, H);
+      return true;
+    }
+    const cPrev = this.residentAt(dt, b.c, at * H);
+    if (cPrev < 0) return false;
+    this.cellFns[dt].lstmBackward(saved, cPrev, gOut, dhRec, carry, dPre, rows, H);
     return true;
   }
 
