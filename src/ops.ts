@@ -349,24 +349,26 @@ function batchedMatmul(
   const batch = broadcastShapeOf(aBatch, bBatch, a.shape, b.shape);
   const { nb, ao, bo } = batchOffsets(aBatch, bBatch, batch, m * k, k * n);
   const out = allocStorage(dtype, nb * m * n);
-  const K = kernels();
-  for (let t = 0; t < nb; t++) K.matmul(a.data, ao[t], b.data, bo[t], out, t * m * n, m, k, n, false, false);
+  // The whole batch in one kernel call: the wasm set copies the operands in once and runs every product
+  // in one call (attention's are many and small).
+  kernels().matmulBatched(a.data, ao, b.data, bo, out, m, k, n, false, false);
   const shape = dropVectorAxes([...batch, m, n], a.ndim, b.ndim);
   return result(out, shape, 'matmul', [a, b], (g) => {
-    const K2 = kernels();
+    const K = kernels();
     let ga: Storage | null = null;
     let gb: Storage | null = null;
+    // G's matrices lie one after another.
+    const go = new Int32Array(nb);
+    for (let t = 0; t < nb; t++) go[t] = t * m * n;
     if (a.requiresGrad) {
       // Per batch dA = G·Bᵀ, then summed over the batch axes a was broadcast along.
       const full = allocStorage(dtype, nb * m * k);
-      for (let t = 0; t < nb; t++)
-        K2.matmul(g, t * m * n, b.data, bo[t], full, t * m * k, m, n, k, false, true);
+      K.matmulBatched(g, go, b.data, bo, full, m, n, k, false, true);
       ga = sumTo(full, [...batch, m, k], aShape);
     }
     if (b.requiresGrad) {
       const full = allocStorage(dtype, nb * k * n);
-      for (let t = 0; t < nb; t++)
-        K2.matmul(a.data, ao[t], g, t * m * n, full, t * k * n, k, m, n, true, false);
+      K.matmulBatched(a.data, ao, g, go, full, k, m, n, true, false);
       gb = sumTo(full, [...batch, k, n], bShape);
     }
     return [ga, gb];
