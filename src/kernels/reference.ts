@@ -489,6 +489,23 @@ function adagrad(p: Storage, g: Storage, sum: Storage, h: Readonly<AdagradHyper>
   }
 }
 
+/** Kernels.matmulBatched: the products one by one. */
+function matmulBatched(
+  a: Storage,
+  aOffsets: Int32Array,
+  b: Storage,
+  bOffsets: Int32Array,
+  out: Storage,
+  m: number,
+  k: number,
+  n: number,
+  transA: boolean,
+  transB: boolean,
+): void {
+  for (let t = 0; t < aOffsets.length; t++)
+    matmul(a, aOffsets[t], b, bOffsets[t], out, t * m * n, m, k, n, transA, transB);
+}
+
 /** The reference kernel set. */
 export const referenceKernels: Kernels = {
   name: 'reference',
@@ -501,6 +518,7 @@ export const referenceKernels: Kernels = {
   expand,
   permute,
   matmul,
+  matmulBatched,
   gather,
   scatterAdd,
   copyBlocks: indexing.copyBlocks,

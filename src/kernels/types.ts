@@ -210,6 +210,23 @@ export interface Kernels {
     transB: boolean,
   ): void;
   /**
+   * A batch of products: for each t < aOffsets.length, {@link Kernels.matmul} of A from aOffsets[t] and B
+   * from bOffsets[t] into C from t·m·n, with the same bits as those calls one by one (a set may run the
+   * batch as one call, and split it among threads by whole products).
+   */
+  matmulBatched(
+    a: Storage,
+    aOffsets: Int32Array,
+    b: Storage,
+    bOffsets: Int32Array,
+    out: Storage,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+  ): void;
+  /**
    * Cross-correlation of x [N, C, H, W] with w [CO, C/groups, kH, kW] (PyTorch's conv2d) into out
    * [N, CO, OH, OW], overwritten. Each output is one sum from zero over its group's (ci, kh, kw) in
    * row-major order, then + bias[co] when a bias is given. A tap in the padding reads zero and its product

@@ -200,6 +200,12 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
       if (dt === null || !rt.matmul(dt, a, ao, b, bo, c, co, m, k, n, transA, transB))
         ref.matmul(a, ao, b, bo, c, co, m, k, n, transA, transB);
     },
+    matmulBatched(a, ao, b, bo, c, m, k, n, transA, transB) {
+      if (m * k * n < minWork) return ref.matmulBatched(a, ao, b, bo, c, m, k, n, transA, transB);
+      const dt = dtypeOf(a, b, c);
+      if (dt === null || !rt.matmulBatched(dt, a, ao, b, bo, c, m, k, n, transA, transB))
+        ref.matmulBatched(a, ao, b, bo, c, m, k, n, transA, transB);
+    },
     unary(op, x, out, p0, p1) {
       if (x.length < minElements) return ref.unary(op, x, out, p0, p1);
       const rule = UNARY[op].forward;

@@ -94,6 +94,8 @@ const POOL_FUNCTIONS: readonly string[] = [
     poolNames.avg(dt),
     poolNames.avgGrad(dt),
   ]),
+  'f32_gemm_batched',
+  'f64_gemm_batched',
 ];
 
 /** The pooling kernels' export names per element type (made once: calls build no strings). */
@@ -181,6 +183,7 @@ interface RuntimePlan {
 /** The exported functions of one element type, looked up once so calls build no strings. */
 interface DTypeFns {
   gemm: Fn;
+  gemmBatched: Fn;
   packA: Fn;
   unary: Partial<Record<UnaryOp, Fn>>;
   grad: Partial<Record<UnaryOp, Fn>>;
@@ -242,6 +245,7 @@ export class WasmRuntime {
     const table = (dt: WasmDType): DTypeFns => {
       const t: DTypeFns = {
         gemm: fn(`${dt}_gemm`),
+        gemmBatched: fn(`${dt}_gemm_batched`),
         packA: fn(`${dt}_packA`),
         unary: {},
         grad: {},
@@ -526,6 +530,56 @@ export class WasmRuntime {
       );
     } else gemm(aPtr, bPtr, cPtr, aI, aP, bJ, bP, n, k, 0, m, 0, n, 0);
     this.take(dt, cPtr, m * n, c, co);
+    return true;
+  }
+
+  /**
+   * `Kernels.matmulBatched`: A and B copied in once (unless resident), every product of the batch in one
+   * wasm call (or one per thread, each a range of whole products), C copied out once; false if it did not
+   * fit in memory.
+   */
+  matmulBatched(
+    dt: WasmDType,
+    a: Storage,
+    aOffsets: Int32Array,
+    b: Storage,
+    bOffsets: Int32Array,
+    c: Storage,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+  ): boolean {
+    const size = ELEMENT_BYTES[dt];
+    const count = aOffsets.length;
+    const aAt = this.operands;
+    const bAt = align(aAt + a.length * size);
+    const cAt = align(bAt + b.length * size);
+    const aOffAt = align(cAt + count * m * n * size);
+    const bOffAt = align(aOffAt + count * 4);
+    if (!this.reserve(bOffAt + count * 4)) return false;
+    const aPtr = this.put(dt, a, 0, a.length, aAt);
+    const bPtr = this.put(dt, b, 0, b.length, bAt);
+    const cPtr = c === a || c === b ? cAt : this.target(dt, c, 0, cAt);
+    this.i32.set(aOffsets, aOffAt / 4);
+    this.i32.set(bOffsets, bOffAt / 4);
+    const args = [aPtr, bPtr, cPtr, aOffAt, bOffAt];
+    // Strides as in `matmul`.
+    args.push(transA ? 1 : k, transA ? m : 1, transB ? k : 1, transB ? 1 : n, n, k, m);
+    const { gemmBatched } = this.fns[dt];
+    const threads = Math.min(count, this.threadsFor(count * m * k * n));
+    if (this.pool && threads > 1) {
+      const parts = Array.from({ length: threads }, (_, p) => [
+        ...args,
+        Math.floor((p * count) / threads),
+        Math.floor(((p + 1) * count) / threads),
+      ]);
+      this.pool.run(POOL_FUNCTIONS.indexOf(`${dt}_gemm_batched`), parts, (x, work) =>
+        gemmBatched(...x, work),
+      );
+    } else gemmBatched(...args, 0, count, 0);
+    this.take(dt, cPtr, count * m * n, c, 0);
     return true;
   }
 
