@@ -5,7 +5,7 @@
  *   npx tsx bench/run.ts                 full run (~6 minutes on 2 cores), writes bench/results.json
  *   npx tsx bench/run.ts --quick         smoke run: fewer runs, smaller sizes
  *   npx tsx bench/run.ts --only seed     just some workloads (comma-separated: seed, mlp, matmul, cnn, gpt,
- *                                        mnist, mnist-cnn, fashion-cnn)
+ *                                        lstm, mnist, mnist-cnn, fashion-cnn)
  *   npx tsx bench/run.ts --out FILE      write the JSON elsewhere
  *
  * A run with --quick or --only writes bench/results.partial.json unless --out is given, so it never
@@ -24,6 +24,7 @@ import { isFigure, PEERS, type BenchConfig, type Row } from './types.js';
 import { cnnWorkload } from './workloads/cnn.js';
 import { matmulWorkload } from './workloads/matmul.js';
 import { gptWorkload } from './workloads/gpt.js';
+import { lstmWorkload } from './workloads/lstm.js';
 import { DEFAULT_ROW, mlpWorkload } from './workloads/mlp.js';
 import { RECIPES, recipeWorkload, rssSpread, type MnistResult } from './workloads/mnist.js';
 import { seedWorkload } from './workloads/seed.js';
@@ -34,6 +35,7 @@ const WORKLOADS: Record<string, (cfg: BenchConfig) => Promise<Row[]>> = {
   matmul: matmulWorkload,
   cnn: cnnWorkload,
   gpt: gptWorkload,
+  lstm: lstmWorkload,
   // The command-line recipes are not table rows (their figures are wall times and accuracies): run in
   // main, reported below the table, with their bars (RECIPES in workloads/mnist.ts).
   mnist: async () => [],
@@ -89,6 +91,12 @@ const TARGETS: { test: (r: Row) => boolean; bar: string; min: number; unit: stri
     bar: 'char GPT (vocab 65, context 64, width 128, 4 heads, 4 blocks), batch 32, AdamW',
     min: 10_000,
     unit: 'tokens/s',
+  },
+  {
+    test: (r) => r.workload === 'lstm',
+    bar: 'LSTM W6 (1→64, 32 steps, linear 1), batch 32, Adam, float32',
+    min: 5_000,
+    unit: 'sequences/s',
   },
 ];
 
@@ -197,6 +205,9 @@ async function main(): Promise<void> {
       'cross-entropy or a matrix product: n/a.',
     'gpt: tokens/s = batch·context per training step (zeroGrad, forward, cross-entropy, backward, AdamW step) ' +
       'on random tokens; brain.js and tfjs have no trainable transformer (attention, layer norm) out of the box: n/a.',
+    'lstm: sequences/s = training windows of 32 steps per second (fit, one epoch per timed call); the peers ' +
+      'train a 128-window set per call; brain.js LSTMTimeStep trains one 33-value sequence at a time (its own update, a loss on every step). ' +
+      'Each figure\'s "note" in the JSON adds its rate per CPU-second (user + system time of all threads), which shared cores disturb less than wall time.',
     'matmul: 2·n³ flops per product; "(… kernel)" rows call a kernel set\'s matmul directly, "(matmul op)" (n ≤ 512) goes ' +
       'through the public matmul(a, b) (output allocation and graph node included) and is compared with ' +
       "the peers' A·B.",

@@ -151,6 +151,7 @@ export type {
   NormGeometry,
   Window2d,
   Conv2dGeometry,
+  CellBuffers,
 } from './kernels/types.js';
 export {
   UNARY,

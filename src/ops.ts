@@ -263,43 +263,61 @@ export function accumulateInto(acc: Storage, x: Storage): void {
  * and leading (batch) axes broadcast.
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  assertTensor(a, 'matmul');
-  assertTensor(b, 'matmul');
+  return product(a, b, false, 'matmul');
+}
+
+/**
+ * `matmul(a, transpose(b))` over b's last two axes (b: [..., n, k] with k = a's last axis), without the
+ * copy the transpose would make: F.linear's x·Wᵀ and attention's q·kᵀ. Same values, and in float64 the
+ * same bits, as the composed form.
+ */
+export function matmulTransposed(a: Tensor, b: Tensor): Tensor {
+  assertTensor(b, 'matmulTransposed');
+  if (b.ndim < 2)
+    throw new Error(`matmulTransposed: ${fmt(a.shape)} @ ${fmt(b.shape)}ᵀ: b must have at least two axes`);
+  return product(a, b, true, 'matmulTransposed');
+}
+
+/** matmul and matmulTransposed: op(B) is B, or B's last two axes swapped. */
+function product(a: Tensor, b: Tensor, transB: boolean, op: string): Tensor {
+  assertTensor(a, op);
+  assertTensor(b, op);
   if (a.ndim === 0 || b.ndim === 0)
-    throw new Error(`matmul: [${a.shape}] @ [${b.shape}]: operands must have at least one axis`);
+    throw new Error(`${op}: [${a.shape}] @ [${b.shape}]: operands must have at least one axis`);
   const aShape = a.ndim === 1 ? [1, a.shape[0]] : a.shape;
   const bShape = b.ndim === 1 ? [b.shape[0], 1] : b.shape;
   const m = aShape[aShape.length - 2];
   const k = aShape[aShape.length - 1];
-  const kb = bShape[bShape.length - 2];
-  const n = bShape[bShape.length - 1];
+  const kb = bShape[bShape.length - (transB ? 1 : 2)];
+  const n = bShape[bShape.length - (transB ? 2 : 1)];
   if (k !== kb)
-    throw new Error(`matmul: ${fmt(a.shape)} @ ${fmt(b.shape)}: inner sizes ${k} and ${kb} differ`);
+    throw new Error(`${op}: ${fmt(a.shape)} @ ${fmt(b.shape)}: inner sizes ${k} and ${kb} differ`);
   const dtype = promote(a.dtype, b.dtype);
   if (bShape.length === 2) {
     // A matrix B: a's leading axes fold into its rows (a Linear on [batch, L, E] is one [batch·L, E]
     // product), so each direction is one product and B's gradient needs no per-batch intermediate.
     const rows = sizeOf(aShape.slice(0, -1));
     const out = allocStorage(dtype, rows * n);
-    kernels().matmul(a.data, 0, b.data, 0, out, 0, rows, k, n, false, false);
+    kernels().matmul(a.data, 0, b.data, 0, out, 0, rows, k, n, false, transB);
     const shape = dropVectorAxes([...aShape.slice(0, -1), n], a.ndim, b.ndim);
-    return result(out, shape, 'matmul', [a, b], (g) => {
+    return result(out, shape, op, [a, b], (g) => {
       let ga: Storage | null = null;
       let gb: Storage | null = null;
       if (a.requiresGrad) {
-        // dA = G·Bᵀ
+        // dA = G·op(B)ᵀ
         ga = allocStorage(dtype, rows * k);
-        kernels().matmul(g, 0, b.data, 0, ga, 0, rows, n, k, false, true);
+        kernels().matmul(g, 0, b.data, 0, ga, 0, rows, n, k, false, !transB);
       }
       if (b.requiresGrad) {
-        // dB = Aᵀ·G, summed over every row of every batch
+        // dB = Aᵀ·G (or its transpose Gᵀ·A for a transposed B), summed over every row of every batch
         gb = allocStorage(dtype, k * n);
-        kernels().matmul(a.data, 0, g, 0, gb, 0, k, rows, n, true, false);
+        if (transB) kernels().matmul(g, 0, a.data, 0, gb, 0, n, rows, k, true, false);
+        else kernels().matmul(a.data, 0, g, 0, gb, 0, k, rows, n, true, false);
       }
       return [ga, gb];
     });
   }
-  return batchedMatmul(a, b, aShape, bShape, m, k, n, dtype);
+  return batchedMatmul(a, b, aShape, bShape, m, k, n, dtype, transB, op);
 }
 
 function dropVectorAxes(shape: number[], aNd: number, bNd: number): number[] {
@@ -343,31 +361,38 @@ function batchedMatmul(
   k: number,
   n: number,
   dtype: DType,
+  transB: boolean,
+  op: string,
 ) {
   const aBatch = aShape.slice(0, -2);
   const bBatch = bShape.slice(0, -2);
   const batch = broadcastShapeOf(aBatch, bBatch, a.shape, b.shape);
   const { nb, ao, bo } = batchOffsets(aBatch, bBatch, batch, m * k, k * n);
   const out = allocStorage(dtype, nb * m * n);
-  const K = kernels();
-  for (let t = 0; t < nb; t++) K.matmul(a.data, ao[t], b.data, bo[t], out, t * m * n, m, k, n, false, false);
+  // The whole batch in one kernel call: the wasm set copies the operands in once and runs every product
+  // in one call (attention's are many and small).
+  kernels().matmulBatched(a.data, ao, b.data, bo, out, m, k, n, false, transB);
   const shape = dropVectorAxes([...batch, m, n], a.ndim, b.ndim);
-  return result(out, shape, 'matmul', [a, b], (g) => {
-    const K2 = kernels();
+  return result(out, shape, op, [a, b], (g) => {
+    const K = kernels();
     let ga: Storage | null = null;
     let gb: Storage | null = null;
+    // G's matrices lie one after another.
+    const go = new Int32Array(nb);
+    for (let t = 0; t < nb; t++) go[t] = t * m * n;
     if (a.requiresGrad) {
-      // Per batch dA = G·Bᵀ, then summed over the batch axes a was broadcast along.
+      // Per batch dA = G·op(B)ᵀ, then summed over the batch axes a was broadcast along.
       const full = allocStorage(dtype, nb * m * k);
-      for (let t = 0; t < nb; t++)
-        K2.matmul(g, t * m * n, b.data, bo[t], full, t * m * k, m, n, k, false, true);
+      K.matmulBatched(g, go, b.data, bo, full, m, n, k, false, !transB);
       ga = sumTo(full, [...batch, m, k], aShape);
     }
     if (b.requiresGrad) {
+      // Per batch Aᵀ·G, or Gᵀ·A for a transposed B (B's own layout).
       const full = allocStorage(dtype, nb * k * n);
-      for (let t = 0; t < nb; t++)
-        K2.matmul(a.data, ao[t], g, t * m * n, full, t * k * n, k, m, n, true, false);
-      gb = sumTo(full, [...batch, k, n], bShape);
+      if (transB) K.matmulBatched(g, go, a.data, ao, full, n, m, k, true, false);
+      else K.matmulBatched(a.data, ao, g, go, full, k, m, n, true, false);
+      const bFull = transB ? [...batch, n, k] : [...batch, k, n];
+      gb = sumTo(full, bFull, bShape);
     }
     return [ga, gb];
   });

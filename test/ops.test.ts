@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertClose } from './helpers/close.js';
 import { fixture, type MlpCase } from './helpers/fixtures.js';
+import { matmulTransposed } from '../src/ops.js';
 import {
   Tensor,
   tensor,
@@ -334,6 +335,56 @@ describe('gradCheck: matmul', () => {
   test('a @ a, a.T @ a (one input on both sides)', () => {
     assertGrad('a@a', (a) => a.matmul(a), [randn(60, [3, 3])]);
     assertGrad('aT@a', (a) => a.T.matmul(a), [randn(61, [3, 4])]);
+  });
+});
+
+describe('matmulTransposed: matmul(a, transpose(b)) without the copy', () => {
+  const cases: [number[], number[]][] = [
+    [
+      [3, 4],
+      [5, 4],
+    ],
+    [[4], [5, 4]],
+    [
+      [2, 3, 4],
+      [2, 5, 4],
+    ],
+    [
+      [2, 1, 3, 4],
+      [5, 2, 4],
+    ],
+    [
+      [3, 4],
+      [2, 5, 4],
+    ],
+  ];
+  let seed = 70;
+  for (const [sa, sb] of cases) {
+    const s = seed++;
+    test(`${JSON.stringify(sa)} @ ${JSON.stringify(sb)}ᵀ: gradCheck, and the composed form's bits`, () => {
+      const swapLast = (t: Tensor) => {
+        const perm = t.shape.map((_, i) => i);
+        [perm[t.ndim - 2], perm[t.ndim - 1]] = [perm[t.ndim - 1], perm[t.ndim - 2]];
+        return transpose(t, perm);
+      };
+      assertGrad('matmulTransposed', matmulTransposed, [randn(s, sa), randn(s + 500, sb)]);
+      const run = (f: (a: Tensor, b: Tensor) => Tensor) => {
+        const a = new Tensor(randn(s, sa).data, sa, true);
+        const b = new Tensor(randn(s + 500, sb).data, sb, true);
+        const y = f(a, b);
+        y.backward(randn(s + 900, [...y.shape]));
+        return [y.data, a.grad!.data, b.grad!.data];
+      };
+      const got = run(matmulTransposed);
+      const want = run((a, b) => matmul(a, swapLast(b)));
+      for (let i = 0; i < 3; i++) assert.deepEqual(got[i], want[i], ['value', 'dA', 'dB'][i]);
+    });
+  }
+  test('names the shapes when the inner sizes differ', () => {
+    assert.throws(
+      () => matmulTransposed(randn(1, [3, 4]), randn(2, [4, 5])),
+      /matmulTransposed: \[3, 4\] @ \[4, 5\]/,
+    );
   });
 });
 

@@ -12,25 +12,25 @@ test('fixture is present and spans the real line', () => {
   assert.ok(Math.min(...xs) <= -30 && Math.max(...xs) >= 30);
 });
 
-test('erf matches math.erf within 4e-16 absolute and 1e-14 relative', () => {
+// CPython's math.erf/erfc are the C library's (glibc: fdlibm's rational approximations, within an ulp).
+// Ours are our own polynomials (src/special.ts), so the bits differ at about a fifth of the points;
+// the bounds are the largest differences over the fixture and mpmath sweeps: erf 1 ulp, erfc 3 ulp.
+const ULP1 = 2 ** -52; // an ulp relative to the value, at most
+
+test('erf matches math.erf within 1 ulp', () => {
   for (const [x, want] of fixture.points) {
     const got = erf(x);
-    assert.ok(Math.abs(got - want) <= 4e-16, `erf(${x}) = ${got}, want ${want}`);
-    if (Math.abs(want) > 1e-300) {
-      assert.ok(
-        Math.abs(got - want) <= 1e-14 * Math.abs(want),
-        `erf(${x}) = ${got}, want ${want} (relative)`,
-      );
-    }
+    if (Math.abs(want) < 1e-300) assert.equal(got, want, `erf(${x})`);
+    else assert.ok(Math.abs(got - want) <= ULP1 * Math.abs(want), `erf(${x}) = ${got}, want ${want}`);
   }
 });
 
-test('erfc matches math.erfc within 1e-13 relative, far tail included', () => {
+test('erfc matches math.erfc within 3 ulp relative, far tail included', () => {
   let checked = 0;
   for (const [x, , want] of fixture.points) {
     const got = erfc(x);
     if (want > 1e-300) {
-      assert.ok(Math.abs(got - want) <= 1e-13 * want, `erfc(${x}) = ${got}, want ${want}`);
+      assert.ok(Math.abs(got - want) <= 3 * ULP1 * want, `erfc(${x}) = ${got}, want ${want}`);
       checked++;
     } else {
       // Subnormal or zero: only absolute agreement is meaningful.
@@ -78,7 +78,7 @@ test('no jumps where the method changes', () => {
   // the value must differ from the value at it by the slope times the step, to a few ulp; a seam
   // between two methods would show here.
   const slope = (x: number) => (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x);
-  for (const b of [0.5, 0.75, 1.75]) {
+  for (const b of [0.25, 0.84375]) {
     const below = b - b * 2 ** -53;
     for (const [f, sign] of [
       [erf, 1],

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { random, type Kernels, type Storage } from '../src/index.js';
+import { referenceKernels } from '../src/kernels/reference.js';
 import { loadWasmKernels } from '../src/kernels/wasm/index.js';
 import { relaxedSimdSupported } from '../src/kernels/wasm/module.js';
 import { poolStats, splitProduct, type KernelPool } from '../src/kernels/wasm/pool.js';
@@ -102,6 +103,44 @@ test('the threaded product gives the same bits for 1, 2, 3 and 4 threads in ever
       }
     }
   assert.ok(poolStats.workerParts > before, 'the workers took part');
+});
+
+test('a batch of products in one call: the bits of the products one by one, for 1, 2 and 3 threads', async () => {
+  const sets = [await load(1), await load(2), await load(3)];
+  const rng = new random.RandomState(9);
+  for (const Array of [Float32Array, Float64Array])
+    for (const [m, k, n] of [
+      [64, 32, 64],
+      [5, 17, 3],
+      [33, 70, 9],
+    ]) {
+      // 7 products; A broadcast along the batch (offset 0 twice), B's matrices in an odd order.
+      const a = randomArray(rng, Array, 4 * m * k);
+      const b = randomArray(rng, Array, 7 * k * n);
+      const ao = Int32Array.from([0, 0, 1, 2, 3, 3, 1], (i) => i * m * k);
+      const bo = Int32Array.from([6, 5, 4, 3, 2, 1, 0], (i) => i * k * n);
+      for (const [transA, transB] of LAYOUTS) {
+        const want = new Array(7 * m * n);
+        for (let t = 0; t < 7; t++)
+          sets[0].matmul(a, ao[t], b, bo[t], want, t * m * n, m, k, n, transA, transB);
+        for (const set of sets) {
+          const c = new Array(7 * m * n).fill(-7);
+          set.matmulBatched(a, ao, b, bo, c, m, k, n, transA, transB);
+          const at = firstDifference(want, c);
+          assert.equal(
+            at,
+            -1,
+            `${Array.name} ${m}×${k}×${n} tA=${transA} tB=${transB}: ${set.name} differs at ${at}`,
+          );
+        }
+        if (Array === Float64Array) {
+          // float64: the reference's bits too.
+          const c = new Array(7 * m * n);
+          referenceKernels.matmulBatched(a, ao, b, bo, c, m, k, n, transA, transB);
+          assert.equal(firstDifference(want, c), -1, `reference ${m}×${k}×${n}`);
+        }
+      }
+    }
 });
 
 test(

@@ -1,5 +1,5 @@
 // The training loop: learning, reproducibility, stopping rules, divergence, validation and callbacks.
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   DataError,
@@ -11,8 +11,11 @@ import {
   optim,
   predict,
   random,
+  ready,
   tensor,
   TrainingDivergedError,
+  type FitOptions,
+  type History,
 } from '../src/index.js';
 import { PAUSED, Trainer } from '../src/train/step.js';
 
@@ -671,5 +674,175 @@ describe('fit: an epoch interrupted part way', () => {
     assert.deepEqual(weights(c), weights(a));
     const strip = (e: { seconds: number }[]) => e.map(({ seconds: _s, ...x }) => x);
     assert.deepEqual(strip(rest.epochs), strip(straight.epochs.slice(1)));
+  });
+});
+
+describe("fit: the trainer's SGD lane (one batch an epoch, plain SGD, nothing else recorded)", () => {
+  type Case = {
+    model: nn.Module;
+    data: { x: ReturnType<typeof tensor>; y: ReturnType<typeof tensor> };
+    optimizer: optim.SGD;
+    options: Partial<FitOptions>;
+  };
+  /** A run through the lane and the same run epoch by epoch (a batch callback keeps it off the lane). */
+  async function bothWays(make: () => Case) {
+    const run = async (lane: boolean) => {
+      const { model, data, optimizer, options } = make();
+      const original = Trainer.prototype.sgdEpochs;
+      let laneEpochs = 0;
+      Trainer.prototype.sgdEpochs = function (this: Trainer, ...args) {
+        const done = original.apply(this, args);
+        laneEpochs += done;
+        return done;
+      };
+      let error: string | null = null;
+      let history: History;
+      try {
+        history = await fit(model, data, {
+          loss: 'mseHalfSum',
+          optimizer,
+          batchSize: 1 << 20,
+          shuffle: false,
+          ...options,
+          ...(lane ? {} : { onBatchEnd: () => {} }),
+        });
+      } catch (e) {
+        assert.ok(e instanceof TrainingDivergedError);
+        error = e.message;
+        history = e.history;
+      } finally {
+        Trainer.prototype.sgdEpochs = original;
+      }
+      const h = history as History;
+      return {
+        laneEpochs,
+        result: {
+          epochs: h.epochs.map((e) => [e.epoch, e.loss, e.lr]),
+          stopReason: h.stopReason,
+          partial: h.partial ?? null,
+          error,
+          weights: weights(model),
+          grads: model.parameters().map((p) => (p.grad ? Array.from(p.grad.data) : null)),
+          optimizer: optimizer.stateDict(),
+        },
+        seconds: h.epochs.map((e) => e.seconds),
+      };
+    };
+    const lane = await run(true);
+    const plain = await run(false);
+    assert.equal(plain.laneEpochs, 0);
+    // Same bits: every epoch's loss, the weights, the gradients, the optimizer's counts, the error. (The
+    // first epoch that differs, if one does: a diff of thousands of epochs takes minutes to print.)
+    const a = lane.result.epochs;
+    const b = plain.result.epochs;
+    const at = a.findIndex((e, i) => !b[i] || e.some((v, j) => !Object.is(v, b[i][j])));
+    assert.deepEqual(a[at], b[at], `epoch ${a[at]?.[0]} differs`);
+    assert.equal(a.length, b.length);
+    assert.deepEqual({ ...lane.result, epochs: null }, { ...plain.result, epochs: null });
+    for (const s of lane.seconds) assert.ok(s >= 0 && Number.isFinite(s));
+    return lane;
+  }
+
+  // The kernel set settled first: float32's bits depend on it, and it must not change between the runs.
+  before(() => ready());
+
+  const seed = (): Case => {
+    const rng = new random.RandomState(42);
+    const opts = { dtype: 'float64', init: 'rand', rng } as const;
+    const model = new nn.Sequential(
+      new nn.Linear(2, 2, opts),
+      new nn.Sigmoid(),
+      new nn.Linear(2, 1, opts),
+      new nn.Sigmoid(),
+    );
+    const data = { x: tensor([[0.5, 0.6]], { dtype: 'float64' }), y: tensor([[0.8]], { dtype: 'float64' }) };
+    return { model, data, optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }), options: {} };
+  };
+
+  test("the seed network: 20,000 epochs give the epoch-by-epoch run's bits", async () => {
+    const r = await bothWays(() => ({ ...seed(), options: { epochs: 20_000 } }));
+    assert.equal(r.laneEpochs, 19_999);
+    assert.equal(r.result.optimizer.step, 20_000);
+  });
+
+  test('one sample shuffled (no draws), resumed numbering, and a second fit on the same optimizer', async () => {
+    await bothWays(() => ({ ...seed(), options: { epochs: 300, shuffle: true, initialEpoch: 7 } }));
+    await bothWays(() => {
+      const c = seed();
+      return { ...c, options: { epochs: 50 } };
+    });
+  });
+
+  test('until stops after the same epoch', async () => {
+    const r = await bothWays(() => ({ ...seed(), options: { epochs: 100_000, until: { loss: 1e-6 } } }));
+    assert.equal(r.result.stopReason, 'until');
+    assert.ok(r.result.epochs.length < 100_000);
+  });
+
+  test('a batch of four rows (float32 XOR) and a batch too large for the tiny step', async () => {
+    await bothWays(() => {
+      const model = xorModel(3);
+      return {
+        model,
+        data: { x: X(), y: Y() },
+        optimizer: new optim.SGD(model.parameters(), { lr: 0.5 }),
+        options: { epochs: 2_000, loss: 'mse' },
+      };
+    });
+    await bothWays(() => {
+      const model = new nn.Sequential(
+        new nn.Linear(3, 8, { rng: new random.RandomState(0) }),
+        new nn.ReLU(),
+        new nn.Linear(8, 1, { rng: new random.RandomState(1) }),
+      );
+      return {
+        model,
+        data: regression(64, 3),
+        optimizer: new optim.SGD(model.parameters(), { lr: 0.01 }),
+        options: { epochs: 500, loss: 'mse' },
+      };
+    });
+  });
+
+  test('divergence in the lane: the same error, history and restored weights', async () => {
+    const diverging = (factor?: number) => (): Case => {
+      const model = new nn.Sequential(
+        new nn.Linear(3, 8, { rng: new random.RandomState(0) }),
+        new nn.ReLU(),
+        new nn.Linear(8, 1, { rng: new random.RandomState(1) }),
+      );
+      return {
+        model,
+        data: regression(64, 3),
+        optimizer: new optim.SGD(model.parameters(), { lr: 50 }),
+        options: { epochs: 100, loss: 'mse', ...(factor ? { divergence: { factor } } : {}) },
+      };
+    };
+    const nan = await bothWays(diverging(Infinity));
+    assert.match(nan.result.error as string, /loss became/);
+    assert.ok(nan.laneEpochs > 0);
+    const exploded = await bothWays(diverging());
+    assert.match(exploded.result.error as string, /loss exploded/);
+    // On the tiny step: one sample, a linear model, a rate that makes each step grow the error ~9%.
+    const tiny = await bothWays(() => {
+      const model = new nn.Sequential(
+        new nn.Linear(2, 1, { rng: new random.RandomState(1), dtype: 'float64' }),
+      );
+      return {
+        model,
+        data: { x: tensor([[0.5, 0.6]], { dtype: 'float64' }), y: tensor([[0.8]], { dtype: 'float64' }) },
+        optimizer: new optim.SGD(model.parameters(), { lr: 1.3 }),
+        options: { epochs: 1000, divergence: { factor: 1e3 } },
+      };
+    });
+    assert.match(tiny.result.error as string, /loss exploded/);
+    assert.ok(tiny.laneEpochs > 10);
+  });
+
+  test('a signal aborted before the run: aborted with the same partial epoch', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const r = await bothWays(() => ({ ...seed(), options: { epochs: 10, signal: ac.signal } }));
+    assert.equal(r.result.stopReason, 'aborted');
   });
 });

@@ -1,8 +1,11 @@
 /** brain.js (CommonJS), loaded on demand. */
-import type { NeuralNetwork } from 'brain.js';
+import type { NeuralNetwork, recurrent } from 'brain.js';
 import { createRequire } from 'node:module';
 
-type BrainModule = { NeuralNetwork: typeof NeuralNetwork };
+type BrainModule = {
+  NeuralNetwork: typeof NeuralNetwork;
+  recurrent: { LSTMTimeStep: typeof recurrent.LSTMTimeStep };
+};
 
 /** The brain.js module and its version. */
 export async function loadBrain(): Promise<{ brain: BrainModule; version: string }> {

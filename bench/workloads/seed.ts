@@ -6,7 +6,7 @@
  */
 import type { Scalar } from '@tensorflow/tfjs';
 import { fit, losses, nn, optim, random, tensor, type Tensor } from '../../src/index.js';
-import { measure, progress, type Figure } from '../harness.js';
+import { measure, median, progress, type Figure } from '../harness.js';
 import { loadBrain } from '../peers/brain.js';
 import { loadTf, type TfBackend } from '../peers/tfjs.js';
 import type { BenchConfig, NotApplicable, PeerName, Row } from '../types.js';
@@ -60,18 +60,23 @@ async function oursLoop(cfg: BenchConfig, steps: number): Promise<Figure> {
   });
 }
 
-/** chainrule through `fit`: one epoch per step (batchSize 1, one sample). */
-async function oursFit(cfg: BenchConfig, steps: number): Promise<Figure> {
+/** A call of `fit` on the seed network for `epochs` epochs, from the same initial weights every time. */
+function fitSeed(): (epochs: number) => Promise<void> {
   const { model, init } = seedModel();
   const optimizer = new optim.SGD(model.parameters(), { lr: LR });
   const x = tensor(X, { dtype: 'float64' });
   const y = tensor(Y, { dtype: 'float64' });
-  const train = async (epochs: number) => {
+  return async (epochs: number) => {
     model.loadStateDict(init);
     const before = optimizer.stepCount;
     await fit(model, { x, y }, { loss: 'mseHalfSum', optimizer, epochs, batchSize: 1, shuffle: false });
     checkSteps('fit', optimizer.stepCount - before, epochs);
   };
+}
+
+/** chainrule through `fit`: one epoch per step (batchSize 1, one sample). */
+async function oursFit(cfg: BenchConfig, steps: number): Promise<Figure> {
+  const train = fitSeed();
   return measure({
     label: `chainrule fit (${steps.toLocaleString('en-US')} epochs/call)`,
     work: steps,
@@ -84,6 +89,65 @@ async function oursFit(cfg: BenchConfig, steps: number): Promise<Figure> {
 }
 
 /**
+ * `fit` and brain.js by CPU time: this process's user + system time (`process.cpuUsage`) per step, the two
+ * alternating run by run. On shared cores the wall-clock rates swing with the other work there (and one
+ * measured after the other meets a different load); the CPU time a step takes does much less.
+ */
+async function cpuTimeSeed(cfg: BenchConfig, steps: number): Promise<{ fit: Figure; brain: Figure }> {
+  const train = fitSeed();
+  const brainRun = await brainCall();
+  const calls = cfg.quick ? 2 : 10;
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const rate = async (call: () => unknown): Promise<number> => {
+    const t = cpu();
+    for (let c = 0; c < calls; c++) await call();
+    return (steps * calls) / (cpu() - t);
+  };
+  for (let w = 0; w < 3; w++) {
+    await train(steps);
+    brainRun(steps);
+  }
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let r = 0; r < cfg.reps; r++) {
+    ours.push(await rate(() => train(steps)));
+    theirs.push(await rate(() => brainRun(steps)));
+  }
+  const figure = (rates: number[]): Figure => ({
+    median: median(rates),
+    runs: rates.length,
+    callsPerRun: calls,
+    rates,
+  });
+  const result = { fit: figure(ours), brain: figure(theirs) };
+  progress(
+    `  CPU time, alternating: fit ${Math.round(result.fit.median).toLocaleString('en-US')} steps/s, ` +
+      `brain.js ${Math.round(result.brain.median).toLocaleString('en-US')} (medians of ${cfg.reps} runs of ${calls} calls)`,
+  );
+  return result;
+}
+
+/** One brain.js training call of `iterations` on the seed sample; returns the iterations it ran. */
+async function brainCall(): Promise<(iterations: number) => number> {
+  const { brain } = await loadBrain();
+  const data = [{ input: X[0], output: Y[0] }];
+  return (iterations: number): number => {
+    const net = new brain.NeuralNetwork({ hiddenLayers: [2] });
+    const status = net.train(data, {
+      iterations,
+      learningRate: LR,
+      momentum: 1e-12,
+      errorThresh: Number.MIN_VALUE,
+      log: false,
+    });
+    return status.iterations;
+  };
+}
+
+/**
  * brain.js: NeuralNetwork with one hidden layer of 2 (sigmoid), same sample. brain.js rejects momentum 0
  * and errorThresh 0 (both must lie in (0, 1)); its update always computes lr·δ·x + momentum·Δprev, so a
  * momentum of 1e-12 does the same work as 0 and changes nothing visible. errorThresh is the smallest
@@ -93,20 +157,12 @@ async function oursFit(cfg: BenchConfig, steps: number): Promise<Figure> {
  * part of its normal cost.
  */
 async function brainSeed(cfg: BenchConfig, steps: number): Promise<Figure> {
-  const { brain } = await loadBrain();
-  const data = [{ input: X[0], output: Y[0] }];
+  const run = await brainCall();
   let short = 0;
   const train = (iterations: number): number => {
-    const net = new brain.NeuralNetwork({ hiddenLayers: [2] });
-    const status = net.train(data, {
-      iterations,
-      learningRate: LR,
-      momentum: 1e-12,
-      errorThresh: Number.MIN_VALUE,
-      log: false,
-    });
-    if (status.iterations !== iterations) short++;
-    return status.iterations;
+    const ran = run(iterations);
+    if (ran !== iterations) short++;
+    return ran;
   };
   return measure({
     label: `brain.js (${steps.toLocaleString('en-US')} iterations/call)`,
@@ -186,9 +242,18 @@ export async function seedWorkload(cfg: BenchConfig): Promise<Row[]> {
     'tfjs-cpu': await tfSeed(cfg, 'cpu', tfSteps),
     'tfjs-wasm': await tfSeed(cfg, 'wasm', tfSteps),
   };
+  const cpu = await cpuTimeSeed(cfg, steps);
   const unit = 'steps/s';
+  const none = { na: 'measured by wall clock only' };
   return [
     { workload: 'seed', name: 'seed 2-2-1, explicit loop', unit, ours: loop, peers },
     { workload: 'seed', name: 'seed 2-2-1, fit()', unit, ours: viaFit, peers },
+    {
+      workload: 'seed',
+      name: 'seed 2-2-1, fit, by CPU time (alternating with brain.js)',
+      unit: 'steps per CPU-s',
+      ours: cpu.fit,
+      peers: { 'brain.js': cpu.brain, 'tfjs-cpu': none, 'tfjs-wasm': none },
+    },
   ];
 }

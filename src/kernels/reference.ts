@@ -16,6 +16,7 @@ import type {
 import { UNARY, type UnaryOp } from './unary.js';
 import * as indexing from './indexing.js';
 import * as norm from './norm.js';
+import * as recurrent from './recurrent.js';
 import * as window from './window.js';
 
 function unary(op: UnaryOp, x: Storage, out: Storage, p0: number, p1: number): void {
@@ -488,6 +489,23 @@ function adagrad(p: Storage, g: Storage, sum: Storage, h: Readonly<AdagradHyper>
   }
 }
 
+/** Kernels.matmulBatched: the products one by one. */
+function matmulBatched(
+  a: Storage,
+  aOffsets: Int32Array,
+  b: Storage,
+  bOffsets: Int32Array,
+  out: Storage,
+  m: number,
+  k: number,
+  n: number,
+  transA: boolean,
+  transB: boolean,
+): void {
+  for (let t = 0; t < aOffsets.length; t++)
+    matmul(a, aOffsets[t], b, bOffsets[t], out, t * m * n, m, k, n, transA, transB);
+}
+
 /** The reference kernel set. */
 export const referenceKernels: Kernels = {
   name: 'reference',
@@ -500,6 +518,7 @@ export const referenceKernels: Kernels = {
   expand,
   permute,
   matmul,
+  matmulBatched,
   gather,
   scatterAdd,
   copyBlocks: indexing.copyBlocks,
@@ -524,4 +543,6 @@ export const referenceKernels: Kernels = {
   moments: norm.moments,
   normalize: norm.normalize,
   normalizeGrad: norm.normalizeGrad,
+  cellForward: recurrent.cellForward,
+  cellBackward: recurrent.cellBackward,
 };

@@ -103,6 +103,43 @@ export interface NormGeometry {
   readonly eps: number;
 }
 
+/**
+ * One recurrent layer's buffers over a sequence of T steps, for the fused cells (`Kernels.cellForward`,
+ * `cellBackward`; the reference loops and their order are `recurrent.ts`). G gate blocks (LSTM 4: i, f, g,
+ * o; GRU 3: r, z, n) of `hidden` units; all arrays of one element type. The caller makes one object per
+ * sequence and each step's hidden-to-hidden product (`hh`, `dhRec`) with matmul.
+ */
+export interface CellBuffers {
+  /** Which cell. */
+  readonly cell: 'lstm' | 'gru';
+  /** Rows (the batch). */
+  readonly rows: number;
+  /** Hidden units. */
+  readonly hidden: number;
+  /** The input part of the gates, x·W_ihᵀ + b_ih, [T, rows, G·hidden]. */
+  readonly pre: Storage;
+  /** This step's h·W_hhᵀ, [rows, G·hidden]. */
+  readonly hh: Storage;
+  /** b_hh, [G·hidden] (zeros without bias). */
+  readonly bias: Storage;
+  /** What the backward reads, [T, rows, S·hidden] (LSTM S = 5: i, f, g, o, tanh c'; GRU S = 4: r, z, n, m). */
+  readonly saved: Storage;
+  /** h₀ (given), then each step's output: [T + 1, rows, hidden]. */
+  readonly h: Storage;
+  /** The LSTM's cell states, c₀ given, [T + 1, rows, hidden]; null for a GRU. */
+  readonly c: Storage | null;
+  /** Backward: [T, rows, hidden], the gradient of each step's output h. */
+  gOut: Storage;
+  /** Backward: [rows, hidden], the next step's gate gradients times W_hh (zeros at the last step). */
+  dhRec: Storage;
+  /** Backward: [rows, hidden], in and out: the LSTM's ∂L/∂c; the GRU's h gradient that skips the product. */
+  carry: Storage;
+  /** Backward: [T, rows, G·hidden], written: the gradient of `pre`. */
+  dPre: Storage;
+  /** Backward: [T, rows, G·hidden], written: the gradient of h·W_hhᵀ (GRU; for an LSTM, `dPre` itself). */
+  dHh: Storage;
+}
+
 /** The operations every kernel set provides. */
 export interface Kernels {
   /** Name for benchmarks and error messages. */
@@ -166,6 +203,23 @@ export interface Kernels {
     bOffset: number,
     out: Storage,
     outOffset: number,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+  ): void;
+  /**
+   * A batch of products: for each t < aOffsets.length, {@link Kernels.matmul} of A from aOffsets[t] and B
+   * from bOffsets[t] into C from t·m·n, with the same bits as those calls one by one (a set may run the
+   * batch as one call, and split it among threads by whole products).
+   */
+  matmulBatched(
+    a: Storage,
+    aOffsets: Int32Array,
+    b: Storage,
+    bOffsets: Int32Array,
+    out: Storage,
     m: number,
     k: number,
     n: number,
@@ -305,6 +359,10 @@ export interface Kernels {
    * first; NaN ranks above every number (as PyTorch), ties go to the lower position.
    */
   topK(x: Storage, outer: number, n: number, inner: number, k: number, index: Int32Array): void;
+  /** Step t of a fused recurrent cell forward: reads `pre`, `hh`, `bias`, h and c at t; writes `saved` at t, h and c at t + 1. */
+  cellForward(b: CellBuffers, t: number): void;
+  /** Step t of a fused recurrent cell backward: reads `gOut`, `dhRec`, `carry`; writes `dPre` (and `dHh`) at t and `carry`. */
+  cellBackward(b: CellBuffers, t: number): void;
   /** acc[i] += x[i]: gradient accumulation. */
   accumulate(acc: Storage, x: Storage): void;
   /**

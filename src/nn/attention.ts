@@ -6,7 +6,7 @@
  * training, the product with v, the output projection.
  */
 import * as ops from '../ops.js';
-import { maskedFill, narrow, split, swapAxes, triu } from '../ops-indexing.js';
+import { maskedFill, narrow, split, swapAxes } from '../ops-indexing.js';
 import { defaultStream, type RandomState } from '../random.js';
 import { fmt } from '../shape.js';
 import { allocStorage, Tensor, type DType } from '../tensor.js';
@@ -34,9 +34,9 @@ export class OutProjection extends Module {
   }
 }
 
-/** x·wᵀ + b, PyTorch's `F.linear`. */
+/** x·wᵀ + b, PyTorch's `F.linear` (the product reads w transposed; no copy of wᵀ is made). */
 function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
-  const y = ops.matmul(x, ops.transpose(w));
+  const y = ops.matmulTransposed(x, w);
   return b ? ops.add(y, b) : y;
 }
 
@@ -211,8 +211,7 @@ export class MultiheadAttention extends Module {
     // [B, seq, E] → [B, heads, seq, D].
     const byHead = (t: Tensor, n: number) => swapAxes(ops.reshape(t, [B, n, heads, D]), 1, 2);
     const qh = ops.div(byHead(q, L), Math.sqrt(D));
-    const kT = ops.transpose(byHead(k, S), [0, 1, 3, 2]);
-    let scores = ops.matmul(qh, kT); // [B, heads, L, S]
+    let scores = ops.matmulTransposed(qh, byHead(k, S)); // q·kᵀ: [B, heads, L, S]
     scores = this.masked(scores, options, B, L, S, unbatched);
     let weights = ops.softmax(scores, -1);
     if (this.training && this.dropout > 0) {
@@ -250,7 +249,12 @@ export class MultiheadAttention extends Module {
         );
       return t.ndim === 3 ? ops.reshape(t, [B, heads, L, S]) : t;
     };
-    if (o.isCausal) scores = maskedFill(scores, causalMask(L, S, scores.dtype), -Infinity);
+    if (o.isCausal) {
+      // PyTorch's own way with a boolean mask: −∞ added where blocked. Viewed as [B·heads, L·S] + [L·S] it
+      // is a row broadcast, which the kernels run in one pass (a [B, heads, L, S] + [L, S] sum is not).
+      const bias = causalBias(L, S, scores.dtype);
+      scores = ops.reshape(ops.add(ops.reshape(scores, [B * heads, L * S]), bias), [B, heads, L, S]);
+    }
     if (o.attnMask)
       scores = maskedFill(
         scores,
@@ -280,8 +284,18 @@ export class MultiheadAttention extends Module {
   }
 }
 
-/** 1 where key position s lies after query position t (s > t), else 0: [L, S]. */
-function causalMask(L: number, S: number, dtype: DType): Tensor {
-  const ones = new Tensor(allocStorage(dtype, L * S).fill(1), [L, S]);
-  return triu(ones, 1);
+/** −∞ where key position s lies after query position t (s > t), else 0: [L·S], made once per size and type. */
+function causalBias(L: number, S: number, dtype: DType): Tensor {
+  const key = `${L},${S},${dtype}`;
+  let bias = causalBiases.get(key);
+  if (!bias) {
+    const data = allocStorage(dtype, L * S);
+    for (let t = 0; t < L; t++) for (let s = t + 1; s < S; s++) data[t * S + s] = -Infinity;
+    bias = new Tensor(data, [L * S]);
+    causalBiases.set(key, bias);
+  }
+  return bias;
 }
+
+/** The causal biases made so far (a model uses one or two sizes; never a gradient, never written). */
+const causalBiases = new Map<string, Tensor>();

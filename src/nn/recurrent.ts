@@ -3,11 +3,14 @@
  * defaults, so a PyTorch state dict loads as it is. Unlike `Linear` ([in, out], the seed notebook's
  * layout), these store PyTorch's layouts: `weight_ih_l0` is [gates·hidden, input].
  *
- * Each time step is composed from ops (matmul, narrow, sigmoid, tanh, mul, add), so autograd gives the
- * backward; the input projection of all steps is one product before the loop.
+ * The input projection of all steps is one product before the loop. LSTM and GRU then run each layer and
+ * direction as one fused graph node (`recurrentSequence`: per step one matmul and one gate kernel, forward
+ * and backward); the RNN's steps are composed from ops (matmul, add, tanh or relu), and autograd gives
+ * their backward.
  */
 import * as ops from '../ops.js';
-import { chunk, concat, embedding, narrow, split, stack, swapAxes, unbind } from '../ops-indexing.js';
+import { concat, embedding, indexSelect, narrow, stack, swapAxes, unbind } from '../ops-indexing.js';
+import { recurrentSequence } from '../ops-recurrent.js';
 import { defaultStream, type RandomState } from '../random.js';
 import { fmt } from '../shape.js';
 import { allocStorage, Tensor, type DType } from '../tensor.js';
@@ -225,8 +228,8 @@ export abstract class RecurrentBase extends Module {
     };
   }
 
-  /** One time step of this kind of cell. */
-  protected abstract cell: Cell;
+  /** One time step composed from ops (the RNN's); null where the layer runs fused (LSTM, GRU). */
+  protected readonly cell: Cell | null = null;
 
   /** The output sequence only (what `Sequential` chains). */
   forward(x: Tensor): Tensor {
@@ -313,7 +316,19 @@ export abstract class RecurrentBase extends Module {
     const zeros = () => new Tensor(allocStorage(seq.dtype, batch * H), [batch, H]);
     let hs = h ?? zeros();
     let cs = this.mode === 'LSTM' ? (c ?? zeros()) : null;
-    // x·W_ihᵀ + b_ih for every step at once: [time·batch, gates·hidden].
+    if (this.mode === 'LSTM' || this.mode === 'GRU') {
+      const lstm = this.mode === 'LSTM';
+      // The fused op runs t = 0 … T − 1; the reverse direction reads the steps in reversed order.
+      const order = reverse ? Array.from({ length: steps }, (_, i) => steps - 1 - i) : null;
+      const y = recurrentSequence(lstm ? 'lstm' : 'gru', order ? indexSelect(seq, 0, order) : seq, p, h, c);
+      const ys = lstm ? narrow(y, 0, 0, steps) : y;
+      return {
+        out: order ? indexSelect(ys, 0, order) : ys,
+        h: ops.reshape(narrow(y, 0, steps - 1, 1), [batch, H]),
+        c: lstm ? ops.reshape(narrow(y, 0, steps, 1), [batch, H]) : null,
+      };
+    }
+    // x·W_ihᵀ + b_ih for every step at once: [time·batch, hidden].
     let pre = ops.matmul(ops.reshape(seq, [steps * batch, width]), ops.transpose(p.weightIh));
     if (p.biasIh) pre = ops.add(pre, p.biasIh);
     const inputs = unbind(ops.reshape(pre, [steps, batch, pre.shape[1]]), 0);
@@ -323,7 +338,7 @@ export abstract class RecurrentBase extends Module {
       const t = reverse ? steps - 1 - s : s;
       let hh = ops.matmul(hs, whhT);
       if (p.biasHh) hh = ops.add(hh, p.biasHh);
-      const next = this.cell(inputs[t], hh, hs, cs);
+      const next = (this.cell as Cell)(inputs[t], hh, hs, cs);
       hs = next.h;
       cs = next.c;
       outs[t] = hs;
@@ -364,7 +379,7 @@ export class RNN extends RecurrentBase {
     this.nonlinearity = nl;
   }
 
-  protected cell: Cell = (xi, hh) => {
+  protected override readonly cell: Cell = (xi, hh) => {
     const a = ops.add(hh, xi);
     return { h: this.nonlinearity === 'tanh' ? ops.tanh(a) : ops.relu(a), c: null };
   };
@@ -379,12 +394,6 @@ export class LSTM extends RecurrentBase {
   constructor(inputSize: number, hiddenSize: number, options: RecurrentOptions = {}) {
     super('LSTM', 4, inputSize, hiddenSize, options);
   }
-
-  protected cell: Cell = (xi, hh, _h, c) => {
-    const [i, f, g, o] = chunk(ops.add(hh, xi), 4, 1);
-    const cNext = ops.add(ops.mul(ops.sigmoid(f), c as Tensor), ops.mul(ops.sigmoid(i), ops.tanh(g)));
-    return { h: ops.mul(ops.sigmoid(o), ops.tanh(cNext)), c: cNext };
-  };
 }
 
 /**
@@ -396,15 +405,6 @@ export class GRU extends RecurrentBase {
   constructor(inputSize: number, hiddenSize: number, options: RecurrentOptions = {}) {
     super('GRU', 3, inputSize, hiddenSize, options);
   }
-
-  protected cell: Cell = (xi, hh, h) => {
-    const H = this.hiddenSize;
-    const [xrz, xn] = split(xi, [2 * H, H], 1);
-    const [hrz, hn] = split(hh, [2 * H, H], 1);
-    const [r, z] = chunk(ops.sigmoid(ops.add(hrz, xrz)), 2, 1);
-    const n = ops.tanh(ops.add(xn, ops.mul(hn, r)));
-    return { h: ops.add(ops.mul(ops.sub(h, n), z), n), c: null };
-  };
 }
 
 /**

@@ -97,6 +97,16 @@ export abstract class Optimizer {
   }
 
   /**
+   * @internal Count `n` updates of every parameter that a trainer applied itself with this optimizer's own
+   * arithmetic (the seed network's SGD lane in `Trainer`): afterwards the counts are those of `n` calls of
+   * `step`.
+   */
+  countSteps(n: number): void {
+    this.stepCount += n;
+    for (let i = 0; i < this.paramSteps.length; i++) this.paramSteps[i] += n;
+  }
+
+  /**
    * Whether every parameter's gradient is still the array it was when flattened, its view of the block
    * (a loop of identity checks: this runs every step).
    */

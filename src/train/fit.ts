@@ -146,6 +146,9 @@ const immediate = (globalThis as { setImmediate?: (cb: () => void) => unknown })
 const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
 
+/** Most epochs one call of the trainer's SGD lane runs (the clock is read at most every 4096 epochs). */
+const LANE = 4096;
+
 /** Milliseconds between yields to the event loop, so abort signals, timers and UIs stay live. */
 const YIELD_MS = 20;
 
@@ -263,6 +266,12 @@ class Epochs {
   readonly es: EarlyStoppingState;
   /** Deadline of the current stretch (performance.now() milliseconds). */
   private until = 0;
+  /**
+   * Whether nothing but the trainer runs between epochs (plain-number record, no scheduler, early
+   * stopping or batch callback), so runs of them may go through the trainer's SGD lane; and its losses.
+   */
+  private readonly laneFits: boolean;
+  private readonly laneLosses: Float64Array;
 
   constructor(
     private readonly model: Module,
@@ -282,6 +291,8 @@ class Epochs {
     this.history = this.columns ? this.columns.history : { epochs: [], stopReason: 'completed' };
     this.hooks = { signal: options.signal, onBatchEnd: options.onBatchEnd, history: this.history };
     this.es = options.earlyStopping?.state ?? earlyStoppingState();
+    this.laneFits = plain && !options.scheduler && !options.earlyStopping && !options.onBatchEnd;
+    this.laneLosses = new Float64Array(this.laneFits ? LANE : 0);
   }
 
   /** Run epochs for about YIELD_MS; true once training is over (the stop reason is in the history). */
@@ -290,7 +301,15 @@ class Epochs {
     this.clock = performance.now();
     const until = this.clock + YIELD_MS;
     this.until = until;
+    // No other code runs during a stretch, so a signal not aborted now stays so until it ends.
+    const lane = this.laneFits && !this.options.signal?.aborted && this.trainer.sgdLane();
     while (this.epoch < this.end) {
+      // The first epoch sets the exploding-loss reference from its mean: that one goes through `one`.
+      if (lane && this.epoch !== 1) {
+        if (this.laneEpochs()) return true;
+        if (this.unclocked === 0 && this.clock > until) return this.epoch >= this.end;
+        continue;
+      }
       const done = this.one();
       // An epoch paused at the deadline continues in the next stretch; its time so far is kept.
       if (done === PAUSED) {
@@ -373,6 +392,30 @@ class Epochs {
     }
     if (log) options.onEpochEnd?.(log);
     return stop;
+  }
+
+  /**
+   * Epochs through the trainer's SGD lane up to the next clock reading: what `one` does for each of them
+   * when nothing else is recorded or called; true when training stops after them.
+   */
+  private laneEpochs(): boolean {
+    const columns = this.columns as EpochColumns;
+    const losses = this.laneLosses;
+    const want = Math.min(this.end - this.epoch, this.every - this.unclocked, LANE);
+    const until = this.options.until?.loss ?? -Infinity;
+    const done = this.trainer.sgdEpochs(want, losses, until);
+    columns.pushLosses(losses, done, this.options.optimizer.lr);
+    const epoch = this.epoch + done;
+    this.epoch = epoch;
+    this.unclocked += done;
+    if (this.unclocked === this.every) this.readClock();
+    if (done > 0 && losses[done - 1] < until) {
+      this.history.stopReason = 'until';
+      return true;
+    }
+    // Else the epoch after the last one recorded diverged (`finish` then clocks those before it).
+    if (done < want) throw this.trainer.sgdDiverged(epoch, this.history);
+    return false;
   }
 
   /** Share the time since the last reading among the plain epochs since; adapt how often to read. */

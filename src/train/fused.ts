@@ -338,10 +338,165 @@ export class FusedStep {
     return { kernels: active, K: direct ? referenceKernels : active, small, direct, forward, backward };
   }
 
+  /**
+   * The step for a batch of `m` rows as a {@link TinyStep}, when the active kernel set would hand every
+   * product and elementwise op of it to the reference (see `compile`), and every parameter has a
+   * gradient; else null. Its arrays are the parameters' and gradients' of this moment: use it only while
+   * no other code can move them.
+   */
+  tiny(m: number): TinyStep | null {
+    const b = this.buffers(m);
+    const active = kernels();
+    const p = b.program?.kernels === active ? b.program : (b.program = this.compile(b, m, active));
+    if (!p.small || !p.direct) return null;
+    const layers: TinyLayer[] = [];
+    for (let i = 0; i < this.layers.length; i++) {
+      const l = this.layers[i];
+      const input = i > 0 ? b.out[i - 1] : null;
+      const gradBelow = i > 0 ? b.grad[i - 1] : null;
+      if (l.kind === 'act') {
+        const { forward, grad } = UNARY[l.op];
+        layers.push(
+          tinyLayer(false, input, b.out[i], b.grad[i], gradBelow, null, forward, grad, l.p0, m, 0, 0),
+        );
+        continue;
+      }
+      const { weight, bias, inFeatures: k, outFeatures: n } = l.layer;
+      const bt = bias as Tensor;
+      if (!weight.grad || !bt.grad) return null;
+      const arrays = { w: weight.data, b: bt.data, gw: weight.grad.data, gb: bt.grad.data };
+      layers.push(tinyLayer(true, input, b.out[i], b.grad[i], gradBelow, arrays, null, null, 0, m, k, n));
+    }
+    const last = this.layers.length - 1;
+    return new TinyStep(
+      layers,
+      m,
+      this.outFeatures,
+      LOSS_KERNELS[this.loss],
+      b.loss,
+      b.out[last],
+      b.grad[last],
+    );
+  }
+
   /** The last batch's predictions (valid until the next `run`), as a tensor over the step's buffer. */
   output(m: number): Tensor {
     const b = this.buffers(m);
     return new Tensor(b.out[b.out.length - 1], [m, this.outFeatures]);
+  }
+}
+
+/** A layer of a {@link TinyStep}: a Linear's arrays and sizes, or an activation's loops. */
+interface TinyLayer {
+  linear: boolean;
+  /** The layer's input (null: the batch). */
+  input: Storage | null;
+  out: Storage;
+  /** The gradient arriving at the output, and the one passed down (null: none, the first layer). */
+  grad: Storage;
+  gradBelow: Storage | null;
+  /** A Linear's weight, bias and their gradients (empty for an activation). */
+  w: Storage;
+  b: Storage;
+  gw: Storage;
+  gb: Storage;
+  /** A Linear's bias-gradient sum over rows (batches of more than one row). */
+  shape: number[];
+  biasShape: number[];
+  forward: UnaryForward;
+  derivative: UnaryGrad;
+  p0: number;
+  k: number;
+  n: number;
+}
+
+const noForward: UnaryForward = () => {};
+const noGrad: UnaryGrad = () => {};
+
+/** A tiny layer; one constructor, so every layer has the same fields in the same order. */
+function tinyLayer(
+  linear: boolean,
+  input: Storage | null,
+  out: Storage,
+  grad: Storage,
+  gradBelow: Storage | null,
+  arrays: { w: Storage; b: Storage; gw: Storage; gb: Storage } | null,
+  forward: UnaryForward | null,
+  derivative: UnaryGrad | null,
+  p0: number,
+  m: number,
+  k: number,
+  n: number,
+): TinyLayer {
+  const none = out.subarray(0, 0);
+  return {
+    linear,
+    input,
+    out,
+    grad,
+    gradBelow,
+    w: arrays?.w ?? none,
+    b: arrays?.b ?? none,
+    gw: arrays?.gw ?? none,
+    gb: arrays?.gb ?? none,
+    shape: [m, n],
+    biasShape: [1, n],
+    forward: forward ?? noForward,
+    derivative: derivative ?? noGrad,
+    p0,
+    k,
+    n,
+  };
+}
+
+/**
+ * The fused step of a network so small that the kernel set hands all of it to the reference (the seed's
+ * 2-2-1): the compiled program's arithmetic with its dispatch taken out — no kernel set, no switch, the
+ * parameters' and gradients' arrays held, gradients overwritten (every parameter has one). The same loops
+ * in the same order as `execute` on such a program, so the same bits.
+ */
+export class TinyStep {
+  constructor(
+    private readonly layers: TinyLayer[],
+    private readonly m: number,
+    private readonly outFeatures: number,
+    private readonly lossKernel: LossKernel<unknown>,
+    private readonly lossScratch: unknown,
+    private readonly output: Storage,
+    private readonly outputGrad: Storage,
+  ) {}
+
+  /** Forward, loss and backward on batch `x` against `y`; returns the loss (not finite: no backward). */
+  run(x: Storage, y: Storage): number {
+    const { layers, m } = this;
+    const count = layers.length;
+    for (let i = 0; i < count; i++) {
+      const l = layers[i];
+      const input = l.input ?? x;
+      if (l.linear) affine(input, l.w, l.b, l.out, m, l.k, l.n);
+      else l.forward(input, l.out, l.p0, 0);
+    }
+    const loss = this.lossKernel;
+    const value = loss.forward(referenceKernels, this.output, y, m, this.outFeatures, this.lossScratch);
+    if (!Number.isFinite(value)) return value;
+    loss.backward(referenceKernels, 1, this.output, m, this.outFeatures, this.lossScratch, this.outputGrad);
+    for (let i = count - 1; i >= 0; i--) {
+      const l = layers[i];
+      const input = l.input ?? x;
+      if (!l.linear) {
+        l.derivative(input, l.out, l.grad, l.gradBelow as Storage, l.p0, 0);
+        continue;
+      }
+      // linearGrad overwriting gradients that exist: the bias's (0 + g for one row, else the rows' sum
+      // straight into it), the weight's, and the gradient passed down.
+      const g = l.grad;
+      const gb = l.gb;
+      if (m === 1) for (let j = 0; j < gb.length; j++) gb[j] = g[j] + 0;
+      else referenceKernels.reduce('sum', g, l.shape, gb, l.biasShape);
+      productTN(input, g, l.gw, m, l.k, l.n);
+      if (l.gradBelow !== null) productNT(g, l.w, l.gradBelow, m, l.n, l.k);
+    }
+    return value;
   }
 }
 

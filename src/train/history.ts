@@ -103,6 +103,32 @@ export class EpochColumns {
     this.count++;
   }
 
+  /** Record `count` epochs' losses from `losses`, all at learning rate `lr` (as `push` of each). */
+  pushLosses(losses: Float64Array, count: number, lr: number): void {
+    if (count === 0) return;
+    if (this.built) {
+      for (let i = 0; i < count; i++) this.push(losses[i], lr);
+      return;
+    }
+    const last = this.lrValue.length - 1;
+    if (last < 0 || !Object.is(this.lrValue[last], lr)) {
+      this.lrFrom.push(this.count);
+      this.lrValue.push(lr);
+    }
+    for (let from = 0; from < count;) {
+      if (this.fill === this.chunk.length) {
+        this.chunk = new Float64Array(CHUNK);
+        this.losses.push(this.chunk);
+        this.fill = 0;
+      }
+      const take = Math.min(count - from, CHUNK - this.fill);
+      this.chunk.set(losses.subarray(from, from + take), this.fill);
+      this.fill += take;
+      from += take;
+    }
+    this.count += count;
+  }
+
   /** Give the last `n` epochs' seconds as `total` shared evenly (their clock was read once for all). */
   spreadSeconds(n: number, total: number): void {
     const each = total / n;

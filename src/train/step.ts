@@ -22,10 +22,11 @@ import { MetricSums, type MetricName, type Metrics } from '../metrics.js';
 import type { Module } from '../nn/module.js';
 import { clipGradNorm } from '../optim/clip.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import { SGD } from '../optim/optimizers.js';
 import type { RandomState } from '../random.js';
 import { allocStorage, Tensor } from '../tensor.js';
 import { rows, type Split } from './data.js';
-import { FusedStep } from './fused.js';
+import { FusedStep, type TinyStep } from './fused.js';
 import type { BatchLog, History } from './history.js';
 
 /**
@@ -157,6 +158,13 @@ export class Trainer {
   private readonly order: Int32Array | null;
   private readonly sums: MetricSums;
   private readonly batchSize: number;
+  /**
+   * Whether `sgdEpochs` can serve this run: one batch an epoch (the same samples every epoch), the fused
+   * step writing every gradient into the block, no model buffers, and plain SGD (no momentum, no decay).
+   */
+  private readonly sgdLaneFits: boolean;
+  /** The loss that stopped `sgdEpochs` as unacceptable (see `sgdDiverged`). */
+  private laneValue = NaN;
 
   constructor(
     private readonly model: Module,
@@ -195,6 +203,86 @@ export class Trainer {
     this.batchX = this.fused ? new Map() : undefined;
     this.batchY = this.fused ? new Map() : undefined;
     if (options.referenceLoss !== undefined) this.setReferenceLoss(options.referenceLoss);
+    const opt = options.optimizer;
+    this.sgdLaneFits =
+      this.flat &&
+      this.fusedOwnsGrads &&
+      this.buffers.length === 0 &&
+      this.batches === 1 &&
+      (this.order === null || n === 1) &&
+      opt.constructor === SGD &&
+      (opt as SGD).momentum === 0 &&
+      (opt as SGD).weightDecay === 0;
+  }
+
+  /**
+   * @internal Whether `sgdEpochs` may run now: the run fits it (see `sgdLaneFits`), no epoch is part way,
+   * the parameters and gradients are still their blocks' views, and the kernel set would hand the
+   * optimizer's update of the block to the reference (whose arithmetic `sgdEpochs` repeats). Checked
+   * before each stretch of epochs: between stretches other code may run.
+   */
+  sgdLane(): boolean {
+    const open =
+      this.sgdLaneFits &&
+      this.cursor.epoch === -1 &&
+      (this.blocks as ParamBlocks).intact() &&
+      (this.blocks as ParamBlocks).params.length < (kernels().referenceElementsBelow ?? 0);
+    // The tiny step holds this moment's arrays: made again for every stretch.
+    this.tiny = open ? (this.fused as FusedStep).tiny(this.data.x.shape[0]) : null;
+    return open;
+  }
+
+  /** The tiny step of the current stretch's lane, when the network is that small (see `sgdLane`). */
+  private tiny: TinyStep | null = null;
+
+  /**
+   * @internal Up to `count` whole epochs of one batch each (only when `sgdLane()`), their mean losses into
+   * `losses`; returns how many ran. The seed network's epoch is one step of a few hundred nanoseconds, so
+   * the step's own work is all an epoch may cost: the fused step, then SGD's update p + (−lr)·g (the
+   * reference kernel's arithmetic) over the block in the same loop that keeps the weights it starts from
+   * as the last ones with an acceptable loss, the optimizer's counts advanced once at the end. Stops
+   * after an epoch whose loss is below `untilLoss`, or before one whose loss is unacceptable
+   * (`sgdDiverged` then throws for it); same bits, same weights and counts as `run` epoch by epoch.
+   */
+  sgdEpochs(count: number, losses: Float64Array, untilLoss: number): number {
+    const fused = this.fused as FusedStep;
+    const { x, y } = this.data;
+    const n = x.shape[0];
+    const blocks = this.blocks as ParamBlocks;
+    const p = blocks.params;
+    const g = blocks.grads;
+    const backup = this.backup[0];
+    const size = p.length;
+    const lr = this.options.optimizer.lr;
+    const tiny = this.tiny;
+    const xs = x.data;
+    const ys = y.data;
+    let done = 0;
+    while (done < count) {
+      const value = tiny !== null ? tiny.run(xs, ys) : fused.run(x, y, true);
+      if (this.unacceptable(value)) {
+        this.laneValue = value;
+        break;
+      }
+      if (!this.haveReference) this.setReferenceLoss(value);
+      for (let j = 0; j < size; j++) {
+        const w = p[j];
+        backup[j] = w;
+        p[j] = w + -lr * g[j];
+      }
+      // The epoch's mean as `run` computes it, (0 + value·n) / n: for one sample, exactly 0 + value.
+      const loss = n === 1 ? 0 + value : (0 + value * n) / n;
+      losses[done++] = loss;
+      if (loss < untilLoss) break;
+    }
+    if (done > 0) this.haveBackup = true;
+    this.options.optimizer.countSteps(done);
+    return done;
+  }
+
+  /** @internal The error for the epoch at which `sgdEpochs` stopped on an unacceptable loss. */
+  sgdDiverged(epoch: number, history: History): TrainingDivergedError {
+    return this.diverged(this.laneValue, epoch, 0, history);
   }
 
   /** Training samples. */
@@ -434,7 +522,17 @@ class ParamBlocks {
     private readonly data: Storage[],
     private readonly gradTensors: (Tensor | null)[],
     private readonly owner: Kernels,
+    private readonly views: Storage[],
+    private readonly gradViews: Storage[],
   ) {}
+
+  /** Whether every parameter's values and gradient are still its views of the blocks. */
+  intact(): boolean {
+    const t = this.tensors;
+    for (let i = 0; i < t.length; i++)
+      if (t[i].data !== this.views[i] || t[i].grad?.data !== this.gradViews[i]) return false;
+    return true;
+  }
 
   /** Move `params` (one dtype, each once) into blocks; null when they are not so. */
   static move(params: Tensor[], k: Kernels): ParamBlocks | null {
@@ -446,6 +544,8 @@ class ParamBlocks {
     const grads = block();
     const data: Storage[] = [];
     const gradTensors: (Tensor | null)[] = [];
+    const views: Storage[] = [];
+    const gradViews: Storage[] = [];
     let at = 0;
     for (const p of params) {
       const view = values.subarray(at, at + p.size);
@@ -456,9 +556,11 @@ class ParamBlocks {
       if (p.grad) g.set(p.grad.data);
       gradTensors.push(p.grad);
       p.grad = new Tensor(g, p.shape);
+      views.push(view);
+      gradViews.push(g);
       at += p.size;
     }
-    return new ParamBlocks(params, values, grads, data, gradTensors, k);
+    return new ParamBlocks(params, values, grads, data, gradTensors, k, views, gradViews);
   }
 
   /** Give each parameter its own arrays back: its values, and its gradient's (a new one if it had none). */

@@ -134,6 +134,10 @@ export interface GemmOptions {
  *     row stride ldc; `work` is the caller's work area ({@link WORK_BYTES}). Every element of C gets the
  *     same sequence of operations whatever rectangle it falls in (the depth blocks do not depend on it), so
  *     cutting C into rectangles for threads gives the same bits as one call over all of C.
+ *   gemm_batched(a, b, c, aOff, bOff, aI, aP, bJ, bP, n, k, m, t0, t1, work): products t0..t1 − 1 of a
+ *     batch, each a whole m×n `gemm` of op(A) at a + aOff[t]·size and op(B) at b + bOff[t]·size (aOff, bOff:
+ *     int32 arrays at those addresses) into C at c + t·m·n·size: a batch in one call, cut by products
+ *     for threads, each product computed as one `gemm` call would.
  */
 export function addGemm(
   mod: ModuleBuilder,
@@ -146,7 +150,7 @@ export function addGemm(
   const packB = addPack(mod, `${dt}_packB`, t, shape.nr);
   const micro = addMicro(mod, dt, t, shape, opts);
   const macro = addMacro(mod, dt, t, shape, micro);
-  addDriver(mod, dt, t, shape, packA, packB, macro);
+  addBatchedDriver(mod, dt, t, addDriver(mod, dt, t, shape, packA, packB, macro));
   return { packA, packB, macro };
 }
 
@@ -173,10 +177,10 @@ function addDriver(
   packA: number,
   packB: number,
   macro: number,
-): void {
+): number {
   const S = t.size;
   const params: ValType[] = new Array<ValType>(14).fill('i32');
-  mod.func(`${dt}_gemm`, params, [], (f) => {
+  return mod.func(`${dt}_gemm`, params, [], (f) => {
     const [a, b, c, aI, aP, bJ, bP, ldc, k, i0, i1, j0, j1, work] = f.params;
     const jc = f.local('i32');
     const pc = f.local('i32');
@@ -448,6 +452,39 @@ function addMacro(mod: ModuleBuilder, dt: WasmDType, t: DTypeOps, s: GemmShape, 
         f.get(ldcB).i32(s.mr).op('i32.mul').get(cp).op('i32.add').set(cp);
       });
       f.inc(bp, panelB);
+    });
+  });
+}
+
+/** `${dt}_gemm_batched`: a loop of whole-matrix `gemm` calls, offsets read from two int32 tables. */
+function addBatchedDriver(mod: ModuleBuilder, dt: WasmDType, t: DTypeOps, gemm: number): void {
+  const S = t.size;
+  const params: ValType[] = new Array<ValType>(15).fill('i32');
+  mod.func(`${dt}_gemm_batched`, params, [], (f) => {
+    const [a, b, c, aOff, bOff, aI, aP, bJ, bP, n, k, m, t0, t1, work] = f.params;
+    const i = f.local('i32');
+    f.for(i, t0, t1, 1, () => {
+      // gemm(a + aOff[i]·S, b + bOff[i]·S, c + i·m·n·S, aI, aP, bJ, bP, n, k, 0, m, 0, n, work)
+      f.get(aOff)
+        .get(i)
+        .i32(4)
+        .op('i32.mul', 'i32.add')
+        .mem('i32.load')
+        .i32(S)
+        .op('i32.mul')
+        .get(a)
+        .op('i32.add');
+      f.get(bOff)
+        .get(i)
+        .i32(4)
+        .op('i32.mul', 'i32.add')
+        .mem('i32.load')
+        .i32(S)
+        .op('i32.mul')
+        .get(b)
+        .op('i32.add');
+      f.get(i).get(m).op('i32.mul').get(n).op('i32.mul').i32(S).op('i32.mul').get(c).op('i32.add');
+      f.get(aI).get(aP).get(bJ).get(bP).get(n).get(k).i32(0).get(m).i32(0).get(n).get(work).call(gemm);
     });
   });
 }

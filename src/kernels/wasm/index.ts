@@ -200,6 +200,12 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
       if (dt === null || !rt.matmul(dt, a, ao, b, bo, c, co, m, k, n, transA, transB))
         ref.matmul(a, ao, b, bo, c, co, m, k, n, transA, transB);
     },
+    matmulBatched(a, ao, b, bo, c, m, k, n, transA, transB) {
+      if (m * k * n < minWork) return ref.matmulBatched(a, ao, b, bo, c, m, k, n, transA, transB);
+      const dt = dtypeOf(a, b, c);
+      if (dt === null || !rt.matmulBatched(dt, a, ao, b, bo, c, m, k, n, transA, transB))
+        ref.matmulBatched(a, ao, b, bo, c, m, k, n, transA, transB);
+    },
     unary(op, x, out, p0, p1) {
       if (x.length < minElements) return ref.unary(op, x, out, p0, p1);
       const rule = UNARY[op].forward;
@@ -305,6 +311,16 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
       const dt = gOut.length < minElements ? null : dtypeOf(gOut, gx, gx);
       if (dt === null || !rt.avgPool2dGrad(dt, gOut, gx, g, countIncludePad))
         ref.avgPool2dGrad(gOut, gx, g, countIncludePad);
+    },
+    cellForward(b, t) {
+      const dt = dtypeOf(b.pre, b.hh, b.saved, b.h);
+      if (dt === null || dtypeOf(b.bias, b.c ?? b.h, b.h) !== dt || !rt.cellForward(dt, b, t))
+        ref.cellForward(b, t);
+    },
+    cellBackward(b, t) {
+      const dt = dtypeOf(b.saved, b.gOut, b.dPre, b.carry);
+      if (dt === null || dtypeOf(b.dhRec, b.dHh, b.c ?? b.h, b.h) !== dt || !rt.cellBackward(dt, b, t))
+        ref.cellBackward(b, t);
     },
     accumulate(acc, x) {
       if (acc.length < minElements) return ref.accumulate(acc, x);

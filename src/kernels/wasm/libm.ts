@@ -15,15 +15,13 @@
  * - Integer exponent arithmetic is exact in doubles; 2^k is built by adding k to 2^52 + 1023 (the biased
  *   exponent lands in the low mantissa bits) and shifting those bits up by 52. The exponent and mantissa of
  *   a logarithm's argument are read with i64x2 shifts and masks on its bits.
- * - erfc's three methods run under `if (any lane needs it)`, on a harmless stand-in argument in the lanes
- *   that do not; their loops with a per-lane trip count run to the larger count and update a lane only on
- *   the trips the scalar loop makes for it (the same for erfcMid's early exit).
+ * - erfc's two methods run under `if (any lane needs it)`, on a harmless stand-in argument in the lanes
+ *   that do not.
  *
  * Every emitter takes its argument in a v128 local and pushes one f64x2 result; the temporaries it needs
  * become new locals of the function being built.
  */
-import { exp as libmExp } from '../../libm.js';
-import { erfc as specialErfc } from '../../special.js';
+import { ERF_POLY, ERFC_POLY } from '../../special.js';
 import type { Func, Local, Op } from './asm.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -69,7 +67,6 @@ const mul = op2('f64x2.mul');
 const div = op2('f64x2.div');
 const neg = op1('f64x2.neg');
 const abs = op1('f64x2.abs');
-const ceil = op1('f64x2.ceil');
 const nearest = op1('f64x2.nearest');
 const lt = op2('f64x2.lt');
 const gt = op2('f64x2.gt');
@@ -104,13 +101,6 @@ const sel = (then: Ex, otherwise: Ex, mask: Ex) =>
     push(f, mask);
     f.op('v128.bitselect');
   });
-/** Both lanes set to the larger lane of `a` (no NaN here). */
-const laneMax = (a: Local) =>
-  new Node((f) => {
-    f.get(a).get(a).get(a);
-    f.shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).op('f64x2.pmax');
-  });
-
 /** Evaluate into a new local. */
 function tmp(f: Func, e: Ex): Local {
   const l = f.local('v128');
@@ -366,27 +356,9 @@ export function pushLog1p(f: Func, x: Local): void {
 // ---------------------------------------------------------------------------------------------------------
 // erfc (src/special.ts)
 
-const TWO_OVER_SQRT_PI = 1.1283791670955126;
-const SWITCH = 1.75;
-const MID_LOW = 0.5;
+const ERF_POLY_MAX = 0.84375;
 const ERFC_ZERO = 28;
-const CRAMER = 1.0865;
-
-/** special.ts's expNegSquare, in scalar code: only for the constants below. */
-function expNegSquareScalar(x: number): number {
-  const hi = x * x;
-  const t = SPLITTER * x;
-  const xh = t - (t - x);
-  const xl = x - xh;
-  const lo = xh * xh - hi + 2 * xh * xl + xl * xl;
-  const e = libmExp(-hi);
-  return e - e * lo;
-}
-
-/** erfc(SWITCH) = erfcFraction(SWITCH), the same constant special.ts computes at load time. */
-const ERFC_AT_SWITCH = specialErfc(SWITCH);
-const SCALE_AT_SWITCH = TWO_OVER_SQRT_PI * expNegSquareScalar(SWITCH);
-const TAIL_BOUND_SQ = CRAMER * CRAMER * libmExp(SWITCH * SWITCH);
+const W = 3;
 
 /** x² = hi + lo exactly (Veltkamp's split), as special.ts writes it. */
 function squareSplit(f: Func, x: Local): { hi: Local; lo: Local } {
@@ -405,109 +377,37 @@ function expNegSquare(f: Func, x: Local): Local {
   return tmp(f, sub(e, mul(e, lo)));
 }
 
-/**
- * special.ts's erfSeries for 0 ≤ x with at most `maxTerms` terms (Math.ceil(12x) + 8 ≤ maxTerms): the
- * Horner loop unrolled from maxTerms down, each step applied only to the lanes whose loop includes it.
- */
-function erfSeries(f: Func, x: Local, maxTerms: number): Local {
-  const terms = tmp(f, add(ceil(mul(12, x)), 8));
-  const { hi, lo } = squareSplit(f, x);
-  const x2 = tmp(f, mul(2, hi));
-  let r: Local = tmp(f, 1);
-  for (let n = maxTerms; n >= 1; n--) r = tmp(f, sel(add(1, mul(r, div(x2, 2 * n + 1))), r, le(n, terms)));
-  const s0 = tmp(f, mul(x, r));
-  const s = tmp(f, sel(add(s0, mul(lo, add(s0, div(sub(1, r), mul(2, x))))), s0, ne(lo, 0)));
-  const e = expLocal(f, tmp(f, neg(hi)));
-  return tmp(f, mul(TWO_OVER_SQRT_PI, mul(s, sub(e, mul(e, lo)))));
+/** special.ts's erfc for |x| < ERF_POLY_MAX: 1 − (x + y) below 0.25, else 0.5 + (0.5 − x − y), y = x·P(x²). */
+function erfcSmall(f: Func, x: Local): Local {
+  const y = tmp(f, mul(x, horner(f, tmp(f, mul(x, x)), ERF_POLY)));
+  return tmp(f, sel(sub(1, add(x, y)), add(0.5, sub(sub(0.5, x), y)), lt(x, 0.25)));
+}
+
+/** special.ts's erfcPositive for 0 ≤ a < ERFC_ZERO: e^(−a²)·F((a − 3)/(a + 3))/(1 + 2a). */
+function erfcPositive(f: Func, a: Local): Local {
+  const r = horner(f, tmp(f, div(sub(a, W), add(a, W))), ERFC_POLY);
+  return tmp(f, div(mul(expNegSquare(f, a), r), add(1, mul(2, a))));
 }
 
 /**
- * special.ts's erfcFraction for SWITCH ≤ x < ERFC_ZERO: the continued fraction bottom-up from the larger
- * lane's term count; a lane is updated only for n ≤ its own count, so it starts where the scalar loop does.
- */
-function erfcFraction(f: Func, x: Local): Local {
-  const terms = tmp(f, add(ceil(div(110, mul(x, x))), 5));
-  const x2 = tmp(f, mul(mul(2, x), x));
-  const fr = tmp(f, add(add(x2, mul(4, terms)), 1));
-  const n = tmp(f, laneMax(terms));
-  f.loop((top) => {
-    assign(
-      f,
-      fr,
-      sel(sub(add(x2, sub(mul(4, n), 3)), div(mul(sub(mul(2, n), 1), mul(2, n)), fr)), fr, le(n, terms)),
-    );
-    assign(f, n, sub(n, 1));
-    push(f, ge(n, 1));
-    f.op('v128.any_true').brIf(top);
-  });
-  return tmp(f, div(mul(mul(TWO_OVER_SQRT_PI, x), expNegSquare(f, x)), fr));
-}
-
-/**
- * special.ts's erfcMid for MID_LOW ≤ x < SWITCH: the Hermite-series integral with Neumaier's compensation.
- * The loop runs until every lane has met its exit test (or k reaches 100); a lane that has met it keeps
- * its sum and compensation, which is all that is used after the loop.
- */
-function erfcMid(f: Func, x: Local): Local {
-  const c = SWITCH;
-  const u = tmp(f, sub(c, x));
-  const uError = tmp(f, sub(sub(c, u), x));
-  const hPrev = tmp(f, 1);
-  const h = tmp(f, 2 * c);
-  const power = tmp(f, u);
-  const sum = tmp(f, u);
-  const comp = tmp(f, 0);
-  const boundSq = tmp(f, mul(u, u));
-  const k = tmp(f, 1);
-  const active = tmp(f, -1n);
-  f.loop((top) => {
-    assign(f, power, mul(power, div(u, add(k, 1))));
-    const term = tmp(f, mul(h, power));
-    const next = tmp(f, add(sum, term));
-    const fix = sel(add(sub(sum, next), term), add(sub(term, next), sum), ge(abs(sum), abs(term)));
-    assign(f, comp, sel(add(comp, fix), comp, active));
-    assign(f, sum, sel(next, sum, active));
-    assign(f, boundSq, mul(boundSq, div(mul(mul(mul(2, k), u), u), mul(add(k, 1), add(k, 1)))));
-    // eps·eps with eps = 2^-56
-    assign(f, active, andNot(active, lt(mul(TAIL_BOUND_SQ, boundSq), mul(mul(2 ** -112, sum), sum))));
-    const hNext = tmp(f, sub(mul(2 * c, h), mul(mul(2, k), hPrev)));
-    assign(f, hPrev, h);
-    assign(f, h, hNext);
-    assign(f, k, add(k, 1));
-    push(f, active);
-    f.op('v128.any_true');
-    push(f, lt(k, 100));
-    f.op('v128.any_true', 'i32.and').brIf(top);
-  });
-  const g = expLocal(f, tmp(f, mul(sub(c, x), add(c, x))));
-  assign(f, sum, add(sum, add(comp, mul(uError, g))));
-  return tmp(f, add(ERFC_AT_SWITCH, mul(SCALE_AT_SWITCH, sum)));
-}
-
-/**
- * Push erfc x, bit for bit `erfc` of src/special.ts. Each of its methods (1 − erfSeries below 0.5, erfcMid
- * below 1.75, the continued fraction below 28) runs only when some lane needs it, on a stand-in argument
- * in the lanes that do not; |x| ≥ 28 gives 0, negative x 2 − erfc(|x|), NaN itself.
+ * Push erfc x, bit for bit `erfc` of src/special.ts. Its two methods (1 − erf's polynomial below 0.84375,
+ * the polynomial in (|x| − 3)/(|x| + 3) below 28) run only when some lane needs them, on a stand-in argument
+ * in the lanes that do not; |x| ≥ 28 gives 0 (2 for negative x), NaN itself.
  */
 export function pushErfc(f: Func, x: Local): void {
   const a = tmp(f, abs(x));
-  const tail = tmp(f, 0);
-  const m1 = tmp(f, lt(a, MID_LOW));
-  const belowSwitch = tmp(f, lt(a, SWITCH));
-  const m2 = tmp(f, andNot(belowSwitch, m1));
-  const m3 = tmp(f, andNot(lt(a, ERFC_ZERO), belowSwitch));
-  const arm = (mask: Local, standIn: number, value: (arg: Local) => Ex) => {
+  const small = tmp(f, lt(a, ERF_POLY_MAX));
+  const mid = tmp(f, andNot(lt(a, ERFC_ZERO), small));
+  const res = tmp(f, sel(2, 0, lt(x, 0)));
+  const arm = (mask: Local, arg: Ex, value: (arg: Local) => Ex) => {
     f.get(mask)
       .op('v128.any_true')
-      .if(() => {
-        const arg = tmp(f, sel(a, standIn, mask));
-        assign(f, tail, sel(value(arg), tail, mask));
-      });
+      .if(() => assign(f, res, sel(value(tmp(f, sel(arg, 1, mask))), res, mask)));
   };
-  // Math.ceil(12·x) + 8 ≤ 14 for x < 0.5.
-  arm(m1, 0, (arg) => sub(1, erfSeries(f, arg, 14)));
-  arm(m2, 1, (arg) => erfcMid(f, arg));
-  arm(m3, 2, (arg) => erfcFraction(f, arg));
-  const res = tmp(f, sel(sub(2, tail), tail, lt(x, 0)));
+  arm(small, x, (v) => erfcSmall(f, v));
+  arm(mid, a, (v) => {
+    const tail = erfcPositive(f, v);
+    return sel(sub(2, tail), tail, lt(x, 0));
+  });
   push(f, sel(x, res, ne(x, x)));
 }

@@ -12,6 +12,7 @@ import { addElementwise } from './elementwise.js';
 import { addGemm } from './gemm.js';
 import { addOptim } from './optim.js';
 import { addPooling } from './pooling.js';
+import { addRecurrent } from './recurrent.js';
 import { addReduce } from './reduce.js';
 
 /** What the module is built to use. */
@@ -89,5 +90,7 @@ function assemble(
   addReduce(mod, 'f64');
   addPooling(mod, 'f32');
   addPooling(mod, 'f64');
+  addRecurrent(mod, 'f32');
+  addRecurrent(mod, 'f64');
   return mod.build(memory);
 }

@@ -21,6 +21,7 @@ import {
 } from './window-plan.js';
 import { buildKernelModule, type WasmFeatures } from './module.js';
 import { reduceNames } from './reduce.js';
+import { recurrentNames } from './recurrent.js';
 import {
   ADAM_VARIANTS,
   adamIndex,
@@ -30,7 +31,7 @@ import {
   SGD_VARIANTS,
   sgdIndex,
 } from './optim.js';
-import type { AdagradHyper, AdamHyper, RmspropHyper, SgdHyper } from '../types.js';
+import type { AdagradHyper, AdamHyper, CellBuffers, RmspropHyper, SgdHyper } from '../types.js';
 import { Heap } from './heap.js';
 import {
   controlBytes,
@@ -93,6 +94,8 @@ const POOL_FUNCTIONS: readonly string[] = [
     poolNames.avg(dt),
     poolNames.avgGrad(dt),
   ]),
+  'f32_gemm_batched',
+  'f64_gemm_batched',
 ];
 
 /** The pooling kernels' export names per element type (made once: calls build no strings). */
@@ -180,6 +183,7 @@ interface RuntimePlan {
 /** The exported functions of one element type, looked up once so calls build no strings. */
 interface DTypeFns {
   gemm: Fn;
+  gemmBatched: Fn;
   packA: Fn;
   unary: Partial<Record<UnaryOp, Fn>>;
   grad: Partial<Record<UnaryOp, Fn>>;
@@ -205,6 +209,11 @@ export class WasmRuntime {
   /** The plan of the convolution being called (filled in per call). */
   private readonly plan = emptyConvPlan();
   private readonly fns: Record<WasmDType, DTypeFns>;
+  /** The fused recurrent cells' functions (`recurrent.ts`). */
+  private readonly cellFns: Record<
+    WasmDType,
+    Record<'lstmForward' | 'lstmBackward' | 'gruForward' | 'gruBackward', Fn>
+  >;
 
   /** Lowest address the operands may use: past the work areas, raised when a worker is lost. */
   private operandsFloor: number;
@@ -236,6 +245,7 @@ export class WasmRuntime {
     const table = (dt: WasmDType): DTypeFns => {
       const t: DTypeFns = {
         gemm: fn(`${dt}_gemm`),
+        gemmBatched: fn(`${dt}_gemm_batched`),
         packA: fn(`${dt}_packA`),
         unary: {},
         grad: {},
@@ -264,6 +274,13 @@ export class WasmRuntime {
       return t;
     };
     this.fns = { f32: table('f32'), f64: table('f64') };
+    const cells = (dt: WasmDType) => ({
+      lstmForward: fn(recurrentNames.lstmForward(dt)),
+      lstmBackward: fn(recurrentNames.lstmBackward(dt)),
+      gruForward: fn(recurrentNames.gruForward(dt)),
+      gruBackward: fn(recurrentNames.gruBackward(dt)),
+    });
+    this.cellFns = { f32: cells('f32'), f64: cells('f64') };
     this.refreshViews();
   }
 
@@ -513,6 +530,56 @@ export class WasmRuntime {
       );
     } else gemm(aPtr, bPtr, cPtr, aI, aP, bJ, bP, n, k, 0, m, 0, n, 0);
     this.take(dt, cPtr, m * n, c, co);
+    return true;
+  }
+
+  /**
+   * `Kernels.matmulBatched`: A and B copied in once (unless resident), every product of the batch in one
+   * wasm call (or one per thread, each a range of whole products), C copied out once; false if it did not
+   * fit in memory.
+   */
+  matmulBatched(
+    dt: WasmDType,
+    a: Storage,
+    aOffsets: Int32Array,
+    b: Storage,
+    bOffsets: Int32Array,
+    c: Storage,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+  ): boolean {
+    const size = ELEMENT_BYTES[dt];
+    const count = aOffsets.length;
+    const aAt = this.operands;
+    const bAt = align(aAt + a.length * size);
+    const cAt = align(bAt + b.length * size);
+    const aOffAt = align(cAt + count * m * n * size);
+    const bOffAt = align(aOffAt + count * 4);
+    if (!this.reserve(bOffAt + count * 4)) return false;
+    const aPtr = this.put(dt, a, 0, a.length, aAt);
+    const bPtr = this.put(dt, b, 0, b.length, bAt);
+    const cPtr = c === a || c === b ? cAt : this.target(dt, c, 0, cAt);
+    this.i32.set(aOffsets, aOffAt / 4);
+    this.i32.set(bOffsets, bOffAt / 4);
+    const args = [aPtr, bPtr, cPtr, aOffAt, bOffAt];
+    // Strides as in `matmul`.
+    args.push(transA ? 1 : k, transA ? m : 1, transB ? k : 1, transB ? 1 : n, n, k, m);
+    const { gemmBatched } = this.fns[dt];
+    const threads = Math.min(count, this.threadsFor(count * m * k * n));
+    if (this.pool && threads > 1) {
+      const parts = Array.from({ length: threads }, (_, p) => [
+        ...args,
+        Math.floor((p * count) / threads),
+        Math.floor(((p + 1) * count) / threads),
+      ]);
+      this.pool.run(POOL_FUNCTIONS.indexOf(`${dt}_gemm_batched`), parts, (x, work) =>
+        gemmBatched(...x, work),
+      );
+    } else gemmBatched(...args, 0, count, 0);
+    this.take(dt, cPtr, count * m * n, c, 0);
     return true;
   }
 
@@ -870,6 +937,62 @@ export class WasmRuntime {
     const oPtr = this.target(dt, out, 0, oAt);
     this.fns[dt].reduceRows[op](xPtr, oPtr, rows, cols);
     this.take(dt, oPtr, rows, out, 0);
+    return true;
+  }
+
+  // The fused recurrent cells work on resident buffers only (the op allocates them with `alloc`): a step
+  // touches a slice of sequence-long buffers, which copying in and out per step would cost T times over.
+
+  /** The byte address of element `offset` of a resident array, or −1 where it is not resident. */
+  private residentAt(dt: WasmDType, a: Storage, offset: number): number {
+    const home = this.resident.get(a);
+    return home === undefined ? -1 : home + offset * ELEMENT_BYTES[dt];
+  }
+
+  /** `Kernels.cellForward` in wasm; false where a buffer is not resident. */
+  cellForward(dt: WasmDType, b: CellBuffers, t: number): boolean {
+    const { rows, hidden: H } = b;
+    const G = b.cell === 'lstm' ? 4 : 3;
+    const at = t * rows;
+    const pre = this.residentAt(dt, b.pre, at * G * H);
+    const hh = this.residentAt(dt, b.hh, 0);
+    const bias = this.residentAt(dt, b.bias, 0);
+    const saved = this.residentAt(dt, b.saved, at * (G + 1) * H);
+    const hPrev = this.residentAt(dt, b.h, at * H);
+    const hNext = this.residentAt(dt, b.h, (at + rows) * H);
+    if (pre < 0 || hh < 0 || bias < 0 || saved < 0 || hPrev < 0) return false;
+    if (b.c === null) {
+      this.cellFns[dt].gruForward(pre, hh, bias, saved, hPrev, hNext, rows, H);
+      return true;
+    }
+    const cPrev = this.residentAt(dt, b.c, at * H);
+    if (cPrev < 0) return false;
+    const cNext = cPrev + rows * H * ELEMENT_BYTES[dt];
+    this.cellFns[dt].lstmForward(pre, hh, bias, saved, cPrev, cNext, hNext, rows, H);
+    return true;
+  }
+
+  /** `Kernels.cellBackward` in wasm; false where a buffer is not resident. */
+  cellBackward(dt: WasmDType, b: CellBuffers, t: number): boolean {
+    const { rows, hidden: H } = b;
+    const G = b.cell === 'lstm' ? 4 : 3;
+    const at = t * rows;
+    const saved = this.residentAt(dt, b.saved, at * (G + 1) * H);
+    const gOut = this.residentAt(dt, b.gOut, at * H);
+    const dhRec = this.residentAt(dt, b.dhRec, 0);
+    const carry = this.residentAt(dt, b.carry, 0);
+    const dPre = this.residentAt(dt, b.dPre, at * G * H);
+    if (saved < 0 || gOut < 0 || dhRec < 0 || carry < 0 || dPre < 0) return false;
+    if (b.c === null) {
+      const hPrev = this.residentAt(dt, b.h, at * H);
+      const dHh = this.residentAt(dt, b.dHh, at * G * H);
+      if (hPrev < 0 || dHh < 0) return false;
+      this.cellFns[dt].gruBackward(saved, hPrev, gOut, dhRec, carry, dPre, dHh, rows, H);
+      return true;
+    }
+    const cPrev = this.residentAt(dt, b.c, at * H);
+    if (cPrev < 0) return false;
+    this.cellFns[dt].lstmBackward(saved, cPrev, gOut, dhRec, carry, dPre, rows, H);
     return true;
   }
 
