@@ -55,6 +55,11 @@ before(async () => {
     '--out',
     'lm.json',
   ]);
+  await train(
+    '--data tiny.txt --task language-model --model gpt --width 8 --heads 2 --blocks 1 --context 6 --steps 2 --epochs 1 --out gpt.json'.split(
+      ' ',
+    ),
+  );
   await train([
     '--data',
     'series.csv',
@@ -116,6 +121,21 @@ describe('chainrule explain, layer by layer (child processes)', () => {
     assert.match(r.out, /d_loss\/d_weight\[\d+\]\[\d\]\s+= Σ over the \d+ position\(s\) holding token/);
     assert.match(r.out, /\| tensor \| chain rule vs autograd \|/);
     assert.match(r.out, /All agree/);
+  });
+
+  test('a GPT language model: its embeddings, attention per head, MLP and head, all agreeing', async () => {
+    const r = await explain('--model', 'gpt.json', '--data', 'tiny.txt', '--row', '2', '--format', 'json');
+    assert.equal(r.code, 0, r.err);
+    const t = JSON.parse(r.out) as ModelTrace;
+    const types = t.layers.map((l) => l.type);
+    for (const type of ['Embedding', 'LayerNorm', 'MultiheadAttention', 'GELU', 'Linear'])
+      assert.ok(types.includes(type), `${type} in ${types.join(', ')}`);
+    assert.deepEqual(t.summary.disagreements, []);
+    assert.deepEqual(t.summary.traceDisagreements, []);
+    const text = await explain('--model', 'gpt.json', '--data', 'tiny.txt', '--row', '2');
+    assert.equal(text.code, 0, text.err);
+    assert.match(text.out, /the GPT is layer 0/);
+    assert.match(text.out, /All agree/);
   });
 
   test('a GRU forecaster, as JSON: the trace record', async () => {
