@@ -51,3 +51,32 @@ export {
   type LayerParameters,
 } from './run.js';
 export { explainStep, type PlaygroundExplanation } from './explain.js';
+export {
+  DEFAULT_IMAGE_CONFIG,
+  FOLDER_IMAGE_SHAPE,
+  IMAGE_DATASETS,
+  IMAGE_DATASET_NAMES,
+  IMAGE_LEARNING_RATES,
+  IMAGE_LIMITS,
+  IMAGE_PRESETS,
+  ImageConfigError,
+  checkImageConfig,
+  decodeImageSet,
+  encodeImageSet,
+  folderImageSet,
+  type FolderImage,
+  type ImageConfig,
+  type ImageDatasetName,
+  type ImageSet,
+  type ImageSplit,
+} from './images.js';
+export {
+  ImageRun,
+  createImageRun,
+  imageInputs,
+  type ImageEvaluation,
+  type InspectedLayer,
+  type InspectedParameter,
+  type Inspection,
+} from './images-run.js';
+export { explainCell, layerName, num, type CellExplanation, type CellPlace } from './images-formulas.js';
