@@ -1,10 +1,12 @@
-// Build the playground page into a folder of static files: index.html, style.css, main.js and worker.js
+// Build the playground pages into a folder of static files: index.html, style.css, main.js and worker.js
+// (the Images page: images.html, images.css, images.js, images.worker.js and its data in images/)
 // (bundled by esbuild, with source maps), and a `_headers` file that asks hosts which read it (Netlify,
 // Cloudflare Pages) for the cross-origin isolation headers. `tsx web/build.ts [outDir]`.
 import { build } from 'esbuild';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeImageAssets } from './images.assets.js';
 
 /** This folder: the page's sources. */
 export const WEB_SOURCE = dirname(fileURLToPath(import.meta.url));
@@ -28,7 +30,13 @@ export interface BuildOptions {
 export async function buildWeb(outDir: string = WEB_OUT, options: BuildOptions = {}): Promise<string[]> {
   await mkdir(outDir, { recursive: true });
   await build({
-    entryPoints: { main: join(WEB_SOURCE, 'main.ts'), worker: join(WEB_SOURCE, 'worker.ts') },
+    entryPoints: {
+      main: join(WEB_SOURCE, 'main.ts'),
+      worker: join(WEB_SOURCE, 'worker.ts'),
+      // The Images page (web/images.*).
+      images: join(WEB_SOURCE, 'images.ts'),
+      'images.worker': join(WEB_SOURCE, 'images.worker.ts'),
+    },
     outdir: outDir,
     bundle: true,
     format: 'esm',
@@ -40,9 +48,23 @@ export async function buildWeb(outDir: string = WEB_OUT, options: BuildOptions =
   });
   await copyFile(join(WEB_SOURCE, 'index.html'), join(outDir, 'index.html'));
   await copyFile(join(WEB_SOURCE, 'style.css'), join(outDir, 'style.css'));
+  for (const file of ['images.html', 'images.css'])
+    await copyFile(join(WEB_SOURCE, file), join(outDir, file));
+  const imageAssets = await writeImageAssets(outDir);
   const headers = Object.entries(ISOLATION_HEADERS).map(([k, v]) => `  ${k}: ${v}`);
   await writeFile(join(outDir, '_headers'), `/*\n${headers.join('\n')}\n`);
-  return ['index.html', 'style.css', 'main.js', 'main.js.map', 'worker.js', 'worker.js.map', '_headers'];
+  return [
+    ...['index.html', 'style.css', 'main.js', 'main.js.map', 'worker.js', 'worker.js.map', '_headers'],
+    ...[
+      'images.html',
+      'images.css',
+      'images.js',
+      'images.js.map',
+      'images.worker.js',
+      'images.worker.js.map',
+    ],
+    ...imageAssets,
+  ];
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

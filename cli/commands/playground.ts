@@ -53,6 +53,7 @@ const MIME: Record<string, string> = {
   '.png': 'image/png',
   '.ico': 'image/x-icon',
   '.wasm': 'application/wasm',
+  '.bin': 'application/octet-stream',
 };
 
 /** Sent with every response: cross-origin isolation (SharedArrayBuffer for workers) and no sniffing. */
@@ -206,6 +207,7 @@ export async function playgroundCommand(flags: Flags, _positionals: string[], io
   const server = await servePlayground({ root, port: (flags.port as number | undefined) ?? 8080 });
   io.err(`chainrule playground: serving ${root} (cross-origin isolated); Ctrl-C stops it\n`);
   io.out(`${server.url}\n`);
+  io.err(`chainrule playground: the Images page (a CNN on digits or MNIST) is ${server.url}images.html\n`);
   await new Promise<void>((done) => {
     if (io.signal?.aborted) return done();
     io.signal?.addEventListener('abort', () => done(), { once: true });

@@ -6,6 +6,7 @@
  */
 import { parseArch, type ParsedArch } from '../nn/arch.js';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/byname.js';
+import { resizeImage } from '../data/image.js';
 
 /**
  * The image sets: scikit-learn's 8×8 digits (1,797 images: the first 1,437 train, the last 360 test), a
@@ -298,4 +299,64 @@ export function folderImageSet(name: string, images: readonly FolderImage[]): Im
     test: split(parts.test),
     source: `your folder ${name}`,
   };
+}
+
+/**
+ * A drawing (grey bytes, `width` × `height`, ink bright on black) as a network input of `shape` ([1, H, W],
+ * values in [0, 1]), prepared as MNIST's digits were: the ink's bounding box scaled (PIL's bilinear filter,
+ * aspect kept) to fit a box of 20/28 of the image for 28×28 and larger, the whole image for smaller ones
+ * (the 8×8 digits fill their frame), then placed with its centre of mass at the image's centre (28×28 and
+ * larger) or its box centred. An empty drawing is all zeros.
+ */
+export function drawingToImage(
+  grey: Uint8Array,
+  width: number,
+  height: number,
+  shape: readonly [number, number, number],
+): Float64Array {
+  const [, h, w] = shape;
+  const out = new Float64Array(h * w);
+  let top = height;
+  let left = width;
+  let bottom = -1;
+  let right = -1;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++)
+      if (grey[y * width + x] > 0) {
+        top = Math.min(top, y);
+        bottom = Math.max(bottom, y);
+        left = Math.min(left, x);
+        right = Math.max(right, x);
+      }
+  if (bottom < 0) return out;
+  const ch = bottom - top + 1;
+  const cw = right - left + 1;
+  const crop = new Uint8Array(ch * cw);
+  for (let y = 0; y < ch; y++) crop.set(grey.subarray((top + y) * width + left, (top + y) * width + left + cw), y * cw);
+  const mnistLike = h >= 20;
+  const box = mnistLike ? Math.round((h * 20) / 28) : h;
+  const scale = box / Math.max(ch, cw);
+  const nh = Math.max(1, Math.min(h, Math.round(ch * scale)));
+  const nw = Math.max(1, Math.min(w, Math.round(cw * scale)));
+  const small = resizeImage(crop, 1, ch, cw, nh, nw);
+  let oy = Math.floor((h - nh) / 2);
+  let ox = Math.floor((w - nw) / 2);
+  if (mnistLike) {
+    let mass = 0;
+    let my = 0;
+    let mx = 0;
+    for (let y = 0; y < nh; y++)
+      for (let x = 0; x < nw; x++) {
+        const v = small[y * nw + x];
+        mass += v;
+        my += v * y;
+        mx += v * x;
+      }
+    if (mass > 0) {
+      oy = Math.min(h - nh, Math.max(0, Math.round(h / 2 - 0.5 - my / mass)));
+      ox = Math.min(w - nw, Math.max(0, Math.round(w / 2 - 0.5 - mx / mass)));
+    }
+  }
+  for (let y = 0; y < nh; y++) for (let x = 0; x < nw; x++) out[(oy + y) * w + ox + x] = small[y * nw + x] / 255;
+  return out;
 }
