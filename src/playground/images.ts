@@ -332,7 +332,8 @@ export function drawingToImage(
   const ch = bottom - top + 1;
   const cw = right - left + 1;
   const crop = new Uint8Array(ch * cw);
-  for (let y = 0; y < ch; y++) crop.set(grey.subarray((top + y) * width + left, (top + y) * width + left + cw), y * cw);
+  for (let y = 0; y < ch; y++)
+    crop.set(grey.subarray((top + y) * width + left, (top + y) * width + left + cw), y * cw);
   const mnistLike = h >= 20;
   const box = mnistLike ? Math.round((h * 20) / 28) : h;
   const scale = box / Math.max(ch, cw);
@@ -357,6 +358,7 @@ export function drawingToImage(
       ox = Math.min(w - nw, Math.max(0, Math.round(w / 2 - 0.5 - mx / mass)));
     }
   }
-  for (let y = 0; y < nh; y++) for (let x = 0; x < nw; x++) out[(oy + y) * w + ox + x] = small[y * nw + x] / 255;
+  for (let y = 0; y < nh; y++)
+    for (let x = 0; x < nw; x++) out[(oy + y) * w + ox + x] = small[y * nw + x] / 255;
   return out;
 }
