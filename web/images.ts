@@ -279,11 +279,12 @@ byId('test-image').addEventListener('click', () => showTestImage(testIndex + 1))
 async function useFolder(read: Promise<playground.ImageSet>): Promise<void> {
   try {
     status('Reading the images…');
-    folderSet = await read;
-    status(
-      `${folderSet.name}: ${folderSet.train.count} training and ${folderSet.test.count} test images, classes ${folderSet.classes.join(', ')}`,
-    );
+    const set = await read;
+    folderSet = set;
     setState({ ...presetState('folder', state.seed), showGradients: state.showGradients }, true);
+    status(
+      `${set.name}: ${set.train.count} training and ${set.test.count} test images, classes ${set.classes.join(', ')}`,
+    );
   } catch (e) {
     status((e as Error).message);
   }

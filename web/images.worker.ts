@@ -41,7 +41,8 @@ function frame(r: playground.ImageRun): ImagesFrame {
   };
   sentLosses = r.losses.length;
   sentEvaluations = r.evaluations.length;
-  if (image) {
+  // An image of another set's shape (sent for the run before) waits for the page's next one.
+  if (image && image.values.length === r.trainX.shape[1]) {
     const label = image.label ?? r.inspect(image.values, 0).predicted;
     f.inspection = r.inspect(image.values, label);
   }
@@ -94,6 +95,7 @@ async function init(msg: Extract<ImagesToWorker, { type: 'init' }>): Promise<voi
   stop();
   runId = msg.run;
   run = null;
+  image = null;
   sentLosses = 0;
   sentEvaluations = 0;
   try {
