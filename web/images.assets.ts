@@ -3,6 +3,7 @@
 // the library's `encodeImageSet` so the page's worker and the Node tests decode the same bytes.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { loadBuiltin, mnistDirectory, readIdx } from '../cli/datasets.js';
 import { playground } from '../src/index.js';
 
@@ -66,7 +67,7 @@ export async function mnistImageSet(): Promise<playground.ImageSet> {
   };
 }
 
-/** Write the encoded sets into `outDir/images/`; returns the files written, relative to `outDir`. */
+/** Write the encoded sets, gzipped, into `outDir/images/`; returns the files written, relative to `outDir`. */
 export async function writeImageAssets(outDir: string): Promise<string[]> {
   await mkdir(join(outDir, 'images'), { recursive: true });
   const files: string[] = [];
@@ -75,7 +76,7 @@ export async function writeImageAssets(outDir: string): Promise<string[]> {
     ['mnist', mnistImageSet],
   ] as const) {
     const file = playground.IMAGE_DATASETS[name].asset as string;
-    await writeFile(join(outDir, file), playground.encodeImageSet(await make()));
+    await writeFile(join(outDir, file), gzipSync(playground.encodeImageSet(await make()), { level: 9 }));
     files.push(file);
   }
   return files;

@@ -84,7 +84,9 @@ function builtin(name: playground.ImageDatasetName): Promise<playground.ImageSet
   if (!p) {
     p = fetch(new URL(asset, new URL('.', location.href))).then(async (response) => {
       if (!response.ok) throw new Error(`images: ${asset}: HTTP ${response.status}`);
-      return playground.decodeImageSet(new Uint8Array(await response.arrayBuffer()), asset);
+      // Gzipped bytes, sent as they are (no Content-Encoding): the stream unpacks them.
+      const unpacked = new Response(response.body!.pipeThrough(new DecompressionStream('gzip')));
+      return playground.decodeImageSet(new Uint8Array(await unpacked.arrayBuffer()), asset);
     });
     sets.set(asset, p);
   }

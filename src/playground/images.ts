@@ -28,7 +28,10 @@ export interface ImageConfig {
   seed: number;
 }
 
-/** Each built-in set's split and where its asset lies (relative to the page); `folder` has no asset. */
+/**
+ * Each built-in set's split and where its asset lies (relative to the page): {@link encodeImageSet}'s bytes,
+ * gzipped (MNIST's 9.4 MB become 1.9 MB); `folder` has no asset.
+ */
 export const IMAGE_DATASETS: {
   readonly [D in ImageDatasetName]: {
     readonly label: string;
@@ -38,12 +41,12 @@ export const IMAGE_DATASETS: {
 } = {
   digits: {
     label: '8×8 digits',
-    asset: 'images/digits.bin',
+    asset: 'images/digits.bin.gz',
     split: '1,437 train (the first rows) / 360 test (the last rows) of scikit-learn’s 1,797',
   },
   mnist: {
     label: 'MNIST (12k)',
-    asset: 'images/mnist.bin',
+    asset: 'images/mnist.bin.gz',
     split: 'the first 10,000 of MNIST’s 60,000 training images / the first 2,000 of its 10,000 test images',
   },
   folder: {
