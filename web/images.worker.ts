@@ -134,6 +134,8 @@ function handle(msg: ImagesToWorker): void {
       return;
     case 'pause':
       stop();
+      // Scored where it stopped, too (epochs end only every few hundred steps on MNIST).
+      if (run && run.evaluations[run.evaluations.length - 1]?.step !== run.steps) run.evaluate();
       sendFrame();
       return;
     case 'step':
