@@ -214,6 +214,10 @@ describe('the Images page in Chromium', { skip: chromiumSkip }, () => {
         String(pg.explainCell(ins, { of: 'weightGrad', layer: 0, index: 0 }).value),
       );
       assert.match((await card.textContent()) ?? '', /Σ patch·δ/);
+      // A probability: softmax of the logits.
+      await page.hover('#probabilities li:nth-child(3)');
+      assert.equal(await card.getAttribute('data-value'), String(ins.probabilities[2]));
+      assert.match((await card.textContent()) ?? '', /p_2 = e\^\{z_2\} \/ Σ_k e\^\{z_k\}/);
       await page.mouse.move(0, 0);
     }
   });

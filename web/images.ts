@@ -336,22 +336,31 @@ function draw(): void {
   const list = byId('probabilities');
   if (!inspection || !data) return list.replaceChildren();
   const i = inspection;
-  list.replaceChildren(
-    ...Array.from(i.probabilities, (p, k) => {
-      const li = document.createElement('li');
-      if (k === i.predicted) li.className = 'predicted';
-      const name = document.createElement('span');
-      name.textContent = data!.classes[k];
-      const bar = document.createElement('span');
-      bar.className = 'bar';
-      bar.style.width = `${(p * 100).toFixed(1)}%`;
-      const text = document.createElement('output');
-      text.id = `prob-${k}`;
-      text.textContent = percent(p);
-      li.append(name, bar, text);
-      return li;
-    }),
-  );
+  const classes = data.classes;
+  // Built once per set of classes, then updated: a hovered or focused row stays where it is.
+  if (list.children.length !== classes.length)
+    list.replaceChildren(
+      ...classes.map((c, k) => {
+        const li = document.createElement('li');
+        const name = document.createElement('span');
+        name.textContent = c;
+        const bar = document.createElement('span');
+        bar.className = 'bar';
+        const text = document.createElement('output');
+        text.id = `prob-${k}`;
+        li.append(name, bar, text);
+        li.tabIndex = 0;
+        view.attach(li, { of: 'probability', index: k });
+        return li;
+      }),
+    );
+  i.probabilities.forEach((p, k) => {
+    const li = list.children[k] as HTMLElement;
+    li.classList.toggle('predicted', k === i.predicted);
+    li.setAttribute('aria-label', `class ${classes[k]}: ${percent(p)}`);
+    (li.children[1] as HTMLElement).style.width = `${(p * 100).toFixed(1)}%`;
+    li.children[2].textContent = percent(p);
+  });
 }
 
 function drawChart(): void {

@@ -251,6 +251,27 @@ export class LayersView {
     parent.append(canvas);
   }
 
+  /**
+   * Show the card of a cell that is not in a picture (a probability of the prediction list) while the
+   * pointer is over `target` or it has the focus.
+   */
+  attach(target: HTMLElement, place: playground.CellPlace): void {
+    const picture: Picture = {
+      canvas: target as unknown as HTMLCanvasElement,
+      height: 1,
+      width: 1,
+      values: () => [],
+      place: () => place,
+    };
+    target.addEventListener('mousemove', (e) => this.hover(picture, 0, e.clientX + 14, e.clientY + 14));
+    target.addEventListener('mouseleave', () => this.leave());
+    target.addEventListener('focus', () => {
+      const r = target.getBoundingClientRect();
+      this.hover(picture, 0, r.right + 8, r.top);
+    });
+    target.addEventListener('blur', () => this.leave());
+  }
+
   private hover(p: Picture, cell: number, x: number, y: number): void {
     this.hovered = { picture: p, cell, x, y };
     this.showCard(p, cell, x, y);
