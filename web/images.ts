@@ -322,6 +322,12 @@ function queueDraw(): void {
   requestAnimationFrame(draw);
 }
 
+/** What the pictures show now. */
+const shown: { inspection: playground.Inspection | null; gradients: boolean } = {
+  inspection: null,
+  gradients: true,
+};
+
 const percent = (v: number) => `${(v * 100).toFixed(2)}%`;
 
 function draw(): void {
@@ -332,6 +338,10 @@ function draw(): void {
   byId('test-loss').textContent = e ? e.testLoss.toFixed(4) : '–';
   byId('batch-loss').textContent = losses.length ? losses[losses.length - 1].toFixed(4) : '–';
   drawChart();
+  // The pictures only change with a new inspection (a few times a second while playing).
+  if (inspection === shown.inspection && state.showGradients === shown.gradients) return;
+  shown.inspection = inspection;
+  shown.gradients = state.showGradients;
   view.update(inspection, state.showGradients);
   const list = byId('probabilities');
   if (!inspection || !data) return list.replaceChildren();

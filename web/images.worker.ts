@@ -30,6 +30,10 @@ const sets = new Map<string, Promise<playground.ImageSet>>();
 const post = (m: ImagesFromWorker, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
+/** While playing, the image is opened up at most this often (ms): drawing it costs the page's cores too. */
+const INSPECT_EVERY_MS = 250;
+let inspectedAt = -Infinity;
+
 function frame(r: playground.ImageRun): ImagesFrame {
   const f: ImagesFrame = {
     steps: r.steps,
@@ -42,7 +46,9 @@ function frame(r: playground.ImageRun): ImagesFrame {
   sentLosses = r.losses.length;
   sentEvaluations = r.evaluations.length;
   // An image of another set's shape (sent for the run before) waits for the page's next one.
-  if (image && image.values.length === r.trainX.shape[1]) {
+  const due = !playing || performance.now() - inspectedAt >= INSPECT_EVERY_MS;
+  if (image && due && image.values.length === r.trainX.shape[1]) {
+    inspectedAt = performance.now();
     const label = image.label ?? r.inspect(image.values, 0).predicted;
     f.inspection = r.inspect(image.values, label);
   }
