@@ -1,7 +1,8 @@
 // The Images page's speed target, measured in headless Chromium: the MNIST preset (the page's 12k subset:
 // the first 10,000 training and 2,000 test images) trains from the moment play is pressed; the test accuracy
 // is scored after every epoch, and this prints when each score arrived, the first at or above 97%, and the
-// load average. Not a test (timings on a shared machine are noisy): `npm run bench:images [-- --seconds 60 --seed 1]`.
+// load average. Not a test (timings on a shared machine are noisy):
+// `npm run bench:images [-- --seconds 60 --seed 1 --arch '…' --lr 0.002 --batch 32]` (the MNIST preset unless given).
 import { loadavg, cpus } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,7 +46,13 @@ try {
   });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
-    const state = presetState('mnist', seed);
+    const at = process.argv.indexOf('--arch');
+    const state = {
+      ...presetState('mnist', seed),
+      ...(at > 0 ? { arch: process.argv[at + 1] } : {}),
+      ...(process.argv.includes('--lr') ? { learningRate: arg('lr', 0) } : {}),
+      ...(process.argv.includes('--batch') ? { batchSize: arg('batch', 0) } : {}),
+    };
     await page.goto(`${server.url}images.html${imagesStateToHash(state)}`);
     type Hook = {
       steps(): number | null;
