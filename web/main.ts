@@ -122,8 +122,7 @@ function useCsv(choice: CsvChoice, problem?: playground.ProblemType): void {
 }
 
 function pickDataset(d: playground.DatasetName): void {
-  if (d === 'seed')
-    return setState({ ...state, ...playground.SEED_PRESET, features: ['x1', 'x2'], hidden: [2] });
+  if (d === 'seed') return setState({ ...state, ...playground.presetFor('seed') });
   if (d === 'csv') {
     if (csv) setState({ ...state, dataset: 'csv', problem: csv.points.problem });
     else byId('csv-file').click();
