@@ -1,4 +1,5 @@
-// Build the playground page into a folder of static files: index.html, style.css, main.js and worker.js
+// Build the playground pages into a folder of static files: index.html, style.css, main.js and worker.js
+// (the Images page: images.html, images.css, images.js, images.worker.js and its data in images/)
 // (bundled by esbuild, with source maps), and a `_headers` file that asks hosts which read it (Netlify,
 // Cloudflare Pages) for the cross-origin isolation headers. `tsx web/build.ts [outDir]`.
 import { build } from 'esbuild';
@@ -6,6 +7,7 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadText } from '../cli/sequence-data.js';
+import { writeImageAssets } from './images.assets.js';
 
 /** This folder: the page's sources. */
 export const WEB_SOURCE = dirname(fileURLToPath(import.meta.url));
@@ -34,6 +36,9 @@ export async function buildWeb(outDir: string = WEB_OUT, options: BuildOptions =
       worker: join(WEB_SOURCE, 'worker.ts'),
       text: join(WEB_SOURCE, 'text.ts'),
       'text.worker': join(WEB_SOURCE, 'text.worker.ts'),
+      // The Images page (web/images.*).
+      images: join(WEB_SOURCE, 'images.ts'),
+      'images.worker': join(WEB_SOURCE, 'images.worker.ts'),
     },
     outdir: outDir,
     bundle: true,
@@ -46,18 +51,24 @@ export async function buildWeb(outDir: string = WEB_OUT, options: BuildOptions =
   });
   await copyFile(join(WEB_SOURCE, 'index.html'), join(outDir, 'index.html'));
   await copyFile(join(WEB_SOURCE, 'style.css'), join(outDir, 'style.css'));
+  for (const file of ['images.html', 'images.css'])
+    await copyFile(join(WEB_SOURCE, file), join(outDir, file));
+  const imageAssets = await writeImageAssets(outDir);
   const text = await buildTextPage(outDir);
   const headers = Object.entries(ISOLATION_HEADERS).map(([k, v]) => `  ${k}: ${v}`);
   await writeFile(join(outDir, '_headers'), `/*\n${headers.join('\n')}\n`);
   return [
-    'index.html',
-    'style.css',
-    'main.js',
-    'main.js.map',
-    'worker.js',
-    'worker.js.map',
+    ...['index.html', 'style.css', 'main.js', 'main.js.map', 'worker.js', 'worker.js.map', '_headers'],
+    ...[
+      'images.html',
+      'images.css',
+      'images.js',
+      'images.js.map',
+      'images.worker.js',
+      'images.worker.js.map',
+    ],
+    ...imageAssets,
     ...text,
-    '_headers',
   ];
 }
 

@@ -5,6 +5,7 @@ import { drawChart } from './draw/chart.js';
 import { Heatmap } from './draw/heatmap.js';
 import { NetworkView } from './draw/network.js';
 import { Inspector, type Naming } from './inspector.js';
+import { mountNav } from './nav.js';
 import { playground } from './lib.js';
 import { UNIT_DENSITY, type ExportFormat, type Frame, type FromWorker, type ToWorker } from './protocol.js';
 import {
@@ -57,6 +58,8 @@ function naming(s: PageState): Naming {
     inputLegend: labels.map((l, i) => `x_${i} = ${l}`).join(', '),
   };
 }
+
+mountNav(byId('pages'), 'index.html');
 
 const heatmap = new Heatmap(byId('heatmap'), playground.DOMAIN);
 const chart = byId<HTMLCanvasElement>('chart');
@@ -119,8 +122,7 @@ function useCsv(choice: CsvChoice, problem?: playground.ProblemType): void {
 }
 
 function pickDataset(d: playground.DatasetName): void {
-  if (d === 'seed')
-    return setState({ ...state, ...playground.SEED_PRESET, features: ['x1', 'x2'], hidden: [2] });
+  if (d === 'seed') return setState({ ...state, ...playground.presetFor('seed') });
   if (d === 'csv') {
     if (csv) setState({ ...state, dataset: 'csv', problem: csv.points.problem });
     else byId('csv-file').click();

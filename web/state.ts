@@ -167,15 +167,22 @@ export function stateToHash(state: PageState): string {
 }
 
 /**
- * A state from a URL hash (with or without '#'). Missing fields take the defaults, the seed `seed` when the
- * hash has none; fields that do not parse are reported in `ignored` and take the defaults too.
+ * A state from a URL hash (with or without '#'). Missing fields take the named dataset's preset (whole: the
+ * seed notebook's network for `dataset=seed`), the seed `seed` when the hash has none and the preset fixes none; fields that do not parse are reported in `ignored` and take the defaults too.
  */
 export function stateFromHash(
   hash: string,
   seed: number = DEFAULT_STATE.seed,
 ): { state: PageState; ignored: string[] } {
   const params = new URLSearchParams(hash.replace(/^#/, ''));
-  const state = { ...DEFAULT_STATE, seed } as PageState;
+  // A link naming a dataset starts from that dataset's preset, whole (the seed notebook's network for seed).
+  const dataset = FIELDS.dataset.parse(params.get('dataset') ?? '') ?? DEFAULT_STATE.dataset;
+  const preset = playground.presetFor(dataset);
+  const state = {
+    ...DEFAULT_STATE,
+    ...preset,
+    seed: playground.presetFixesSeed(dataset) ? preset.seed : seed,
+  } as PageState;
   const ignored: string[] = [];
   const writable = state as unknown as Record<string, unknown>;
   for (const key of STATE_KEYS) {

@@ -1,6 +1,7 @@
 // The Text page's wiring: state ↔ URL, controls → worker, worker frames → drawing. The names list is a
 // file built next to the page (names.txt); a pasted text or a dropped file is read here and sent over.
 import { decodeText, playground } from './lib.js';
+import { mountNav } from './nav.js';
 import { AttentionView, GradientView, Tip, drawChart, showChar } from './text.draw.js';
 import type { FromTextWorker, Inspection, TextFrame, ToTextWorker } from './text.protocol.js';
 import {
@@ -13,6 +14,7 @@ import {
 } from './text.state.js';
 
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+mountNav(byId('pages'), 'text.html');
 
 const worker = new Worker(new URL('./text.worker.js', import.meta.url), { type: 'module' });
 const post = (message: ToTextWorker) => worker.postMessage(message);

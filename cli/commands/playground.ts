@@ -54,6 +54,7 @@ const MIME: Record<string, string> = {
   '.png': 'image/png',
   '.ico': 'image/x-icon',
   '.wasm': 'application/wasm',
+  '.bin': 'application/octet-stream',
 };
 
 /** Sent with every response: cross-origin isolation (SharedArrayBuffer for workers) and no sniffing. */
@@ -208,6 +209,7 @@ export async function playgroundCommand(flags: Flags, _positionals: string[], io
   io.err(`chainrule playground: serving ${root} (cross-origin isolated); Ctrl-C stops it\n`);
   io.err(`chainrule playground: the Text page (a small GPT learns to write) is ${server.url}text.html\n`);
   io.out(`${server.url}\n`);
+  io.err(`chainrule playground: the Images page (a CNN on digits or MNIST) is ${server.url}images.html\n`);
   await new Promise<void>((done) => {
     if (io.signal?.aborted) return done();
     io.signal?.addEventListener('abort', () => done(), { once: true });

@@ -166,6 +166,23 @@ export const SEED_PRESET: Readonly<PlaygroundConfig> = {
   seed: 42,
 };
 
+/**
+ * The configuration a link naming only `dataset` stands for: a preset is given whole, so `#dataset=seed`
+ * is the notebook's 2-2-1 sigmoid network with its learning rate, batch and seed ({@link SEED_PRESET}),
+ * not the default 4-2 tanh network on the notebook's sample; any other dataset gets TensorFlow
+ * Playground's defaults with the dataset's own problem type.
+ */
+export function presetFor(dataset: DatasetName): PlaygroundConfig {
+  const base = dataset === 'seed' ? SEED_PRESET : DEFAULT_CONFIG;
+  const problem = DATASETS[dataset]?.problem ?? base.problem;
+  return { ...base, dataset, problem, features: [...base.features], hidden: [...base.hidden] };
+}
+
+/** Whether a dataset's preset fixes the seed too (the notebook's 42): a link without a seed then keeps it. */
+export function presetFixesSeed(dataset: DatasetName): boolean {
+  return dataset === 'seed';
+}
+
 /** A configuration that cannot be run, with what was expected and what came. */
 export class PlaygroundConfigError extends Error {
   constructor(message: string) {

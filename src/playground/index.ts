@@ -15,6 +15,8 @@ export {
   PlaygroundConfigError,
   checkConfig,
   outputKind,
+  presetFor,
+  presetFixesSeed,
   type DatasetName,
   type FeatureName,
   type HiddenActivation,
@@ -69,3 +71,33 @@ export {
   type TextModelKind,
   type TextStats,
 } from './text.js';
+export {
+  DEFAULT_IMAGE_CONFIG,
+  FOLDER_IMAGE_SHAPE,
+  IMAGE_DATASETS,
+  IMAGE_DATASET_NAMES,
+  IMAGE_LEARNING_RATES,
+  IMAGE_LIMITS,
+  IMAGE_PRESETS,
+  ImageConfigError,
+  checkImageConfig,
+  decodeImageSet,
+  drawingToImage,
+  encodeImageSet,
+  folderImageSet,
+  type FolderImage,
+  type ImageConfig,
+  type ImageDatasetName,
+  type ImageSet,
+  type ImageSplit,
+} from './images.js';
+export {
+  ImageRun,
+  createImageRun,
+  imageInputs,
+  type ImageEvaluation,
+  type InspectedLayer,
+  type InspectedParameter,
+  type Inspection,
+} from './images-run.js';
+export { explainCell, layerName, num, type CellExplanation, type CellPlace } from './images-formulas.js';
