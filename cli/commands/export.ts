@@ -31,7 +31,8 @@ export const ARCHITECTURE_KEY = 'chainrule.architecture';
 export const exportSpec: CommandSpec = {
   name: 'export',
   summary: 'Export a model file as ONNX, or its weights as PyTorch-compatible safetensors.',
-  usage: 'chainrule export <model.json> [--onnx <model.onnx>] [--safetensors <weights.safetensors>] [--bare] [--float32]',
+  usage:
+    'chainrule export <model.json> [--onnx <model.onnx>] [--safetensors <weights.safetensors>] [--bare] [--float32]',
   positionals: [
     {
       name: 'model.json',
