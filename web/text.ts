@@ -203,7 +203,7 @@ worker.onmessage = (event: MessageEvent<FromTextWorker>) => {
       return;
     case 'exported': {
       const type = m.format === 'onnx' ? 'application/octet-stream' : 'application/json';
-      const url = URL.createObjectURL(new Blob([m.data], { type }));
+      const url = URL.createObjectURL(new Blob([m.data as BlobPart], { type }));
       const a = document.createElement('a');
       a.href = url;
       a.download = m.filename;
