@@ -326,6 +326,13 @@ export {
   type OnnxTextPreprocessing,
 } from './io/onnx.js';
 export {
+  castModel,
+  modelFileOnnx,
+  onnxPreprocessingOf,
+  type ModelFileOnnx,
+  type ModelFileOnnxOptions,
+} from './io/onnx-modelfile.js';
+export {
   toSafetensors,
   fromSafetensors,
   loadSafetensors,

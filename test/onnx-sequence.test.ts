@@ -3,7 +3,8 @@
 // MultiheadAttention, TransformerBlock and GPT give chainrule's outputs within float32 tolerance; the
 // recurrent ops and the tiny GPT against PyTorch's own numbers (the fixtures), which pins ONNX's gate
 // orders; one graph for any sequence length; a language model and a forecaster trained by the command
-// line, exported by `chainrule export`, give what chainrule computes and what `chainrule predict` prints.
+// line, exported by `chainrule export`, give what chainrule computes and what `chainrule predict` prints
+// (a float64 one through --float32, cast to float32 for onnxruntime's recurrent kernels).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -315,7 +316,20 @@ describe('chainrule export of models trained by the command line', () => {
     const e = await cli(['export', 'lm64.json', '--onnx', 'lm64.onnx']);
     assert.equal(e.code, 0, e.err);
     assert.match(e.out, /logits\s+float64/);
-    assert.match(e.out, /note: onnxruntime \(1\.30\) has no float64 kernel for lstm/);
+    assert.match(e.out, /note: onnxruntime \(1\.30\) has no float64 kernel for lstm.*--float32/);
+    // --float32 casts the weights first: onnxruntime runs it and gives the float64 model's logits.
+    const f = await cli(['export', 'lm64.json', '--onnx', 'lm32.onnx', '--float32']);
+    assert.equal(f.code, 0, f.err);
+    assert.match(f.out, /weights cast to float32/);
+    assert.match(f.out, /logits\s+float32/);
+    assert.doesNotMatch(f.out, /note:/);
+    const file = parseModelFile(readFileSync(join(dir, 'lm64.json'), 'utf8'), 'lm64.json');
+    const { model } = loadModel(file, 'lm64.json');
+    const chars = (file.preprocessing as { vocab: { chars: string[] } }).vocab.chars;
+    const ids = [...'the cat sat'].map((ch) => chars.indexOf(ch));
+    const want = noGrad(() => model.eval().forward(tensor(ids, { shape: [1, 11], dtype: 'float64' })));
+    const got = await runOnnx(readFileSync(join(dir, 'lm32.onnx')), feed(ids, [1, 11], 'int64'));
+    assertClose(got.data, want.data, { rel: REL, abs: ABS, what: 'float32 logits of the float64 model' });
   });
 
   test('--task forecast: raw windows in, what chainrule predict prints out', async () => {

@@ -1,12 +1,15 @@
 // The Text page's library side in Node: a run is reproducible from its configuration, the attention maps
 // are the model's own (its logits bit for bit, softmax of the shown scores), the embedding gradients are
-// autograd's (the embedding table's gradient rows), inspecting changes nothing, the LSTM's export is a
-// file `chainrule generate` reads, and the page's state round-trips through the URL.
+// autograd's (the embedding table's gradient rows), inspecting changes nothing, the GPT's and the LSTM's
+// model files run in `chainrule generate`, their ONNX files give the model's logits in onnxruntime (the
+// same graph `chainrule export --float32` writes from the model file), and the page's state round-trips
+// through the URL.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { noGrad, nn, Tensor } from '../src/index.js';
 import * as pg from '../src/playground/index.js';
 import { loadText } from '../cli/sequence-data.js';
@@ -147,29 +150,53 @@ describe('a Text run', () => {
       run.optimizer.zeroGrad();
     });
 
-  test('the LSTM exports a model file that chainrule generate reads; a GPT where model files have its spec', async () => {
-    const run = pg.createTextRun({ ...SMALL, model: 'lstm' }, names);
-    for (let i = 0; i < 3; i++) run.trainStep();
-    writeFileSync(join(dir, 'names-lstm.json'), run.toModelFile());
-    const r = await runCli(
-      ['generate', '--model', 'names-lstm.json', '--length', '40', '--seed', '2', '--prompt', 'ma'],
-      dir,
-    );
-    assert.equal(r.code, 0, r.err);
-    assert.equal([...r.out.trimEnd()].length, 42);
-    assert.ok(r.out.startsWith('ma'));
-    // A GPT exports once model files have a gpt layer spec (another branch adds it); until then it says so.
-    const gpt = pg.createTextRun(SMALL, names);
-    if (!gpt.canExport()) assert.throws(() => gpt.toModelFile(), /no GPT layer in model files yet.*LSTM/);
-    else {
-      writeFileSync(join(dir, 'names-gpt.json'), gpt.toModelFile());
-      const g = await runCli(
-        ['generate', '--model', 'names-gpt.json', '--length', '10', '--prompt', 'ma'],
+  for (const model of ['gpt', 'lstm'] as const)
+    test(`${model}: the model file runs in chainrule generate; the ONNX (float32) gives the model's logits`, async () => {
+      const run = pg.createTextRun({ ...SMALL, model }, names);
+      for (let i = 0; i < 3; i++) run.trainStep();
+      writeFileSync(join(dir, `${model}.json`), run.toModelFile());
+      const r = await runCli(
+        ['generate', '--model', `${model}.json`, '--length', '40', '--seed', '2', '--prompt', 'ma'],
         dir,
       );
-      assert.equal(g.code, 0, g.err);
-    }
-  });
+      assert.equal(r.code, 0, r.err);
+      assert.equal([...r.out.trimEnd()].length, 42);
+      assert.ok(r.out.startsWith('ma'));
+
+      // The page's ONNX in the real runtime: ids in, the float64 model's logits out, to float32 rounding
+      // (the weights are cast to float32: onnxruntime has no float64 LSTM).
+      const bytes = run.toOnnx();
+      const session = await ort.InferenceSession.create(bytes);
+      assert.deepEqual([...session.inputNames], ['ids']);
+      assert.deepEqual([...session.outputNames], ['logits']);
+      const chars = run.corpus.vocab.chars;
+      const prompts = ['\nmaria', 'olivia'];
+      const ids = prompts.flatMap((p) => [...p].map((ch) => chars.indexOf(ch)));
+      const out = await session.run({
+        ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [2, 6]),
+      });
+      const logits = out.logits;
+      assert.equal(logits.type, 'float32');
+      assert.deepEqual([...logits.dims], [2, 6, chars.length]);
+      const want = noGrad(() => run.model.forward(new Tensor(Float64Array.from(ids), [2, 6])));
+      assertClose(Array.from(logits.data as Float32Array), want.data, {
+        rel: 1e-4,
+        abs: 1e-5,
+        what: `${model} logits`,
+      });
+
+      // The same graph as `chainrule export --onnx --float32` writes from the page's model file.
+      const e = await runCli(['export', `${model}.json`, '--onnx', `${model}.onnx`, '--float32'], dir);
+      assert.equal(e.code, 0, e.err);
+      const cli = await ort.InferenceSession.create(readFileSync(join(dir, `${model}.onnx`)));
+      const cliOut = await cli.run({
+        ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [2, 6]),
+      });
+      assert.deepEqual(
+        Array.from(cliOut.logits.data as Float32Array),
+        Array.from(logits.data as Float32Array),
+      );
+    });
 
   test('bad settings and bad text are refused with what was expected', () => {
     assert.throws(

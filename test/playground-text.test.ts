@@ -3,7 +3,7 @@
 // and every number it shows is checked against the library run in Node on the same URL, bit for bit.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -289,26 +289,32 @@ describe('the Text page in Chromium', { skip: chromiumSkip }, () => {
     );
   });
 
-  test('export: the LSTM downloads a model file that chainrule generate reads; a GPT only where model files can hold it', async () => {
-    await open({ ...SMALL, model: 'lstm', seed: 4 });
-    await page.click('#step');
-    await waitFor(
-      () => hook('step'),
-      (s) => s === 1,
-      'step 1',
-    );
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
-    copyFileSync(await download.path(), join(dir, 'lstm.json'));
-    const r = await runCli(['generate', '--model', 'lstm.json', '--length', '20', '--prompt', 'an'], dir);
-    assert.equal(r.code, 0, r.err);
-    assert.ok(r.out.startsWith('an'));
-    const gpt = await open({ ...SMALL, seed: 4 });
-    const exportable = nodeRun(gpt, 0).canExport();
-    assert.equal(await page.isDisabled('#export'), !exportable);
-    assert.match(
-      (await page.textContent('#export-note')) ?? '',
-      exportable ? /chainrule generate/ : /cannot save a GPT/,
-    );
+  test('export: the GPT and the LSTM download model files that chainrule generate reads, and ONNX files', async () => {
+    for (const model of ['gpt', 'lstm'] as const) {
+      await open({ ...SMALL, model, seed: 4 });
+      await page.click('#step');
+      await waitFor(
+        () => hook('step'),
+        (s) => s === 1,
+        'step 1',
+      );
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+      assert.equal(download.suggestedFilename(), `playground-text-${model}-step1.json`);
+      copyFileSync(await download.path(), join(dir, `${model}.json`));
+      const r = await runCli(
+        ['generate', '--model', `${model}.json`, '--length', '20', '--prompt', 'an'],
+        dir,
+      );
+      assert.equal(r.code, 0, r.err);
+      assert.ok(r.out.startsWith('an'));
+      const [onnx] = await Promise.all([page.waitForEvent('download'), page.click('#export-onnx')]);
+      assert.equal(onnx.suggestedFilename(), `playground-text-${model}-step1.onnx`);
+      // The bytes Node's run of the same URL and step writes (the Node test runs them in onnxruntime).
+      const bytes = readFileSync((await onnx.path()) as string);
+      const state = { ...DEFAULT_TEXT_STATE, ...SMALL, model, seed: 4 };
+      assert.ok(Buffer.from(nodeRun(state, 1).toOnnx()).equals(bytes), `${model}: the page's ONNX is Node's`);
+    }
+    assert.match((await page.textContent('#export-note')) ?? '', /chainrule generate.*float32/s);
     assert.deepEqual(errors, []);
   });
 });

@@ -13,8 +13,8 @@ export type ToTextWorker =
   | { type: 'step' }
   /** The prompt whose attention and embedding gradients the frames carry. */
   | { type: 'prompt'; prompt: string }
-  /** The trained model as a chainrule model file. */
-  | { type: 'export' };
+  /** The trained model as a chainrule model file, or as ONNX (float32). */
+  | { type: 'export'; format: 'chainrule' | 'onnx' };
 
 /** The attention and embedding gradients for the current prompt, or why there are none. */
 export interface Inspection {
@@ -50,12 +50,17 @@ export type FromTextWorker =
       characters: number;
       trainCharacters: number;
       parameters: number;
-      /** Whether the model can be saved as a chainrule model file (a GPT needs a gpt layer spec). */
-      exportable: boolean;
       frame: TextFrame;
     }
   | { type: 'frame'; run: number; frame: TextFrame }
-  | { type: 'exported'; run: number; filename: string; data: string }
+  | {
+      type: 'exported';
+      run: number;
+      filename: string;
+      /** The model file's JSON, or the ONNX bytes. */
+      data: string | Uint8Array;
+      format: 'chainrule' | 'onnx';
+    }
   /** Something failed; training is paused. `fatal`: there is no run (bad text or configuration). */
   | { type: 'error'; run: number; message: string; fatal: boolean };
 

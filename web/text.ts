@@ -85,14 +85,6 @@ function fillSelects(): void {
   document.body.className = state.model;
 }
 
-/** What the export button gives, and what it cannot (ONNX has no recurrent or attention layers here). */
-function exportNote(exportable: boolean): void {
-  (byId('export') as HTMLButtonElement).disabled = !exportable;
-  byId('export-note').textContent = exportable
-    ? 'The file runs with chainrule generate --model <file>. ONNX: chainrule exports no recurrent or attention layers to ONNX.'
-    : 'This chainrule cannot save a GPT as a model file yet (a gpt layer spec is coming); choose the LSTM to export. ONNX: chainrule exports no recurrent or attention layers to ONNX.';
-}
-
 /** Store the state in the URL (replacing the entry: every control change is not a history step). */
 function writeUrl(): void {
   window.history.replaceState(null, '', textStateToHash(state));
@@ -204,20 +196,24 @@ worker.onmessage = (event: MessageEvent<FromTextWorker>) => {
         `${m.characters.toLocaleString('en-US')} characters, ${m.vocabulary.length} distinct (${m.vocabulary.map(showChar).join('')}); ` +
         `the first ${m.trainCharacters.toLocaleString('en-US')} train, the rest validate. ${m.parameters.toLocaleString('en-US')} parameters.`;
       status('');
-      exportNote(m.exportable);
       show(m.frame);
       return;
     case 'frame':
       show(m.frame);
       return;
     case 'exported': {
-      const url = URL.createObjectURL(new Blob([m.data], { type: 'application/json' }));
+      const type = m.format === 'onnx' ? 'application/octet-stream' : 'application/json';
+      const url = URL.createObjectURL(new Blob([m.data as BlobPart], { type }));
       const a = document.createElement('a');
       a.href = url;
       a.download = m.filename;
       a.click();
       setTimeout(() => URL.revokeObjectURL(url), 1000);
-      status(`Saved ${m.filename}: chainrule generate --model ${m.filename}`);
+      status(
+        m.format === 'onnx'
+          ? `Saved ${m.filename}: ids [batch, length] int64 → logits [batch, length, vocab], float32`
+          : `Saved ${m.filename}: chainrule generate --model ${m.filename}`,
+      );
       return;
     }
     case 'error':
@@ -289,7 +285,8 @@ document.addEventListener('drop', (e) => {
   const f = e.dataTransfer?.files[0];
   if (f) void useFile(f);
 });
-byId('export').addEventListener('click', () => post({ type: 'export' }));
+byId('export').addEventListener('click', () => post({ type: 'export', format: 'chainrule' }));
+byId('export-onnx').addEventListener('click', () => post({ type: 'export', format: 'onnx' }));
 
 /** What the browser tests read: the numbers on the page, as the worker sent them. */
 (window as unknown as { chainruleText: unknown }).chainruleText = {

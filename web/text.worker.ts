@@ -110,7 +110,6 @@ function handle(msg: ToTextWorker): void {
         characters: run.corpus.ids.length,
         trainCharacters: run.corpus.trainEnd,
         parameters: run.model.numParameters(),
-        exportable: run.canExport(),
         frame: frame(run, true),
       });
       return;
@@ -142,8 +141,10 @@ function handle(msg: ToTextWorker): void {
     case 'export': {
       if (!run) return;
       try {
-        const data = run.toModelFile();
-        post({ type: 'exported', run: runId, filename: `playground-text-step${run.step}.json`, data });
+        const onnx = msg.format === 'onnx';
+        const data = onnx ? run.toOnnx() : run.toModelFile();
+        const filename = `playground-text-${run.config.model}-step${run.step}.${onnx ? 'onnx' : 'json'}`;
+        post({ type: 'exported', run: runId, filename, data, format: msg.format });
       } catch (e) {
         post({ type: 'error', run: runId, message: message(e), fatal: false });
       }

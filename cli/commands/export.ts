@@ -3,23 +3,20 @@
 import { resolve } from 'node:path';
 import {
   activationInfo,
-  checkPreprocessing,
   elementwiseOf,
   loadModel,
   ONNX_IR_VERSION,
   ONNX_OPSET,
+  modelFileOnnx,
   OnnxExportError,
-  onnxSignature,
   parseModelFile,
-  toOnnx,
   toSafetensors,
   type DType,
   type ElementwiseSpec,
   type LayerSpec,
+  type ModelFileOnnx,
   type ModelSpec,
-  type OnnxSequencePreprocessing,
   type OnnxValue,
-  type Preprocessing,
 } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { UserError } from '../errors.js';
@@ -34,7 +31,8 @@ export const ARCHITECTURE_KEY = 'chainrule.architecture';
 export const exportSpec: CommandSpec = {
   name: 'export',
   summary: 'Export a model file as ONNX, or its weights as PyTorch-compatible safetensors.',
-  usage: 'chainrule export <model.json> [--onnx <model.onnx>] [--safetensors <weights.safetensors>] [--bare]',
+  usage:
+    'chainrule export <model.json> [--onnx <model.onnx>] [--safetensors <weights.safetensors>] [--bare] [--float32]',
   positionals: [
     {
       name: 'model.json',
@@ -61,6 +59,12 @@ export const exportSpec: CommandSpec = {
       type: 'boolean',
       description: 'ONNX: the network alone (input → output logits), leaving the preprocessing out',
     },
+    {
+      name: 'float32',
+      type: 'boolean',
+      description:
+        'ONNX: cast a float64 model to float32 first (onnxruntime runs LSTM, GRU, RNN and Conv in float32 only)',
+    },
   ],
   details: [
     "ONNX inputs of a model from 'chainrule train' (the raw values 'chainrule predict' reads):",
@@ -78,7 +82,7 @@ export const exportSpec: CommandSpec = {
     "(int64, each character's index in the vocabulary printed here) and gives logits [batch, length,",
     'vocab] for the next character after each position; a forecaster takes window [batch, window, 1], the',
     "raw last values, and gives prediction [batch, 1] in the series' units. LSTM, GRU and RNN are ONNX's",
-    'own ops (onnxruntime runs them in float32 only).',
+    'own ops (onnxruntime runs them in float32 only: --float32 casts a float64 model first).',
     '',
     'safetensors: load in PyTorch with model.load_state_dict(safetensors.torch.load_file(path)) on the',
     "nn.Sequential the command prints; 'chainrule import' reads the file back.",
@@ -205,37 +209,34 @@ export async function exportCommand(flags: Flags, positionals: string[], io: IO)
   const lines: string[] = [];
 
   if (onnxPath) {
-    let pre: Preprocessing | OnnxSequencePreprocessing | null = null;
-    if (file.preprocessing != null && !flags.bare) {
-      // A sequence model's vocabulary or series scaling: toOnnx checks it (and names what is wrong).
-      const kind = (file.preprocessing as { kind?: unknown }).kind;
-      pre =
-        kind === 'text' || kind === 'series'
-          ? (file.preprocessing as OnnxSequencePreprocessing)
-          : checkPreprocessing(file.preprocessing, `${path}: preprocessing`);
-    }
-    let bytes: Uint8Array;
+    let onnx: ModelFileOnnx;
     try {
-      bytes = toOnnx(model, { preprocessing: pre, docString: `exported by chainrule from ${path}` });
+      onnx = modelFileOnnx(model, file.preprocessing, {
+        bare: flags.bare === true,
+        dtype: flags.float32 ? 'float32' : undefined,
+        docString: `exported by chainrule from ${path}`,
+        source: `${path}: preprocessing`,
+      });
     } catch (e) {
       if (e instanceof OnnxExportError)
         throw new UserError(`${path}: cannot export to ONNX: ${e.message.replace(/^toOnnx: /, '')}`);
       throw e;
     }
-    const signature = onnxSignature(model, { preprocessing: pre });
+    const { bytes, signature, preprocessing: pre } = onnx;
     await writeFileAtomic(resolve(io.cwd, onnxPath), bytes, { what: 'ONNX file' });
     lines.push(
       `wrote ${onnxPath}: ONNX (IR ${ONNX_IR_VERSION}, opset ${ONNX_OPSET}), ${kilobytes(bytes.length)}` +
+        (onnx.dtype !== file.dtype ? `, weights cast to ${onnx.dtype}` : '') +
         (pre ? ', preprocessing included' : file.preprocessing != null ? ', network only (--bare)' : ''),
       ...describeSignature(signature.inputs, signature.outputs),
     );
     const noDouble = file.architecture.layers.filter((l) =>
       ['conv1d', 'conv2d', 'avgPool2d', 'adaptiveAvgPool2d', 'lstm', 'gru', 'rnn'].includes(l.type),
     );
-    if (file.dtype === 'float64' && noDouble.length > 0)
+    if (onnx.dtype === 'float64' && noDouble.length > 0)
       lines.push(
         `  note: onnxruntime (1.30) has no float64 kernel for ${[...new Set(noDouble.map((l) => l.type))].join(', ')}; ` +
-          'other runtimes may run this graph, onnxruntime needs a float32 model',
+          'other runtimes may run this graph, onnxruntime needs a float32 one (--float32)',
       );
   }
 

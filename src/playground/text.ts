@@ -16,10 +16,12 @@ import {
   type CharCorpus,
 } from '../data/text.js';
 import { serializeModel, stringifyModelFile } from '../io/modelfile.js';
+import type { OnnxTextPreprocessing } from '../io/onnx.js';
+import { modelFileOnnx } from '../io/onnx-modelfile.js';
 import { sha256 } from '../io/sha256.js';
 import * as losses from '../losses.js';
 import { GPT } from '../nn/transformer.js';
-import { fromSpec, recurrentLanguageModelSpec, toSpec } from '../nn/spec.js';
+import { fromSpec, recurrentLanguageModelSpec } from '../nn/spec.js';
 import type { Module } from '../nn/module.js';
 import { Sequential } from '../nn/layers.js';
 import * as ops from '../ops.js';
@@ -407,32 +409,38 @@ export class TextRun {
     return this.model instanceof GPT ? new Sequential(this.model) : this.model;
   }
 
-  /** Whether {@link toModelFile} can describe this model (a GPT needs a `gpt` layer spec in model files). */
-  canExport(): boolean {
-    try {
-      toSpec(this.exportable());
-      return true;
-    } catch {
-      return false;
-    }
+  /** The text preprocessing a language-model file holds: the vocabulary and the context trained on. */
+  private textPreprocessing(): OnnxTextPreprocessing {
+    return { kind: 'text', vocab: this.corpus.vocab, context: this.config.context };
   }
 
   /**
-   * The model as a chainrule model file that `chainrule generate` reads: its vocabulary and context as
-   * text preprocessing. Where model files have no layer spec for the model (a GPT, until they have one)
-   * it throws a {@link TextConfigError} saying so.
+   * The model as a chainrule model file that `chainrule generate` reads (and `chainrule export` turns
+   * into ONNX): its vocabulary and context as text preprocessing, the GPT as a `gpt` layer.
    */
   toModelFile(): string {
-    if (!this.canExport())
-      throw new TextConfigError(
-        'export: this version of chainrule has no GPT layer in model files yet; choose the LSTM to export',
-      );
     const file = serializeModel(this.exportable(), {
       task: 'classification',
-      preprocessing: { kind: 'text', vocab: this.corpus.vocab, context: this.config.context },
+      preprocessing: this.textPreprocessing(),
       training: { source: 'playground text', settings: this.config, steps: this.step },
     });
     return stringifyModelFile(file);
+  }
+
+  /**
+   * The model as ONNX, as `chainrule export --onnx --float32` writes the model file of
+   * {@link toModelFile}: input `ids` [batch, length] int64 (each character's index in the vocabulary),
+   * output `logits` [batch, length, vocab]. The float64 weights are cast to float32, since onnxruntime
+   * runs LSTM in float32 only (the GPT is cast too, so both give the same kind of file).
+   */
+  toOnnx(): Uint8Array {
+    const chars = this.corpus.vocab.chars;
+    return modelFileOnnx(this.exportable(), this.textPreprocessing(), {
+      dtype: 'float32',
+      docString:
+        `chainrule playground (text) ${this.config.model} after ${this.step} steps; ` +
+        `ids: indices in the vocabulary ${JSON.stringify(chars.join(''))}; logits: the next character's`,
+    }).bytes;
   }
 }
 
