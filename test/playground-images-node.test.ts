@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { modelFromJSON, noGrad, softmax, Tensor } from '../src/index.js';
 import * as pg from '../src/playground/index.js';
 import { assertClose } from './helpers/close.js';
-import { digitsImageSet, DIGITS_TRAIN } from '../web/images.assets.js';
+import { join } from 'node:path';
+import { mnistDirectory, readIdx } from '../cli/datasets.js';
+import { digitsImageSet, DIGITS_TRAIN, mnistImageSet, MNIST_SUBSET } from '../web/images.assets.js';
 import {
   DEFAULT_IMAGES_STATE,
   imageConfigOf,
@@ -58,6 +60,31 @@ describe('image sets', () => {
       () => pg.decodeImageSet(bytes.subarray(0, bytes.length - 1), 'y.bin'),
       /y\.bin: 1797 images of 64 bytes and 1797 labels need/,
     );
+  });
+
+  test("MNIST: the first 20,000 training and 2,000 test images, with the preset the README's 97% was measured with", async () => {
+    assert.deepEqual(MNIST_SUBSET, { train: 20_000, test: 2_000 });
+    const set = await mnistImageSet();
+    const dir = mnistDirectory();
+    for (const [split, file, count] of [
+      [set.train, 'train', 20_000],
+      [set.test, 't10k', 2_000],
+    ] as const) {
+      assert.equal(split.count, count);
+      const images = await readIdx(join(dir, `${file}-images-idx3-ubyte`));
+      const labels = await readIdx(join(dir, `${file}-labels-idx1-ubyte`));
+      assert.deepEqual(split.pixels, images.data.subarray(0, count * 784), `${file} pixels`);
+      assert.deepEqual(split.labels, labels.data.subarray(0, count), `${file} labels`);
+    }
+    assert.equal(pg.IMAGE_DATASETS.mnist.label, 'MNIST (22k)');
+    assert.match(pg.IMAGE_DATASETS.mnist.split, /^the first 20,000 of .* the first 2,000 of/);
+    assert.deepEqual(pg.IMAGE_PRESETS.mnist, {
+      dataset: 'mnist',
+      arch: 'conv 8 3 relu, maxpool 2, conv 16 3 relu, maxpool 2, flatten, linear',
+      optimizer: 'adam',
+      learningRate: 0.002,
+      batchSize: 32,
+    });
   });
 
   test('a folder: sorted classes, every fifth image in path order tests, errors say what was expected', () => {

@@ -8,7 +8,7 @@ import { loadBuiltin, mnistDirectory, readIdx } from '../cli/datasets.js';
 import { playground } from '../src/index.js';
 
 /** MNIST images the page trains and tests on: the first ones of each of the original splits. */
-export const MNIST_SUBSET = { train: 10_000, test: 2_000 } as const;
+export const MNIST_SUBSET = { train: 20_000, test: 2_000 } as const;
 
 /** The digits' rows from which on they test (the last 360 of 1,797; scikit-learn's rows are not sorted by class). */
 export const DIGITS_TRAIN = 1437;
