@@ -10,7 +10,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { decodeText, TextDataError } from '../src/index.js';
+import { decodeText, shuffleLines, TextDataError } from '../src/index.js';
 import { readCsv } from './csv.js';
 import { UserError } from './errors.js';
 import { readBinaryFile } from './fsutil.js';
@@ -59,7 +59,9 @@ async function builtinText(name: keyof typeof TEXT_BUILTINS): Promise<string> {
     const text = decodeText(await readBinaryFile(file, 'names file'), file);
     for (const line of text.split(/\r?\n/)) if (line.trim()) names.add(line.trim().toLowerCase());
   }
-  return [...names].sort().join('\n') + '\n';
+  // Sorted for a fixed starting order, then shuffled once: held out by position, the last tenth is then
+  // names of every letter, not those from 's' on.
+  return shuffleLines([...names].sort().join('\n') + '\n');
 }
 
 /**

@@ -399,6 +399,7 @@ export {
   decodeIds,
   checkVocabulary,
   charCorpus,
+  shuffleLines,
   windowsAt,
   randomStarts,
   tiledStarts,

@@ -6,7 +6,7 @@
  * bytes, the playground could pass a string.
  */
 import { exp } from '../libm.js';
-import type { RandomState } from '../random.js';
+import { RandomState } from '../random.js';
 import { Tensor, allocStorage, type DType } from '../tensor.js';
 
 /** Bad text or a prompt that does not fit the vocabulary; `source` names the file (or the prompt). */
@@ -270,4 +270,18 @@ export function sampleNext(logits: ArrayLike<number>, options: SamplingOptions):
     if (u < 0) return i;
   }
   return best;
+}
+
+/**
+ * The lines of a text in a fixed shuffled order (numpy's shuffle from seed 0, the same for every run seed),
+ * empty lines left out. A sorted list (the built-in names) split by position would hold out only the names
+ * from 's' on, and every window would hold names sharing a prefix; shuffled, the held-out tenth is like the
+ * rest.
+ */
+export function shuffleLines(text: string): string {
+  const lines = text.split('\n').filter((l) => l !== '');
+  const order = new Int32Array(lines.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  new RandomState(0).shuffle(order);
+  return Array.from(order, (i) => lines[i]).join('\n') + '\n';
 }

@@ -62,7 +62,6 @@ export {
   checkTextConfig,
   createTextRun,
   nextCharLoss,
-  shuffleLines,
   type AttentionMaps,
   type EmbeddingGradients,
   type HeadAttention,
@@ -101,3 +100,5 @@ export {
   type Inspection,
 } from './images-run.js';
 export { explainCell, layerName, num, type CellExplanation, type CellPlace } from './images-formulas.js';
+/** The names list's fixed shuffle (the library's `shuffleLines`), kept here for the Text page's callers. */
+export { shuffleLines } from '../data/text.js';

@@ -465,25 +465,11 @@ export function nextCharLoss(pred: Tensor, target: Tensor): Tensor {
 
 /**
  * A Text run over `text`: the characters become a corpus (the last tenth held out for validation; the
- * names list's lines shuffled first, see {@link shuffleLines}), then the model is built from the
- * configuration's seed. Bad text or a text too short for the context throws
+ * built-in names list comes with its lines already shuffled, see `shuffleLines`), then the model is built
+ * from the configuration's seed. Bad text or a text too short for the context throws
  * the corpus's `TextDataError`.
  */
 export function createTextRun(config: TextConfig, text: string, source = 'the text'): TextRun {
   checkTextConfig(config);
-  const corpus = config.corpus === 'names' ? shuffleLines(text) : text;
-  return new TextRun(config, charCorpus(corpus, config.context, 0.1, source));
-}
-
-/**
- * The lines of a text in a fixed shuffled order (numpy's shuffle from seed 0, the same for every run
- * seed). The names list is sorted, so a split by position would hold out only the names from 's' on, and
- * every window would hold names sharing a prefix; shuffled, the held-out tenth is like the rest.
- */
-export function shuffleLines(text: string): string {
-  const lines = text.split('\n').filter((l) => l !== '');
-  const order = new Int32Array(lines.length);
-  for (let i = 0; i < order.length; i++) order[i] = i;
-  new RandomState(0).shuffle(order);
-  return Array.from(order, (i) => lines[i]).join('\n') + '\n';
+  return new TextRun(config, charCorpus(text, config.context, 0.1, source));
 }
