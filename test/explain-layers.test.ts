@@ -134,7 +134,7 @@ describe('chainrule explain, layer by layer (child processes)', () => {
     assert.deepEqual(t.summary.traceDisagreements, []);
     const text = await explain('--model', 'gpt.json', '--data', 'tiny.txt', '--row', '2');
     assert.equal(text.code, 0, text.err);
-    assert.match(text.out, /the GPT is layer 0/);
+    assert.match(text.out, /The\s+GPT\s+is\s+layer\s+0\s+of\s+its\s+Sequential/);
     assert.match(text.out, /All agree/);
   });
 

@@ -1,14 +1,7 @@
 // chainrule explain: one training step with every chain-rule term, in the seed notebook's notation by
 // default, or for a trained model and one row of data; --notebook sets the notebook's update order beside
 // backpropagation.
-import {
-  compareNotebookOrder,
-  isDenseNetwork,
-  nn,
-  trace,
-  traceModel,
-  type StepTrace,
-} from '../../src/index.js';
+import { compareNotebookOrder, isDenseNetwork, trace, traceModel, type StepTrace } from '../../src/index.js';
 import type { CommandSpec, Flags } from '../args.js';
 import { UserError } from '../errors.js';
 import type { IO } from '../io.js';
@@ -155,11 +148,8 @@ function explainLayers(input: StepInput, flags: Flags, format: string, io: IO): 
         `explain: --${f} is for an MLP's step and update; a layer-by-layer trace explains the gradients of one step`,
       );
   const limit = flags.all ? Infinity : ((flags.limit as number | undefined) ?? DEFAULT_LIMIT);
-  // A GPT model file holds one GPT in a Sequential (keys under 0.): the trace walks the GPT itself.
-  const only = input.model.layers.length === 1 ? input.model.layers[0] : null;
-  const model = only instanceof nn.GPT ? only : input.model;
   const t = asUserError('explain', () =>
-    traceModel(model, input.x, input.y, {
+    traceModel(input.model, input.x, input.y, {
       loss: input.loss,
       check: flags.all ? 16 : ((flags.limit as number | undefined) ?? DEFAULT_LIMIT),
     }),
@@ -175,9 +165,7 @@ function explainLayers(input: StepInput, flags: Flags, format: string, io: IO): 
   const blocks = modelTraceBlocks(t, {
     title: 'One training step, layer by layer, every gradient by the chain rule and checked',
     about: [
-      only instanceof nn.GPT
-        ? `${input.source} (the GPT is layer 0: its keys are 0.<name> in the model file)`
-        : input.source,
+      input.source,
       `${t.layers.length} layers (${t.layers.map((l) => l.type).join(', ')}); loss ${t.loss.name}; computed in float64 in training mode.${precision}`,
     ],
     limit,

@@ -430,6 +430,15 @@ export function traceModel(
     throw new TraceError(
       'trace: traceModel takes an nn.Sequential or a GPT (see traceLayer for a single layer)',
     );
+  // A model file's GPT is one GPT in a Sequential (state keys under 0.): the trace walks the GPT itself.
+  const only = model instanceof Sequential && model.layers.length === 1 ? model.layers[0] : null;
+  if (only instanceof GPT) {
+    const t = traceModel(only, x, y, options);
+    return {
+      ...t,
+      notes: [...t.notes, 'The GPT is layer 0 of its Sequential: its keys are 0.<name> in the state dict.'],
+    };
+  }
   const lossName = traceLoss(options.loss ?? 'mse', 'traceModel');
   const { copy, notes } = model instanceof GPT ? gptCopy(model) : stepCopy(model);
   const X = values(x as Tensor | NestedArray, 'x');
