@@ -353,8 +353,9 @@ export class KernelPool {
     /** Byte address of thread t's work area. */
     private readonly workArea: (t: number) => number,
     /**
-     * Called when a worker timed out and may still be running its part: the caller must stop using the
-     * memory that part reads and writes (the operands), since a late worker could still write there.
+     * Called when a part was taken back from a worker that never started it. That worker skips the part,
+     * so nothing is written late; moving later operands past the memory used so far is a second guard,
+     * paid only when a worker is taken out of service, never for one that was merely slow.
      */
     private readonly onLostWorker: () => void,
     /** Least time to wait for a worker's part (ms); tests shorten it. */
@@ -489,15 +490,13 @@ export class KernelPool {
     // Wait on the counter each finished part bumps, with a deadline: parts are about equal, so a worker
     // far slower than the caller's own part (and at least timeoutMs) is looked at below.
     const deadline = Date.now() + Math.max(this.timeoutMs, 20 * (Date.now() - started));
-    let lost = false;
     while (!allFinished()) {
       const left = deadline - Date.now();
-      if (left <= 0) {
-        lost = true;
-        break;
-      }
+      if (left <= 0) break;
       Atomics.wait(I, DONE, Atomics.load(I, DONE), Math.min(left, 100));
     }
+    // Only a part taken back counts as lost: a worker that was slow but ran its part is not.
+    let lost = false;
     for (let h = 0; h < helpers; h++) {
       const w = ready[h];
       const slot = HEADER_INTS + (w - 1) * SLOT_INTS;
@@ -505,6 +504,7 @@ export class KernelPool {
         // Not done in time. A part nobody took is taken back (the worker will skip it); a part the worker
         // is running is waited for, so no late write can land after this call returns.
         if (Atomics.compareExchange(I, slot + CLAIM, 0, 2) === 0) {
+          lost = true;
           this.retire(w);
           poolStats.redoneParts++;
           local(parts[h + 1], own);
