@@ -489,6 +489,20 @@ export class ModuleBuilder {
     uleb(codeSec, this.funcs.length);
     for (const f of this.funcs) append(codeSec, f.encode());
     section(10, codeSec);
+
+    // The custom "name" section: function names, so profilers show `gemm_f32` instead of `wasm-function[2]`.
+    const names: number[] = [];
+    uleb(names, this.funcs.length);
+    this.funcs.forEach((f, i) => {
+      uleb(names, i);
+      name(names, f.name);
+    });
+    const nameSec: number[] = [];
+    name(nameSec, 'name');
+    nameSec.push(1);
+    uleb(nameSec, names.length);
+    append(nameSec, names);
+    section(0, nameSec);
     return new Uint8Array(out);
   }
 }
