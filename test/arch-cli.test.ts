@@ -50,6 +50,18 @@ describe('a CNN from --arch on digits', () => {
     assert.deepEqual(resumed.weights, whole.weights);
   });
 
+  test('resuming with another --arch is refused, naming the checkpoint and its own --arch', async () => {
+    const before = readFileSync(join(dir, 'half.json'), 'utf8');
+    const r = await cli('train', '--resume', 'half.ckpt.json', '--arch', 'flatten, linear', '--epochs', '3');
+    assert.equal(r.code, 2, r.err);
+    assert.match(
+      r.err,
+      /--arch cannot change the network of a resumed run; half\.ckpt\.json was trained with --arch "conv 4 3 relu/,
+    );
+    assert.doesNotMatch(r.err, /\n\s+at /);
+    assert.equal(readFileSync(join(dir, 'half.json'), 'utf8'), before);
+  });
+
   test('info: one row per layer with its output shape and parameters, equal to the model; --json too', async () => {
     const r = await cli('info', 'cnn.json');
     assert.equal(r.code, 0, r.err);

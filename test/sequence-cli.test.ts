@@ -132,6 +132,7 @@ describe('train --task language-model: bad input', () => {
     ],
     ['a missing file', ['--data', 'nope.txt'], /cannot read 'nope\.txt'/],
     ['a table flag', ['--data', 'tiny.txt', '--layers', '4'], /--layers applies to table data/],
+    ['an --arch line', ['--data', 'tiny.txt', '--arch', 'linear 4'], /--arch applies to table data/],
   ];
   for (const [what, args, message] of bad)
     test(what, async () => {

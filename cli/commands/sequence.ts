@@ -203,6 +203,7 @@ function settingsFrom(flags: Flags, task: SequenceTask, p: SequenceSettings | nu
 
 /** Flags of the table tasks that mean nothing here: named rather than ignored. */
 const TABLE_ONLY = [
+  'arch',
   'layers',
   'activation',
   'loss',

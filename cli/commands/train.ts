@@ -816,6 +816,15 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   if (resumed && !previous)
     throw new UserError(`${resumePath}: this checkpoint has no training settings to resume with`);
   if (previous) checkSettings(previous, resumePath as string);
+  // A resumed run keeps the checkpoint's network: an --arch that says otherwise is refused, not ignored.
+  if (previous && flags.arch !== undefined && flags.arch !== previous.arch)
+    throw new UserError(
+      `train: --arch cannot change the network of a resumed run; ${resumePath} was trained with ${
+        previous.arch !== undefined
+          ? `--arch ${JSON.stringify(previous.arch)}`
+          : `--layers ${previous.layers?.join(',')} --activation ${previous.activation}`
+      }`,
+    );
   const s = settingsFrom(flags, previous);
   const out =
     (flags.out as string | undefined) ??
