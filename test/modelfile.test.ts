@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fit, nn, optim, random, Tensor, tensor, type DType } from '../src/index.js';
+import { castModel, fit, nn, optim, random, Tensor, tensor, type DType } from '../src/index.js';
 import {
   base64ToBytes,
   bytesToBase64,
@@ -267,6 +267,39 @@ describe('model specs', () => {
       'softplus',
       'tanh',
     ]);
+  });
+
+  test('castModel: every tensor (buffers too) in the new dtype, values rounded once, the source untouched', () => {
+    const source = fromSpec(EVERY_LAYER, { dtype: 'float64', rng: new random.RandomState(5) });
+    // Values no float32 holds exactly, in every tensor, buffers included.
+    const fill = new random.RandomState(6);
+    for (const [, t] of source.namedTensors()) fill.fillNormal(t.data, 0, 1);
+    const before = source.namedTensors().map(([k, t]) => [k, bits(t.data)] as const);
+    random.seed(11);
+    const expectedDraw = random.rand(3).data;
+    random.seed(11);
+    const cast = castModel(source, 'float32');
+    // Casting draws nothing from the library's default stream.
+    assert.deepEqual(random.rand(3).data, expectedDraw);
+    assert.deepEqual(toSpec(cast), EVERY_LAYER);
+    assert.equal(cast.training, source.training);
+    const src = new Map(source.namedTensors());
+    const out = cast.namedTensors();
+    assert.deepEqual(
+      out.map(([k]) => k),
+      [...src.keys()],
+    );
+    for (const [k, t] of out) {
+      assert.equal(t.dtype, 'float32', k);
+      assert.deepEqual(t.data, Float32Array.from(src.get(k)!.data), k);
+    }
+    assert.deepEqual(
+      source.namedTensors().map(([k, t]) => [k, bits(t.data)] as const),
+      before,
+    );
+    // Evaluation mode carries over, and a model already in the dtype is returned as it is.
+    assert.equal(castModel(source.eval(), 'float32').training, false);
+    assert.equal(castModel(cast, 'float32'), cast);
   });
 
   test('fromSpec draws the weights a hand-built model draws from the same seed', () => {
