@@ -322,6 +322,28 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
       if (dt === null || dtypeOf(b.dhRec, b.dHh, b.c ?? b.h, b.h) !== dt || !rt.cellBackward(dt, b, t))
         ref.cellBackward(b, t);
     },
+    moments(x, g, mean, variance) {
+      const dt = x.length < minElements ? null : dtypeOf(x, mean, variance);
+      if (dt === null || !rt.moments(dt, x, g, mean, variance)) ref.moments(x, g, mean, variance);
+    },
+    normalize(x, g, mean, variance, scale, shift, out) {
+      const dt = x.length < minElements ? null : dtypeOf(x, mean, variance, out);
+      if (
+        dt === null ||
+        dtypeOf(x, scale ?? x, shift ?? x) !== dt ||
+        !rt.normalize(dt, x, g, mean, variance, scale, shift, out)
+      )
+        ref.normalize(x, g, mean, variance, scale, shift, out);
+    },
+    normalizeGrad(gOut, x, g, mean, variance, scale, batchStats, gx, gScale, gShift) {
+      const dt = x.length < minElements ? null : dtypeOf(gOut, x, mean, variance);
+      if (
+        dt === null ||
+        dtypeOf(scale ?? x, gx ?? x, gScale ?? x, gShift ?? x) !== dt ||
+        !rt.normalizeGrad(dt, gOut, x, g, mean, variance, scale, batchStats, gx, gScale, gShift)
+      )
+        ref.normalizeGrad(gOut, x, g, mean, variance, scale, batchStats, gx, gScale, gShift);
+    },
     accumulate(acc, x) {
       if (acc.length < minElements) return ref.accumulate(acc, x);
       const dt = dtypeOf(acc, x, acc);

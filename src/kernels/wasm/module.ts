@@ -10,6 +10,7 @@ import { ModuleBuilder, type Func } from './asm.js';
 import { addConv } from './conv.js';
 import { addElementwise } from './elementwise.js';
 import { addGemm } from './gemm.js';
+import { addNorm } from './norm.js';
 import { addOptim } from './optim.js';
 import { addPooling } from './pooling.js';
 import { addRecurrent } from './recurrent.js';
@@ -92,5 +93,7 @@ function assemble(
   addPooling(mod, 'f64');
   addRecurrent(mod, 'f32');
   addRecurrent(mod, 'f64');
+  addNorm(mod, 'f32');
+  addNorm(mod, 'f64');
   return mod.build(memory);
 }
