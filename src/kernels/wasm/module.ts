@@ -6,6 +6,7 @@
  * step. The bytes are kept per process (in memory, never in a file), so a second kernel set with the same
  * features and memory costs no second assembly.
  */
+import { addAdd32 } from './add32.js';
 import { ModuleBuilder, type Func } from './asm.js';
 import { addConv } from './conv.js';
 import { addElementwise } from './elementwise.js';
@@ -95,5 +96,6 @@ function assemble(
   addRecurrent(mod, 'f64');
   addNorm(mod, 'f32');
   addNorm(mod, 'f64');
+  addAdd32(mod);
   return mod.build(memory);
 }

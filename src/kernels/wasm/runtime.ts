@@ -4,6 +4,7 @@
  * between wasm and the reference kernels is `index.ts`'s job.
  */
 import type { BinaryOp, Conv2dGeometry, NormGeometry, Storage, UnaryOp, Window2d } from '../types.js';
+import { add32Names } from './add32.js';
 import { CONV_PARAM_BYTES, convNames } from './conv.js';
 import { POOL_FIELDS, POOL_PARAM_BYTES, poolNames } from './pooling.js';
 import { BINARY, names, UNARY, type BinaryLayout, type GradInput } from './elementwise.js';
@@ -275,6 +276,12 @@ export class WasmRuntime {
       for (const op of Object.keys(BINARY) as BinaryOp[])
         for (const layout of Object.keys(t.binary) as BinaryLayout[])
           t.binary[layout][op] = fn(names.binary(dt, op, layout));
+      if (dt === 'f32') {
+        // Float32 additions in f32x4 lanes, the same bits (add32.ts).
+        t.binary.same.add = fn(add32Names.same);
+        t.binary.rowB.add = fn(add32Names.rowB);
+        t.reduceCols.sum = fn(add32Names.cols);
+      }
       return t;
     };
     this.fns = { f32: table('f32'), f64: table('f64') };
