@@ -1,6 +1,8 @@
-// Float32 additions in f32x4 lanes (src/kernels/wasm/add32.ts: the plain and bias adds, accumulate, the
-// sum over leading axes) against the reference, which adds in doubles and rounds once: the same bits on
-// random bit patterns (subnormals, ±0, ±∞, NaN among them), odd lengths and rows.
+// Fast paths against the general loops they stand in for, bit for bit. Float32 additions in f32x4 lanes
+// (src/kernels/wasm/add32.ts: the plain and bias adds, accumulate, the sum over leading axes) against the
+// reference, which adds in doubles and rounds once, on random bit patterns (subnormals, ±0, ±∞, NaN among
+// them), odd lengths and rows; and the reference's broadcast of a value per row ([rows, cols] op
+// [rows, 1]) against the same op on b expanded to [rows, cols].
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { referenceKernels } from '../src/kernels/reference.js';
@@ -61,4 +63,28 @@ test('float32 adds in f32x4 lanes give the reference bits', async () => {
       assert.deepEqual(bits(sums[1]), bits(sums[0]), `${what} sum over rows`);
     }
   }
+});
+
+test('a value per row ([rows, cols] op [rows, 1]) gives the bits of the same op on b expanded', () => {
+  const rng = new RandomState(6);
+  for (const C of [Float32Array, Float64Array])
+    for (const [rows, cols] of [
+      [3, 1],
+      [5, 7],
+      [64, 65],
+    ]) {
+      const a = C.from(randomBits(rows * cols, rng));
+      const b = C.from(randomBits(rows, rng));
+      const expanded = new C(rows * cols).map((_, i) => b[Math.floor(i / cols)]);
+      const plan = broadcastPlan([rows, cols], [rows, 1], 'test');
+      const same = broadcastPlan([rows, cols], [rows, cols], 'test');
+      assert.equal(plan.kind, cols === 1 ? 'same' : 'general');
+      for (const op of ['add', 'sub', 'mul', 'div', 'maximum', 'eqMask'] as const) {
+        const want = new C(rows * cols);
+        const got = new C(rows * cols);
+        referenceKernels.binary(op, a, expanded, want, same);
+        referenceKernels.binary(op, a, b, got, plan);
+        assert.deepEqual(bits(got), bits(want), `${C.name} [${rows}, ${cols}] ${op}`);
+      }
+    }
 });
