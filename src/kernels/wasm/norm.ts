@@ -114,7 +114,7 @@ class Emit {
 }
 
 /**
- * Loop `j` over the groups a block at a time: blocks of 2·PAIRS groups while they fit (and `pairs` allows),
+ * Loop `j` over the groups a block at a time: blocks of 2·most groups while they fit (and `pairs` allows),
  * then of 2, then of one group. `body(P, single)` emits a block of P pairs; `single`: one group, read as
  * both rows of a pair (lane 1 a copy of lane 0, never stored).
  */
