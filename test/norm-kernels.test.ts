@@ -2,7 +2,7 @@
 // reference loops: the same bits in float32 and float64, for LayerNorm-like ([1, rows, features]) and
 // BatchNorm-like ([N, C, positions]) geometries, affine or not, odd sizes (remainder groups and elements),
 // scale and shift gradients wanted or not, batch or fixed statistics, operands copied in or resident in
-// the set's memory, and one and two threads.
+// the set's memory, and in a two-thread set too (the kernels run on the calling thread there as well).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { referenceKernels } from '../src/kernels/reference.js';
@@ -53,7 +53,7 @@ const GEOMETRIES: [number, number, number, 'group' | 'inner'][] = [
 }
 
 describe('normalization kernels on the WebAssembly set', async () => {
-  // Every size runs in wasm; the second set has two threads.
+  // Every size runs in wasm (from 4 elements); the second set has two threads.
   const sets = [
     (await loadWasmKernels({ minElements: 1 })) as Kernels,
     (await loadWasmKernels({ minElements: 1, threads: 2, minThreadWork: 1 })) as Kernels,
