@@ -6,10 +6,12 @@
  * step. The bytes are kept per process (in memory, never in a file), so a second kernel set with the same
  * features and memory costs no second assembly.
  */
+import { addAdd32 } from './add32.js';
 import { ModuleBuilder, type Func } from './asm.js';
 import { addConv } from './conv.js';
 import { addElementwise } from './elementwise.js';
 import { addGemm } from './gemm.js';
+import { addNorm } from './norm.js';
 import { addOptim } from './optim.js';
 import { addPooling } from './pooling.js';
 import { addRecurrent } from './recurrent.js';
@@ -92,5 +94,8 @@ function assemble(
   addPooling(mod, 'f64');
   addRecurrent(mod, 'f32');
   addRecurrent(mod, 'f64');
+  addNorm(mod, 'f32');
+  addNorm(mod, 'f64');
+  addAdd32(mod);
   return mod.build(memory);
 }

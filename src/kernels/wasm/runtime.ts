@@ -3,7 +3,8 @@
  * that drive the exported functions. Everything here takes the element type already checked; choosing
  * between wasm and the reference kernels is `index.ts`'s job.
  */
-import type { BinaryOp, Conv2dGeometry, Storage, UnaryOp, Window2d } from '../types.js';
+import type { BinaryOp, Conv2dGeometry, NormGeometry, Storage, UnaryOp, Window2d } from '../types.js';
+import { add32Names } from './add32.js';
 import { CONV_PARAM_BYTES, convNames } from './conv.js';
 import { POOL_FIELDS, POOL_PARAM_BYTES, poolNames } from './pooling.js';
 import { BINARY, names, UNARY, type BinaryLayout, type GradInput } from './elementwise.js';
@@ -20,6 +21,7 @@ import {
   writeConvFields,
 } from './window-plan.js';
 import { buildKernelModule, type WasmFeatures } from './module.js';
+import { NORM_GRAD_FLAGS, NORM_SCRATCH_BYTES, normNames } from './norm.js';
 import { reduceNames } from './reduce.js';
 import { recurrentNames } from './recurrent.js';
 import {
@@ -215,6 +217,9 @@ export class WasmRuntime {
     Record<'lstmForward' | 'lstmBackward' | 'gruForward' | 'gruBackward', Fn>
   >;
 
+  /** The normalization kernels' functions (`norm.ts`). */
+  private readonly normFns: Record<WasmDType, Record<keyof typeof normNames, Fn>>;
+
   /** Lowest address the operands may use: past the work areas, raised when a worker is lost. */
   private operandsFloor: number;
   /** The pool for large products, or null for a single thread (or once disposed). */
@@ -271,6 +276,12 @@ export class WasmRuntime {
       for (const op of Object.keys(BINARY) as BinaryOp[])
         for (const layout of Object.keys(t.binary) as BinaryLayout[])
           t.binary[layout][op] = fn(names.binary(dt, op, layout));
+      if (dt === 'f32') {
+        // Float32 additions in f32x4 lanes, the same bits (add32.ts).
+        t.binary.same.add = fn(add32Names.same);
+        t.binary.rowB.add = fn(add32Names.rowB);
+        t.reduceCols.sum = fn(add32Names.cols);
+      }
       return t;
     };
     this.fns = { f32: table('f32'), f64: table('f64') };
@@ -281,6 +292,13 @@ export class WasmRuntime {
       gruBackward: fn(recurrentNames.gruBackward(dt)),
     });
     this.cellFns = { f32: cells('f32'), f64: cells('f64') };
+    const norms = (dt: WasmDType) => ({
+      moments: fn(normNames.moments(dt)),
+      normalize: fn(normNames.normalize(dt)),
+      gradGroup: fn(normNames.gradGroup(dt)),
+      gradInner: fn(normNames.gradInner(dt)),
+    });
+    this.normFns = { f32: norms('f32'), f64: norms('f64') };
     this.refreshViews();
   }
 
@@ -1126,6 +1144,124 @@ export class WasmRuntime {
     if (layout === 'same') fn(x, y, o, n);
     else fn(x, y, o, n / b.length, b.length);
     this.take(dt, o, n, out, 0);
+    return true;
+  }
+
+  // Normalization (norm.ts): operands copied in unless resident; a null scale or shift becomes ones or
+  // zeros, an unwanted gradient a scratch region.
+
+  /** The address of `len` elements of `src`, or of `len` copies of `fill` at `ptr` where `src` is null. */
+  private putOr(dt: WasmDType, src: Storage | null, len: number, ptr: number, fill: number): number {
+    if (src !== null) return this.put(dt, src, 0, len, ptr);
+    const at = ptr / ELEMENT_BYTES[dt];
+    (dt === 'f32' ? this.f32 : this.f64).fill(fill, at, at + len);
+    return ptr;
+  }
+
+  /** `Kernels.moments` in wasm; false if it did not fit. */
+  moments(dt: WasmDType, x: Storage, g: NormGeometry, mean: Storage, variance: Storage): boolean {
+    const size = ELEMENT_BYTES[dt];
+    const fr = this.frame.reset(this.operands);
+    const xAt = fr.take(region(x.length, size));
+    const mAt = fr.take(region(g.groups, size));
+    const vAt = fr.take(region(g.groups, size));
+    if (!this.reserve(fr.end)) return false;
+    const xp = this.put(dt, x, 0, x.length, xAt);
+    const mp = this.target(dt, mean, 0, mAt);
+    const vp = this.target(dt, variance, 0, vAt);
+    this.normFns[dt].moments(xp, mp, vp, g.outer, g.groups, g.inner);
+    this.take(dt, mp, g.groups, mean, 0);
+    this.take(dt, vp, g.groups, variance, 0);
+    return true;
+  }
+
+  /** `Kernels.normalize` in wasm; false if it did not fit. */
+  normalize(
+    dt: WasmDType,
+    x: Storage,
+    g: NormGeometry,
+    mean: Storage,
+    variance: Storage,
+    scale: Storage | null,
+    shift: Storage | null,
+    out: Storage,
+  ): boolean {
+    const size = ELEMENT_BYTES[dt];
+    const per = g.affine === 'group' ? g.groups : g.inner;
+    const fr = this.frame.reset(this.operands);
+    const xAt = fr.take(region(x.length, size));
+    const mAt = fr.take(region(g.groups, size));
+    const vAt = fr.take(region(g.groups, size));
+    const sAt = fr.take(region(per, size));
+    const tAt = fr.take(region(per, size));
+    const oAt = fr.take(region(x.length, size));
+    if (!this.reserve(fr.end)) return false;
+    const xp = this.put(dt, x, 0, x.length, xAt);
+    const mp = this.put(dt, mean, 0, g.groups, mAt);
+    const vp = this.put(dt, variance, 0, g.groups, vAt);
+    const sp = this.putOr(dt, scale, per, sAt, 1);
+    const tp = this.putOr(dt, shift, per, tAt, 0);
+    // Elementwise: in place is safe, out === x included.
+    const op = this.target(dt, out, 0, oAt);
+    const byGroup = g.affine === 'group' ? 1 : 0;
+    this.normFns[dt].normalize(xp, mp, vp, sp, tp, op, g.outer, g.groups, g.inner, byGroup, g.eps);
+    this.take(dt, op, x.length, out, 0);
+    return true;
+  }
+
+  /** `Kernels.normalizeGrad` in wasm; false if it did not fit. */
+  normalizeGrad(
+    dt: WasmDType,
+    gOut: Storage,
+    x: Storage,
+    g: NormGeometry,
+    mean: Storage,
+    variance: Storage,
+    scale: Storage | null,
+    batchStats: boolean,
+    gx: Storage | null,
+    gScale: Storage | null,
+    gShift: Storage | null,
+  ): boolean {
+    const size = ELEMENT_BYTES[dt];
+    const n = x.length;
+    const byGroup = g.affine === 'group';
+    const per = byGroup ? g.groups : g.inner;
+    const fr = this.frame.reset(this.operands);
+    const gAt = fr.take(region(n, size));
+    const xAt = fr.take(region(n, size));
+    const mAt = fr.take(region(g.groups, size));
+    const vAt = fr.take(region(g.groups, size));
+    const sAt = fr.take(region(per, size));
+    const dAt = fr.take(region(n, size));
+    const wAt = fr.take(region(per, size));
+    const bAt = fr.take(region(per, size));
+    const scratch = fr.take(NORM_SCRATCH_BYTES);
+    if (!this.reserve(fr.end)) return false;
+    const gp = this.put(dt, gOut, 0, n, gAt);
+    const xp = this.put(dt, x, 0, n, xAt);
+    const mp = this.put(dt, mean, 0, g.groups, mAt);
+    const vp = this.put(dt, variance, 0, g.groups, vAt);
+    const sp = this.putOr(dt, scale, per, sAt, 1);
+    // Each row of gx is written after its own reads: in place is safe, over gOut or x included.
+    const dp = gx ? this.target(dt, gx, 0, dAt) : dAt;
+    const wp = gScale ? this.target(dt, gScale, 0, wAt) : wAt;
+    const bp = gShift ? this.target(dt, gShift, 0, bAt) : bAt;
+    if (!byGroup) {
+      // Accumulated in place from zero.
+      const view = dt === 'f32' ? this.f32 : this.f64;
+      view.fill(0, wp / size, wp / size + per);
+      view.fill(0, bp / size, bp / size + per);
+    }
+    const flags =
+      (batchStats ? NORM_GRAD_FLAGS.batchStats : 0) |
+      (gx ? NORM_GRAD_FLAGS.gx : 0) |
+      (byGroup || g.outer === 1 ? NORM_GRAD_FLAGS.pairs : 0);
+    const fn = byGroup ? this.normFns[dt].gradGroup : this.normFns[dt].gradInner;
+    fn(gp, xp, mp, vp, sp, dp, wp, bp, scratch, g.outer, g.groups, g.inner, flags, g.eps);
+    if (gx) this.take(dt, dp, n, gx, 0);
+    if (gScale) this.take(dt, wp, per, gScale, 0);
+    if (gShift) this.take(dt, bp, per, gShift, 0);
     return true;
   }
 }
