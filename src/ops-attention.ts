@@ -7,6 +7,7 @@
  * composed path's split, per-head permutes and their copies back are gone. The arithmetic is the composed
  * path's, so in float64 the bits are too (`test/attention-op.test.ts`).
  */
+import { packedScores } from './kernels/attention.js';
 import { kernels } from './kernels/index.js';
 import type { AttentionGeometry, Storage } from './kernels/types.js';
 import { assertTensor, result } from './ops.js';
@@ -98,12 +99,14 @@ export function attentionOfColumns(
   const K = kernels();
   const pool = poolOf(K);
   pool.collect();
-  // The probabilities live in the kernel set's memory: exp and both kernels use them where they lie.
+  // The scores and probabilities live in the kernel set's memory: exp and the kernels use them in place.
+  const scores = pool.take(dtype, B * H * packedScores(g));
+  K.attentionScores(q.tensor.data, k.tensor.data, scores, g);
+  K.unary('exp', scores, scores, 0, 0);
   const p = pool.take(dtype, B * H * L * S);
-  K.attentionScores(q.tensor.data, k.tensor.data, p, g);
-  K.unary('exp', p, p, 0, 0);
   const out = allocStorage(dtype, B * L * E);
-  K.attentionContext(p, v.tensor.data, out, g);
+  K.attentionContext(scores, v.tensor.data, p, out, g);
+  pool.give([scores]);
   const inputs: Tensor[] = [];
   for (const o of [q, k, v]) if (!inputs.includes(o.tensor)) inputs.push(o.tensor);
   const y = result(out, [B, L, E], op, inputs, (gOut: Storage) => {

@@ -31,45 +31,66 @@ function scaledQuery(q: Storage, g: AttentionGeometry, b: number, h: number, qs:
   }
 }
 
-/** Kernels.attentionScores: p = q·kᵀ/√D per head, −∞ where masked, minus each row's max. */
-export function attentionScores(q: Storage, k: Storage, p: Storage, g: AttentionGeometry): void {
+/**
+ * Elements of the packed scores of one (batch, head) pair: the keys each query row sees, Σ_i seen(i)
+ * (L·S without the causal mask; L(L + 1)/2 with it when L = S).
+ */
+export function packedScores(g: AttentionGeometry): number {
+  let n = 0;
+  for (let i = 0; i < g.queries; i++) n += keysSeen(g, i);
+  return n;
+}
+
+/** Kernels.attentionScores: s = q·kᵀ/√D per head, minus each row's max, the seen keys of each row packed. */
+export function attentionScores(q: Storage, k: Storage, s: Storage, g: AttentionGeometry): void {
   const { batch: B, heads: H, headDim: D, queries: L, keys: S } = g;
-  const qs = scratch(p, L * D);
+  const qs = scratch(s, L * D);
+  let row = 0;
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++) {
       scaledQuery(q, g, b, h, qs);
       for (let i = 0; i < L; i++) {
-        const row = ((b * H + h) * L + i) * S;
         const n = keysSeen(g, i);
         for (let j = 0; j < n; j++) {
           const kr = g.kOffset + (b * S + j) * g.kStride + h * D;
           let acc = 0;
           for (let d = 0; d < D; d++) acc += qs[i * D + d] * k[kr + d];
-          p[row + j] = acc;
+          s[row + j] = acc;
         }
         // The row max of what was stored; a row whose max is not finite is shifted by 0 (ops.softmax).
         let m = -Infinity;
-        for (let j = 0; j < n; j++) if (p[row + j] > m) m = p[row + j];
+        for (let j = 0; j < n; j++) if (s[row + j] > m) m = s[row + j];
         if (!Number.isFinite(m)) m = 0;
-        for (let j = 0; j < n; j++) p[row + j] = p[row + j] - m;
-        for (let j = n; j < S; j++) p[row + j] = -Infinity;
+        for (let j = 0; j < n; j++) s[row + j] = s[row + j] - m;
+        row += n;
       }
     }
 }
 
-/** Kernels.attentionContext: p's rows divided by their float64 sums, then out = P·v with heads merged. */
-export function attentionContext(p: Storage, v: Storage, out: Storage, g: AttentionGeometry): void {
+/**
+ * Kernels.attentionContext: P = each packed row of exponentials divided by its float64 sum, laid out
+ * [B, H, L, S] with 0 where masked; then out = P·v with heads merged.
+ */
+export function attentionContext(
+  e: Storage,
+  v: Storage,
+  p: Storage,
+  out: Storage,
+  g: AttentionGeometry,
+): void {
   const { batch: B, heads: H, headDim: D, queries: L, keys: S } = g;
   const E = H * D;
+  let at = 0;
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++)
       for (let i = 0; i < L; i++) {
         const row = ((b * H + h) * L + i) * S;
         const n = keysSeen(g, i);
         let sum = 0;
-        for (let j = 0; j < n; j++) sum += p[row + j];
-        for (let j = 0; j < n; j++) p[row + j] = p[row + j] / sum;
+        for (let j = 0; j < n; j++) sum += e[at + j];
+        for (let j = 0; j < n; j++) p[row + j] = e[at + j] / sum;
         for (let j = n; j < S; j++) p[row + j] = 0;
+        at += n;
         const o = (b * L + i) * E + h * D;
         for (let d = 0; d < D; d++) {
           let acc = 0;

@@ -399,20 +399,21 @@ export interface Kernels {
   /** Step t of a fused recurrent cell backward: reads `gOut`, `dhRec`, `carry`; writes `dPre` (and `dHh`) at t and `carry`. */
   cellBackward(b: CellBuffers, t: number): void;
   /**
-   * Attention's scores, [B, H, L, S] into `p`, overwritten: per (batch, head), qs = q ÷ √D (a division,
-   * stored in q's type), then for each query row i and each key j it sees (see {@link AttentionGeometry})
-   * s = Σ_d qs[i, d]·k[j, d] from zero in d order (a product's sum, stored); then m = the row's max of the
-   * stored s (0 when not finite) and p = s − m; masked positions get −∞. What follows is exp in place
-   * (the kernel set's `unary('exp')`) and {@link Kernels.attentionContext}: together ops.softmax of
-   * q·kᵀ/√D + the causal bias.
+   * Attention's scores into `s`, overwritten: per (batch, head), qs = q ÷ √D (a division, stored in q's
+   * type), then for each query row i and each key j it sees (see {@link AttentionGeometry})
+   * x = Σ_d qs[i, d]·k[j, d] from zero in d order (a product's sum, stored); then m = the row's max of the
+   * stored x (0 when not finite) and s = x − m. Only the keys a row sees are stored, row after row, pair
+   * after pair (`packedScores` in `attention.ts` per pair: L·S, or L(L + 1)/2 causal), so the exp that
+   * follows (the kernel set's `unary('exp')`, in place) skips the masked half. With
+   * {@link Kernels.attentionContext} that is ops.softmax of q·kᵀ/√D + the causal bias (−∞ where masked).
    */
-  attentionScores(q: Storage, k: Storage, p: Storage, g: AttentionGeometry): void;
+  attentionScores(q: Storage, k: Storage, s: Storage, g: AttentionGeometry): void;
   /**
-   * The softmax's end and the product with v: each row of `p` (the exponentials) divided in place by its
-   * sum (a double, from zero in j order over the keys the row sees; masked positions set to 0), then out
+   * The softmax's end and the product with v: P [B, H, L, S] (overwritten) = each packed row of
+   * exponentials `e` divided by its sum (a double, from zero in j order), 0 where masked; then out
    * [B, L, H·D] (heads merged, overwritten) = P·v per head, each sum from zero in j order.
    */
-  attentionContext(p: Storage, v: Storage, out: Storage, g: AttentionGeometry): void;
+  attentionContext(e: Storage, v: Storage, p: Storage, out: Storage, g: AttentionGeometry): void;
   /**
    * The gradients of attention given gOut [B, L, H·D] and the probabilities `p` from
    * {@link Kernels.attentionContext}, written (overwritten) at q's, k's and v's positions in gq, gk, gv
