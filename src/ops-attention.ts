@@ -99,16 +99,21 @@ export function attentionOfColumns(
   const K = kernels();
   const pool = poolOf(K);
   pool.collect();
-  // The scores and probabilities live in the kernel set's memory: exp and the kernels use them in place.
+  const inputs: Tensor[] = [];
+  for (const o of [q, k, v]) if (!inputs.includes(o.tensor)) inputs.push(o.tensor);
+  // Where the kernel set has memory of its own, each input is copied into it once, and the kernels (the
+  // backward's too) read it there instead of copying it in per call; the scores and probabilities live
+  // there too, so exp and the kernels use them in place.
+  const copies = K.alloc ? inputs.map((t) => pool.take(dtype, t.size)) : [];
+  copies.forEach((c, i) => c.set(inputs[i].data));
+  const data = (o: AttentionOperand) => (copies.length ? copies[inputs.indexOf(o.tensor)] : o.tensor.data);
   const scores = pool.take(dtype, B * H * packedScores(g));
-  K.attentionScores(q.tensor.data, k.tensor.data, scores, g);
+  K.attentionScores(data(q), data(k), scores, g);
   K.unary('exp', scores, scores, 0, 0);
   const p = pool.take(dtype, B * H * L * S);
   const out = allocStorage(dtype, B * L * E);
-  K.attentionContext(scores, v.tensor.data, p, out, g);
+  K.attentionContext(scores, data(v), p, out, g);
   pool.give([scores]);
-  const inputs: Tensor[] = [];
-  for (const o of [q, k, v]) if (!inputs.includes(o.tensor)) inputs.push(o.tensor);
   const y = result(out, [B, L, E], op, inputs, (gOut: Storage) => {
     // One gradient per distinct input, each operand's columns written into it; an operand overlapping
     // another's columns of the same tensor (attention of x with itself, unprojected) gets its own
@@ -127,12 +132,12 @@ export function attentionOfColumns(
     const gk = target(k, [q]);
     const gv = target(v, [q, k]);
     const kb = kernels();
-    kb.attentionBackward(gOut, q.tensor.data, k.tensor.data, v.tensor.data, p, gq, gk, gv, g);
+    kb.attentionBackward(gOut, data(q), data(k), data(v), p, gq, gk, gv, g);
     for (const e of extra) kb.accumulate(e.into, e.from);
     return grads;
   });
   const node = y._node;
-  if (node === null) pool.give([p]);
-  else pool.giveWhenReleased(node, [p]);
+  if (node === null) pool.give([p, ...copies]);
+  else pool.giveWhenReleased(node, [p, ...copies]);
   return y;
 }

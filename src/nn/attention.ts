@@ -1,9 +1,11 @@
 /**
  * Multi-head attention with PyTorch's parameters, state-dict keys and layouts (`in_proj_weight` [3E, E] =
- * the q, k and v rows, `in_proj_bias`, `out_proj.weight` [E, E] as [out, in]), composed from ops so
- * autograd gives the backward. The arithmetic follows PyTorch 1.13's `multi_head_attention_forward`:
- * q scaled by 1/√headDim before the product with kᵀ, masks as −∞, softmax, dropout on the weights in
- * training, the product with v, the output projection.
+ * the q, k and v rows, `in_proj_bias`, `out_proj.weight` [E, E] as [out, in]). The arithmetic follows
+ * PyTorch 1.13's `multi_head_attention_forward`: q scaled by 1/√headDim (a division) before the product
+ * with kᵀ, masks as −∞, softmax, dropout on the weights in training, the product with v, the output
+ * projection. Without weights to return, masks other than the causal one, or dropout (the GPT's blocks),
+ * the part from the projections to the merged heads is one fused op (`ops-attention.ts`) that reads q, k,
+ * v in place and gives the composed form's bits in float64; otherwise it is composed from ops.
  */
 import * as ops from '../ops.js';
 import { attentionOfColumns, type AttentionOperand } from '../ops-attention.js';
