@@ -81,9 +81,75 @@ export function addAttention(mod: ModuleBuilder, dt: WasmDType, gemm: number): v
         .set(r[name]);
     });
     const sqrtD = f.local('f64');
-    f.get(prm).mem('f64.load', ATTN_SQRT_AT).set(sqrtD);
-    return { ...r, sqrtD };
+    const sqrtV = f.local('v128');
+    f.get(prm).mem('f64.load', ATTN_SQRT_AT).tee(sqrtD).op('f64x2.splat').set(sqrtV);
+    // Shared by the two-lane passes.
+    const lim = f.local('i32');
+    const cnt = f.local('i32');
+    const vec = f.local('v128');
+    return { ...r, sqrtD, sqrtV, lim, cnt, vec };
   };
+
+  // The elementwise passes go two elements at a time as an f64x2 (float32 promoted, the result rounded
+  // back), the odd last one alone: each element gets the scalar loop's operations, so the same bits.
+  const ldv = (f: Func) =>
+    dt === 'f64' ? f.mem('v128.load') : f.mem('v128.load64_zero').op('f64x2.promote_low_f32x4');
+  const stv = (f: Func) =>
+    dt === 'f64' ? f.mem('v128.store') : f.op('f32x4.demote_f64x2_zero').store64Lane(0);
+  /** for j in 0…n: body(true) for two elements at a time, then body(false) for an odd last one. */
+  const pass = (
+    f: Func,
+    p: { lim: Local },
+    n: Local,
+    j: Local,
+    ptrs: Local[],
+    body: (two: boolean) => void,
+  ) => {
+    f.get(n).i32(1).op('i32.sub').set(p.lim);
+    f.for(j, 0, p.lim, 2, () => {
+      body(true);
+      for (const q of ptrs) f.inc(q, 2 * SZ);
+    });
+    f.get(j).get(n).op('i32.lt_s');
+    f.if(() => {
+      body(false);
+      for (const q of ptrs) f.inc(q, SZ);
+    });
+  };
+  /** Zeros at dst for `cnt` elements. */
+  const zeros = (f: Func, p: { lim: Local; cnt: Local }, j: Local, dst: Local) =>
+    pass(f, p, p.cnt, j, [dst], (two) => {
+      if (two) {
+        f.get(dst).zero128();
+        if (dt === 'f64') f.mem('v128.store');
+        else f.store64Lane(0);
+      } else st(f.get(dst).f64(0));
+    });
+  /** dst[j] = src[j] ∘ the scalar (its splat in `sv`), op a division or subtraction. */
+  const byScalar = (
+    f: Func,
+    p: { lim: Local },
+    n: Local,
+    j: Local,
+    src: Local,
+    dst: Local,
+    x: Local,
+    sv: Local,
+    op: 'div' | 'sub',
+  ) =>
+    pass(f, p, n, j, src === dst ? [dst] : [src, dst], (two) => {
+      f.get(dst);
+      if (two)
+        ldv(f.get(src))
+          .get(sv)
+          .op(op === 'div' ? 'f64x2.div' : 'f64x2.sub');
+      else
+        ld(f.get(src))
+          .get(x)
+          .op(op === 'div' ? 'f64.div' : 'f64.sub');
+      if (two) stv(f);
+      else st(f);
+    });
 
   /** gemm(a, b, c, aI, aP, bJ, bP, ldc, k, i0, i1, j0, j1, work), each argument a local or a constant. */
   const callGemm = (f: Func, args: (Local | number | (() => void))[]) => {
@@ -131,12 +197,7 @@ export function addAttention(mod: ModuleBuilder, dt: WasmDType, gemm: number): v
     f.for(i, 0, p.L, 1, () => {
       addr(f, src, qB, i, p.qStride);
       addr(f, dst, qs, i, p.D);
-      f.for(d, 0, p.D, 1, () => {
-        f.get(dst);
-        ld(f.get(src)).get(p.sqrtD).op('f64.div');
-        st(f);
-        f.inc(src, SZ).inc(dst, SZ);
-      });
+      byScalar(f, p, p.D, d, src, dst, p.sqrtD, p.sqrtV, 'div');
     });
   };
 
@@ -232,22 +293,26 @@ export function addAttention(mod: ModuleBuilder, dt: WasmDType, gemm: number): v
       f.for(i, 0, p.L, 1, () => {
         addr(f, row, sq, i, p.S);
         seen(f, p, i, n);
-        f.f64(-Infinity).set(m);
+        // The max is the same whichever order it is taken in (NaN never wins, as `x > m`).
+        const keep = () => f.get(x).get(m).get(x).get(m).op('f64.gt', 'select').set(m);
+        f.f64(-Infinity).tee(m).op('f64x2.splat').set(p.vec);
         f.get(row).set(src);
-        f.for(j, 0, n, 1, () => {
-          ld(f.get(src)).set(x);
-          f.get(x).get(m).get(x).get(m).op('f64.gt', 'select').set(m);
-          f.inc(src, SZ);
+        pass(f, p, n, j, [src], (two) => {
+          if (two) ldv(f.get(p.vec).get(src)).op('f64x2.pmax').set(p.vec);
+          else {
+            ld(f.get(src)).set(x);
+            keep();
+          }
         });
+        for (const l of [0, 1]) {
+          f.get(p.vec).lane('f64x2.extract_lane', l).set(x);
+          keep();
+        }
         f.get(m).get(m).op('f64.sub').tee(x).get(x).op('f64.ne');
         f.if(() => f.f64(0).set(m));
+        f.get(m).op('f64x2.splat').set(p.vec);
         f.get(row).set(src);
-        f.for(j, 0, n, 1, () => {
-          f.get(dst);
-          ld(f.get(src)).get(m).op('f64.sub');
-          st(f);
-          f.inc(src, SZ).inc(dst, SZ);
-        });
+        byScalar(f, p, n, j, src, dst, m, p.vec, 'sub');
       });
     });
   });
@@ -276,17 +341,10 @@ export function addAttention(mod: ModuleBuilder, dt: WasmDType, gemm: number): v
           f.inc(row, SZ);
         });
         addr(f, dst, pB, i, p.S);
-        f.for(j, 0, n, 1, () => {
-          f.get(dst);
-          ld(f.get(src)).get(sum).op('f64.div');
-          st(f);
-          f.inc(src, SZ).inc(dst, SZ);
-        });
-        f.for(j, n, p.S, 1, () => {
-          f.get(dst).f64(0);
-          st(f);
-          f.inc(dst, SZ);
-        });
+        f.get(sum).op('f64x2.splat').set(p.vec);
+        byScalar(f, p, n, j, src, dst, sum, p.vec, 'div');
+        f.get(p.S).get(n).op('i32.sub').set(p.cnt);
+        zeros(f, p, j, dst);
       });
       // out = P·v: rows i0…i1 over keys 0…cols.
       blocks(f, p, i0, i1, () => {
@@ -327,7 +385,6 @@ export function addAttention(mod: ModuleBuilder, dt: WasmDType, gemm: number): v
       depth,
     ] = L;
     const dot = f.local('f64');
-    const x = f.local('f64');
     f.get(p.H).get(p.D).op('i32.mul').set(E);
     // dS lies after qs, on a cache line.
     f.get(p.L).get(p.D).op('i32.mul').i32(SZ).op('i32.mul').i32(63).op('i32.add').i32(-64).op('i32.and');
@@ -361,30 +418,27 @@ export function addAttention(mod: ModuleBuilder, dt: WasmDType, gemm: number): v
           });
           f.get(row).set(src);
           addr(f, dst, pB, i, p.S);
-          f.for(j, 0, n, 1, () => {
-            ld(f.get(src)).set(x);
+          f.get(dot).op('f64x2.splat').set(p.vec);
+          pass(f, p, n, j, [src, dst], (two) => {
             f.get(src);
-            ld(f.get(dst));
-            f.get(x).get(dot).op('f64.sub', 'f64.mul');
-            st(f);
-            f.inc(src, SZ).inc(dst, SZ);
+            if (two) {
+              ldv(f.get(dst));
+              ldv(f.get(src)).get(p.vec).op('f64x2.sub', 'f64x2.mul');
+              stv(f);
+            } else {
+              ld(f.get(dst));
+              ld(f.get(src)).get(dot).op('f64.sub', 'f64.mul');
+              st(f);
+            }
           });
-          f.for(j, n, cols, 1, () => {
-            f.get(src).f64(0);
-            st(f);
-            f.inc(src, SZ);
-          });
+          f.get(cols).get(n).op('i32.sub').set(p.cnt);
+          zeros(f, p, j, src);
         });
         // dq = (dS·k) ÷ √D: rows i0…i1 over keys 0…cols, stored, then divided.
         callGemm(f, [dS, kB, gqB, p.S, 1, 1, p.kStride, p.qStride, cols, i0, i1, 0, p.D, work]);
         f.for(i, i0, i1, 1, () => {
           addr(f, dst, gqB, i, p.qStride);
-          f.for(d, 0, p.D, 1, () => {
-            f.get(dst);
-            ld(f.get(dst)).get(p.sqrtD).op('f64.div');
-            st(f);
-            f.inc(dst, SZ);
-          });
+          byScalar(f, p, p.D, d, dst, dst, p.sqrtD, p.sqrtV, 'div');
         });
       });
       // dv = Pᵀ·gOut and dk = dSᵀ·qs: key rows j0…j1 (i0…i1 here) over the queries from the block's first
