@@ -12,6 +12,7 @@ import {
   div,
   gradCheck,
   matmul,
+  narrow,
   nn,
   random,
   referenceKernels,
@@ -136,6 +137,36 @@ describe('float64: the composed path’s bits', () => {
           assertSameBits(got, want, what);
         });
     }
+});
+
+describe('column blocks of a wider tensor: the unused columns get a zero gradient', () => {
+  for (const k of SETS)
+    test(k.name, () => {
+      const [B, L, E, H] = [2, 24, 32, 2];
+      // q at 0, k at 3E, v at E of [B, L, 4E]: columns 2E…3E are read by nothing.
+      const inputs = [randn([B, L, 4 * E], 31)];
+      const at = [0, 3 * E, E];
+      const want = withSet(k, () =>
+        run((x) => {
+          const [q, kk, v] = at.map((c) => narrow(x, 2, c, E));
+          return composed(q, kk, v, H, true);
+        }, inputs),
+      );
+      const got = withSet(k, () =>
+        run(
+          (x) =>
+            attentionOfColumns(
+              { tensor: x, column: at[0] },
+              { tensor: x, column: at[1] },
+              { tensor: x, column: at[2] },
+              E,
+              { heads: H, isCausal: true },
+            ),
+          inputs,
+        ),
+      );
+      assertSameBits(got, want, k.name);
+    });
 });
 
 describe('MultiheadAttention: the fused path (needWeights false) gives the composed path’s bits', () => {
