@@ -209,6 +209,23 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
       if (dt === null || !rt.matmulBatched(dt, a, ao, b, bo, c, m, k, n, transA, transB))
         ref.matmulBatched(a, ao, b, bo, c, m, k, n, transA, transB);
     },
+    attentionScores(q, k, s, g) {
+      const dt = attentionWorth(g) ? dtypeOf(q, k, s) : null;
+      if (dt === null || !rt.attentionScores(dt, q, k, s, g)) ref.attentionScores(q, k, s, g);
+    },
+    attentionContext(e, v, p, out, g) {
+      const dt = attentionWorth(g) ? dtypeOf(e, v, p, out) : null;
+      if (dt === null || !rt.attentionContext(dt, e, v, p, out, g)) ref.attentionContext(e, v, p, out, g);
+    },
+    attentionBackward(gOut, q, k, v, p, gq, gk, gv, g) {
+      const dt = attentionWorth(g) ? dtypeOf(gOut, q, k, v) : null;
+      if (
+        dt === null ||
+        dtypeOf(p, gq, gk, gv) !== dt ||
+        !rt.attentionBackward(dt, gOut, q, k, v, p, gq, gk, gv, g)
+      )
+        ref.attentionBackward(gOut, q, k, v, p, gq, gk, gv, g);
+    },
     unary(op, x, out, p0, p1) {
       if (x.length < minElements) return ref.unary(op, x, out, p0, p1);
       const rule = UNARY[op].forward;
@@ -324,23 +341,6 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
       const dt = dtypeOf(b.saved, b.gOut, b.dPre, b.carry);
       if (dt === null || dtypeOf(b.dhRec, b.dHh, b.c ?? b.h, b.h) !== dt || !rt.cellBackward(dt, b, t))
         ref.cellBackward(b, t);
-    },
-    attentionScores(q, k, s, g) {
-      const dt = attentionWorth(g) ? dtypeOf(q, k, s) : null;
-      if (dt === null || !rt.attentionScores(dt, q, k, s, g)) ref.attentionScores(q, k, s, g);
-    },
-    attentionContext(e, v, p, out, g) {
-      const dt = attentionWorth(g) ? dtypeOf(e, v, p, out) : null;
-      if (dt === null || !rt.attentionContext(dt, e, v, p, out, g)) ref.attentionContext(e, v, p, out, g);
-    },
-    attentionBackward(gOut, q, k, v, p, gq, gk, gv, g) {
-      const dt = attentionWorth(g) ? dtypeOf(gOut, q, k, v) : null;
-      if (
-        dt === null ||
-        dtypeOf(p, gq, gk, gv) !== dt ||
-        !rt.attentionBackward(dt, gOut, q, k, v, p, gq, gk, gv, g)
-      )
-        ref.attentionBackward(gOut, q, k, v, p, gq, gk, gv, g);
     },
     accumulate(acc, x) {
       if (acc.length < minElements) return ref.accumulate(acc, x);

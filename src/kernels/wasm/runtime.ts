@@ -4,8 +4,6 @@
  * between wasm and the reference kernels is `index.ts`'s job.
  */
 import type { BinaryOp, Conv2dGeometry, Storage, UnaryOp, Window2d } from '../types.js';
-import { packedScores } from '../attention.js';
-import { ATTN_FIELDS, ATTN_PARAM_BYTES, ATTN_SQRT_AT, attentionNames } from './attention.js';
 import { CONV_PARAM_BYTES, convNames } from './conv.js';
 import { POOL_FIELDS, POOL_PARAM_BYTES, poolNames } from './pooling.js';
 import { BINARY, names, UNARY, type BinaryLayout, type GradInput } from './elementwise.js';
@@ -42,6 +40,8 @@ import type {
   SgdHyper,
 } from '../types.js';
 import { Heap } from './heap.js';
+import { packedScores } from '../attention.js';
+import { ATTN_FIELDS, ATTN_PARAM_BYTES, ATTN_SQRT_AT, attentionNames } from './attention.js';
 import {
   controlBytes,
   KernelPool,
