@@ -95,6 +95,7 @@ const CASES = [
   { B: 2, L: 7, S: 4, E: 8, H: 2, causal: true },
   { B: 2, L: 37, S: 37, E: 48, H: 3, causal: true },
   { B: 3, L: 20, S: 33, E: 40, H: 4, causal: false },
+  { B: 2, L: 24, S: 24, E: 30, H: 2, causal: true }, // odd D: the two-lane passes' last element
 ];
 
 describe('float64: the composed path’s bits', () => {
