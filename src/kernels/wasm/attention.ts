@@ -152,22 +152,19 @@ export function addAttention(mod: ModuleBuilder, dt: WasmDType, gemm: number): v
     });
 
   /** gemm(a, b, c, aI, aP, bJ, bP, ldc, k, i0, i1, j0, j1, work), each argument a local or a constant. */
-  const callGemm = (f: Func, args: (Local | number | (() => void))[]) => {
+  const callGemm = (f: Func, args: (Local | number)[]) => {
     for (const a of args)
       if (typeof a === 'number') f.i32(a);
-      else if (typeof a === 'function') a();
       else f.get(a);
     f.call(gemm);
   };
 
-  /** dst = base + (x·y + z)·SZ (x, y, z locals; z may be omitted). */
-  const addr = (f: Func, dst: Local, base: Local, x: Local, y: Local, z?: Local) => {
-    f.get(x).get(y).op('i32.mul');
-    if (z) f.get(z).op('i32.add');
-    f.i32(SZ).op('i32.mul').get(base).op('i32.add').set(dst);
+  /** dst = base + x·y·SZ (element x·y of an array at byte address `base`). */
+  const addr = (f: Func, dst: Local, base: Local, x: Local, y: Local) => {
+    f.get(x).get(y).op('i32.mul').i32(SZ).op('i32.mul').get(base).op('i32.add').set(dst);
   };
 
-  /** The pair's batch and head, and its bases: x + (b·rows·stride + h·D)·SZ. */
+  /** An operand's base for batch b, head h: x + (b·rows·stride + h·D)·SZ. */
   const pairBase = (
     f: Func,
     dst: Local,
