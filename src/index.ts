@@ -99,6 +99,7 @@ export {
   type TopK,
   type MultinomialOptions,
 } from './ops-indexing.js';
+export { scaledDotProductAttention, type AttentionOptions } from './ops-attention.js';
 export { gradCheck, type GradCheckOptions, type GradCheckResult, type GradCheckInput } from './gradcheck.js';
 export {
   fit,
@@ -152,6 +153,7 @@ export type {
   Window2d,
   Conv2dGeometry,
   CellBuffers,
+  AttentionGeometry,
 } from './kernels/types.js';
 export {
   UNARY,

@@ -89,7 +89,8 @@ class BufferPool {
 
 const pools = new WeakMap<Kernels, BufferPool>();
 
-function poolOf(k: Kernels): BufferPool {
+/** @internal The buffer pool of kernel set `k` (the fused recurrent layers' and attention's). */
+export function poolOf(k: Kernels): BufferPool {
   let p = pools.get(k);
   if (!p) pools.set(k, (p = new BufferPool(k)));
   return p;

@@ -14,6 +14,7 @@ import type {
   Storage,
 } from './types.js';
 import { UNARY, type UnaryOp } from './unary.js';
+import * as attention from './attention.js';
 import * as indexing from './indexing.js';
 import * as norm from './norm.js';
 import * as recurrent from './recurrent.js';
@@ -566,4 +567,7 @@ export const referenceKernels: Kernels = {
   normalizeGrad: norm.normalizeGrad,
   cellForward: recurrent.cellForward,
   cellBackward: recurrent.cellBackward,
+  attentionScores: attention.attentionScores,
+  attentionContext: attention.attentionContext,
+  attentionBackward: attention.attentionBackward,
 };

@@ -140,6 +140,41 @@ export interface CellBuffers {
   dHh: Storage;
 }
 
+/**
+ * Where fused scaled dot-product attention reads (`Kernels.attentionScores`, `attentionContext`,
+ * `attentionBackward`; reference loops in `attention.ts`): B batches of L queries against S keys, H heads
+ * of D columns. Each operand is a storage, an element offset and a row stride: query row i of batch b is
+ * the E = H·D elements from qOffset + (b·L + i)·qStride, head h its columns h·D … (h + 1)·D (keys and
+ * values alike, with S rows per batch). A packed self-attention projection [B, L, 3E] is one storage with
+ * offsets 0, E, 2E and stride 3E; three [B, n, E] tensors have offset 0 and stride E.
+ */
+export interface AttentionGeometry {
+  /** B. */
+  readonly batch: number;
+  /** H. */
+  readonly heads: number;
+  /** D, each head's width. */
+  readonly headDim: number;
+  /** L, query rows per batch. */
+  readonly queries: number;
+  /** S, key (and value) rows per batch. */
+  readonly keys: number;
+  /** Query i sees keys j ≤ i only (the causal mask); else every key. */
+  readonly causal: boolean;
+  /** Element offset of the queries' first row. */
+  readonly qOffset: number;
+  /** Elements between successive query rows. */
+  readonly qStride: number;
+  /** Element offset of the keys' first row. */
+  readonly kOffset: number;
+  /** Elements between successive key rows. */
+  readonly kStride: number;
+  /** Element offset of the values' first row. */
+  readonly vOffset: number;
+  /** Elements between successive value rows. */
+  readonly vStride: number;
+}
+
 /** The operations every kernel set provides. */
 export interface Kernels {
   /** Name for benchmarks and error messages. */
@@ -363,6 +398,41 @@ export interface Kernels {
   cellForward(b: CellBuffers, t: number): void;
   /** Step t of a fused recurrent cell backward: reads `gOut`, `dhRec`, `carry`; writes `dPre` (and `dHh`) at t and `carry`. */
   cellBackward(b: CellBuffers, t: number): void;
+  /**
+   * Attention's scores into `s`, overwritten: per (batch, head), qs = q ÷ √D (a division, stored in q's
+   * type), then for each query row i and each key j it sees (see {@link AttentionGeometry})
+   * x = Σ_d qs[i, d]·k[j, d] from zero in d order (a product's sum, stored); then m = the row's max of the
+   * stored x (0 when not finite) and s = x − m. Only the keys a row sees are stored, row after row, pair
+   * after pair (`packedScores` in `attention.ts` per pair: L·S, or L(L + 1)/2 causal), so the exp that
+   * follows (the kernel set's `unary('exp')`, in place) skips the masked half. With
+   * {@link Kernels.attentionContext} that is ops.softmax of q·kᵀ/√D + the causal bias (−∞ where masked).
+   */
+  attentionScores(q: Storage, k: Storage, s: Storage, g: AttentionGeometry): void;
+  /**
+   * The softmax's end and the product with v: P [B, H, L, S] (overwritten) = each packed row of
+   * exponentials `e` divided by its sum (a double, from zero in j order), 0 where masked; then out
+   * [B, L, H·D] (heads merged, overwritten) = P·v per head, each sum from zero in j order.
+   */
+  attentionContext(e: Storage, v: Storage, p: Storage, out: Storage, g: AttentionGeometry): void;
+  /**
+   * The gradients of attention given gOut [B, L, H·D] and the probabilities `p` from
+   * {@link Kernels.attentionContext}, written (overwritten) at q's, k's and v's positions in gq, gk, gv
+   * (which may be one storage, as q, k, v may): per (batch, head) dP = gOut·vᵀ (stored), then per row
+   * dS = P·(dP − dot) with dot = Σ_j dP·P in a double, j ascending (ops.softmax's backward); dq = (dS·k,
+   * stored) ÷ √D; dk = dSᵀ·(q ÷ √D); dv = Pᵀ·gOut. Each product's sum runs from zero in order over the
+   * positions that are not masked (masked terms are ±0, which leave such a sum as it is).
+   */
+  attentionBackward(
+    gOut: Storage,
+    q: Storage,
+    k: Storage,
+    v: Storage,
+    p: Storage,
+    gq: Storage,
+    gk: Storage,
+    gv: Storage,
+    g: AttentionGeometry,
+  ): void;
   /** acc[i] += x[i]: gradient accumulation. */
   accumulate(acc: Storage, x: Storage): void;
   /**

@@ -1,11 +1,14 @@
 /**
  * Multi-head attention with PyTorch's parameters, state-dict keys and layouts (`in_proj_weight` [3E, E] =
- * the q, k and v rows, `in_proj_bias`, `out_proj.weight` [E, E] as [out, in]), composed from ops so
- * autograd gives the backward. The arithmetic follows PyTorch 1.13's `multi_head_attention_forward`:
- * q scaled by 1/√headDim before the product with kᵀ, masks as −∞, softmax, dropout on the weights in
- * training, the product with v, the output projection.
+ * the q, k and v rows, `in_proj_bias`, `out_proj.weight` [E, E] as [out, in]). The arithmetic follows
+ * PyTorch 1.13's `multi_head_attention_forward`: q scaled by 1/√headDim (a division) before the product
+ * with kᵀ, masks as −∞, softmax, dropout on the weights in training, the product with v, the output
+ * projection. Without weights to return, masks other than the causal one, or dropout (the GPT's blocks),
+ * the part from the projections to the merged heads is one fused op (`ops-attention.ts`) that reads q, k,
+ * v in place and gives the composed form's bits in float64; otherwise it is composed from ops.
  */
 import * as ops from '../ops.js';
+import { attentionOfColumns, type AttentionOperand } from '../ops-attention.js';
 import { maskedFill, narrow, split, swapAxes } from '../ops-indexing.js';
 import { defaultStream, type RandomState } from '../random.js';
 import { fmt } from '../shape.js';
@@ -191,23 +194,43 @@ export class MultiheadAttention extends Module {
       w: narrow(W, 0, start, n),
       b: b && narrow(b, 0, start, n),
     });
-    let q: Tensor;
-    let k: Tensor;
-    let v: Tensor;
-    if (query === key && key === value) [q, k, v] = split(linear(qIn, W, b), E, 2);
-    else {
+    // The projections as column blocks: q, k, v are E columns each of one or two products' outputs.
+    let cq: AttentionOperand;
+    let ck: AttentionOperand;
+    let cv: AttentionOperand;
+    if (query === key && key === value) {
+      const qkv = linear(qIn, W, b);
+      [cq, ck, cv] = [0, E, 2 * E].map((column) => ({ tensor: qkv, column }));
+    } else {
       const pq = rows(0, E);
-      q = linear(qIn, pq.w, pq.b);
+      cq = { tensor: linear(qIn, pq.w, pq.b), column: 0 };
       if (key === value) {
         const pkv = rows(E, 2 * E);
-        [k, v] = split(linear(kIn, pkv.w, pkv.b), E, 2);
+        const kv = linear(kIn, pkv.w, pkv.b);
+        [ck, cv] = [0, E].map((column) => ({ tensor: kv, column }));
       } else {
         const pk = rows(E, E);
         const pv = rows(2 * E, E);
-        k = linear(kIn, pk.w, pk.b);
-        v = linear(vIn, pv.w, pv.b);
+        ck = { tensor: linear(kIn, pk.w, pk.b), column: 0 };
+        cv = { tensor: linear(vIn, pv.w, pv.b), column: 0 };
       }
     }
+    const needWeights = options.needWeights ?? true;
+    const dropping = this.training && this.dropout > 0;
+    if (!needWeights && !dropping && !options.attnMask && !options.attnBias && !options.keyPaddingMask) {
+      // The cases the fused op covers (the GPT's blocks): one graph node from the projections to the
+      // merged heads, read in place, with the composed path's arithmetic (and in float64 its bits).
+      const ctx = attentionOfColumns(cq, ck, cv, E, { heads, isCausal: options.isCausal ?? false });
+      return { output: this.finish(ctx, B, L, unbatched), weights: null };
+    }
+    const columns = (c: AttentionOperand) =>
+      c.column === 0 && c.tensor.shape[2] === E ? c.tensor : narrow(c.tensor, 2, c.column, E);
+    const [q, k, v] =
+      cq.tensor === ck.tensor && ck.tensor === cv.tensor
+        ? split(cq.tensor, E, 2)
+        : ck.tensor === cv.tensor
+          ? [columns(cq), ...split(ck.tensor, E, 2)]
+          : [cq, ck, cv].map(columns);
     // [B, seq, E] → [B, heads, seq, D].
     const byHead = (t: Tensor, n: number) => swapAxes(ops.reshape(t, [B, n, heads, D]), 1, 2);
     const qh = ops.div(byHead(q, L), Math.sqrt(D));
@@ -219,14 +242,19 @@ export class MultiheadAttention extends Module {
       weights = this._drop.forward(weights);
     }
     const ctx = ops.matmul(weights, byHead(v, S)); // [B, heads, L, D]
-    let out = this.out_proj.forward(ops.reshape(swapAxes(ctx, 1, 2), [B, L, E]));
-    out = unbatched ? ops.reshape(out, [L, E]) : this.batchFirst ? out : swapAxes(out, 0, 1);
+    const out = this.finish(ops.reshape(swapAxes(ctx, 1, 2), [B, L, E]), B, L, unbatched);
     let w: Tensor | null = null;
-    if (options.needWeights ?? true) {
+    if (needWeights) {
       w = (options.averageAttnWeights ?? true) ? ops.div(ops.sum(weights, 1), heads) : weights;
       if (unbatched) w = ops.reshape(w, w.shape.slice(1));
     }
     return { output: out, weights: w };
+  }
+
+  /** The output projection of the merged heads [B, L, E], in the caller's layout. */
+  private finish(ctx: Tensor, B: number, L: number, unbatched: boolean): Tensor {
+    const out = this.out_proj.forward(ctx);
+    return unbatched ? ops.reshape(out, [L, this.embedDim]) : this.batchFirst ? out : swapAxes(out, 0, 1);
   }
 
   /** The scores with every mask applied: blocked positions −∞, an additive bias added. */

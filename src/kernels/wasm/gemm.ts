@@ -150,8 +150,9 @@ export function addGemm(
   const packB = addPack(mod, `${dt}_packB`, t, shape.nr);
   const micro = addMicro(mod, dt, t, shape, opts);
   const macro = addMacro(mod, dt, t, shape, micro);
-  addBatchedDriver(mod, dt, t, addDriver(mod, dt, t, shape, packA, packB, macro));
-  return { packA, packB, macro };
+  const gemm = addDriver(mod, dt, t, shape, packA, packB, macro);
+  addBatchedDriver(mod, dt, t, gemm);
+  return { packA, packB, macro, gemm };
 }
 
 /** Indices of the functions {@link addGemm} added that other drivers (convolution) call. */
@@ -162,6 +163,8 @@ export interface GemmFuncs {
   packB: number;
   /** macro(aPack, bPack, c, ldc, mc, nc, kc, accumulate, scratch). */
   macro: number;
+  /** gemm(a, b, c, aI, aP, bJ, bP, ldc, k, i0, i1, j0, j1, work): the whole driver (attention's products). */
+  gemm: number;
 }
 
 /**

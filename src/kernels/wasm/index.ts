@@ -7,7 +7,7 @@
  */
 import { referenceKernels } from '../reference.js';
 import { selection } from '../state.js';
-import type { Conv2dGeometry, Kernels, Storage } from '../types.js';
+import type { AttentionGeometry, Conv2dGeometry, Kernels, Storage } from '../types.js';
 import { UNARY } from './elementwise.js';
 import type { WasmDType } from './gemm.js';
 import { relaxedSimdSupported, simdSupported } from './module.js';
@@ -178,6 +178,9 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
   // and not empty (then the reference writes what little there is).
   const worthIt = (g: Conv2dGeometry) =>
     g.batch * g.outChannels * g.outH * g.outW * (g.channels / g.groups) * g.kH * g.kW >= 4 * minWork;
+  // Attention in wasm when its products are worth the copies; causal only for L = S (the wasm loops' mask).
+  const attentionWorth = (g: AttentionGeometry) =>
+    (!g.causal || g.queries === g.keys) && g.batch * g.heads * g.queries * g.keys * g.headDim >= 4 * minWork;
   // Each method runs in wasm when the op has a wasm version, the arrays share an element type and are big
   // enough, and the memory could grow to hold them; otherwise the reference does the work. The size is
   // checked first: the calls of a tiny network are many and each must cost no more than the reference's.
@@ -208,6 +211,23 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
       const dt = dtypeOf(a, b, c);
       if (dt === null || !rt.matmulBatched(dt, a, ao, b, bo, c, m, k, n, transA, transB))
         ref.matmulBatched(a, ao, b, bo, c, m, k, n, transA, transB);
+    },
+    attentionScores(q, k, s, g) {
+      const dt = attentionWorth(g) ? dtypeOf(q, k, s) : null;
+      if (dt === null || !rt.attentionScores(dt, q, k, s, g)) ref.attentionScores(q, k, s, g);
+    },
+    attentionContext(e, v, p, out, g) {
+      const dt = attentionWorth(g) ? dtypeOf(e, v, p, out) : null;
+      if (dt === null || !rt.attentionContext(dt, e, v, p, out, g)) ref.attentionContext(e, v, p, out, g);
+    },
+    attentionBackward(gOut, q, k, v, p, gq, gk, gv, g) {
+      const dt = attentionWorth(g) ? dtypeOf(gOut, q, k, v) : null;
+      if (
+        dt === null ||
+        dtypeOf(p, gq, gk, gv) !== dt ||
+        !rt.attentionBackward(dt, gOut, q, k, v, p, gq, gk, gv, g)
+      )
+        ref.attentionBackward(gOut, q, k, v, p, gq, gk, gv, g);
     },
     unary(op, x, out, p0, p1) {
       if (x.length < minElements) return ref.unary(op, x, out, p0, p1);

@@ -8,6 +8,7 @@
  */
 import { addAdd32 } from './add32.js';
 import { ModuleBuilder, type Func } from './asm.js';
+import { addAttention } from './attention.js';
 import { addConv } from './conv.js';
 import { addElementwise } from './elementwise.js';
 import { addGemm } from './gemm.js';
@@ -82,8 +83,12 @@ function assemble(
   memory?: { minPages: number; maxPages: number; shared: true },
 ): Uint8Array<ArrayBuffer> {
   const mod = new ModuleBuilder();
-  addConv(mod, 'f32', addGemm(mod, 'f32', { relaxed: features.relaxed }));
-  addConv(mod, 'f64', addGemm(mod, 'f64', { relaxed: features.relaxed64 ?? false }));
+  const g32 = addGemm(mod, 'f32', { relaxed: features.relaxed });
+  const g64 = addGemm(mod, 'f64', { relaxed: features.relaxed64 ?? false });
+  addConv(mod, 'f32', g32);
+  addConv(mod, 'f64', g64);
+  addAttention(mod, 'f32', g32.gemm);
+  addAttention(mod, 'f64', g64.gemm);
   addElementwise(mod, 'f32');
   addElementwise(mod, 'f64');
   addOptim(mod, 'f32');

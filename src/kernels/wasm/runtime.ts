@@ -33,8 +33,17 @@ import {
   SGD_VARIANTS,
   sgdIndex,
 } from './optim.js';
-import type { AdagradHyper, AdamHyper, CellBuffers, RmspropHyper, SgdHyper } from '../types.js';
+import type {
+  AdagradHyper,
+  AdamHyper,
+  AttentionGeometry,
+  CellBuffers,
+  RmspropHyper,
+  SgdHyper,
+} from '../types.js';
 import { Heap } from './heap.js';
+import { packedScores } from '../attention.js';
+import { ATTN_FIELDS, ATTN_PARAM_BYTES, ATTN_SQRT_AT, attentionNames } from './attention.js';
 import {
   controlBytes,
   KernelPool,
@@ -98,6 +107,11 @@ const POOL_FUNCTIONS: readonly string[] = [
   ]),
   'f32_gemm_batched',
   'f64_gemm_batched',
+  ...(['f32', 'f64'] as const).flatMap((dt) => [
+    attentionNames.scores(dt),
+    attentionNames.context(dt),
+    attentionNames.backward(dt),
+  ]),
 ];
 
 /** The pooling kernels' export names per element type (made once: calls build no strings). */
@@ -958,6 +972,110 @@ export class WasmRuntime {
     return true;
   }
 
+  // Fused attention (`attention.ts`): the operands are copied in once per call (each distinct storage
+  // once: a packed projection is q, k and v), the probabilities are usually resident (the op allocates
+  // them with `alloc`), and the (batch, head) pairs are split among the threads.
+
+  /** `Kernels.attentionScores` in wasm; false if it did not fit. */
+  attentionScores(dt: WasmDType, q: Storage, k: Storage, s: Storage, g: AttentionGeometry): boolean {
+    return this.attention('scores', dt, g, [q, k], { q, k, s }, [s]);
+  }
+
+  /** `Kernels.attentionContext` in wasm; false if it did not fit. */
+  attentionContext(
+    dt: WasmDType,
+    e: Storage,
+    v: Storage,
+    p: Storage,
+    out: Storage,
+    g: AttentionGeometry,
+  ): boolean {
+    return this.attention('context', dt, g, [e, v], { s: e, v, p, out }, [p, out]);
+  }
+
+  /** `Kernels.attentionBackward` in wasm; false if it did not fit. */
+  attentionBackward(
+    dt: WasmDType,
+    gOut: Storage,
+    q: Storage,
+    k: Storage,
+    v: Storage,
+    p: Storage,
+    gq: Storage,
+    gk: Storage,
+    gv: Storage,
+    g: AttentionGeometry,
+  ): boolean {
+    // A gradient storage whose rows these columns do not cover keeps its other values: copied in first.
+    const written = [gq, gk, gv].filter((x, i, all) => all.indexOf(x) === i);
+    const partial = written.filter((x) => !attentionCovers(x, g, { q: gq, k: gk, v: gv }));
+    return this.attention(
+      'backward',
+      dt,
+      g,
+      [gOut, q, k, v, p, ...partial],
+      { q, k, v, p, out: gOut, gq, gk, gv },
+      written,
+    );
+  }
+
+  /**
+   * One attention call: the parameter block, each distinct storage once (copied in if it is read, and
+   * not resident), each part's scratch; the pairs split among the threads; the written storages copied
+   * out (unless resident).
+   */
+  private attention(
+    kind: 'scores' | 'context' | 'backward',
+    dt: WasmDType,
+    g: AttentionGeometry,
+    read: Storage[],
+    named: Partial<Record<(typeof ATTN_FIELDS)[number], Storage>>,
+    written: Storage[],
+  ): boolean {
+    const SZ = ELEMENT_BYTES[dt];
+    const { batch: B, heads: H, headDim: D, queries: L, keys: S } = g;
+    const fr = this.frame.reset(this.operands);
+    const prm = fr.take(ATTN_PARAM_BYTES);
+    const storages: Storage[] = [];
+    for (const x of [...read, ...written]) if (!storages.includes(x)) storages.push(x);
+    const at = storages.map((x) => (this.resident.has(x) ? -1 : fr.take(region(x.length, SZ))));
+    const pairs = B * H;
+    const threads = Math.min(pairs, this.threadsFor(pairs * L * S * D));
+    const scratchBytes = kind === 'context' ? 0 : align(L * D * SZ) + L * S * SZ;
+    const scratch = fr.take(align(scratchBytes) * threads);
+    if (!this.reserve(fr.end)) return false;
+    const ptr = storages.map((x, i) =>
+      read.includes(x) ? this.put(dt, x, 0, x.length, at[i]) : this.target(dt, x, 0, at[i]),
+    );
+    const I = this.i32;
+    const base = prm / 4;
+    const offsets = { q: g.qOffset, k: g.kOffset, v: g.vOffset, gq: g.qOffset, gk: g.kOffset, gv: g.vOffset };
+    ATTN_FIELDS.forEach((name, i) => {
+      const x = named[name as keyof typeof named];
+      if (x !== undefined)
+        I[base + i] = ptr[storages.indexOf(x)] + (offsets[name as keyof typeof offsets] ?? 0) * SZ;
+    });
+    I[base + ATTN_FIELDS.indexOf('qStride')] = g.qStride;
+    I[base + ATTN_FIELDS.indexOf('kStride')] = g.kStride;
+    I[base + ATTN_FIELDS.indexOf('vStride')] = g.vStride;
+    I[base + ATTN_FIELDS.indexOf('L')] = L;
+    I[base + ATTN_FIELDS.indexOf('S')] = S;
+    I[base + ATTN_FIELDS.indexOf('D')] = D;
+    I[base + ATTN_FIELDS.indexOf('H')] = H;
+    I[base + ATTN_FIELDS.indexOf('causal')] = g.causal ? 1 : 0;
+    I[base + ATTN_FIELDS.indexOf('T')] = packedScores(g);
+    this.f64[(prm + ATTN_SQRT_AT) / 8] = Math.sqrt(D);
+    const parts = Array.from({ length: threads }, (_, t) => [
+      prm,
+      Math.floor((t * pairs) / threads),
+      Math.floor(((t + 1) * pairs) / threads),
+      scratch + t * align(scratchBytes),
+    ]);
+    this.runParts(attentionNames[kind](dt), parts);
+    for (const x of written) this.take(dt, ptr[storages.indexOf(x)], x.length, x, 0);
+    return true;
+  }
+
   // The fused recurrent cells work on resident buffers only (the op allocates them with `alloc`): a step
   // touches a slice of sequence-long buffers, which copying in and out per step would cost T times over.
 
@@ -1264,4 +1382,34 @@ export class WasmRuntime {
     if (gShift) this.take(dt, bp, per, gShift, 0);
     return true;
   }
+}
+
+/**
+ * Whether q's, k's and v's columns that lie in storage `x` cover all of it (every element of every row),
+ * so a backward call writes every element and need not copy `x` in first.
+ */
+function attentionCovers(
+  x: Storage,
+  g: AttentionGeometry,
+  grads: { q: Storage; k: Storage; v: Storage },
+): boolean {
+  const E = g.heads * g.headDim;
+  const blocks = (
+    [
+      [grads.q, g.qOffset, g.qStride, g.queries],
+      [grads.k, g.kOffset, g.kStride, g.keys],
+      [grads.v, g.vOffset, g.vStride, g.keys],
+    ] as const
+  ).filter(([s]) => s === x);
+  const [, , stride, rows] = blocks[0];
+  if (x.length !== g.batch * rows * stride) return false;
+  const starts = blocks
+    .map(([, off, st, n]) => (st === stride && n === rows ? off : -1))
+    .sort((a, b) => a - b);
+  let end = 0;
+  for (const s of starts) {
+    if (s < 0 || s > end) return false;
+    end = Math.max(end, s + E);
+  }
+  return end >= stride;
 }
