@@ -14,6 +14,9 @@ import type { Storage } from './types.js';
 // Portable elementary functions: the same bits in every JavaScript engine, so a run in a browser equals
 // the same run in Node (Math.exp and friends differ in the last bit between engines).
 import { exp, expm1, log, log1p, pow, tanh } from '../libm.js';
+// Float32 data computes some ops in float32 arithmetic (`src/libm32.ts`), as the WebAssembly set does in
+// f32x4 lanes with the same operations: four lanes instead of two and polynomials of float32 length.
+import { exp32, gelu32, geluGrad32 } from '../libm32.js';
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 0.3989422804014327; // 1/√(2π)
@@ -127,7 +130,8 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
   },
   exp: {
     forward: (x, out) => {
-      for (let i = 0; i < x.length; i++) out[i] = exp(x[i]);
+      if (x instanceof Float32Array) for (let i = 0; i < x.length; i++) out[i] = exp32(x[i]);
+      else for (let i = 0; i < x.length; i++) out[i] = exp(x[i]);
     },
     grad: (_x, y, g, out) => {
       for (let i = 0; i < g.length; i++) out[i] = g[i] * y[i];
@@ -238,13 +242,20 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
   gelu: {
     // Φ(x) = erfc(−x/√2)/2 rather than (1 + erf(x/√2))/2: the latter cancels to 0 for x below about −8
     // (gelu(−10) ≈ −7.6e−23 would come out −0); the two agree to an ulp elsewhere.
+    // Float32: the same Φ-based form in float32 arithmetic (gelu32, within 4 ulps; see src/libm32.ts).
     forward: (x, out) => {
-      for (let i = 0; i < x.length; i++) {
-        const v = x[i];
-        out[i] = v * 0.5 * erfc(-v * SQRT1_2);
-      }
+      if (x instanceof Float32Array) for (let i = 0; i < x.length; i++) out[i] = gelu32(x[i]);
+      else
+        for (let i = 0; i < x.length; i++) {
+          const v = x[i];
+          out[i] = v * 0.5 * erfc(-v * SQRT1_2);
+        }
     },
     grad: (x, _y, g, out) => {
+      if (x instanceof Float32Array) {
+        for (let i = 0; i < g.length; i++) out[i] = Math.fround(g[i] * geluGrad32(x[i]));
+        return;
+      }
       for (let i = 0; i < g.length; i++) {
         const v = x[i];
         // erfc for the same reason as in the forward.

@@ -125,6 +125,9 @@ const OPS = {
   'f32x4.nearest': simd(0x6a),
   'i32x4.trunc_sat_f32x4_s': simd(0xf8),
   'i32x4.shl': simd(0xab),
+  // float32 libm (libm32.ts): 2^k from k's bits
+  'i32x4.shr_s': simd(0xac),
+  'i32x4.sub': simd(0xb1),
   'i64x2.shl': simd(0xcb),
   'i64x2.shr_s': simd(0xcc),
   'i64x2.shr_u': simd(0xcd),

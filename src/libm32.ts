@@ -1,0 +1,159 @@
+// Float32 elementary functions for the float32 elementwise kernels, in float32 arithmetic.
+//
+// Every operation is rounded to float32 (`Math.fround` after each +, −, ×, ÷: a double result of two
+// float32 operands rounded once to float32 is the IEEE single result, double rounding being harmless at
+// 53 ≥ 2·24 + 2 bits), so these functions are what a float32 machine computes, and
+// `src/kernels/wasm/libm32.ts` emits the same operations in the same order over f32x4 lanes: the reference
+// kernels and the WebAssembly ones give the same bits (test/wasm-libm.test.ts). No fused multiply-add, no
+// engine-dependent Math function: the bits are the same in every engine.
+//
+// Accuracy against the float64 functions (src/libm.ts, src/special.ts) rounded to float32, measured over
+// every float32 in range by scripts/fit-gelu-f32.py's companion test (test/libm32.test.ts samples it):
+// exp within 1 ulp; gelu within 4 ulps wherever the result is normal; gelu's derivative within 4 ulps
+// except near its root x₀ ≈ −0.7518, where the value is a difference of two nearly equal terms (as it is
+// in float64) and its error is best stated absolutely: below 2⁻²³ there.
+
+const f = Math.fround;
+
+/** 1.5·2²³: adding and subtracting it rounds a float32 of magnitude below 2²² to an integer, ties to even. */
+const ROUND = 12582912;
+
+/** 2^k for integer k in [−128, 127], exact doubles (products with them round once, in `fround`). */
+const POW2 = (() => {
+  const t = new Float64Array(256);
+  let p = 1;
+  for (let k = 0; k < 128; k++, p *= 2) t[128 + k] = p;
+  p = 1;
+  for (let k = 0; k >= -128; k--, p /= 2) t[128 + k] = p;
+  return t;
+})();
+
+/** The constants of exp, as float32 values. */
+export const EXP32 = {
+  /** exp's argument is clamped to [LO, HI] first: e^LO rounds to 0, e^HI overflows to +∞, NaN stays. */
+  LO: -110,
+  HI: 100,
+  LOG2E: f(Math.LOG2E),
+  /** ln 2 in two parts: LN2_HI has 9 significant bits, so k·LN2_HI is exact for |k| < 2⁸·… (k ≤ 185 here). */
+  LN2_HI: 0.693359375,
+  LN2_LO: f(-2.1219444e-4),
+  /**
+   * Cephes' expf polynomial: e^r ≈ 1 + r + r²·P(r) on |r| ≤ ln2/2, P's coefficients highest degree first.
+   */
+  P: [1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1].map(
+    f,
+  ),
+  ROUND,
+};
+
+/**
+ * The constants of gelu and its derivative (fitted by scripts/fit-gelu-f32.py). With a = |x|,
+ * Φ(−a) = e^(−a²/2) / D(a), D(a) = √(2π)·a + H_P(a)/H_Q(a); for |x| < 1, Φ(x) = ½ + x·S(x²) and
+ * Φ(x) + x·φ(x) = ½ + x·V(x²). Coefficients lowest degree first.
+ */
+export const GELU32 = {
+  /** |x| is clamped to A: e^(−A²/2)·2²⁴ is 0 in float32, so the tails are exactly 0·x (NaN at ±∞). */
+  A: 16,
+  /** Below this |x| the small-argument polynomials. */
+  SMALL: 1,
+  /** Adding and subtracting it rounds a ∈ [0, 16] to a multiple of 2⁻⁸: 12 bits, whose square is exact. */
+  SPLIT: 32768,
+  SQRT_2PI: f(Math.sqrt(2 * Math.PI)),
+  /** 1/√(2π), and it times 2⁻²⁴ (the scaled exponential's factor undone). */
+  INV_SQRT_2PI: f(0.3989422804014327),
+  INV_SQRT_2PI_M24: f(0.3989422804014327 * 2 ** -24),
+  /** 2⁻²⁴: e^(−a²/2) is computed times 2²⁴ so that far tails stay normal until the last product. */
+  TWO_M24: 2 ** -24,
+  H_P: [2.0, 1.2666214, 0.41946614, 0.07559377, 0.006345197].map(f),
+  H_Q: [1.0, 1.0887403, 0.56895715, 0.17215078, 0.030168874, 0.00253115].map(f),
+  S: [0.3989423, -0.06649033, 0.009973171, -0.0011859849, 0.00011314385, -7.5303733e-6].map(f),
+  V: [0.7978846, -0.2659615, 0.059841152, -0.009497703, 0.0011520538, -0.000110256726, 7.168108e-6].map(f),
+};
+
+/** Horner's rule c[0] + z·(c[1] + z·(… + z·c[n])) in float32. */
+function horner(z: number, c: readonly number[]): number {
+  let t = c[c.length - 1];
+  for (let i = c.length - 2; i >= 0; i--) t = f(f(z * t) + c[i]);
+  return t;
+}
+
+/** e^r for |r| ≤ ln2/2 (plus a little): 1 + r + r²·P(r). */
+function expPoly(r: number): number {
+  const P = EXP32.P;
+  let p = P[0];
+  for (let i = 1; i < P.length; i++) p = f(f(p * r) + P[i]);
+  return f(f(f(p * f(r * r)) + r) + 1);
+}
+
+/** p·2^k in two exact halves, so that the one rounding (into the subnormals, or to ∞) comes last. */
+function scale(p: number, k: number): number {
+  const k1 = k >> 1;
+  return f(f(p * POW2[128 + k1]) * POW2[128 + k - k1]);
+}
+
+/** The nearest integer to the float32 v (|v| < 2²²), ties to even. */
+const nearest = (v: number) => f(f(v + ROUND) - ROUND);
+
+/**
+ * e^x in float32 (x a float32): within 1 ulp of the float64 exp rounded to float32. NaN gives NaN,
+ * x > 88.72 gives +∞, x < −103.97 gives 0, subnormal results in between rounded once.
+ */
+export function exp32(x: number): number {
+  const xc = x < EXP32.LO ? EXP32.LO : x > EXP32.HI ? EXP32.HI : x;
+  const kf = nearest(f(xc * EXP32.LOG2E));
+  const r = f(f(xc - f(kf * EXP32.LN2_HI)) - f(kf * EXP32.LN2_LO));
+  // `| 0` sends NaN to 0, as i32x4.trunc_sat_f32x4_s.
+  return scale(expPoly(r), kf | 0);
+}
+
+/**
+ * 2²⁴·e^(−a²/2) for a float32 a in [0, 16]: a split into a 12-bit head h (h² exact) and a tail, so
+ * −a²/2 = −h²/2 − (a − h)(a + h)/2 enters the reduction as an exact part and a small correction.
+ */
+function expHalfSquare24(a: number): number {
+  const h = f(f(a + GELU32.SPLIT) - GELU32.SPLIT);
+  const hi = f(-0.5 * f(h * h));
+  const lo = f(-0.5 * f(f(a - h) * f(a + h)));
+  const kf = nearest(f(hi * EXP32.LOG2E));
+  const r = f(f(f(hi - f(kf * EXP32.LN2_HI)) - f(kf * EXP32.LN2_LO)) + lo);
+  return scale(expPoly(r), (kf | 0) + 24);
+}
+
+/** 2²⁴·Φ(−a) = 2²⁴·e^(−a²/2) / D(a), given e = 2²⁴·e^(−a²/2). */
+function tail24(a: number, e: number): number {
+  const d = f(f(GELU32.SQRT_2PI * a) + f(horner(a, GELU32.H_P) / horner(a, GELU32.H_Q)));
+  return f(e / d);
+}
+
+/** |x| clamped to GELU32.A (NaN stays NaN). */
+const clampAbs = (x: number) => {
+  const a = Math.abs(x);
+  return a > GELU32.A ? GELU32.A : a;
+};
+
+/**
+ * gelu(x) = x·Φ(x) in float32 (x a float32): within 4 ulps of the float64 gelu rounded to float32 where the
+ * result is normal; the negative tail as x·Φ(x) without cancellation down to the subnormals (gelu(−10) is
+ * −7.6e−23), then −0. gelu(NaN) and gelu(−∞) are NaN, gelu(∞) = ∞, as in float64.
+ */
+export function gelu32(x: number): number {
+  const a = clampAbs(x);
+  if (a < GELU32.SMALL) return f(x * f(0.5 + f(x * horner(f(x * x), GELU32.S))));
+  const q = tail24(a, expHalfSquare24(a));
+  if (x < 0) return f(f(x * q) * GELU32.TWO_M24);
+  return f(x * f(1 - f(q * GELU32.TWO_M24)));
+}
+
+/**
+ * gelu'(x) = Φ(x) + x·φ(x) in float32 (x a float32): within 4 ulps of the float64 derivative rounded to
+ * float32 away from its root x₀ ≈ −0.7518 (outside [−1.5, −0.4]), within 2⁻²³ absolutely near it. NaN and ±∞ give NaN, as in
+ * float64.
+ */
+export function geluGrad32(x: number): number {
+  const a = clampAbs(x);
+  if (a < GELU32.SMALL) return f(0.5 + f(x * horner(f(x * x), GELU32.V)));
+  const e = expHalfSquare24(a);
+  const q = tail24(a, e);
+  if (x < 0) return f(f(q + f(f(x * e) * GELU32.INV_SQRT_2PI)) * GELU32.TWO_M24);
+  return f(f(1 - f(q * GELU32.TWO_M24)) + f(f(x * e) * GELU32.INV_SQRT_2PI_M24));
+}
