@@ -7,11 +7,13 @@
 // kernels and the WebAssembly ones give the same bits (test/wasm-libm.test.ts). No fused multiply-add, no
 // engine-dependent Math function: the bits are the same in every engine.
 //
-// Accuracy against the float64 functions (src/libm.ts, src/special.ts) rounded to float32, measured over
-// every float32 in range by scripts/fit-gelu-f32.py's companion test (test/libm32.test.ts samples it):
-// exp within 1 ulp; gelu within 4 ulps wherever the result is normal; gelu's derivative within 4 ulps
-// except near its root x₀ ≈ −0.7518, where the value is a difference of two nearly equal terms (as it is
-// in float64) and its error is best stated absolutely: below 2⁻²³ there.
+// Accuracy against the float64 functions (src/libm.ts, src/special.ts) rounded to float32, measured once
+// over every float32 in range (in numpy, with the same operations) and by test/libm32.test.ts over a
+// million-argument stride: exp and tanh within 1 ulp; sigmoid and silu within 2 where the result is normal
+// (below x = −88.72, where e^−x overflows, they are 0 and −0, as PyTorch's float32 kernels, where float64
+// would give a subnormal); gelu within 4 ulps (its far negative tail included); the derivatives of gelu and
+// silu within 4 ulps except near their roots (x ≈ −0.7518 and −1.2785), where each is a difference of
+// two nearly equal terms (in float64 as well) and its error is best stated absolutely: below 2⁻²³ there.
 
 const f = Math.fround;
 
@@ -27,6 +29,14 @@ const POW2 = (() => {
   for (let k = 0; k >= -128; k--, p /= 2) t[128 + k] = p;
   return t;
 })();
+
+/** Cephes' tanhf polynomial for |x| < 0.625: tanh x ≈ x + x·z·P(z), z = x², highest degree first. */
+export const TANH32_P = [
+  -5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1,
+].map(f);
+
+/** Below this |x|, tanh x is x in float32. */
+export const TANH32_TINY = 2 ** -12;
 
 /** The constants of exp, as float32 values. */
 export const EXP32 = {
@@ -156,4 +166,47 @@ export function geluGrad32(x: number): number {
   const q = tail24(a, e);
   if (x < 0) return f(f(q + f(f(x * e) * GELU32.INV_SQRT_2PI)) * GELU32.TWO_M24);
   return f(f(1 - f(q * GELU32.TWO_M24)) + f(f(x * e) * GELU32.INV_SQRT_2PI_M24));
+}
+
+/**
+ * σ(x) = 1 / (1 + e^−x) in float32: within 2 ulps of float64 where the result is normal; 0 below
+ * x = −88.72.
+ */
+export function sigmoid32(x: number): number {
+  return f(1 / f(1 + exp32(-x)));
+}
+
+/** silu(x) = x / (1 + e^−x) in float32: within 2 ulps of float64 where the result is normal; −0 below −88.72. */
+export function silu32(x: number): number {
+  return f(x / f(1 + exp32(-x)));
+}
+
+/**
+ * silu's derivative times g, (g·σ)·(1 + x·(1 − σ)), in float32, with 1 − σ as e^−x·σ for x > 0 (no
+ * cancellation as σ nears 1): within 4 ulps of float64 except near the root at x ≈ −1.2785 (outside
+ * [−2, −0.5]), within 2⁻²³ absolutely there.
+ */
+export function siluGrad32(x: number, g: number): number {
+  const e = exp32(-x);
+  const s = f(1 / f(1 + e));
+  const c = x > 0 ? f(e * s) : f(1 - s);
+  return f(f(g * s) * f(1 + f(x * c)));
+}
+
+/**
+ * tanh x in float32 (Cephes' tanhf): below |x| = 0.625 an odd polynomial, above 1 − 2/(e^{2|x|} + 1) with
+ * the sign of x; x itself below 2⁻¹². Within 1 ulp of float64.
+ */
+export function tanh32(x: number): number {
+  const a = Math.abs(x);
+  // tanh x rounds to x below 2⁻¹²; taking x there keeps −0 (x + x·z·P(z) is +0 at x = −0).
+  if (a < TANH32_TINY) return x;
+  if (a < 0.625) {
+    const z = f(x * x);
+    let p = TANH32_P[0];
+    for (let i = 1; i < TANH32_P.length; i++) p = f(f(p * z) + TANH32_P[i]);
+    return f(f(f(p * z) * x) + x);
+  }
+  const t = f(1 - f(2 / f(exp32(f(a + a)) + 1)));
+  return x < 0 ? -t : t;
 }

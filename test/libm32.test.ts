@@ -6,8 +6,8 @@
 // same operations, gave the same maxima as asserted here.)
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { exp } from '../src/libm.js';
-import { exp32, gelu32, geluGrad32 } from '../src/libm32.js';
+import { exp, tanh } from '../src/libm.js';
+import { exp32, gelu32, geluGrad32, sigmoid32, silu32, siluGrad32, tanh32 } from '../src/libm32.js';
 import { erfc } from '../src/special.js';
 
 const f32 = new Float32Array(1);
@@ -136,5 +136,49 @@ describe('float32 libm (src/libm32.ts) against float64 rounded to float32', () =
     assert.equal(geluGrad32(1e30), 1);
     assert.ok(Object.is(geluGrad32(-1e30), 0));
     assert.ok(ulps(geluGrad32(-10), Math.fround(geluGrad64(-10))) <= 4);
+  });
+
+  test('sigmoid32 and silu32: within 2 ulps where the result is normal; 0 and −0 below −88.72', () => {
+    const xs = [...floats(-87.3, 110, 1_000_000), ...uniform(-8, 8, 200_000)];
+    const sig = worst(sigmoid32, (x) => 1 / (1 + exp(-x)), xs);
+    assert.ok(sig.max <= 2, `sigmoid32: ${sig.max} ulps at ${sig.at}`);
+    const silu = worst(silu32, (x) => x / (1 + exp(-x)), xs);
+    assert.ok(silu.max <= 2, `silu32: ${silu.max} ulps at ${silu.at}`);
+    assert.ok(Object.is(sigmoid32(-90), 0) && Object.is(silu32(-90), -0));
+    assert.equal(sigmoid32(Infinity), 1);
+    assert.ok(Object.is(sigmoid32(-Infinity), 0));
+    assert.ok(Object.is(silu32(-0), -0));
+    assert.equal(silu32(Infinity), Infinity);
+    assert.ok(Number.isNaN(sigmoid32(NaN)) && Number.isNaN(silu32(NaN)) && Number.isNaN(silu32(-Infinity)));
+  });
+
+  test('siluGrad32: within 4 ulps away from the root at −1.2785, within 2⁻²³ absolutely near it', () => {
+    const d64 = (x: number) => {
+      const s = 1 / (1 + exp(-x));
+      return s * (1 + x * (1 - s));
+    };
+    const xs = [...floats(-87.3, 110, 1_000_000), ...uniform(-8, 8, 200_000)];
+    const { max, at } = worst(
+      (x) => siluGrad32(x, 1),
+      d64,
+      xs.filter((x) => x < -2 || x > -0.5),
+    );
+    assert.ok(max <= 4, `siluGrad32: ${max} ulps at ${at}`);
+    let abs = 0;
+    for (const x of floats(-2, -0.5, 200_000)) abs = Math.max(abs, Math.abs(siluGrad32(x, 1) - d64(x)));
+    assert.ok(abs <= 2 ** -23, `siluGrad32 near the root: absolute error ${abs}`);
+    // g multiplies first, as PyTorch's (g·σ)·(…).
+    assert.equal(siluGrad32(0, 3), 1.5);
+    for (const x of [NaN, Infinity, -Infinity]) assert.ok(Number.isNaN(siluGrad32(x, 1)), `${x}`);
+  });
+
+  test('tanh32: within 1 ulp, −0 kept', () => {
+    const xs = [...floats(-20, 20, 1_000_000), ...uniform(-1, 1, 200_000)];
+    const { max, at } = worst(tanh32, tanh, xs);
+    assert.ok(max <= 1, `tanh32: ${max} ulps at ${at}`);
+    assert.ok(Object.is(tanh32(-0), -0));
+    assert.equal(tanh32(Infinity), 1);
+    assert.equal(tanh32(-Infinity), -1);
+    assert.ok(Number.isNaN(tanh32(NaN)));
   });
 });

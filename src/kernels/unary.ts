@@ -16,7 +16,7 @@ import type { Storage } from './types.js';
 import { exp, expm1, log, log1p, pow, tanh } from '../libm.js';
 // Float32 data computes some ops in float32 arithmetic (`src/libm32.ts`), as the WebAssembly set does in
 // f32x4 lanes with the same operations: four lanes instead of two and polynomials of float32 length.
-import { exp32, gelu32, geluGrad32 } from '../libm32.js';
+import { exp32, gelu32, geluGrad32, sigmoid32, silu32, siluGrad32, tanh32 } from '../libm32.js';
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 0.3989422804014327; // 1/√(2π)
@@ -167,7 +167,8 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
   },
   sigmoid: {
     forward: (x, out) => {
-      for (let i = 0; i < x.length; i++) out[i] = 1 / (1 + exp(-x[i]));
+      if (x instanceof Float32Array) for (let i = 0; i < x.length; i++) out[i] = sigmoid32(x[i]);
+      else for (let i = 0; i < x.length; i++) out[i] = 1 / (1 + exp(-x[i]));
     },
     grad: (_x, y, g, out) => {
       for (let i = 0; i < g.length; i++) out[i] = g[i] * (1 - y[i]) * y[i];
@@ -181,7 +182,8 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
   },
   tanh: {
     forward: (x, out) => {
-      for (let i = 0; i < x.length; i++) out[i] = tanh(x[i]);
+      if (x instanceof Float32Array) for (let i = 0; i < x.length; i++) out[i] = tanh32(x[i]);
+      else for (let i = 0; i < x.length; i++) out[i] = tanh(x[i]);
     },
     grad: (_x, y, g, out) => {
       for (let i = 0; i < g.length; i++) out[i] = g[i] * (1 - y[i] * y[i]);
@@ -353,14 +355,22 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
   },
   silu: {
     // x·σ(x) as PyTorch's CPU kernel computes it: x / (1 + e⁻ˣ). Large negative x gives x/∞ = −0, as there.
+    // Float32: silu32 (src/libm32.ts), the same form in float32 arithmetic.
     forward: (x, out) => {
-      for (let i = 0; i < x.length; i++) {
-        const v = x[i];
-        out[i] = v / (1 + exp(-v));
-      }
+      if (x instanceof Float32Array) for (let i = 0; i < x.length; i++) out[i] = silu32(x[i]);
+      else
+        for (let i = 0; i < x.length; i++) {
+          const v = x[i];
+          out[i] = v / (1 + exp(-v));
+        }
     },
-    // PyTorch's silu_backward: g·σ·(1 + x·(1 − σ)), σ = 1/(1 + e⁻ˣ), multiplied left to right.
+    // PyTorch's silu_backward: g·σ·(1 + x·(1 − σ)), σ = 1/(1 + e⁻ˣ), multiplied left to right. Float32:
+    // siluGrad32, the same with 1 − σ as e⁻ˣ·σ for x > 0 (float32's σ rounds to 1 long before e⁻ˣ is 0).
     grad: (x, _y, g, out) => {
+      if (x instanceof Float32Array) {
+        for (let i = 0; i < g.length; i++) out[i] = siluGrad32(x[i], g[i]);
+        return;
+      }
       for (let i = 0; i < g.length; i++) {
         const v = x[i];
         const s = 1 / (1 + exp(-v));

@@ -9,8 +9,8 @@
  *
  * Every op computes in float64 lanes, float32 data included (promoted on load, rounded once on store),
  * exactly as the reference computes `out[i] = f(x[i])` in doubles and stores into a Float32Array; so the
- * results are bit-for-bit the reference's. The exceptions are float32 exp and gelu (forward and
- * derivative), the softmax's and the GPT MLP's hot ops: for float32 data they compute `src/libm32.ts`'s
+ * results are bit-for-bit the reference's. The exceptions are float32 exp, gelu (forward and derivative),
+ * sigmoid, tanh and silu (forward and derivative): for float32 data they compute `src/libm32.ts`'s
  * float32 formulas in f32x4 lanes (`libm32.ts` in this folder), four lanes a trip and float32-length
  * polynomials instead of two lanes of float64 libm, and the reference computes the same formulas with
  * `Math.fround`, so they too are the reference's bits. Loops take four elements a trip (two for the long
@@ -21,7 +21,15 @@ import type { BinaryOp, UnaryOp } from '../types.js';
 import type { Func, Local, ModuleBuilder } from './asm.js';
 import { ELEMENT_BYTES, type WasmDType } from './gemm.js';
 import { pushErfc, pushExp, pushExpm1, pushLog, pushLog1p, pushTanh } from './libm.js';
-import { pushExp32, pushGelu32, pushGeluGrad32 } from './libm32.js';
+import {
+  pushExp32,
+  pushGelu32,
+  pushGeluGrad32,
+  pushSigmoid32,
+  pushSilu32,
+  pushSiluGrad32,
+  pushTanh32,
+} from './libm32.js';
 
 /** Operand values in f64x2 locals; a body pushes its result (one f64x2). */
 type Env = Record<string, Local>;
@@ -158,6 +166,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
         pushExp(f, t);
         f.op('f64x2.add', 'f64x2.div');
       },
+      f32: (f, e) => pushSigmoid32(f, e.x),
     },
     grad: {
       // g · (1 − y) · y
@@ -169,7 +178,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
     },
   },
   tanh: {
-    forward: { body: (f, e) => pushTanh(f, e.x), long: true },
+    forward: { body: (f, e) => pushTanh(f, e.x), long: true, f32: (f, e) => pushTanh32(f, e.x) },
     grad: {
       // g · (1 − y·y)
       inputs: ['g', 'y'],
@@ -351,6 +360,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
         pushExp(f, t);
         f.op('f64x2.add', 'f64x2.div');
       },
+      f32: (f, e) => pushSilu32(f, e.x),
     },
     grad: {
       // g · s · (1 + x · (1 − s)), s = 1 / (1 + exp(−x))
@@ -368,6 +378,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
         splat(f, 1).get(e.x);
         splat(f, 1).get(s).op('f64x2.sub', 'f64x2.mul', 'f64x2.add', 'f64x2.mul');
       },
+      f32: (f, e) => pushSiluGrad32(f, e.x, e.g),
     },
   },
   pow: {

@@ -13,7 +13,7 @@
  * Every emitter takes its argument in a v128 local and pushes one f32x4 result; the temporaries it needs
  * become new locals of the function being built.
  */
-import { EXP32, GELU32 } from '../../libm32.js';
+import { EXP32, GELU32, TANH32_P, TANH32_TINY } from '../../libm32.js';
 import type { Func, Local, Op } from './asm.js';
 
 /** An expression node: the code that pushes its value. */
@@ -53,9 +53,11 @@ const sub = op2('f32x4.sub');
 const mul = op2('f32x4.mul');
 const div = op2('f32x4.div');
 const abs = op1('f32x4.abs');
+const neg = op1('f32x4.neg');
 const min = op2('f32x4.min');
 const max = op2('f32x4.max');
 const lt = op2('f32x4.lt');
+const gt = op2('f32x4.gt');
 const truncI32 = op1('i32x4.trunc_sat_f32x4_s');
 const addI32 = op2('i32x4.add');
 const subI32 = op2('i32x4.sub');
@@ -113,12 +115,17 @@ const nearest = (v: Ex) => sub(add(v, EXP32.ROUND), EXP32.ROUND);
 
 /** exp32 over f32x4 lanes: pushes e^x. */
 export function pushExp32(f: Func, x: Local): void {
+  push(f, exp32(f, x));
+}
+
+/** exp32 into a new local. */
+function exp32(f: Func, x: Local): Local {
   const xc = tmp(f, min(max(x, EXP32.LO), EXP32.HI));
   const kf = tmp(f, nearest(mul(xc, EXP32.LOG2E)));
   const r = tmp(f, sub(sub(xc, mul(kf, EXP32.LN2_HI)), mul(kf, EXP32.LN2_LO)));
   const p = expPoly(f, r);
   const k = tmp(f, truncI32(kf));
-  push(f, scale(f, p, k));
+  return tmp(f, scale(f, p, k));
 }
 
 /** expHalfSquare24: 2²⁴·e^(−a²/2) into a new local. */
@@ -185,4 +192,33 @@ export function pushGeluGrad32(f: Func, x: Local): void {
       small,
     ),
   );
+}
+
+/** sigmoid32 over f32x4 lanes: pushes 1 / (1 + e^−x). */
+export function pushSigmoid32(f: Func, x: Local): void {
+  push(f, div(1, add(1, exp32(f, tmp(f, neg(x))))));
+}
+
+/** silu32 over f32x4 lanes: pushes x / (1 + e^−x). */
+export function pushSilu32(f: Func, x: Local): void {
+  push(f, div(x, add(1, exp32(f, tmp(f, neg(x))))));
+}
+
+/** siluGrad32 over f32x4 lanes: pushes (g·σ)·(1 + x·c), c = x > 0 ? e^−x·σ : 1 − σ. */
+export function pushSiluGrad32(f: Func, x: Local, g: Local): void {
+  const e = exp32(f, tmp(f, neg(x)));
+  const s = tmp(f, div(1, add(1, e)));
+  const c = sel(mul(e, s), sub(1, s), gt(x, 0));
+  push(f, mul(mul(g, s), add(1, mul(x, c))));
+}
+
+/** tanh32 over f32x4 lanes: x below 2⁻¹², the odd polynomial below 0.625, else 1 − 2/(e^{2|x|} + 1) signed. */
+export function pushTanh32(f: Func, x: Local): void {
+  const a = tmp(f, abs(x));
+  const z = tmp(f, mul(x, x));
+  let p: Ex = TANH32_P[0];
+  for (let i = 1; i < TANH32_P.length; i++) p = tmp(f, add(mul(p, z), TANH32_P[i]));
+  const small = add(mul(mul(p, z), x), x);
+  const t = tmp(f, sub(1, div(2, add(exp32(f, tmp(f, add(a, a))), 1))));
+  push(f, sel(x, sel(small, sel(neg(t), t, lt(x, 0)), lt(a, 0.625)), lt(a, TANH32_TINY)));
 }
