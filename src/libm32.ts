@@ -7,15 +7,23 @@
 // kernels and the WebAssembly ones give the same bits (test/wasm-libm.test.ts). No fused multiply-add, no
 // engine-dependent Math function: the bits are the same in every engine.
 //
-// Accuracy against the float64 functions (src/libm.ts, src/special.ts) rounded to float32, measured once
-// over every float32 in range (in numpy, with the same operations) and by test/libm32.test.ts over a
-// million-argument stride: exp and tanh within 1 ulp; sigmoid and silu within 2 where the result is normal
-// (below x = −88.72, where e^−x overflows, they are 0 and −0, as PyTorch's float32 kernels, where float64
-// would give a subnormal); gelu within 4 ulps (its far negative tail included); the derivatives of gelu and
-// silu within 4 ulps except near their roots (x ≈ −0.7518 and −1.2785), where each is a difference of
-// two nearly equal terms (in float64 as well) and its error is best stated absolutely: below 2⁻²³ there.
+// Accuracy against the float64 functions (src/libm.ts, src/special.ts) rounded to float32, measured in
+// numpy with the same operations over every float32 in range (exp, gelu, gelu's derivative) or every 64th
+// (the rest), and by test/libm32.test.ts over a million-argument stride each: exp, tanh, log and elu's
+// e^x − 1 within 1 ulp; sigmoid, silu, softplus and softplus's derivative within 2 where the result is
+// normal (below x = −88.72, where e^−x overflows, sigmoid and silu are 0 and −0, as PyTorch's float32
+// kernels, where float64 would give a subnormal); gelu within 4 ulps (its far negative tail included); the
+// derivatives of gelu and silu within 4 ulps except near their roots (x ≈ −0.7518 and −1.2785), where each
+// is a difference of two nearly equal terms (in float64 as well) and its error is best stated absolutely:
+// below 2⁻²³ there.
 
 const f = Math.fround;
+
+/** Bit access to a float32: one shared scratch word. */
+const F32 = new Float32Array(1);
+const I32 = new Int32Array(F32.buffer);
+const bitsOf = (v: number) => ((F32[0] = v), I32[0]);
+const fromBits = (b: number) => ((I32[0] = b), F32[0]);
 
 /** 1.5·2²³: adding and subtracting it rounds a float32 of magnitude below 2²² to an integer, ties to even. */
 const ROUND = 12582912;
@@ -79,6 +87,33 @@ export const GELU32 = {
   S: [0.3989423, -0.06649033, 0.009973171, -0.0011859849, 0.00011314385, -7.5303733e-6].map(f),
   V: [0.7978846, -0.2659615, 0.059841152, -0.009497703, 0.0011520538, -0.000110256726, 7.168108e-6].map(f),
 };
+
+/**
+ * The constants of log and log1p (musl's logf and log1pf, from FreeBSD): ln 2 in two parts, the
+ * polynomial Lg1…Lg4 in s² with s = f/(2 + f), the bits that move a mantissa into [√2/2, √2).
+ */
+export const LOG32 = {
+  LN2_HI: f(6.9313812256e-1),
+  LN2_LO: f(9.0580006145e-6),
+  LG1: f(0.66666662693),
+  LG2: f(0.40000972152),
+  LG3: f(0.28498786688),
+  LG4: f(0.24279078841),
+  /** Added to the bits: mantissas from √2/2 up carry into the exponent. */
+  SHIFT: 0x3f800000 - 0x3f3504f3,
+  SQRT1_2_BITS: 0x3f3504f3,
+  /** log1p takes f = x itself (k = 0) below √2 − 1 (0x3ed413d0). */
+  LOG1P_DIRECT: fromBits(0x3ed413d0),
+  /** Subnormal arguments are scaled by 2²⁵ first. */
+  MIN_NORMAL: 2 ** -126,
+  TWO_25: 2 ** 25,
+};
+
+/**
+ * Taylor's coefficients of expm1 (1, 1/2, …, 1/7!) for elu's x·P(x) on [−0.35, 0]; below, e^x − 1, whose
+ * subtraction is then exact or nearly.
+ */
+export const EXPM1_32 = { P: [1, 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720, 1 / 5040].map(f), SWITCH: f(-0.35) };
 
 /** Horner's rule c[0] + z·(c[1] + z·(… + z·c[n])) in float32. */
 function horner(z: number, c: readonly number[]): number {
@@ -209,4 +244,68 @@ export function tanh32(x: number): number {
   }
   const t = f(1 - f(2 / f(exp32(f(a + a)) + 1)));
   return x < 0 ? -t : t;
+}
+
+/** log(1 + f) + k·ln 2 + c for f in [√2/2 − 1, √2 − 1] (musl's common tail of logf and log1pf). */
+function logTail(fv: number, k: number, c: number): number {
+  const s = f(fv / f(2 + fv));
+  const z = f(s * s);
+  const w = f(z * z);
+  const t1 = f(w * f(LOG32.LG2 + f(w * LOG32.LG4)));
+  const t2 = f(z * f(LOG32.LG1 + f(w * LOG32.LG3)));
+  const r = f(t2 + t1);
+  const hfsq = f(f(0.5 * fv) * fv);
+  return f(f(f(f(f(s * f(hfsq + r)) + f(f(k * LOG32.LN2_LO) + c)) - hfsq) + fv) + f(k * LOG32.LN2_HI));
+}
+
+/**
+ * log x in float32 (musl's logf): within 1 ulp of float64. log(±0) = −∞, log(x < 0) = NaN, log(∞) = ∞;
+ * subnormals scaled into the normals first.
+ */
+export function log32(x: number): number {
+  if (x !== x) return x;
+  if (x === 0) return -Infinity;
+  if (x < 0) return NaN;
+  if (x === Infinity) return x;
+  const sub = x < LOG32.MIN_NORMAL;
+  const ix = (bitsOf(sub ? f(x * LOG32.TWO_25) : x) + LOG32.SHIFT) | 0;
+  const k = (ix >> 23) - 0x7f - (sub ? 25 : 0);
+  const m = fromBits((ix & 0x007fffff) + LOG32.SQRT1_2_BITS);
+  return logTail(f(m - 1), k, 0);
+}
+
+/**
+ * log(1 + e) for e in [0, 1] (musl's log1pf on that range; softplus's e = e^−|x|): 1 + e split into
+ * 2^k·(1 + f) with the rounding of 1 + e carried in c; e itself below √2 − 1.
+ */
+function log1p01(e: number): number {
+  if (e < LOG32.LOG1P_DIRECT) return logTail(e, 0, 0);
+  const u = f(1 + e);
+  const iu = (bitsOf(u) + LOG32.SHIFT) | 0;
+  const k = (iu >> 23) - 0x7f;
+  const c = f(f(e - f(u - 1)) / u);
+  const m = fromBits((iu & 0x007fffff) + LOG32.SQRT1_2_BITS);
+  return logTail(f(m - 1), k, c);
+}
+
+/**
+ * softplus(x) = max(x, 0) + log1p(e^−|x|) in float32, as the float64 form: within 2 ulps of float64.
+ */
+export function softplus32(x: number): number {
+  const t = log1p01(exp32(x > 0 ? -x : x));
+  return x > 0 ? f(x + t) : t;
+}
+
+/**
+ * softplus's derivative times g, x ≥ 0 ? g / (1 + e^−x) : (g·e^x) / (1 + e^x), in float32.
+ */
+export function softplusGrad32(x: number, g: number): number {
+  const e = exp32(x >= 0 ? -x : x);
+  return x >= 0 ? f(g / f(1 + e)) : f(f(g * e) / f(1 + e));
+}
+
+/** e^x − 1 for x ≤ 0 in float32 (elu's): within 1 ulp of float64. */
+export function expm1Neg32(x: number): number {
+  if (x < EXPM1_32.SWITCH) return f(exp32(x) - 1);
+  return f(x * horner(x, EXPM1_32.P));
 }

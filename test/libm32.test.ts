@@ -6,8 +6,20 @@
 // same operations, gave the same maxima as asserted here.)
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { exp, tanh } from '../src/libm.js';
-import { exp32, gelu32, geluGrad32, sigmoid32, silu32, siluGrad32, tanh32 } from '../src/libm32.js';
+import { exp, expm1, log, log1p, tanh } from '../src/libm.js';
+import {
+  exp32,
+  expm1Neg32,
+  gelu32,
+  geluGrad32,
+  log32,
+  sigmoid32,
+  silu32,
+  siluGrad32,
+  softplus32,
+  softplusGrad32,
+  tanh32,
+} from '../src/libm32.js';
 import { erfc } from '../src/special.js';
 
 const f32 = new Float32Array(1);
@@ -180,5 +192,37 @@ describe('float32 libm (src/libm32.ts) against float64 rounded to float32', () =
     assert.equal(tanh32(Infinity), 1);
     assert.equal(tanh32(-Infinity), -1);
     assert.ok(Number.isNaN(tanh32(NaN)));
+  });
+
+  test('log32: within 1 ulp over all positive float32s, subnormals included', () => {
+    const xs = [...floats(0, 3.4e38, 1_000_000), ...uniform(0.5, 2, 200_000)].filter((x) => x > 0);
+    const { max, at } = worst(log32, log, xs);
+    assert.ok(max <= 1, `log32: ${max} ulps at ${at}`);
+    assert.equal(log32(0), -Infinity);
+    assert.equal(log32(-0), -Infinity);
+    assert.equal(log32(1), 0);
+    assert.equal(log32(Infinity), Infinity);
+    for (const x of [NaN, -1, -Infinity, -1e-45]) assert.ok(Number.isNaN(log32(x)), `${x}`);
+  });
+
+  test('softplus32 within 2 ulps, its derivative within 2', () => {
+    const xs = [...floats(-110, 110, 1_000_000), ...uniform(-8, 8, 200_000)];
+    const sp = worst(softplus32, (x) => (x > 0 ? x + log1p(exp(-x)) : log1p(exp(x))), xs);
+    assert.ok(sp.max <= 2, `softplus32: ${sp.max} ulps at ${sp.at}`);
+    const d64 = (x: number) => (x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)));
+    const d = worst((x) => softplusGrad32(x, 1), d64, xs);
+    assert.ok(d.max <= 2, `softplusGrad32: ${d.max} ulps at ${d.at}`);
+    assert.equal(softplus32(Infinity), Infinity);
+    assert.ok(Object.is(softplus32(-Infinity), 0));
+    assert.ok(Number.isNaN(softplus32(NaN)) && Number.isNaN(softplusGrad32(NaN, 1)));
+  });
+
+  test('expm1Neg32 (elu) within 1 ulp for x ≤ 0', () => {
+    const xs = [...floats(-110, 0, 1_000_000), ...uniform(-1, 0, 200_000)];
+    const { max, at } = worst(expm1Neg32, expm1, xs);
+    assert.ok(max <= 1, `expm1Neg32: ${max} ulps at ${at}`);
+    assert.ok(Object.is(expm1Neg32(-0), -0));
+    assert.equal(expm1Neg32(-Infinity), -1);
+    assert.ok(Number.isNaN(expm1Neg32(NaN)));
   });
 });

@@ -16,7 +16,19 @@ import type { Storage } from './types.js';
 import { exp, expm1, log, log1p, pow, tanh } from '../libm.js';
 // Float32 data computes some ops in float32 arithmetic (`src/libm32.ts`), as the WebAssembly set does in
 // f32x4 lanes with the same operations: four lanes instead of two and polynomials of float32 length.
-import { exp32, gelu32, geluGrad32, sigmoid32, silu32, siluGrad32, tanh32 } from '../libm32.js';
+import {
+  exp32,
+  expm1Neg32,
+  gelu32,
+  geluGrad32,
+  log32,
+  sigmoid32,
+  silu32,
+  siluGrad32,
+  softplus32,
+  softplusGrad32,
+  tanh32,
+} from '../libm32.js';
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 0.3989422804014327; // 1/√(2π)
@@ -139,7 +151,8 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
   },
   log: {
     forward: (x, out) => {
-      for (let i = 0; i < x.length; i++) out[i] = log(x[i]);
+      if (x instanceof Float32Array) for (let i = 0; i < x.length; i++) out[i] = log32(x[i]);
+      else for (let i = 0; i < x.length; i++) out[i] = log(x[i]);
     },
     grad: (x, _y, g, out) => {
       for (let i = 0; i < g.length; i++) out[i] = g[i] / x[i];
@@ -290,13 +303,19 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
   softplus: {
     // max(x, 0) + log1p(exp(-|x|)): exact in both tails, where PyTorch switches to x above 20.
     forward: (x, out) => {
-      for (let i = 0; i < x.length; i++) {
-        const v = x[i];
-        out[i] = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
-      }
+      if (x instanceof Float32Array) for (let i = 0; i < x.length; i++) out[i] = softplus32(x[i]);
+      else
+        for (let i = 0; i < x.length; i++) {
+          const v = x[i];
+          out[i] = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
+        }
     },
     // d/dx log(1 + eˣ) = σ(x), written so neither tail overflows.
     grad: (x, _y, g, out) => {
+      if (x instanceof Float32Array) {
+        for (let i = 0; i < g.length; i++) out[i] = softplusGrad32(x[i], g[i]);
+        return;
+      }
       for (let i = 0; i < g.length; i++) {
         const v = x[i];
         if (v >= 0) out[i] = g[i] / (1 + exp(-v));
@@ -324,7 +343,16 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
     },
   },
   elu: {
+    // Float32: alpha rounded to float32, e^x − 1 by expm1Neg32 (src/libm32.ts), float32 arithmetic.
     forward: (x, out, alpha) => {
+      if (x instanceof Float32Array) {
+        const a = Math.fround(alpha);
+        for (let i = 0; i < x.length; i++) {
+          const v = x[i];
+          out[i] = v > 0 ? v : a * expm1Neg32(v);
+        }
+        return;
+      }
       for (let i = 0; i < x.length; i++) {
         const v = x[i];
         out[i] = v > 0 ? v : alpha * expm1(v);
@@ -332,6 +360,14 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
     },
     // x = 0 takes the exponential branch (slope alpha), as PyTorch.
     grad: (x, _y, g, out, alpha) => {
+      if (x instanceof Float32Array) {
+        const a = Math.fround(alpha);
+        for (let i = 0; i < g.length; i++) {
+          const v = x[i];
+          out[i] = v > 0 ? g[i] : Math.fround(g[i] * a) * exp32(v);
+        }
+        return;
+      }
       for (let i = 0; i < g.length; i++) {
         const v = x[i];
         out[i] = v > 0 ? g[i] : g[i] * alpha * exp(v);

@@ -9,8 +9,8 @@
  *
  * Every op computes in float64 lanes, float32 data included (promoted on load, rounded once on store),
  * exactly as the reference computes `out[i] = f(x[i])` in doubles and stores into a Float32Array; so the
- * results are bit-for-bit the reference's. The exceptions are float32 exp, gelu (forward and derivative),
- * sigmoid, tanh and silu (forward and derivative): for float32 data they compute `src/libm32.ts`'s
+ * results are bit-for-bit the reference's. The exceptions are the float32 transcendental ops (exp, log,
+ * sigmoid, tanh, and gelu, silu, softplus and elu with their derivatives): for float32 data they compute `src/libm32.ts`'s
  * float32 formulas in f32x4 lanes (`libm32.ts` in this folder), four lanes a trip and float32-length
  * polynomials instead of two lanes of float64 libm, and the reference computes the same formulas with
  * `Math.fround`, so they too are the reference's bits. Loops take four elements a trip (two for the long
@@ -22,12 +22,17 @@ import type { Func, Local, ModuleBuilder } from './asm.js';
 import { ELEMENT_BYTES, type WasmDType } from './gemm.js';
 import { pushErfc, pushExp, pushExpm1, pushLog, pushLog1p, pushTanh } from './libm.js';
 import {
+  pushElu32,
+  pushEluGrad32,
   pushExp32,
   pushGelu32,
   pushGeluGrad32,
+  pushLog32,
   pushSigmoid32,
   pushSilu32,
   pushSiluGrad32,
+  pushSoftplus32,
+  pushSoftplusGrad32,
   pushTanh32,
 } from './libm32.js';
 
@@ -122,7 +127,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
     grad: { inputs: ['g', 'y'], body: (f, e) => f.get(e.g).get(e.y).op('f64x2.mul') },
   },
   log: {
-    forward: { body: (f, e) => pushLog(f, e.x), long: true },
+    forward: { body: (f, e) => pushLog(f, e.x), long: true, f32: (f, e) => pushLog32(f, e.x) },
     grad: { inputs: ['g', 'x'], body: (f, e) => f.get(e.g).get(e.x).op('f64x2.div') },
   },
   sqrt: {
@@ -289,6 +294,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
           () => f.get(pos),
         );
       },
+      f32: (f, e) => pushSoftplus32(f, e.x),
     },
     grad: {
       // x ≥ 0 ? g / (1 + exp(−x)) : (g · e) / (1 + e) with e = exp(x)
@@ -318,6 +324,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
           () => f.get(nonNeg),
         );
       },
+      f32: (f, e) => pushSoftplusGrad32(f, e.x, e.g),
     },
   },
   elu: {
@@ -333,6 +340,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
           () => positive(f, e.x),
         );
       },
+      f32: (f, e) => pushElu32(f, e.x, e.p0),
     },
     grad: {
       // x > 0 ? g : g · p0 · exp(x)
@@ -347,6 +355,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
           () => positive(f, e.x),
         );
       },
+      f32: (f, e) => pushEluGrad32(f, e.x, e.g, e.p0),
     },
   },
   silu: {
@@ -533,7 +542,8 @@ function addMap(
 
 /**
  * One float32 elementwise function in f32x4 lanes, four elements a trip: `name(arrays…, out, n, p0, p1)`,
- * the same signature as `addMap`'s (the f32 bodies so far take no parameters).
+ * the same signature as `addMap`'s; the body sees p0 rounded to float32 in all four lanes (elu's alpha,
+ * which the reference rounds the same way).
  */
 function addQuadMap(
   mod: ModuleBuilder,
@@ -545,7 +555,10 @@ function addQuadMap(
   mod.func(name, params, [], (f) => {
     const ptrs = f.params.slice(0, arrays.length);
     const [out, n] = f.params.slice(arrays.length, arrays.length + 2);
-    const env: Env = {};
+    const env: Env = { p0: f.local('v128') };
+    f.get(f.params[arrays.length + 2])
+      .op('f32.demote_f64', 'f32x4.splat')
+      .set(env.p0);
     for (const a of arrays) env[a] = f.local('v128');
     const i = f.local('i32');
     f.for(i, 0, n, 4, () => {

@@ -13,7 +13,7 @@
  * Every emitter takes its argument in a v128 local and pushes one f32x4 result; the temporaries it needs
  * become new locals of the function being built.
  */
-import { EXP32, GELU32, TANH32_P, TANH32_TINY } from '../../libm32.js';
+import { EXP32, EXPM1_32, GELU32, LOG32, TANH32_P, TANH32_TINY } from '../../libm32.js';
 import type { Func, Local, Op } from './asm.js';
 
 /** An expression node: the code that pushes its value. */
@@ -58,6 +58,11 @@ const min = op2('f32x4.min');
 const max = op2('f32x4.max');
 const lt = op2('f32x4.lt');
 const gt = op2('f32x4.gt');
+const ge = op2('f32x4.ge');
+const eq = op2('f32x4.eq');
+const ne = op2('f32x4.ne');
+const and = op2('v128.and');
+const toF32 = op1('f32x4.convert_i32x4_s');
 const truncI32 = op1('i32x4.trunc_sat_f32x4_s');
 const addI32 = op2('i32x4.add');
 const subI32 = op2('i32x4.sub');
@@ -221,4 +226,83 @@ export function pushTanh32(f: Func, x: Local): void {
   const small = add(mul(mul(p, z), x), x);
   const t = tmp(f, sub(1, div(2, add(exp32(f, tmp(f, add(a, a))), 1))));
   push(f, sel(x, sel(small, sel(neg(t), t, lt(x, 0)), lt(a, 0.625)), lt(a, TANH32_TINY)));
+}
+
+/** logTail: log(1 + fv) + k·ln 2 + c (k an i32x4 local, c f32x4 or 0), as src/libm32.ts. */
+function logTail(f: Func, fv: Local, k: Local, c: Ex): Node {
+  const s = tmp(f, div(fv, add(2, fv)));
+  const z = tmp(f, mul(s, s));
+  const w = tmp(f, mul(z, z));
+  const t1 = mul(w, add(LOG32.LG2, mul(w, LOG32.LG4)));
+  const t2 = mul(z, add(LOG32.LG1, mul(w, LOG32.LG3)));
+  const r = tmp(f, add(t2, t1));
+  const hfsq = tmp(f, mul(mul(0.5, fv), fv));
+  const dk = tmp(f, toF32(k));
+  return add(
+    add(sub(add(mul(s, add(hfsq, r)), add(mul(dk, LOG32.LN2_LO), c)), hfsq), fv),
+    mul(dk, LOG32.LN2_HI),
+  );
+}
+
+/** 2^k·m → m's bits moved into [√2/2, √2) minus 1, and k, from the bits `ix` (already shifted). */
+function reduceLog(f: Func, ix: Local) {
+  return {
+    k: tmp(f, subI32(shrS(ix, 23), int(0x7f))),
+    fv: tmp(f, sub(addI32(and(ix, int(0x007fffff)), int(LOG32.SQRT1_2_BITS)), 1)),
+  };
+}
+
+/** log32 over f32x4 lanes: pushes log x. */
+export function pushLog32(f: Func, x: Local): void {
+  const sub_ = tmp(f, lt(x, LOG32.MIN_NORMAL));
+  const ix = tmp(f, addI32(sel(mul(x, LOG32.TWO_25), x, sub_), int(LOG32.SHIFT)));
+  const { k, fv } = reduceLog(f, ix);
+  const kk = tmp(f, subI32(k, and(sub_, int(25))));
+  const r = logTail(f, fv, kk, 0);
+  push(f, sel(x, sel(-Infinity, sel(NaN, sel(x, r, eq(x, Infinity)), lt(x, 0)), eq(x, 0)), ne(x, x)));
+}
+
+/** log1p01 into a new local: log(1 + e) for e in [0, 1], as src/libm32.ts. */
+function log1p01(f: Func, e: Local): Local {
+  const direct = tmp(f, lt(e, LOG32.LOG1P_DIRECT));
+  const u = tmp(f, add(1, e));
+  const iu = tmp(f, addI32(u, int(LOG32.SHIFT)));
+  const { k, fv } = reduceLog(f, iu);
+  const c = tmp(f, div(sub(e, sub(u, 1)), u));
+  const fv2 = tmp(f, sel(e, fv, direct));
+  const k2 = tmp(f, sel(int(0), k, direct));
+  const c2 = tmp(f, sel(0, c, direct));
+  return tmp(f, logTail(f, fv2, k2, c2));
+}
+
+/** softplus32 over f32x4 lanes: x > 0 ? x + t : t, t = log1p(e^−|x|). */
+export function pushSoftplus32(f: Func, x: Local): void {
+  const pos = tmp(f, gt(x, 0));
+  const t = log1p01(f, exp32(f, tmp(f, sel(neg(x), x, pos))));
+  push(f, sel(add(x, t), t, pos));
+}
+
+/** softplusGrad32 over f32x4 lanes: x ≥ 0 ? g / (1 + e) : (g·e) / (1 + e), e = e^−|x|. */
+export function pushSoftplusGrad32(f: Func, x: Local, g: Local): void {
+  const nonNeg = tmp(f, ge(x, 0));
+  const e = exp32(f, tmp(f, sel(neg(x), x, nonNeg)));
+  push(f, sel(div(g, add(1, e)), div(mul(g, e), add(1, e)), nonNeg));
+}
+
+/** expm1Neg32 into a new local: e^x − 1 below −0.35, x·P(x) above. */
+function expm1Neg32(f: Func, x: Local): Local {
+  const p = horner(f, x, EXPM1_32.P);
+  return tmp(f, sel(sub(exp32(f, x), 1), mul(x, p), lt(x, EXPM1_32.SWITCH)));
+}
+
+/** elu32 over f32x4 lanes (`alpha` the float32 parameter splatted): x > 0 ? x : alpha·(e^x − 1). */
+export function pushElu32(f: Func, x: Local, alpha: Local): void {
+  const m = expm1Neg32(f, x);
+  push(f, sel(x, mul(alpha, m), gt(x, 0)));
+}
+
+/** elu's derivative times g over f32x4 lanes: x > 0 ? g : (g·alpha)·e^x. */
+export function pushEluGrad32(f: Func, x: Local, g: Local, alpha: Local): void {
+  const e = exp32(f, x);
+  push(f, sel(g, mul(mul(g, alpha), e), gt(x, 0)));
 }
