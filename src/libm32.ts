@@ -52,7 +52,7 @@ export const EXP32 = {
   LO: -110,
   HI: 100,
   LOG2E: f(Math.LOG2E),
-  /** ln 2 in two parts: LN2_HI has 9 significant bits, so k·LN2_HI is exact for |k| < 2⁸·… (k ≤ 185 here). */
+  /** ln 2 in two parts: LN2_HI has 9 significant bits, so k·LN2_HI is exact (here |k| ≤ 185). */
   LN2_HI: 0.693359375,
   LN2_LO: f(-2.1219444e-4),
   /**
