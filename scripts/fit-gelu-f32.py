@@ -1,4 +1,4 @@
-"""The float32 GELU polynomials of src/libm32.ts (GELU_H_P/GELU_H_Q, GELU_S, GELU_V), fitted in float64.
+"""The float32 GELU polynomials of src/libm32.ts (GELU32.H_P/H_Q, GELU32.S, GELU32.V), fitted in float64.
 
 Run:  python3 scripts/fit-gelu-f32.py   (needs numpy and scipy; prints float32 coefficients, lowest degree first)
 
