@@ -1,7 +1,8 @@
 // The transcendental elementwise ops in WebAssembly (src/kernels/wasm/libm.ts) against the reference kernels,
 // bit for bit: a dense sweep, log-spaced magnitudes down into the subnormals, the special values and the
 // cut-offs of src/libm.ts and src/special.ts one ulp either side, in float32 and float64, forward and
-// gradient, and arrays of awkward lengths for the SIMD tails.
+// gradient, and arrays of awkward lengths for the SIMD tails. In float32, exp and gelu compute
+// src/libm32.ts's float32 formula (f32x4 lanes against Math.fround), the rest float64 rounded once.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { referenceKernels } from '../src/kernels/reference.js';
@@ -97,6 +98,11 @@ function specialValues(): number[] {
     1.401298464324817e-45,
     88.72283935546875,
     -103.972084,
+    // src/libm32.ts: exp's clamps, gelu's |x| clamp and small-argument switch, the last normal gelu
+    100,
+    110,
+    16,
+    12.95,
   ];
   for (const c of cutoffs) v.push(...around(c, 3), ...around(-c, 3));
   // Multiples of ln 2 and half-way between them: the ends of the reduction's rounding (Math.round ties).

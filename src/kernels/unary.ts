@@ -14,6 +14,21 @@ import type { Storage } from './types.js';
 // Portable elementary functions: the same bits in every JavaScript engine, so a run in a browser equals
 // the same run in Node (Math.exp and friends differ in the last bit between engines).
 import { exp, expm1, log, log1p, pow, tanh } from '../libm.js';
+// Float32 data computes some ops in float32 arithmetic (`src/libm32.ts`), as the WebAssembly set does in
+// f32x4 lanes with the same operations: four lanes instead of two and polynomials of float32 length.
+import {
+  exp32,
+  expm1Neg32,
+  gelu32,
+  geluGrad32,
+  log32,
+  sigmoid32,
+  silu32,
+  siluGrad32,
+  softplus32,
+  softplusGrad32,
+  tanh32,
+} from '../libm32.js';
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 0.3989422804014327; // 1/√(2π)
@@ -127,7 +142,8 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
   },
   exp: {
     forward: (x, out) => {
-      for (let i = 0; i < x.length; i++) out[i] = exp(x[i]);
+      if (x instanceof Float32Array) for (let i = 0; i < x.length; i++) out[i] = exp32(x[i]);
+      else for (let i = 0; i < x.length; i++) out[i] = exp(x[i]);
     },
     grad: (_x, y, g, out) => {
       for (let i = 0; i < g.length; i++) out[i] = g[i] * y[i];
@@ -135,7 +151,8 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
   },
   log: {
     forward: (x, out) => {
-      for (let i = 0; i < x.length; i++) out[i] = log(x[i]);
+      if (x instanceof Float32Array) for (let i = 0; i < x.length; i++) out[i] = log32(x[i]);
+      else for (let i = 0; i < x.length; i++) out[i] = log(x[i]);
     },
     grad: (x, _y, g, out) => {
       for (let i = 0; i < g.length; i++) out[i] = g[i] / x[i];
@@ -163,7 +180,8 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
   },
   sigmoid: {
     forward: (x, out) => {
-      for (let i = 0; i < x.length; i++) out[i] = 1 / (1 + exp(-x[i]));
+      if (x instanceof Float32Array) for (let i = 0; i < x.length; i++) out[i] = sigmoid32(x[i]);
+      else for (let i = 0; i < x.length; i++) out[i] = 1 / (1 + exp(-x[i]));
     },
     grad: (_x, y, g, out) => {
       for (let i = 0; i < g.length; i++) out[i] = g[i] * (1 - y[i]) * y[i];
@@ -177,7 +195,8 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
   },
   tanh: {
     forward: (x, out) => {
-      for (let i = 0; i < x.length; i++) out[i] = tanh(x[i]);
+      if (x instanceof Float32Array) for (let i = 0; i < x.length; i++) out[i] = tanh32(x[i]);
+      else for (let i = 0; i < x.length; i++) out[i] = tanh(x[i]);
     },
     grad: (_x, y, g, out) => {
       for (let i = 0; i < g.length; i++) out[i] = g[i] * (1 - y[i] * y[i]);
@@ -238,13 +257,20 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
   gelu: {
     // Φ(x) = erfc(−x/√2)/2 rather than (1 + erf(x/√2))/2: the latter cancels to 0 for x below about −8
     // (gelu(−10) ≈ −7.6e−23 would come out −0); the two agree to an ulp elsewhere.
+    // Float32: the same Φ-based form in float32 arithmetic (gelu32, within 4 ulps; see src/libm32.ts).
     forward: (x, out) => {
-      for (let i = 0; i < x.length; i++) {
-        const v = x[i];
-        out[i] = v * 0.5 * erfc(-v * SQRT1_2);
-      }
+      if (x instanceof Float32Array) for (let i = 0; i < x.length; i++) out[i] = gelu32(x[i]);
+      else
+        for (let i = 0; i < x.length; i++) {
+          const v = x[i];
+          out[i] = v * 0.5 * erfc(-v * SQRT1_2);
+        }
     },
     grad: (x, _y, g, out) => {
+      if (x instanceof Float32Array) {
+        for (let i = 0; i < g.length; i++) out[i] = Math.fround(g[i] * geluGrad32(x[i]));
+        return;
+      }
       for (let i = 0; i < g.length; i++) {
         const v = x[i];
         // erfc for the same reason as in the forward.
@@ -277,13 +303,19 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
   softplus: {
     // max(x, 0) + log1p(exp(-|x|)): exact in both tails, where PyTorch switches to x above 20.
     forward: (x, out) => {
-      for (let i = 0; i < x.length; i++) {
-        const v = x[i];
-        out[i] = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
-      }
+      if (x instanceof Float32Array) for (let i = 0; i < x.length; i++) out[i] = softplus32(x[i]);
+      else
+        for (let i = 0; i < x.length; i++) {
+          const v = x[i];
+          out[i] = v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
+        }
     },
     // d/dx log(1 + eˣ) = σ(x), written so neither tail overflows.
     grad: (x, _y, g, out) => {
+      if (x instanceof Float32Array) {
+        for (let i = 0; i < g.length; i++) out[i] = softplusGrad32(x[i], g[i]);
+        return;
+      }
       for (let i = 0; i < g.length; i++) {
         const v = x[i];
         if (v >= 0) out[i] = g[i] / (1 + exp(-v));
@@ -311,7 +343,16 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
     },
   },
   elu: {
+    // Float32: alpha rounded to float32, e^x − 1 by expm1Neg32 (src/libm32.ts), float32 arithmetic.
     forward: (x, out, alpha) => {
+      if (x instanceof Float32Array) {
+        const a = Math.fround(alpha);
+        for (let i = 0; i < x.length; i++) {
+          const v = x[i];
+          out[i] = v > 0 ? v : a * expm1Neg32(v);
+        }
+        return;
+      }
       for (let i = 0; i < x.length; i++) {
         const v = x[i];
         out[i] = v > 0 ? v : alpha * expm1(v);
@@ -319,6 +360,14 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
     },
     // x = 0 takes the exponential branch (slope alpha), as PyTorch.
     grad: (x, _y, g, out, alpha) => {
+      if (x instanceof Float32Array) {
+        const a = Math.fround(alpha);
+        for (let i = 0; i < g.length; i++) {
+          const v = x[i];
+          out[i] = v > 0 ? g[i] : Math.fround(g[i] * a) * exp32(v);
+        }
+        return;
+      }
       for (let i = 0; i < g.length; i++) {
         const v = x[i];
         out[i] = v > 0 ? g[i] : g[i] * alpha * exp(v);
@@ -342,14 +391,22 @@ export const UNARY: { readonly [K in UnaryOp]: UnaryEntry<K> } = {
   },
   silu: {
     // x·σ(x) as PyTorch's CPU kernel computes it: x / (1 + e⁻ˣ). Large negative x gives x/∞ = −0, as there.
+    // Float32: silu32 (src/libm32.ts), the same form in float32 arithmetic.
     forward: (x, out) => {
-      for (let i = 0; i < x.length; i++) {
-        const v = x[i];
-        out[i] = v / (1 + exp(-v));
-      }
+      if (x instanceof Float32Array) for (let i = 0; i < x.length; i++) out[i] = silu32(x[i]);
+      else
+        for (let i = 0; i < x.length; i++) {
+          const v = x[i];
+          out[i] = v / (1 + exp(-v));
+        }
     },
-    // PyTorch's silu_backward: g·σ·(1 + x·(1 − σ)), σ = 1/(1 + e⁻ˣ), multiplied left to right.
+    // PyTorch's silu_backward: g·σ·(1 + x·(1 − σ)), σ = 1/(1 + e⁻ˣ), multiplied left to right. Float32:
+    // siluGrad32, the same with 1 − σ as e⁻ˣ·σ for x > 0 (float32's σ rounds to 1 long before e⁻ˣ is 0).
     grad: (x, _y, g, out) => {
+      if (x instanceof Float32Array) {
+        for (let i = 0; i < g.length; i++) out[i] = siluGrad32(x[i], g[i]);
+        return;
+      }
       for (let i = 0; i < g.length; i++) {
         const v = x[i];
         const s = 1 / (1 + exp(-v));

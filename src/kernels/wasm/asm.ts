@@ -128,6 +128,12 @@ const OPS = {
   'f32x4.nearest': simd(0x6a),
   'i32x4.trunc_sat_f32x4_s': simd(0xf8),
   'i32x4.shl': simd(0xab),
+  // float32 libm (libm32.ts): 2^k from k's bits, log's exponent and mantissa
+  'i32x4.shr_s': simd(0xac),
+  'i32x4.sub': simd(0xb1),
+  'f32x4.eq': simd(0x41),
+  'f32x4.ge': simd(0x46),
+  'f32x4.convert_i32x4_s': simd(0xfa),
   'i64x2.shl': simd(0xcb),
   'i64x2.shr_s': simd(0xcc),
   'i64x2.shr_u': simd(0xcd),

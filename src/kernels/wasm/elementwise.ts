@@ -9,14 +9,32 @@
  *
  * Every op computes in float64 lanes, float32 data included (promoted on load, rounded once on store),
  * exactly as the reference computes `out[i] = f(x[i])` in doubles and stores into a Float32Array; so the
- * results are bit-for-bit the reference's. Loops take four elements a trip (two for the long
- * transcendental bodies) and may read and write up to three elements past the end: the caller pads every
- * region.
+ * results are bit-for-bit the reference's. The exceptions are the float32 transcendental ops (exp, log,
+ * sigmoid, tanh, and gelu, silu, softplus and elu with their derivatives): for float32 data they compute `src/libm32.ts`'s
+ * float32 formulas in f32x4 lanes (`libm32.ts` in this folder), four lanes a trip and float32-length
+ * polynomials instead of two lanes of float64 libm, and the reference computes the same formulas with
+ * `Math.fround`, so they too are the reference's bits. Loops take four elements a trip (two for the long
+ * float64 transcendental bodies) and may read and write up to three elements past the end: the caller pads
+ * every region.
  */
 import type { BinaryOp, UnaryOp } from '../types.js';
 import type { Func, Local, ModuleBuilder } from './asm.js';
 import { ELEMENT_BYTES, type WasmDType } from './gemm.js';
 import { pushErfc, pushExp, pushExpm1, pushLog, pushLog1p, pushTanh } from './libm.js';
+import {
+  pushElu32,
+  pushEluGrad32,
+  pushExp32,
+  pushGelu32,
+  pushGeluGrad32,
+  pushLog32,
+  pushSigmoid32,
+  pushSilu32,
+  pushSiluGrad32,
+  pushSoftplus32,
+  pushSoftplusGrad32,
+  pushTanh32,
+} from './libm32.js';
 
 /** Operand values in f64x2 locals; a body pushes its result (one f64x2). */
 type Env = Record<string, Local>;
@@ -79,6 +97,11 @@ interface UnaryRule {
   when?: (p0: number, p1: number) => boolean;
   /** One f64x2 per loop trip instead of two: the body is long, and a second copy would only add code. */
   long?: boolean;
+  /**
+   * The float32 version, where it is not the float64 body on promoted lanes: a body over f32x4 locals (four
+   * elements a trip) computing `src/libm32.ts`'s float32 formula, which the reference then computes too.
+   */
+  f32?: (f: Func, e: Env) => void;
 }
 
 /** Which of x (input), y (forward output) and g (incoming gradient) a derivative reads. */
@@ -100,11 +123,11 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
     grad: { inputs: ['g'], body: (f, e) => f.get(e.g).op('f64x2.neg') },
   },
   exp: {
-    forward: { body: (f, e) => pushExp(f, e.x), long: true },
+    forward: { body: (f, e) => pushExp(f, e.x), long: true, f32: (f, e) => pushExp32(f, e.x) },
     grad: { inputs: ['g', 'y'], body: (f, e) => f.get(e.g).get(e.y).op('f64x2.mul') },
   },
   log: {
-    forward: { body: (f, e) => pushLog(f, e.x), long: true },
+    forward: { body: (f, e) => pushLog(f, e.x), long: true, f32: (f, e) => pushLog32(f, e.x) },
     grad: { inputs: ['g', 'x'], body: (f, e) => f.get(e.g).get(e.x).op('f64x2.div') },
   },
   sqrt: {
@@ -148,6 +171,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
         pushExp(f, t);
         f.op('f64x2.add', 'f64x2.div');
       },
+      f32: (f, e) => pushSigmoid32(f, e.x),
     },
     grad: {
       // g · (1 − y) · y
@@ -159,7 +183,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
     },
   },
   tanh: {
-    forward: { body: (f, e) => pushTanh(f, e.x), long: true },
+    forward: { body: (f, e) => pushTanh(f, e.x), long: true, f32: (f, e) => pushTanh32(f, e.x) },
     grad: {
       // g · (1 − y·y)
       inputs: ['g', 'y'],
@@ -222,6 +246,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
         f.get(e.x);
         splat(f, 0.5).op('f64x2.mul').get(c).op('f64x2.mul');
       },
+      f32: (f, e) => pushGelu32(f, e.x),
     },
     grad: {
       // g · (cdf + x · pdf), cdf = 0.5 · erfc(−x/√2), pdf = exp(−0.5 · x · x) · 1/√(2π)
@@ -237,6 +262,12 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
         splat(f, 0.5).get(c).op('f64x2.mul');
         f.get(e.x).get(ex);
         splat(f, INV_SQRT_2PI).op('f64x2.mul', 'f64x2.mul', 'f64x2.add', 'f64x2.mul');
+      },
+      // g · gelu'(x)
+      f32: (f, e) => {
+        f.get(e.g);
+        pushGeluGrad32(f, e.x);
+        f.op('f32x4.mul');
       },
     },
   },
@@ -263,6 +294,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
           () => f.get(pos),
         );
       },
+      f32: (f, e) => pushSoftplus32(f, e.x),
     },
     grad: {
       // x ≥ 0 ? g / (1 + exp(−x)) : (g · e) / (1 + e) with e = exp(x)
@@ -292,6 +324,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
           () => f.get(nonNeg),
         );
       },
+      f32: (f, e) => pushSoftplusGrad32(f, e.x, e.g),
     },
   },
   elu: {
@@ -307,6 +340,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
           () => positive(f, e.x),
         );
       },
+      f32: (f, e) => pushElu32(f, e.x, e.p0),
     },
     grad: {
       // x > 0 ? g : g · p0 · exp(x)
@@ -321,6 +355,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
           () => positive(f, e.x),
         );
       },
+      f32: (f, e) => pushEluGrad32(f, e.x, e.g, e.p0),
     },
   },
   silu: {
@@ -334,6 +369,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
         pushExp(f, t);
         f.op('f64x2.add', 'f64x2.div');
       },
+      f32: (f, e) => pushSilu32(f, e.x),
     },
     grad: {
       // g · s · (1 + x · (1 − s)), s = 1 / (1 + exp(−x))
@@ -351,6 +387,7 @@ export const UNARY: { [K in UnaryOp]: { forward: UnaryRule | null; grad: GradRul
         splat(f, 1).get(e.x);
         splat(f, 1).get(s).op('f64x2.sub', 'f64x2.mul', 'f64x2.add', 'f64x2.mul');
       },
+      f32: (f, e) => pushSiluGrad32(f, e.x, e.g),
     },
   },
   pow: {
@@ -503,6 +540,40 @@ function addMap(
   });
 }
 
+/**
+ * One float32 elementwise function in f32x4 lanes, four elements a trip: `name(arrays…, out, n, p0, p1)`,
+ * the same signature as `addMap`'s; the body sees p0 rounded to float32 in all four lanes (elu's alpha,
+ * which the reference rounds the same way).
+ */
+function addQuadMap(
+  mod: ModuleBuilder,
+  name: string,
+  arrays: readonly string[],
+  body: (f: Func, e: Env) => void,
+): void {
+  const params: ('i32' | 'f64')[] = [...arrays.map(() => 'i32' as const), 'i32', 'i32', 'f64', 'f64'];
+  mod.func(name, params, [], (f) => {
+    const ptrs = f.params.slice(0, arrays.length);
+    const [out, n] = f.params.slice(arrays.length, arrays.length + 2);
+    const env: Env = { p0: f.local('v128') };
+    f.get(f.params[arrays.length + 2])
+      .op('f32.demote_f64', 'f32x4.splat')
+      .set(env.p0);
+    for (const a of arrays) env[a] = f.local('v128');
+    const i = f.local('i32');
+    f.for(i, 0, n, 4, () => {
+      arrays.forEach((a, j) => {
+        f.get(ptrs[j]).mem('v128.load');
+        f.set(env[a]);
+      });
+      f.get(out);
+      body(f, env);
+      f.mem('v128.store');
+      for (const p of [...ptrs, out]) f.inc(p, 16);
+    });
+  });
+}
+
 /** Push two elements at ptr + offset as f64x2 (float32 ones promoted exactly). */
 function loadPair(f: Func, dt: WasmDType, ptr: Local, offset: number): void {
   if (dt === 'f64') f.get(ptr).mem('v128.load', offset);
@@ -556,9 +627,11 @@ export function addElementwise(mod: ModuleBuilder, dt: WasmDType): void {
   const lib = helpersOf(mod);
   for (const op of Object.keys(UNARY) as UnaryOp[]) {
     const { forward, grad } = UNARY[op];
-    if (forward)
+    if (forward?.f32 && dt === 'f32') addQuadMap(mod, names.unary(dt, op), ['x'], forward.f32);
+    else if (forward)
       addMap(mod, names.unary(dt, op), dt, ['x'], ['p0', 'p1'], forward.body, lib, forward.long ? 1 : 2);
-    if (grad)
+    if (grad?.f32 && dt === 'f32') addQuadMap(mod, names.grad(dt, op), grad.inputs, grad.f32);
+    else if (grad)
       addMap(mod, names.grad(dt, op), dt, grad.inputs, ['p0', 'p1'], grad.body, lib, grad.long ? 1 : 2);
   }
   for (const op of Object.keys(BINARY) as BinaryOp[]) {
