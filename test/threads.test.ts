@@ -143,6 +143,34 @@ test('a batch of products in one call: the bits of the products one by one, for 
     }
 });
 
+test('transcendental elementwise ops split among threads give the same bits, forward and derivative', async () => {
+  const sets = [await load(1), await load(2), await load(3)];
+  const rng = new random.RandomState(10);
+  const before = poolStats.workerParts;
+  for (const Array of [Float32Array, Float64Array]) {
+    const n = 100_003; // above the split's threshold, not a multiple of 4
+    const x = randomArray(rng, Array, n).map((v) => 6 * v);
+    const g = randomArray(rng, Array, n);
+    for (const op of ['gelu', 'exp', 'tanh', 'sigmoid', 'silu'] as const) {
+      const outs = sets.map((set) => {
+        const y = new Array(n);
+        set.unary(op, x, y, 0, 0);
+        const dx = new Array(n);
+        set.unaryGrad(op, x, y, g, dx, 0, 0);
+        return [y, dx];
+      });
+      for (let t = 1; t < outs.length; t++)
+        for (const d of [0, 1])
+          assert.equal(
+            firstDifference(outs[0][d], outs[t][d]),
+            -1,
+            `${Array.name} ${op} ${d ? 'derivative' : 'forward'}, ${t + 1} threads`,
+          );
+    }
+  }
+  assert.ok(poolStats.workerParts > before, 'the workers took part');
+});
+
 test(
   'relaxed SIMD: threads give the same bits as one thread',
   { skip: !relaxedSimdSupported() },

@@ -92,6 +92,15 @@ function gradArray(name: GradInput, x: Storage, y: Storage, g: Storage): Storage
   return name === 'x' ? x : name === 'y' ? y : g;
 }
 
+/**
+ * The elementwise ops a pool splits among its threads, by ranges of elements, from
+ * {@link MIN_THREAD_ELEMENTS} elements up: the transcendental ones (tens of ns an element; GELU's forward
+ * and derivative were a sixth of a GPT step), and only those without parameters, since a worker passes
+ * integer arguments only. Each element's arithmetic is the same on any thread: the same bits.
+ */
+const THREADED_UNARY: readonly UnaryOp[] = ['exp', 'log', 'sigmoid', 'tanh', 'gelu', 'softplus', 'silu'];
+const MIN_THREAD_ELEMENTS = 1 << 15;
+
 /** The exported functions the pool's workers may run (a part names one by its index here). */
 const POOL_FUNCTIONS: readonly string[] = [
   'f32_gemm',
@@ -112,6 +121,9 @@ const POOL_FUNCTIONS: readonly string[] = [
     attentionNames.context(dt),
     attentionNames.backward(dt),
   ]),
+  ...(['f32', 'f64'] as const).flatMap((dt) =>
+    THREADED_UNARY.flatMap((op) => [names.unary(dt, op), names.grad(dt, op)]),
+  ),
 ];
 
 /** The pooling kernels' export names per element type (made once: calls build no strings). */
@@ -856,9 +868,31 @@ export class WasmRuntime {
     if (!this.reserve(oAt + region(n, size))) return false;
     const xPtr = this.put(dt, x, 0, n, xAt);
     const oPtr = this.target(dt, out, 0, oAt);
-    (this.fns[dt].unary[op] as Fn)(xPtr, oPtr, n, p0, p1);
+    const fn = this.fns[dt].unary[op] as Fn;
+    const parts = this.elementParts(op, n);
+    if (parts && this.pool)
+      this.pool.run(
+        POOL_FUNCTIONS.indexOf(names.unary(dt, op)),
+        parts.map(([s, len]) => [xPtr + s * size, oPtr + s * size, len]),
+        (a) => fn(a[0], a[1], a[2], p0, p1),
+      );
+    else fn(xPtr, oPtr, n, p0, p1);
     this.take(dt, oPtr, n, out, 0);
     return true;
+  }
+
+  /**
+   * [start, length] of each thread's part of an elementwise op over n elements, or null to run it here.
+   * Parts start at multiples of 4, so no loop but the last one's runs past its part (they take up to four
+   * elements a trip; the last may run into the region's padding, as one call would).
+   */
+  private elementParts(op: UnaryOp, n: number): [number, number][] | null {
+    if (!this.pool || n < MIN_THREAD_ELEMENTS || !THREADED_UNARY.includes(op)) return null;
+    const threads = this.pool.threads;
+    const chunk = Math.ceil(n / threads / 4) * 4;
+    const parts: [number, number][] = [];
+    for (let s = 0; s < n; s += chunk) parts.push([s, Math.min(chunk, n - s)]);
+    return parts;
   }
 
   /** out = g · op'(x) where UNARY has its derivative; `inputs` are its rule's arrays, in order. */
@@ -883,9 +917,25 @@ export class WasmRuntime {
     const a2 = inputs.length > 2 ? this.put(dt, gradArray(inputs[2], x, y, g), 0, n, at + 2 * r) : 0;
     const fn = this.fns[dt].grad[op] as Fn;
     const o = this.target(dt, out, 0, at + inputs.length * r);
-    if (inputs.length === 1) fn(a0, o, n, p0, p1);
-    else if (inputs.length === 2) fn(a0, a1, o, n, p0, p1);
-    else fn(a0, a1, a2, o, n, p0, p1);
+    const call = (a0: number, a1: number, a2: number, o: number, n: number) => {
+      if (inputs.length === 1) fn(a0, o, n, p0, p1);
+      else if (inputs.length === 2) fn(a0, a1, o, n, p0, p1);
+      else fn(a0, a1, a2, o, n, p0, p1);
+    };
+    const parts = this.elementParts(op, n);
+    if (parts && this.pool) {
+      const ptrs = [a0, a1, a2].slice(0, inputs.length);
+      this.pool.run(
+        POOL_FUNCTIONS.indexOf(names.grad(dt, op)),
+        parts.map(([s, len]) => [...ptrs.map((p) => p + s * size), o + s * size, len]),
+        (a) =>
+          inputs.length === 1
+            ? call(a[0], 0, 0, a[1], a[2])
+            : inputs.length === 2
+              ? call(a[0], a[1], 0, a[2], a[3])
+              : call(a[0], a[1], a[2], a[3], a[4]),
+      );
+    } else call(a0, a1, a2, o, n);
     this.take(dt, o, n, out, 0);
     return true;
   }
