@@ -22,16 +22,12 @@
  * become new locals of the function being built.
  */
 import { ERF_POLY, ERFC_POLY } from '../../special.js';
-import type { Func, Local, Op } from './asm.js';
+import type { Func, Local } from './asm.js';
+import { expressions, Node } from './expr.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Expressions: a small tree language over f64x2 values, so each line below reads like the TypeScript it
 // mirrors. A number is that double in both lanes, a bigint that 64-bit pattern in both lanes.
-
-/** An expression node: the code that pushes its value. */
-class Node {
-  constructor(readonly emit: (f: Func) => void) {}
-}
 
 /** An operand: a v128 local, a splatted double, a splatted 64-bit pattern, or an expression. */
 type Ex = Local | number | bigint | Node;
@@ -42,24 +38,10 @@ function constBits(f: Func, v: bigint): void {
   f.code.push(0xfd, 0x0c, ...bytes);
 }
 
-function push(f: Func, e: Ex): void {
-  if (typeof e === 'number') f.f64x2(e, e);
-  else if (typeof e === 'bigint') constBits(f, e);
-  else if (e instanceof Node) e.emit(f);
-  else f.get(e);
-}
-
-const op1 = (op: Op) => (a: Ex) =>
-  new Node((f) => {
-    push(f, a);
-    f.op(op);
-  });
-const op2 = (op: Op) => (a: Ex, b: Ex) =>
-  new Node((f) => {
-    push(f, a);
-    push(f, b);
-    f.op(op);
-  });
+const { push, op1, op2 } = expressions(
+  (e: Ex): e is number | bigint => typeof e === 'number' || typeof e === 'bigint',
+  (f, c) => (typeof c === 'number' ? f.f64x2(c, c) : constBits(f, c)),
+);
 
 const add = op2('f64x2.add');
 const sub = op2('f64x2.sub');

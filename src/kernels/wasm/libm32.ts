@@ -14,12 +14,8 @@
  * become new locals of the function being built.
  */
 import { EXP32, EXPM1_32, GELU32, LOG32, TANH32_P, TANH32_TINY } from '../../libm32.js';
-import type { Func, Local, Op } from './asm.js';
-
-/** An expression node: the code that pushes its value. */
-class Node {
-  constructor(readonly emit: (f: Func) => void) {}
-}
+import type { Func, Local } from './asm.js';
+import { expressions, Node } from './expr.js';
 
 /** An operand: a v128 local, a float32 constant in all four lanes, or an expression. */
 type Ex = Local | number | Node;
@@ -30,23 +26,10 @@ function const4(f: Func, v: number, int = false): void {
   f.code.push(0xfd, 0x0c, ...new Uint8Array(lanes.buffer));
 }
 
-function push(f: Func, e: Ex): void {
-  if (typeof e === 'number') const4(f, e);
-  else if (e instanceof Node) e.emit(f);
-  else f.get(e);
-}
-
-const op1 = (op: Op) => (a: Ex) =>
-  new Node((f) => {
-    push(f, a);
-    f.op(op);
-  });
-const op2 = (op: Op) => (a: Ex, b: Ex) =>
-  new Node((f) => {
-    push(f, a);
-    push(f, b);
-    f.op(op);
-  });
+const { push, op1, op2 } = expressions(
+  (e: Ex): e is number => typeof e === 'number',
+  (f, c) => const4(f, c),
+);
 
 const add = op2('f32x4.add');
 const sub = op2('f32x4.sub');
