@@ -11,8 +11,8 @@ export class Node {
 }
 
 /**
- * `push` (emit an operand: a node's code, a constant by `constant`, else `local.get`) and the makers of
- * one- and two-operand nodes, for operands `Local | C | Node` where `isConstant` tells the constants.
+ * `push` (emit an operand: a node's code, a constant by `constant`, else `local.get`), the makers of
+ * one- and two-operand nodes, a lane select and a temporary, for operands `Local | C | Node` where `isConstant` tells the constants.
  */
 export function expressions<C>(
   isConstant: (e: Local | C | Node) => e is C,
@@ -35,5 +35,20 @@ export function expressions<C>(
       push(f, b);
       f.op(op);
     });
-  return { push, op1, op2 };
+  /** mask ? then : otherwise, lane by lane (mask lanes are all ones or all zeros). */
+  const sel = (then: Ex, otherwise: Ex, mask: Ex) =>
+    new Node((f) => {
+      push(f, then);
+      push(f, otherwise);
+      push(f, mask);
+      f.op('v128.bitselect');
+    });
+  /** Evaluate into a new local. */
+  const tmp = (f: Func, e: Ex): Local => {
+    const l = f.local('v128');
+    push(f, e);
+    f.set(l);
+    return l;
+  };
+  return { push, op1, op2, sel, tmp };
 }

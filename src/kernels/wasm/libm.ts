@@ -38,7 +38,7 @@ function constBits(f: Func, v: bigint): void {
   f.code.push(0xfd, 0x0c, ...bytes);
 }
 
-const { push, op1, op2 } = expressions(
+const { push, op1, op2, sel, tmp } = expressions(
   (e: Ex): e is number | bigint => typeof e === 'number' || typeof e === 'bigint',
   (f, c) => (typeof c === 'number' ? f.f64x2(c, c) : constBits(f, c)),
 );
@@ -75,21 +75,6 @@ const shl = (a: Ex, n: number) =>
     push(f, a);
     f.i32(n).op('i64x2.shl');
   });
-/** mask ? then : otherwise, lane by lane (mask lanes are all ones or all zeros). */
-const sel = (then: Ex, otherwise: Ex, mask: Ex) =>
-  new Node((f) => {
-    push(f, then);
-    push(f, otherwise);
-    push(f, mask);
-    f.op('v128.bitselect');
-  });
-/** Evaluate into a new local. */
-function tmp(f: Func, e: Ex): Local {
-  const l = f.local('v128');
-  push(f, e);
-  f.set(l);
-  return l;
-}
 
 /** Evaluate into an existing local. */
 function assign(f: Func, l: Local, e: Ex): void {

@@ -26,7 +26,7 @@ function const4(f: Func, v: number, int = false): void {
   f.code.push(0xfd, 0x0c, ...new Uint8Array(lanes.buffer));
 }
 
-const { push, op1, op2 } = expressions(
+const { push, op1, op2, sel, tmp } = expressions(
   (e: Ex): e is number => typeof e === 'number',
   (f, c) => const4(f, c),
 );
@@ -59,22 +59,6 @@ const shift = (op: 'i32x4.shr_s' | 'i32x4.shl') => (a: Ex, n: number) =>
   });
 const shrS = shift('i32x4.shr_s');
 const shl = shift('i32x4.shl');
-/** mask ? then : otherwise, lane by lane. */
-const sel = (then: Ex, otherwise: Ex, mask: Ex) =>
-  new Node((f) => {
-    push(f, then);
-    push(f, otherwise);
-    push(f, mask);
-    f.op('v128.bitselect');
-  });
-
-/** Evaluate into a new local. */
-function tmp(f: Func, e: Ex): Local {
-  const l = f.local('v128');
-  push(f, e);
-  f.set(l);
-  return l;
-}
 
 /** Horner's rule c[0] + z·(c[1] + z·(… + z·c[n])), as `horner` in src/libm32.ts. */
 function horner(f: Func, z: Local, c: readonly number[]): Local {
