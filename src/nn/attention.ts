@@ -39,8 +39,7 @@ export class OutProjection extends Module {
 
 /** x·wᵀ + b, PyTorch's `F.linear` (the product reads w transposed; no copy of wᵀ is made). */
 function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
-  const y = ops.matmulTransposed(x, w);
-  return b ? ops.add(y, b) : y;
+  return ops.linear(x, w, b, { transposed: true });
 }
 
 /** Options of {@link MultiheadAttention}. */
