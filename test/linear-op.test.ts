@@ -144,7 +144,7 @@ describe('ops.linear: resident operands, gradCheck, the layers', () => {
           const w = randn(transposed ? [5, 4] : [4, 5], 12, 'float64');
           const b = randn([5], 13, 'float64');
           const r = gradCheck((x, w, b) => linear(x, w, b, { transposed }), [x, w, b]);
-          assert.ok(r.ok, `${K.name} T=${transposed}: ${r.maxRelError}`);
+          assert.ok(r.ok, `${K.name} T=${transposed}: ${JSON.stringify(r.inputs)}`);
           const r2 = gradCheck((x, w) => linear(x, w, null, { transposed }), [x, w]);
           assert.ok(r2.ok, `${K.name} T=${transposed}, no bias`);
         }
