@@ -383,7 +383,8 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
         linearComposed(set, x, w, bias, out, rows, k, n, transW);
     },
     linearBackward(g, x, w, gx, gw, gb, rows, k, n, transW) {
-      const dt = rows * k * n >= minWork ? dtypeOf(g, x, w) : null;
+      const products = gx !== null || gw !== null;
+      const dt = products && rows * k * n >= minWork ? dtypeOf(g, x, w) : null;
       const same = (s: Storage | null) => s === null || dtypeOf(g, s, s) === dt;
       // The bias gradient in wasm where `reduce` would sum its columns there.
       const wasmDb = gb !== null && n >= 2 && g.length >= minElements;
