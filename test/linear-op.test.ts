@@ -138,6 +138,26 @@ describe('ops.linear: resident operands, gradCheck, the layers', () => {
     }
   });
 
+  test('Kernels.linear and linearBackward write resident outputs in place, the same bits', (t) => {
+    const K = wasm2;
+    if (!K?.alloc || !K.linear || !K.linearBackward || K.alloc('float32', 1) === null)
+      return t.skip('no shared memory');
+    const [rows, k, n] = [40, 24, 36];
+    const x = randn([rows, k], 21, 'float32').data;
+    const w = randn([k, n], 22, 'float32').data;
+    const b = randn([n], 23, 'float32').data;
+    const g = randn([rows, n], 24, 'float32').data;
+    const outputs = (make: (n: number) => Float32Array) => {
+      const o = [make(rows * n), make(rows * k), make(k * n), make(n)];
+      K.linear!(x, w, b, o[0], rows, k, n, false);
+      K.linearBackward!(g, x, w, o[1], o[2], o[3], rows, k, n, false);
+      return o;
+    };
+    const plain = outputs((m) => new Float32Array(m));
+    const resident = outputs((m) => K.alloc!('float32', m) as Float32Array);
+    plain.forEach((o, i) => sameBits(o, resident[i], `resident output [${i}]`));
+  });
+
   test('gradCheck, transposed or not, with and without bias, x of rank 3', () => {
     for (const K of SETS)
       withSet(K, () => {
