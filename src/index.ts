@@ -34,6 +34,7 @@ export {
   maximum,
   clamp,
   matmul,
+  linear,
   transpose,
   reshape,
   sum,
@@ -70,6 +71,7 @@ export {
   type AvgPool2dOptions,
   type BatchNormOptions,
   type LayerNormOptions,
+  type LinearOpOptions,
 } from './ops.js';
 export * as nn from './nn/index.js';
 export * as losses from './losses.js';

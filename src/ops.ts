@@ -5,6 +5,7 @@
  * nothing here loops over elements.
  */
 import { kernels } from './kernels/index.js';
+import { linearBackwardComposed, linearComposed } from './kernels/linear.js';
 import type { BinaryOp, Conv2dGeometry, NormGeometry, Storage, UnaryOp, Window2d } from './kernels/types.js';
 import type { ActivationOp } from './kernels/unary.js';
 import type { LossKernel } from './loss-kernels.js';
@@ -318,6 +319,65 @@ function product(a: Tensor, b: Tensor, transB: boolean, op: string): Tensor {
     });
   }
   return batchedMatmul(a, b, aShape, bShape, m, k, n, dtype, transB, op);
+}
+
+/** Options of {@link linear}. */
+export interface LinearOpOptions {
+  /** The weight is [out, in] and the product reads it transposed (PyTorch's `F.linear`); default false. */
+  transposed?: boolean;
+}
+
+/**
+ * A Linear layer, y = x·W + b (W [in, out], chainrule's `Linear`) or x·Wᵀ + b (W [out, in], PyTorch's
+ * `F.linear`, with `transposed`), as ONE graph node (PyTorch's AddmmBackward): x's leading axes fold into
+ * the rows of one product. Forward and gradients are the same bits as `add(matmul(x, W), b)` on every
+ * kernel set; a set with its own `linear` kernels (the WebAssembly one) keeps the product and g in its
+ * memory between the steps. Shapes this does not cover (x with one axis, mixed dtypes) take the composed
+ * path itself.
+ */
+export function linear(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  options: LinearOpOptions = {},
+): Tensor {
+  assertTensor(x, 'linear');
+  assertTensor(weight, 'linear');
+  if (bias !== null) assertTensor(bias, 'linear');
+  const transW = options.transposed ?? false;
+  const k = x.shape[x.ndim - 1];
+  const n = weight.shape[transW ? 0 : 1];
+  const covered =
+    x.ndim >= 2 &&
+    weight.ndim === 2 &&
+    weight.shape[transW ? 1 : 0] === k &&
+    weight.dtype === x.dtype &&
+    (bias === null || (bias.ndim === 1 && bias.shape[0] === n && bias.dtype === x.dtype));
+  if (!covered) {
+    const y = transW ? matmulTransposed(x, weight) : matmul(x, weight);
+    return bias ? add(y, bias) : y;
+  }
+  const rows = sizeOf(x.shape.slice(0, -1));
+  const dtype = x.dtype;
+  const K = kernels();
+  const out = allocStorage(dtype, rows * n);
+  const b = bias === null ? null : bias.data;
+  if (K.linear) K.linear(x.data, weight.data, b, out, rows, k, n, transW);
+  else linearComposed(K, x.data, weight.data, b, out, rows, k, n, transW);
+  const shape = [...x.shape.slice(0, -1), n];
+  const inputs = bias === null ? [x, weight] : [x, weight, bias];
+  return result(out, shape, 'linear', inputs, (g) => {
+    const gx = x.requiresGrad ? allocStorage(dtype, rows * k) : null;
+    const gw = weight.requiresGrad ? allocStorage(dtype, k * n) : null;
+    // One row: the bias gradient is g itself, as sumTo gives it.
+    const oneRow = bias !== null && g.length === n;
+    const gb = bias !== null && bias.requiresGrad && !oneRow ? allocStorage(dtype, n) : null;
+    const Kb = kernels();
+    if (Kb.linearBackward) Kb.linearBackward(g, x.data, weight.data, gx, gw, gb, rows, k, n, transW);
+    else linearBackwardComposed(Kb, g, x.data, weight.data, gx, gw, gb, rows, k, n, transW);
+    if (bias === null) return [gx, gw];
+    return [gx, gw, oneRow && bias.requiresGrad ? g : gb];
+  });
 }
 
 function dropVectorAxes(shape: number[], aNd: number, bNd: number): number[] {

@@ -262,6 +262,42 @@ export interface Kernels {
     transB: boolean,
   ): void;
   /**
+   * A Linear layer's forward, out [rows, n] (overwritten) = x [rows, k]·op(W) + bias, op(W) = W ([k, n]) or
+   * Wᵀ (W stored [n, k], `transW`), the bias [n] (or null) added to each row. Optional: without it the
+   * caller runs {@link Kernels.matmul}, then {@link Kernels.binary}'s add (`linearComposed` in
+   * `linear.ts`), and a set that has it gives exactly those bits (it may keep the product in its own
+   * memory between the two).
+   */
+  linear?(
+    x: Storage,
+    w: Storage,
+    bias: Storage | null,
+    out: Storage,
+    rows: number,
+    k: number,
+    n: number,
+    transW: boolean,
+  ): void;
+  /**
+   * The gradients of {@link Kernels.linear} given g [rows, n]: gx [rows, k] = g·op(W)ᵀ, gw (W's shape) =
+   * xᵀ·g (or gᵀ·x when `transW`), gb [n] = g's column sums from zero in row order; each overwritten, and
+   * skipped when null. Optional: without it the caller runs the two {@link Kernels.matmul} calls and
+   * {@link Kernels.reduce} (`linearBackwardComposed` in `linear.ts`), whose bits a set that has it gives
+   * (it may copy g in once for all three).
+   */
+  linearBackward?(
+    g: Storage,
+    x: Storage,
+    w: Storage,
+    gx: Storage | null,
+    gw: Storage | null,
+    gb: Storage | null,
+    rows: number,
+    k: number,
+    n: number,
+    transW: boolean,
+  ): void;
+  /**
    * Cross-correlation of x [N, C, H, W] with w [CO, C/groups, kH, kW] (PyTorch's conv2d) into out
    * [N, CO, OH, OW], overwritten. Each output is one sum from zero over its group's (ci, kh, kw) in
    * row-major order, then + bias[co] when a bias is given. A tap in the padding reads zero and its product

@@ -37,10 +37,9 @@ export class OutProjection extends Module {
   }
 }
 
-/** x·wᵀ + b, PyTorch's `F.linear` (the product reads w transposed; no copy of wᵀ is made). */
+/** x·wᵀ + b, PyTorch's `F.linear` as one `linear` node (the product reads w transposed; no copy of wᵀ). */
 function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
-  const y = ops.matmulTransposed(x, w);
-  return b ? ops.add(y, b) : y;
+  return ops.linear(x, w, b, { transposed: true });
 }
 
 /** Options of {@link MultiheadAttention}. */

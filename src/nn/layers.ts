@@ -51,8 +51,7 @@ export class Linear extends Module {
       throw new Error(
         `Linear(${this.inFeatures} → ${this.outFeatures}): input has shape ${fmt(x.shape)}, expected [..., ${this.inFeatures}]`,
       );
-    const y = ops.matmul(x, this.weight);
-    return this.bias ? ops.add(y, this.bias) : y;
+    return ops.linear(x, this.weight, this.bias);
   }
 
   override describe(): string {

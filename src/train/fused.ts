@@ -554,7 +554,8 @@ function execute(p: Program, ops: StepOp[], x: Storage, overwrite: boolean): voi
     const input = o.input ?? x;
     switch (o.code) {
       case LINEAR: {
-        // y = x·W, then z = y + b, as matmul and add compute them.
+        // y = x·W, then z = y + b, as the autograd path's `linear` node computes them (its composed
+        // kernel calls; a kernel set's own `linear` gives their bits).
         const w = (o.weight as Tensor).data;
         const bias = (o.bias as Tensor).data;
         if (small) affine(input, w, bias, o.out, o.m, o.k, o.n);

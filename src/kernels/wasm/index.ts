@@ -5,6 +5,7 @@
  * wasm what wins after the copies and hands everything else (and products too small to pay for them) to
  * the reference kernels, which stay the oracle.
  */
+import { linearBackwardComposed, linearComposed } from '../linear.js';
 import { referenceKernels } from '../reference.js';
 import { selection } from '../state.js';
 import type { AttentionGeometry, Conv2dGeometry, Kernels, Storage } from '../types.js';
@@ -184,7 +185,7 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
   // Each method runs in wasm when the op has a wasm version, the arrays share an element type and are big
   // enough, and the memory could grow to hold them; otherwise the reference does the work. The size is
   // checked first: the calls of a tiny network are many and each must cost no more than the reference's.
-  return {
+  const set: Kernels = {
     ...ref,
     name:
       (relaxed64 ? 'wasm-simd-relaxed' : relaxed ? 'wasm-simd-relaxed32' : 'wasm-simd') +
@@ -372,7 +373,33 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
       const dt = dtypeOf(acc, x, acc);
       if (dt === null || !rt.binary(dt, 'add', 'same', acc, x, acc, acc.length)) ref.accumulate(acc, x);
     },
+    // A Linear layer in one call each way where its product runs in wasm (the bias add and the bias
+    // gradient too when the composed calls would run them in wasm: the same loops, so the same bits);
+    // otherwise the composed calls themselves.
+    linear(x, w, bias, out, rows, k, n, transW) {
+      const fits = rows * k * n >= minWork && (bias === null || (n >= 2 && rows * n >= minElements));
+      const dt = fits ? dtypeOf(x, w, out, bias ?? out) : null;
+      if (dt === null || !rt.linear(dt, x, w, bias, out, rows, k, n, transW))
+        linearComposed(set, x, w, bias, out, rows, k, n, transW);
+    },
+    linearBackward(g, x, w, gx, gw, gb, rows, k, n, transW) {
+      const products = gx !== null || gw !== null;
+      const dt = products && rows * k * n >= minWork ? dtypeOf(g, x, w) : null;
+      const same = (s: Storage | null) => s === null || dtypeOf(g, s, s) === dt;
+      // The bias gradient in wasm where `reduce` would sum its columns there.
+      const wasmDb = gb !== null && n >= 2 && g.length >= minElements;
+      if (
+        dt === null ||
+        !same(gx) ||
+        !same(gw) ||
+        !same(gb) ||
+        !rt.linearBackward(dt, g, x, w, gx, gw, wasmDb ? gb : null, rows, k, n, transW)
+      )
+        return linearBackwardComposed(set, g, x, w, gx, gw, gb, rows, k, n, transW);
+      if (gb !== null && !wasmDb) ref.reduce('sum', g, [rows, n], gb, [1, n]);
+    },
   };
+  return set;
 }
 
 /** The set useWasmKernels made last and the options it was made with, so calling it again is cheap. */

@@ -536,8 +536,6 @@ export class WasmRuntime {
     transB: boolean,
   ): boolean {
     const size = ELEMENT_BYTES[dt];
-    const s = GEMM_SHAPES[dt];
-    const { gemm } = this.fns[dt];
     const aAt = this.operands;
     const bAt = align(aAt + m * k * size);
     const cAt = align(bAt + k * n * size);
@@ -546,13 +544,35 @@ export class WasmRuntime {
     const bPtr = this.put(dt, b, bo, k * n, bAt);
     // C in place when resident, unless it is also an operand.
     const cPtr = c === a || c === b ? cAt : this.target(dt, c, co, cAt);
+    this.gemmAt(dt, aPtr, bPtr, cPtr, m, k, n, transA, transB);
+    this.take(dt, cPtr, m * n, c, co);
+    return true;
+  }
+
+  /**
+   * C = op(A)·op(B) on operands already in memory, at byte addresses: the blocked loops in wasm (`gemm`),
+   * over all of C here or over one rectangle per thread from `minThreadWork` multiply-adds up. Each element
+   * of C is computed by one thread in the same order: the same bits for any thread count.
+   */
+  private gemmAt(
+    dt: WasmDType,
+    aPtr: number,
+    bPtr: number,
+    cPtr: number,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+  ): void {
+    const s = GEMM_SHAPES[dt];
+    const { gemm } = this.fns[dt];
     // Element strides of op(A)(i, p) along i and p, and of op(B)(p, j) along j and p: a transposed
     // operand is only packed differently.
     const aI = transA ? 1 : k;
     const aP = transA ? m : 1;
     const bJ = transB ? k : 1;
     const bP = transB ? 1 : n;
-    // The blocked loops run in wasm (`gemm`), over all of C here or over one rectangle per thread.
     if (this.pool && m * k * n >= this.minThreadWork) {
       const parts = splitProduct(m, n, s.mr, s.nr, this.pool.threads).map((p) => [
         aPtr,
@@ -573,7 +593,95 @@ export class WasmRuntime {
         gemm(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], work),
       );
     } else gemm(aPtr, bPtr, cPtr, aI, aP, bJ, bP, n, k, 0, m, 0, n, 0);
-    this.take(dt, cPtr, m * n, c, co);
+  }
+
+  /**
+   * `Kernels.linear`: x, W and the bias copied in (unless resident), the product kept in memory and the
+   * bias added to each row by the binary add's own `rowB` loop, the result copied out once; false if it
+   * did not fit. The caller sends a bias only with n ≥ 2 (the `rowB` layout).
+   */
+  linear(
+    dt: WasmDType,
+    x: Storage,
+    w: Storage,
+    bias: Storage | null,
+    out: Storage,
+    rows: number,
+    k: number,
+    n: number,
+    transW: boolean,
+  ): boolean {
+    const size = ELEMENT_BYTES[dt];
+    const xAt = this.operands;
+    const wAt = xAt + region(rows * k, size);
+    const bAt = wAt + region(k * n, size);
+    const yAt = bAt + region(n, size);
+    const oAt = yAt + region(rows * n, size);
+    if (!this.reserve(oAt + region(rows * n, size))) return false;
+    const xPtr = this.put(dt, x, 0, rows * k, xAt);
+    const wPtr = this.put(dt, w, 0, k * n, wAt);
+    const inputs = out === x || out === w || out === bias;
+    const o = inputs ? oAt : this.target(dt, out, 0, oAt);
+    if (bias === null) this.gemmAt(dt, xPtr, wPtr, o, rows, k, n, false, transW);
+    else {
+      const bPtr = this.put(dt, bias, 0, n, bAt);
+      this.gemmAt(dt, xPtr, wPtr, yAt, rows, k, n, false, transW);
+      (this.fns[dt].binary.rowB.add as Fn)(yAt, bPtr, o, rows, n);
+    }
+    this.take(dt, o, rows * n, out, 0);
+    return true;
+  }
+
+  /**
+   * `Kernels.linearBackward`: g copied in once (unless resident) for the two products and the bias
+   * gradient (`reduceCols`' sum, as `reduce` runs it), x and W as the products need them, each gradient
+   * copied out once; a null gradient is skipped. False if it did not fit.
+   */
+  linearBackward(
+    dt: WasmDType,
+    g: Storage,
+    x: Storage,
+    w: Storage,
+    gx: Storage | null,
+    gw: Storage | null,
+    gb: Storage | null,
+    rows: number,
+    k: number,
+    n: number,
+    transW: boolean,
+  ): boolean {
+    const size = ELEMENT_BYTES[dt];
+    const gAt = this.operands;
+    const xAt = gAt + region(rows * n, size);
+    const wAt = xAt + region(gw ? rows * k : 0, size);
+    const gxAt = wAt + region(gx ? k * n : 0, size);
+    const gwAt = gxAt + region(gx ? rows * k : 0, size);
+    const gbAt = gwAt + region(gw ? k * n : 0, size);
+    if (!this.reserve(gbAt + region(n, size))) return false;
+    const gPtr = this.put(dt, g, 0, rows * n, gAt);
+    // An output in place when resident, unless it is also an operand.
+    const at = (d: Storage, scratch: number) =>
+      d === g || d === x || d === w ? scratch : this.target(dt, d, 0, scratch);
+    if (gx !== null) {
+      const wPtr = this.put(dt, w, 0, k * n, wAt);
+      const o = at(gx, gxAt);
+      this.gemmAt(dt, gPtr, wPtr, o, rows, n, k, false, !transW);
+      this.take(dt, o, rows * k, gx, 0);
+    }
+    if (gw !== null) {
+      const xPtr = this.put(dt, x, 0, rows * k, xAt);
+      const o = at(gw, gwAt);
+      if (transW) this.gemmAt(dt, gPtr, xPtr, o, n, rows, k, true, false);
+      else this.gemmAt(dt, xPtr, gPtr, o, k, rows, n, true, false);
+      this.take(dt, o, k * n, gw, 0);
+    }
+    if (gb !== null) {
+      const o = at(gb, gbAt);
+      const first = o / size;
+      (dt === 'f32' ? this.f32 : this.f64).fill(0, first, first + n);
+      this.fns[dt].reduceCols.sum(gPtr, o, rows, n);
+      this.take(dt, o, n, gb, 0);
+    }
     return true;
   }
 
