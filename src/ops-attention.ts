@@ -40,12 +40,25 @@ export function scaledDotProductAttention(
   value: Tensor,
   options: AttentionOptions,
 ): Tensor {
-  assertTensor(query, 'scaledDotProductAttention');
+  const op = 'scaledDotProductAttention';
+  assertTensor(query, op);
+  const E = query.shape[query.ndim - 1];
+  // Whole tensors here (column blocks of wider ones are attentionOfColumns' internal case).
+  for (const [name, t] of [
+    ['key', key],
+    ['value', value],
+  ] as const) {
+    assertTensor(t, op);
+    if (t.shape[t.ndim - 1] !== E)
+      throw new Error(
+        `${op}: ${name} has shape ${fmt(t.shape)}, expected [batch, S, ${E}] (the query's width)`,
+      );
+  }
   return attentionOfColumns(
     { tensor: query, column: 0 },
     { tensor: key, column: 0 },
     { tensor: value, column: 0 },
-    query.shape[query.ndim - 1],
+    E,
     options,
   );
 }
@@ -104,7 +117,12 @@ export function attentionOfColumns(
   // Where the kernel set has memory of its own, each input is copied into it once, and the kernels (the
   // backward's too) read it there instead of copying it in per call; the scores and probabilities live
   // there too, so exp and the kernels use them in place.
-  const copies = K.alloc ? inputs.map((t) => pool.take(dtype, t.size)) : [];
+  // (A set with `alloc` may still hand out plain arrays, e.g. wasm on an unshared memory: then no copies.)
+  let copies = K.alloc ? inputs.map((t) => pool.take(dtype, t.size)) : [];
+  if (!copies.every(inKernelMemory)) {
+    pool.give(copies);
+    copies = [];
+  }
   copies.forEach((c, i) => c.set(inputs[i].data));
   const data = (o: AttentionOperand) => (copies.length ? copies[inputs.indexOf(o.tensor)] : o.tensor.data);
   const scores = pool.take(dtype, B * H * packedScores(g));
@@ -140,4 +158,9 @@ export function attentionOfColumns(
   if (node === null) pool.give([p, ...copies]);
   else pool.giveWhenReleased(node, [p, ...copies]);
   return y;
+}
+
+/** Whether `s` is a view into a larger buffer (the kernel set's memory), not an array of its own. */
+function inKernelMemory(s: Storage): boolean {
+  return s.buffer.byteLength !== s.byteLength;
 }

@@ -62,6 +62,26 @@ describe('a CNN from --arch on digits', () => {
     assert.equal(readFileSync(join(dir, 'half.json'), 'utf8'), before);
   });
 
+  test('resuming with the same --arch spelled otherwise is accepted and continues exactly', async () => {
+    const respelled = CNN.replace(/, /g, ' ,  ');
+    const r = await cli(
+      'train',
+      '--resume',
+      'half.ckpt.json',
+      '--arch',
+      respelled,
+      '--epochs',
+      '2',
+      '--out',
+      'respelled.json',
+      '--quiet',
+    );
+    assert.equal(r.code, 0, r.err);
+    const read = (f: string) =>
+      (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { weights: Record<string, unknown> }).weights;
+    assert.deepEqual(read('respelled.json'), read('cnn.json'));
+  });
+
   test('info: one row per layer with its output shape and parameters, equal to the model; --json too', async () => {
     const r = await cli('info', 'cnn.json');
     assert.equal(r.code, 0, r.err);

@@ -278,4 +278,13 @@ test('shapes are checked with the op named', () => {
     /value has shape \[2, 4, 6\], expected \[2, 5, 6\]/,
   );
   assert.throws(() => scaledDotProductAttention(q, q, q, { heads: 4 }), /not divisible by heads 4/);
+  // A key or value wider than the query is refused, not read in its first columns.
+  assert.throws(
+    () => scaledDotProductAttention(q, randn([2, 5, 8], 4), randn([2, 5, 6], 5), { heads: 2 }),
+    /key has shape \[2, 5, 8\], expected \[batch, S, 6\]/,
+  );
+  assert.throws(
+    () => scaledDotProductAttention(q, randn([2, 5, 6], 6), randn([2, 5, 9], 7), { heads: 2 }),
+    /value has shape \[2, 5, 9\], expected \[batch, S, 6\]/,
+  );
 });

@@ -1,4 +1,5 @@
 // chainrule train: data in, a trained model file out, with progress, checkpoints and resume.
+import { isDeepStrictEqual } from 'node:util';
 import { resolve } from 'node:path';
 import {
   ACTIVATION_OPS,
@@ -816,15 +817,6 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   if (resumed && !previous)
     throw new UserError(`${resumePath}: this checkpoint has no training settings to resume with`);
   if (previous) checkSettings(previous, resumePath as string);
-  // A resumed run keeps the checkpoint's network: an --arch that says otherwise is refused, not ignored.
-  if (previous && flags.arch !== undefined && flags.arch !== previous.arch)
-    throw new UserError(
-      `train: --arch cannot change the network of a resumed run; ${resumePath} was trained with ${
-        previous.arch !== undefined
-          ? `--arch ${JSON.stringify(previous.arch)}`
-          : `--layers ${previous.layers?.join(',')} --activation ${previous.activation}`
-      }`,
-    );
   const s = settingsFrom(flags, previous);
   const out =
     (flags.out as string | undefined) ??
@@ -919,12 +911,23 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
   // Built and checked against the data before anything trains or is written (an --arch checkpoint carries
   // its network; an MLP's settings must describe the checkpoint's).
   if (settings.arch === undefined) checkNetworkSize([pre.inputSize, ...settings.layers!, outputs], flags);
+  // A resumed run keeps the checkpoint's network: an --arch given now must build the same one (however
+  // it is spelled), else it is refused rather than ignored.
   const network =
-    resumed && settings.arch !== undefined ? null : await networkSpec(settings, pre, outputs, io.cwd);
-  if (resumed && network && JSON.stringify(toSpec(resumed.model)) !== JSON.stringify(network.spec))
+    resumed && settings.arch !== undefined && flags.arch === undefined
+      ? null
+      : await networkSpec(settings, pre, outputs, io.cwd);
+  if (resumed && network && !sameSpec(toSpec(resumed.model), network.spec)) {
+    const was =
+      previous?.arch !== undefined
+        ? `--arch ${JSON.stringify(previous.arch)}`
+        : `--layers ${previous?.layers?.join(',')} --activation ${previous?.activation}`;
     throw new UserError(
-      `${resumePath}: training.settings (layers ${settings.layers?.join(',')}, ${settings.activation}) do not describe the checkpoint's architecture`,
+      flags.arch !== undefined
+        ? `train: --arch cannot change the network of a resumed run; ${resumePath} was trained with ${was}`
+        : `${resumePath}: training.settings (layers ${settings.layers?.join(',')}, ${settings.activation}) do not describe the checkpoint's architecture`,
     );
+  }
   const model = resumed ? resumed.model : fromSpec(network!.spec, { dtype: settings.dtype, rng });
   const optimizer = optim.makeOptimizer(settings.optimizer, model.parameters(), settings.lr);
   let initialEpoch = 0;
@@ -1152,4 +1155,10 @@ export async function train(flags: Flags, io: IO, options: { save?: boolean } = 
     say(`wrote ${flags.plot}`);
   }
   return 0;
+}
+
+/** Whether two model specs describe the same network (as JSON, whatever the order of their keys). */
+function sameSpec(a: unknown, b: unknown): boolean {
+  const plain = (x: unknown): unknown => JSON.parse(JSON.stringify(x));
+  return isDeepStrictEqual(plain(a), plain(b));
 }

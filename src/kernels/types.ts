@@ -439,7 +439,7 @@ export interface Kernels {
    * type), then for each query row i and each key j it sees (see {@link AttentionGeometry})
    * x = Σ_d qs[i, d]·k[j, d] from zero in d order (a product's sum, stored); then m = the row's max of the
    * stored x (0 when not finite) and s = x − m. Only the keys a row sees are stored, row after row, pair
-   * after pair (`packedScores` in `attention.ts` per pair: L·S, or L(L + 1)/2 causal), so the exp that
+   * after pair (`packedScores` in `attention.ts` per pair: L·S, or Σᵢ min(i + 1, S) causal, L(L + 1)/2 when L = S), so the exp that
    * follows (the kernel set's `unary('exp')`, in place) skips the masked half. With
    * {@link Kernels.attentionContext} that is ops.softmax of q·kᵀ/√D + the causal bias (−∞ where masked).
    */
@@ -453,7 +453,8 @@ export interface Kernels {
   /**
    * The gradients of attention given gOut [B, L, H·D] and the probabilities `p` from
    * {@link Kernels.attentionContext}, written (overwritten) at q's, k's and v's positions in gq, gk, gv
-   * (which may be one storage, as q, k, v may): per (batch, head) dP = gOut·vᵀ (stored), then per row
+   * (which may be one storage, as q, k, v may, but never with overlapping column blocks: each block is
+   * overwritten, not added to; callers give an overlapping operand a storage of its own): per (batch, head) dP = gOut·vᵀ (stored), then per row
    * dS = P·(dP − dot) with dot = Σ_j dP·P in a double, j ascending (ops.softmax's backward); dq = (dS·k,
    * stored) ÷ √D; dk = dSᵀ·(q ÷ √D); dv = Pᵀ·gOut. Each product's sum runs from zero in order over the
    * positions that are not masked (masked terms are ±0, which leave such a sum as it is).

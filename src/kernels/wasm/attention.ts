@@ -52,7 +52,7 @@ export const ATTN_FIELDS = [
 ] as const;
 
 /** Byte offset of √D in the parameter block. */
-export const ATTN_SQRT_AT = ATTN_FIELDS.length * 4;
+export const ATTN_SQRT_AT = Math.ceil((ATTN_FIELDS.length * 4) / 8) * 8; // 8-aligned: written as an f64
 
 /** Bytes of the parameter block. */
 export const ATTN_PARAM_BYTES = ATTN_SQRT_AT + 8;
