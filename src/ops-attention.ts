@@ -138,9 +138,16 @@ export function attentionOfColumns(
     // buffer, added afterwards.
     const grads = inputs.map((t) => (t.requiresGrad ? allocStorage(dtype, t.size) : null));
     const extra: { into: Storage; from: Storage }[] = [];
+    // Operands of a tensor that needs no gradient write into one scratch per tensor (the packed
+    // projection's three blocks into one).
+    const scratch = new Map<Tensor, Storage>();
     const target = (o: AttentionOperand, before: AttentionOperand[]): Storage => {
       const main = grads[inputs.indexOf(o.tensor)];
-      if (main === null) return allocStorage(dtype, o.tensor.size);
+      if (main === null) {
+        let s = scratch.get(o.tensor);
+        if (!s) scratch.set(o.tensor, (s = allocStorage(dtype, o.tensor.size)));
+        return s;
+      }
       if (!before.some((b) => b.tensor === o.tensor && Math.abs(b.column - o.column) < E)) return main;
       const own = allocStorage(dtype, o.tensor.size);
       extra.push({ into: main, from: own });

@@ -271,6 +271,29 @@ describe('float32', () => {
     });
 });
 
+test('operands that need no gradient: the others get the composed path’s bits', () => {
+  const c = { B: 2, L: 5, E: 6, H: 2 };
+  for (const k of SETS) {
+    // q frozen: only k's and v's gradients, each written past a shared scratch for q.
+    const q0 = randn([c.B, c.L, c.E], 1);
+    const kv = [randn([c.B, c.L, c.E], 2), randn([c.B, c.L, c.E], 3)];
+    const go = (fn: (q: Tensor, k: Tensor, v: Tensor) => Tensor) =>
+      withSet(k, () => {
+        const q = new Tensor(q0.data.slice(), q0.shape, false);
+        const [kk, v] = kv.map((t) => new Tensor(t.data.slice(), t.shape, true));
+        const y = fn(q, kk, v);
+        y.mul(new Tensor(randn(y.shape, 99).data, y.shape))
+          .sum()
+          .backward();
+        assert.equal(q.grad, null);
+        return [y.data, (kk.grad as Tensor).data, (v.grad as Tensor).data];
+      });
+    const want = go((q, kk, v) => composed(q, kk, v, c.H, true));
+    const got = go((q, kk, v) => scaledDotProductAttention(q, kk, v, { heads: c.H, isCausal: true }));
+    assertSameBits(got, want, `${k.name}: q frozen`);
+  }
+});
+
 test('shapes are checked with the op named', () => {
   const q = randn([2, 4, 6], 1);
   assert.throws(
