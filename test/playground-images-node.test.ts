@@ -252,6 +252,8 @@ describe('an Images run', () => {
     const image = testImage(digits, 2);
     const logits = noGrad(() => model.forward(new Tensor(Float64Array.from(image), [1, 64])));
     assert.deepEqual(Array.from(softmax(logits, -1).data), Array.from(run.predict(image)));
+    // predict is inspect's forward without its backward: the same probabilities.
+    assert.deepEqual(Array.from(run.predict(image)), Array.from(run.inspect(image, 3).probabilities));
     assert.ok(run.toOnnx().length > 1000);
   });
 

@@ -49,7 +49,8 @@ function frame(r: playground.ImageRun): ImagesFrame {
   const due = !playing || performance.now() - inspectedAt >= INSPECT_EVERY_MS;
   if (image && due && image.values.length === r.trainX.shape[1]) {
     inspectedAt = performance.now();
-    const label = image.label ?? r.inspect(image.values, 0).predicted;
+    // A drawn image has no label: the step is opened up against the class the network predicts.
+    const label = image.label ?? playground.predictedClass(r.predict(image.values));
     f.inspection = r.inspect(image.values, label);
   }
   return f;

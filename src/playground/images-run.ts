@@ -186,9 +186,23 @@ export class ImageRun {
     return e;
   }
 
-  /** The class probabilities for one image (C·H·W values in [0, 1]). */
+  /**
+   * The class probabilities for one image (C·H·W values in [0, 1]): a forward pass in evaluation mode and
+   * no graph (what {@link inspect} reports as `probabilities`, without its backward and copies).
+   */
   predict(image: ArrayLike<number>): Float64Array {
-    return this.inspect(image, 0).probabilities;
+    const [c, h, w] = this.set.shape;
+    if (image.length !== c * h * w)
+      throw new RangeError(`predict: expected ${c}×${h}×${w} = ${c * h * w} values, got ${image.length}`);
+    this.model.eval();
+    try {
+      return noGrad(() => {
+        const out = this.model.forward(new Tensor(Float64Array.from(image), [1, c * h * w]));
+        return Float64Array.from(ops.softmax(out, -1).data);
+      });
+    } finally {
+      this.model.train();
+    }
   }
 
   /**
@@ -219,9 +233,7 @@ export class ImageRun {
       const loss = losses.crossEntropy(out, [label]);
       loss.backward();
       const probabilities = noGrad(() => Float64Array.from(ops.softmax(out, -1).data));
-      let predicted = 0;
-      for (let k = 1; k < probabilities.length; k++)
-        if (probabilities[k] > probabilities[predicted]) predicted = k;
+      const predicted = predictedClass(probabilities);
       const layers: InspectedLayer[] = [];
       const specs = this.model.layers.map((m) => describeLayer(m));
       this.model.layers.forEach((m, i) => {
@@ -376,4 +388,11 @@ export function createImageRun(config: ImageConfig, set: ImageSet): ImageRun {
   const run = new ImageRun(config, set, model, optimizer, new RandomState((config.seed + 1) % 2 ** 32));
   run.evaluate();
   return run;
+}
+
+/** The class with the highest probability (the first of equal ones): what the Images page shows. */
+export function predictedClass(probabilities: ArrayLike<number>): number {
+  let best = 0;
+  for (let k = 1; k < probabilities.length; k++) if (probabilities[k] > probabilities[best]) best = k;
+  return best;
 }

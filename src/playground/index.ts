@@ -93,6 +93,7 @@ export {
 export {
   ImageRun,
   createImageRun,
+  predictedClass,
   imageInputs,
   type ImageEvaluation,
   type InspectedLayer,
