@@ -126,6 +126,10 @@ const POOL_FUNCTIONS: readonly string[] = [
   ),
 ];
 
+/** Each pool function's index (a map, so a call looks its function up without searching the list). */
+const POOL_INDEX = new Map(POOL_FUNCTIONS.map((name, i) => [name, i]));
+const poolIndex = (name: string): number => POOL_INDEX.get(name) ?? -1;
+
 /** The pooling kernels' export names per element type (made once: calls build no strings). */
 const POOL_NAMES = {
   f32: {
@@ -159,6 +163,12 @@ const CONV_NAMES = {
 /** Each pooling field's i32 index in the parameter block. */
 const POOL = Object.fromEntries(POOL_FIELDS.map((f, i) => [f, i])) as Record<
   (typeof POOL_FIELDS)[number],
+  number
+>;
+
+/** Each attention field's i32 index in the parameter block. */
+const ATTN = Object.fromEntries(ATTN_FIELDS.map((f, i) => [f, i])) as Record<
+  (typeof ATTN_FIELDS)[number],
   number
 >;
 
@@ -589,7 +599,7 @@ export class WasmRuntime {
         p.j0,
         p.j1,
       ]);
-      this.pool.run(POOL_FUNCTIONS.indexOf(`${dt}_gemm`), parts, (a, work) =>
+      this.pool.run(poolIndex(`${dt}_gemm`), parts, (a, work) =>
         gemm(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], work),
       );
     } else gemm(aPtr, bPtr, cPtr, aI, aP, bJ, bP, n, k, 0, m, 0, n, 0);
@@ -727,9 +737,7 @@ export class WasmRuntime {
         Math.floor((p * count) / threads),
         Math.floor(((p + 1) * count) / threads),
       ]);
-      this.pool.run(POOL_FUNCTIONS.indexOf(`${dt}_gemm_batched`), parts, (x, work) =>
-        gemmBatched(...x, work),
-      );
+      this.pool.run(poolIndex(`${dt}_gemm_batched`), parts, (x, work) => gemmBatched(...x, work));
     } else gemmBatched(...args, 0, count, 0);
     this.take(dt, cPtr, count * m * n, c, 0);
     return true;
@@ -747,7 +755,7 @@ export class WasmRuntime {
   private runParts(name: string, parts: number[][]): void {
     const fn = this.exports[name] as Fn;
     const local = (a: readonly number[], work: number) => fn(...a, work);
-    if (this.pool && parts.length > 1) this.pool.run(POOL_FUNCTIONS.indexOf(name), parts, local);
+    if (this.pool && parts.length > 1) this.pool.run(poolIndex(name), parts, local);
     else for (const a of parts) local(a, 0);
   }
 
@@ -980,7 +988,7 @@ export class WasmRuntime {
     const parts = this.elementParts(op, n);
     if (parts && this.pool)
       this.pool.run(
-        POOL_FUNCTIONS.indexOf(names.unary(dt, op)),
+        poolIndex(names.unary(dt, op)),
         parts.map(([s, len]) => [xPtr + s * size, oPtr + s * size, len]),
         (a) => fn(a[0], a[1], a[2], p0, p1),
       );
@@ -1034,7 +1042,7 @@ export class WasmRuntime {
     if (parts && this.pool) {
       const ptrs = [a0, a1, a2].slice(0, inputs.length);
       this.pool.run(
-        POOL_FUNCTIONS.indexOf(names.grad(dt, op)),
+        poolIndex(names.grad(dt, op)),
         parts.map(([s, len]) => [...ptrs.map((p) => p + s * size), o + s * size, len]),
         (a) =>
           inputs.length === 1
@@ -1213,15 +1221,15 @@ export class WasmRuntime {
       if (x !== undefined)
         I[base + i] = ptr[storages.indexOf(x)] + (offsets[name as keyof typeof offsets] ?? 0) * SZ;
     });
-    I[base + ATTN_FIELDS.indexOf('qStride')] = g.qStride;
-    I[base + ATTN_FIELDS.indexOf('kStride')] = g.kStride;
-    I[base + ATTN_FIELDS.indexOf('vStride')] = g.vStride;
-    I[base + ATTN_FIELDS.indexOf('L')] = L;
-    I[base + ATTN_FIELDS.indexOf('S')] = S;
-    I[base + ATTN_FIELDS.indexOf('D')] = D;
-    I[base + ATTN_FIELDS.indexOf('H')] = H;
-    I[base + ATTN_FIELDS.indexOf('causal')] = g.causal ? 1 : 0;
-    I[base + ATTN_FIELDS.indexOf('T')] = packedScores(g);
+    I[base + ATTN.qStride] = g.qStride;
+    I[base + ATTN.kStride] = g.kStride;
+    I[base + ATTN.vStride] = g.vStride;
+    I[base + ATTN.L] = L;
+    I[base + ATTN.S] = S;
+    I[base + ATTN.D] = D;
+    I[base + ATTN.H] = H;
+    I[base + ATTN.causal] = g.causal ? 1 : 0;
+    I[base + ATTN.T] = packedScores(g);
     this.f64[(prm + ATTN_SQRT_AT) / 8] = Math.sqrt(D);
     const parts = Array.from({ length: threads }, (_, t) => [
       prm,
