@@ -83,7 +83,7 @@ export const explainSpec: CommandSpec = {
     'chainrule explain --model iris.json --data iris --row 51 --format markdown > step.md',
     'chainrule explain --model m.json --data houses.csv --steps 5 --format json',
     'chainrule explain --model cnn.json --data digits --row 3 --format markdown',
-    'chainrule explain --model lm.json --data shakespeare --row 100 --all',
+    'chainrule explain --model lm.json --data book.txt --row 100 --all',
   ],
 };
 

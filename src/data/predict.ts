@@ -108,11 +108,12 @@ export interface PredictionCsvOptions extends WriteCsvOptions {
  * The predictions CSV of {@link predictionRows} and `writeCsv`, the same text, made and handed over a block
  * of rows at a time: the header line, then one piece per block, each from its own forward pass. Memory
  * holds one block's encoded features, activations and text, not the whole table's, so a large file can be
- * predicted into a file or a pipe. Every block's features are encoded once before the first piece is
- * handed over, so bad input (a missing value, an unseen category, a missing column) is an error before any
- * output, as with {@link predictTable}. A block is never smaller than `blockRows` (the remainder joins the
- * last one), so each product is as large as the whole table's would be and the kernels, and so the bits,
- * are those of {@link predictTable} on the whole table.
+ * predicted into a file or a pipe. Every block's features are encoded and checked before the first piece
+ * is handed over (and encoded again when its turn comes, rather than kept), so bad input (a missing value,
+ * an unseen category, a missing column) is an error before any output, as with {@link predictTable}. A
+ * block is never smaller than `blockRows` (the remainder joins the last one), so each product is large
+ * enough for the kernel set to run it as it would the whole table's (small ones go to the reference),
+ * and the bits are those of {@link predictTable} on the whole table.
  */
 export function* predictionCsv(
   model: Module,
