@@ -11,6 +11,7 @@ import { fixture, flat } from './helpers/fixtures.js';
 import {
   nn,
   random,
+  stepGraph,
   tensor,
   traceLayer,
   traceModel,
@@ -470,4 +471,31 @@ describe('traceModel: whole steps layer by layer', () => {
     assert.equal(attn.derivations.length, 2);
     assert.match(attn.title, /causal/);
   });
+});
+
+test("a model file's GPT with dropout: the graph and the trace run the same deterministic step", () => {
+  // The GPT is one layer of a Sequential, its dropouts inside it: both views must switch them off.
+  const gpt = (dropout: number) =>
+    new nn.Sequential(
+      new nn.GPT({
+        vocabSize: 7,
+        contextLength: 5,
+        embedDim: 8,
+        numHeads: 2,
+        dropout,
+        dtype: 'float64',
+        rng: new random.RandomState(3),
+      }),
+    );
+  const withDropout = gpt(0.3);
+  const without = gpt(0);
+  const x = [
+    [1, 2, 3, 4, 5],
+    [6, 0, 1, 2, 3],
+  ];
+  const y = [2, 3, 4, 5, 6, 0, 1, 2, 3, 4];
+  const graphed = stepGraph(withDropout, x, y, { loss: 'crossEntropy' }).loss;
+  const traced = traceModel(withDropout, x, y, { loss: 'crossEntropy', check: false });
+  assert.equal(graphed, stepGraph(without, x, y, { loss: 'crossEntropy' }).loss);
+  assert.equal(traced.loss.value, graphed);
 });

@@ -388,16 +388,32 @@ export function stepCopy(model: Sequential): { copy: Sequential; notes: string[]
   copy.train();
   const notes: string[] = [];
   copy.layers.forEach((m, i) => {
-    if (m instanceof Dropout && m.p > 0) {
-      m.training = false;
-      notes.push(`Layer ${i} (Dropout) is left out of the step, so the step is deterministic.`);
-    }
-    if (m instanceof RecurrentBase && m.dropout > 0) {
-      m.training = false;
-      notes.push(`Layer ${i} (${m.constructor.name}): its dropout between layers is left out of the step.`);
-    }
+    // Dropout anywhere inside the layer too (a model file's GPT is one layer holding its dropouts).
+    if (!dropoutOff(m)) return;
+    notes.push(
+      m instanceof Dropout
+        ? `Layer ${i} (Dropout) is left out of the step, so the step is deterministic.`
+        : m instanceof RecurrentBase
+          ? `Layer ${i} (${m.constructor.name}): its dropout between layers is left out of the step.`
+          : `Layer ${i} (${m.constructor.name}): its dropout is left out of the step, so the step is deterministic.`,
+    );
   });
   return { copy, notes };
+}
+
+/** Switch off every dropout in `m` and its children (Dropout, attention's, between recurrent layers); whether any was on. */
+function dropoutOff(m: Module): boolean {
+  let any = false;
+  for (const sub of m.modules())
+    if (
+      (sub instanceof Dropout && sub.p > 0) ||
+      (sub instanceof MultiheadAttention && sub.dropout > 0) ||
+      (sub instanceof RecurrentBase && sub.dropout > 0)
+    ) {
+      sub.training = false;
+      any = true;
+    }
+  return any;
 }
 
 /** Options of `traceModel`. */
@@ -606,11 +622,6 @@ function gptCopy(model: GPT): { copy: GPT; notes: string[] } {
   });
   loadFloat64(copy, model);
   copy.train();
-  const notes: string[] = [];
-  for (const m of copy.modules())
-    if ((m instanceof Dropout && m.p > 0) || (m instanceof MultiheadAttention && m.dropout > 0)) {
-      m.training = false;
-      if (notes.length === 0) notes.push('Dropout is left out of the step, so the step is deterministic.');
-    }
+  const notes = dropoutOff(copy) ? ['Dropout is left out of the step, so the step is deterministic.'] : [];
   return { copy, notes };
 }
