@@ -101,7 +101,7 @@ export const GPT_FLAGS: FlagSpec[] = [
     defaultText: String(GPT_DEFAULTS.dropout),
   },
 ];
-const GPT_ONLY = ['width', 'heads', 'blocks', 'dropout'];
+const GPT_ONLY = GPT_FLAGS.map((f) => f.name);
 const RECURRENT_ONLY = ['embed', 'hidden', 'depth'];
 
 /** What a text model file keeps to turn a prompt into ids and ids into text. */

@@ -1129,15 +1129,13 @@ function recurrent(m: RecurrentBase, v: LayerValues): LocalTrace {
           "pre-activation's gradient, which the weights sum × x_t or h_{t−1} over steps.",
     grads: ordered,
     derivations: [
-      {
-        target: `d_loss/d_${wName}[${row}][${col}]`,
-        rule: `Σ over rows and steps of d_loss/d(gate ${gate} pre-activation)[${row % H}] · h_{t−1}[${col}]`,
-        tensor: wName,
-        index: k,
-        terms: kTerms,
-        value: kTerms.reduce((a, t) => a + t.value, 0),
-        autograd: NaN,
-      },
+      derivation(
+        `d_loss/d_${wName}[${row}][${col}]`,
+        `Σ over rows and steps of d_loss/d(gate ${gate} pre-activation)[${row % H}] · h_{t−1}[${col}]`,
+        wName,
+        k,
+        kTerms,
+      ),
     ],
     quantities,
   };
@@ -1253,28 +1251,27 @@ function attention(m: MultiheadAttention, v: LayerValues): LocalTrace {
   grads.set('input', gx);
   // The softmax Jacobian for one query of head 0, batch 0: the last row, which sees every key.
   const i = L - 1;
-  const row = i * L;
   const derivations: Derivation[] = [];
   for (let h = 0; h < heads; h++) {
     const r0 = (h * L + i) * L;
     let j = 0;
     for (let q = 1; q < L; q++) if (Math.abs(dS[r0 + q]) > Math.abs(dS[r0 + j])) j = q;
-    derivations.push({
-      target: `head ${h}: d_loss/d_score[${i}][${j}]`,
-      rule: `Σ_k (diag(p) − p·pᵀ)[${j}][k] · d_loss/d_p[${i}][k]  (the softmax Jacobian of query ${i}'s row applied to the upstream gradient)`,
-      tensor: `scores.${h}`,
-      index: j,
-      terms: Array.from({ length: L }, (_, k) =>
-        term(`(${j === k ? `p${j}` : '0'} − p${j}·p${k}) · d_loss/d_p${k}`, [
-          (j === k ? P[r0 + j] : 0) - P[r0 + j] * P[r0 + k],
-          dP[r0 + k],
-        ]),
+    // The value is the terms' sum, which the test holds to the dS computed above as P·(dP − Σ dP·P).
+    derivations.push(
+      derivation(
+        `head ${h}: d_loss/d_score[${i}][${j}]`,
+        `Σ_k (diag(p) − p·pᵀ)[${j}][k] · d_loss/d_p[${i}][k]  (the softmax Jacobian of query ${i}'s row applied to the upstream gradient)`,
+        `scores.${h}`,
+        j,
+        Array.from({ length: L }, (_, k) =>
+          term(`(${j === k ? `p${j}` : '0'} − p${j}·p${k}) · d_loss/d_p${k}`, [
+            (j === k ? P[r0 + j] : 0) - P[r0 + j] * P[r0 + k],
+            dP[r0 + k],
+          ]),
+        ),
       ),
-      value: dS[r0 + j],
-      autograd: NaN,
-    });
+    );
   }
-  void row;
   const perHead = (a: Float64Array) => Array.from(a.subarray(0, heads * L * L));
   return {
     title: `MultiheadAttention(${E}, ${heads} heads${v.causal ? ', causal' : ''})`,
