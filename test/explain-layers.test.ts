@@ -183,6 +183,7 @@ describe('chainrule explain, layer by layer (child processes)', () => {
         ['--model', 'fc.json', '--data', 'series.csv', '--row', '999'],
         /--row 999: series\.csv has \d+ windows/,
       ],
+      [['--model', 'cnn.json', '--data', 'digits', '--all', '--limit', '3'], /--all shows every element/],
     ] as const) {
       const r = await explain(...args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);

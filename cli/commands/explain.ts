@@ -11,6 +11,8 @@ import { asUserError, loadStepInput, stepInputFlags, type StepInput } from '../e
 import { modelTraceBlocks } from '../explain/layers.js';
 
 const DEFAULT_LIMIT = 8;
+/** Finite-difference checks per tensor under --all (every element shown, a sample checked). */
+const ALL_CHECKS = 16;
 const DEFAULT_LR = 0.1;
 
 /** The explain command's flags and help. */
@@ -147,11 +149,13 @@ function explainLayers(input: StepInput, flags: Flags, format: string, io: IO): 
       throw new UserError(
         `explain: --${f} is for an MLP's step and update; a layer-by-layer trace explains the gradients of one step`,
       );
+  if (flags.all && flags.limit !== undefined)
+    throw new UserError('explain: --all shows every element; leave --limit out, or --all');
   const limit = flags.all ? Infinity : ((flags.limit as number | undefined) ?? DEFAULT_LIMIT);
   const t = asUserError('explain', () =>
     traceModel(input.model, input.x, input.y, {
       loss: input.loss,
-      check: flags.all ? 16 : ((flags.limit as number | undefined) ?? DEFAULT_LIMIT),
+      check: flags.all ? ALL_CHECKS : limit,
     }),
   );
   if (format === 'json') {
