@@ -1,14 +1,14 @@
 // The Images page's training worker: fetches the image set, holds the run, trains in slices of
 // IMAGES_SLICE_MS so it hears 'pause' between them, and after each slice sends a frame with the current
 // image opened up. All the math is the library's (`createImageRun`, `inspect`), on the WebAssembly kernels.
-import { kernels, playground, useWasmKernels } from './lib.js';
+import { playground } from './lib.js';
+import { loadWorkerKernels } from './worker-kernels.js';
 import {
   IMAGES_SLICE_MS,
   type ImagesFrame,
   type ImagesFromWorker,
   type ImagesToWorker,
 } from './images.protocol.js';
-import { kernelThreads } from './protocol.js';
 
 interface WorkerScope {
   crossOriginIsolated?: boolean;
@@ -175,16 +175,9 @@ function handle(msg: ImagesToWorker): void {
   }
 }
 
-/** The WebAssembly SIMD kernels (threads where cross-origin isolated), as the dense page's worker. */
+/** The WebAssembly SIMD kernels (threads where cross-origin isolated), as every playground worker. */
 async function loadKernels(): Promise<void> {
-  try {
-    await useWasmKernels({
-      threads: kernelThreads(navigator.hardwareConcurrency, scope.crossOriginIsolated === true),
-    });
-  } catch {
-    // The reference kernels stay: the same bits, slower.
-  }
-  post({ type: 'kernels', name: kernels().name });
+  post({ type: 'kernels', name: await loadWorkerKernels(scope.crossOriginIsolated === true) });
 }
 
 const kernelsReady = loadKernels();

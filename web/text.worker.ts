@@ -1,8 +1,9 @@
 // The Text page's training worker: holds the run, trains in slices of about TEXT_FRAME_MS so it hears
 // 'pause' between them, and sends a frame after each slice; about every two seconds it samples text and
 // recomputes the prompt's attention and embedding gradients. All the math is the library's `TextRun`, on
-// the WebAssembly SIMD kernels (the default in a worker; the reference kernels where SIMD is missing).
-import { kernels, playground } from './lib.js';
+// the WebAssembly SIMD kernels (`loadWorkerKernels`; the reference kernels where SIMD is missing).
+import { playground } from './lib.js';
+import { loadWorkerKernels } from './worker-kernels.js';
 import {
   SAMPLE_EVERY_MS,
   SAMPLE_LENGTH,
@@ -15,6 +16,7 @@ import {
 } from './text.protocol.js';
 
 interface WorkerScope {
+  crossOriginIsolated?: boolean;
   onmessage: ((event: MessageEvent<ToTextWorker>) => void) | null;
   postMessage(message: FromTextWorker): void;
 }
@@ -155,5 +157,11 @@ function handle(msg: ToTextWorker): void {
   }
 }
 
-post({ type: 'kernels', name: kernels().name });
-scope.onmessage = (event) => handle(event.data);
+/** The WebAssembly SIMD kernels (threads where cross-origin isolated), as every playground worker. */
+async function loadKernels(): Promise<void> {
+  post({ type: 'kernels', name: await loadWorkerKernels(scope.crossOriginIsolated === true) });
+}
+
+const kernelsReady = loadKernels();
+// Messages wait for the kernels (a few milliseconds, once); promise callbacks keep their order.
+scope.onmessage = (event) => void kernelsReady.then(() => handle(event.data));

@@ -1,10 +1,10 @@
 // The training worker: holds the run, trains in slices of about FRAME_INTERVAL_MS so it can hear 'pause'
 // between them, and sends a frame after each slice. All the math is the library's `createRun`, on the
 // WebAssembly SIMD kernels where the browser has them (the reference kernels elsewhere).
-import { kernels, playground, useWasmKernels } from './lib.js';
+import { playground } from './lib.js';
+import { loadWorkerKernels } from './worker-kernels.js';
 import {
   FRAME_INTERVAL_MS,
-  kernelThreads,
   OUTPUT_DENSITY,
   UNIT_DENSITY,
   frameBuffers,
@@ -168,21 +168,12 @@ function handle(msg: ToWorker): void {
  * URLs here and in Node (on Node's default kernels, the WebAssembly set too) and compares the weights bit
  * for bit; test/default-kernels.test.ts checks that a run on that set has the reference kernels' bits.
  *
- * A worker would get the WebAssembly set without this call (it is the default where a thread may compile
- * synchronously); the explicit call caps the threads, which bounds the shared memory reserved up front.
- *
  * Threads (where the page is cross-origin isolated; a worker may block in Atomics.wait) split only products
  * of 2²² multiply-adds or more, which the playground never reaches, and give the same bits for any count.
  * Where WebAssembly SIMD is missing or refused, `useWasmKernels` resolves false and the reference stays.
  */
 async function loadKernels(): Promise<void> {
-  try {
-    const threads = kernelThreads(navigator.hardwareConcurrency, scope.crossOriginIsolated === true);
-    await useWasmKernels({ threads });
-  } catch {
-    // The reference kernels stay active: nothing to report but their name.
-  }
-  post({ type: 'kernels', name: kernels().name });
+  post({ type: 'kernels', name: await loadWorkerKernels(scope.crossOriginIsolated === true) });
 }
 
 const kernelsReady = loadKernels();
