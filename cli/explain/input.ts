@@ -17,6 +17,7 @@ import {
   transformFeatures,
   transformTarget,
   tensor,
+  windowsAt,
   type nn,
   type Preprocessing,
   type Tensor,
@@ -206,16 +207,13 @@ async function sequenceInput(
       throw new UserError(
         `${command}: --row ${row}: ${text.source} has ${windows} windows of ${context + 1} characters`,
       );
-    const x = new Float64Array(context);
-    const y = new Int32Array(context);
-    for (let t = 0; t < context; t++) {
-      x[t] = ids[row - 1 + t];
-      y[t] = ids[row + t];
-    }
+    const w = windowsAt(ids, [row - 1], context, 'float64');
+    const x = w.x.data;
+    const y = Int32Array.from(w.y.data);
     const chars = (a: ArrayLike<number>) => Array.from(a, (i) => vocab.chars[i]).join('');
     return {
       model,
-      x: tensorOf(x, [1, context]),
+      x: w.x,
       y,
       loss: 'crossEntropy',
       seed: false,
@@ -225,7 +223,7 @@ async function sequenceInput(
       text: { input: chars(x), next: chars(y) },
     };
   }
-  if (flagLoss !== undefined && flagLoss === 'crossEntropy')
+  if (flagLoss === 'crossEntropy')
     throw new UserError(`${command}: ${modelPath} forecasts numbers; cross-entropy needs a classifier`);
   const scaling = checkSeriesScaling(file.preprocessing, `${modelPath}: preprocessing`);
   const series = await readSeries(dataName, cwd, scaling.column);
