@@ -6,7 +6,7 @@
 import type { Storage } from './kernels/types.js';
 import { accumulateInto } from './ops.js';
 import { fmt } from './shape.js';
-import { allocStorage, storageCtor, Tensor } from './tensor.js';
+import { allocStorage, isScratch, scratchStorage, storageCtor, Tensor } from './tensor.js';
 
 let gradDisabled = 0;
 
@@ -114,15 +114,22 @@ function addInto(x: Tensor, gx: Storage, shared: boolean): void {
     return;
   }
   if (x._gShared) {
-    x._g = x._g.slice();
+    const own = scratchStorage(x.dtype, x._g.length);
+    own.set(x._g);
+    x._g = own;
     x._gShared = false;
   }
   accumulateInto(x._g, gx);
 }
 
 function storeGrad(t: Tensor, g: Storage, shared: boolean): void {
-  if (t.grad === null) t.grad = new Tensor(shared ? g.slice() : g, t.shape);
-  else accumulateInto(t.grad.data, g);
+  if (t.grad !== null) accumulateInto(t.grad.data, g);
+  else if (shared || isScratch(g)) {
+    // A .grad outlives the pass (and tidy's scratch memory): it gets storage of its own.
+    const own = allocStorage(t.dtype, g.length);
+    own.set(g);
+    t.grad = new Tensor(own, t.shape);
+  } else t.grad = new Tensor(g, t.shape);
 }
 
 let visitCounter = 0;

@@ -139,6 +139,7 @@ export {
   type ClassificationReport,
 } from './metrics.js';
 export { kernels, setKernels, referenceKernels, ready } from './kernels/index.js';
+export { tidy } from './tidy.js';
 export {
   useWasmKernels,
   loadWasmKernels,

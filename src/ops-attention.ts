@@ -13,7 +13,7 @@ import type { AttentionGeometry, Storage } from './kernels/types.js';
 import { assertTensor, result } from './ops.js';
 import { poolOf } from './ops-recurrent.js';
 import { fmt } from './shape.js';
-import { allocStorage, type Tensor } from './tensor.js';
+import { scratchStorage, type Tensor } from './tensor.js';
 
 /** Options of {@link scaledDotProductAttention}. */
 export interface AttentionOptions {
@@ -129,14 +129,14 @@ export function attentionOfColumns(
   K.attentionScores(data(q), data(k), scores, g);
   K.unary('exp', scores, scores, 0, 0);
   const p = pool.take(dtype, B * H * L * S);
-  const out = allocStorage(dtype, B * L * E);
+  const out = scratchStorage(dtype, B * L * E);
   K.attentionContext(scores, data(v), p, out, g);
   pool.give([scores]);
   const y = result(out, [B, L, E], op, inputs, (gOut: Storage) => {
     // One gradient per distinct input, each operand's columns written into it; an operand overlapping
     // another's columns of the same tensor (attention of x with itself, unprojected) gets its own
     // buffer, added afterwards.
-    const grads = inputs.map((t) => (t.requiresGrad ? allocStorage(dtype, t.size) : null));
+    const grads = inputs.map((t) => (t.requiresGrad ? scratchStorage(dtype, t.size) : null));
     const extra: { into: Storage; from: Storage }[] = [];
     // Operands of a tensor that needs no gradient write into one scratch per tensor (the packed
     // projection's three blocks into one).
@@ -145,11 +145,11 @@ export function attentionOfColumns(
       const main = grads[inputs.indexOf(o.tensor)];
       if (main === null) {
         let s = scratch.get(o.tensor);
-        if (!s) scratch.set(o.tensor, (s = allocStorage(dtype, o.tensor.size)));
+        if (!s) scratch.set(o.tensor, (s = scratchStorage(dtype, o.tensor.size)));
         return s;
       }
       if (!before.some((b) => b.tensor === o.tensor && Math.abs(b.column - o.column) < E)) return main;
-      const own = allocStorage(dtype, o.tensor.size);
+      const own = scratchStorage(dtype, o.tensor.size);
       extra.push({ into: main, from: own });
       return own;
     };

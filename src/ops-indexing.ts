@@ -11,7 +11,7 @@ import type { Storage } from './kernels/types.js';
 import { assertTensor, promote, reshape, result, sumTo, transpose } from './ops.js';
 import { defaultStream, type RandomState } from './random.js';
 import { broadcastShapes, fmt, normAxis, padShape, sameShape, sizeOf, type Shape } from './shape.js';
-import { allocStorage, Tensor, type DType } from './tensor.js';
+import { scratchStorage, Tensor, type DType } from './tensor.js';
 
 /** x viewed as [outer, n, inner] around `axis`. */
 function around(shape: Shape, axis: number): { outer: number; n: number; inner: number } {
@@ -67,7 +67,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   const { outer, inner } = around(first.shape, ax);
   const rowOut = total * inner;
   const shape = first.shape.map((d, j) => (j === ax ? total : d));
-  const out = allocStorage(dtype, outer * rowOut);
+  const out = scratchStorage(dtype, outer * rowOut);
   const K = kernels();
   const offsets: number[] = [];
   let off = 0;
@@ -81,7 +81,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
     tensors.map((t, i) => {
       if (!t.requiresGrad) return null;
       const block = t.shape[ax] * inner;
-      const gt = allocStorage(dtypeOf(g), outer * block);
+      const gt = scratchStorage(dtypeOf(g), outer * block);
       kernels().copyBlocks(g, offsets[i], rowOut, gt, 0, block, outer, block);
       return gt;
     }),
@@ -120,10 +120,10 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
     );
   const shape = x.shape.map((d, j) => (j === ax ? length : d));
   const block = length * inner;
-  const out = allocStorage(x.dtype, outer * block);
+  const out = scratchStorage(x.dtype, outer * block);
   kernels().copyBlocks(x.data, start * inner, n * inner, out, 0, block, outer, block);
   return result(out, shape, 'narrow', [x], (g) => {
-    const gx = allocStorage(dtypeOf(g), x.size);
+    const gx = scratchStorage(dtypeOf(g), x.size);
     kernels().copyBlocks(g, 0, block, gx, start * inner, n * inner, outer, block);
     return [gx];
   });
@@ -167,11 +167,11 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
     const from = start * inner;
     start += p;
     const block = p * inner;
-    const out = allocStorage(x.dtype, outer * block);
+    const out = scratchStorage(x.dtype, outer * block);
     kernels().copyBlocks(x.data, from, n * inner, out, 0, block, outer, block);
     const shape = x.shape.map((d, j) => (j === ax ? p : d));
     return result(out, shape, 'split', [hub], (g) => {
-      const buffer = shared ?? allocStorage(x.dtype, x.size);
+      const buffer = shared ?? scratchStorage(x.dtype, x.size);
       kernels().copyBlocks(g, 0, block, buffer, from, n * inner, outer, block);
       if (shared !== null) return [null];
       shared = buffer;
@@ -229,10 +229,10 @@ function takeRows(x: Tensor, axis: number, index: ArrayLike<number> | Tensor, op
   const { outer, n, inner } = around(x.shape, ax);
   const { idx, shape: iShape } = indexWithShape(index, n, op);
   const shape = [...x.shape.slice(0, ax), ...iShape, ...x.shape.slice(ax + 1)];
-  const out = allocStorage(x.dtype, outer * idx.length * inner);
+  const out = scratchStorage(x.dtype, outer * idx.length * inner);
   kernels().take(x.data, outer, n, inner, idx, out);
   return result(out, shape, op, [x], (g) => {
-    const gx = allocStorage(dtypeOf(g), x.size);
+    const gx = scratchStorage(dtypeOf(g), x.size);
     kernels().takeGrad(g, outer, n, inner, idx, gx);
     // The padding row gets no gradient (PyTorch's padding_idx): it stays what it was set to.
     if (skip >= 0)
@@ -299,10 +299,10 @@ function axisIndex(
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   assertTensor(x, 'gather');
   const { outer, n, inner, m, idx } = axisIndex(x, axis, index, x.shape, 'gather');
-  const out = allocStorage(x.dtype, index.size);
+  const out = scratchStorage(x.dtype, index.size);
   kernels().gatherAxis(x.data, outer, n, inner, idx, m, out);
   return result(out, index.shape, 'gather', [x], (g) => {
-    const gx = allocStorage(dtypeOf(g), x.size);
+    const gx = scratchStorage(dtypeOf(g), x.size);
     kernels().scatterAddAxis(g, outer, n, inner, idx, m, gx);
     return [gx];
   });
@@ -319,13 +319,13 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
   if (!sameShape(index.shape, src.shape))
     throw new Error(`scatterAdd: index ${fmt(index.shape)} and src ${fmt(src.shape)} must have one shape`);
   const { outer, n, inner, m, idx } = axisIndex(x, axis, index, x.shape, 'scatterAdd');
-  const out = allocStorage(promote(x.dtype, src.dtype), x.size);
+  const out = scratchStorage(promote(x.dtype, src.dtype), x.size);
   out.set(x.data);
   kernels().scatterAddAxis(src.data, outer, n, inner, idx, m, out);
   return result(out, x.shape, 'scatterAdd', [x, src], (g) => {
     let gs: Storage | null = null;
     if (src.requiresGrad) {
-      gs = allocStorage(dtypeOf(g), src.size);
+      gs = scratchStorage(dtypeOf(g), src.size);
       kernels().gatherAxis(g, outer, n, inner, idx, m, gs);
     }
     return [g, gs];
@@ -338,13 +338,13 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
 /** `x` broadcast to `shape` (itself when it already has it). */
 function expandTo(x: Storage, xShape: Shape, shape: Shape): Storage {
   if (sameShape(xShape, shape)) return x;
-  const out = allocStorage(dtypeOf(x), sizeOf(shape));
+  const out = scratchStorage(dtypeOf(x), sizeOf(shape));
   kernels().expand(x, padShape(xShape, shape.length), out, shape);
   return out;
 }
 
 function scalarLike(v: number, dtype: DType): Tensor {
-  const s = allocStorage(dtype, 1);
+  const s = scratchStorage(dtype, 1);
   s[0] = v;
   return new Tensor(s, []);
 }
@@ -364,13 +364,13 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
   const dtype = promote(at.dtype, bt.dtype);
   const c = expandTo(cond.data, cond.shape, shape);
   const size = sizeOf(shape);
-  const out = allocStorage(dtype, size);
+  const out = scratchStorage(dtype, size);
   kernels().select(c, expandTo(at.data, at.shape, shape), expandTo(bt.data, bt.shape, shape), out);
   return result(out, shape, 'where', [at, bt], (g) => {
-    const zero = allocStorage(dtypeOf(g), size);
+    const zero = scratchStorage(dtypeOf(g), size);
     const part = (x: Tensor, chosen: boolean): Storage | null => {
       if (!x.requiresGrad) return null;
-      const gx = allocStorage(dtypeOf(g), size);
+      const gx = scratchStorage(dtypeOf(g), size);
       if (chosen) kernels().select(c, g, zero, gx);
       else kernels().select(c, zero, g, gx);
       return sumTo(gx, shape, x.shape);
@@ -394,7 +394,7 @@ function band(shape: Shape, k: number, upper: boolean, dtype: DType, op: string)
   if (!Number.isInteger(k)) throw new RangeError(`${op}: diagonal must be an integer, got ${k}`);
   const rows = shape[shape.length - 2];
   const cols = shape[shape.length - 1];
-  const m = allocStorage(dtype, rows * cols);
+  const m = scratchStorage(dtype, rows * cols);
   for (let r = 0; r < rows; r++)
     for (let c = 0; c < cols; c++) m[r * cols + c] = (upper ? c - r >= k : c - r <= k) ? 1 : 0;
   return new Tensor(m, [rows, cols]);

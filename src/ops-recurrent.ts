@@ -12,7 +12,7 @@ import { GATES, SAVED_PER_UNIT } from './kernels/recurrent.js';
 import type { CellBuffers, Kernels, Storage } from './kernels/types.js';
 import { assertTensor, cast, result } from './ops.js';
 import { broadcastPlan, fmt } from './shape.js';
-import { allocStorage, type Tensor } from './tensor.js';
+import { scratchStorage, type Tensor } from './tensor.js';
 
 /** One layer-and-direction's parameters in PyTorch's layouts (G gate blocks of H units). */
 export interface SequenceParameters {
@@ -188,7 +188,7 @@ export function recurrentSequence(
     k.cellForward(b, t);
   }
   const rows = cell === 'lstm' ? T + 1 : T;
-  const out = allocStorage(dtype, rows * BH);
+  const out = scratchStorage(dtype, rows * BH);
   out.set(h.subarray(BH));
   if (c) out.set(c.subarray(T * BH), T * BH);
   pool.give([hh, pre]);
@@ -217,15 +217,15 @@ export function recurrentSequence(
       kb.matmul(dHh, t * B * GH, whh, 0, dhRec, 0, B, GH, H, false, false);
     }
     // Over all steps at once: dx = dPre·W_ih, dW_ih = dPreᵀ·x, dW_hh = dHhᵀ·h_t ([G·H, T·B] by [T·B, H]).
-    const dx = allocStorage(dtype, TB * I);
+    const dx = scratchStorage(dtype, TB * I);
     kb.matmul(dPre, 0, wih, 0, dx, 0, TB, GH, I, false, false);
-    const dWi = allocStorage(dtype, GH * I);
+    const dWi = scratchStorage(dtype, GH * I);
     kb.matmul(dPre, 0, xs, 0, dWi, 0, GH, TB, I, true, false);
-    const dWh = allocStorage(dtype, GH * H);
+    const dWh = scratchStorage(dtype, GH * H);
     kb.matmul(dHh, 0, h, 0, dWh, 0, GH, TB, H, true, false);
     const grads: (Storage | null)[] = [dx, dWi, dWh];
     const columnSum = (d: Storage) => {
-      const s = allocStorage(dtype, GH);
+      const s = scratchStorage(dtype, GH);
       kb.reduce('sum', d, [TB, GH], s, [1, GH]);
       return s;
     };
@@ -234,14 +234,14 @@ export function recurrentSequence(
     if (dBi) grads.push(dBi);
     if (bh) grads.push(dBi && dHh === dPre ? dBi.slice() : columnSum(dHh));
     if (hi) {
-      const dh0 = allocStorage(dtype, BH);
+      const dh0 = scratchStorage(dtype, BH);
       dh0.set(dhRec);
       // A GRU's h₀ also reaches h₁ directly, besides through the product.
       if (cell === 'gru') kb.accumulate(dh0, carry);
       grads.push(dh0);
     }
     if (ci) {
-      const dc0 = allocStorage(dtype, BH);
+      const dc0 = scratchStorage(dtype, BH);
       dc0.set(carry);
       grads.push(dc0);
     }

@@ -10,7 +10,7 @@ import type { BinaryOp, Conv2dGeometry, NormGeometry, Storage, UnaryOp, Window2d
 import type { ActivationOp } from './kernels/unary.js';
 import type { LossKernel } from './loss-kernels.js';
 import { broadcastPlan, fmt, normAxis, padShape, sameShape, sizeOf, type Shape } from './shape.js';
-import { allocStorage, isGradEnabled, noGrad, storageCtor, Tensor, type DType } from './tensor.js';
+import { scratchStorage, isGradEnabled, noGrad, storageCtor, Tensor, type DType } from './tensor.js';
 
 type Backward = (g: Storage) => (Storage | null)[];
 
@@ -34,7 +34,7 @@ export function promote(a: DType, b: DType): DType {
 
 function asTensor(x: Tensor | number, like: Tensor): Tensor {
   if (x instanceof Tensor) return x;
-  const s = allocStorage(like.dtype, 1);
+  const s = scratchStorage(like.dtype, 1);
   s[0] = x;
   return new Tensor(s, []);
 }
@@ -49,7 +49,7 @@ export function assertTensor(x: unknown, op: string): asserts x is Tensor {
 export function sumTo(g: Storage, gShape: Shape, target: Shape): Storage {
   if (g.length === sizeOf(target) && (sameShape(gShape, target) || sizeOf(target) === g.length)) return g;
   const keep = padShape(target, gShape.length);
-  const out = allocStorage(g instanceof Float64Array ? 'float64' : 'float32', sizeOf(target));
+  const out = scratchStorage(g instanceof Float64Array ? 'float64' : 'float32', sizeOf(target));
   kernels().reduce('sum', g, gShape, out, keep);
   return out;
 }
@@ -60,10 +60,10 @@ export function sumTo(g: Storage, gShape: Shape, target: Shape): Storage {
 function unary(x: Tensor, op: UnaryOp, p0 = 0, p1 = 0): Tensor {
   assertTensor(x, op);
   const k = kernels();
-  const out = allocStorage(x.dtype, x.size);
+  const out = scratchStorage(x.dtype, x.size);
   k.unary(op, x.data, out, p0, p1);
   return result(out, x.shape, op, [x], (g) => {
-    const gx = allocStorage(x.dtype, g.length);
+    const gx = scratchStorage(x.dtype, g.length);
     kernels().unaryGrad(op, x.data, out, g, gx, p0, p1);
     return [gx];
   });
@@ -119,7 +119,7 @@ export function clamp(x: Tensor, min?: number, max?: number): Tensor {
 /** Change dtype (identity when it already has it); the gradient is cast back. */
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
-  const out = allocStorage(dtype, x.size);
+  const out = scratchStorage(dtype, x.size);
   out.set(x.data);
   return result(out, x.shape, 'cast', [x], (g) => [g]);
 }
@@ -135,7 +135,7 @@ function binary(
 ) {
   assertTensor(b, op);
   const plan = broadcastPlan(a.shape, b.shape, op);
-  const out = allocStorage(promote(a.dtype, b.dtype), plan.size);
+  const out = scratchStorage(promote(a.dtype, b.dtype), plan.size);
   kernels().binary(op, a.data, b.data, out, plan);
   return result(out, plan.shape, op, [a, b], (g) => backward(g, plan.shape));
 }
@@ -143,7 +143,7 @@ function binary(
 /** A fresh elementwise product/quotient of a gradient and an operand, at the gradient's shape. */
 function mapWith(op: BinaryOp, g: Storage, gShape: Shape, x: Tensor): Storage {
   const plan = broadcastPlan(gShape, x.shape, op);
-  const out = allocStorage(g instanceof Float64Array ? 'float64' : 'float32', plan.size);
+  const out = scratchStorage(g instanceof Float64Array ? 'float64' : 'float32', plan.size);
   kernels().binary(op, g, x.data, out, plan);
   return out;
 }
@@ -169,7 +169,7 @@ export function sub(a: Tensor | number, b: Tensor | number): Tensor {
   // a − s equals a + (−s) exactly in IEEE arithmetic.
   if (typeof b === 'number') return scaled(a, 'addScalar', -b);
   return binary(a, b, 'sub', (g, s) => {
-    const gb = allocStorage(g instanceof Float64Array ? 'float64' : 'float32', g.length);
+    const gb = scratchStorage(g instanceof Float64Array ? 'float64' : 'float32', g.length);
     kernels().unary('neg', g, gb, 0, 0);
     return [sumTo(g, s, a.shape), sumTo(gb, s, b.shape)];
   });
@@ -198,9 +198,9 @@ export function div(a: Tensor | number, b: Tensor | number): Tensor {
     if (b.requiresGrad) {
       // −g·a / b², in PyTorch's order.
       const ga = mapWith('mul', g, s, a);
-      const b2 = allocStorage(b.dtype, b.size);
+      const b2 = scratchStorage(b.dtype, b.size);
       kernels().binary('mul', b.data, b.data, b2, broadcastPlan(b.shape, b.shape, 'div'));
-      const q = allocStorage(ga instanceof Float64Array ? 'float64' : 'float32', ga.length);
+      const q = scratchStorage(ga instanceof Float64Array ? 'float64' : 'float32', ga.length);
       kernels().binary('div', ga, b2, q, broadcastPlan(s, b.shape, 'div'));
       kernels().unary('neg', q, q, 0, 0);
       gb = sumTo(q, s, b.shape);
@@ -216,7 +216,7 @@ export function maximum(a: Tensor, b: Tensor | number): Tensor {
   return binary(a, bt, 'maximum', (g, s) => {
     const mask = (x: Tensor, y: Tensor): Storage => {
       const plan = broadcastPlan(x.shape, y.shape, 'maximum');
-      const m = allocStorage(g instanceof Float64Array ? 'float64' : 'float32', plan.size);
+      const m = scratchStorage(g instanceof Float64Array ? 'float64' : 'float32', plan.size);
       kernels().binary('maximumMaskA', x.data, y.data, m, plan);
       kernels().binary('mul', m, g, m, broadcastPlan(plan.shape, s, 'maximum'));
       return m;
@@ -241,11 +241,11 @@ export function kernelLoss<B>(
   rows: number,
   cols: number,
 ): Tensor {
-  const b = kernel.buffers((n) => allocStorage(pred.dtype, n), rows, cols);
-  const out = allocStorage(pred.dtype, 1);
+  const b = kernel.buffers((n) => scratchStorage(pred.dtype, n), rows, cols);
+  const out = scratchStorage(pred.dtype, 1);
   out[0] = kernel.forward(kernels(), pred.data, target.data, rows, cols, b);
   return result(out, [], name, [pred], (g) => {
-    const gp = allocStorage(pred.dtype, pred.size);
+    const gp = scratchStorage(pred.dtype, pred.size);
     kernel.backward(kernels(), g[0], pred.data, rows, cols, b, gp);
     return [gp];
   });
@@ -298,7 +298,7 @@ function product(a: Tensor, b: Tensor, transB: boolean, op: string): Tensor {
     // A matrix B: a's leading axes fold into its rows (a Linear on [batch, L, E] is one [batch·L, E]
     // product), so each direction is one product and B's gradient needs no per-batch intermediate.
     const rows = sizeOf(aShape.slice(0, -1));
-    const out = allocStorage(dtype, rows * n);
+    const out = scratchStorage(dtype, rows * n);
     kernels().matmul(a.data, 0, b.data, 0, out, 0, rows, k, n, false, transB);
     const shape = dropVectorAxes([...aShape.slice(0, -1), n], a.ndim, b.ndim);
     return result(out, shape, op, [a, b], (g) => {
@@ -306,12 +306,12 @@ function product(a: Tensor, b: Tensor, transB: boolean, op: string): Tensor {
       let gb: Storage | null = null;
       if (a.requiresGrad) {
         // dA = G·op(B)ᵀ
-        ga = allocStorage(dtype, rows * k);
+        ga = scratchStorage(dtype, rows * k);
         kernels().matmul(g, 0, b.data, 0, ga, 0, rows, n, k, false, !transB);
       }
       if (b.requiresGrad) {
         // dB = Aᵀ·G (or its transpose Gᵀ·A for a transposed B), summed over every row of every batch
-        gb = allocStorage(dtype, k * n);
+        gb = scratchStorage(dtype, k * n);
         if (transB) kernels().matmul(g, 0, a.data, 0, gb, 0, n, rows, k, true, false);
         else kernels().matmul(a.data, 0, g, 0, gb, 0, k, rows, n, true, false);
       }
@@ -360,18 +360,18 @@ export function linear(
   const rows = sizeOf(x.shape.slice(0, -1));
   const dtype = x.dtype;
   const K = kernels();
-  const out = allocStorage(dtype, rows * n);
+  const out = scratchStorage(dtype, rows * n);
   const b = bias === null ? null : bias.data;
   if (K.linear) K.linear(x.data, weight.data, b, out, rows, k, n, transW);
   else linearComposed(K, x.data, weight.data, b, out, rows, k, n, transW);
   const shape = [...x.shape.slice(0, -1), n];
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return result(out, shape, 'linear', inputs, (g) => {
-    const gx = x.requiresGrad ? allocStorage(dtype, rows * k) : null;
-    const gw = weight.requiresGrad ? allocStorage(dtype, k * n) : null;
+    const gx = x.requiresGrad ? scratchStorage(dtype, rows * k) : null;
+    const gw = weight.requiresGrad ? scratchStorage(dtype, k * n) : null;
     // One row: the bias gradient is g itself, as sumTo gives it.
     const oneRow = bias !== null && g.length === n;
-    const gb = bias !== null && bias.requiresGrad && !oneRow ? allocStorage(dtype, n) : null;
+    const gb = bias !== null && bias.requiresGrad && !oneRow ? scratchStorage(dtype, n) : null;
     const Kb = kernels();
     if (Kb.linearBackward) Kb.linearBackward(g, x.data, weight.data, gx, gw, gb, rows, k, n, transW);
     else linearBackwardComposed(Kb, g, x.data, weight.data, gx, gw, gb, rows, k, n, transW);
@@ -428,7 +428,7 @@ function batchedMatmul(
   const bBatch = bShape.slice(0, -2);
   const batch = broadcastShapeOf(aBatch, bBatch, a.shape, b.shape);
   const { nb, ao, bo } = batchOffsets(aBatch, bBatch, batch, m * k, k * n);
-  const out = allocStorage(dtype, nb * m * n);
+  const out = scratchStorage(dtype, nb * m * n);
   // The whole batch in one kernel call: the wasm set copies the operands in once and runs every product
   // in one call (attention's are many and small).
   kernels().matmulBatched(a.data, ao, b.data, bo, out, m, k, n, false, transB);
@@ -442,13 +442,13 @@ function batchedMatmul(
     for (let t = 0; t < nb; t++) go[t] = t * m * n;
     if (a.requiresGrad) {
       // Per batch dA = G·op(B)ᵀ, then summed over the batch axes a was broadcast along.
-      const full = allocStorage(dtype, nb * m * k);
+      const full = scratchStorage(dtype, nb * m * k);
       K.matmulBatched(g, go, b.data, bo, full, m, n, k, false, !transB);
       ga = sumTo(full, [...batch, m, k], aShape);
     }
     if (b.requiresGrad) {
       // Per batch Aᵀ·G, or Gᵀ·A for a transposed B (B's own layout).
-      const full = allocStorage(dtype, nb * k * n);
+      const full = scratchStorage(dtype, nb * k * n);
       if (transB) K.matmulBatched(g, go, a.data, ao, full, n, m, k, true, false);
       else K.matmulBatched(a.data, ao, g, go, full, k, m, n, true, false);
       const bFull = transB ? [...batch, n, k] : [...batch, k, n];
@@ -501,12 +501,12 @@ export function transpose(x: Tensor, axes?: readonly number[]): Tensor {
       `transpose: axes ${fmt(axes ?? [])} are not a permutation of ${nd} axes of ${fmt(x.shape)}`,
     );
   const shape = perm.map((p) => x.shape[p]);
-  const out = allocStorage(x.dtype, x.size);
+  const out = scratchStorage(x.dtype, x.size);
   kernels().permute(x.data, x.shape, perm, out);
   const inv = new Array<number>(nd);
   perm.forEach((p, i) => (inv[p] = i));
   return result(out, shape, 'transpose', [x], (g) => {
-    const gx = allocStorage(g instanceof Float64Array ? 'float64' : 'float32', g.length);
+    const gx = scratchStorage(g instanceof Float64Array ? 'float64' : 'float32', g.length);
     kernels().permute(g, shape, inv, gx);
     return [gx];
   });
@@ -542,10 +542,10 @@ function reducedShapes(
 export function sum(x: Tensor, axis?: number | readonly number[], options: ReduceOptions = {}): Tensor {
   assertTensor(x, 'sum');
   const { keep, shape } = reducedShapes(x, axis, options.keepDims ?? false, 'sum');
-  const out = allocStorage(x.dtype, sizeOf(keep));
+  const out = scratchStorage(x.dtype, sizeOf(keep));
   kernels().reduce('sum', x.data, x.shape, out, keep);
   return result(out, shape, 'sum', [x], (g) => {
-    const gx = allocStorage(x.dtype, x.size);
+    const gx = scratchStorage(x.dtype, x.size);
     kernels().expand(g, keep, gx, x.shape);
     return [gx];
   });
@@ -563,16 +563,16 @@ export function max(x: Tensor, axis?: number | readonly number[], options: Reduc
   assertTensor(x, 'max');
   if (x.size === 0) throw new Error(`max: tensor of shape ${fmt(x.shape)} is empty`);
   const { keep, shape } = reducedShapes(x, axis, options.keepDims ?? false, 'max');
-  const out = allocStorage(x.dtype, sizeOf(keep));
+  const out = scratchStorage(x.dtype, sizeOf(keep));
   kernels().reduce('max', x.data, x.shape, out, keep);
   return result(out, shape, 'max', [x], (g) => {
     const K = kernels();
     const plan = broadcastPlan(x.shape, keep, 'max');
-    const mask = allocStorage(x.dtype, x.size);
+    const mask = scratchStorage(x.dtype, x.size);
     K.binary('eqMask', x.data, out, mask, plan);
-    const count = allocStorage(x.dtype, out.length);
+    const count = scratchStorage(x.dtype, out.length);
     K.reduce('sum', mask, x.shape, count, keep);
-    const share = allocStorage(x.dtype, out.length);
+    const share = scratchStorage(x.dtype, out.length);
     K.binary('div', g, count, share, broadcastPlan(keep, keep, 'max'));
     K.binary('mul', mask, share, mask, plan);
     return [mask];
@@ -615,7 +615,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   const n = x.shape[ax];
   const rows = x.size / n;
   const xd = x.data;
-  const y = allocStorage(x.dtype, x.size);
+  const y = scratchStorage(x.dtype, x.size);
   for (let r = 0, at = 0; r < rows; r++, at += n) {
     let m = -Infinity;
     for (let i = at; i < at + n; i++) if (xd[i] > m) m = xd[i];
@@ -629,7 +629,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
     for (let i = at; i < at + n; i++) y[i] = y[i] / sum;
   }
   return result(y, x.shape, 'softmax', [x], (g) => {
-    const gx = allocStorage(x.dtype, g.length);
+    const gx = scratchStorage(x.dtype, g.length);
     for (let r = 0, at = 0; r < rows; r++, at += n) {
       let dot = 0;
       for (let i = at; i < at + n; i++) dot += g[i] * y[i];
@@ -671,10 +671,10 @@ export function pick(x: Tensor, index: ArrayLike<number> | Tensor): Tensor {
   const cols = x.shape[x.ndim - 1];
   const rows = x.size / Math.max(cols, 1);
   const idx = toIndex(index, rows, cols, 'pick');
-  const out = allocStorage(x.dtype, rows);
+  const out = scratchStorage(x.dtype, rows);
   kernels().gather(x.data, cols, idx, out);
   return result(out, x.shape.slice(0, -1), 'pick', [x], (g) => {
-    const gx = allocStorage(x.dtype, x.size);
+    const gx = scratchStorage(x.dtype, x.size);
     kernels().scatterAdd(g, cols, idx, gx);
     return [gx];
   });
@@ -998,7 +998,7 @@ function convolve(
   const wc = cast(weight, dtype);
   const bc = bias ? cast(bias, dtype) : null;
   const outShape = [g.batch, outChannels, g.outH, g.outW];
-  const out = allocStorage(dtype, sizeOf(outShape));
+  const out = scratchStorage(dtype, sizeOf(outShape));
   kernels().conv2d(xc.data, wc.data, bc ? bc.data : null, out, g);
   const inputs = bc ? [xc, wc, bc] : [xc, wc];
   return result(out, outShape, op, inputs, (gOut) => {
@@ -1007,15 +1007,15 @@ function convolve(
     let gw: Storage | null = null;
     let gb: Storage | null = null;
     if (xc.requiresGrad) {
-      gx = allocStorage(dtype, xc.size);
+      gx = scratchStorage(dtype, xc.size);
       K.conv2dInputGrad(gOut, wc.data, gx, g);
     }
     if (wc.requiresGrad) {
-      gw = allocStorage(dtype, wc.size);
+      gw = scratchStorage(dtype, wc.size);
       K.conv2dWeightGrad(xc.data, gOut, gw, g);
     }
     if (bc?.requiresGrad) {
-      gb = allocStorage(dtype, outChannels);
+      gb = scratchStorage(dtype, outChannels);
       K.reduce('sum', gOut, [g.batch, outChannels, g.outH * g.outW], gb, [1, outChannels, 1]);
     }
     return [gx, gw, gb];
@@ -1034,11 +1034,11 @@ function checkPoolPadding(pad: readonly number[], k: readonly number[], op: stri
 function maxPool(x: Tensor, w: Window2d, op: string): Tensor {
   const outShape = [w.batch, w.channels, w.outH, w.outW];
   const n = sizeOf(outShape);
-  const out = allocStorage(x.dtype, n);
+  const out = scratchStorage(x.dtype, n);
   const argmax = new Int32Array(n);
   kernels().maxPool2d(x.data, out, argmax, w);
   return result(out, outShape, op, [x], (g) => {
-    const gx = allocStorage(x.dtype, x.size);
+    const gx = scratchStorage(x.dtype, x.size);
     kernels().maxPool2dGrad(g, argmax, gx, w);
     return [gx];
   });
@@ -1089,10 +1089,10 @@ export function maxPool1d(x: Tensor, kernelSize: number, options: MaxPool1dOptio
 /** The average-pooling node over x [N, C, H, W]. */
 function avgPool(x: Tensor, w: Window2d, countIncludePad: boolean, op: string): Tensor {
   const outShape = [w.batch, w.channels, w.outH, w.outW];
-  const out = allocStorage(x.dtype, sizeOf(outShape));
+  const out = scratchStorage(x.dtype, sizeOf(outShape));
   kernels().avgPool2d(x.data, out, w, countIncludePad);
   return result(out, outShape, op, [x], (g) => {
-    const gx = allocStorage(x.dtype, x.size);
+    const gx = scratchStorage(x.dtype, x.size);
     kernels().avgPool2dGrad(g, gx, w, countIncludePad);
     return [gx];
   });
@@ -1198,13 +1198,13 @@ function normalized(
   batchStats: boolean,
   op: string,
 ): Tensor {
-  const out = allocStorage(x.dtype, x.size);
+  const out = scratchStorage(x.dtype, x.size);
   kernels().normalize(x.data, g, mean, variance, weight?.data ?? null, bias?.data ?? null, out);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return result(out, x.shape, op, inputs, (gOut) => {
-    const gx = x.requiresGrad ? allocStorage(x.dtype, x.size) : null;
-    const gw = weight?.requiresGrad ? allocStorage(x.dtype, weight.size) : null;
-    const gb = bias?.requiresGrad ? allocStorage(x.dtype, bias.size) : null;
+    const gx = x.requiresGrad ? scratchStorage(x.dtype, x.size) : null;
+    const gw = weight?.requiresGrad ? scratchStorage(x.dtype, weight.size) : null;
+    const gb = bias?.requiresGrad ? scratchStorage(x.dtype, bias.size) : null;
     kernels().normalizeGrad(gOut, x.data, g, mean, variance, weight?.data ?? null, batchStats, gx, gw, gb);
     return [gx, ...(weight ? [gw] : []), ...(bias ? [gb] : [])];
   });
@@ -1278,8 +1278,8 @@ export function batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor {
     throw new Error(
       `batchNorm: training needs more than 1 value per channel, got input ${fmt(x.shape)} (as PyTorch)`,
     );
-  const mean = allocStorage(dtype, channels);
-  const variance = allocStorage(dtype, channels);
+  const mean = scratchStorage(dtype, channels);
+  const variance = scratchStorage(dtype, channels);
   kernels().moments(xc.data, g, mean, variance);
   if (runningMean && runningVar) {
     // One update per channel (not per element), in PyTorch's order.
@@ -1330,8 +1330,8 @@ export function layerNorm(
   const xc = cast(x, dtype);
   const inner = sizeOf(shape);
   const g: NormGeometry = { outer: 1, groups: x.size / inner, inner, affine: 'inner', eps };
-  const mean = allocStorage(dtype, g.groups);
-  const variance = allocStorage(dtype, g.groups);
+  const mean = scratchStorage(dtype, g.groups);
+  const variance = scratchStorage(dtype, g.groups);
   kernels().moments(xc.data, g, mean, variance);
   return normalized(
     xc,

@@ -52,6 +52,44 @@ export function allocStorage(dtype: DType, n: number): Storage {
   return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
 }
 
+/** While `tidy` runs: where op results and gradients get their storage (null: the next source). */
+let scratchSource: ((dtype: DType, n: number) => Storage | null) | null = null;
+/** The storages `scratchSource` handed out, which `tidy` gives back when it returns. */
+let scratchTaken: Set<Storage> | null = null;
+
+/**
+ * @internal A zero-filled storage for an op's result or a gradient: from `tidy`'s scratch memory while it
+ * runs (kernels then use it in place and it is reused by the next step), else as `allocStorage`.
+ */
+export function scratchStorage(dtype: DType, n: number): Storage {
+  if (scratchSource !== null) {
+    const s = scratchSource(dtype, n);
+    if (s !== null) {
+      (scratchTaken as Set<Storage>).add(s);
+      return s;
+    }
+  }
+  return allocStorage(dtype, n);
+}
+
+/** @internal Whether `s` is scratch memory that `tidy` gives back (so it must be copied to outlive it). */
+export function isScratch(s: Storage): boolean {
+  return scratchTaken !== null && scratchTaken.has(s);
+}
+
+/**
+ * @internal Install a scratch source (tidy's start; null at its end); returns the storages the previous
+ * source handed out, which the caller gives back.
+ */
+export function swapScratch(
+  source: ((dtype: DType, n: number) => Storage | null) | null,
+): Set<Storage> | null {
+  const taken = scratchTaken;
+  scratchSource = source;
+  scratchTaken = source === null ? null : new Set();
+  return taken;
+}
+
 /** An n-dimensional array of float32 or float64 numbers that can take part in reverse-mode autodiff. */
 export class Tensor {
   /** Flat row-major elements. Shared with reshaped views of this tensor. */

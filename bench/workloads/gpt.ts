@@ -7,7 +7,7 @@
  * No peer trains a transformer out of the box: brain.js has no attention; tfjs has no trainable
  * multi-head attention or layer norm in tf.layers (a hand-written model would be measuring our code).
  */
-import { kernels, losses, nn, optim, random, Tensor } from '../../src/index.js';
+import { kernels, losses, nn, optim, random, Tensor, tidy } from '../../src/index.js';
 import { measure, progress, type Figure } from '../harness.js';
 import type { BenchConfig, NotApplicable, PeerName, Row } from '../types.js';
 
@@ -44,14 +44,15 @@ export function gptTrainer(seed = 7): { model: nn.GPT; step: (x: Tensor, y: Floa
   const rng = new random.RandomState(seed);
   const model = new nn.GPT({ vocabSize, contextLength, embedDim, numHeads, numLayers, rng });
   const optimizer = new optim.AdamW(model.parameters(), { lr: 3e-4 });
-  const step = (x: Tensor, y: Float32Array) => {
-    optimizer.zeroGrad();
-    const logits = model.forward(x);
-    const loss = losses.crossEntropy(logits.reshape(-1, vocabSize), y);
-    loss.backward();
-    optimizer.step();
-    return loss.item();
-  };
+  const step = (x: Tensor, y: Float32Array) =>
+    tidy(() => {
+      optimizer.zeroGrad();
+      const logits = model.forward(x);
+      const loss = losses.crossEntropy(logits.reshape(-1, vocabSize), y);
+      loss.backward();
+      optimizer.step();
+      return loss.item();
+    });
   return { model, step };
 }
 

@@ -1,0 +1,62 @@
+/**
+ * `tidy`: one training step's temporary arrays in the kernel set's own memory, given back when the step
+ * returns. JavaScript frees a typed array only when the garbage collector finds it unreachable, so a step
+ * that makes fresh arrays for every op result and gradient pays for allocating, zeroing and collecting
+ * them, and the WebAssembly set copies each one into its memory and back. Inside `tidy` the op results
+ * and gradients are blocks of that memory instead: kernels use them where they lie, and the next step
+ * reuses the same blocks (tfjs's `tidy` is the same idea: JavaScript has no destructors).
+ */
+import { kernels } from './kernels/index.js';
+import type { Storage } from './kernels/types.js';
+import { swapScratch, Tensor, type DType } from './tensor.js';
+
+/** Arrays shorter than this stay ordinary typed arrays (copying them costs less than the bookkeeping). */
+const SCRATCH_MIN_ELEMENTS = 1024;
+
+/**
+ * Run `fn` (typically one training step: zeroGrad, forward, loss, backward, optimizer step) with the
+ * results and gradients of its ops in the kernel set's memory, and give that memory back when it returns.
+ *
+ * The contract: a tensor made by an op inside `fn` must not be used after `fn` returns; read what you
+ * need inside (`loss.item()`) and return plain values. A returned tensor is copied out (detached), and
+ * gradients stored in `.grad`, parameters, buffers and tensors made by `tensor`/`zeros` are ordinary
+ * arrays that stay valid. Nested calls run as part of the outermost one. Where the kernel set has no
+ * memory of its own (the reference set; WebAssembly without shared memory) it simply runs `fn`.
+ *
+ * @example
+ * ```ts
+ * const loss = tidy(() => {
+ *   opt.zeroGrad();
+ *   const l = losses.crossEntropy(model.forward(x), y);
+ *   l.backward();
+ *   opt.step();
+ *   return l.item();
+ * });
+ * ```
+ */
+export function tidy<T>(fn: () => T): T {
+  const set = kernels();
+  const alloc = set.alloc?.bind(set);
+  const free = set.free?.bind(set);
+  if (!alloc || !free || active) return fn();
+  const source = (dtype: DType, n: number): Storage | null =>
+    n < SCRATCH_MIN_ELEMENTS ? null : alloc(dtype, n, true);
+  active = true;
+  swapScratch(source);
+  try {
+    const out = fn();
+    if (out instanceof Tensor) {
+      const own = out.dtype === 'float64' ? new Float64Array(out.size) : new Float32Array(out.size);
+      own.set(out.data);
+      return new Tensor(own, out.shape) as T;
+    }
+    return out;
+  } finally {
+    const taken = swapScratch(null);
+    active = false;
+    if (taken) for (const s of taken) free(s);
+  }
+}
+
+/** Whether a `tidy` is running (nested calls join it). */
+let active = false;
