@@ -8,6 +8,10 @@
  */
 import { kernels } from './kernels/index.js';
 import type { Storage } from './kernels/types.js';
+import * as losses from './losses.js';
+import * as nn from './nn/index.js';
+import type { Module } from './nn/module.js';
+import * as optim from './optim/index.js';
 import { swapScratch, Tensor, type DType } from './tensor.js';
 
 /** Arrays shorter than this stay ordinary typed arrays (copying them costs less than the bookkeeping). */
@@ -60,3 +64,31 @@ export function tidy<T>(fn: () => T): T {
 
 /** Whether a `tidy` is running (nested calls join it). */
 let active = false;
+
+/** The library's own module classes, loss functions and optimizer classes (what `tidySafe` trusts). */
+let trusted: { modules: Set<unknown>; losses: Set<unknown>; optimizers: Set<unknown> } | null = null;
+
+function trustedSets(): NonNullable<typeof trusted> {
+  const isClass = (base: unknown) => (v: unknown) =>
+    typeof v === 'function' && (v === base || v.prototype instanceof (base as new () => unknown));
+  trusted ??= {
+    modules: new Set(Object.values(nn).filter(isClass(nn.Module))),
+    losses: new Set(Object.values(losses).filter((v) => typeof v === 'function')),
+    optimizers: new Set(Object.values(optim).filter(isClass(optim.Optimizer))),
+  };
+  return trusted;
+}
+
+/**
+ * Whether a training step of `model` with `loss` and `optimizer` may run inside `tidy` without knowing
+ * more: every module is one of the library's own classes (not a subclass: its forward might keep an op's
+ * result between steps), the loss is a name or one of the library's loss functions, and the optimizer is
+ * one of the library's (when given). `fit` and `evaluate` ask this unless told (`FitOptions.tidy`).
+ */
+export function tidySafe(model: Module, loss: unknown, optimizer?: unknown): boolean {
+  const t = trustedSets();
+  if (typeof loss === 'function' && !t.losses.has(loss)) return false;
+  if (optimizer !== undefined && !t.optimizers.has((optimizer as { constructor?: unknown })?.constructor))
+    return false;
+  return model.modules().every((m) => t.modules.has(m.constructor));
+}

@@ -457,6 +457,8 @@ export async function trainSequence(
           metrics: task === 'forecast' ? ['mae'] : [],
           ...(valData ? { validationData: valData } : {}),
           ...(gpt ? { clipGradNorm: GPT_CLIP } : {}),
+          // Its loss is a function of ours (next-token cross-entropy) that keeps nothing between steps.
+          tidy: true,
           ...(epoch === initialEpoch && resumeEpoch ? { resumeEpoch } : {}),
           // The exploding-loss rule measures from the first epoch, in every epoch's fit and across a resume.
           ...(history[0]?.epoch === 1 ? { divergence: { referenceLoss: history[0].loss } } : {}),

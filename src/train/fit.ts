@@ -11,6 +11,7 @@ import type { LRScheduler } from '../optim/schedulers.js';
 import { ReduceLROnPlateau } from '../optim/schedulers.js';
 import { defaultStream, type RandomState } from '../random.js';
 import { allocStorage, noGrad, Tensor } from '../tensor.js';
+import { tidy, tidySafe } from '../tidy.js';
 import { rows, toSplit, type Dataset, type Split } from './data.js';
 import { EpochColumns, type BatchLog, type EpochLog, type History } from './history.js';
 import { checkLoss, PAUSED, resolveLoss, Trainer, type PartialEpoch } from './step.js';
@@ -84,6 +85,12 @@ export interface FitOptions {
    * `clip_grad_norm_`); default: no clipping. A model that clips takes the general path, not the fused step.
    */
   clipGradNorm?: number;
+  /**
+   * Run each step inside `tidy` (op results and gradients in the kernel set's memory, reused by the next
+   * step). Default: when every module, the loss and the optimizer are the library's own (`tidySafe`); a
+   * custom module or loss that keeps nothing made by ops between steps may pass true.
+   */
+  tidy?: boolean;
   /** Called after every epoch. */
   onEpochEnd?: (log: EpochLog) => void;
   /** Called after every batch. */
@@ -209,6 +216,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     threshold,
     fused: options.fused !== false && options.clipGradNorm === undefined,
     ...(options.clipGradNorm !== undefined ? { clipGradNorm: options.clipGradNorm } : {}),
+    ...(options.tidy !== undefined ? { tidy: options.tidy } : {}),
     explodeFactor: options.divergence?.factor ?? 1e6,
     ...(options.divergence?.referenceLoss !== undefined
       ? { referenceLoss: options.divergence.referenceLoss }
@@ -355,6 +363,7 @@ class Epochs {
             metrics: options.metrics,
             batchSize: Math.max(this.batchSize, 256),
             threshold: this.threshold,
+            ...(options.tidy !== undefined ? { tidy: options.tidy } : {}),
           },
         );
         log.valLoss = r.loss;
@@ -444,6 +453,8 @@ export interface EvaluateOptions {
   batchSize?: number;
   /** Decision threshold for single-output accuracy (default 0.5; 0 for logits). */
   threshold?: number;
+  /** Run each batch inside `tidy` (default: when the model's modules and the loss are the library's own). */
+  tidy?: boolean;
 }
 
 /**
@@ -469,6 +480,7 @@ export function evaluate(
   const bs = Math.min(options.batchSize ?? 256, Math.max(n, 1));
   const sums = new MetricSums(options.metrics ?? [], options.threshold ?? thresholdOf(options.loss));
   const restoreModes = modesOf(model);
+  const scratch = options.tidy ?? tidySafe(model, options.loss);
   model.eval();
   try {
     return noGrad(() => {
@@ -477,9 +489,13 @@ export function evaluate(
         const to = Math.min(n, from + bs);
         const xb = rows(t.x, null, from, to);
         const yb = rows(t.y, null, from, to);
-        const pred = model.forward(xb);
-        lossSum += lossFn(pred, yb).item() * (to - from);
-        sums.add(pred.data, yb.data, to - from, t.labels);
+        const batch = () => {
+          const pred = model.forward(xb);
+          lossSum += lossFn(pred, yb).item() * (to - from);
+          sums.add(pred.data, yb.data, to - from, t.labels);
+        };
+        if (scratch) tidy(batch);
+        else batch();
       }
       return { loss: lossSum / n, metrics: n > 0 ? sums.result() : NO_METRICS };
     });

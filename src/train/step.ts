@@ -25,6 +25,7 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { SGD } from '../optim/optimizers.js';
 import type { RandomState } from '../random.js';
 import { allocStorage, Tensor } from '../tensor.js';
+import { tidy, tidySafe } from '../tidy.js';
 import { rows, type Split } from './data.js';
 import { FusedStep, type TinyStep } from './fused.js';
 import type { BatchLog, History } from './history.js';
@@ -115,6 +116,11 @@ export interface TrainerOptions {
   explodeFactor?: number;
   /** The reference loss of the exploding-loss rule, when known from the start (a resumed run). */
   referenceLoss?: number;
+  /**
+   * Run each general-path step (with its metrics) inside `tidy`; default: when the model's modules, the
+   * loss and the optimizer are all the library's own (`tidySafe`). The fused step never needs it.
+   */
+  tidy?: boolean;
 }
 
 /** dst.set(src), by hand for short arrays, where `set`'s call costs more than the copy. */
@@ -165,6 +171,8 @@ export class Trainer {
   private readonly sgdLaneFits: boolean;
   /** The loss that stopped `sgdEpochs` as unacceptable (see `sgdDiverged`). */
   private laneValue = NaN;
+  /** Whether each general-path step runs inside `tidy`. */
+  private readonly tidy: boolean;
 
   constructor(
     private readonly model: Module,
@@ -200,6 +208,7 @@ export class Trainer {
       : this.params.map((p) => allocStorage(p.dtype, p.size));
     this.buffers = model.buffers();
     this.bufferBackup = this.buffers.map((b) => allocStorage(b.dtype, b.size));
+    this.tidy = this.fused === null && (options.tidy ?? tidySafe(model, options.loss, options.optimizer));
     this.batchX = this.fused ? new Map() : undefined;
     this.batchY = this.fused ? new Map() : undefined;
     if (options.referenceLoss !== undefined) this.setReferenceLoss(options.referenceLoss);
@@ -343,17 +352,15 @@ export class Trainer {
       const to = Math.min(n, from + this.batchSize);
       const xb = whole ? x : rows(x, order, from, to, this.batchX);
       const yb = whole ? y : rows(y, order, from, to, this.batchY);
-      const value = this.step(xb, yb);
+      const value = this.tidy
+        ? tidy(() => this.stepAndCount(xb, yb, to - from, labels))
+        : this.stepAndCount(xb, yb, to - from, labels);
       if (this.unacceptable(value)) {
         this.cursor.epoch = -1;
         throw this.diverged(value, epoch, b, hooks.history);
       }
       if (!this.haveReference) this.setReferenceLoss(value);
       lossSum += value * (to - from);
-      if (metrics.names.length > 0) {
-        const pred = this.lastOutput ?? (this.fused as FusedStep).output(to - from);
-        metrics.add(pred.data, yb.data, to - from, labels);
-      }
       hooks.onBatchEnd?.({ epoch, batch: b, batches, size: to - from, loss: value });
       if (b + 1 < batches && until !== Infinity && performance.now() > until) {
         this.cursor.batch = b + 1;
@@ -442,6 +449,19 @@ export class Trainer {
 
   /** The general path's predictions for the last batch (null on the fused path: ask the fused step). */
   private lastOutput: Tensor | null = null;
+
+  /** `step`, then (when its loss is acceptable) the batch's metrics: one unit, so `tidy` can hold both. */
+  private stepAndCount(xb: Tensor, yb: Tensor, size: number, labels: Split['labels']): number {
+    const value = this.step(xb, yb);
+    const metrics = this.sums;
+    if (metrics.names.length > 0 && !this.unacceptable(value)) {
+      const pred = this.lastOutput ?? (this.fused as FusedStep).output(size);
+      metrics.add(pred.data, yb.data, size, labels);
+    }
+    // Inside `tidy` the predictions' storage is given back after this.
+    this.lastOutput = null;
+    return value;
+  }
 
   /**
    * One step on one batch; returns the loss, leaving the weights untouched when it is not finite. The
