@@ -114,7 +114,7 @@ function addInto(x: Tensor, gx: Storage, shared: boolean): void {
     return;
   }
   if (x._gShared) {
-    const own = scratchStorage(x.dtype, x._g.length);
+    const own = scratchStorage(x.dtype, x._g.length, true);
     own.set(x._g);
     x._g = own;
     x._gShared = false;

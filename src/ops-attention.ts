@@ -129,7 +129,7 @@ export function attentionOfColumns(
   K.attentionScores(data(q), data(k), scores, g);
   K.unary('exp', scores, scores, 0, 0);
   const p = pool.take(dtype, B * H * L * S);
-  const out = scratchStorage(dtype, B * L * E);
+  const out = scratchStorage(dtype, B * L * E, true);
   K.attentionContext(scores, data(v), p, out, g);
   pool.give([scores]);
   const y = result(out, [B, L, E], op, inputs, (gOut: Storage) => {

@@ -60,10 +60,10 @@ export function sumTo(g: Storage, gShape: Shape, target: Shape): Storage {
 function unary(x: Tensor, op: UnaryOp, p0 = 0, p1 = 0): Tensor {
   assertTensor(x, op);
   const k = kernels();
-  const out = scratchStorage(x.dtype, x.size);
+  const out = scratchStorage(x.dtype, x.size, true);
   k.unary(op, x.data, out, p0, p1);
   return result(out, x.shape, op, [x], (g) => {
-    const gx = scratchStorage(x.dtype, g.length);
+    const gx = scratchStorage(x.dtype, g.length, true);
     kernels().unaryGrad(op, x.data, out, g, gx, p0, p1);
     return [gx];
   });
@@ -135,7 +135,7 @@ function binary(
 ) {
   assertTensor(b, op);
   const plan = broadcastPlan(a.shape, b.shape, op);
-  const out = scratchStorage(promote(a.dtype, b.dtype), plan.size);
+  const out = scratchStorage(promote(a.dtype, b.dtype), plan.size, true);
   kernels().binary(op, a.data, b.data, out, plan);
   return result(out, plan.shape, op, [a, b], (g) => backward(g, plan.shape));
 }
@@ -360,15 +360,15 @@ export function linear(
   const rows = sizeOf(x.shape.slice(0, -1));
   const dtype = x.dtype;
   const K = kernels();
-  const out = scratchStorage(dtype, rows * n);
+  const out = scratchStorage(dtype, rows * n, true);
   const b = bias === null ? null : bias.data;
   if (K.linear) K.linear(x.data, weight.data, b, out, rows, k, n, transW);
   else linearComposed(K, x.data, weight.data, b, out, rows, k, n, transW);
   const shape = [...x.shape.slice(0, -1), n];
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return result(out, shape, 'linear', inputs, (g) => {
-    const gx = x.requiresGrad ? scratchStorage(dtype, rows * k) : null;
-    const gw = weight.requiresGrad ? scratchStorage(dtype, k * n) : null;
+    const gx = x.requiresGrad ? scratchStorage(dtype, rows * k, true) : null;
+    const gw = weight.requiresGrad ? scratchStorage(dtype, k * n, true) : null;
     // One row: the bias gradient is g itself, as sumTo gives it.
     const oneRow = bias !== null && g.length === n;
     const gb = bias !== null && bias.requiresGrad && !oneRow ? scratchStorage(dtype, n) : null;
@@ -1198,11 +1198,11 @@ function normalized(
   batchStats: boolean,
   op: string,
 ): Tensor {
-  const out = scratchStorage(x.dtype, x.size);
+  const out = scratchStorage(x.dtype, x.size, true);
   kernels().normalize(x.data, g, mean, variance, weight?.data ?? null, bias?.data ?? null, out);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return result(out, x.shape, op, inputs, (gOut) => {
-    const gx = x.requiresGrad ? scratchStorage(x.dtype, x.size) : null;
+    const gx = x.requiresGrad ? scratchStorage(x.dtype, x.size, true) : null;
     const gw = weight?.requiresGrad ? scratchStorage(x.dtype, weight.size) : null;
     const gb = bias?.requiresGrad ? scratchStorage(x.dtype, bias.size) : null;
     kernels().normalizeGrad(gOut, x.data, g, mean, variance, weight?.data ?? null, batchStats, gx, gw, gb);

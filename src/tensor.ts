@@ -58,14 +58,17 @@ let scratchSource: ((dtype: DType, n: number) => Storage | null) | null = null;
 let scratchTaken: Set<Storage> | null = null;
 
 /**
- * @internal A zero-filled storage for an op's result or a gradient: from `tidy`'s scratch memory while it
- * runs (kernels then use it in place and it is reused by the next step), else as `allocStorage`.
+ * @internal Storage for an op's result or a gradient: from `tidy`'s scratch memory while it runs (kernels
+ * then use it in place and it is reused by the next step), else as `allocStorage`. Zero-filled, unless
+ * `overwritten`: the caller promises to write every element (then scratch memory keeps whatever the
+ * previous step left there, and zeroing it would be work for nothing).
  */
-export function scratchStorage(dtype: DType, n: number): Storage {
+export function scratchStorage(dtype: DType, n: number, overwritten = false): Storage {
   if (scratchSource !== null) {
     const s = scratchSource(dtype, n);
     if (s !== null) {
       (scratchTaken as Set<Storage>).add(s);
+      if (!overwritten) s.fill(0);
       return s;
     }
   }

@@ -198,10 +198,10 @@ export interface Kernels {
   /**
    * Zeroed storage for `n` elements that this set works on where it lies, without copying it in and out
    * (the WebAssembly set on a shared memory), or null where it has none: then any typed array will do.
-   * It goes back to the set on `free`, or once garbage-collected (unless `untracked`: then only on `free`,
-   * which the caller promises to call).
+   * It goes back to the set on `free`, or once garbage-collected. With `scratch` (tidy's blocks) it is
+   * neither zeroed nor watched by the garbage collector: the caller fills it and promises to `free` it.
    */
-  alloc?(dtype: 'float32' | 'float64', n: number, untracked?: boolean): Storage | null;
+  alloc?(dtype: 'float32' | 'float64', n: number, scratch?: boolean): Storage | null;
   /** Give back storage from `alloc` now (it must not be used again); anything else is ignored. */
   free?(storage: Storage): void;
   /** out[i] = op(x[i]). */

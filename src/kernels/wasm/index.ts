@@ -195,8 +195,8 @@ function wasmKernelSet(rt: WasmRuntime, options: WasmKernelOptions): Kernels {
     },
     referenceMatmulBelow: minWork,
     referenceElementsBelow: minElements,
-    alloc(dtype, n, untracked) {
-      return rt.alloc(dtype === 'float32' ? 'f32' : 'f64', n, untracked);
+    alloc(dtype, n, scratch) {
+      return rt.alloc(dtype === 'float32' ? 'f32' : 'f64', n, scratch);
     },
     free(storage) {
       rt.free(storage);

@@ -442,10 +442,10 @@ export class WasmRuntime {
   /**
    * An array of `n` elements that lives in this runtime's memory, so kernel calls use it in place instead
    * of copying it in and out; null where the memory is not shared (its views would detach as it grows) or
-   * cannot grow. Its block returns to the heap on `free` or (unless `untracked`) once the array is
-   * garbage-collected.
+   * cannot grow. Its block returns to the heap on `free` or once the array is garbage-collected; a
+   * `scratch` array (tidy's) is not zeroed and returns only on `free`.
    */
-  alloc(dt: WasmDType, n: number, untracked = false): Storage | null {
+  alloc(dt: WasmDType, n: number, scratch = false): Storage | null {
     if (!this.heap) return null;
     const size = ELEMENT_BYTES[dt];
     // Padded like every operand: the loops may write up to three elements past the end.
@@ -458,9 +458,11 @@ export class WasmRuntime {
       dt === 'f32'
         ? new Float32Array(this.memory.buffer, at, n)
         : new Float64Array(this.memory.buffer, at, n);
-    view.fill(0);
     this.resident.set(view, at);
-    if (!untracked) this.reclaim?.register(view, at, view);
+    if (!scratch) {
+      view.fill(0);
+      this.reclaim?.register(view, at, view);
+    }
     return view;
   }
 
