@@ -132,6 +132,9 @@ function sweep(): number[] {
   for (let i = 0; i < 50000; i++) v.push(-750 + 1500 * rand());
   // Denser where the functions curve: [−30, 30].
   for (let i = 0; i < 30000; i++) v.push(-30 + 60 * rand());
+  // Around 0 at the spread of a network's pre-activations: the float32 gelu takes a shortcut where all
+  // four lanes have |x| < 1; here quads of all-small, mixed and all-large lanes alternate at random.
+  for (let i = 0; i < 30000; i++) v.push((rand() < 0.5 ? 0.5 : 2.5) * (2 * rand() - 1));
   // Log-spaced magnitudes 1e−320 … 1e308, both signs.
   const lo = Math.log(1e-320);
   const hi = Math.log(1e308);

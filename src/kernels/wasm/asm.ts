@@ -88,6 +88,7 @@ const OPS = {
   'f32x4.gt': simd(0x44),
   'i32x4.add': simd(0xae),
   'v128.not': simd(0x4d),
+  'i32x4.all_true': simd(0xa3),
   'v128.and': simd(0x4e),
   'v128.andnot': simd(0x4f),
   'v128.or': simd(0x50),

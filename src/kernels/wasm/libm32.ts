@@ -130,39 +130,57 @@ function common(f: Func, x: Local) {
   };
 }
 
+/**
+ * Push `small` where every lane has |x| < SMALL (a v128 test and a branch: the tail's exponential and
+ * divisions are skipped), else the lanes' select of `small` and `large`: the same bits either way.
+ */
+function smallOrBoth(f: Func, mask: Local, small: () => Ex, large: () => Ex): void {
+  const r = f.local('v128');
+  f.get(mask).op('i32x4.all_true');
+  f.if(
+    () => {
+      push(f, small());
+      f.set(r);
+    },
+    () => {
+      push(f, sel(small(), large(), mask));
+      f.set(r);
+    },
+  );
+  f.get(r);
+}
+
 /** gelu32 over f32x4 lanes: pushes x·Φ(x). */
 export function pushGelu32(f: Func, x: Local): void {
   const { a, neg, small, t } = common(f, x);
-  const s = horner(f, t, GELU32.S);
-  const q = tail24(f, a, expHalfSquare24(f, a));
-  push(
+  smallOrBoth(
     f,
-    sel(
-      mul(x, add(0.5, mul(x, s))),
-      sel(mul(mul(x, q), GELU32.TWO_M24), mul(x, sub(1, mul(q, GELU32.TWO_M24))), neg),
-      small,
-    ),
+    small,
+    () => mul(x, add(0.5, mul(x, horner(f, t, GELU32.S)))),
+    () => {
+      const q = tail24(f, a, expHalfSquare24(f, a));
+      return sel(mul(mul(x, q), GELU32.TWO_M24), mul(x, sub(1, mul(q, GELU32.TWO_M24))), neg);
+    },
   );
 }
 
 /** geluGrad32 over f32x4 lanes: pushes Φ(x) + x·φ(x). */
 export function pushGeluGrad32(f: Func, x: Local): void {
   const { a, neg, small, t } = common(f, x);
-  const v = horner(f, t, GELU32.V);
-  const e = expHalfSquare24(f, a);
-  const q = tail24(f, a, e);
-  const xe = tmp(f, mul(x, e));
-  push(
+  smallOrBoth(
     f,
-    sel(
-      add(0.5, mul(x, v)),
-      sel(
+    small,
+    () => add(0.5, mul(x, horner(f, t, GELU32.V))),
+    () => {
+      const e = expHalfSquare24(f, a);
+      const q = tail24(f, a, e);
+      const xe = tmp(f, mul(x, e));
+      return sel(
         mul(add(q, mul(xe, GELU32.INV_SQRT_2PI)), GELU32.TWO_M24),
         add(sub(1, mul(q, GELU32.TWO_M24)), mul(xe, GELU32.INV_SQRT_2PI_M24)),
         neg,
-      ),
-      small,
-    ),
+      );
+    },
   );
 }
 
