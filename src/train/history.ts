@@ -89,17 +89,8 @@ export class EpochColumns {
       this.built.push({ epoch: this.first + this.count++, loss, metrics: NO_METRICS, lr, seconds: 0 });
       return;
     }
-    if (this.fill === this.chunk.length) {
-      this.chunk = new Float64Array(CHUNK);
-      this.losses.push(this.chunk);
-      this.fill = 0;
-    }
-    this.chunk[this.fill++] = loss;
-    const last = this.lrValue.length - 1;
-    if (last < 0 || !Object.is(this.lrValue[last], lr)) {
-      this.lrFrom.push(this.count);
-      this.lrValue.push(lr);
-    }
+    this.noteLr(lr);
+    this.room()[this.fill++] = loss;
     this.count++;
   }
 
@@ -110,23 +101,34 @@ export class EpochColumns {
       for (let i = 0; i < count; i++) this.push(losses[i], lr);
       return;
     }
+    this.noteLr(lr);
+    for (let from = 0; from < count;) {
+      const chunk = this.room();
+      const take = Math.min(count - from, CHUNK - this.fill);
+      chunk.set(losses.subarray(from, from + take), this.fill);
+      this.fill += take;
+      from += take;
+    }
+    this.count += count;
+  }
+
+  /** The chunk the next loss goes into: the current one, or a new one when it is full. */
+  private room(): Float64Array {
+    if (this.fill === this.chunk.length) {
+      this.chunk = new Float64Array(CHUNK);
+      this.losses.push(this.chunk);
+      this.fill = 0;
+    }
+    return this.chunk;
+  }
+
+  /** A new learning-rate run from the next epoch, unless `lr` continues the last one. */
+  private noteLr(lr: number): void {
     const last = this.lrValue.length - 1;
     if (last < 0 || !Object.is(this.lrValue[last], lr)) {
       this.lrFrom.push(this.count);
       this.lrValue.push(lr);
     }
-    for (let from = 0; from < count;) {
-      if (this.fill === this.chunk.length) {
-        this.chunk = new Float64Array(CHUNK);
-        this.losses.push(this.chunk);
-        this.fill = 0;
-      }
-      const take = Math.min(count - from, CHUNK - this.fill);
-      this.chunk.set(losses.subarray(from, from + take), this.fill);
-      this.fill += take;
-      from += take;
-    }
-    this.count += count;
   }
 
   /** Give the last `n` epochs' seconds as `total` shared evenly (their clock was read once for all). */
