@@ -26,7 +26,10 @@ export type BinaryOp =
 
 /**
  * How two operands map onto a broadcast output: strides are element strides into each operand with 0 on
- * broadcast axes. `kind` names the fast paths a kernel may take.
+ * broadcast axes. `kind` names the fast paths a kernel may take (their strides are left empty): `same`
+ * (equal shapes), `scalarA`/`scalarB` (one element on that side), `rowB` (a has the output's shape and b,
+ * its leading 1s dropped, is the output's trailing axes: out[r·R + j] = op(a[r·R + j], b[j]) with R = b's
+ * length, whatever the number of leading axes).
  */
 export interface BroadcastPlan {
   readonly shape: readonly number[];
