@@ -5,7 +5,6 @@
  * nothing here loops over elements.
  */
 import { kernels } from './kernels/index.js';
-import { linearBackwardComposed, linearComposed } from './kernels/linear.js';
 import type { BinaryOp, Conv2dGeometry, NormGeometry, Storage, UnaryOp, Window2d } from './kernels/types.js';
 import type { ActivationOp } from './kernels/unary.js';
 import type { LossKernel } from './loss-kernels.js';
@@ -330,10 +329,10 @@ export interface LinearOpOptions {
 /**
  * A Linear layer, y = x·W + b (W [in, out], chainrule's `Linear`) or x·Wᵀ + b (W [out, in], PyTorch's
  * `F.linear`, with `transposed`), as ONE graph node (PyTorch's AddmmBackward): x's leading axes fold into
- * the rows of one product. Forward and gradients are the same bits as `add(matmul(x, W), b)` on every
- * kernel set; a set with its own `linear` kernels (the WebAssembly one) keeps the product and g in its
- * memory between the steps. Shapes this does not cover (x with one axis, mixed dtypes) take the composed
- * path itself.
+ * the rows of one product, run by the kernel set's `linear` and `linearBackward`. Forward and gradients
+ * are the same bits as `add(matmul(x, W), b)` on every kernel set (the WebAssembly set keeps the product
+ * and g in its memory between the steps). Shapes this does not cover (x with one axis, mixed dtypes) take
+ * the composed path itself.
  */
 export function linear(
   x: Tensor,
@@ -362,8 +361,7 @@ export function linear(
   const K = kernels();
   const out = scratchStorage(dtype, rows * n, true);
   const b = bias === null ? null : bias.data;
-  if (K.linear) K.linear(x.data, weight.data, b, out, rows, k, n, transW);
-  else linearComposed(K, x.data, weight.data, b, out, rows, k, n, transW);
+  K.linear(x.data, weight.data, b, out, rows, k, n, transW);
   const shape = [...x.shape.slice(0, -1), n];
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return result(out, shape, 'linear', inputs, (g) => {
@@ -372,9 +370,7 @@ export function linear(
     // One row: the bias gradient is g itself, as sumTo gives it.
     const oneRow = bias !== null && g.length === n;
     const gb = bias !== null && bias.requiresGrad && !oneRow ? scratchStorage(dtype, n) : null;
-    const Kb = kernels();
-    if (Kb.linearBackward) Kb.linearBackward(g, x.data, weight.data, gx, gw, gb, rows, k, n, transW);
-    else linearBackwardComposed(Kb, g, x.data, weight.data, gx, gw, gb, rows, k, n, transW);
+    kernels().linearBackward(g, x.data, weight.data, gx, gw, gb, rows, k, n, transW);
     if (bias === null) return [gx, gw];
     return [gx, gw, oneRow && bias.requiresGrad ? g : gb];
   });

@@ -65,7 +65,24 @@ function stridesFor(shape: Shape, outShape: Shape): number[] {
   return s;
 }
 
-/** The broadcast plan of a binary op, with the fast path it qualifies for. */
+/**
+ * Whether `b`, its leading 1s dropped, is the trailing axes of `shape`: then `b` repeats over the leading
+ * axes, and an operand of `shape` is [rows, R] with b one row of R (a bias [n] on [batch, L, n], GPT's
+ * positions [L, E] on [B, L, E], a causal bias [L, S] on scores [B, H, L, S]).
+ */
+function endsWith(shape: Shape, b: Shape): boolean {
+  let first = 0;
+  while (first < b.length && b[first] === 1) first++;
+  const tail = b.length - first;
+  if (tail > shape.length) return false;
+  for (let i = 0; i < tail; i++) if (b[first + i] !== shape[shape.length - tail + i]) return false;
+  return true;
+}
+
+/**
+ * The broadcast plan of a binary op, with the fast path it qualifies for: `rowB` wherever a has the
+ * output's shape and b is its trailing axes (see {@link endsWith}), whatever the number of leading axes.
+ */
 export function broadcastPlan(a: Shape, b: Shape, op: string): BroadcastPlan {
   if (sameShape(a, b)) {
     const size = sizeOf(a);
@@ -77,13 +94,7 @@ export function broadcastPlan(a: Shape, b: Shape, op: string): BroadcastPlan {
   const bSize = sizeOf(b);
   if (bSize === 1 && aSize === size) return { shape, size, aStrides: [], bStrides: [], kind: 'scalarB' };
   if (aSize === 1 && bSize === size) return { shape, size, aStrides: [], bStrides: [], kind: 'scalarA' };
-  const last = shape[shape.length - 1];
-  if (
-    aSize === size &&
-    sameShape(padShape(a, shape.length), shape) &&
-    bSize === last &&
-    b[b.length - 1] === last
-  )
+  if (aSize === size && sameShape(padShape(a, shape.length), shape) && endsWith(shape, b))
     return { shape, size, aStrides: [], bStrides: [], kind: 'rowB' };
   return { shape, size, aStrides: stridesFor(a, shape), bStrides: stridesFor(b, shape), kind: 'general' };
 }

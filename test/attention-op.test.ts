@@ -62,10 +62,11 @@ function composed(q: Tensor, k: Tensor, v: Tensor, H: number, causal: boolean): 
   let scores = matmulTransposed(div(byHead(q, L), Math.sqrt(D)), byHead(k, S));
   if (causal) {
     const bias = new Tensor(q.dtype === 'float64' ? new Float64Array(L * S) : new Float32Array(L * S), [
-      L * S,
+      L,
+      S,
     ]);
     for (let t = 0; t < L; t++) for (let s = t + 1; s < S; s++) bias.data[t * S + s] = -Infinity;
-    scores = reshape(add(reshape(scores, [B * H, L * S]), bias), [B, H, L, S]);
+    scores = add(scores, bias);
   }
   const ctx = matmul(softmax(scores, -1), byHead(v, S));
   return reshape(swapAxes(ctx, 1, 2), [B, L, E]);

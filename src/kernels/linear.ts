@@ -1,7 +1,6 @@
 /**
- * A Linear layer's kernels composed from the primitive ones: what a kernel set without its own
- * `linear`/`linearBackward` runs (the reference set), and what a set that has them must match bit for
- * bit. y = x·op(W) + b over `rows` rows of `k` inputs and `n` outputs, op(W) = W ([k, n]) or Wᵀ (W stored
+ * A Linear layer's kernels composed from the primitive ones: the reference set's `linear`/`linearBackward`
+ * (and the WebAssembly set's where its own do not run), whose bits every set's must match. y = x·op(W) + b over `rows` rows of `k` inputs and `n` outputs, op(W) = W ([k, n]) or Wᵀ (W stored
  * [n, k], `transW`): the product, then the bias added to each row; backward, the two products of a matmul
  * and the bias gradient as the column sums that `sumTo` takes.
  */

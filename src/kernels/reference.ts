@@ -16,6 +16,7 @@ import type {
 import { UNARY, type UnaryOp } from './unary.js';
 import * as attention from './attention.js';
 import * as indexing from './indexing.js';
+import { linearBackwardComposed, linearComposed } from './linear.js';
 import * as norm from './norm.js';
 import * as recurrent from './recurrent.js';
 import * as window from './window.js';
@@ -570,4 +571,8 @@ export const referenceKernels: Kernels = {
   attentionScores: attention.attentionScores,
   attentionContext: attention.attentionContext,
   attentionBackward: attention.attentionBackward,
+  linear: (x, w, bias, out, rows, k, n, transW) =>
+    linearComposed(referenceKernels, x, w, bias, out, rows, k, n, transW),
+  linearBackward: (g, x, w, gx, gw, gb, rows, k, n, transW) =>
+    linearBackwardComposed(referenceKernels, g, x, w, gx, gw, gb, rows, k, n, transW),
 };

@@ -26,7 +26,10 @@ export type BinaryOp =
 
 /**
  * How two operands map onto a broadcast output: strides are element strides into each operand with 0 on
- * broadcast axes. `kind` names the fast paths a kernel may take.
+ * broadcast axes. `kind` names the fast paths a kernel may take (their strides are left empty): `same`
+ * (equal shapes), `scalarA`/`scalarB` (one element on that side), `rowB` (a has the output's shape and b,
+ * its leading 1s dropped, is the output's trailing axes: out[r·R + j] = op(a[r·R + j], b[j]) with R = b's
+ * length, whatever the number of leading axes).
  */
 export interface BroadcastPlan {
   readonly shape: readonly number[];
@@ -264,12 +267,11 @@ export interface Kernels {
   ): void;
   /**
    * A Linear layer's forward, out [rows, n] (overwritten) = x [rows, k]·op(W) + bias, op(W) = W ([k, n]) or
-   * Wᵀ (W stored [n, k], `transW`), the bias [n] (or null) added to each row. Optional: without it the
-   * caller runs {@link Kernels.matmul}, then {@link Kernels.binary}'s add (`linearComposed` in
-   * `linear.ts`), and a set that has it gives exactly those bits (it may keep the product in its own
-   * memory between the two).
+   * Wᵀ (W stored [n, k], `transW`), the bias [n] (or null) added to each row: exactly the bits of
+   * {@link Kernels.matmul}, then {@link Kernels.binary}'s add (`linearComposed` in `linear.ts`, which the
+   * reference set runs; the WebAssembly set keeps the product in its own memory between the two).
    */
-  linear?(
+  linear(
     x: Storage,
     w: Storage,
     bias: Storage | null,
@@ -282,11 +284,11 @@ export interface Kernels {
   /**
    * The gradients of {@link Kernels.linear} given g [rows, n]: gx [rows, k] = g·op(W)ᵀ, gw (W's shape) =
    * xᵀ·g (or gᵀ·x when `transW`), gb [n] = g's column sums from zero in row order; each overwritten, and
-   * skipped when null. Optional: without it the caller runs the two {@link Kernels.matmul} calls and
-   * {@link Kernels.reduce} (`linearBackwardComposed` in `linear.ts`), whose bits a set that has it gives
-   * (it may copy g in once for all three).
+   * skipped when null: exactly the bits of the two {@link Kernels.matmul} calls and {@link Kernels.reduce}
+   * (`linearBackwardComposed` in `linear.ts`, which the reference set runs; the WebAssembly set copies g
+   * in once for all three).
    */
-  linearBackward?(
+  linearBackward(
     g: Storage,
     x: Storage,
     w: Storage,

@@ -277,10 +277,9 @@ export class MultiheadAttention extends Module {
       return t.ndim === 3 ? ops.reshape(t, [B, heads, L, S]) : t;
     };
     if (o.isCausal) {
-      // PyTorch's own way with a boolean mask: −∞ added where blocked. Viewed as [B·heads, L·S] + [L·S] it
-      // is a row broadcast, which the kernels run in one pass (a [B, heads, L, S] + [L, S] sum is not).
-      const bias = causalBias(L, S, scores.dtype);
-      scores = ops.reshape(ops.add(ops.reshape(scores, [B * heads, L * S]), bias), [B, heads, L, S]);
+      // PyTorch's own way with a boolean mask: −∞ added where blocked; [B, heads, L, S] + [L, S] is a row
+      // broadcast (one pass in the kernels, the `rowB` plan).
+      scores = ops.add(scores, causalBias(L, S, scores.dtype));
     }
     if (o.attnMask)
       scores = maskedFill(
@@ -318,7 +317,7 @@ function causalBias(L: number, S: number, dtype: DType): Tensor {
   if (!bias) {
     const data = allocStorage(dtype, L * S);
     for (let t = 0; t < L; t++) for (let s = t + 1; s < S; s++) data[t * S + s] = -Infinity;
-    bias = new Tensor(data, [L * S]);
+    bias = new Tensor(data, [L, S]);
     causalBiases.set(key, bias);
   }
   return bias;

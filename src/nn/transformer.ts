@@ -223,14 +223,8 @@ export class GPT extends Module {
     const tokens = unbatched ? ops.reshape(idx, [1, L]) : idx;
     const positions =
       L === this.contextLength ? this._positions : new Tensor(this._positions.data.subarray(0, L), [L]);
-    // tok [B, L, E] + pos [L, E] as [B, L·E] + [L·E]: a row broadcast, which the kernels run in one pass.
-    const B = tokens.shape[0];
-    const E = this.embedDim;
-    const summed = ops.add(
-      ops.reshape(this.tok.forward(tokens), [B, L * E]),
-      ops.reshape(this.pos.forward(positions), [L * E]),
-    );
-    let h = this.drop.forward(ops.reshape(summed, [B, L, E]));
+    // tok [B, L, E] + pos [L, E]: a row broadcast (one pass in the kernels, the `rowB` plan).
+    let h = this.drop.forward(ops.add(this.tok.forward(tokens), this.pos.forward(positions)));
     for (const block of this.blocks) h = block.forward(h);
     const logits = this.head.forward(this.lnf.forward(h));
     return unbatched ? ops.reshape(logits, [L, this.vocabSize]) : logits;

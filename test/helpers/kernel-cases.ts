@@ -103,5 +103,6 @@ export const PLANS: { kind: string; a: number[]; b: number[] }[] = [
   { kind: 'scalarA', a: [1], b: [37, 27] },
   { kind: 'scalarB', a: [37, 27], b: [1, 1] },
   { kind: 'rowB', a: [37, 27], b: [27] },
+  { kind: 'rowB', a: [3, 7, 27], b: [1, 7, 27] }, // b over a's leading axis, a's trailing two
   { kind: 'general', a: [5, 1, 27], b: [6, 1] },
 ];

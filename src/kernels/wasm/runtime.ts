@@ -549,10 +549,11 @@ export class WasmRuntime {
     transB: boolean,
   ): boolean {
     const size = ELEMENT_BYTES[dt];
-    const aAt = this.operands;
-    const bAt = align(aAt + m * k * size);
-    const cAt = align(bAt + k * n * size);
-    if (!this.reserve(cAt + m * n * size)) return false;
+    const fr = this.frame.reset(this.operands);
+    const aAt = fr.take(m * k * size);
+    const bAt = fr.take(k * n * size);
+    const cAt = fr.take(m * n * size);
+    if (!this.reserve(fr.end)) return false;
     const aPtr = this.put(dt, a, ao, m * k, aAt);
     const bPtr = this.put(dt, b, bo, k * n, bAt);
     // C in place when resident, unless it is also an operand.
@@ -625,12 +626,13 @@ export class WasmRuntime {
     transW: boolean,
   ): boolean {
     const size = ELEMENT_BYTES[dt];
-    const xAt = this.operands;
-    const wAt = xAt + region(rows * k, size);
-    const bAt = wAt + region(k * n, size);
-    const yAt = bAt + region(n, size);
-    const oAt = yAt + region(rows * n, size);
-    if (!this.reserve(oAt + region(rows * n, size))) return false;
+    const fr = this.frame.reset(this.operands);
+    const xAt = fr.take(region(rows * k, size));
+    const wAt = fr.take(region(k * n, size));
+    const bAt = bias ? fr.take(region(n, size)) : 0;
+    const yAt = bias ? fr.take(region(rows * n, size)) : 0;
+    const oAt = fr.take(region(rows * n, size));
+    if (!this.reserve(fr.end)) return false;
     const xPtr = this.put(dt, x, 0, rows * k, xAt);
     const wPtr = this.put(dt, w, 0, k * n, wAt);
     const inputs = out === x || out === w || out === bias;
@@ -664,13 +666,14 @@ export class WasmRuntime {
     transW: boolean,
   ): boolean {
     const size = ELEMENT_BYTES[dt];
-    const gAt = this.operands;
-    const xAt = gAt + region(rows * n, size);
-    const wAt = xAt + region(gw ? rows * k : 0, size);
-    const gxAt = wAt + region(gx ? k * n : 0, size);
-    const gwAt = gxAt + region(gx ? rows * k : 0, size);
-    const gbAt = gwAt + region(gw ? k * n : 0, size);
-    if (!this.reserve(gbAt + region(n, size))) return false;
+    const fr = this.frame.reset(this.operands);
+    const gAt = fr.take(region(rows * n, size));
+    const xAt = gw ? fr.take(region(rows * k, size)) : 0;
+    const wAt = gx ? fr.take(region(k * n, size)) : 0;
+    const gxAt = gx ? fr.take(region(rows * k, size)) : 0;
+    const gwAt = gw ? fr.take(region(k * n, size)) : 0;
+    const gbAt = gb ? fr.take(region(n, size)) : 0;
+    if (!this.reserve(fr.end)) return false;
     const gPtr = this.put(dt, g, 0, rows * n, gAt);
     // An output in place when resident, unless it is also an operand.
     const at = (d: Storage, scratch: number) =>
@@ -690,9 +693,7 @@ export class WasmRuntime {
     }
     if (gb !== null) {
       const o = at(gb, gbAt);
-      const first = o / size;
-      (dt === 'f32' ? this.f32 : this.f64).fill(0, first, first + n);
-      this.fns[dt].reduceCols.sum(gPtr, o, rows, n);
+      this.reduceColsAt(dt, 'sum', gPtr, o, rows, n);
       this.take(dt, o, n, gb, 0);
     }
     return true;
@@ -718,12 +719,13 @@ export class WasmRuntime {
   ): boolean {
     const size = ELEMENT_BYTES[dt];
     const count = aOffsets.length;
-    const aAt = this.operands;
-    const bAt = align(aAt + a.length * size);
-    const cAt = align(bAt + b.length * size);
-    const aOffAt = align(cAt + count * m * n * size);
-    const bOffAt = align(aOffAt + count * 4);
-    if (!this.reserve(bOffAt + count * 4)) return false;
+    const fr = this.frame.reset(this.operands);
+    const aAt = fr.take(a.length * size);
+    const bAt = fr.take(b.length * size);
+    const cAt = fr.take(count * m * n * size);
+    const aOffAt = fr.take(count * 4);
+    const bOffAt = fr.take(count * 4);
+    if (!this.reserve(fr.end)) return false;
     const aPtr = this.put(dt, a, 0, a.length, aAt);
     const bPtr = this.put(dt, b, 0, b.length, bAt);
     const cPtr = c === a || c === b ? cAt : this.target(dt, c, 0, cAt);
@@ -1086,12 +1088,26 @@ export class WasmRuntime {
     if (!this.reserve(oAt + region(cols, size))) return false;
     const xPtr = this.put(dt, x, 0, x.length, xAt);
     const oPtr = this.target(dt, out, 0, oAt);
-    const view = dt === 'f32' ? this.f32 : this.f64;
-    const at = oPtr / size;
-    view.fill(op === 'sum' ? 0 : -Infinity, at, at + cols);
-    this.fns[dt].reduceCols[op](xPtr, oPtr, rows, cols);
+    this.reduceColsAt(dt, op, xPtr, oPtr, rows, cols);
     this.take(dt, oPtr, cols, out, 0);
     return true;
+  }
+
+  /**
+   * {@link reduceCols} on operands already in memory, at byte addresses (a Linear layer's bias gradient
+   * shares it): out starts at 0 (sum) or −∞ (max), then takes the rows in order.
+   */
+  private reduceColsAt(
+    dt: WasmDType,
+    op: 'sum' | 'max',
+    xPtr: number,
+    oPtr: number,
+    rows: number,
+    cols: number,
+  ): void {
+    const at = oPtr / ELEMENT_BYTES[dt];
+    (dt === 'f32' ? this.f32 : this.f64).fill(op === 'sum' ? 0 : -Infinity, at, at + cols);
+    this.fns[dt].reduceCols[op](xPtr, oPtr, rows, cols);
   }
 
   /**
