@@ -17,7 +17,6 @@ import {
   random,
   referenceKernels,
   reshape,
-  setKernels,
   softmax,
   split,
   swapAxes,
@@ -30,6 +29,7 @@ import { attentionOfColumns, scaledDotProductAttention } from '../src/ops-attent
 import { loadWasmKernels } from '../src/kernels/wasm/index.js';
 import { assertClose } from './helpers/close.js';
 import { firstDifference } from './helpers/window-cases.js';
+import { withSet } from './helpers/with-kernels.js';
 
 const wasm = await loadWasmKernels({ relaxed: false });
 const wasm2 = await loadWasmKernels({ relaxed: false, threads: 2, minThreadWork: 1 });
@@ -42,15 +42,6 @@ function randn(shape: readonly number[], seed: number, dtype: DType = 'float64',
   rng.fillNormal(d, 0, scale);
   const t = new Tensor(d, shape, true);
   return dtype === 'float64' ? t : new Tensor(Float32Array.from(d), shape, true);
-}
-
-function withSet<T>(k: Kernels, fn: () => T): T {
-  const prev = setKernels(k);
-  try {
-    return fn();
-  } finally {
-    setKernels(prev);
-  }
 }
 
 /** MultiheadAttention's composed arithmetic over [B, L, E] q and [B, S, E] k, v. */

@@ -14,7 +14,6 @@ import {
   nn,
   random,
   referenceKernels,
-  setKernels,
   stepGraph,
   Tensor,
   type DType,
@@ -23,6 +22,7 @@ import {
 import { matmulTransposed } from '../src/ops.js';
 import { loadWasmKernels } from '../src/kernels/wasm/index.js';
 import { relaxedSimdSupported } from '../src/kernels/wasm/module.js';
+import { withSet } from './helpers/with-kernels.js';
 
 const wasm = await loadWasmKernels({ relaxed: false });
 const wasm2 = await loadWasmKernels({ relaxed: false, threads: 2, minThreadWork: 1 });
@@ -37,15 +37,6 @@ function randn(shape: readonly number[], seed: number, dtype: DType): Tensor {
   const d = new Float64Array(shape.reduce((a, b) => a * b, 1));
   rng.fillNormal(d, 0, 1);
   return new Tensor(dtype === 'float64' ? d : Float32Array.from(d), shape, true);
-}
-
-function withSet<T>(k: Kernels, fn: () => T): T {
-  const prev = setKernels(k);
-  try {
-    return fn();
-  } finally {
-    setKernels(prev);
-  }
 }
 
 /** Output and every input's gradient, the output weighted by a fixed random tensor. */

@@ -3,12 +3,13 @@
 // float64 and float32, odd widths included). The layers against PyTorch are test/sequence-layers.test.ts.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gradCheck, random, referenceKernels, setKernels, Tensor, type Kernels } from '../src/index.js';
+import { gradCheck, random, referenceKernels, Tensor, type Kernels } from '../src/index.js';
 import type { CellBuffers, Storage } from '../src/kernels/types.js';
 import { GATES, SAVED_PER_UNIT } from '../src/kernels/recurrent.js';
 import { loadWasmKernels } from '../src/kernels/wasm/index.js';
 import { assertClose } from './helpers/close.js';
 import { recurrentSequence } from '../src/ops-recurrent.js';
+import { withSet } from './helpers/with-kernels.js';
 
 const wasm = await loadWasmKernels({ relaxed: false });
 const SETS: Kernels[] = [referenceKernels, wasm].filter((k): k is Kernels => k !== null);
@@ -19,15 +20,6 @@ function randn(shape: number[], seed: number, scale = 0.5): Tensor {
   const d = new Float64Array(n);
   rng.fillNormal(d, 0, scale);
   return new Tensor(d, shape, true);
-}
-
-function withSet<T>(k: Kernels, fn: () => T): T {
-  const prev = setKernels(k);
-  try {
-    return fn();
-  } finally {
-    setKernels(prev);
-  }
 }
 
 describe('recurrentSequence passes gradCheck', () => {

@@ -14,7 +14,6 @@ import {
   random,
   referenceKernels,
   reshape,
-  setKernels,
   sub,
   Tensor,
   type Kernels,
@@ -24,6 +23,7 @@ import { loadWasmKernels } from '../src/kernels/wasm/index.js';
 import { broadcastPlan } from '../src/shape.js';
 import { BINARY_OPS, DTYPES, specialArray } from './helpers/kernel-cases.js';
 import { firstDifference } from './helpers/window-cases.js';
+import { withSet } from './helpers/with-kernels.js';
 
 const wasm = (await loadWasmKernels({ minElements: 1 })) as Kernels;
 const SETS: Kernels[] = [referenceKernels, wasm];
@@ -77,15 +77,6 @@ function asGeneral(k: Kernels): Kernels {
     binary: (op, a, b, out, plan) =>
       k.binary(op, a, b, out, plan.kind === 'rowB' ? generalOf(plan, b.length) : plan),
   };
-}
-
-function withSet<T>(k: Kernels, fn: () => T): T {
-  const prev = setKernels(k);
-  try {
-    return fn();
-  } finally {
-    setKernels(prev);
-  }
 }
 
 function assertSameBits(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {

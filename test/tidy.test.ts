@@ -15,34 +15,16 @@ import {
   optim,
   random,
   referenceKernels,
-  setKernels,
   Tensor,
   tidy,
   type Kernels,
 } from '../src/index.js';
 import { loadWasmKernels } from '../src/kernels/wasm/index.js';
 import { tidySafe } from '../src/tidy.js';
+import { withSet, withSetAsync } from './helpers/with-kernels.js';
 
 const wasm2 = (await loadWasmKernels({ relaxed: false, threads: 2, minThreadWork: 1 })) as Kernels;
 assert.ok(wasm2, 'the WebAssembly set loads');
-
-function withSet<T>(k: Kernels, fn: () => T): T {
-  const prev = setKernels(k);
-  try {
-    return fn();
-  } finally {
-    setKernels(prev);
-  }
-}
-
-async function withSetAsync<T>(k: Kernels, fn: () => Promise<T>): Promise<T> {
-  const prev = setKernels(k);
-  try {
-    return await fn();
-  } finally {
-    setKernels(prev);
-  }
-}
 
 function randn(shape: number[], seed: number): Tensor {
   const rng = new random.RandomState(seed);
