@@ -17,6 +17,7 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { RandomState } from '../random.js';
 import { noGrad, Tensor } from '../tensor.js';
 import { PAUSED, Trainer } from '../train/index.js';
+import { trainSteps } from './steps.js';
 import { checkImageConfig, type ImageConfig, type ImageSet, type ImageSplit } from './images.js';
 
 /** The test set's score at one moment. */
@@ -137,10 +138,12 @@ export class ImageRun {
     const model = this.model;
     model.train();
     for (;;) {
-      const result = this.trainer.run(
+      // Each step inside tidy: the losses come out as numbers, nothing made in a step is kept.
+      const result = trainSteps(
+        this.trainer,
         this.epoch + 1,
-        { onBatchEnd: (log) => (this.steps++, this.losses.push(log.loss)) },
         until,
+        (log) => (this.steps++, this.losses.push(log.loss)),
       );
       if (result !== PAUSED) {
         this.epoch++;

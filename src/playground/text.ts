@@ -32,6 +32,7 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { RandomState } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { Trainer } from '../train/index.js';
+import { trainSteps } from './steps.js';
 
 /** Which model the Text page trains. */
 export type TextModelKind = 'gpt' | 'lstm';
@@ -233,7 +234,8 @@ export class TextRun {
     const c = this.config;
     randomStarts(0, this.corpus.trainEnd, c.context, c.batch, this.rng, this.starts);
     fillWindows(this.corpus.ids, this.starts, c.context, this.batchX.data, this.batchY.data);
-    const loss = this.trainer.epoch(this.step + 1) as number;
+    // Inside tidy (the batch tensors are made once, outside): the loss comes out as a number.
+    const loss = trainSteps(this.trainer, this.step + 1, Infinity) as number;
     this.step++;
     const stats: TextStats = { step: this.step, loss };
     if (this.step % VALIDATE_EVERY === 0) {
