@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { decodeFloats, parseModelFile, resizeImage, rgbaToPlanes } from '../src/index.js';
 import * as pg from '../src/playground/index.js';
 import { servePlayground, type PlaygroundServer } from '../cli/commands/playground.js';
@@ -21,7 +21,7 @@ import {
   presetState,
   type ImagesState,
 } from '../web/images.state.js';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumSkip } from './helpers/browser.js';
+import { chromiumSkip, launchChromium } from './helpers/browser.js';
 
 interface Hook {
   state(): ImagesState;
@@ -47,13 +47,7 @@ describe('the Images page in Chromium', { skip: chromiumSkip }, () => {
     dir = mkdtempSync(join(tmpdir(), 'chainrule-images-'));
     await buildWeb(join(dir, 'web'));
     server = await servePlayground({ root: join(dir, 'web'), port: 0 });
-    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1360, height: 980 },
-      acceptDownloads: true,
-      args: [...CHROMIUM_ARGS],
-    });
+    context = await launchChromium(join(dir, 'profile'), { viewport: { width: 1360, height: 980 } });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(`console: ${m.text()}`);

@@ -3,21 +3,18 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { changedState } from './helpers/playground.js';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { decodeFloats, parseModelFile } from '../src/index.js';
 import * as pg from '../src/playground/index.js';
 import { servePlayground, type PlaygroundServer } from '../cli/commands/playground.js';
 import { buildWeb } from '../web/build.js';
 import { configOf, stateFromHash, stateToHash, DEFAULT_STATE, type PageState } from '../web/state.js';
+import { chromiumSkip, launchChromium } from './helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACT = new URL('../test-artifacts/playground.png', import.meta.url);
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `no Chromium at ${CHROMIUM} (apt-get install chromium): browser tests skipped`;
 
 interface Hook {
   state(): PageState;
@@ -27,7 +24,7 @@ interface Hook {
   run(): number;
 }
 
-describe('the playground page in Chromium', { skip }, () => {
+describe('the playground page in Chromium', { skip: chromiumSkip }, () => {
   let dir = '';
   let server: PlaygroundServer;
   let context: BrowserContext;
@@ -38,20 +35,7 @@ describe('the playground page in Chromium', { skip }, () => {
     dir = mkdtempSync(join(tmpdir(), 'chainrule-playground-'));
     await buildWeb(join(dir, 'web'));
     server = await servePlayground({ root: join(dir, 'web'), port: 0 });
-    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1360, height: 980 },
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    context = await launchChromium(join(dir, 'profile'), { viewport: { width: 1360, height: 980 } });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(`console: ${m.text()}`);
