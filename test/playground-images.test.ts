@@ -240,9 +240,12 @@ describe('the Images page in Chromium', { skip: chromiumSkip }, () => {
       shown[shown.length - 1].testAccuracy > 0.8,
       `test accuracy ${shown[shown.length - 1].testAccuracy}`,
     );
+    // The ONNX file: the bytes Node's run of the same URL and steps writes (the Node test runs them in
+    // onnxruntime against the run's predictions).
     const [onnx] = await Promise.all([page.waitForEvent('download'), page.click('#export-onnx')]);
-    assert.match(onnx.suggestedFilename(), /\.onnx$/);
-    assert.ok(readFileSync((await onnx.path()) as string).length > 1000);
+    assert.equal(onnx.suggestedFilename(), `playground-images-digits-step${run.steps}.onnx`);
+    const bytes = readFileSync((await onnx.path()) as string);
+    assert.ok(Buffer.from(run.toOnnx()).equals(bytes), "the page's ONNX is Node's");
   });
 
   test('a drawn digit is inspected: the input is the drawing through drawingToImage, the probabilities sum to 1', async () => {
