@@ -129,12 +129,18 @@ describe('playground runs give main’s losses and parameter bits', () => {
     assert.equal(typeof wasm2.free, 'function');
   });
 
-  for (const [name, set] of sets)
-    test(`on the ${name} kernels: Text GPT and LSTM, Images, table`, { skip: set === null }, async () => {
-      setKernels(set as Kernels);
-      assert.deepEqual(textRecord('gpt', names), EXPECTED.gpt, 'text gpt');
-      assert.deepEqual(textRecord('lstm', names), EXPECTED.lstm, 'text lstm');
-      assert.deepEqual(await imageRecord(), EXPECTED.images, 'images');
-      assert.deepEqual(tableRecord(), EXPECTED.table, 'table');
+  const records: [keyof typeof EXPECTED, string, () => RunRecord | Promise<RunRecord>][] = [
+    ['gpt', 'the Text page’s GPT', () => textRecord('gpt', names)],
+    ['lstm', 'the Text page’s LSTM', () => textRecord('lstm', names)],
+    ['images', 'the Images page’s CNN', imageRecord],
+    ['table', 'the table page’s MLP', tableRecord],
+  ];
+  for (const [key, what, record] of records)
+    test(`${what}: main’s losses and parameter bits on the reference and the two-thread WebAssembly kernels`, async () => {
+      for (const [name, set] of sets) {
+        if (set === null) continue;
+        setKernels(set);
+        assert.deepEqual(await record(), EXPECTED[key], `${what} on the ${name} kernels`);
+      }
     });
 });
