@@ -7,10 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
 import { servePlayground } from '../cli/commands/playground.js';
 import { buildWeb } from '../web/build.js';
-import { CHROMIUM, CHROMIUM_ARGS } from '../test/helpers/browser.js';
+import { launchChromium } from '../test/helpers/browser.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,12 +32,7 @@ const server = await (async () => {
   await buildWeb(join(dir, 'web'));
   return servePlayground({ root: join(dir, 'web'), port: 0 });
 })();
-const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-  executablePath: CHROMIUM,
-  headless: true,
-  viewport: { width: 1360, height: 940 },
-  args: [...CHROMIUM_ARGS],
-});
+const context = await launchChromium(join(dir, 'profile'), { viewport: { width: 1360, height: 940 } });
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   const hook = (key: string) =>

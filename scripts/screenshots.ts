@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { servePlayground } from '../cli/commands/playground.js';
 import { buildWeb } from '../web/build.js';
+import { launchChromium } from '../test/helpers/browser.js';
 import { imagesStateToHash, presetState } from '../web/images.state.js';
 
 const OUT = fileURLToPath(new URL('../docs/playground-images.png', import.meta.url));
@@ -18,20 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'chainrule-screenshots-'));
 try {
   await buildWeb(join(dir, 'web'));
   const server = await servePlayground({ root: join(dir, 'web'), port: 0 });
-  const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1360, height: 1180 },
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const context = await launchChromium(join(dir, 'profile'), { viewport: { width: 1360, height: 1180 } });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     type Hook = { steps(): number | null; epoch(): number; inspection(): unknown };

@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import { modelFromJSON, noGrad, softmax, Tensor } from '../src/index.js';
 import * as pg from '../src/playground/index.js';
 import { assertClose } from './helpers/close.js';
+import { runCli } from './helpers/cli.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { mnistDirectory, readIdx } from '../cli/datasets.js';
 import { digitsImageSet, DIGITS_TRAIN, mnistImageSet, MNIST_SUBSET } from '../web/images.assets.js';
 import {
@@ -244,7 +248,7 @@ describe('an Images run', () => {
     assert.throws(() => run.inspect(image, 10), /expected a label 0–9, got 10/);
   });
 
-  test('exports a model file that loads and predicts as the run does, and ONNX bytes', () => {
+  test('exports a model file that loads and predicts as the run does, and ONNX that onnxruntime runs to the run’s predictions', async () => {
     const run = pg.createImageRun({ ...pg.IMAGE_PRESETS.digits, seed: 4 }, digits);
     for (let i = 0; i < 10; i++) run.step();
     const { model, file } = modelFromJSON(run.toModelFile(), 'export');
@@ -254,7 +258,48 @@ describe('an Images run', () => {
     assert.deepEqual(Array.from(softmax(logits, -1).data), Array.from(run.predict(image)));
     // predict is inspect's forward without its backward: the same probabilities.
     assert.deepEqual(Array.from(run.predict(image)), Array.from(run.inspect(image, 3).probabilities));
-    assert.ok(run.toOnnx().length > 1000);
+
+    // The page's ONNX (the bytes the browser test downloads) in the real runtime: eight test images in,
+    // the float64 run's logits out to float32 rounding (the weights are cast: onnxruntime has no double Conv).
+    const session = await ort.InferenceSession.create(run.toOnnx());
+    assert.deepEqual([[...session.inputNames], [...session.outputNames]], [['input'], ['output']]);
+    const images = Array.from({ length: 8 }, (_, k) => testImage(digits, k));
+    const out = (
+      await session.run({ input: new ort.Tensor('float32', Float32Array.from(images.flat()), [8, 64]) })
+    ).output;
+    assert.equal(out.type, 'float32');
+    assert.deepEqual([...out.dims], [8, 10]);
+    const want = noGrad(() => run.model.forward(new Tensor(Float64Array.from(images.flat()), [8, 64])));
+    assertClose(Array.from(out.data as Float32Array), want.data, {
+      rel: 1e-4,
+      abs: 1e-5,
+      what: 'ONNX logits',
+    });
+    // And so the page's probabilities and predicted classes.
+    const probabilities = softmax(new Tensor(Float64Array.from(out.data as Float32Array), [8, 10]), -1).data;
+    images.forEach((im, k) => {
+      const p = probabilities.subarray(k * 10, (k + 1) * 10);
+      assertClose(Array.from(p), run.predict(im), { rel: 1e-4, abs: 1e-6, what: `image ${k}` });
+      assert.equal(pg.predictedClass(p), pg.predictedClass(run.predict(im)), `image ${k}'s class`);
+    });
+
+    // The same outputs as `chainrule export --onnx --float32` gives from the page's model file.
+    const dir = mkdtempSync(join(tmpdir(), 'chainrule-images-onnx-'));
+    try {
+      writeFileSync(join(dir, 'digits.json'), run.toModelFile());
+      const e = await runCli(['export', 'digits.json', '--onnx', 'digits.onnx', '--float32'], dir);
+      assert.equal(e.code, 0, e.err);
+      const cli = await ort.InferenceSession.create(readFileSync(join(dir, 'digits.onnx')));
+      const cliOut = await cli.run({
+        [cli.inputNames[0]]: new ort.Tensor('float32', Float32Array.from(images.flat()), [8, 64]),
+      });
+      assert.deepEqual(
+        Array.from(cliOut[cli.outputNames[0]].data as Float32Array),
+        Array.from(out.data as Float32Array),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('checkImageConfig names the field and what it expected', () => {

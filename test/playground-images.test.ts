@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { decodeFloats, parseModelFile, resizeImage, rgbaToPlanes } from '../src/index.js';
 import * as pg from '../src/playground/index.js';
 import { servePlayground, type PlaygroundServer } from '../cli/commands/playground.js';
@@ -21,7 +21,7 @@ import {
   presetState,
   type ImagesState,
 } from '../web/images.state.js';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumSkip } from './helpers/browser.js';
+import { chromiumSkip, launchChromium } from './helpers/browser.js';
 
 interface Hook {
   state(): ImagesState;
@@ -47,13 +47,7 @@ describe('the Images page in Chromium', { skip: chromiumSkip }, () => {
     dir = mkdtempSync(join(tmpdir(), 'chainrule-images-'));
     await buildWeb(join(dir, 'web'));
     server = await servePlayground({ root: join(dir, 'web'), port: 0 });
-    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1360, height: 980 },
-      acceptDownloads: true,
-      args: [...CHROMIUM_ARGS],
-    });
+    context = await launchChromium(join(dir, 'profile'), { viewport: { width: 1360, height: 980 } });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(`console: ${m.text()}`);
@@ -246,9 +240,12 @@ describe('the Images page in Chromium', { skip: chromiumSkip }, () => {
       shown[shown.length - 1].testAccuracy > 0.8,
       `test accuracy ${shown[shown.length - 1].testAccuracy}`,
     );
+    // The ONNX file: the bytes Node's run of the same URL and steps writes (the Node test runs them in
+    // onnxruntime against the run's predictions).
     const [onnx] = await Promise.all([page.waitForEvent('download'), page.click('#export-onnx')]);
-    assert.match(onnx.suggestedFilename(), /\.onnx$/);
-    assert.ok(readFileSync((await onnx.path()) as string).length > 1000);
+    assert.equal(onnx.suggestedFilename(), `playground-images-digits-step${run.steps}.onnx`);
+    const bytes = readFileSync((await onnx.path()) as string);
+    assert.ok(Buffer.from(run.toOnnx()).equals(bytes), "the page's ONNX is Node's");
   });
 
   test('a drawn digit is inspected: the input is the drawing through drawingToImage, the probabilities sum to 1', async () => {

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import * as pg from '../src/playground/index.js';
 import { loadText } from '../cli/sequence-data.js';
 import { servePlayground, type PlaygroundServer } from '../cli/commands/playground.js';
 import { buildWeb } from '../web/build.js';
 import { DEFAULT_TEXT_STATE, textConfigOf, textStateToHash, type TextState } from '../web/text.state.js';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumSkip } from './helpers/browser.js';
+import { chromiumSkip, launchChromium } from './helpers/browser.js';
 import { runCli } from './helpers/cli.js';
 
 interface Hook {
@@ -53,12 +53,7 @@ describe('the Text page in Chromium', { skip: chromiumSkip }, () => {
     names = (await loadText('names', process.cwd())).text;
     await buildWeb(join(dir, 'web'));
     server = await servePlayground({ root: join(dir, 'web'), port: 0 });
-    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1360, height: 1000 },
-      args: [...CHROMIUM_ARGS],
-    });
+    context = await launchChromium(join(dir, 'profile'), { viewport: { width: 1360, height: 1000 } });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(`console: ${m.text()}`);

@@ -26,6 +26,7 @@ import {
   windowsAt,
 } from '../src/index.js';
 import { modelFromJSON, modelToJSON } from '../src/io/modelfile.js';
+import { fillWindows, randomStarts } from '../src/data/text.js';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
@@ -84,6 +85,15 @@ describe('text corpora', () => {
     assert.deepEqual([...y.data], [1, 2, 3, 3, 4, 5]);
     const starts = tiledStarts(10, 30, 4, 100);
     assert.ok(starts.length > 0 && starts.every((s) => s >= 10 && s + 5 <= 30));
+    // Refilled in place (the Text page's batch): the same windows, and the same starts from the same stream.
+    const into = { x: new Float64Array(6).fill(9), y: new Float64Array(6).fill(9) };
+    fillWindows(ids, [0, 2], 3, into.x, into.y);
+    assert.deepEqual([[...into.x], [...into.y]], [[...x.data], [...y.data]]);
+    const out = new Int32Array(7);
+    const drawn = randomStarts(10, 30, 4, 7, new random.RandomState(3), out);
+    assert.equal(drawn, out);
+    assert.deepEqual(out, randomStarts(10, 30, 4, 7, new random.RandomState(3)));
+    assert.throws(() => randomStarts(10, 30, 4, 6, new random.RandomState(3), out), /out holds 7 starts/);
   });
 
   test('sampleNext: greedy at temperature 0 and top-k 1, only the top k otherwise, reproducible by seed', () => {

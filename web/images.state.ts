@@ -2,6 +2,7 @@
 // learning rate, batch, seed) plus whether gradients are shown. A link naming a dataset starts from that
 // dataset's preset, whole. No DOM here: the Node tests parse the same URLs the page does.
 import { playground } from './lib.js';
+import { boolField, hashParams, intField, oneOf, readFields, writeHash, type Fields } from './page.js';
 
 /** Everything the Images page remembers in its URL. */
 export interface ImagesState extends playground.ImageConfig {
@@ -11,31 +12,28 @@ export interface ImagesState extends playground.ImageConfig {
 
 const { IMAGE_DATASET_NAMES, IMAGE_LIMITS, IMAGE_PRESETS } = playground;
 
-type Parser<T> = (raw: string) => T | undefined;
-
-const int =
-  (lo: number, hi: number): Parser<number> =>
-  (raw) => {
-    const v = Number(raw);
-    return raw.trim() !== '' && Number.isInteger(v) && v >= lo && v <= hi ? v : undefined;
-  };
-
-/** Each field's parser (its text form is `String(value)`). */
-const PARSERS: { readonly [K in keyof ImagesState]-?: Parser<ImagesState[K]> } = {
-  dataset: (raw) => IMAGE_DATASET_NAMES.find((d) => d === raw),
-  arch: (raw) => (raw.trim() !== '' && raw.length <= IMAGE_LIMITS.maxArchLength ? raw.trim() : undefined),
-  optimizer: (raw) => playground.CHOICES.optimizer.find((o) => o === raw),
-  learningRate: (raw) => {
-    const v = Number(raw);
-    return raw.trim() !== '' && Number.isFinite(v) && v > 0 ? v : undefined;
+/** The table: each field's parser and text form, in URL order. */
+const FIELDS: Fields<ImagesState> = {
+  dataset: oneOf(IMAGE_DATASET_NAMES),
+  arch: {
+    parse: (raw) => (raw.trim() !== '' && raw.length <= IMAGE_LIMITS.maxArchLength ? raw.trim() : undefined),
+    format: String,
   },
-  batchSize: int(1, IMAGE_LIMITS.maxBatchSize),
-  seed: int(0, IMAGE_LIMITS.maxSeed),
-  showGradients: (raw) => (raw === 'true' ? true : raw === 'false' ? false : undefined),
+  optimizer: oneOf(playground.CHOICES.optimizer),
+  learningRate: {
+    parse: (raw) => {
+      const v = Number(raw);
+      return raw.trim() !== '' && Number.isFinite(v) && v > 0 ? v : undefined;
+    },
+    format: String,
+  },
+  batchSize: intField(1, IMAGE_LIMITS.maxBatchSize),
+  seed: intField(0, IMAGE_LIMITS.maxSeed),
+  showGradients: boolField,
 };
 
 /** The fields in URL order. */
-export const IMAGES_KEYS = Object.keys(PARSERS) as (keyof ImagesState)[];
+export const IMAGES_KEYS = Object.keys(FIELDS) as (keyof ImagesState)[];
 
 /** The state a link naming only `dataset` gives: the dataset's preset, gradients shown. */
 export function presetState(dataset: playground.ImageDatasetName, seed: number): ImagesState {
@@ -58,9 +56,7 @@ export function sameImageRun(a: ImagesState, b: ImagesState): boolean {
 
 /** The state as a URL hash, every field written. */
 export function imagesStateToHash(state: ImagesState): string {
-  const params = new URLSearchParams();
-  for (const key of IMAGES_KEYS) params.set(key, String(state[key]));
-  return `#${params.toString()}`;
+  return writeHash(FIELDS, state);
 }
 
 /**
@@ -71,17 +67,9 @@ export function imagesStateFromHash(
   hash: string,
   seed = DEFAULT_IMAGES_STATE.seed,
 ): { state: ImagesState; ignored: string[] } {
-  const params = new URLSearchParams(hash.replace(/^#/, ''));
-  const dataset = PARSERS.dataset(params.get('dataset') ?? '') ?? 'digits';
+  const params = hashParams(hash);
+  const dataset = FIELDS.dataset.parse(params.get('dataset') ?? '') ?? 'digits';
   const state = presetState(dataset, seed);
-  const writable = state as unknown as Record<string, unknown>;
-  const ignored: string[] = [];
-  for (const key of IMAGES_KEYS) {
-    const raw = params.get(key);
-    if (raw === null) continue;
-    const value = PARSERS[key](raw);
-    if (value === undefined) ignored.push(`${key}=${raw}`);
-    else writable[key] = value;
-  }
+  const ignored = readFields(params, FIELDS, state);
   return { state, ignored };
 }

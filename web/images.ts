@@ -13,6 +13,7 @@ import {
 } from './images.state.js';
 import { playground } from './lib.js';
 import { mountNav } from './nav.js';
+import { download } from './page.js';
 
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const randomSeed = () => Math.floor(Math.random() * 100_000);
@@ -398,16 +399,6 @@ function drawChart(): void {
     ctx.fillRect((e.step / Math.max(1, steps)) * (width - 3), height - e.testAccuracy * height, 3, 3);
 }
 
-function download(filename: string, content: string | Uint8Array, type: string): void {
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(new Blob([content as BlobPart], { type }));
-  a.download = filename;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-}
-
 worker.onmessage = (event: MessageEvent<ImagesFromWorker>) => {
   const m = event.data;
   if (m.type === 'kernels') {
@@ -434,7 +425,7 @@ worker.onmessage = (event: MessageEvent<ImagesFromWorker>) => {
       take(m.frame);
       return;
     case 'exported':
-      download(m.filename, m.data, m.format === 'onnx' ? 'application/octet-stream' : 'application/json');
+      download(m);
       return;
     case 'error':
       status(m.message);

@@ -6,6 +6,7 @@ import { Heatmap } from './draw/heatmap.js';
 import { NetworkView } from './draw/network.js';
 import { Inspector, type Naming } from './inspector.js';
 import { mountNav } from './nav.js';
+import { download } from './page.js';
 import { playground } from './lib.js';
 import { UNIT_DENSITY, type ExportFormat, type Frame, type FromWorker, type ToWorker } from './protocol.js';
 import {
@@ -237,17 +238,6 @@ function draw(): void {
   drawChart(chart, history);
 }
 
-function download(filename: string, data: string | Uint8Array, type: string): void {
-  const blob = new Blob([data as BlobPart], { type });
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  a.download = filename;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-}
-
 function exportModel(format: ExportFormat): void {
   post({ type: 'export', format });
 }
@@ -280,7 +270,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       inspector.explain(m.explanation);
       return;
     case 'exported':
-      download(m.filename, m.data, m.format === 'onnx' ? 'application/octet-stream' : 'application/json');
+      download(m);
       return;
     case 'error':
       status(m.message);

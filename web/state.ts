@@ -2,6 +2,16 @@
 // whole state (seed included) round-trips through the URL's hash and a link reproduces a run.
 // No DOM here: the Node tests parse the same URLs the page does.
 import { playground } from './lib.js';
+import {
+  boolField,
+  hashParams,
+  intField,
+  oneOf,
+  readFields,
+  writeHash,
+  type Field,
+  type Fields,
+} from './page.js';
 
 type Config = playground.PlaygroundConfig;
 
@@ -19,27 +29,7 @@ export interface PageState extends Config {
   csvLabel: string;
 }
 
-/** A URL field: how its text becomes a value (undefined when it cannot) and back. */
-interface Field<T> {
-  parse(raw: string): T | undefined;
-  format(value: T): string;
-}
-
 const { CHOICES, FEATURE_NAMES, LIMITS, DATASET_NAMES } = playground;
-
-function int(lo: number, hi: number): Field<number> {
-  return {
-    parse: (raw) => {
-      const v = Number(raw);
-      return raw.trim() !== '' && Number.isInteger(v) && v >= lo && v <= hi ? v : undefined;
-    },
-    format: String,
-  };
-}
-
-function oneOf<T extends string>(values: readonly T[]): Field<T> {
-  return { parse: (raw) => values.find((v) => v === raw), format: (v) => v };
-}
 
 const positive: Field<number> = {
   parse: (raw) => {
@@ -51,11 +41,6 @@ const positive: Field<number> = {
 
 const nonNegative: Field<number> = {
   parse: (raw) => (raw === '0' ? 0 : positive.parse(raw)),
-  format: String,
-};
-
-const bool: Field<boolean> = {
-  parse: (raw) => (raw === 'true' ? true : raw === 'false' ? false : undefined),
   format: String,
 };
 
@@ -84,12 +69,12 @@ const hidden: Field<number[]> = {
 };
 
 /** The table: every state field, its URL key (the field's name) and its text form. */
-const FIELDS: { readonly [K in keyof PageState]-?: Field<PageState[K]> } = {
+const FIELDS: Fields<PageState> = {
   dataset: oneOf(DATASET_NAMES),
   problem: oneOf(CHOICES.problem),
-  noise: int(0, LIMITS.maxNoise),
-  trainRatio: int(LIMITS.minTrainRatio, 100),
-  batchSize: int(1, LIMITS.maxBatchSize),
+  noise: intField(0, LIMITS.maxNoise),
+  trainRatio: intField(LIMITS.minTrainRatio, 100),
+  batchSize: intField(1, LIMITS.maxBatchSize),
   features,
   hidden,
   activation: oneOf(CHOICES.activation),
@@ -98,10 +83,10 @@ const FIELDS: { readonly [K in keyof PageState]-?: Field<PageState[K]> } = {
   regularizationRate: nonNegative,
   optimizer: oneOf(CHOICES.optimizer),
   loss: oneOf(CHOICES.loss),
-  seed: int(0, LIMITS.maxSeed),
-  discretize: bool,
-  showTestData: bool,
-  showGradients: bool,
+  seed: intField(0, LIMITS.maxSeed),
+  discretize: boolField,
+  showTestData: boolField,
+  showGradients: boolField,
   csvX1: text,
   csvX2: text,
   csvLabel: text,
@@ -161,9 +146,7 @@ export function sameRun(a: PageState, b: PageState): boolean {
 
 /** The state as a URL hash: every field, so the link is complete (`#dataset=circle&…&seed=1&…`). */
 export function stateToHash(state: PageState): string {
-  const params = new URLSearchParams();
-  for (const key of STATE_KEYS) params.set(key, FIELDS[key].format(state[key] as never));
-  return `#${params.toString()}`;
+  return writeHash(FIELDS, state);
 }
 
 /**
@@ -174,7 +157,7 @@ export function stateFromHash(
   hash: string,
   seed: number = DEFAULT_STATE.seed,
 ): { state: PageState; ignored: string[] } {
-  const params = new URLSearchParams(hash.replace(/^#/, ''));
+  const params = hashParams(hash);
   // A link naming a dataset starts from that dataset's preset, whole (the seed notebook's network for seed).
   const dataset = FIELDS.dataset.parse(params.get('dataset') ?? '') ?? DEFAULT_STATE.dataset;
   const preset = playground.presetFor(dataset);
@@ -183,14 +166,6 @@ export function stateFromHash(
     ...preset,
     seed: playground.presetFixesSeed(dataset) ? preset.seed : seed,
   } as PageState;
-  const ignored: string[] = [];
-  const writable = state as unknown as Record<string, unknown>;
-  for (const key of STATE_KEYS) {
-    const raw = params.get(key);
-    if (raw === null) continue;
-    const value = FIELDS[key].parse(raw);
-    if (value === undefined) ignored.push(`${key}=${raw}`);
-    else writable[key] = value;
-  }
+  const ignored = readFields(params, FIELDS, state);
   return { state: normalize(state), ignored };
 }

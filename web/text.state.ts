@@ -3,6 +3,7 @@
 // trips through the URL's hash. A dropped file never goes into the URL. No DOM here: the Node tests parse
 // the same URLs the page does.
 import { playground } from './lib.js';
+import { hashParams, intField, oneOf, readFields, writeHash, type Field, type Fields } from './page.js';
 
 /** Everything the Text page remembers. */
 export interface TextState extends playground.TextConfig {
@@ -14,25 +15,6 @@ export interface TextState extends playground.TextConfig {
 
 /** Longest pasted text kept in the URL (characters); a longer one must be pasted again after a reload. */
 export const MAX_URL_TEXT = 2000;
-
-interface Field<T> {
-  parse(raw: string): T | undefined;
-  format(value: T): string;
-}
-
-function int([lo, hi]: readonly [number, number]): Field<number> {
-  return {
-    parse: (raw) => {
-      const v = Number(raw);
-      return raw.trim() !== '' && Number.isInteger(v) && v >= lo && v <= hi ? v : undefined;
-    },
-    format: String,
-  };
-}
-
-function oneOf<T extends string>(values: readonly T[]): Field<T> {
-  return { parse: (raw) => values.find((v) => v === raw), format: (v) => v };
-}
 
 const L = playground.TEXT_LIMITS;
 
@@ -50,17 +32,17 @@ const words = (max: number): Field<string> => ({
 });
 
 /** The table: every field, its parser and its text form, in URL order. */
-const FIELDS: { readonly [K in keyof TextState]-?: Field<TextState[K]> } = {
+const FIELDS: Fields<TextState> = {
   corpus: oneOf(['names', 'pasted', 'file'] as const),
   model: oneOf(['gpt', 'lstm'] as const),
-  embed: int(L.embed),
-  layers: int(L.layers),
-  heads: int(L.heads),
-  hidden: int(L.hidden),
-  context: int(L.context),
+  embed: intField(...L.embed),
+  layers: intField(...L.layers),
+  heads: intField(...L.heads),
+  hidden: intField(...L.hidden),
+  context: intField(...L.context),
   lr: rate,
-  batch: int(L.batch),
-  seed: int(L.seed),
+  batch: intField(...L.batch),
+  seed: intField(...L.seed),
   prompt: words(64),
   text: words(MAX_URL_TEXT),
 };
@@ -83,27 +65,17 @@ export function textConfigOf(state: TextState): playground.TextConfig {
 
 /** The state as a URL hash: every field, so the link is complete. A long pasted text is left out. */
 export function textStateToHash(state: TextState): string {
-  const params = new URLSearchParams();
-  for (const key of TEXT_STATE_KEYS) {
-    if (key === 'text' && (state.corpus !== 'pasted' || [...state.text].length > MAX_URL_TEXT)) continue;
-    params.set(key, FIELDS[key].format(state[key] as never));
-  }
-  return `#${params.toString()}`;
+  return writeHash(
+    FIELDS,
+    state,
+    (key) => key === 'text' && (state.corpus !== 'pasted' || [...state.text].length > MAX_URL_TEXT),
+  );
 }
 
 /** A state from a URL hash; missing fields take the defaults, fields that do not parse are listed in `ignored`. */
 export function textStateFromHash(hash: string): { state: TextState; ignored: string[] } {
-  const params = new URLSearchParams(hash.replace(/^#/, ''));
   const state = { ...DEFAULT_TEXT_STATE } as TextState;
-  const ignored: string[] = [];
-  const writable = state as unknown as Record<string, unknown>;
-  for (const key of TEXT_STATE_KEYS) {
-    const raw = params.get(key);
-    if (raw === null) continue;
-    const value = FIELDS[key].parse(raw);
-    if (value === undefined) ignored.push(`${key}=${raw}`);
-    else writable[key] = value;
-  }
+  const ignored = readFields(hashParams(hash), FIELDS, state);
   if (state.model === 'gpt' && state.embed % state.heads !== 0) {
     ignored.push(`heads=${state.heads}`);
     state.heads = DEFAULT_TEXT_STATE.heads;

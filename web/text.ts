@@ -2,6 +2,7 @@
 // file built next to the page (names.txt); a pasted text or a dropped file is read here and sent over.
 import { decodeText, playground } from './lib.js';
 import { mountNav } from './nav.js';
+import { download } from './page.js';
 import { AttentionView, GradientView, Tip, drawChart, showChar } from './text.draw.js';
 import type { FromTextWorker, Inspection, TextFrame, ToTextWorker } from './text.protocol.js';
 import {
@@ -202,13 +203,7 @@ worker.onmessage = (event: MessageEvent<FromTextWorker>) => {
       show(m.frame);
       return;
     case 'exported': {
-      const type = m.format === 'onnx' ? 'application/octet-stream' : 'application/json';
-      const url = URL.createObjectURL(new Blob([m.data as BlobPart], { type }));
-      const a = document.createElement('a');
-      a.href = url;
-      a.download = m.filename;
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(url), 1000);
+      download(m);
       status(
         m.format === 'onnx'
           ? `Saved ${m.filename}: ids [batch, length] int64 → logits [batch, length, vocab], float32`

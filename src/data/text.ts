@@ -5,6 +5,7 @@
  * and sampling of the next character from a model's logits. No file system: the command line reads the
  * bytes, the playground could pass a string.
  */
+import type { Storage } from '../kernels/types.js';
 import { exp } from '../libm.js';
 import { RandomState } from '../random.js';
 import { Tensor, allocStorage, type DType } from '../tensor.js';
@@ -189,6 +190,22 @@ export function windowsAt(
   const n = starts.length;
   const x = allocStorage(dtype, n * context);
   const y = allocStorage(dtype, n * context);
+  fillWindows(ids, starts, context, x, y);
+  return { x: new Tensor(x, [n, context]), y: new Tensor(y, [n, context]) };
+}
+
+/**
+ * {@link windowsAt} into arrays the caller owns (at least starts.length·context long each), so a training
+ * loop can refill one batch in place every step.
+ */
+export function fillWindows(
+  ids: Int32Array,
+  starts: ArrayLike<number>,
+  context: number,
+  x: Storage,
+  y: Storage,
+): void {
+  const n = starts.length;
   for (let k = 0; k < n; k++) {
     const s = starts[k];
     for (let t = 0; t < context; t++) {
@@ -196,20 +213,24 @@ export function windowsAt(
       y[k * context + t] = ids[s + t + 1];
     }
   }
-  return { x: new Tensor(x, [n, context]), y: new Tensor(y, [n, context]) };
 }
 
-/** `count` window starts drawn uniformly from [from, to − context − 1]. */
+/**
+ * `count` window starts drawn uniformly from [from, to − context − 1], written into `out` when given (its
+ * length must be `count`) or a new array.
+ */
 export function randomStarts(
   from: number,
   to: number,
   context: number,
   count: number,
   rng: RandomState,
+  out: Int32Array = new Int32Array(count),
 ): Int32Array {
   const span = to - from - context;
   if (span < 1) throw new RangeError(`randomStarts: [${from}, ${to}) holds no window of ${context + 1}`);
-  const out = new Int32Array(count);
+  if (out.length !== count)
+    throw new RangeError(`randomStarts: out holds ${out.length} starts, expected count = ${count}`);
   for (let i = 0; i < count; i++) out[i] = from + Math.min(span - 1, Math.floor(rng.random() * span));
   return out;
 }

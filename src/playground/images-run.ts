@@ -9,7 +9,7 @@
 import { describeLayer, fromSpec, type LayerSpec } from '../nn/spec.js';
 import type { Sequential } from '../nn/layers.js';
 import { modelToJSON } from '../io/modelfile.js';
-import { toOnnx } from '../io/onnx.js';
+import { modelFileOnnx } from '../io/onnx-modelfile.js';
 import * as losses from '../losses.js';
 import * as ops from '../ops.js';
 import { makeOptimizer } from '../optim/byname.js';
@@ -17,6 +17,7 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { RandomState } from '../random.js';
 import { noGrad, Tensor } from '../tensor.js';
 import { PAUSED, Trainer } from '../train/index.js';
+import { trainSteps } from './steps.js';
 import { checkImageConfig, type ImageConfig, type ImageSet, type ImageSplit } from './images.js';
 
 /** The test set's score at one moment. */
@@ -137,10 +138,12 @@ export class ImageRun {
     const model = this.model;
     model.train();
     for (;;) {
-      const result = this.trainer.run(
+      // Each step inside tidy: the losses come out as numbers, nothing made in a step is kept.
+      const result = trainSteps(
+        this.trainer,
         this.epoch + 1,
-        { onBatchEnd: (log) => (this.steps++, this.losses.push(log.loss)) },
         until,
+        (log) => (this.steps++, this.losses.push(log.loss)),
       );
       if (result !== PAUSED) {
         this.epoch++;
@@ -303,11 +306,16 @@ export class ImageRun {
     });
   }
 
-  /** The trained network as ONNX bytes: input [batch, C·H·W] (pixel / maxValue), output the logits. */
+  /**
+   * The trained network as ONNX bytes: input [batch, C·H·W] (pixel / maxValue), output the logits, both
+   * float32. The float64 weights are cast to float32, as `chainrule export --onnx --float32` casts them:
+   * onnxruntime has no double Conv, so a float64 file would run only elsewhere.
+   */
   toOnnx(): Uint8Array {
-    return toOnnx(this.model, {
-      docString: `chainrule playground (images) model; input: ${this.set.shape.join('×')} pixels / ${this.set.maxValue}; output: logits of ${this.set.classes.join(', ')}`,
-    });
+    return modelFileOnnx(this.model, null, {
+      dtype: 'float32',
+      docString: `chainrule playground (images) model; input: ${this.set.shape.join('×')} pixels / ${this.set.maxValue}, float32; output: logits of ${this.set.classes.join(', ')}`,
+    }).bytes;
   }
 }
 

@@ -32,6 +32,7 @@ import {
 import { playgroundData, type PlaygroundData, type Points } from './data.js';
 import { featureMatrix } from './features.js';
 import { penalty } from './regularization.js';
+import { trainSteps } from './steps.js';
 
 /** The square of the plane the page draws: x₁ and x₂ from −6 to 6, as TensorFlow Playground. */
 export const DOMAIN: readonly [number, number] = [-6, 6];
@@ -213,7 +214,8 @@ export class PlaygroundRun {
           fused: false,
         },
       );
-      this.trainer.epoch(this.epoch + 1);
+      // Each step inside tidy; the epoch's losses are taken afterwards, outside.
+      trainSteps(this.trainer, this.epoch + 1, Infinity);
     }
     this.epoch++;
     const stats = { epoch: this.epoch, ...this.losses() };

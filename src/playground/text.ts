@@ -9,6 +9,7 @@ import { noGrad } from '../autograd.js';
 import {
   charCorpus,
   encodeText,
+  fillWindows,
   randomStarts,
   sampleNext,
   tiledStarts,
@@ -31,6 +32,7 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { RandomState } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { Trainer } from '../train/index.js';
+import { trainSteps } from './steps.js';
 
 /** Which model the Text page trains. */
 export type TextModelKind = 'gpt' | 'lstm';
@@ -170,6 +172,8 @@ export class TextRun {
   readonly model: GPT | Sequential;
   readonly optimizer: Optimizer;
   private readonly rng: RandomState;
+  /** The step's window starts and its batch, made once and refilled in place every step. */
+  private readonly starts: Int32Array;
   private readonly batchX: Tensor;
   private readonly batchY: Tensor;
   private readonly trainer: Trainer;
@@ -199,6 +203,7 @@ export class TextRun {
             rng: this.rng,
           });
     this.optimizer = makeOptimizer('adam', this.model.parameters(), c.lr);
+    this.starts = new Int32Array(c.batch);
     this.batchX = new Tensor(new Float64Array(c.batch * c.context), [c.batch, c.context]);
     this.batchY = new Tensor(new Float64Array(c.batch * c.context), [c.batch, c.context]);
     // One Trainer over the batch tensors, refilled in place every step: its epoch of one whole batch is
@@ -227,11 +232,10 @@ export class TextRun {
   /** One training step on `batch` windows drawn from the training part; returns its record. */
   trainStep(): TextStats {
     const c = this.config;
-    const starts = randomStarts(0, this.corpus.trainEnd, c.context, c.batch, this.rng);
-    const { x, y } = windowsAt(this.corpus.ids, starts, c.context, 'float64');
-    this.batchX.data.set(x.data);
-    this.batchY.data.set(y.data);
-    const loss = this.trainer.epoch(this.step + 1) as number;
+    randomStarts(0, this.corpus.trainEnd, c.context, c.batch, this.rng, this.starts);
+    fillWindows(this.corpus.ids, this.starts, c.context, this.batchX.data, this.batchY.data);
+    // Inside tidy (the batch tensors are made once, outside): the loss comes out as a number.
+    const loss = trainSteps(this.trainer, this.step + 1, Infinity) as number;
     this.step++;
     const stats: TextStats = { step: this.step, loss };
     if (this.step % VALIDATE_EVERY === 0) {

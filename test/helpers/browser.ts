@@ -7,7 +7,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 export const CHROMIUM = '/usr/bin/chromium';
 
 /** The command-line switches every browser test launches Chromium with: headless CI, nothing fetched. */
-export const CHROMIUM_ARGS: readonly string[] = [
+const CHROMIUM_ARGS: readonly string[] = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-quic',
@@ -22,11 +22,20 @@ export const chromiumSkip: string | false = existsSync(CHROMIUM)
   ? false
   : `no Chromium at ${CHROMIUM} (apt-get install chromium): browser tests skipped`;
 
-/** Start headless Chromium with a fresh profile in `profileDir` (a temporary folder the caller removes). */
-export function launchChromium(profileDir: string): Promise<BrowserContext> {
+/** What a test may set on the browser it launches (the window size: the pages lay out by it). */
+export interface LaunchOptions {
+  viewport?: { width: number; height: number };
+}
+
+/**
+ * Start headless Chromium with a fresh profile in `profileDir` (a temporary folder the caller removes).
+ * Downloads are accepted (playwright's default), so a test reads what a page saves.
+ */
+export function launchChromium(profileDir: string, options: LaunchOptions = {}): Promise<BrowserContext> {
   return chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
     args: [...CHROMIUM_ARGS],
+    ...options,
   });
 }
