@@ -17,7 +17,6 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { RandomState } from '../random.js';
 import { noGrad, Tensor } from '../tensor.js';
 import { PAUSED, Trainer } from '../train/index.js';
-import { trainSteps } from './steps.js';
 import { checkImageConfig, type ImageConfig, type ImageSet, type ImageSplit } from './images.js';
 
 /** The test set's score at one moment. */
@@ -119,6 +118,8 @@ export class ImageRun {
         metrics: [],
         threshold: 0.5,
         fused: false,
+        // Each step inside tidy (the library's own modules and loss: tidySafe), said here for clarity.
+        tidy: true,
       },
     );
   }
@@ -138,12 +139,10 @@ export class ImageRun {
     const model = this.model;
     model.train();
     for (;;) {
-      // Each step inside tidy: the losses come out as numbers, nothing made in a step is kept.
-      const result = trainSteps(
-        this.trainer,
+      const result = this.trainer.run(
         this.epoch + 1,
+        { onBatchEnd: (log) => (this.steps++, this.losses.push(log.loss)) },
         until,
-        (log) => (this.steps++, this.losses.push(log.loss)),
       );
       if (result !== PAUSED) {
         this.epoch++;

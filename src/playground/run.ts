@@ -32,7 +32,6 @@ import {
 import { playgroundData, type PlaygroundData, type Points } from './data.js';
 import { featureMatrix } from './features.js';
 import { penalty } from './regularization.js';
-import { trainSteps } from './steps.js';
 
 /** The square of the plane the page draws: x₁ and x₂ from −6 to 6, as TensorFlow Playground. */
 export const DOMAIN: readonly [number, number] = [-6, 6];
@@ -212,10 +211,11 @@ export class PlaygroundRun {
           metrics: [],
           threshold: 0.5,
           fused: false,
+          // Each step inside tidy: its its batch loss keeps nothing between steps, and the run keeps only numbers.
+          tidy: true,
         },
       );
-      // Each step inside tidy; the epoch's losses are taken afterwards, outside.
-      trainSteps(this.trainer, this.epoch + 1, Infinity);
+      this.trainer.epoch(this.epoch + 1);
     }
     this.epoch++;
     const stats = { epoch: this.epoch, ...this.losses() };

@@ -32,7 +32,6 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { RandomState } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { Trainer } from '../train/index.js';
-import { trainSteps } from './steps.js';
 
 /** Which model the Text page trains. */
 export type TextModelKind = 'gpt' | 'lstm';
@@ -220,6 +219,8 @@ export class TextRun {
         metrics: [],
         threshold: 0.5,
         fused: false,
+        // Each step inside tidy: its next-character loss keeps nothing between steps, and the run keeps only numbers.
+        tidy: true,
       },
     );
     const n = corpus.ids.length;
@@ -234,8 +235,7 @@ export class TextRun {
     const c = this.config;
     randomStarts(0, this.corpus.trainEnd, c.context, c.batch, this.rng, this.starts);
     fillWindows(this.corpus.ids, this.starts, c.context, this.batchX.data, this.batchY.data);
-    // Inside tidy (the batch tensors are made once, outside): the loss comes out as a number.
-    const loss = trainSteps(this.trainer, this.step + 1, Infinity) as number;
+    const loss = this.trainer.epoch(this.step + 1) as number;
     this.step++;
     const stats: TextStats = { step: this.step, loss };
     if (this.step % VALIDATE_EVERY === 0) {
