@@ -7,8 +7,8 @@ import { loadavg, cpus } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { servePlayground } from '../cli/commands/playground.js';
+import { launchChromium } from '../test/helpers/browser.js';
 import { buildWeb } from '../web/build.js';
 import { MNIST_SUBSET } from '../web/images.assets.js';
 import { imagesStateToHash, presetState } from '../web/images.state.js';
@@ -32,19 +32,7 @@ const dir = mkdtempSync(join(tmpdir(), 'chainrule-images-bench-'));
 try {
   await buildWeb(join(dir, 'web'));
   const server = await servePlayground({ root: join(dir, 'web'), port: 0 });
-  const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const context = await launchChromium(join(dir, 'profile'));
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     const at = process.argv.indexOf('--arch');
