@@ -76,6 +76,24 @@ export function backwardFrom(
       );
   root._g = seed;
   root._gShared = false;
+  try {
+    walk(order);
+  } catch (e) {
+    // A backward that threw leaves pending gradients behind: drop them (inside tidy they are scratch
+    // memory given back at its end, which a later pass must not add into).
+    for (const t of order) t._g = null;
+    throw e;
+  }
+  if (!retain)
+    for (const t of order)
+      if (t._node) {
+        t._node.backward = null;
+        t._node.inputs = [];
+      }
+}
+
+/** The reversed loop over the tape: each tensor's gradient through its node into its inputs. */
+function walk(order: Tensor[]): void {
   for (let i = order.length - 1; i >= 0; i--) {
     const t = order[i];
     const g = t._g;
@@ -94,12 +112,6 @@ export function backwardFrom(
     }
     t._g = null;
   }
-  if (!retain)
-    for (const t of order)
-      if (t._node) {
-        t._node.backward = null;
-        t._node.inputs = [];
-      }
 }
 
 /** Add a gradient contribution to a tensor's pending gradient, copying only when buffers are shared. */

@@ -20,6 +20,8 @@ const SCRATCH_MIN_ELEMENTS = 1024;
 /**
  * Run `fn` (typically one training step: zeroGrad, forward, loss, backward, optimizer step) with the
  * results and gradients of its ops in the kernel set's memory, and give that memory back when it returns.
+ * `fn` must be synchronous: one that returns a promise is refused (its memory would go back at the first
+ * `await`).
  *
  * The contract: a tensor made by an op inside `fn` must not be used after `fn` returns; read what you
  * need inside (`loss.item()`) and return plain values. A returned tensor is copied out (detached), and
@@ -49,6 +51,10 @@ export function tidy<T>(fn: () => T): T {
   swapScratch(source);
   try {
     const out = fn();
+    if (typeof (out as { then?: unknown } | null)?.then === 'function')
+      throw new TypeError(
+        'tidy: the function returned a promise; tidy gives its memory back when the function returns, so it must be synchronous (await outside it)',
+      );
     if (out instanceof Tensor) {
       const own = out.dtype === 'float64' ? new Float64Array(out.size) : new Float32Array(out.size);
       own.set(out.data);
@@ -81,14 +87,23 @@ function trustedSets(): NonNullable<typeof trusted> {
 
 /**
  * Whether a training step of `model` with `loss` and `optimizer` may run inside `tidy` without knowing
- * more: every module is one of the library's own classes (not a subclass: its forward might keep an op's
- * result between steps), the loss is a name or one of the library's loss functions, and the optimizer is
- * one of the library's (when given). `fit` and `evaluate` ask this unless told (`FitOptions.tidy`).
+ * more: every module is one of the library's own classes (not a subclass, and with no method of its class
+ * replaced on the instance, e.g. a hook on `forward`: either might keep an op's result between steps), the
+ * loss is a name or one of the library's loss functions, and the optimizer is one of the library's (when
+ * given). `fit` asks this unless told (`FitOptions.tidy`).
  */
 export function tidySafe(model: Module, loss: unknown, optimizer?: unknown): boolean {
   const t = trustedSets();
   if (typeof loss === 'function' && !t.losses.has(loss)) return false;
   if (optimizer !== undefined && !t.optimizers.has((optimizer as { constructor?: unknown })?.constructor))
     return false;
-  return model.modules().every((m) => t.modules.has(m.constructor));
+  return model.modules().every((m) => t.modules.has(m.constructor) && !overridesMethod(m));
+}
+
+/** Whether an instance has an own function property in place of one of its class's methods. */
+function overridesMethod(m: object): boolean {
+  const proto = Object.getPrototypeOf(m) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(m))
+    if (typeof value === 'function' && typeof proto[key] === 'function') return true;
+  return false;
 }

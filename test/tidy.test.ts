@@ -213,6 +213,36 @@ describe('tidy: what outlives it and what is reused', () => {
     });
   });
 
+  test('an async function is refused (its memory would go back at the first await)', () => {
+    withSet(wasm2, () =>
+      assert.throws(
+        () => tidy(async () => x.matmul(w)),
+        /tidy: the function returned a promise; .* must be synchronous/,
+      ),
+    );
+  });
+
+  test('a backward that throws leaves no pending gradient in scratch memory behind', () => {
+    withSet(wasm2, () => {
+      const a = new Tensor(x.data.slice(), x.shape, true);
+      const boom = () => {
+        // loss = bad(a) + sum(a): the sum's backward runs first and leaves a gradient pending on a,
+        // then bad's backward throws before a is reached.
+        const bad = a.mul(3).mul(2);
+        (bad._node as { backward: unknown }).backward = () => {
+          throw new Error('backward failed');
+        };
+        bad.sum().add(a.sum()).backward();
+      };
+      assert.throws(() => tidy(boom), /backward failed/);
+      assert.equal(a._g, null);
+      tidy(() => a.matmul(w).sum().backward());
+      const expected = new Tensor(x.data.slice(), x.shape, true);
+      expected.matmul(w).sum().backward();
+      sameBits((a.grad as Tensor).data, (expected.grad as Tensor).data, 'gradient after the failed pass');
+    });
+  });
+
   test('short results and sets without memory of their own: ordinary arrays, the same values', () => {
     withSet(wasm2, () => tidy(() => assert.equal(shared(x.sum().data), false)));
     withSet(referenceKernels, () => {
@@ -245,7 +275,30 @@ describe('tidySafe: what fit trusts without being told', () => {
     assert.equal(tidySafe(gpt, 'mse', new MySGD(gpt.parameters(), { lr: 0.1 })), false);
   });
 
-  test('evaluate gives the same loss with and without it', () => {
+  test('a method replaced on an instance (a hook on forward) is not trusted: the hook may keep results', async () => {
+    const relu = new nn.ReLU();
+    const model = new nn.Sequential(new nn.Linear(64, 64), relu, new nn.Linear(64, 1));
+    assert.equal(tidySafe(model, 'mse'), true);
+    const original = relu.forward.bind(relu);
+    let kept: Tensor | null = null;
+    relu.forward = (x: Tensor) => (kept = original(x));
+    assert.equal(tidySafe(model, 'mse'), false);
+    // fit therefore trains without tidy, and the kept activation stays as it was.
+    const data = { x: randn([64, 64], 8), y: randn([64, 1], 9) };
+    await withSetAsync(wasm2, () =>
+      fit(model, data, {
+        loss: 'mse',
+        optimizer: new optim.SGD(model.parameters(), { lr: 0.01 }),
+        epochs: 1,
+        batchSize: 64,
+        fused: false,
+      }),
+    );
+    const k = kept as unknown as Tensor;
+    assert.equal(shared(k.data), false);
+  });
+
+  test('evaluate gives the same loss with and without it (off unless asked: memory)', () => {
     const model = new nn.Sequential(new nn.Linear(64, 40), new nn.GELU(), new nn.Linear(40, 1));
     const data = { x: randn([64, 64], 6), y: randn([64, 1], 7) };
     const a = withSet(wasm2, () => evaluate(model, data, { loss: 'mse', tidy: true }));
