@@ -118,13 +118,18 @@ export function attentionOfColumns(
   // backward's too) read it there instead of copying it in per call; the scores and probabilities live
   // there too, so exp and the kernels use them in place.
   // (A set with `alloc` may still hand out plain arrays, e.g. wasm on an unshared memory: then no copies.)
-  let copies = K.alloc ? inputs.map((t) => pool.take(dtype, t.size)) : [];
+  // An input already there (tidy's scratch, a resident array) is read where it lies.
+  const own = inputs.filter((t) => !inKernelMemory(t.data));
+  let copies = K.alloc ? own.map((t) => pool.take(dtype, t.size)) : [];
   if (!copies.every(inKernelMemory)) {
     pool.give(copies);
     copies = [];
   }
-  copies.forEach((c, i) => c.set(inputs[i].data));
-  const data = (o: AttentionOperand) => (copies.length ? copies[inputs.indexOf(o.tensor)] : o.tensor.data);
+  copies.forEach((c, i) => c.set(own[i].data));
+  const data = (o: AttentionOperand) => {
+    const i = copies.length ? own.indexOf(o.tensor) : -1;
+    return i < 0 ? o.tensor.data : copies[i];
+  };
   const scores = pool.take(dtype, B * H * packedScores(g));
   K.attentionScores(data(q), data(k), scores, g);
   K.unary('exp', scores, scores, 0, 0);

@@ -152,6 +152,22 @@ describe('ops.linear: resident operands, gradCheck, the layers', () => {
     plain.forEach((o, i) => sameBits(o, resident[i], `resident output [${i}]`));
   });
 
+  test('a set made from the reference one with its own matmul runs that matmul for a Linear', () => {
+    let calls = 0;
+    const mine: Kernels = {
+      ...referenceKernels,
+      matmul(...args: Parameters<Kernels['matmul']>) {
+        calls++;
+        return referenceKernels.matmul(...args);
+      },
+    };
+    const layer = new nn.Linear(3, 2);
+    const x = new Tensor(new Float32Array(12).fill(1), [4, 3], true);
+    withSet(mine, () => layer.forward(x).sum().backward());
+    // One product forward, two backward (x's and the weight's gradients).
+    assert.equal(calls, 3);
+  });
+
   test('gradCheck, transposed or not, with and without bias, x of rank 3', () => {
     for (const K of SETS)
       withSet(K, () => {

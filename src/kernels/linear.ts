@@ -1,6 +1,7 @@
 /**
  * A Linear layer's kernels composed from the primitive ones: the reference set's `linear`/`linearBackward`
- * (and the WebAssembly set's where its own do not run), whose bits every set's must match. y = x·op(W) + b over `rows` rows of `k` inputs and `n` outputs, op(W) = W ([k, n]) or Wᵀ (W stored
+ * (and the WebAssembly set's where its own do not run), whose bits every set's must match.
+ * y = x·op(W) + b over `rows` rows of `k` inputs and `n` outputs, op(W) = W ([k, n]) or Wᵀ (W stored
  * [n, k], `transW`): the product, then the bias added to each row; backward, the two products of a matmul
  * and the bias gradient as the column sums that `sumTo` takes.
  */

@@ -571,8 +571,11 @@ export const referenceKernels: Kernels = {
   attentionScores: attention.attentionScores,
   attentionContext: attention.attentionContext,
   attentionBackward: attention.attentionBackward,
-  linear: (x, w, bias, out, rows, k, n, transW) =>
-    linearComposed(referenceKernels, x, w, bias, out, rows, k, n, transW),
-  linearBackward: (g, x, w, gx, gw, gb, rows, k, n, transW) =>
-    linearBackwardComposed(referenceKernels, g, x, w, gx, gw, gb, rows, k, n, transW),
+  // Methods over `this`: a set made as { ...referenceKernels, matmul: mine } runs its own products here.
+  linear(x, w, bias, out, rows, k, n, transW) {
+    linearComposed(this, x, w, bias, out, rows, k, n, transW);
+  },
+  linearBackward(g, x, w, gx, gw, gb, rows, k, n, transW) {
+    linearBackwardComposed(this, g, x, w, gx, gw, gb, rows, k, n, transW);
+  },
 };

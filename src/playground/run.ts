@@ -211,7 +211,7 @@ export class PlaygroundRun {
           metrics: [],
           threshold: 0.5,
           fused: false,
-          // Each step inside tidy: its its batch loss keeps nothing between steps, and the run keeps only numbers.
+          // Each step inside tidy: its batch loss keeps nothing between steps, and the run keeps only numbers.
           tidy: true,
         },
       );
