@@ -5,7 +5,7 @@
  *   npx tsx bench/run.ts                 full run (~6 minutes on 2 cores), writes bench/results.json
  *   npx tsx bench/run.ts --quick         smoke run: fewer runs, smaller sizes
  *   npx tsx bench/run.ts --only seed     just some workloads (comma-separated: seed, mlp, matmul, cnn, gpt,
- *                                        lstm, mnist, mnist-cnn, fashion-cnn)
+ *                                        lstm, gru, rnn, mnist, mnist-cnn, fashion-cnn)
  *   npx tsx bench/run.ts --out FILE      write the JSON elsewhere
  *
  * A run with --quick or --only writes bench/results.partial.json unless --out is given, so it never
@@ -24,9 +24,9 @@ import { isFigure, PEERS, type BenchConfig, type Row } from './types.js';
 import { cnnWorkload } from './workloads/cnn.js';
 import { matmulWorkload } from './workloads/matmul.js';
 import { gptWorkload } from './workloads/gpt.js';
-import { lstmWorkload } from './workloads/lstm.js';
 import { DEFAULT_ROW, mlpWorkload } from './workloads/mlp.js';
 import { RECIPES, recipeWorkload, rssSpread, type MnistResult } from './workloads/mnist.js';
+import { recurrentWorkload } from './workloads/recurrent.js';
 import { seedWorkload } from './workloads/seed.js';
 
 const WORKLOADS: Record<string, (cfg: BenchConfig) => Promise<Row[]>> = {
@@ -35,7 +35,10 @@ const WORKLOADS: Record<string, (cfg: BenchConfig) => Promise<Row[]>> = {
   matmul: matmulWorkload,
   cnn: cnnWorkload,
   gpt: gptWorkload,
-  lstm: lstmWorkload,
+  lstm: recurrentWorkload('lstm'),
+  // W6's shape with the other two cells (no bars): how a GRU and a plain tanh RNN compare.
+  gru: recurrentWorkload('gru'),
+  rnn: recurrentWorkload('rnn'),
   // The command-line recipes are not table rows (their figures are wall times and accuracies): run in
   // main, reported below the table, with their bars (RECIPES in workloads/mnist.ts).
   mnist: async () => [],
@@ -208,6 +211,9 @@ async function main(): Promise<void> {
     'lstm: sequences/s = training windows of 32 steps per second (fit, one epoch per timed call); the peers ' +
       'train a 128-window set per call; brain.js LSTMTimeStep trains one 33-value sequence at a time (its own update, a loss on every step). ' +
       'Each figure\'s "note" in the JSON adds its rate per CPU-second (user + system time of all threads), which shared cores disturb less than wall time.',
+    'gru, rnn: W6 with nn.GRU / nn.RNN (tanh) in place of the LSTM, tfjs layers.gru (reset gate before the recurrent product, ' +
+      "PyTorch's and chainrule's after it) / layers.simpleRNN (tanh), brain.js GRUTimeStep / RNNTimeStep; no bars. " +
+      "brain.js 1.6's RNN cell is ReLU, hard-wired (its activation option is never read): its rnn figure is a ReLU RNN's, at learning rate 1e-3 (NaN at its default 0.01).",
     'matmul: 2·n³ flops per product; "(… kernel)" rows call a kernel set\'s matmul directly, "(matmul op)" (n ≤ 512) goes ' +
       'through the public matmul(a, b) (output allocation and graph node included) and is compared with ' +
       "the peers' A·B.",

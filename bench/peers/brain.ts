@@ -4,7 +4,11 @@ import { createRequire } from 'node:module';
 
 type BrainModule = {
   NeuralNetwork: typeof NeuralNetwork;
-  recurrent: { LSTMTimeStep: typeof recurrent.LSTMTimeStep };
+  recurrent: {
+    LSTMTimeStep: typeof recurrent.LSTMTimeStep;
+    GRUTimeStep: typeof recurrent.GRUTimeStep;
+    RNNTimeStep: typeof recurrent.RNNTimeStep;
+  };
 };
 
 /** The brain.js module and its version. */
