@@ -86,3 +86,21 @@ export function sha256(data: Uint8Array | string): string {
   for (let i = 0; i < 8; i++) hex += h[i].toString(16).padStart(8, '0');
   return hex;
 }
+
+/**
+ * SHA-256 of tensors' elements as float64 bytes, one after another in the given order: equal digests,
+ * equal values bit for bit (float32 elements widen exactly). What the playground's runs and their tests
+ * compare weights by.
+ */
+export function tensorsDigest(
+  tensors: readonly { readonly data: ArrayLike<number>; readonly size: number }[],
+): string {
+  const bytes = new Uint8Array(tensors.reduce((n, t) => n + t.size * 8, 0));
+  let at = 0;
+  for (const t of tensors) {
+    const f = Float64Array.from(t.data);
+    bytes.set(new Uint8Array(f.buffer), at);
+    at += f.byteLength;
+  }
+  return sha256(bytes);
+}

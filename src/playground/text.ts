@@ -19,7 +19,7 @@ import {
 import { serializeModel, stringifyModelFile } from '../io/modelfile.js';
 import type { OnnxTextPreprocessing } from '../io/onnx.js';
 import { modelFileOnnx } from '../io/onnx-modelfile.js';
-import { sha256 } from '../io/sha256.js';
+import { tensorsDigest } from '../io/sha256.js';
 import * as losses from '../losses.js';
 import { GPT } from '../nn/transformer.js';
 import { fromSpec, recurrentLanguageModelSpec } from '../nn/spec.js';
@@ -394,15 +394,7 @@ export class TextRun {
 
   /** SHA-256 of every parameter's float64 bytes in state-dict order: equal digests, equal weights. */
   parameterDigest(): string {
-    const params = this.model.parameters();
-    const bytes = new Uint8Array(params.reduce((n, p) => n + p.size * 8, 0));
-    let at = 0;
-    for (const p of params) {
-      const f = Float64Array.from(p.data);
-      bytes.set(new Uint8Array(f.buffer), at);
-      at += f.byteLength;
-    }
-    return sha256(bytes);
+    return tensorsDigest(this.model.parameters());
   }
 
   /**

@@ -1,6 +1,6 @@
 // One run of each playground kind trained a fixed number of steps, reduced to its losses and a digest of its
 // parameters' float64 bits: what test/playground-steps.test.ts compares across kernel sets and code paths.
-import { sha256, type Tensor } from '../../src/index.js';
+import { tensorsDigest } from '../../src/io/sha256.js';
 import * as pg from '../../src/playground/index.js';
 import { digitsImageSet } from '../../web/images.assets.js';
 
@@ -8,18 +8,6 @@ import { digitsImageSet } from '../../web/images.assets.js';
 export interface RunRecord {
   losses: (number | null)[];
   digest: string;
-}
-
-/** SHA-256 of the parameters' float64 bytes, in order. */
-function digestOf(params: readonly Tensor[]): string {
-  const bytes = new Uint8Array(params.reduce((n, p) => n + p.size * 8, 0));
-  let at = 0;
-  for (const p of params) {
-    const f = Float64Array.from(p.data);
-    bytes.set(new Uint8Array(f.buffer), at);
-    at += f.byteLength;
-  }
-  return sha256(bytes);
 }
 
 /** A Text run's settings: big enough that its op results pass tidy's scratch threshold (1024 elements). */
@@ -68,7 +56,7 @@ export async function imageRecord(): Promise<RunRecord> {
   for (let i = 0; i < IMAGE_STEPS; i++) run.step();
   return {
     losses: [...run.losses, ...run.evaluations.flatMap((e) => [e.testLoss, e.testAccuracy])],
-    digest: digestOf(run.model.parameters()),
+    digest: tensorsDigest(run.model.parameters()),
   };
 }
 
@@ -94,6 +82,6 @@ export function tableRecord(): RunRecord {
   for (let i = 0; i < TABLE_EPOCHS; i++) run.trainEpoch();
   return {
     losses: run.history.flatMap((h) => [h.trainLoss, h.testLoss, h.trainAccuracy, h.testAccuracy]),
-    digest: digestOf(run.model.parameters()),
+    digest: tensorsDigest(run.model.parameters()),
   };
 }
