@@ -208,6 +208,41 @@ export class MT19937 {
     return value;
   }
 
+  /**
+   * A dropout mask: `out[i] = random() < p ? 0 : keep` in index order, the same draws and the same values
+   * as that loop, but with the generator's state in locals (no call per word): ~4× faster on V8.
+   */
+  fillMask(out: Float64Array | Float32Array, p: number, keep: number): void {
+    const mt = this.mt;
+    let pos = this.pos;
+    // random() < p ⟺ (a·2²⁶ + b) < p·2⁵³: both sides scaled by a power of two, exactly.
+    const below = p * TWO_POW_53;
+    for (let i = 0; i < out.length; i++) {
+      if (pos >= N) {
+        this.twist();
+        pos = 0;
+      }
+      let y = mt[pos++]!;
+      y ^= y >>> 11;
+      y ^= (y << 7) & 0x9d2c5680;
+      y ^= (y << 15) & 0xefc60000;
+      y ^= y >>> 18;
+      const a = (y >>> 0) >>> 5;
+      if (pos >= N) {
+        this.twist();
+        pos = 0;
+      }
+      y = mt[pos++]!;
+      y ^= y >>> 11;
+      y ^= (y << 7) & 0x9d2c5680;
+      y ^= (y << 15) & 0xefc60000;
+      y ^= y >>> 18;
+      const b = (y >>> 0) >>> 6;
+      out[i] = a * TWO_POW_26 + b < below ? 0 : keep;
+    }
+    this.pos = pos;
+  }
+
   /** Fills `out` in index order with {@link MT19937.random}, as `np.random.rand(*shape)` fills C order. */
   fillRandom(out: Float64Array | Float32Array): void {
     for (let i = 0; i < out.length; i++) out[i] = this.random();

@@ -197,3 +197,30 @@ describe('shapes and validation', () => {
     assert.throws(() => r.fillNormal(n, 0, -1), /std must be >= 0/);
   });
 });
+
+describe('fillMask (dropout masks)', () => {
+  test('the draws and values of the loop `random() < p ? 0 : keep`, across twists, and the stream after', () => {
+    for (const [p, n] of [
+      [0.1, 1000],
+      [0.5, 1249],
+      [0, 7],
+      [1, 630],
+      [0.25, 0],
+    ] as const) {
+      for (const Ctor of [Float32Array, Float64Array]) {
+        const a = new random.RandomState(11);
+        const b = new random.RandomState(11);
+        // Start mid-block, so the mask crosses the 624-word regeneration at an odd place.
+        a.random();
+        b.random();
+        const keep = p === 1 ? 0 : 1 / (1 - p);
+        const got = new Ctor(n);
+        const want = new Ctor(n);
+        a.fillMask(got, p, keep);
+        for (let i = 0; i < n; i++) want[i] = b.random() < p ? 0 : keep;
+        assert.deepEqual(Array.from(got), Array.from(want), `p ${p}, n ${n}, ${Ctor.name}`);
+        assert.equal(a.random(), b.random(), 'the stream continues in step');
+      }
+    }
+  });
+});

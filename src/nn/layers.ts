@@ -191,7 +191,7 @@ export class Dropout extends Module {
     const rng = this._rng ?? defaultStream;
     const mask = allocStorage(x.dtype, x.size);
     const keep = 1 / (1 - this.p);
-    for (let i = 0; i < mask.length; i++) mask[i] = rng.random() < this.p ? 0 : keep;
+    rng.fillMask(mask, this.p, keep);
     return ops.mul(x, new Tensor(mask, x.shape));
   }
 
