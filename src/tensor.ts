@@ -52,10 +52,10 @@ export function allocStorage(dtype: DType, n: number): Storage {
   return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
 }
 
-/** While `tidy` runs: where op results and gradients get their storage (null: the next source). */
+/** While `tidy` runs: where op results and gradients get their storage (null: `allocStorage`). */
 let scratchSource: ((dtype: DType, n: number) => Storage | null) | null = null;
-/** The storages `scratchSource` handed out, which `tidy` gives back when it returns. */
-let scratchTaken: Set<Storage> | null = null;
+/** The storages `scratchSource` handed out in the running `tidy` (one set, emptied when it ends). */
+const scratchTaken = new Set<Storage>();
 
 /**
  * @internal Storage for an op's result or a gradient: from `tidy`'s scratch memory while it runs (kernels
@@ -67,7 +67,7 @@ export function scratchStorage(dtype: DType, n: number, overwritten = false): St
   if (scratchSource !== null) {
     const s = scratchSource(dtype, n);
     if (s !== null) {
-      (scratchTaken as Set<Storage>).add(s);
+      scratchTaken.add(s);
       if (!overwritten) s.fill(0);
       return s;
     }
@@ -77,20 +77,19 @@ export function scratchStorage(dtype: DType, n: number, overwritten = false): St
 
 /** @internal Whether `s` is scratch memory that `tidy` gives back (so it must be copied to outlive it). */
 export function isScratch(s: Storage): boolean {
-  return scratchTaken !== null && scratchTaken.has(s);
+  return scratchTaken.has(s);
 }
 
-/**
- * @internal Install a scratch source (tidy's start; null at its end); returns the storages the previous
- * source handed out, which the caller gives back.
- */
-export function swapScratch(
-  source: ((dtype: DType, n: number) => Storage | null) | null,
-): Set<Storage> | null {
-  const taken = scratchTaken;
+/** @internal `tidy`'s start: op results and gradients come from `source` until `endScratch`. */
+export function beginScratch(source: (dtype: DType, n: number) => Storage | null): void {
   scratchSource = source;
-  scratchTaken = source === null ? null : new Set();
-  return taken;
+}
+
+/** @internal `tidy`'s end: back to `allocStorage`; every storage the source handed out goes to `give`. */
+export function endScratch(give: (s: Storage) => void): void {
+  scratchSource = null;
+  for (const s of scratchTaken) give(s);
+  scratchTaken.clear();
 }
 
 /** An n-dimensional array of float32 or float64 numbers that can take part in reverse-mode autodiff. */

@@ -7,12 +7,12 @@
  * reuses the same blocks (tfjs's `tidy` is the same idea: JavaScript has no destructors).
  */
 import { kernels } from './kernels/index.js';
-import type { Storage } from './kernels/types.js';
+import type { Kernels, Storage } from './kernels/types.js';
 import * as losses from './losses.js';
 import * as nn from './nn/index.js';
 import type { Module } from './nn/module.js';
 import * as optim from './optim/index.js';
-import { swapScratch, Tensor, type DType } from './tensor.js';
+import { beginScratch, endScratch, Tensor, type DType } from './tensor.js';
 
 /** Arrays shorter than this stay ordinary typed arrays (copying them costs less than the bookkeeping). */
 const SCRATCH_MIN_ELEMENTS = 1024;
@@ -41,35 +41,51 @@ const SCRATCH_MIN_ELEMENTS = 1024;
  * ```
  */
 export function tidy<T>(fn: () => T): T {
-  const set = kernels();
-  const alloc = set.alloc?.bind(set);
-  const free = set.free?.bind(set);
-  if (!alloc || !free || active) return fn();
-  const source = (dtype: DType, n: number): Storage | null =>
-    n < SCRATCH_MIN_ELEMENTS ? null : alloc(dtype, n, true);
+  if (active) return fn();
+  const scratch = scratchOf(kernels());
+  if (scratch === null) return fn();
   active = true;
-  swapScratch(source);
+  beginScratch(scratch.source);
   try {
     const out = fn();
     if (typeof (out as { then?: unknown } | null)?.then === 'function')
       throw new TypeError(
         'tidy: the function returned a promise; tidy gives its memory back when the function returns, so it must be synchronous (await outside it)',
       );
-    if (out instanceof Tensor) {
-      const own = out.dtype === 'float64' ? new Float64Array(out.size) : new Float32Array(out.size);
-      own.set(out.data);
-      return new Tensor(own, out.shape) as T;
-    }
-    return out;
+    return (out instanceof Tensor ? out.clone() : out) as T;
   } finally {
-    const taken = swapScratch(null);
+    endScratch(scratch.give);
     active = false;
-    if (taken) for (const s of taken) free(s);
   }
 }
 
 /** Whether a `tidy` is running (nested calls join it). */
 let active = false;
+
+/** Where a kernel set's scratch blocks come from and go back to. */
+interface Scratch {
+  source: (dtype: DType, n: number) => Storage | null;
+  give: (s: Storage) => void;
+}
+
+/** Each kernel set's `Scratch` (null: it has no memory of its own), made once, so a step allocates none. */
+const scratches = new WeakMap<Kernels, Scratch | null>();
+
+function scratchOf(set: Kernels): Scratch | null {
+  let s = scratches.get(set);
+  if (s === undefined) {
+    const { alloc, free } = set;
+    s =
+      alloc && free
+        ? {
+            source: (dtype, n) => (n < SCRATCH_MIN_ELEMENTS ? null : alloc.call(set, dtype, n, true)),
+            give: (b) => free.call(set, b),
+          }
+        : null;
+    scratches.set(set, s);
+  }
+  return s;
+}
 
 /** The library's own module classes, loss functions and optimizer classes (what `tidySafe` trusts). */
 let trusted: { modules: Set<unknown>; losses: Set<unknown>; optimizers: Set<unknown> } | null = null;
