@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cos, exp, expm1, log, log1p, pow, sin, tanh } from '../src/libm.js';
+import { xorshift32 } from './helpers/xorshift.js';
 
 const f64 = new Float64Array(1);
 const i64 = new BigInt64Array(f64.buffer);
@@ -18,14 +19,8 @@ function ulps(a: number, b: number): number {
   return Number(d < 0n ? -d : d);
 }
 
-/** Small deterministic PRNG (xorshift32) so the sweeps are reproducible. */
-let seed = 0x9e3779b9;
-function rand(): number {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 4294967296;
-}
+/** The sweep's randoms, the same every run. */
+const rand = xorshift32(0x9e3779b9);
 
 type Gen = () => number;
 const uniform =

@@ -21,6 +21,7 @@ import {
   tanh32,
 } from '../src/libm32.js';
 import { erfc } from '../src/special.js';
+import { xorshift32 } from './helpers/xorshift.js';
 
 const f32 = new Float32Array(1);
 const i32 = new Int32Array(f32.buffer);
@@ -53,14 +54,8 @@ function floats(lo: number, hi: number, count: number): number[] {
   return out;
 }
 
-/** xorshift32, so the randoms are the same every run. */
-let seed = 0x9e3779b9;
-function rand(): number {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 4294967296;
-}
+/** The sweep's randoms, the same every run. */
+const rand = xorshift32(0x9e3779b9);
 
 const uniform = (lo: number, hi: number, n: number) =>
   Array.from({ length: n }, () => Math.fround(lo + (hi - lo) * rand()));

@@ -9,6 +9,7 @@ import { referenceKernels } from '../src/kernels/reference.js';
 import type { Kernels, Storage, UnaryOp } from '../src/kernels/types.js';
 import { UNARY } from '../src/kernels/wasm/elementwise.js';
 import { loadWasmKernels } from '../src/kernels/wasm/index.js';
+import { xorshift32 } from './helpers/xorshift.js';
 
 // minElements 1: every length runs in wasm, the short ones included.
 const wasm = (await loadWasmKernels({ minElements: 1 })) as Kernels;
@@ -49,14 +50,8 @@ function around(x: number, ulps = 2): number[] {
   return out;
 }
 
-/** xorshift32, so the sweep is the same every run. */
-let seed = 0x2545f491;
-function rand(): number {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 4294967296;
-}
+/** The sweep's randoms, the same every run. */
+const rand = xorshift32(0x2545f491);
 
 const LN2 = 0.6931471805599453;
 const LOG2E = 1.4426950408889634;
