@@ -118,8 +118,6 @@ export class ImageRun {
         metrics: [],
         threshold: 0.5,
         fused: false,
-        // Each step inside tidy (the library's own modules and loss: tidySafe), said here for clarity.
-        tidy: true,
       },
     );
   }

@@ -211,8 +211,6 @@ export class PlaygroundRun {
           metrics: [],
           threshold: 0.5,
           fused: false,
-          // Each step inside tidy: its batch loss keeps nothing between steps, and the run keeps only numbers.
-          tidy: true,
         },
       );
       this.trainer.epoch(this.epoch + 1);
